@@ -1,0 +1,165 @@
+"""The interface every output channel implements, and the vocabulary of outcomes.
+
+A channel turns one delivery (a ``Post``) into the platform's request and reports what happened in
+a ``Receipt``. It makes **one** attempt and never raises on a remote failure: retries, backoff and
+state belong to ``scheduler.dispatch``. Where the outcome of a send is unknown (a timeout after the
+request left), the channel says ``UNKNOWN`` and later ``reconcile`` asks the platform, by the post's
+reference code or stored remote id, whether the post exists: nothing is re-sent blindly.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from channels.secrets import mask
+
+
+class Outcome(StrEnum):
+    """What one send attempt achieved."""
+
+    SENT = "sent"  # the platform has the post; remote_id/url are set
+    PENDING = "pending"  # accepted, still processing on the platform; reconcile follows it up
+    RETRYABLE = "retryable"  # did not happen, safe to try again later (connect error, 5xx before storing)
+    RATE_LIMITED = "rate_limited"  # did not happen; try again after ``retry_after`` seconds
+    PERMANENT = "permanent"  # refused for good (bad request, content rejected): a person must act
+    NEEDS_REAUTH = "needs_reauth"  # credentials are invalid or expired: a person must renew them
+    UNKNOWN = "unknown"  # may or may not have happened: reconcile, never re-send blindly
+
+
+class Found(StrEnum):
+    """What a reconcile learned from the platform."""
+
+    PRESENT = "present"
+    ABSENT = "absent"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The result of ``send``; ``message`` is safe to store and show (no secrets)."""
+
+    outcome: Outcome
+    remote_id: str | None = None
+    url: str | None = None
+    retry_after: float | None = None
+    http_status: int | None = None
+    error_code: str | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """The result of ``reconcile``."""
+
+    found: Found
+    remote_id: str | None = None
+    url: str | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Post:
+    """Everything a channel may use to publish one delivery, already approved and rendered."""
+
+    delivery_id: int
+    ref_code: str
+    announcement_id: int
+    lang: str
+    title: str
+    body: str
+    priority: str
+    topics: list[str]
+    due_at: datetime
+    unit_name: str
+    audio_path: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["due_at"] = self.due_at.isoformat()
+        return data
+
+
+class ChannelSettings(BaseModel):
+    """Base of each channel's typed settings. Secrets are named by ``*_env`` keys, never inline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class OutgoingRequest:
+    """An HTTP request as a channel would send it, for preview mode. Secrets are already masked."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: Any
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2)
+
+
+class Channel(ABC):
+    """One configured output.
+
+    Subclasses set ``kind`` (the registry key used in ``config/channels.toml``) and ``Settings``
+    (validated when the configuration is loaded, so a typo fails ``cchc config check``, not a send).
+    """
+
+    kind: ClassVar[str]
+    Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
+    supports_preview: ClassVar[bool] = False
+
+    def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path):
+        self.name = name
+        self.settings = self.Settings.model_validate(settings)
+        self.data_dir = data_dir
+
+    @classmethod
+    def settings_problems(cls, settings: dict[str, Any]) -> list[tuple[tuple, str]]:
+        """Problems with ``settings`` as (key path, message) pairs; empty when they are valid."""
+        try:
+            cls.Settings.model_validate(settings)
+        except ValidationError as exc:
+            return [(tuple(err["loc"]), err["msg"]) for err in exc.errors()]
+        return []
+
+    def check(self) -> list[str]:
+        """Problems that would stop this channel from publishing (credentials, folders); empty if fine."""
+        return []
+
+    @abstractmethod
+    def send(self, post: Post) -> Receipt:
+        """Publish ``post`` once and report the outcome. Must not raise on a remote failure."""
+
+    def reconcile(self, post: Post, remote_id: str | None) -> Reconciled:
+        """Ask the platform whether ``post`` exists (by ``post.ref_code`` or ``remote_id``).
+
+        Called for a delivery whose send outcome is unknown, or that a crashed process left in
+        ``sending``. ``PRESENT`` marks it delivered, ``ABSENT`` lets it be sent again, ``UNKNOWN``
+        keeps it waiting for a later look. The default knows nothing.
+        """
+        return Reconciled(Found.UNKNOWN, message="kênh này không kiểm tra lại được")
+
+    def request_for(self, post: Post) -> OutgoingRequest:
+        """The exact request ``send`` would make, with secrets masked (preview mode)."""
+        raise NotImplementedError(f"channel kind {self.kind} has no preview mode")
+
+    def describe(self) -> str:
+        """A one-line description that is safe to log: secrets are masked."""
+        shown = {
+            key: (mask(value) if key.endswith(("token", "secret", "password")) else value)
+            for key, value in self.settings.model_dump().items()
+        }
+        return f"{self.kind}:{self.name} {shown}"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.describe()}>"

@@ -1,0 +1,106 @@
+"""The one way channels talk HTTP: a timeout on every call, no automatic retry of a POST, and
+failures classified by whether the request may have reached the platform.
+
+urllib3 draws the line we need: a connect error happens before the request is sent, so trying again
+is safe; a read timeout or a dropped connection happens after, so the post may exist and only a
+reconcile can tell. Messages pass through ``redact`` before they are stored or logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from channels.base import Outcome, Receipt
+from channels.secrets import redact
+
+USER_AGENT = "cchc-broadcast/0.1"
+
+
+def new_session() -> requests.Session:
+    """A session without retries (requests' default adapter makes none; we rely on that)."""
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def retry_after_seconds(response: requests.Response, default: float = 60.0) -> float:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return default
+
+
+def classify_status(response: requests.Response) -> Receipt | None:
+    """The generic reading of an HTTP status; None for 2xx (the channel parses success itself)."""
+    status = response.status_code
+    text = redact(response.text[:500])
+    if 200 <= status < 300:
+        return None
+    if status == 429:
+        return Receipt(Outcome.RATE_LIMITED, retry_after=retry_after_seconds(response),
+                       http_status=status, message=f"nền tảng báo quá tải (429): {text}")
+    if status in (401, 403):
+        return Receipt(Outcome.NEEDS_REAUTH, http_status=status,
+                       message=f"thông tin xác thực bị từ chối ({status}): {text}")
+    if status == 503:
+        return Receipt(Outcome.RETRYABLE, retry_after=retry_after_seconds(response, 0) or None,
+                       http_status=status, message=f"dịch vụ tạm ngừng (503): {text}")
+    if status >= 500:
+        # The platform may have stored the post before failing: find out, do not re-send.
+        return Receipt(Outcome.UNKNOWN, http_status=status, message=f"lỗi máy chủ ({status}): {text}")
+    return Receipt(Outcome.PERMANENT, http_status=status, message=f"bị từ chối ({status}): {text}")
+
+
+def call(
+    send: Callable[[], requests.Response],
+    on_success: Callable[[requests.Response], Receipt],
+    classify: Callable[[requests.Response], Receipt | None] = classify_status,
+) -> Receipt:
+    """Run one request and turn whatever happens into a ``Receipt``; never raises."""
+    try:
+        response = send()
+    except requests.exceptions.ConnectTimeout as exc:
+        return Receipt(Outcome.RETRYABLE, message=f"không kết nối được (hết giờ): {_short(exc)}")
+    except requests.exceptions.ConnectionError as exc:
+        if _before_sending(exc):
+            return Receipt(Outcome.RETRYABLE, message=f"không kết nối được: {_short(exc)}")
+        return Receipt(Outcome.UNKNOWN, message=f"mất kết nối sau khi gửi: {_short(exc)}")
+    except requests.exceptions.ReadTimeout as exc:
+        return Receipt(Outcome.UNKNOWN, message=f"không nhận được trả lời (hết giờ): {_short(exc)}")
+    except requests.exceptions.RequestException as exc:
+        return Receipt(Outcome.UNKNOWN, message=f"lỗi HTTP: {_short(exc)}")
+    failure = classify(response)
+    if failure is not None:
+        return failure
+    try:
+        return on_success(response)
+    except (ValueError, KeyError, TypeError) as exc:
+        # 2xx but an answer we cannot read: the post probably exists; reconcile decides.
+        return Receipt(Outcome.UNKNOWN, http_status=response.status_code,
+                       message=f"trả lời không đọc được: {redact(str(exc))[:200]}")
+
+
+def _before_sending(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, NewConnectionError | ConnectionRefusedError):
+            return True
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            current = reason
+            continue
+        args: Any = getattr(current, "args", ())
+        nested = next((a for a in args if isinstance(a, BaseException)), None)
+        current = nested or current.__cause__ or current.__context__
+    return False
+
+
+def _short(exc: BaseException) -> str:
+    return redact(str(exc))[:300]

@@ -1,0 +1,1 @@
+"""The domain core of the CCHC broadcast orchestrator: plans, announcements, deliveries, dispatch."""

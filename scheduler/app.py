@@ -1,0 +1,54 @@
+"""The composition root: settings + clock -> engine, configuration, channels, dispatcher.
+
+Nothing is built at import time; every command and test builds its own ``App``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cached_property
+
+from sqlalchemy.engine import Engine
+
+from channels import build_channel
+from channels.base import Channel
+from scheduler.clock import Clock
+from scheduler.config import Config, load_config
+from scheduler.db import ensure_ready, make_engine
+from scheduler.dispatch import Dispatcher
+from scheduler.settings import Settings
+from scheduler.states import RetryPolicy
+
+
+class App:
+    def __init__(self, settings: Settings, clock: Clock | None = None):
+        self.settings = settings
+        self.clock = clock or Clock()
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @cached_property
+    def config(self) -> Config:
+        return load_config(self.settings.config_dir)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.url)
+
+    def ready_engine(self) -> Engine:
+        """The engine, after checking that ``cchc init`` has created the current schema."""
+        ensure_ready(self.engine)
+        return self.engine
+
+    @cached_property
+    def channels(self) -> dict[str, Channel]:
+        return {
+            name: build_channel(name, ch.kind, ch.settings, data_dir=self.settings.data_dir)
+            for name, ch in self.config.channels.items()
+            if ch.enabled
+        }
+
+    def dispatcher(self, policy: RetryPolicy | None = None) -> Dispatcher:
+        modes = {name: ch.mode for name, ch in self.config.channels.items()}
+        return Dispatcher(self.ready_engine(), self.channels, modes, now=self.now, policy=policy)

@@ -1,0 +1,99 @@
+"""Time: stored in UTC, shown and typed in Asia/Ho_Chi_Minh, and replaceable for tests and ``--now``."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from scheduler.errors import InputError
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+INPUT_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Clock:
+    """A source of "now". ``Clock.starting_at(t)`` acts as if the process had started at ``t``.
+
+    The offset keeps running, so ``cchc run --now ...`` moves forward in real time from that moment.
+    """
+
+    def __init__(self, offset: timedelta = timedelta(0)):
+        self.offset = offset
+
+    @classmethod
+    def starting_at(cls, moment: datetime) -> Clock:
+        return cls(moment - utc_now())
+
+    def now(self) -> datetime:
+        return utc_now() + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class FrozenClock(Clock):
+    """A clock that only moves when told to (tests, simulation)."""
+
+    def __init__(self, moment: datetime):
+        super().__init__()
+        self.moment = moment.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, delta: timedelta) -> None:
+        self.moment += delta
+
+
+def parse_local(text: str, field: str) -> datetime:
+    """Parse ``YYYY-MM-DD HH:MM`` typed in Vietnam time into an aware UTC datetime."""
+    raw = (text or "").strip()
+    try:
+        naive = datetime.strptime(raw, INPUT_FORMAT)
+    except ValueError as exc:
+        shape = raw[:10]
+        try:
+            datetime.strptime(shape, "%Y-%m-%d")
+        except ValueError:
+            if _looks_like_date(shape):
+                raise InputError(
+                    field, f"ngày '{shape}' không tồn tại trong lịch; hãy kiểm tra ngày và tháng"
+                ) from exc
+        raise InputError(
+            field, f"'{raw}' không đúng dạng; hãy viết YYYY-MM-DD HH:MM, ví dụ 2025-09-01 06:00"
+        ) from exc
+    return naive.replace(tzinfo=LOCAL_TZ).astimezone(UTC)
+
+
+def parse_local_date(text: str, field: str) -> date:
+    """Parse ``YYYY-MM-DD`` (a calendar day in Vietnam)."""
+    raw = (text or "").strip()
+    try:
+        return datetime.strptime(raw, "%Y-%m-%d").date()
+    except ValueError as exc:
+        if _looks_like_date(raw):
+            raise InputError(field, f"ngày '{raw}' không tồn tại trong lịch") from exc
+        raise InputError(field, f"'{raw}' không đúng dạng; hãy viết YYYY-MM-DD") from exc
+
+
+def _looks_like_date(text: str) -> bool:
+    parts = text.split("-")
+    return len(parts) == 3 and all(p.isdigit() for p in parts) and len(parts[0]) == 4
+
+
+def to_local(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(LOCAL_TZ) if moment else None
+
+
+def show(moment: datetime | None) -> str:
+    """A UTC datetime as Vietnam local time, ``YYYY-MM-DD HH:MM``; empty for None."""
+    return to_local(moment).strftime(INPUT_FORMAT) if moment else ""
+
+
+def local_midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), LOCAL_TZ).astimezone(UTC)

@@ -1,0 +1,397 @@
+"""The configuration in ``config/`` (TOML): units, plans, channels, sample announcements.
+
+Everything is validated at load time, and every problem is reported as ``file:line: key: what is
+expected``, all of them at once, so a person can fix a file in one pass. Secrets never live here:
+a channel names the environment variable that holds its secret.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from scheduler.errors import ConfigError
+from scheduler.text import is_hhmm, language_problem
+
+Period = Literal["week", "month", "quarter", "half", "year"]
+
+# What a plan's target can name: a category of channel, as plans speak of them. A category counts
+# every channel kind listed for it, including kinds that later issues add.
+CHANNEL_CATEGORIES: dict[str, frozenset[str]] = {
+    "website": frozenset({"website", "wordpress", "webhook"}),
+    "loudspeaker": frozenset({"loudspeaker"}),
+    "social": frozenset({"facebook", "zalo", "tiktok"}),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _languages(values: list[str]) -> list[str]:
+    for value in values:
+        problem = language_problem(value)
+        if problem:
+            raise ValueError(problem)
+    return values
+
+
+class UnitConfig(_Strict):
+    name: str
+    level: Literal["province", "commune"]
+    parent: str | None = None
+    ref_prefix: str = Field(pattern=r"^[A-Z]{1,6}$")
+    station_name: str | None = None
+    slots: list[str] = []
+
+    @field_validator("slots")
+    @classmethod
+    def _slots(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not is_hhmm(value):
+                raise ValueError(f"khung giờ '{value}' phải có dạng HH:MM, ví dụ 06:00")
+        return sorted(values)
+
+
+class UnitsFile(_Strict):
+    default_unit: str
+    units: dict[str, UnitConfig]
+
+
+class TopicConfig(_Strict):
+    clause: str
+    text: str
+
+
+class TargetConfig(_Strict):
+    clause: str
+    description: str
+    channel: str
+    minimum: int = Field(ge=1)
+    period: Period
+    languages: list[str] = ["vi"]
+    topics: list[str] = []
+    note: str = ""
+
+    @field_validator("languages")
+    @classmethod
+    def _check_languages(cls, values: list[str]) -> list[str]:
+        return _languages(values)
+
+
+class PlanFile(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9-]+$")
+    unit: str
+    year: int = Field(ge=2000, le=2100)
+    title: str
+    decision: str = ""
+    source: str = ""
+    topics: dict[str, TopicConfig]
+    targets: dict[str, TargetConfig] = {}
+
+
+class ChannelConfig(_Strict):
+    unit: str
+    kind: str
+    title: str
+    languages: list[str] = ["vi"]
+    mode: Literal["live", "preview"] = "live"
+    grace_minutes: int = Field(default=1440, ge=1)
+    enabled: bool = True
+    settings: dict[str, Any] = {}
+
+    @field_validator("languages")
+    @classmethod
+    def _check_languages(cls, values: list[str]) -> list[str]:
+        return _languages(values)
+
+
+class ChannelsFile(_Strict):
+    groups: dict[str, list[str]] = {}
+    channels: dict[str, ChannelConfig]
+
+
+class SampleSchedule(_Strict):
+    next_slot: bool = False
+    in_days: int = Field(default=1, ge=0, le=60)
+    time: str = "06:00"
+    repeat: Literal["none", "daily", "weekly"] = "none"
+    days: int = Field(default=0, ge=0, le=90)
+
+
+class SampleTranslation(_Strict):
+    title: str
+    body: str
+
+
+class SampleAnnouncement(_Strict):
+    unit: str
+    author: str
+    title: str
+    body: str
+    topics: list[str] = []
+    channels: list[str]
+    languages: list[str] = ["vi"]
+    priority: Literal["normal", "priority", "emergency"] = "normal"
+    schedule: SampleSchedule = SampleSchedule()
+    translations: dict[str, SampleTranslation] = {}
+
+
+class SamplesFile(_Strict):
+    announcements: dict[str, SampleAnnouncement]
+
+
+@dataclass
+class _Loaded:
+    """A validated file with its text, kept to find line numbers for cross-file checks."""
+
+    model: Any
+    text: str
+    path: Path
+
+
+@dataclass
+class Config:
+    """The whole validated configuration."""
+
+    directory: Path
+    default_unit: str
+    units: dict[str, UnitConfig]
+    plans: dict[str, PlanFile]
+    groups: dict[str, list[str]]
+    channels: dict[str, ChannelConfig]
+    samples: dict[str, SampleAnnouncement] = field(default_factory=dict)
+
+    def expand_channels(self, names: list[str], unit: str) -> list[str]:
+        """Channel names, with groups replaced by their members, in first-seen order."""
+        result: list[str] = []
+        for name in names:
+            for member in self.groups.get(name, [name]):
+                if member not in result:
+                    result.append(member)
+        return result
+
+    def channels_of(self, unit: str) -> dict[str, ChannelConfig]:
+        return {name: ch for name, ch in self.channels.items() if ch.unit == unit}
+
+
+def load_config(directory: Path) -> Config:
+    """Load and validate ``directory``; raise ``ConfigError`` listing every problem found."""
+    problems: list[str] = []
+    units = _load(directory / "units.toml", UnitsFile, problems, directory)
+    channels = _load(directory / "channels.toml", ChannelsFile, problems, directory)
+    plans = [
+        loaded
+        for path in sorted((directory / "plans").glob("*.toml"))
+        if (loaded := _load(path, PlanFile, problems, directory)) is not None
+    ]
+    samples_path = directory / "samples" / "announcements.toml"
+    samples = _load(samples_path, SamplesFile, problems, directory) if samples_path.exists() else None
+    if units is not None and channels is not None:
+        _cross_check(directory, units, channels, plans, samples, problems)
+    if problems or units is None or channels is None:
+        raise ConfigError(problems)
+    return Config(
+        directory=directory,
+        default_unit=units.model.default_unit,
+        units=units.model.units,
+        plans={loaded.model.id: loaded.model for loaded in plans},
+        groups=channels.model.groups,
+        channels=channels.model.channels,
+        samples=samples.model.announcements if samples else {},
+    )
+
+
+def _load(path: Path, model: type[BaseModel], problems: list[str], root: Path) -> _Loaded | None:
+    shown = _shown(path, root)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        problems.append(f"{shown}: tệp không tồn tại; hãy tạo nó (xem các tệp mẫu trong config/)")
+        return None
+    except UnicodeDecodeError:
+        problems.append(f"{shown}: tệp không phải UTF-8; hãy lưu lại với bảng mã UTF-8")
+        return None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        where = f"{shown}:{match.group(1)}" if match else shown
+        problems.append(f"{where}: lỗi cú pháp TOML: {str(exc).split(' (at line')[0]}")
+        return None
+    try:
+        result = model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            line = locate(text, loc)
+            key = ".".join(str(part) for part in loc) or "(tệp)"
+            problems.append(f"{shown}:{line}: {key}: {_explain(error, model, loc)}")
+        return None
+    return _Loaded(result, text, path)
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(Path(root.name) / path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _explain(error: dict[str, Any], model: type[BaseModel], loc: tuple) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "thiếu khóa bắt buộc này; hãy thêm nó"
+    if kind == "extra_forbidden":
+        allowed = ", ".join(sorted(_fields_at(model, loc[:-1])))
+        return f"khóa không hợp lệ (gõ nhầm?); các khóa được phép: {allowed}"
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    if kind in {"int_type", "int_parsing"}:
+        return f"cần một số nguyên, nhận được {error['input']!r}"
+    if kind in {"string_type"}:
+        return f"cần một chuỗi trong ngoặc kép, nhận được {error['input']!r}"
+    if kind == "literal_error":
+        return f"giá trị {error['input']!r} không hợp lệ; cần một trong: {error['ctx']['expected']}"
+    if kind == "greater_than_equal":
+        return f"phải lớn hơn hoặc bằng {error['ctx']['ge']}, nhận được {error['input']!r}"
+    if kind == "string_pattern_mismatch":
+        return f"giá trị {error['input']!r} không đúng dạng {error['ctx']['pattern']}"
+    return error["msg"]
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The field names allowed at ``loc`` (for "did you mean" help)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        info = getattr(current, "model_fields", {}).get(part)
+        if info is None:
+            # a dict value: step into the dict's value type
+            continue
+        current = _inner_model(info.annotation)
+    return list(getattr(current, "model_fields", {}).keys())
+
+
+def _inner_model(annotation: Any) -> Any:
+    for arg in getattr(annotation, "__args__", ()) or ():
+        inner = _inner_model(arg)
+        if inner is not None:
+            return inner
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+_HEADER = re.compile(r"^\s*\[(\[)?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_ASSIGN = re.compile(r"^\s*([A-Za-z0-9_\-\.\"' ]+?)\s*=")
+
+
+def _split_key(text: str) -> tuple[str, ...]:
+    parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([A-Za-z0-9_\-]+)', text)
+    return tuple(next(p for p in group if p) for group in parts)
+
+
+def locate(text: str, loc: tuple) -> int:
+    """The line in TOML ``text`` that best matches the key path ``loc`` (1 when nothing matches).
+
+    tomllib keeps no positions, so this scans table headers and ``key =`` lines and keeps the line
+    whose full key path shares the longest prefix with ``loc``.
+    """
+    wanted = tuple(str(part) for part in loc if not isinstance(part, int))
+    best_line, best_len = 1, 0
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            table = _split_key(header.group(2))
+            path = table
+        else:
+            assign = _ASSIGN.match(line)
+            if not assign or line.lstrip().startswith("#"):
+                continue
+            path = table + _split_key(assign.group(1))
+        common = 0
+        for a, b in zip(path, wanted, strict=False):
+            if a != b:
+                break
+            common += 1
+        if common == len(path) and common > best_len:
+            best_line, best_len = number, common
+    return best_line
+
+
+def _cross_check(
+    root: Path,
+    units_file: _Loaded,
+    channels_file: _Loaded,
+    plans: list[_Loaded],
+    samples_file: _Loaded | None,
+    problems: list[str],
+) -> None:
+    from channels import REGISTRY  # late import: channels depend on this module's types
+
+    def report(loaded: _Loaded, loc: tuple, message: str) -> None:
+        key = ".".join(str(p) for p in loc)
+        problems.append(f"{_shown(loaded.path, root)}:{locate(loaded.text, loc)}: {key}: {message}")
+
+    units: UnitsFile = units_file.model
+    channels: ChannelsFile = channels_file.model
+    unit_ids = set(units.units)
+    known_units = ", ".join(sorted(unit_ids))
+    if units.default_unit not in unit_ids:
+        report(units_file, ("default_unit",), f"không có đơn vị '{units.default_unit}'")
+    for uid, unit in units.units.items():
+        if unit.parent and unit.parent not in unit_ids:
+            report(units_file, ("units", uid, "parent"), f"không có đơn vị '{unit.parent}'")
+    for name, channel in channels.channels.items():
+        if channel.unit not in unit_ids:
+            report(channels_file, ("channels", name, "unit"),
+                   f"không có đơn vị '{channel.unit}'; các đơn vị: {known_units}")
+        cls = REGISTRY.get(channel.kind)
+        if cls is None:
+            report(channels_file, ("channels", name, "kind"),
+                   f"loại kênh '{channel.kind}' không tồn tại; các loại: {', '.join(sorted(REGISTRY))}")
+            continue
+        for key, message in cls.settings_problems(channel.settings):
+            report(channels_file, ("channels", name, "settings", *key), message)
+        if channel.mode == "preview" and not cls.supports_preview:
+            report(channels_file, ("channels", name, "mode"),
+                   f"kênh loại '{channel.kind}' không có chế độ xem trước; hãy dùng mode = \"live\"")
+    for group, members in channels.groups.items():
+        if group in channels.channels:
+            report(channels_file, ("groups", group), "trùng tên với một kênh; hãy đổi tên nhóm")
+        for member in members:
+            if member not in channels.channels:
+                report(channels_file, ("groups", group), f"không có kênh '{member}'")
+    targets_ok = set(CHANNEL_CATEGORIES) | set(channels.groups) | set(channels.channels)
+    for loaded in plans:
+        plan: PlanFile = loaded.model
+        if plan.unit not in unit_ids:
+            report(loaded, ("unit",), f"không có đơn vị '{plan.unit}'; các đơn vị: {known_units}")
+        for key, target in plan.targets.items():
+            if target.channel not in targets_ok:
+                report(loaded, ("targets", key, "channel"),
+                       f"'{target.channel}' không phải loại kênh ({', '.join(CHANNEL_CATEGORIES)}), "
+                       "nhóm hay tên kênh đã khai báo")
+            for code in target.topics:
+                if code not in plan.topics:
+                    report(loaded, ("targets", key, "topics"), f"kế hoạch không có mục '{code}'")
+    if samples_file is not None:
+        names = set(channels.channels) | set(channels.groups)
+        for key, sample in samples_file.model.announcements.items():
+            if sample.unit not in unit_ids:
+                report(samples_file, ("announcements", key, "unit"), f"không có đơn vị '{sample.unit}'")
+            for name in sample.channels:
+                if name not in names:
+                    report(samples_file, ("announcements", key, "channels"), f"không có kênh '{name}'")
+            for lang in [*sample.languages, *sample.translations]:
+                problem = language_problem(lang)
+                if problem:
+                    report(samples_file, ("announcements", key, "languages"), problem)

@@ -1,0 +1,310 @@
+"""Dispatch: the only code that calls ``Channel.send``.
+
+One pass (``Dispatcher.run_once``) does, in order:
+
+1. **expire** deliveries not yet started whose time is past: they are never sent late;
+2. **rescue** deliveries left in ``sending`` by a process that died (its lease ran out, or it was a
+   process on this machine that no longer exists): they go to ``needs_reconcile``, never back to
+   ``pending``, because the post may already be out;
+3. **reconcile** deliveries whose outcome is unknown, by asking the channel;
+4. **claim** due deliveries and send each once.
+
+Each claim and each result is its own short transaction around the network call, and a result is
+written only while the row still carries the claimant's ``attempt_id`` (a fencing token).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from channels.base import Channel, Found, Outcome, Post, Receipt, Reconciled
+from channels.preview import preview_reconcile, preview_send
+from channels.secrets import redact
+from scheduler.announcements import content_hash, current_approval
+from scheduler.db import write_session
+from scheduler.models import (
+    Announcement,
+    AnnouncementStatus,
+    Attempt,
+    Delivery,
+    Translation,
+    Unit,
+)
+from scheduler.models import DeliveryState as S
+from scheduler.states import CLAIMABLE, Decision, RetryPolicy, after_reconcile, after_send, check_transition
+
+log = logging.getLogger("cchc.dispatch")
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class PassReport:
+    """What one pass did, for logs and ``cchc dispatch --once``."""
+
+    expired: int = 0
+    rescued: int = 0
+    reconciled: dict[str, int] = field(default_factory=dict)
+    sent: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        sent = ", ".join(f"{k}={v}" for k, v in sorted(self.sent.items())) or "0"
+        rec = ", ".join(f"{k}={v}" for k, v in sorted(self.reconciled.items())) or "0"
+        return f"sent: {sent}; reconciled: {rec}; expired: {self.expired}; rescued: {self.rescued}"
+
+
+@dataclass
+class Claim:
+    delivery_id: int
+    attempt_id: str
+    channel_id: str
+    post: Post
+    started: float
+    attempts: int
+    reconciles: int
+    expires_at: datetime
+    remote_id: str | None
+
+
+class Dispatcher:
+    """Moves due deliveries through the state machine. ``now`` comes from the injected clock."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        channels: dict[str, Channel],
+        modes: dict[str, str],
+        *,
+        now: Callable[[], datetime],
+        policy: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+        worker: str | None = None,
+        batch: int = 20,
+    ):
+        self.engine = engine
+        self.channels = channels
+        self.modes = modes
+        self.now = now
+        self.policy = policy or RetryPolicy()
+        self.rng = rng or random.Random()
+        self.worker = worker or worker_name()
+        self.batch = batch
+
+    def run_once(self) -> PassReport:
+        report = PassReport()
+        report.expired = self.expire_overdue()
+        report.rescued = self.rescue_abandoned()
+        for claim in self._claim(reconcile=True):
+            state = self._reconcile_one(claim)
+            report.reconciled[state] = report.reconciled.get(state, 0) + 1
+        while claims := self._claim(reconcile=False):
+            for claim in claims:
+                state = self._send_one(claim)
+                report.sent[state] = report.sent.get(state, 0) + 1
+        return report
+
+    # -- sweeps -------------------------------------------------------------------------------
+
+    def expire_overdue(self) -> int:
+        now = self.now()
+        with write_session(self.engine) as session:
+            rows = session.exec(select(Delivery).where(
+                col(Delivery.state).in_(CLAIMABLE), Delivery.expires_at <= now)
+                .with_for_update(skip_locked=True)).all()
+            for d in rows:
+                check_transition(d.state, S.EXPIRED)
+                d.state, d.finished_at, d.updated_at = S.EXPIRED, now, now
+                d.last_error = f"quá hạn lúc {d.expires_at:%Y-%m-%d %H:%M} UTC trước khi gửi được; không gửi muộn"
+                log.warning("delivery %s expired unsent (%s)", d.ref_code, d.channel_id)
+        return len(rows)
+
+    def rescue_abandoned(self) -> int:
+        """Send deliveries stranded in ``sending`` by a dead process to reconcile."""
+        now = self.now()
+        with write_session(self.engine) as session:
+            rows = session.exec(select(Delivery).where(Delivery.state == S.SENDING)
+                                .with_for_update(skip_locked=True)).all()
+            rescued = 0
+            for d in rows:
+                if not (d.lease_until is not None and d.lease_until <= now) and _owner_alive(d.claimed_by):
+                    continue
+                check_transition(d.state, S.NEEDS_RECONCILE)
+                attempt = session.exec(select(Attempt).where(Attempt.attempt_id == d.attempt_id)).first()
+                if attempt is not None and attempt.outcome is None:
+                    attempt.outcome, attempt.finished_at = "interrupted", now
+                    attempt.message = f"tiến trình {d.claimed_by} dừng giữa chừng; sẽ kiểm tra lại trên nền tảng"
+                d.state, d.next_attempt_at, d.updated_at = S.NEEDS_RECONCILE, now, now
+                d.last_error = "lần gửi trước bị gián đoạn; đang kiểm tra trên nền tảng trước khi gửi lại"
+                log.warning("delivery %s was left in sending by %s: reconciling", d.ref_code, d.claimed_by)
+                rescued += 1
+        return rescued
+
+    # -- claims -------------------------------------------------------------------------------
+
+    def _claim(self, *, reconcile: bool) -> list[Claim]:
+        now = self.now()
+        if reconcile:
+            due = [Delivery.state == S.NEEDS_RECONCILE, Delivery.next_attempt_at <= now]
+        else:
+            due = [col(Delivery.state).in_(CLAIMABLE), Delivery.next_attempt_at <= now, Delivery.expires_at > now]
+        with write_session(self.engine) as session:
+            rows = session.exec(
+                select(Delivery)
+                .where(*due)
+                .order_by(col(Delivery.priority_rank), col(Delivery.due_at), col(Delivery.id))
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            claims = []
+            for d in rows:
+                post = self._post_or_cancel(session, d, now)
+                if post is None:
+                    continue
+                attempt_id = str(uuid.uuid4())
+                if reconcile:
+                    d.reconcile_count += 1
+                    # Hold the row for the lease so no other worker asks at the same time.
+                    d.next_attempt_at = now + timedelta(seconds=self.policy.lease_seconds)
+                else:
+                    check_transition(d.state, S.SENDING)
+                    d.state, d.attempt_count = S.SENDING, d.attempt_count + 1
+                    d.lease_until = now + timedelta(seconds=self.policy.lease_seconds)
+                d.attempt_id, d.claimed_by, d.updated_at = attempt_id, self.worker, now
+                session.add(Attempt(delivery_id=d.id, attempt_id=attempt_id, started_at=now,
+                                    kind="reconcile" if reconcile else "send"))
+                claims.append(Claim(d.id, attempt_id, d.channel_id, post, time.monotonic(),
+                                    d.attempt_count, d.reconcile_count, d.expires_at, d.remote_id))
+        return claims
+
+    def _post_or_cancel(self, session: Session, d: Delivery, now: datetime) -> Post | None:
+        """The content to send, after re-checking the approval; cancels a delivery that lost it."""
+        ann = session.get(Announcement, d.announcement_id)
+        approval = current_approval(session, ann) if ann else None
+        problem = None
+        if ann is None or ann.status != AnnouncementStatus.APPROVED or approval is None:
+            problem = "thông báo không còn được phê duyệt"
+        elif approval.id != d.approval_id or content_hash(session, ann) != d.content_hash:
+            problem = "nội dung đã thay đổi sau khi phê duyệt"
+        if problem and d.state in CLAIMABLE:
+            d.state, d.last_error, d.finished_at, d.updated_at = S.CANCELLED, problem, now, now
+            log.warning("delivery %s cancelled at send time: %s", d.ref_code, problem)
+            return None
+        assert ann is not None
+        unit = session.get(Unit, ann.unit_id)
+        title, body, audio = ann.title, ann.body, None
+        if d.lang != "vi":
+            tr = session.exec(select(Translation).where(
+                Translation.announcement_id == ann.id, Translation.lang == d.lang)).first()
+            if tr is not None:
+                title, body, audio = tr.title, tr.body, tr.audio_path
+        return Post(delivery_id=d.id, ref_code=d.ref_code, announcement_id=ann.id, lang=d.lang,
+                    title=title, body=body, priority=ann.priority, topics=list(ann.topics),
+                    due_at=d.due_at, unit_name=unit.name if unit else ann.unit_id, audio_path=audio)
+
+    # -- one delivery -------------------------------------------------------------------------
+
+    def _send_one(self, claim: Claim) -> str:
+        channel = self.channels.get(claim.channel_id)
+        if channel is None:
+            receipt = Receipt(Outcome.PERMANENT, message=f"kênh '{claim.channel_id}' không còn trong cấu hình")
+        elif self.modes.get(claim.channel_id) == "preview":
+            receipt = preview_send(channel, claim.post)
+        else:
+            try:
+                receipt = channel.send(claim.post)
+            except Exception as exc:  # a channel bug: the post may or may not be out
+                log.exception("channel %s raised while sending %s", claim.channel_id, claim.post.ref_code)
+                receipt = Receipt(Outcome.UNKNOWN, message=f"lỗi trong kênh: {type(exc).__name__}: {exc}")
+        decision = after_send(receipt, attempts=claim.attempts, now=self.now(), policy=self.policy, rng=self.rng)
+        self._record(claim, decision, outcome=receipt.outcome, http_status=receipt.http_status,
+                     error_code=receipt.error_code, message=receipt.message,
+                     preview=self.modes.get(claim.channel_id) == "preview")
+        return decision.state
+
+    def _reconcile_one(self, claim: Claim) -> str:
+        channel = self.channels.get(claim.channel_id)
+        if channel is None:
+            result = Reconciled(Found.UNKNOWN, message=f"kênh '{claim.channel_id}' không còn trong cấu hình")
+        elif self.modes.get(claim.channel_id) == "preview":
+            result = preview_reconcile(channel, claim.post)
+        else:
+            try:
+                result = channel.reconcile(claim.post, claim.remote_id)
+            except Exception as exc:
+                log.exception("channel %s raised while reconciling %s", claim.channel_id, claim.post.ref_code)
+                result = Reconciled(Found.UNKNOWN, message=f"lỗi trong kênh: {type(exc).__name__}")
+        decision = after_reconcile(result, attempts=claim.attempts, reconciles=claim.reconciles,
+                                   now=self.now(), expires_at=claim.expires_at, policy=self.policy, rng=self.rng)
+        self._record(claim, decision, outcome=f"reconcile:{result.found}", message=result.message,
+                     preview=self.modes.get(claim.channel_id) == "preview")
+        return decision.state
+
+    def _record(self, claim: Claim, decision: Decision, *, outcome: str, message: str = "",
+                http_status: int | None = None, error_code: str | None = None, preview: bool) -> None:
+        now = self.now()
+        message = redact(message or "")[:2000]
+        with write_session(self.engine) as session:
+            values = {
+                "state": decision.state, "next_attempt_at": decision.next_attempt_at,
+                "last_error": decision.error and redact(decision.error)[:2000], "updated_at": now,
+                "lease_until": None,
+            }
+            if decision.remote_id:
+                values.update(remote_id=decision.remote_id, remote_url=decision.remote_url)
+            if decision.finished:
+                values["finished_at"] = now
+            if decision.state == S.DELIVERED:
+                values["preview"] = preview
+            # Fencing: only the holder of the current attempt id may write the outcome.
+            result = session.execute(
+                update(Delivery)
+                .where(col(Delivery.id) == claim.delivery_id, col(Delivery.attempt_id) == claim.attempt_id)
+                .values(**values)
+            )
+            attempt = session.exec(select(Attempt).where(Attempt.attempt_id == claim.attempt_id)).one()
+            attempt.finished_at = now
+            attempt.duration_ms = int((time.monotonic() - claim.started) * 1000)
+            attempt.outcome, attempt.http_status, attempt.error_code = str(outcome), http_status, error_code
+            attempt.message, attempt.remote_id = message, decision.remote_id
+            if result.rowcount == 0:
+                attempt.message = f"kết quả đến muộn, một lần thử mới hơn đã thay thế: {message}"[:2000]
+                log.warning("stale result for delivery %s ignored", claim.delivery_id)
+        level = logging.INFO if decision.state in (S.DELIVERED,) else logging.WARNING
+        log.log(level, "delivery %s on %s: %s -> %s %s", claim.post.ref_code, claim.channel_id,
+                outcome, decision.state, message)
+
+
+def _owner_alive(claimed_by: str | None) -> bool:
+    """Whether the process that claimed a row may still be working on it.
+
+    Only a process on this machine can be checked; for any other, the lease decides.
+    """
+    if not claimed_by or ":" not in claimed_by:
+        return False
+    host, _, pid_text = claimed_by.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,42 @@
+"""Small named errors of the domain. Messages are for staff, in Vietnamese, and never hold secrets."""
+
+
+class CchcError(Exception):
+    """Base of every error the command line and web turn into a clean message."""
+
+    exit_code = 1
+
+
+class InputError(CchcError):
+    """A value given by a person is wrong: says which field and how to fix it (exit code 2)."""
+
+    exit_code = 2
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class ConfigError(CchcError):
+    """One or more configuration files are invalid; ``problems`` holds one line per error."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class NotFoundError(CchcError):
+    """An id that names nothing."""
+
+    def __init__(self, what: str, ident: object):
+        super().__init__(f"không tìm thấy {what} {ident}")
+
+
+class RuleError(CchcError):
+    """An action the workflow forbids (self-approval, approving a draft, editing a cancelled item)."""
+
+
+class DatabaseNotReadyError(CchcError):
+    """The database has not been created or is behind the code's migrations."""

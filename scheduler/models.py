@@ -1,0 +1,281 @@
+"""All tables, in one module (SQLModel's advice), and the enums of their states.
+
+Conventions: every datetime is stored as naive UTC and read back as aware UTC (``UTCDateTime``);
+lists are JSON; enums are stored as their string values so migrations never fight native enum types.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from scheduler.clock import utc_now
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, naive UTC in the database (SQLite and PostgreSQL)."""
+
+    impl = sa.DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def _when(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _json(default_factory: Any = list) -> Any:
+    return Field(default_factory=default_factory, sa_type=sa.JSON, nullable=False)
+
+
+class Language(StrEnum):
+    """BCP-47 codes. ``blt`` is Tai Dam (the Thái of Sơn La); ``th`` (Thailand) is never valid."""
+
+    VI = "vi"
+    BLT = "blt"
+    HMN = "hmn"
+
+
+LANGUAGE_NAMES = {"vi": "tiếng Việt", "blt": "tiếng Thái", "hmn": "tiếng Mông"}
+
+
+class Priority(StrEnum):
+    """Priority levels of Circular 39/2020/TT-BTTTT."""
+
+    NORMAL = "normal"
+    PRIORITY = "priority"
+    EMERGENCY = "emergency"
+
+
+PRIORITY_RANK = {Priority.EMERGENCY: 0, Priority.PRIORITY: 1, Priority.NORMAL: 2}
+
+
+class AnnouncementStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class Repeat(StrEnum):
+    NONE = "none"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class DeliveryState(StrEnum):
+    """The delivery state machine of DESIGN.md §3; transitions live in ``scheduler.states``."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    RETRY_WAIT = "retry_wait"
+    FAILED = "failed"
+    NEEDS_RECONCILE = "needs_reconcile"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class Unit(SQLModel, table=True):
+    """An office that owns a plan and channels: a province or a commune (đơn vị)."""
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str
+    level: str = Field(max_length=20)
+    parent_id: str | None = Field(default=None, foreign_key="unit.id")
+    ref_prefix: str = Field(max_length=10)
+    station_name: str | None = None
+    slots: list[str] = _json()
+
+
+class Plan(SQLModel, table=True):
+    """The yearly plan (kế hoạch) of a unit."""
+
+    id: str = Field(primary_key=True, max_length=60)
+    unit_id: str = Field(foreign_key="unit.id", index=True)
+    year: int
+    title: str
+    decision: str = ""
+    source: str = ""
+
+
+class Topic(SQLModel, table=True):
+    """A content item of a plan (nội dung, mục a, b, ...)."""
+
+    __table_args__ = (sa.UniqueConstraint("plan_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: str = Field(foreign_key="plan.id", index=True)
+    code: str = Field(max_length=10)
+    clause: str = Field(max_length=30)
+    text: str
+
+
+class Target(SQLModel, table=True):
+    """A quota (chỉ tiêu): at least ``minimum`` deliveries on ``channel`` per ``period``."""
+
+    __table_args__ = (sa.UniqueConstraint("plan_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: str = Field(foreign_key="plan.id", index=True)
+    key: str = Field(max_length=60)
+    clause: str = Field(max_length=30)
+    description: str
+    channel: str = Field(max_length=60)
+    minimum: int
+    period: str = Field(max_length=20)
+    languages: list[str] = _json()
+    topics: list[str] = _json()
+
+
+class Channel(SQLModel, table=True):
+    """One configured output (kênh). Settings hold no secrets: only names of environment variables."""
+
+    id: str = Field(primary_key=True, max_length=60)
+    unit_id: str = Field(foreign_key="unit.id", index=True)
+    kind: str = Field(max_length=30)
+    title: str
+    languages: list[str] = _json()
+    mode: str = Field(default="live", max_length=10)
+    grace_minutes: int = 1440
+    enabled: bool = True
+    settings: dict[str, Any] = _json(dict)
+
+
+class Announcement(SQLModel, table=True):
+    """One piece of content (tin, bài, thông báo); its Vietnamese text lives here, others in ``Translation``."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: str = Field(foreign_key="unit.id", index=True)
+    ref_code: str = Field(max_length=40, unique=True)
+    title: str
+    body: str = Field(sa_type=sa.Text)
+    topics: list[str] = _json()
+    channels: list[str] = _json()
+    languages: list[str] = _json()
+    priority: str = Field(default=Priority.NORMAL, max_length=20)
+    status: str = Field(default=AnnouncementStatus.DRAFT, max_length=20, index=True)
+    next_slot: bool = False
+    first_at: datetime | None = _when()
+    repeat: str = Field(default=Repeat.NONE, max_length=10)
+    repeat_until: datetime | None = _when()
+    expires_at: datetime | None = _when()
+    author: str = Field(max_length=80)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+    sample_key: str | None = Field(default=None, max_length=60, unique=True)
+
+
+class Translation(SQLModel, table=True):
+    """The text of an announcement in ``blt`` or ``hmn`` (bản dịch), optionally with a recording."""
+
+    __table_args__ = (sa.UniqueConstraint("announcement_id", "lang"),)
+    id: int | None = Field(default=None, primary_key=True)
+    announcement_id: int = Field(foreign_key="announcement.id", index=True)
+    lang: str = Field(max_length=10)
+    title: str
+    body: str = Field(sa_type=sa.Text)
+    audio_path: str | None = None
+    audio_sha256: str | None = Field(default=None, max_length=64)
+    translator: str = Field(max_length=80)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+
+
+class Approval(SQLModel, table=True):
+    """A decision on an announcement, bound to the hash of the exact content it saw."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    announcement_id: int = Field(foreign_key="announcement.id", index=True)
+    decision: str = Field(max_length=10)
+    actor: str = Field(max_length=80)
+    reason: str = ""
+    content_hash: str = Field(max_length=64)
+    decided_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+    voided_at: datetime | None = _when()
+    void_reason: str = ""
+
+
+class Delivery(SQLModel, table=True):
+    """One announcement, in one language, on one channel, at one time (lượt phát / lượt đăng).
+
+    ``attempt_id`` is the fencing token of the current claim: a result is written only
+    ``WHERE attempt_id = <the claimant's>``, so a stale worker can never overwrite a newer outcome.
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("approval_id", "channel_id", "lang", "due_at"),
+        sa.Index("ix_delivery_due", "state", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    announcement_id: int = Field(foreign_key="announcement.id", index=True)
+    approval_id: int = Field(foreign_key="approval.id")
+    channel_id: str = Field(foreign_key="channel.id", index=True)
+    lang: str = Field(max_length=10)
+    ref_code: str = Field(max_length=60, unique=True)
+    content_hash: str = Field(max_length=64)
+    due_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    priority_rank: int = 2
+    state: str = Field(default=DeliveryState.PENDING, max_length=20)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    attempt_count: int = 0
+    reconcile_count: int = 0
+    attempt_id: str | None = Field(default=None, max_length=36)
+    lease_until: datetime | None = _when()
+    claimed_by: str | None = Field(default=None, max_length=120)
+    remote_id: str | None = None
+    remote_url: str | None = None
+    last_error: str | None = None
+    preview: bool = False
+    finished_at: datetime | None = _when(index=True)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+
+
+class Attempt(SQLModel, table=True):
+    """One try at a delivery: a send, or a reconcile that asked the platform what happened."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="delivery.id", index=True)
+    attempt_id: str = Field(max_length=36)
+    kind: str = Field(max_length=12)
+    started_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    finished_at: datetime | None = _when()
+    duration_ms: int | None = None
+    outcome: str | None = Field(default=None, max_length=20)
+    http_status: int | None = None
+    error_code: str | None = Field(default=None, max_length=60)
+    message: str | None = None
+    remote_id: str | None = None
+
+
+class AuditEvent(SQLModel, table=True):
+    """The audit trail: who did what to which object, when. Append-only."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False, index=True)
+    actor: str = Field(max_length=80)
+    action: str = Field(max_length=40)
+    subject: str = Field(max_length=60)
+    detail: dict[str, Any] = _json(dict)
+
+
+class ServiceState(SQLModel, table=True):
+    """Small key/value facts about the running service, such as its last heartbeat."""
+
+    key: str = Field(primary_key=True, max_length=60)
+    value: str
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

@@ -1,0 +1,137 @@
+"""Read-side views for people: announcement lists, one announcement in full, the schedule, the log.
+
+Each returns plain dicts (times already in Vietnam time) so the command line, the web app and the
+exports all show the same thing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, func, or_, select
+
+from scheduler.clock import show
+from scheduler.errors import NotFoundError
+from scheduler.models import (
+    Announcement,
+    Approval,
+    Attempt,
+    Delivery,
+    DeliveryState,
+    Plan,
+    Target,
+    Topic,
+    Translation,
+)
+
+OPEN_STATES = (DeliveryState.PENDING, DeliveryState.RETRY_WAIT, DeliveryState.SENDING,
+               DeliveryState.NEEDS_RECONCILE)
+
+
+def announcements(session: Session, *, status: str | None = None, unit: str | None = None) -> list[dict]:
+    query = select(Announcement).order_by(col(Announcement.id).desc())
+    if status:
+        query = query.where(Announcement.status == status)
+    if unit:
+        query = query.where(Announcement.unit_id == unit)
+    counts = dict(session.exec(select(Delivery.announcement_id, func.count())
+                               .where(Delivery.state == DeliveryState.DELIVERED)
+                               .group_by(Delivery.announcement_id)).all())
+    return [
+        {"id": a.id, "ref": a.ref_code, "status": a.status, "priority": a.priority, "title": a.title,
+         "author": a.author, "channels": a.channels, "languages": a.languages,
+         "when": "khung giờ kế tiếp" if a.next_slot else show(a.first_at),
+         "repeat": a.repeat, "delivered": counts.get(a.id, 0)}
+        for a in session.exec(query)
+    ]
+
+
+def announcement(session: Session, announcement_id: int) -> dict[str, Any]:
+    a = session.get(Announcement, announcement_id)
+    if a is None:
+        raise NotFoundError("thông báo", announcement_id)
+    translations = session.exec(select(Translation).where(Translation.announcement_id == a.id)
+                                .order_by(Translation.lang)).all()
+    approvals = session.exec(select(Approval).where(Approval.announcement_id == a.id)
+                             .order_by(Approval.id)).all()
+    deliveries = session.exec(select(Delivery).where(Delivery.announcement_id == a.id)
+                              .order_by(Delivery.due_at, Delivery.channel_id, Delivery.lang)).all()
+    return {
+        "id": a.id, "ref": a.ref_code, "unit": a.unit_id, "status": a.status, "priority": a.priority,
+        "title": a.title, "body": a.body, "topics": a.topics, "channels": a.channels,
+        "languages": a.languages, "author": a.author,
+        "schedule": {"next_slot": a.next_slot, "at": show(a.first_at), "repeat": a.repeat,
+                     "until": show(a.repeat_until)[:10], "expires": show(a.expires_at)},
+        "translations": [{"lang": t.lang, "title": t.title, "body": t.body, "translator": t.translator,
+                          "audio": t.audio_path} for t in translations],
+        "approvals": [{"decision": p.decision, "by": p.actor, "at": show(p.decided_at), "reason": p.reason,
+                       "content_hash": p.content_hash, "voided": show(p.voided_at),
+                       "void_reason": p.void_reason} for p in approvals],
+        "deliveries": [_delivery(d) for d in deliveries],
+    }
+
+
+def schedule(session: Session, *, since: datetime, until: datetime, unit: str | None = None) -> list[dict]:
+    query = (select(Delivery).where(col(Delivery.state).in_(OPEN_STATES), Delivery.due_at <= until,
+                                    or_(Delivery.due_at >= since, Delivery.state != DeliveryState.PENDING))
+             .order_by(Delivery.due_at, Delivery.channel_id))
+    if unit:
+        query = query.join(Announcement).where(Announcement.unit_id == unit)
+    return [_delivery(d) for d in session.exec(query)]
+
+
+def log_rows(session: Session, *, since: datetime | None, until: datetime | None, channel: str | None,
+             status: str | None, lang: str | None, limit: int | None = None) -> list[dict]:
+    """The delivery log: one row per attempt, plus one per delivery that ended without any attempt."""
+    query = select(Delivery, Attempt).join(Attempt, col(Attempt.delivery_id) == col(Delivery.id), isouter=True)
+    when = func.coalesce(Attempt.started_at, Delivery.finished_at, Delivery.due_at)
+    if since:
+        query = query.where(when >= since)
+    if until:
+        query = query.where(when < until)
+    if channel:
+        query = query.where(Delivery.channel_id == channel)
+    if status:
+        query = query.where(Delivery.state == status)
+    if lang:
+        query = query.where(Delivery.lang == lang)
+    query = query.order_by(when, col(Delivery.id), col(Attempt.id))
+    if limit:
+        query = query.limit(limit)
+    rows = []
+    for d, a in session.exec(query):
+        if a is None and d.state in OPEN_STATES:
+            continue  # nothing has happened to it yet: it belongs to the schedule, not the log
+        rows.append({
+            "time": show(a.started_at if a else (d.finished_at or d.due_at)),
+            "ref": d.ref_code, "channel": d.channel_id, "lang": d.lang, "due": show(d.due_at),
+            "action": a.kind if a else "-", "outcome": (a.outcome or "đang chạy") if a else "-",
+            "http": a.http_status if a else None, "ms": a.duration_ms if a else None,
+            "state": d.state, "remote_id": d.remote_id, "url": d.remote_url,
+            "message": (a.message if a else d.last_error) or "",
+        })
+    return rows
+
+
+def plan(session: Session, unit: str) -> list[dict]:
+    result = []
+    for p in session.exec(select(Plan).where(Plan.unit_id == unit).order_by(Plan.year)):
+        topics = session.exec(select(Topic).where(Topic.plan_id == p.id).order_by(Topic.id)).all()
+        targets = session.exec(select(Target).where(Target.plan_id == p.id).order_by(Target.id)).all()
+        result.append({
+            "id": p.id, "year": p.year, "title": p.title, "decision": p.decision,
+            "topics": [{"code": t.code, "clause": t.clause, "text": t.text} for t in topics],
+            "targets": [{"key": t.key, "clause": t.clause, "description": t.description,
+                         "channel": t.channel, "minimum": t.minimum, "period": t.period,
+                         "languages": t.languages, "topics": t.topics} for t in targets],
+        })
+    return result
+
+
+def _delivery(d: Delivery) -> dict[str, Any]:
+    return {"id": d.id, "ref": d.ref_code, "channel": d.channel_id, "lang": d.lang, "due": show(d.due_at),
+            "expires": show(d.expires_at), "state": d.state, "attempts": d.attempt_count,
+            "next_attempt": show(d.next_attempt_at) if d.state in OPEN_STATES else "",
+            "remote_id": d.remote_id, "url": d.remote_url, "preview": d.preview,
+            "error": d.last_error or ""}

@@ -1,0 +1,93 @@
+"""The long-running service: APScheduler 3.x as a clock, never as storage.
+
+One process, a memory job store, ``timezone=Asia/Ho_Chi_Minh`` always. The jobs are small: a *tick*
+that runs one dispatch pass over our own tables, and a *heartbeat* that records that the service is
+alive. If the service was down, nothing is lost: the next tick finds what is due in the database, and
+what expired meanwhile is marked expired, never played or posted late.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import datetime
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlmodel import func, select
+
+from scheduler.app import App
+from scheduler.clock import LOCAL_TZ
+from scheduler.db import read_session, write_session
+from scheduler.dispatch import worker_name
+from scheduler.models import Delivery, ServiceState
+from scheduler.states import CLAIMABLE
+
+log = logging.getLogger("cchc.service")
+
+
+def heartbeat(app: App) -> None:
+    now = app.now()
+    with write_session(app.engine) as session:
+        waiting = session.exec(select(func.count()).select_from(Delivery)
+                               .where(Delivery.state.in_(CLAIMABLE))).one()
+        row = session.get(ServiceState, "heartbeat")
+        if row is None:
+            row = ServiceState(key="heartbeat", value="", updated_at=now)
+            session.add(row)
+        row.value, row.updated_at = worker_name(), now
+    log.info("heartbeat: alive, %d deliveries waiting", waiting)
+
+
+def last_heartbeat(app: App) -> datetime | None:
+    with read_session(app.engine) as session:
+        row = session.get(ServiceState, "heartbeat")
+        return row.updated_at if row else None
+
+
+def tick(app: App) -> None:
+    report = app.dispatcher().run_once()
+    if report.sent or report.reconciled or report.expired or report.rescued:
+        log.info("tick: %s", report.summary())
+
+
+def _on_event(event: JobEvent) -> None:
+    if event.code == EVENT_JOB_ERROR:
+        log.error("job %s failed: %s", event.job_id, getattr(event, "exception", ""))
+    elif event.code == EVENT_JOB_MISSED:
+        log.error("job %s missed its run time", event.job_id)
+    else:
+        log.warning("job %s still running; this run skipped", event.job_id)
+
+
+def run(app: App, stop: threading.Event | None = None) -> None:
+    """Run until SIGTERM, SIGINT (Ctrl-C) or ``stop`` is set; shut down after the current tick."""
+    app.ready_engine()
+    stop = stop or threading.Event()
+    scheduler = BackgroundScheduler(
+        timezone=LOCAL_TZ,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    scheduler.add_listener(_on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+    started = datetime.now(LOCAL_TZ)
+    scheduler.add_job(tick, "interval", args=[app], id="tick", replace_existing=True,
+                      seconds=app.settings.tick_seconds, next_run_time=started)
+    scheduler.add_job(heartbeat, "interval", args=[app], id="heartbeat", replace_existing=True,
+                      seconds=app.settings.heartbeat_seconds, next_run_time=started)
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("received %s: stopping after the current tick", signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    scheduler.start()
+    log.info("service started (tick every %ss, %d channels)", app.settings.tick_seconds, len(app.channels))
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        scheduler.shutdown(wait=True)
+        log.info("service stopped")

@@ -1,0 +1,38 @@
+"""Process settings, read from the environment (``CCHC_*``) when asked for, never at import time."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Where the data and configuration live and how the service paces itself."""
+
+    model_config = SettingsConfigDict(env_prefix="CCHC_", env_ignore_empty=True, extra="ignore")
+
+    data_dir: Path = Field(default=PROJECT_ROOT / "data")
+    config_dir: Path = Field(default=PROJECT_ROOT / "config")
+    database_url: str | None = None
+    user: str | None = None
+    tick_seconds: float = 15.0
+    heartbeat_seconds: float = 60.0
+    log_level: str = "INFO"
+
+    @property
+    def url(self) -> str:
+        """The SQLAlchemy URL: ``CCHC_DATABASE_URL`` or an SQLite file in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'cchc.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings of this process (cached; tests build their own ``Settings``)."""
+    return Settings()

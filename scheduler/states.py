@@ -1,0 +1,133 @@
+"""The delivery state machine and the retry policy, in one place and without I/O.
+
+    pending ──claim──> sending ──sent──────────> delivered
+    retry_wait ─claim─┘   │ ├──retryable/429──> retry_wait ──(past expiry)──> expired
+                          │ ├──permanent/auth─> failed
+                          │ └──unknown/crash──> needs_reconcile ──present──> delivered
+                          │                          ├──absent──> retry_wait (safe to send again)
+    pending/retry_wait ──(cancel)──> cancelled       └──unknown─> needs_reconcile (ask again later)
+
+A delivery whose send may have reached the platform is never sent again until the platform has
+said it does not have it (``absent``): that is the whole duplicate-prevention rule.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from channels.base import Found, Outcome, Receipt, Reconciled
+from scheduler.models import DeliveryState as S
+
+ALLOWED: dict[S, frozenset[S]] = {
+    S.PENDING: frozenset({S.SENDING, S.EXPIRED, S.CANCELLED}),
+    S.RETRY_WAIT: frozenset({S.SENDING, S.EXPIRED, S.CANCELLED}),
+    S.SENDING: frozenset({S.DELIVERED, S.RETRY_WAIT, S.FAILED, S.NEEDS_RECONCILE}),
+    S.NEEDS_RECONCILE: frozenset({S.DELIVERED, S.RETRY_WAIT, S.FAILED, S.EXPIRED, S.NEEDS_RECONCILE}),
+    S.DELIVERED: frozenset(),
+    S.FAILED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+TERMINAL = frozenset(state for state, nexts in ALLOWED.items() if not nexts)
+CLAIMABLE = (S.PENDING, S.RETRY_WAIT)
+CANCELLABLE = (S.PENDING, S.RETRY_WAIT)
+
+
+class IllegalTransitionError(Exception):
+    def __init__(self, old: str, new: str):
+        super().__init__(f"a delivery cannot go from {old} to {new}")
+
+
+def check_transition(old: str, new: str) -> None:
+    if S(new) not in ALLOWED[S(old)]:
+        raise IllegalTransitionError(old, new)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try. Backoff is exponential with "equal jitter": half fixed, half random."""
+
+    base_seconds: float = 60.0
+    factor: float = 2.0
+    cap_seconds: float = 3600.0
+    max_attempts: int = 6
+    rate_limit_default_seconds: float = 60.0
+    reconcile_delay_seconds: float = 30.0
+    max_reconciles: int = 10
+    lease_seconds: float = 300.0
+
+    def backoff(self, failures: int, rng: random.Random) -> timedelta:
+        raw = min(self.cap_seconds, self.base_seconds * self.factor ** max(0, failures - 1))
+        return timedelta(seconds=raw / 2 + rng.uniform(0, raw / 2))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to write on the delivery after a send or a reconcile."""
+
+    state: S
+    next_attempt_at: datetime
+    error: str | None = None
+    remote_id: str | None = None
+    remote_url: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in TERMINAL
+
+
+def after_send(
+    receipt: Receipt, *, attempts: int, now: datetime, policy: RetryPolicy, rng: random.Random
+) -> Decision:
+    """The next state of a ``sending`` delivery given the channel's receipt."""
+    outcome = receipt.outcome
+    if outcome is Outcome.SENT:
+        return Decision(S.DELIVERED, now, None, receipt.remote_id, receipt.url)
+    if outcome is Outcome.PENDING:
+        delay = timedelta(seconds=policy.reconcile_delay_seconds)
+        return Decision(S.NEEDS_RECONCILE, now + delay, receipt.message or None,
+                        receipt.remote_id, receipt.url)
+    if outcome is Outcome.RATE_LIMITED:
+        wait = receipt.retry_after if receipt.retry_after is not None else policy.rate_limit_default_seconds
+        return Decision(S.RETRY_WAIT, now + timedelta(seconds=wait), receipt.message)
+    if outcome is Outcome.RETRYABLE:
+        if attempts >= policy.max_attempts:
+            return Decision(S.FAILED, now, f"đã thử {attempts} lần không thành công: {receipt.message}")
+        delay = policy.backoff(attempts, rng)
+        if receipt.retry_after:
+            delay = max(delay, timedelta(seconds=receipt.retry_after))
+        return Decision(S.RETRY_WAIT, now + delay, receipt.message)
+    if outcome is Outcome.NEEDS_REAUTH:
+        return Decision(S.FAILED, now, f"cần cấp lại thông tin xác thực của kênh: {receipt.message}")
+    if outcome is Outcome.PERMANENT:
+        return Decision(S.FAILED, now, receipt.message)
+    return Decision(S.NEEDS_RECONCILE, now + timedelta(seconds=policy.reconcile_delay_seconds),
+                    f"chưa rõ đã đăng hay chưa, sẽ kiểm tra lại: {receipt.message}")
+
+
+def after_reconcile(
+    result: Reconciled,
+    *,
+    attempts: int,
+    reconciles: int,
+    now: datetime,
+    expires_at: datetime,
+    policy: RetryPolicy,
+    rng: random.Random,
+) -> Decision:
+    """The next state of a ``needs_reconcile`` delivery given what the platform said."""
+    if result.found is Found.PRESENT:
+        return Decision(S.DELIVERED, now, None, result.remote_id, result.url)
+    if result.found is Found.ABSENT:
+        if now >= expires_at:
+            return Decision(S.EXPIRED, now, "nền tảng không có bài và đã quá hạn; không gửi muộn")
+        if attempts >= policy.max_attempts:
+            return Decision(S.FAILED, now, f"nền tảng không có bài sau {attempts} lần gửi")
+        return Decision(S.RETRY_WAIT, now, "nền tảng xác nhận chưa có bài; sẽ gửi lại")
+    delay = policy.backoff(reconciles, rng)
+    note = result.message or "chưa kiểm tra được"
+    if reconciles >= policy.max_reconciles:
+        note = f"cần người kiểm tra trên nền tảng (đã hỏi {reconciles} lần): {note}"
+    return Decision(S.NEEDS_RECONCILE, now + delay, note)

@@ -1,0 +1,66 @@
+"""Checks shared by every way text and codes enter the system (command line, config, web)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+from scheduler.errors import InputError
+from scheduler.models import LANGUAGE_NAMES
+
+MAX_TITLE = 300
+MAX_BODY = 20_000
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def language_problem(code: str) -> str | None:
+    """Why ``code`` is not a language we publish in, or None when it is one."""
+    if code in LANGUAGE_NAMES:
+        return None
+    if code.lower() in {"th", "tha", "th-th"}:
+        return (
+            f"'{code}' là tiếng Thái Lan, không phải tiếng Thái của Sơn La; "
+            "hãy dùng 'blt' cho tiếng Thái (Tai Dam) hoặc 'hmn' cho tiếng Mông"
+        )
+    return f"ngôn ngữ '{code}' không được hỗ trợ; hãy dùng vi (tiếng Việt), blt (tiếng Thái) hoặc hmn (tiếng Mông)"
+
+
+def check_language(code: str, field: str = "--lang") -> str:
+    problem = language_problem(code)
+    if problem:
+        raise InputError(field, problem)
+    return code
+
+
+def clean_text(value: str | None, field: str, *, limit: int, required: bool = True) -> str:
+    """NFC-normalise and trim ``value``; refuse an empty or over-long text with a clear message."""
+    text = unicodedata.normalize("NFC", value or "").strip()
+    if required and not text:
+        raise InputError(field, "đang trống; hãy nhập nội dung")
+    if len(text) > limit:
+        raise InputError(
+            field, f"quá dài ({len(text):,} ký tự, tối đa {limit:,}); hãy rút gọn hoặc chia thành nhiều tin"
+        )
+    return text
+
+
+def read_text_file(path: str | Path, field: str) -> str:
+    """Read a UTF-8 text file typed by staff; a wrong encoding is explained, not a traceback."""
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise InputError(field, f"không đọc được tệp '{file}': {exc.strerror}") from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            field,
+            f"tệp '{file}' không phải văn bản UTF-8 (byte lạ ở vị trí {exc.start}); "
+            "hãy lưu lại tệp với bảng mã UTF-8 (trong Notepad/Word: Lưu thành... > Mã hóa UTF-8)",
+        ) from exc
+
+
+def is_hhmm(value: str) -> bool:
+    return bool(_HHMM.match(value))

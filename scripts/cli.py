@@ -1,0 +1,411 @@
+"""``cchc``: the command line over the core. Each command parses, builds the ``App``, calls one
+core function, and turns domain errors into a one-line message and an exit code (2 for bad input,
+1 for a refused action). Nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+import sqlalchemy.exc
+
+from channels.secrets import install_log_redaction
+from scheduler import announcements, catalog, queries, samples
+from scheduler.announcements import Draft
+from scheduler.app import App
+from scheduler.clock import Clock, local_midnight, parse_local, parse_local_date, show
+from scheduler.db import migrate, read_session, write_session
+from scheduler.errors import CchcError, InputError
+from scheduler.models import DeliveryState
+from scheduler.settings import Settings
+from scheduler.text import check_language, read_text_file
+from scripts.output import emit, table, to_json
+
+ANNOUNCEMENT_COLUMNS = ["id", "ref", "status", "priority", "when", "repeat", "channels", "languages",
+                        "delivered", "author", "title"]
+SCHEDULE_COLUMNS = ["due", "ref", "channel", "lang", "state", "attempts", "next_attempt", "error"]
+LOG_COLUMNS = ["time", "ref", "channel", "lang", "action", "outcome", "http", "ms", "state", "remote_id",
+               "message"]
+
+
+class CchcGroup(click.Group):
+    """Maps domain errors to a clean message and exit code; never shows a traceback for them."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CchcError as exc:
+            for line in str(exc).splitlines():
+                click.echo(f"Lỗi: {line}", err=True)
+            ctx.exit(exc.exit_code)
+        except sqlalchemy.exc.OperationalError as exc:
+            click.echo(f"Lỗi: không làm việc được với cơ sở dữ liệu: {str(exc.orig).splitlines()[0]}", err=True)
+            ctx.exit(1)
+
+
+def _setup_logging(settings: Settings, default: int) -> None:
+    explicit = "CCHC_LOG_LEVEL" in os.environ
+    level = getattr(logging, settings.log_level.upper(), logging.INFO) if explicit else default
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    install_log_redaction()
+
+
+def with_app(log_level: int = logging.WARNING) -> Callable:
+    """Add ``--now`` and ``--user`` to a command and hand it a built ``App`` and the acting user."""
+
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args: Any, now_text: str | None, user: str | None, **kwargs: Any) -> Any:
+            settings = Settings()
+            _setup_logging(settings, log_level)
+            clock = Clock.starting_at(parse_local(now_text, "--now")) if now_text else Clock()
+            return func(App(settings, clock), (user or settings.user or "").strip() or None,
+                        *args, **kwargs)
+
+        wrapper = click.option("--user", envvar="CCHC_USER",
+                               help="Người thực hiện (hoặc biến môi trường CCHC_USER).")(wrapper)
+        return click.option("--now", "now_text", metavar='"YYYY-MM-DD HH:MM"',
+                            help="Làm như thể bây giờ là thời điểm này (giờ Việt Nam).")(wrapper)
+
+    return decorate
+
+
+def need_user(user: str | None) -> str:
+    if not user:
+        raise InputError("--user", "hãy cho biết bạn là ai: thêm --user TÊN hoặc đặt biến CCHC_USER")
+    return user
+
+
+def fmt_option(func: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="In ra dạng JSON.")(func)
+
+
+@click.group(cls=CchcGroup)
+@click.version_option(package_name="cchc-broadcast")
+def cli() -> None:
+    """cchc: lên lịch và phát thông tin cải cách hành chính (CCHC) trên mọi kênh."""
+
+
+# -- set-up -----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--samples", "with_samples", is_flag=True,
+              help="Nạp thêm các thông báo mẫu (đã gửi duyệt) để thử.")
+@with_app()
+def init(app: App, user: str | None, with_samples: bool) -> None:
+    """Tạo hoặc nâng cấp cơ sở dữ liệu và nạp cấu hình (chạy lại không thay đổi gì)."""
+    config = app.config
+    migrate(app.engine)
+    with write_session(app.engine) as session:
+        changes = catalog.sync(session, config)
+        created = []
+        if with_samples:
+            created = samples.load(session, config=config, now=app.now(),
+                                   recordings=app.settings.data_dir / "recordings")
+    for line in changes:
+        click.echo(f"  {line}")
+    for ann in created:
+        click.echo(f"  sample announcement {ann.id} ({ann.ref_code}) queued and submitted: {ann.title}")
+    click.echo(f"Database ready at {app.engine.url.render_as_string(hide_password=True)}; "
+               f"{len(changes) + len(created)} change(s).")
+
+
+@cli.group("config", cls=CchcGroup)
+def config_group() -> None:
+    """Cấu hình trong thư mục config/."""
+
+
+@config_group.command("check")
+@with_app()
+def config_check(app: App, user: str | None) -> None:
+    """Kiểm tra mọi tệp cấu hình và báo mọi lỗi (tệp, dòng, điều cần sửa)."""
+    config = app.config
+    click.echo(f"Cấu hình hợp lệ ({config.directory}): {len(config.units)} đơn vị, {len(config.plans)} kế hoạch, "
+               f"{len(config.channels)} kênh, {len(config.samples)} thông báo mẫu.")
+
+
+@cli.group("plan", cls=CchcGroup)
+def plan_group() -> None:
+    """Kế hoạch tuyên truyền CCHC."""
+
+
+@plan_group.command("show")
+@click.option("--unit", help="Mã đơn vị (mặc định: đơn vị mặc định trong config/units.toml).")
+@fmt_option
+@with_app()
+def plan_show(app: App, user: str | None, unit: str | None, as_json: bool) -> None:
+    """Xem kế hoạch của đơn vị: các nội dung (mục a, b, ...) và chỉ tiêu."""
+    unit = unit or app.config.default_unit
+    with read_session(app.ready_engine()) as session:
+        plans = queries.plan(session, unit)
+    if not plans:
+        raise InputError("--unit", f"đơn vị '{unit}' chưa có kế hoạch; các đơn vị: {', '.join(app.config.units)}")
+    if as_json:
+        click.echo(json.dumps(plans, ensure_ascii=False, indent=2))
+        return
+    for p in plans:
+        click.echo(f"{p['title']} ({p['id']})\n{p['decision']}\n\nNội dung:")
+        for t in p["topics"]:
+            click.echo(f"  {t['code']}) [{t['clause']}] {t['text']}")
+        click.echo("\nChỉ tiêu:")
+        for t in p["targets"]:
+            click.echo(f"  [{t['clause']}] ít nhất {t['minimum']} / {t['period']} trên {t['channel']} "
+                       f"({', '.join(t['languages'])}): {t['description']}")
+
+
+# -- announcements ----------------------------------------------------------------------------
+
+
+def content_options(func: Callable) -> Callable:
+    options = [
+        click.option("--title", help="Tiêu đề."),
+        click.option("--body", help="Nội dung (tiếng Việt)."),
+        click.option("--body-file", type=click.Path(dir_okay=False), help="Đọc nội dung từ tệp UTF-8."),
+        click.option("--topic", "topics", multiple=True, help="Mục nội dung của kế hoạch (a, b, ...)."),
+        click.option("--channel", "channels", multiple=True, help="Kênh hoặc nhóm kênh (lặp lại được)."),
+        click.option("--lang", "languages", multiple=True, help="Ngôn ngữ phát: vi, blt (Thái), hmn (Mông)."),
+        click.option("--at", "at_text", metavar='"YYYY-MM-DD HH:MM"', help="Giờ phát (lần đầu)."),
+        click.option("--next-slot", is_flag=True, default=None, help="Phát ở khung giờ phát kế tiếp."),
+        click.option("--repeat", type=click.Choice(["none", "daily", "weekly"]), help="Lặp lại."),
+        click.option("--until", "until_text", metavar="YYYY-MM-DD", help="Ngày cuối khi lặp lại."),
+        click.option("--priority", type=click.Choice(["normal", "priority", "emergency"]), help="Mức ưu tiên."),
+        click.option("--expires", "expires_text", metavar='"YYYY-MM-DD HH:MM"', help="Không phát sau thời điểm này."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _draft(body: str | None, body_file: str | None, at_text: str | None, until_text: str | None,
+           expires_text: str | None, topics: tuple, channels: tuple, languages: tuple, **kw: Any) -> Draft:
+    if body is not None and body_file:
+        raise InputError("--body", "chỉ dùng một trong hai: --body hoặc --body-file")
+    if body_file:
+        body = read_text_file(body_file, "--body-file")
+    return Draft(
+        body=body, title=kw.get("title"), topics=list(topics) or None, channels=list(channels) or None,
+        languages=list(languages) or None, priority=kw.get("priority"), next_slot=kw.get("next_slot"),
+        repeat=kw.get("repeat"), unit=kw.get("unit"),
+        at=parse_local(at_text, "--at") if at_text else None,
+        until=parse_local_date(until_text, "--until") if until_text else None,
+        expires_at=parse_local(expires_text, "--expires") if expires_text else None,
+    )
+
+
+@cli.command()
+@content_options
+@click.option("--unit", help="Đơn vị (mặc định: đơn vị mặc định).")
+@click.option("--submit", "submit_now", is_flag=True, help="Gửi duyệt ngay sau khi tạo.")
+@with_app()
+def queue(app: App, user: str | None, submit_now: bool, **fields: Any) -> None:
+    """Tạo một thông báo mới (in ra mã số của nó)."""
+    author = need_user(user)
+    draft = _draft(**fields)
+    with write_session(app.ready_engine()) as session:
+        ann = announcements.create(session, config=app.config, draft=draft, author=author, now=app.now())
+        if submit_now:
+            announcements.submit(session, ann=ann, actor=author, now=app.now())
+    click.echo(ann.id)
+    hint = "đã gửi duyệt" if submit_now else f"nháp; gửi duyệt bằng: cchc submit {ann.id}"
+    click.echo(f"Đã tạo thông báo {ann.id} ({ann.ref_code}): {hint}", err=True)
+
+
+@cli.command()
+@click.argument("announcement_id", type=int)
+@content_options
+@with_app()
+def edit(app: App, user: str | None, announcement_id: int, **fields: Any) -> None:
+    """Sửa một thông báo (phê duyệt trước đó mất hiệu lực)."""
+    actor = need_user(user)
+    draft = _draft(**fields)
+    with write_session(app.ready_engine()) as session:
+        ann = announcements.get(session, announcement_id)
+        notes = announcements.edit(session, config=app.config, ann=ann, draft=draft, actor=actor, now=app.now())
+    click.echo(f"Đã sửa thông báo {announcement_id}: {', '.join(draft.changed) or 'không có gì thay đổi'}")
+    for note in notes:
+        click.echo(f"  {note}")
+
+
+@cli.command()
+@click.argument("announcement_id", type=int)
+@click.option("--lang", required=True, help="blt (tiếng Thái) hoặc hmn (tiếng Mông).")
+@click.option("--title", help="Tiêu đề bản dịch (mặc định: tiêu đề tiếng Việt).")
+@click.option("--body", help="Nội dung bản dịch.")
+@click.option("--body-file", type=click.Path(dir_okay=False), help="Đọc bản dịch từ tệp UTF-8.")
+@click.option("--audio", type=click.Path(dir_okay=False, path_type=Path), help="Tệp ghi âm bản dịch.")
+@with_app()
+def translate(app: App, user: str | None, announcement_id: int, lang: str, title: str | None,
+              body: str | None, body_file: str | None, audio: Path | None) -> None:
+    """Thêm hoặc thay bản dịch tiếng Thái / tiếng Mông (kèm ghi âm nếu có)."""
+    translator = need_user(user)
+    check_language(lang)
+    if body is not None and body_file:
+        raise InputError("--body", "chỉ dùng một trong hai: --body hoặc --body-file")
+    if body_file:
+        body = read_text_file(body_file, "--body-file")
+    with write_session(app.ready_engine()) as session:
+        ann = announcements.get(session, announcement_id)
+        notes = announcements.translate(session, ann=ann, lang=lang, title=title, body=body or "",
+                                        audio=audio, recordings=app.settings.data_dir / "recordings",
+                                        translator=translator, now=app.now())
+    click.echo(f"Đã lưu bản dịch {lang} cho thông báo {announcement_id}.")
+    for note in notes:
+        click.echo(f"  {note}")
+
+
+def _simple_action(name: str, help_text: str, action: Callable[..., Any], done: str,
+                   reason: bool = False) -> None:
+    @click.argument("announcement_id", type=int)
+    @with_app()
+    def command(app: App, user: str | None, announcement_id: int, **kw: Any) -> None:
+        actor = need_user(user)
+        with write_session(app.ready_engine()) as session:
+            ann = announcements.get(session, announcement_id)
+            result = action(session, app, ann, actor, kw.get("reason") or "")
+        click.echo(done.format(id=announcement_id, result=result))
+
+    command.__doc__ = help_text
+    if reason:
+        command = click.option("--reason", required=name == "reject", help="Lý do.")(command)
+    cli.command(name)(command)
+
+
+_simple_action("submit", "Gửi thông báo đi thẩm định.",
+               lambda s, app, ann, actor, _: announcements.submit(s, ann=ann, actor=actor, now=app.now()),
+               "Đã gửi duyệt thông báo {id}.")
+_simple_action("approve", "Phê duyệt (người khác với người viết) và xếp lịch các lượt phát.",
+               lambda s, app, ann, actor, _: len(announcements.approve(
+                   s, config=app.config, ann=ann, approver=actor, now=app.now())),
+               "Đã phê duyệt thông báo {id}: {result} lượt phát đã được xếp lịch.")
+_simple_action("reject", "Từ chối, kèm lý do.",
+               lambda s, app, ann, actor, why: announcements.reject(
+                   s, ann=ann, approver=actor, reason=why, now=app.now()),
+               "Đã từ chối thông báo {id}.", reason=True)
+_simple_action("cancel", "Hủy thông báo và các lượt phát chưa gửi.",
+               lambda s, app, ann, actor, why: announcements.cancel(
+                   s, ann=ann, actor=actor, reason=why, now=app.now()),
+               "Đã hủy thông báo {id}; {result} lượt chưa gửi bị hủy.", reason=True)
+
+
+@cli.command("list")
+@click.option("--status", type=click.Choice(["draft", "submitted", "approved", "rejected", "cancelled"]))
+@click.option("--unit")
+@fmt_option
+@with_app()
+def list_(app: App, user: str | None, status: str | None, unit: str | None, as_json: bool) -> None:
+    """Danh sách thông báo."""
+    with read_session(app.ready_engine()) as session:
+        rows = queries.announcements(session, status=status, unit=unit)
+    emit(rows, ANNOUNCEMENT_COLUMNS, fmt="json" if as_json else "table", empty="Chưa có thông báo nào.")
+
+
+@cli.command("show")
+@click.argument("announcement_id", type=int)
+@fmt_option
+@with_app()
+def show_cmd(app: App, user: str | None, announcement_id: int, as_json: bool) -> None:
+    """Toàn bộ một thông báo: nội dung, bản dịch, phê duyệt, các lượt phát."""
+    with read_session(app.ready_engine()) as session:
+        data = queries.announcement(session, announcement_id)
+    if as_json:
+        click.echo(to_json(data))
+        return
+    click.echo(f"{data['ref']}  [{data['status']}]  ưu tiên: {data['priority']}  người viết: {data['author']}")
+    click.echo(f"Tiêu đề: {data['title']}\n\n{data['body']}\n")
+    for t in data["translations"]:
+        click.echo(f"[{t['lang']}] {t['title']}\n{t['body']}\n" + (f"(ghi âm: {t['audio']})\n" if t["audio"] else ""))
+    for p in data["approvals"]:
+        void = f" (hết hiệu lực {p['voided']}: {p['void_reason']})" if p["voided"] else ""
+        click.echo(f"{p['decision']} bởi {p['by']} lúc {p['at']} {p['reason']}{void}")
+    if data["deliveries"]:
+        click.echo("\n" + table(data["deliveries"], ["id", "ref", "channel", "lang", "due", "state",
+                                                     "attempts", "url", "error"]))
+
+
+@cli.command()
+@click.option("--days", type=click.IntRange(1, 366), default=7, show_default=True)
+@click.option("--unit")
+@fmt_option
+@with_app()
+def schedule(app: App, user: str | None, days: int, unit: str | None, as_json: bool) -> None:
+    """Các lượt phát sắp tới (và những lượt đang chờ gửi lại hay kiểm tra lại)."""
+    now = app.now()
+    with read_session(app.ready_engine()) as session:
+        rows = queries.schedule(session, since=now, until=now + timedelta(days=days), unit=unit)
+    emit(rows, SCHEDULE_COLUMNS, fmt="json" if as_json else "table",
+         empty=f"Không có lượt phát nào trong {days} ngày tới.")
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@with_app(log_level=logging.INFO)
+def run(app: App, user: str | None) -> None:
+    """Chạy dịch vụ: gửi các lượt đến hạn theo lịch, cho đến khi Ctrl-C hoặc SIGTERM."""
+    from scheduler.service import run as run_service
+
+    run_service(app)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Xử lý một lượt những gì đến hạn rồi thoát.")
+@with_app(log_level=logging.INFO)
+def dispatch(app: App, user: str | None, once: bool) -> None:
+    """Gửi những lượt đến hạn một lần rồi thoát (cho cron và kiểm thử)."""
+    if not once:
+        raise InputError("--once", "hãy thêm --once (hoặc dùng 'cchc run' để chạy dịch vụ liên tục)")
+    report = app.dispatcher().run_once()
+    click.echo(f"Dispatch at {show(app.now())}: {report.summary()}")
+
+
+@cli.command()
+@click.option("--since", "since_text", metavar="YYYY-MM-DD[ HH:MM]")
+@click.option("--until", "until_text", metavar="YYYY-MM-DD[ HH:MM]")
+@click.option("--channel")
+@click.option("--status", type=click.Choice([s.value for s in DeliveryState]))
+@click.option("--lang")
+@click.option("--limit", type=click.IntRange(1), help="Số dòng tối đa.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@fmt_option
+@with_app()
+def logs(app: App, user: str | None, since_text: str | None, until_text: str | None, channel: str | None,
+         status: str | None, lang: str | None, limit: int | None, fmt: str, as_json: bool) -> None:
+    """Nhật ký phát: mọi lần gửi và kiểm tra lại, với kết quả."""
+    if lang:
+        check_language(lang)
+    if channel and channel not in app.config.channels:
+        raise InputError("--channel", f"không có kênh '{channel}'; các kênh: {', '.join(app.config.channels)}")
+    since = _moment(since_text, "--since")
+    until = _moment(until_text, "--until", end_of_day=True)
+    with read_session(app.ready_engine()) as session:
+        rows = queries.log_rows(session, since=since, until=until, channel=channel, status=status,
+                                lang=lang, limit=limit)
+    emit(rows, LOG_COLUMNS, fmt="json" if as_json else fmt, empty="Nhật ký trống với bộ lọc này.")
+
+
+def _moment(text: str | None, field: str, end_of_day: bool = False) -> datetime | None:
+    if not text:
+        return None
+    if len(text.strip()) <= 10:
+        day = parse_local_date(text, field)
+        return local_midnight(day + timedelta(days=1 if end_of_day else 0))
+    return parse_local(text, field)
+
+
+def main() -> None:
+    cli(prog_name="cchc")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

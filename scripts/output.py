@@ -1,0 +1,63 @@
+"""Printing for the command line: aligned tables (Vietnamese-aware widths), CSV and JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import unicodedata
+from typing import Any
+
+import click
+
+
+def width(text: str) -> int:
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in text)
+
+
+def cell(value: Any, limit: int = 60) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = ",".join(str(v) for v in value)
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def table(rows: list[dict], columns: list[str], headers: dict[str, str] | None = None) -> str:
+    headers = headers or {}
+    shown = [[cell(row.get(col)) for col in columns] for row in rows]
+    titles = [headers.get(col, col) for col in columns]
+    widths = [max([width(t)] + [width(r[i]) for r in shown]) for i, t in enumerate(titles)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v + " " * (w - width(v)) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    out = [line(titles), line(["-" * w for w in widths])]
+    out += [line(r) for r in shown]
+    return "\n".join(out)
+
+
+def to_csv(rows: list[dict], columns: list[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+
+
+def emit(rows: list[dict], columns: list[str], *, fmt: str, empty: str) -> None:
+    if fmt == "json":
+        click.echo(to_json(rows))
+    elif fmt == "csv":
+        click.echo(to_csv(rows, columns), nl=False)
+    elif not rows:
+        click.echo(empty)
+    else:
+        click.echo(table(rows, columns))
