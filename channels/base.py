@@ -79,12 +79,14 @@ class Post:
     topics: list[str]
     due_at: datetime
     unit_name: str
+    sent_at: datetime
     audio_path: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["due_at"] = self.due_at.isoformat()
+        data["sent_at"] = self.sent_at.isoformat()
         return data
 
 

@@ -83,7 +83,7 @@ class WebsiteChannel(Channel):
         return json.loads(path.read_text(encoding="utf-8"))
 
     def _publish(self, post: Post, manifest: list[dict[str, Any]]) -> dict[str, Any]:
-        published = datetime.now(UTC)
+        published = post.sent_at
         entry = {
             "ref": post.ref_code,
             "path": f"posts/{slug(post.ref_code)}.html",

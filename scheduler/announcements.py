@@ -355,7 +355,7 @@ def _channels(config: Config, unit_id: str, names: list[str]) -> list[str]:
     own = config.channels_of(unit_id)
     valid = sorted(own) + sorted(g for g, members in config.groups.items() if set(members) <= set(own))
     for name in names:
-        if name not in own and name not in config.groups:
+        if name not in config.channels and name not in config.groups:
             raise InputError("--channel", f"không có kênh hay nhóm '{name}'; hãy chọn trong: {', '.join(valid)}")
     expanded = config.expand_channels(names, unit_id)
     foreign = [name for name in expanded if name not in own]

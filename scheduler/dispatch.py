@@ -213,11 +213,13 @@ class Dispatcher:
                 title, body, audio = tr.title, tr.body, tr.audio_path
         return Post(delivery_id=d.id, ref_code=d.ref_code, announcement_id=ann.id, lang=d.lang,
                     title=title, body=body, priority=ann.priority, topics=list(ann.topics),
-                    due_at=d.due_at, unit_name=unit.name if unit else ann.unit_id, audio_path=audio)
+                    due_at=d.due_at, unit_name=unit.name if unit else ann.unit_id, sent_at=now,
+                    audio_path=audio)
 
     # -- one delivery -------------------------------------------------------------------------
 
     def _send_one(self, claim: Claim) -> str:
+        claim.started = time.monotonic()
         channel = self.channels.get(claim.channel_id)
         if channel is None:
             receipt = Receipt(Outcome.PERMANENT, message=f"kênh '{claim.channel_id}' không còn trong cấu hình")
@@ -236,6 +238,7 @@ class Dispatcher:
         return decision.state
 
     def _reconcile_one(self, claim: Claim) -> str:
+        claim.started = time.monotonic()
         channel = self.channels.get(claim.channel_id)
         if channel is None:
             result = Reconciled(Found.UNKNOWN, message=f"kênh '{claim.channel_id}' không còn trong cấu hình")

@@ -17,6 +17,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_J
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlmodel import func, select
 
+from scheduler import sitehttp
 from scheduler.app import App
 from scheduler.clock import LOCAL_TZ
 from scheduler.db import read_session, write_session
@@ -83,11 +84,16 @@ def run(app: App, stop: threading.Event | None = None) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
+    site = None
+    if app.settings.site_port:
+        site = sitehttp.serve(app.settings.data_dir / "site", app.settings.site_host, app.settings.site_port)
     scheduler.start()
     log.info("service started (tick every %ss, %d channels)", app.settings.tick_seconds, len(app.channels))
     try:
-        while not stop.wait(1.0):
+        while not stop.wait(0.5):
             pass
     finally:
         scheduler.shutdown(wait=True)
+        if site is not None:
+            site.shutdown()
         log.info("service stopped")

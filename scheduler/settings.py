@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     tick_seconds: float = 15.0
     heartbeat_seconds: float = 60.0
     log_level: str = "INFO"
+    site_host: str = "127.0.0.1"
+    site_port: int = 8080
 
     @property
     def url(self) -> str:

@@ -56,6 +56,7 @@ def _setup_logging(settings: Settings, default: int) -> None:
     explicit = "CCHC_LOG_LEVEL" in os.environ
     level = getattr(logging, settings.log_level.upper(), logging.INFO) if explicit else default
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
     install_log_redaction()
 
 

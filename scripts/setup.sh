@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install what the project needs on Debian 12 (root or sudo), idempotently.
+#   scripts/setup.sh          the service: system packages + .venv with the project
+#   scripts/setup.sh --test   also what the tests need (PostgreSQL server, pytest, ruff)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_test=0
+[ "${1:-}" = "--test" ] && with_test=1
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+
+python="${PYTHON:-}"
+if [ -z "$python" ]; then
+  python="$(command -v python3.11 || command -v python3 || true)"
+fi
+
+packages=(ca-certificates tzdata)
+[ -z "$python" ] && packages+=(python3 python3-venv) && python=python3
+if ! "$python" -c "import ensurepip, venv" >/dev/null 2>&1; then
+  packages+=(python3-venv)
+fi
+[ "$with_test" = 1 ] && packages+=(postgresql)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+"$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+extra=""
+[ "$with_test" = 1 ] && extra="[test]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extra}"
+echo "setup: ready ($(.venv/bin/python --version), $(.venv/bin/cchc --version))"

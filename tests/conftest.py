@@ -1,0 +1,111 @@
+"""Fixtures: a fresh database per test on SQLite and on PostgreSQL, an injected clock, the
+configuration in a temporary copy, and a guard that fails any test reaching beyond this machine."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from scheduler.app import App
+from scheduler.clock import FrozenClock
+from scheduler.db import make_engine, migrate, write_session
+from scheduler.settings import PROJECT_ROOT, Settings
+from tests.pg import PostgresServer
+
+CONFIG = PROJECT_ROOT / "config"
+START = datetime(2025, 9, 1, 0, 0, tzinfo=UTC)  # 07:00 on Monday 1 September 2025 in Vietnam
+_counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch):
+    """Any connection to an address outside loopback fails the test."""
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1")
+                                          or host.startswith("/")):
+            raise AssertionError(f"test tried to reach {address}: tests stay on this machine")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    server = PostgresServer()
+    server.start()
+    engine = sa.create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE DATABASE cchc_template")
+    engine.dispose()
+    template = make_engine(server.url("cchc_template"))
+    migrate(template)
+    template.dispose()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """The URL of a new, migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "cchc.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    name = f"t{next(_counter)}"
+    admin = sa.create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE cchc_template")
+    yield server.url(name)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.dispose()
+
+
+@pytest.fixture
+def config_dir(tmp_path) -> Path:
+    """A private copy of config/ that a test may change."""
+    target = tmp_path / "config"
+    shutil.copytree(CONFIG, target)
+    return target
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def settings(tmp_path, db_url, config_dir) -> Settings:
+    return Settings(data_dir=tmp_path / "data", config_dir=config_dir, database_url=db_url, site_port=0)
+
+
+@pytest.fixture
+def app(settings, clock):
+    """An App on a fresh database with the configuration loaded."""
+    from scheduler import catalog
+
+    application = App(settings, clock)
+    with write_session(application.engine) as session:
+        catalog.sync(session, application.config)
+    yield application
+    application.engine.dispose()

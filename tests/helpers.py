@@ -1,0 +1,62 @@
+"""Builders shared by tests: announcements through the real core functions, and a scripted channel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from channels.base import Channel, Found, Outcome, Post, Receipt, Reconciled
+from scheduler import announcements
+from scheduler.announcements import Draft
+from scheduler.db import write_session
+from scheduler.models import Announcement
+
+
+def queue(app, *, author: str = "lan", at: datetime | None = None, **fields: Any) -> Announcement:
+    fields.setdefault("title", "Thông báo lịch tiếp công dân")
+    fields.setdefault("body", "UBND xã Mường La thông báo lịch tiếp công dân tháng 9/2025.")
+    fields.setdefault("channels", ["muong-la-website"])
+    if not fields.get("next_slot"):
+        at = at or app.now() + timedelta(hours=1)
+    with write_session(app.engine) as session:
+        return announcements.create(session, config=app.config, draft=Draft(at=at, **fields),
+                                    author=author, now=app.now())
+
+
+def approved(app, *, author: str = "lan", approver: str = "hung", translations: dict | None = None,
+             **fields: Any) -> Announcement:
+    ann = queue(app, author=author, **fields)
+    with write_session(app.engine) as session:
+        ann = announcements.get(session, ann.id)
+        for lang, body in (translations or {}).items():
+            announcements.translate(session, ann=ann, lang=lang, title=None, body=body, audio=None,
+                                    recordings=app.settings.data_dir / "rec", translator=author, now=app.now())
+        announcements.submit(session, ann=ann, actor=author, now=app.now())
+        announcements.approve(session, config=app.config, ann=ann, approver=approver, now=app.now())
+    return ann
+
+
+class ScriptedChannel(Channel):
+    """A channel whose answers a test scripts: a list of receipts (or callables) used in turn."""
+
+    kind = "scripted"
+
+    def __init__(self, name: str = "muong-la-website", *, data_dir: Path = Path("/nonexistent"),
+                 receipts: list[Receipt | Callable[[Post], Receipt]] | None = None,
+                 reconciles: list[Reconciled] | None = None):
+        super().__init__(name, {}, data_dir=data_dir)
+        self.receipts = list(receipts or [])
+        self.reconciles = list(reconciles or [])
+        self.sent: list[Post] = []
+        self.asked: list[Post] = []
+
+    def send(self, post: Post) -> Receipt:
+        self.sent.append(post)
+        answer = self.receipts.pop(0) if self.receipts else Receipt(Outcome.SENT, remote_id=f"r-{post.ref_code}")
+        return answer(post) if callable(answer) else answer
+
+    def reconcile(self, post: Post, remote_id: str | None) -> Reconciled:
+        self.asked.append(post)
+        return self.reconciles.pop(0) if self.reconciles else Reconciled(Found.UNKNOWN)

@@ -1,0 +1,111 @@
+"""The delivery state machine and retry policy, without I/O."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from channels.base import Found, Outcome, Receipt, Reconciled
+from scheduler.models import DeliveryState as S
+from scheduler.states import (
+    ALLOWED,
+    TERMINAL,
+    IllegalTransitionError,
+    RetryPolicy,
+    after_reconcile,
+    after_send,
+    check_transition,
+)
+
+NOW = datetime(2025, 9, 1, tzinfo=UTC)
+POLICY = RetryPolicy(base_seconds=60, cap_seconds=3600, max_attempts=4, reconcile_delay_seconds=30)
+EXPECTED = {
+    (S.PENDING, S.SENDING), (S.PENDING, S.EXPIRED), (S.PENDING, S.CANCELLED),
+    (S.RETRY_WAIT, S.SENDING), (S.RETRY_WAIT, S.EXPIRED), (S.RETRY_WAIT, S.CANCELLED),
+    (S.SENDING, S.DELIVERED), (S.SENDING, S.RETRY_WAIT), (S.SENDING, S.FAILED), (S.SENDING, S.NEEDS_RECONCILE),
+    (S.NEEDS_RECONCILE, S.DELIVERED), (S.NEEDS_RECONCILE, S.RETRY_WAIT), (S.NEEDS_RECONCILE, S.FAILED),
+    (S.NEEDS_RECONCILE, S.EXPIRED), (S.NEEDS_RECONCILE, S.NEEDS_RECONCILE),
+}
+
+
+@pytest.mark.parametrize("old", list(S))
+@pytest.mark.parametrize("new", list(S))
+def test_every_transition_is_allowed_or_refused_as_designed(old, new):
+    if (old, new) in EXPECTED:
+        check_transition(old, new)
+    else:
+        with pytest.raises(IllegalTransitionError):
+            check_transition(old, new)
+
+
+def test_sending_never_goes_back_to_pending():
+    """A send that may have reached the platform is never re-queued blindly."""
+    assert S.PENDING not in ALLOWED[S.SENDING]
+    assert S.PENDING not in ALLOWED[S.NEEDS_RECONCILE]
+    assert TERMINAL == {S.DELIVERED, S.FAILED, S.EXPIRED, S.CANCELLED}
+
+
+def decide(receipt, attempts=1, seed=1):
+    return after_send(receipt, attempts=attempts, now=NOW, policy=POLICY, rng=random.Random(seed))
+
+
+def test_sent_is_delivered_with_remote_id():
+    d = decide(Receipt(Outcome.SENT, remote_id="42", url="http://x/42"))
+    assert (d.state, d.remote_id, d.remote_url, d.finished) == (S.DELIVERED, "42", "http://x/42", True)
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3])
+def test_retryable_backs_off_exponentially_with_jitter(attempt):
+    raw = 60 * 2 ** (attempt - 1)
+    delays = {decide(Receipt(Outcome.RETRYABLE, message="503"), attempt, seed).next_attempt_at - NOW
+              for seed in range(20)}
+    assert all(timedelta(seconds=raw / 2) <= d <= timedelta(seconds=raw) for d in delays)
+    assert len(delays) > 1, "jitter spreads retries"
+
+
+def test_retryable_fails_after_the_attempt_limit():
+    d = decide(Receipt(Outcome.RETRYABLE, message="connection refused"), attempts=4)
+    assert d.state == S.FAILED and "4 lần" in d.error
+
+
+def test_rate_limit_waits_exactly_retry_after_and_is_not_capped_by_attempts():
+    d = decide(Receipt(Outcome.RATE_LIMITED, retry_after=1800, message="429"), attempts=10)
+    assert (d.state, d.next_attempt_at) == (S.RETRY_WAIT, NOW + timedelta(seconds=1800))
+
+
+def test_permanent_and_reauth_fail_with_the_platform_message():
+    assert decide(Receipt(Outcome.PERMANENT, message="bị từ chối (400): bad")).error == "bị từ chối (400): bad"
+    d = decide(Receipt(Outcome.NEEDS_REAUTH, message="token expired"))
+    assert d.state == S.FAILED and "xác thực" in d.error and "token expired" in d.error
+
+
+@pytest.mark.parametrize("outcome", [Outcome.UNKNOWN, Outcome.PENDING])
+def test_unknown_and_pending_go_to_reconcile(outcome):
+    d = decide(Receipt(outcome, remote_id="p-1"))
+    assert d.state == S.NEEDS_RECONCILE and d.next_attempt_at == NOW + timedelta(seconds=30)
+
+
+def reconcile(found, attempts=1, reconciles=1, expires=NOW + timedelta(hours=1)):
+    return after_reconcile(Reconciled(found, "r", "u"), attempts=attempts, reconciles=reconciles, now=NOW,
+                           expires_at=expires, policy=POLICY, rng=random.Random(3))
+
+
+def test_reconcile_present_delivers():
+    assert reconcile(Found.PRESENT).state == S.DELIVERED
+
+
+def test_reconcile_absent_allows_one_more_send_now():
+    d = reconcile(Found.ABSENT)
+    assert (d.state, d.next_attempt_at) == (S.RETRY_WAIT, NOW)
+
+
+def test_reconcile_absent_after_expiry_expires_and_after_limit_fails():
+    assert reconcile(Found.ABSENT, expires=NOW).state == S.EXPIRED
+    assert reconcile(Found.ABSENT, attempts=4).state == S.FAILED
+
+
+def test_reconcile_unknown_keeps_asking_and_flags_a_person_after_the_limit():
+    d = reconcile(Found.UNKNOWN, reconciles=2)
+    assert d.state == S.NEEDS_RECONCILE and d.next_attempt_at > NOW
+    late = reconcile(Found.UNKNOWN, reconciles=POLICY.max_reconciles)
+    assert late.state == S.NEEDS_RECONCILE and "cần người kiểm tra" in late.error
