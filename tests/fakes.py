@@ -1,0 +1,84 @@
+"""A local fake of a webhook receiver that follows the contract in ``channels/webhook.py``.
+
+It keeps a ledger of every item it stored, so tests count duplicates, and can be told to answer
+each POST in a scripted way: an HTTP status (with headers), "store then stall" (the request times
+out on the client after the item exists), "hang until released", or "drop the connection".
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+
+class FakeReceiver:
+    def __init__(self) -> None:
+        self.ledger: dict[str, dict] = {}
+        self.requests: list[dict] = []
+        self.script: list[tuple] = []  # (status, headers) | ("stall", seconds) | ("hang",) | ("drop",)
+        self.release = threading.Event()
+        self.token: str | None = None
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # noqa: ANN002
+                pass
+
+            def _reply(self, status: int, body: dict | None = None, headers: dict | None = None) -> None:
+                data = json.dumps(body or {}).encode()
+                self.send_response(status)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):  # noqa: N802
+                ref = parse_qs(urlparse(self.path).query).get("ref", [""])[0]
+                item = receiver.ledger.get(ref)
+                if item is None:
+                    self._reply(404, {"error": "not found"})
+                else:
+                    self._reply(200, item)
+
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers.get("Content-Length", 0))
+                payload = json.loads(self.rfile.read(length))
+                receiver.requests.append({"headers": dict(self.headers), "json": payload})
+                if receiver.token and self.headers.get("Authorization") != f"Bearer {receiver.token}":
+                    self._reply(401, {"error": "invalid token"})
+                    return
+                step = receiver.script.pop(0) if receiver.script else (200, {})
+                if step[0] == "drop":
+                    self.connection.shutdown(2)
+                    return
+                item = {"id": f"item-{len(receiver.ledger) + 1}", "url": f"http://fake/{payload['ref']}",
+                        "ref": payload["ref"]}
+                if isinstance(step[0], int) and step[0] >= 300:
+                    self._reply(step[0], {"error": "scripted"}, step[1])
+                    return
+                receiver.ledger[payload["ref"]] = item
+                if step[0] == "stall":
+                    time.sleep(step[1])
+                elif step[0] == "hang":
+                    receiver.release.wait(30)
+                self._reply(200 if not isinstance(step[0], int) else step[0], item)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def posts_for(self, ref: str) -> int:
+        return sum(1 for r in self.requests if r["json"]["ref"] == ref)
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()

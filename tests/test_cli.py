@@ -1,0 +1,163 @@
+"""The command line end to end, through the installed ``cchc`` entry point, on both databases."""
+
+import csv
+import io
+import json
+import unicodedata
+
+import pytest
+
+from tests.cli import run, snapshot
+
+
+@pytest.fixture
+def ready(settings):
+    result = run(settings, "init")
+    assert result.returncode == 0, result.stderr
+    return settings
+
+
+def queue_id(settings, *args):
+    result = run(settings, "queue", "--user", "lan", "--now", "2025-09-01 07:00", *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_init_twice_changes_nothing(ready):
+    before = snapshot(ready.url)
+    again = run(ready, "init")
+    assert again.returncode == 0 and "0 change(s)" in again.stdout
+    assert snapshot(ready.url) == before
+
+
+def test_queue_approve_and_publish_on_schedule_with_every_attempt_logged(ready):
+    ann = queue_id(ready, "--title", "Lịch tiếp công dân tháng 9", "--body", "Chủ tịch UBND xã tiếp công dân.",
+                   "--channel", "web", "--channel", "muong-la-webhook", "--lang", "vi", "--topic", "a",
+                   "--at", "2025-09-02 06:00")
+    assert run(ready, "submit", ann, "--user", "lan", "--now", "2025-09-01 07:05").returncode == 0
+    refused = run(ready, "approve", ann, "--user", "lan", "--now", "2025-09-01 07:10")
+    assert refused.returncode == 1 and "không được tự phê duyệt" in refused.stderr
+    approved = run(ready, "approve", ann, "--user", "hung", "--now", "2025-09-01 07:10")
+    assert approved.returncode == 0 and "2 lượt phát" in approved.stdout
+    early = run(ready, "dispatch", "--once", "--now", "2025-09-02 05:59")
+    assert "sent: 0" in early.stdout
+    on_time = run(ready, "dispatch", "--once", "--now", "2025-09-02 06:00")
+    assert "delivered=2" in on_time.stdout, on_time.stderr
+    page = next((ready.data_dir / "site/muong-la-website/posts").glob("*.html")).read_text()
+    assert "Lịch tiếp công dân tháng 9" in page
+    table = run(ready, "logs")
+    assert table.returncode == 0 and "muong-la-webhook" in table.stdout and "delivered" in table.stdout
+    rows = json.loads(run(ready, "logs", "--json", "--channel", "muong-la-website").stdout)
+    assert [(r["action"], r["outcome"], r["state"]) for r in rows] == [("send", "sent", "delivered")]
+    data = list(csv.DictReader(io.StringIO(run(ready, "logs", "--format", "csv", "--since", "2025-09-02").stdout)))
+    assert {r["channel"] for r in data} == {"muong-la-website", "muong-la-webhook"}
+    assert run(ready, "logs", "--json", "--until", "2025-09-01").stdout.strip() == "[]"
+    shown = json.loads(run(ready, "show", ann, "--json").stdout)
+    assert shown["status"] == "approved" and {d["state"] for d in shown["deliveries"]} == {"delivered"}
+
+
+def test_listing_commands_speak_json(ready):
+    ann = queue_id(ready, "--title", "Tin", "--body", "Nội dung", "--channel", "muong-la-website",
+                   "--at", "2025-09-03 17:00", "--submit")
+    run(ready, "approve", ann, "--user", "hung", "--now", "2025-09-01 08:00")
+    assert json.loads(run(ready, "list", "--json").stdout)[0]["status"] == "approved"
+    upcoming = json.loads(run(ready, "schedule", "--json", "--now", "2025-09-01 08:00").stdout)
+    assert [(r["due"], r["state"]) for r in upcoming] == [("2025-09-03 17:00", "pending")]
+    plans = json.loads(run(ready, "plan", "show", "--json").stdout)
+    assert plans[0]["id"] == "muong-la-2025" and any(t["minimum"] == 4 for t in plans[0]["targets"])
+
+
+def test_translation_edit_and_cancel_through_the_cli(ready, tmp_path):
+    ann = queue_id(ready, "--title", "Tin", "--body", "Nội dung", "--channel", "muong-la-website",
+                   "--at", "2025-09-03 17:00")
+    text = tmp_path / "blt.txt"
+    text.write_text("ꪀꪱꪙ ꪻꪊ ꪣꪱꪥ ꪕꪮꪥ ꪎꪲꪙ", encoding="utf-8")
+    done = run(ready, "translate", ann, "--lang", "blt", "--body-file", str(text), "--user", "lo.van.a")
+    assert done.returncode == 0 and "tiếng Thái" in done.stdout
+    edited = run(ready, "edit", ann, "--title", "Tin đã sửa", "--user", "lan", "--now", "2025-09-01 07:00")
+    assert edited.returncode == 0 and "title" in edited.stdout
+    cancelled = run(ready, "cancel", ann, "--user", "lan", "--reason", "trùng")
+    assert cancelled.returncode == 0
+    assert json.loads(run(ready, "show", ann, "--json").stdout)["translations"][0]["body"].startswith("ꪀꪱꪙ")
+
+
+def test_decomposed_unicode_is_stored_as_nfc(ready):
+    decomposed = unicodedata.normalize("NFD", "Cải cách hành chính")
+    ann = queue_id(ready, "--title", decomposed, "--body", decomposed, "--channel", "web", "--at", "2025-09-03 17:00")
+    stored = json.loads(run(ready, "show", ann, "--json").stdout)
+    assert stored["body"] == unicodedata.normalize("NFC", decomposed) != decomposed
+
+
+BAD = [
+    (["--body", ""], "--body"),
+    (["--at", "2025-02-30 06:00"], "không tồn tại"),
+    (["--at", "2025-08-31 06:00"], "đã qua"),
+    (["--at", "tomorrow"], "YYYY-MM-DD HH:MM"),
+    (["--channel", "facebook-muong-la"], "không có kênh"),
+    (["--lang", "th"], "blt"),
+    (["--lang", "klingon"], "không được hỗ trợ"),
+    (["--topic", "zz"], "không có mục"),
+]
+
+
+@pytest.mark.parametrize(("change", "words"), BAD, ids=[words for _, words in BAD])
+def test_bad_input_is_one_clear_line_exit_2_and_nothing_stored(ready, change, words):
+    args = {"--title": "Tin", "--body": "Nội dung", "--channel": "web", "--at": "2025-09-03 17:00"}
+    extra = []
+    for key, value in zip(change[::2], change[1::2], strict=True):
+        if key in args:
+            args[key] = value
+        else:
+            extra += [key, value]
+    before = snapshot(ready.url)
+    flat = [item for pair in args.items() for item in pair] + extra
+    result = run(ready, "queue", "--user", "lan", "--now", "2025-09-01 07:00", *flat)
+    assert result.returncode == 2, result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert snapshot(ready.url) == before
+
+
+def test_a_200000_character_body_is_refused(ready, tmp_path):
+    huge = tmp_path / "huge.txt"
+    huge.write_text("ả" * 200_000, encoding="utf-8")
+    before = snapshot(ready.url)
+    result = run(ready, "queue", "--user", "lan", "--title", "Tin", "--body-file", str(huge),
+                 "--channel", "web", "--at", "2030-01-01 06:00")
+    assert result.returncode == 2 and "quá dài (200,000 ký tự, tối đa 20,000)" in result.stderr
+    assert snapshot(ready.url) == before
+
+
+def test_body_file_that_is_not_utf8_is_explained(ready, tmp_path):
+    legacy = tmp_path / "tcvn3.txt"
+    legacy.write_bytes("Thông báo".encode("cp1258"))
+    before = snapshot(ready.url)
+    result = run(ready, "queue", "--user", "lan", "--title", "Tin", "--body-file", str(legacy),
+                 "--channel", "web", "--at", "2030-01-01 06:00")
+    assert result.returncode == 2 and "UTF-8" in result.stderr and "Traceback" not in result.stderr
+    assert snapshot(ready.url) == before
+
+
+def test_missing_user_and_unknown_id_are_clear(ready):
+    result = run(ready, "queue", "--title", "Tin", "--body", "x", "--channel", "web", "--at", "2030-01-01 06:00")
+    assert result.returncode == 2 and "--user" in result.stderr
+    missing = run(ready, "approve", "999", "--user", "hung")
+    assert missing.returncode == 1 and "không tìm thấy thông báo 999" in missing.stderr
+
+
+def test_a_config_file_with_a_typo_fails_every_command_with_file_and_line(ready):
+    channels = ready.config_dir / "channels.toml"
+    channels.write_text(channels.read_text().replace('grace_minutes = 720', 'grace_minuts = 720'))
+    before = snapshot(ready.url)
+    for args in (["config", "check"], ["init"], ["queue", "--user", "lan", "--title", "t", "--body", "b",
+                                                  "--channel", "web", "--at", "2030-01-01 06:00"]):
+        result = run(ready, *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert "config/channels.toml:" in result.stderr and "grace_minuts" in result.stderr
+    assert snapshot(ready.url) == before
+
+
+def test_commands_refuse_a_database_that_was_not_initialised(settings, tmp_path):
+    fresh = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'empty.db'}"})
+    result = run(fresh, "list")
+    assert result.returncode == 1 and "cchc init" in result.stderr

@@ -1,0 +1,206 @@
+"""Dispatch against a scripted channel that fails in each way, on both databases."""
+
+import socket
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from channels.base import Found, Outcome, Receipt, Reconciled
+from scheduler import announcements
+from scheduler.announcements import Draft
+from scheduler.db import read_session, write_session
+from scheduler.dispatch import Dispatcher
+from scheduler.models import Attempt, Delivery
+from scheduler.models import DeliveryState as S
+from scheduler.states import RetryPolicy
+from tests.helpers import ScriptedChannel, approved
+
+POLICY = RetryPolicy(base_seconds=60, cap_seconds=600, max_attempts=3, reconcile_delay_seconds=30)
+
+
+def dispatcher(app, channel, **kw):
+    return Dispatcher(app.engine, {channel.name: channel}, {}, now=app.now, policy=POLICY, **kw)
+
+
+def only_delivery(app):
+    with read_session(app.engine) as session:
+        return session.exec(select(Delivery)).one()
+
+
+def attempts(app):
+    with read_session(app.engine) as session:
+        return session.exec(select(Attempt).order_by(Attempt.id)).all()
+
+
+def test_nothing_is_sent_before_it_is_due(app, clock):
+    approved(app)
+    channel = ScriptedChannel()
+    dispatcher(app, channel).run_once()
+    assert channel.sent == [] and only_delivery(app).state == S.PENDING
+    clock.advance(timedelta(hours=1))
+    dispatcher(app, channel).run_once()
+    d = only_delivery(app)
+    assert (d.state, d.remote_id, len(channel.sent)) == (S.DELIVERED, f"r-{d.ref_code}", 1)
+    assert channel.sent[0].body.startswith("UBND xã Mường La")
+
+
+def test_retryable_failures_back_off_then_fail_with_every_attempt_recorded(app, clock):
+    approved(app)
+    clock.advance(timedelta(hours=1))
+    channel = ScriptedChannel(receipts=[Receipt(Outcome.RETRYABLE, message="không kết nối được")] * 3)
+    worker = dispatcher(app, channel)
+    worker.run_once()
+    d = only_delivery(app)
+    assert d.state == S.RETRY_WAIT and timedelta(seconds=30) <= d.next_attempt_at - app.now() <= timedelta(seconds=60)
+    worker.run_once()  # not due yet
+    assert len(channel.sent) == 1
+    for _ in range(2):
+        clock.advance(timedelta(minutes=10))
+        worker.run_once()
+    d = only_delivery(app)
+    assert d.state == S.FAILED and "3 lần" in d.last_error and len(channel.sent) == 3
+    assert [a.outcome for a in attempts(app)] == ["retryable"] * 3
+
+
+def test_rate_limit_honours_retry_after(app, clock):
+    approved(app)
+    clock.advance(timedelta(hours=1))
+    channel = ScriptedChannel(receipts=[Receipt(Outcome.RATE_LIMITED, retry_after=900, http_status=429)])
+    worker = dispatcher(app, channel)
+    worker.run_once()
+    clock.advance(timedelta(seconds=899))
+    worker.run_once()
+    assert len(channel.sent) == 1
+    clock.advance(timedelta(seconds=1))
+    worker.run_once()
+    assert len(channel.sent) == 2 and only_delivery(app).state == S.DELIVERED
+    assert attempts(app)[0].http_status == 429
+
+
+@pytest.mark.parametrize(("outcome", "words"), [(Outcome.PERMANENT, "nội dung bị từ chối"),
+                                                (Outcome.NEEDS_REAUTH, "xác thực")])
+def test_permanent_failures_stop_with_the_platform_message(app, clock, outcome, words):
+    approved(app)
+    clock.advance(timedelta(hours=1))
+    channel = ScriptedChannel(receipts=[Receipt(outcome, message="nội dung bị từ chối", http_status=400)])
+    dispatcher(app, channel).run_once()
+    clock.advance(timedelta(hours=5))
+    dispatcher(app, channel).run_once()
+    d = only_delivery(app)
+    assert d.state == S.FAILED and words in d.last_error and len(channel.sent) == 1
+
+
+def test_unknown_outcome_is_reconciled_not_resent(app, clock):
+    approved(app)
+    clock.advance(timedelta(hours=1))
+    channel = ScriptedChannel(receipts=[Receipt(Outcome.UNKNOWN, message="read timeout")],
+                              reconciles=[Reconciled(Found.UNKNOWN), Reconciled(Found.PRESENT, "fb-9", "u")])
+    worker = dispatcher(app, channel)
+    worker.run_once()
+    assert only_delivery(app).state == S.NEEDS_RECONCILE
+    for _ in range(3):
+        clock.advance(timedelta(minutes=10))
+        worker.run_once()
+    d = only_delivery(app)
+    assert (d.state, d.remote_id, len(channel.sent), len(channel.asked)) == (S.DELIVERED, "fb-9", 1, 2)
+    assert [a.kind for a in attempts(app)] == ["send", "reconcile", "reconcile"]
+
+
+def test_reconcile_absent_sends_exactly_once_more(app, clock):
+    approved(app)
+    clock.advance(timedelta(hours=1))
+    channel = ScriptedChannel(receipts=[Receipt(Outcome.UNKNOWN)], reconciles=[Reconciled(Found.ABSENT)])
+    worker = dispatcher(app, channel)
+    worker.run_once()
+    clock.advance(timedelta(minutes=1))
+    worker.run_once()
+    assert len(channel.sent) == 2 and only_delivery(app).state == S.DELIVERED
+
+
+def test_due_items_past_expiry_are_expired_never_sent_late(app, clock):
+    approved(app)
+    clock.advance(timedelta(hours=1, minutes=1441))  # past the website's 24 h grace
+    channel = ScriptedChannel()
+    report = dispatcher(app, channel).run_once()
+    d = only_delivery(app)
+    assert (report.expired, d.state, channel.sent) == (1, S.EXPIRED, [])
+    assert "không gửi muộn" in d.last_error
+
+
+def test_content_changed_after_approval_is_never_sent(app, clock):
+    ann = approved(app)
+    clock.advance(timedelta(hours=1))
+    with write_session(app.engine) as session:
+        # Simulate a bug that changed the text without voiding the approval.
+        row = announcements.get(session, ann.id)
+        row.body = "Nội dung bị thay đổi lén."
+    channel = ScriptedChannel()
+    dispatcher(app, channel).run_once()
+    d = only_delivery(app)
+    assert channel.sent == [] and d.state == S.CANCELLED and "thay đổi" in d.last_error
+
+
+def test_edit_after_approval_means_nothing_goes_out(app, clock):
+    ann = approved(app)
+    with write_session(app.engine) as session:
+        announcements.edit(session, config=app.config, ann=announcements.get(session, ann.id),
+                           draft=Draft(title="Tiêu đề mới"), actor="lan", now=app.now())
+    clock.advance(timedelta(hours=1))
+    channel = ScriptedChannel()
+    dispatcher(app, channel).run_once()
+    assert channel.sent == [] and only_delivery(app).state == S.CANCELLED
+
+
+def test_stale_worker_cannot_overwrite_a_newer_attempt(app, clock):
+    """Fencing: a result is written only by the holder of the current attempt id."""
+    approved(app)
+    clock.advance(timedelta(hours=1))
+    slow = dispatcher(app, ScriptedChannel())
+    claim = slow._claim(reconcile=False)[0]
+    clock.advance(timedelta(seconds=POLICY.lease_seconds + 1))  # the lease runs out mid-send
+    rescuer = dispatcher(app, ScriptedChannel(reconciles=[Reconciled(Found.PRESENT, "x-1", "u")]),
+                         worker="elsewhere:1")
+    assert rescuer.rescue_abandoned() == 1
+    rescuer.run_once()
+    slow._send_one(claim)  # the slow worker finally reports, with its old attempt id
+    d = only_delivery(app)
+    assert (d.state, d.remote_id) == (S.DELIVERED, "x-1")
+    assert any("đến muộn" in (a.message or "") for a in attempts(app))
+
+
+def test_abandoned_send_of_a_dead_local_process_is_reconciled_at_once(app, clock):
+    approved(app)
+    clock.advance(timedelta(hours=1))
+    dead = dispatcher(app, ScriptedChannel(), worker=f"{socket.gethostname()}:999999")
+    dead._claim(reconcile=False)
+    channel = ScriptedChannel(reconciles=[Reconciled(Found.PRESENT, "w-1", "u")])
+    report = dispatcher(app, channel).run_once()
+    assert report.rescued == 1 and channel.sent == [] and only_delivery(app).state == S.DELIVERED
+    interrupted = [a for a in attempts(app) if a.outcome == "interrupted"]
+    assert len(interrupted) == 1
+
+
+def test_a_channel_that_raises_does_not_stop_the_others_and_is_reconciled(app, clock):
+    approved(app, channels=["muong-la-website", "muong-la-webhook"])
+    clock.advance(timedelta(hours=1))
+
+    def explode(post):
+        raise RuntimeError("bug")
+
+    broken = ScriptedChannel("muong-la-webhook", receipts=[explode])
+    fine = ScriptedChannel("muong-la-website")
+    Dispatcher(app.engine, {"muong-la-website": fine, "muong-la-webhook": broken}, {}, now=app.now,
+               policy=POLICY).run_once()
+    with read_session(app.engine) as session:
+        states = {d.channel_id: d.state for d in session.exec(select(Delivery))}
+    assert states == {"muong-la-website": S.DELIVERED, "muong-la-webhook": S.NEEDS_RECONCILE}
+
+
+def test_emergency_items_are_sent_before_older_normal_ones(app, clock):
+    approved(app, at=app.now() + timedelta(minutes=5), title="Tin thường")
+    approved(app, next_slot=True, priority="emergency", title="Tin khẩn")
+    clock.advance(timedelta(minutes=10))
+    channel = ScriptedChannel()
+    dispatcher(app, channel).run_once()
+    assert [p.title for p in channel.sent] == ["Tin khẩn", "Tin thường"]
