@@ -23,13 +23,13 @@ from scheduler.config import Config
 from scheduler.errors import InputError, NotFoundError, RuleError
 from scheduler.models import (
     LANGUAGE_NAMES,
+    PRIORITY_RANK,
     Announcement,
     AnnouncementStatus,
     Approval,
     Channel,
     Delivery,
     DeliveryState,
-    PRIORITY_RANK,
     Priority,
     Repeat,
     Topic,
@@ -221,7 +221,8 @@ def occurrences(ann: Announcement, unit: Unit, now: datetime) -> list[datetime]:
 
 def next_slot_after(unit: Unit, now: datetime) -> datetime:
     if not unit.slots:
-        raise InputError("--next-slot", f"đơn vị {unit.name} chưa khai báo khung giờ phát (slots) trong config/units.toml")
+        raise InputError("--next-slot",
+                         f"đơn vị {unit.name} chưa khai báo khung giờ phát (slots) trong config/units.toml")
     local = now.astimezone(LOCAL_TZ)
     for days in range(0, 2):
         day = local.date() + timedelta(days=days)
@@ -322,7 +323,8 @@ def _apply_schedule(ann: Announcement, draft: Draft, values: dict[str, object], 
     if not next_slot and draft.at is None:
         raise InputError("--at", "hãy cho biết giờ phát: --at \"YYYY-MM-DD HH:MM\" hoặc --next-slot")
     if draft.at is not None and draft.at <= now:
-        raise InputError("--at", f"thời gian {show(draft.at)} đã qua (bây giờ là {show(now)}); hãy chọn giờ trong tương lai")
+        raise InputError("--at", f"thời gian {show(draft.at)} đã qua (bây giờ là {show(now)}); "
+                         "hãy chọn giờ trong tương lai")
     repeat = draft.repeat or Repeat.NONE
     if repeat not in set(Repeat):
         raise InputError("--repeat", "hãy chọn none, daily (hàng ngày) hoặc weekly (hàng tuần)")
@@ -372,7 +374,8 @@ def _topics(session: Session, unit_id: str, codes: list[str]) -> list[str]:
                              .where(PlanRow.unit_id == unit_id)))
     for code in codes:
         if code not in known:
-            raise InputError("--topic", f"kế hoạch của đơn vị không có mục '{code}'; các mục: {', '.join(sorted(known))}")
+            raise InputError("--topic",
+                             f"kế hoạch của đơn vị không có mục '{code}'; các mục: {', '.join(sorted(known))}")
     return list(dict.fromkeys(codes))
 
 

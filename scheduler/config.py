@@ -192,7 +192,7 @@ def load_config(directory: Path) -> Config:
     ]
     samples_path = directory / "samples" / "announcements.toml"
     samples = _load(samples_path, SamplesFile, problems, directory) if samples_path.exists() else None
-    if units is not None and channels is not None:
+    if channels is not None:
         _cross_check(directory, units, channels, plans, samples, problems)
     if problems or units is None or channels is None:
         raise ConfigError(problems)
@@ -290,7 +290,8 @@ def _inner_model(annotation: Any) -> Any:
 
 
 _HEADER = re.compile(r"^\s*\[(\[)?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_ASSIGN = re.compile(r"^\s*([A-Za-z0-9_\-\.\"' ]+?)\s*=")
+_KEY = r"""(?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)"""
+_ASSIGN = re.compile(rf"^\s*({_KEY}(?:\s*\.\s*{_KEY})*)\s*=")
 
 
 def _split_key(text: str) -> tuple[str, ...]:
@@ -329,7 +330,7 @@ def locate(text: str, loc: tuple) -> int:
 
 def _cross_check(
     root: Path,
-    units_file: _Loaded,
+    units_file: _Loaded | None,
     channels_file: _Loaded,
     plans: list[_Loaded],
     samples_file: _Loaded | None,
@@ -341,17 +342,19 @@ def _cross_check(
         key = ".".join(str(p) for p in loc)
         problems.append(f"{_shown(loaded.path, root)}:{locate(loaded.text, loc)}: {key}: {message}")
 
-    units: UnitsFile = units_file.model
     channels: ChannelsFile = channels_file.model
-    unit_ids = set(units.units)
-    known_units = ", ".join(sorted(unit_ids))
-    if units.default_unit not in unit_ids:
-        report(units_file, ("default_unit",), f"không có đơn vị '{units.default_unit}'")
-    for uid, unit in units.units.items():
-        if unit.parent and unit.parent not in unit_ids:
-            report(units_file, ("units", uid, "parent"), f"không có đơn vị '{unit.parent}'")
+    # When units.toml itself is broken, unit references cannot be checked: skip just those.
+    unit_ids = set(units_file.model.units) if units_file else None
+    known_units = ", ".join(sorted(unit_ids or ()))
+    if units_file is not None:
+        units: UnitsFile = units_file.model
+        if units.default_unit not in unit_ids:
+            report(units_file, ("default_unit",), f"không có đơn vị '{units.default_unit}'")
+        for uid, unit in units.units.items():
+            if unit.parent and unit.parent not in unit_ids:
+                report(units_file, ("units", uid, "parent"), f"không có đơn vị '{unit.parent}'")
     for name, channel in channels.channels.items():
-        if channel.unit not in unit_ids:
+        if unit_ids is not None and channel.unit not in unit_ids:
             report(channels_file, ("channels", name, "unit"),
                    f"không có đơn vị '{channel.unit}'; các đơn vị: {known_units}")
         cls = REGISTRY.get(channel.kind)
@@ -373,7 +376,7 @@ def _cross_check(
     targets_ok = set(CHANNEL_CATEGORIES) | set(channels.groups) | set(channels.channels)
     for loaded in plans:
         plan: PlanFile = loaded.model
-        if plan.unit not in unit_ids:
+        if unit_ids is not None and plan.unit not in unit_ids:
             report(loaded, ("unit",), f"không có đơn vị '{plan.unit}'; các đơn vị: {known_units}")
         for key, target in plan.targets.items():
             if target.channel not in targets_ok:
@@ -386,7 +389,7 @@ def _cross_check(
     if samples_file is not None:
         names = set(channels.channels) | set(channels.groups)
         for key, sample in samples_file.model.announcements.items():
-            if sample.unit not in unit_ids:
+            if unit_ids is not None and sample.unit not in unit_ids:
                 report(samples_file, ("announcements", key, "unit"), f"không có đơn vị '{sample.unit}'")
             for name in sample.channels:
                 if name not in names:

@@ -30,7 +30,7 @@ def load(session: Session, *, config: Config, now: datetime, recordings) -> list
             at = datetime.combine(day, time(hour, minute), LOCAL_TZ)
         draft = Draft(
             title=sample.title, body=sample.body, topics=sample.topics, channels=sample.channels,
-            languages=[lang for lang in sample.languages], priority=sample.priority, at=at,
+            languages=list(sample.languages), priority=sample.priority, at=at,
             next_slot=schedule.next_slot, unit=sample.unit,
             repeat=schedule.repeat if schedule.repeat != "none" else None,
             until=(at.date() + timedelta(days=schedule.days)) if at and schedule.repeat != "none" else None,

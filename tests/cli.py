@@ -21,7 +21,8 @@ def environment(settings) -> dict[str, str]:
 
 def run(settings, *args: str, input_text: str | None = None, extra_env: dict | None = None):
     env = environment(settings) | (extra_env or {})
-    return subprocess.run([CCHC, *args], env=env, capture_output=True, text=True, input=input_text, timeout=60)
+    return subprocess.run([CCHC, *args], env=env, capture_output=True, text=True, input=input_text, timeout=60,
+                          check=False)
 
 
 def snapshot(url: str) -> dict[str, list]:

@@ -18,7 +18,8 @@ class FakeReceiver:
     def __init__(self) -> None:
         self.ledger: dict[str, dict] = {}
         self.requests: list[dict] = []
-        self.script: list[tuple] = []  # (status, headers) | ("stall", seconds) | ("hang",) | ("drop",)
+        # (status, headers) | ("stall", seconds) | ("hang",) | ("hang-before-storing",) | ("drop",)
+        self.script: list[tuple] = []
         self.release = threading.Event()
         self.token: str | None = None
         receiver = self
@@ -55,6 +56,10 @@ class FakeReceiver:
                     self._reply(401, {"error": "invalid token"})
                     return
                 step = receiver.script.pop(0) if receiver.script else (200, {})
+                if step[0] == "hang-before-storing":
+                    receiver.release.wait(30)
+                    self.connection.shutdown(2)
+                    return
                 if step[0] == "drop":
                     self.connection.shutdown(2)
                     return

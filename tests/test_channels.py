@@ -81,9 +81,11 @@ def webhook(tmp_path, receiver, **extra):
 
 def test_webhook_success_sends_the_contract_payload(tmp_path, receiver):
     receipt = webhook(tmp_path, receiver).send(post())
-    assert (receipt.outcome, receipt.remote_id, receipt.url) == (Outcome.SENT, "item-1", "http://fake/ML-2025-0001.1")
+    expected = (Outcome.SENT, "item-1", "http://fake/ML-2025-0001.1")
+    assert (receipt.outcome, receipt.remote_id, receipt.url) == expected
     sent = receiver.requests[0]
-    assert sent["json"]["title"] == "Hướng dẫn nộp hồ sơ trực tuyến" and sent["headers"]["Idempotency-Key"] == "ML-2025-0001.1"
+    assert sent["json"]["title"] == "Hướng dẫn nộp hồ sơ trực tuyến"
+    assert sent["headers"]["Idempotency-Key"] == "ML-2025-0001.1"
 
 
 @pytest.mark.parametrize(("step", "outcome"), [

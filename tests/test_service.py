@@ -1,0 +1,55 @@
+"""``cchc run``: the APScheduler clock ticks, publishes what is due, records a heartbeat, serves the
+site, and stops cleanly on SIGTERM."""
+
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+import sqlalchemy as sa
+
+from tests.cli import CCHC, environment, run
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_run_publishes_on_schedule_and_stops_on_sigterm(settings):
+    assert run(settings, "init").returncode == 0
+    ann = run(settings, "queue", "--user", "lan", "--now", "2025-09-01 07:00", "--title", "Thông báo lịch họp",
+              "--body", "Họp dân bản Nà Lốc lúc 8 giờ.", "--channel", "web", "--at", "2025-09-01 09:00",
+              "--submit").stdout.strip()
+    assert run(settings, "approve", ann, "--user", "hung", "--now", "2025-09-01 07:05").returncode == 0
+    port = free_port()
+    env = environment(settings) | {"CCHC_TICK_SECONDS": "0.5", "CCHC_SITE_PORT": str(port), "TZ": "Europe/Berlin"}
+    service = subprocess.Popen([CCHC, "run", "--now", "2025-09-01 09:00"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    engine = sa.create_engine(settings.url)
+    try:
+        state, deadline = None, time.monotonic() + 90
+        while state != "delivered" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            with engine.connect() as conn:
+                state = conn.execute(sa.text("SELECT state FROM delivery")).scalar_one()
+        assert state == "delivered", "the tick did not publish the item within its minute"
+        with engine.connect() as conn:
+            beat = conn.execute(sa.text("SELECT value FROM servicestate WHERE key = 'heartbeat'")).scalar_one()
+        assert beat.endswith(f":{service.pid}")
+        index = urllib.request.urlopen(f"http://127.0.0.1:{port}/muong-la-website/index.html", timeout=5).read()
+        assert "Thông báo lịch họp" in index.decode("utf-8")
+        service.send_signal(signal.SIGTERM)
+        output, _ = service.communicate(timeout=30)
+    finally:
+        engine.dispose()
+        if service.poll() is None:
+            service.kill()
+    assert service.returncode == 0
+    assert "heartbeat: alive" in output and "received SIGTERM" in output and "service stopped" in output
+    assert "Traceback" not in output
