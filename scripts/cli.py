@@ -56,7 +56,9 @@ def _setup_logging(settings: Settings, default: int) -> None:
     explicit = "CCHC_LOG_LEVEL" in os.environ
     level = getattr(logging, settings.log_level.upper(), logging.INFO) if explicit else default
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    # Both libraries narrate every migration step and every job run at INFO: keep the log for our events.
     logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
     install_log_redaction()
 
 
