@@ -53,11 +53,7 @@ def _upsert(session: Session, model: type[SQLModel], key: str, changes: list[str
         session.add(model(id=key, **values))
         changes.append(f"{model.__name__.lower()} {key}: added")
         return
-    diff = [name for name, value in values.items() if getattr(row, name) != value]
-    for name in diff:
-        setattr(row, name, values[name])
-    if diff:
-        changes.append(f"{model.__name__.lower()} {key}: updated {', '.join(diff)}")
+    _update(row, values, f"{model.__name__.lower()} {key}", changes)
 
 
 def _sync_children(session: Session, model: type[SQLModel], plan_id: str, key_field: str,
@@ -69,11 +65,16 @@ def _sync_children(session: Session, model: type[SQLModel], plan_id: str, key_fi
             session.add(model(plan_id=plan_id, **{key_field: key}, **values))
             changes.append(f"{model.__name__.lower()} {plan_id}/{key}: added")
             continue
-        diff = [name for name, value in values.items() if getattr(row, name) != value]
-        for name in diff:
-            setattr(row, name, values[name])
-        if diff:
-            changes.append(f"{model.__name__.lower()} {plan_id}/{key}: updated {', '.join(diff)}")
+        _update(row, values, f"{model.__name__.lower()} {plan_id}/{key}", changes)
     for key, row in existing.items():
         session.delete(row)
         changes.append(f"{model.__name__.lower()} {plan_id}/{key}: removed")
+
+
+def _update(row: SQLModel, values: dict[str, Any], label: str, changes: list[str]) -> None:
+    """Set the fields of ``row`` that differ from ``values`` and note which ones changed."""
+    diff = [name for name, value in values.items() if getattr(row, name) != value]
+    for name in diff:
+        setattr(row, name, values[name])
+    if diff:
+        changes.append(f"{label}: updated {', '.join(diff)}")

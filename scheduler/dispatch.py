@@ -73,11 +73,11 @@ class Claim:
     attempt_id: str
     channel_id: str
     post: Post
-    started: float
     attempts: int
     reconciles: int
     expires_at: datetime
     remote_id: str | None
+    started: float = 0.0  # monotonic time the send or reconcile began, for the attempt's duration
 
 
 class Dispatcher:
@@ -186,8 +186,8 @@ class Dispatcher:
                 d.attempt_id, d.claimed_by, d.updated_at = attempt_id, self.worker, now
                 session.add(Attempt(delivery_id=d.id, attempt_id=attempt_id, started_at=now,
                                     kind="reconcile" if reconcile else "send"))
-                claims.append(Claim(d.id, attempt_id, d.channel_id, post, time.monotonic(),
-                                    d.attempt_count, d.reconcile_count, d.expires_at, d.remote_id))
+                claims.append(Claim(d.id, attempt_id, d.channel_id, post, d.attempt_count, d.reconcile_count,
+                                    d.expires_at, d.remote_id))
         return claims
 
     def _post_or_cancel(self, session: Session, d: Delivery, now: datetime) -> Post | None:

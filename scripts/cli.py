@@ -189,14 +189,18 @@ def content_options(func: Callable) -> Callable:
     return func
 
 
-def _draft(body: str | None, body_file: str | None, at_text: str | None, until_text: str | None,
-           expires_text: str | None, topics: tuple, channels: tuple, languages: tuple, **kw: Any) -> Draft:
+def _body(body: str | None, body_file: str | None) -> str | None:
+    """The text typed with ``--body`` or read from ``--body-file`` (never both)."""
     if body is not None and body_file:
         raise InputError("--body", "chỉ dùng một trong hai: --body hoặc --body-file")
-    if body_file:
-        body = read_text_file(body_file, "--body-file")
+    return read_text_file(body_file, "--body-file") if body_file else body
+
+
+def _draft(body: str | None, body_file: str | None, at_text: str | None, until_text: str | None,
+           expires_text: str | None, topics: tuple, channels: tuple, languages: tuple, **kw: Any) -> Draft:
     return Draft(
-        body=body, title=kw.get("title"), topics=list(topics) or None, channels=list(channels) or None,
+        body=_body(body, body_file), title=kw.get("title"), topics=list(topics) or None,
+        channels=list(channels) or None,
         languages=list(languages) or None, priority=kw.get("priority"), next_slot=kw.get("next_slot"),
         repeat=kw.get("repeat"), unit=kw.get("unit"),
         at=parse_local(at_text, "--at") if at_text else None,
@@ -252,10 +256,7 @@ def translate(app: App, user: str | None, announcement_id: int, lang: str, title
     """Thêm hoặc thay bản dịch tiếng Thái / tiếng Mông (kèm ghi âm nếu có)."""
     translator = need_user(user)
     check_language(lang)
-    if body is not None and body_file:
-        raise InputError("--body", "chỉ dùng một trong hai: --body hoặc --body-file")
-    if body_file:
-        body = read_text_file(body_file, "--body-file")
+    body = _body(body, body_file)
     with write_session(app.ready_engine()) as session:
         ann = announcements.get(session, announcement_id)
         notes = announcements.translate(session, ann=ann, lang=lang, title=title, body=body or "",
