@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from channels.base import Channel
+from channels.loudspeaker import LoudspeakerChannel
 from channels.webhook import WebhookChannel
 from channels.website import WebsiteChannel
 
-REGISTRY: dict[str, type[Channel]] = {cls.kind: cls for cls in (WebsiteChannel, WebhookChannel)}
+REGISTRY: dict[str, type[Channel]] = {cls.kind: cls for cls in (WebsiteChannel, WebhookChannel, LoudspeakerChannel)}
 
 
 def get_channel_class(kind: str) -> type[Channel]:

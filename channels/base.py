@@ -119,6 +119,9 @@ class Channel(ABC):
     kind: ClassVar[str]
     Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
     supports_preview: ClassVar[bool] = False
+    # True for channels whose deliveries wait for a daily slot (loudspeaker): the dispatcher leaves
+    # them to scheduler.broadcast.
+    slotted: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path):
         self.name = name

@@ -12,13 +12,13 @@ import hashlib
 import json
 import shutil
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import Session, col, func, select
 
 from scheduler import audit
-from scheduler.clock import LOCAL_TZ, local_midnight, show
+from scheduler.clock import LOCAL_TZ, local_midnight, next_slot, show
 from scheduler.config import Config
 from scheduler.errors import InputError, NotFoundError, RuleError
 from scheduler.models import (
@@ -223,15 +223,7 @@ def next_slot_after(unit: Unit, now: datetime) -> datetime:
     if not unit.slots:
         raise InputError("--next-slot",
                          f"đơn vị {unit.name} chưa khai báo khung giờ phát (slots) trong config/units.toml")
-    local = now.astimezone(LOCAL_TZ)
-    for days in range(0, 2):
-        day = local.date() + timedelta(days=days)
-        for slot in unit.slots:
-            hour, minute = map(int, slot.split(":"))
-            moment = datetime.combine(day, time(hour, minute), LOCAL_TZ)
-            if moment > local:
-                return moment.astimezone(now.tzinfo)
-    raise AssertionError("a slot exists every day")
+    return next_slot(unit.slots, now)
 
 
 def expand(session: Session, *, config: Config, ann: Announcement, approval: Approval,
@@ -254,23 +246,27 @@ def expand(session: Session, *, config: Config, ann: Announcement, approval: App
             channel = channels.get(name)
             if channel is None or not channel.enabled:
                 raise RuleError(f"kênh '{name}' không còn hoạt động; hãy sửa danh sách kênh của thông báo")
-            expires = due + timedelta(minutes=channel.grace_minutes)
+            at = due
+            if channel.kind == "loudspeaker" and ann.priority != Priority.EMERGENCY:
+                at = next_slot(channel.settings["slots"], due, inclusive=True)  # it plays in a slot
+            expires = at + timedelta(minutes=channel.grace_minutes)
             if ann.expires_at:
                 expires = min(expires, ann.expires_at)
             if expires <= now:
                 continue
             for lang in ann.languages:
-                if lang not in channel.languages or (name, lang, due) in taken:
+                if lang not in channel.languages or (name, lang, at) in taken:
                     continue
                 sequence += 1
                 delivery = Delivery(
                     announcement_id=ann.id, approval_id=approval.id, channel_id=name, lang=lang,
                     ref_code=f"{ann.ref_code}.{sequence}", content_hash=approval.content_hash,
-                    due_at=due, expires_at=expires, next_attempt_at=due, created_at=now, updated_at=now,
+                    due_at=at, expires_at=expires, next_attempt_at=at, created_at=now, updated_at=now,
                     priority_rank=PRIORITY_RANK[Priority(ann.priority)],
                 )
                 session.add(delivery)
                 created.append(delivery)
+                taken.add((name, lang, at))
     session.flush()
     return created
 

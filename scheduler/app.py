@@ -7,17 +7,22 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
 from channels import build_channel
 from channels.base import Channel
+from channels.loudspeaker import LoudspeakerChannel
 from scheduler.clock import Clock
 from scheduler.config import Config, load_config
 from scheduler.db import ensure_ready, make_engine
 from scheduler.dispatch import Dispatcher
 from scheduler.settings import Settings
 from scheduler.states import RetryPolicy
+
+if TYPE_CHECKING:
+    from scheduler.broadcast import Broadcaster
 
 
 class App:
@@ -48,6 +53,13 @@ class App:
             for name, ch in self.config.channels.items()
             if ch.enabled
         }
+
+    def broadcaster(self, **kwargs: Any) -> Broadcaster:
+        from scheduler.broadcast import Broadcaster  # pydub and the TTS chain load only when needed
+
+        loudspeakers = {name: ch for name, ch in self.channels.items() if isinstance(ch, LoudspeakerChannel)}
+        return Broadcaster(self.ready_engine(), self.config, loudspeakers, self.settings.data_dir,
+                           now=self.now, **kwargs)
 
     def dispatcher(self, policy: RetryPolicy | None = None) -> Dispatcher:
         modes = {name: ch.mode for name, ch in self.config.channels.items()}

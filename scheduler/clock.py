@@ -97,3 +97,24 @@ def show(moment: datetime | None) -> str:
 
 def local_midnight(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), LOCAL_TZ).astimezone(UTC)
+
+
+def slot_times(slots: list[str], start: datetime, end: datetime) -> list[datetime]:
+    """The daily ``HH:MM`` slots (Vietnam time) in ``(start, end]``, as UTC datetimes, in order."""
+    found = []
+    day = start.astimezone(LOCAL_TZ).date()
+    while True:
+        for slot in sorted(slots):
+            hour, minute = map(int, slot.split(":"))
+            moment = datetime.combine(day, datetime.min.time().replace(hour=hour, minute=minute), LOCAL_TZ)
+            if moment > end:
+                return found
+            if moment > start:
+                found.append(moment.astimezone(UTC))
+        day += timedelta(days=1)
+
+
+def next_slot(slots: list[str], moment: datetime, *, inclusive: bool = False) -> datetime:
+    """The first slot after ``moment`` (or at it, when ``inclusive``), in UTC."""
+    start = moment - timedelta(microseconds=1) if inclusive else moment
+    return slot_times(slots, start, moment + timedelta(days=2))[0]

@@ -116,6 +116,36 @@ class ChannelsFile(_Strict):
     channels: dict[str, ChannelConfig]
 
 
+Engine = Literal["gtts", "espeak-ng", "recording"]
+
+
+class GttsConfig(_Strict):
+    timeout_seconds: float = Field(default=10, gt=0, le=120)
+    cooldown_minutes: float = Field(default=10, ge=0)
+    endpoint: str | None = None
+
+
+class EspeakConfig(_Strict):
+    voice: str = "vi"
+    words_per_minute: int = Field(default=150, ge=80, le=400)
+
+
+class RecordingsConfig(_Strict):
+    max_minutes: float = Field(default=15, gt=0)
+    silence_dbfs: float = Field(default=-50, lt=0)
+
+
+class SpeechFile(_Strict):
+    """``config/speech.toml``: the TTS engines per language and the lexicon read aloud in full."""
+
+    engines: dict[str, list[Engine]]
+    gtts: GttsConfig = GttsConfig()
+    espeak: EspeakConfig = EspeakConfig()
+    recordings: RecordingsConfig = RecordingsConfig()
+    abbreviations: dict[str, str] = {}
+    document_codes: dict[str, str] = {}
+
+
 class SampleSchedule(_Strict):
     next_slot: bool = False
     in_days: int = Field(default=1, ge=0, le=60)
@@ -166,6 +196,7 @@ class Config:
     groups: dict[str, list[str]]
     channels: dict[str, ChannelConfig]
     samples: dict[str, SampleAnnouncement] = field(default_factory=dict)
+    speech: SpeechFile = field(default_factory=lambda: SpeechFile(engines={"vi": ["espeak-ng"]}))
 
     def expand_channels(self, names: list[str], unit: str) -> list[str]:
         """Channel names, with groups replaced by their members, in first-seen order."""
@@ -192,9 +223,12 @@ def load_config(directory: Path) -> Config:
     ]
     samples_path = directory / "samples" / "announcements.toml"
     samples = _load(samples_path, SamplesFile, problems, directory) if samples_path.exists() else None
+    speech = _load(directory / "speech.toml", SpeechFile, problems, directory)
+    if speech is not None:
+        _check_speech(directory, speech, problems)
     if channels is not None:
         _cross_check(directory, units, channels, plans, samples, problems)
-    if problems or units is None or channels is None:
+    if problems or units is None or channels is None or speech is None:
         raise ConfigError(problems)
     return Config(
         directory=directory,
@@ -204,6 +238,7 @@ def load_config(directory: Path) -> Config:
         groups=channels.model.groups,
         channels=channels.model.channels,
         samples=samples.model.announcements if samples else {},
+        speech=speech.model,
     )
 
 
@@ -326,6 +361,22 @@ def locate(text: str, loc: tuple) -> int:
         if common == len(path) and common > best_len:
             best_line, best_len = number, common
     return best_line
+
+
+def _check_speech(root: Path, loaded: _Loaded, problems: list[str]) -> None:
+    from channels.loudspeaker.speech import self_reference  # late import, as in _cross_check
+
+    speech: SpeechFile = loaded.model
+    where = _shown(loaded.path, root)
+    for lang in speech.engines:
+        problem = language_problem(lang)
+        if problem:
+            problems.append(f"{where}:{locate(loaded.text, ('engines', lang))}: engines.{lang}: {problem}")
+    for section in ("abbreviations", "document_codes"):
+        for key, value in getattr(speech, section).items():
+            problem = self_reference(key, value)
+            if problem:
+                problems.append(f"{where}:{locate(loaded.text, (section, key))}: {section}.{key}: {problem}")
 
 
 def _cross_check(

@@ -103,6 +103,8 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.worker = worker or worker_name()
         self.batch = batch
+        # Loudspeaker deliveries go out in slot programmes (scheduler.broadcast), not one by one.
+        self.slotted = sorted(name for name, channel in channels.items() if channel.slotted)
 
     def run_once(self) -> PassReport:
         report = PassReport()
@@ -136,11 +138,12 @@ class Dispatcher:
         """Send deliveries stranded in ``sending`` by a dead process to reconcile."""
         now = self.now()
         with write_session(self.engine) as session:
-            rows = session.exec(select(Delivery).where(Delivery.state == S.SENDING)
+            rows = session.exec(select(Delivery).where(Delivery.state == S.SENDING,
+                                                       col(Delivery.channel_id).notin_(self.slotted))
                                 .with_for_update(skip_locked=True)).all()
             rescued = 0
             for d in rows:
-                if not (d.lease_until is not None and d.lease_until <= now) and _owner_alive(d.claimed_by):
+                if not (d.lease_until is not None and d.lease_until <= now) and owner_alive(d.claimed_by):
                     continue
                 check_transition(d.state, S.NEEDS_RECONCILE)
                 attempt = session.exec(select(Attempt).where(Attempt.attempt_id == d.attempt_id)).first()
@@ -161,6 +164,7 @@ class Dispatcher:
             due = [Delivery.state == S.NEEDS_RECONCILE, Delivery.next_attempt_at <= now]
         else:
             due = [col(Delivery.state).in_(CLAIMABLE), Delivery.next_attempt_at <= now, Delivery.expires_at > now]
+        due.append(col(Delivery.channel_id).notin_(self.slotted))
         with write_session(self.engine) as session:
             rows = session.exec(
                 select(Delivery)
@@ -171,7 +175,7 @@ class Dispatcher:
             ).all()
             claims = []
             for d in rows:
-                post = self._post_or_cancel(session, d, now)
+                post = post_or_cancel(session, d, now)
                 if post is None:
                     continue
                 attempt_id = str(uuid.uuid4())
@@ -189,32 +193,6 @@ class Dispatcher:
                 claims.append(Claim(d.id, attempt_id, d.channel_id, post, d.attempt_count, d.reconcile_count,
                                     d.expires_at, d.remote_id))
         return claims
-
-    def _post_or_cancel(self, session: Session, d: Delivery, now: datetime) -> Post | None:
-        """The content to send, after re-checking the approval; cancels a delivery that lost it."""
-        ann = session.get(Announcement, d.announcement_id)
-        approval = current_approval(session, ann) if ann else None
-        problem = None
-        if ann is None or ann.status != AnnouncementStatus.APPROVED or approval is None:
-            problem = "thông báo không còn được phê duyệt"
-        elif approval.id != d.approval_id or content_hash(session, ann) != d.content_hash:
-            problem = "nội dung đã thay đổi sau khi phê duyệt"
-        if problem and d.state in CLAIMABLE:
-            d.state, d.last_error, d.finished_at, d.updated_at = S.CANCELLED, problem, now, now
-            log.warning("delivery %s cancelled at send time: %s", d.ref_code, problem)
-            return None
-        assert ann is not None
-        unit = session.get(Unit, ann.unit_id)
-        title, body, audio = ann.title, ann.body, None
-        if d.lang != "vi":
-            tr = session.exec(select(Translation).where(
-                Translation.announcement_id == ann.id, Translation.lang == d.lang)).first()
-            if tr is not None:
-                title, body, audio = tr.title, tr.body, tr.audio_path
-        return Post(delivery_id=d.id, ref_code=d.ref_code, announcement_id=ann.id, lang=d.lang,
-                    title=title, body=body, priority=ann.priority, topics=list(ann.topics),
-                    due_at=d.due_at, unit_name=unit.name if unit else ann.unit_id, sent_at=now,
-                    audio_path=audio)
 
     # -- one delivery -------------------------------------------------------------------------
 
@@ -291,7 +269,34 @@ class Dispatcher:
                 outcome, decision.state, message)
 
 
-def _owner_alive(claimed_by: str | None) -> bool:
+def post_or_cancel(session: Session, d: Delivery, now: datetime) -> Post | None:
+    """The content to send, after re-checking the approval; cancels a delivery that lost it."""
+    ann = session.get(Announcement, d.announcement_id)
+    approval = current_approval(session, ann) if ann else None
+    problem = None
+    if ann is None or ann.status != AnnouncementStatus.APPROVED or approval is None:
+        problem = "thông báo không còn được phê duyệt"
+    elif approval.id != d.approval_id or content_hash(session, ann) != d.content_hash:
+        problem = "nội dung đã thay đổi sau khi phê duyệt"
+    if problem and d.state in CLAIMABLE:
+        d.state, d.last_error, d.finished_at, d.updated_at = S.CANCELLED, problem, now, now
+        log.warning("delivery %s cancelled at send time: %s", d.ref_code, problem)
+        return None
+    assert ann is not None
+    unit = session.get(Unit, ann.unit_id)
+    title, body, audio = ann.title, ann.body, None
+    if d.lang != "vi":
+        tr = session.exec(select(Translation).where(
+            Translation.announcement_id == ann.id, Translation.lang == d.lang)).first()
+        if tr is not None:
+            title, body, audio = tr.title, tr.body, tr.audio_path
+    return Post(delivery_id=d.id, ref_code=d.ref_code, announcement_id=ann.id, lang=d.lang,
+                title=title, body=body, priority=ann.priority, topics=list(ann.topics),
+                due_at=d.due_at, unit_name=unit.name if unit else ann.unit_id, sent_at=now,
+                audio_path=audio)
+
+
+def owner_alive(claimed_by: str | None) -> bool:
     """Whether the process that claimed a row may still be working on it.
 
     Only a process on this machine can be checked; for any other, the lease decides.

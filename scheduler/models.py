@@ -279,3 +279,39 @@ class ServiceState(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=60)
     value: str
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class AsRunStatus(StrEnum):
+    PREPARED = "prepared"  # the programme is built and handed to playout, the slot has not begun
+    PLAYING = "playing"
+    PLAYED = "played"
+    MISSED = "missed"  # the slot passed by more than its grace time without playing: never played late
+    INTERRUPTED = "interrupted"  # the service stopped during a live programme
+    FAILED = "failed"  # the programme could not be built or handed to playout
+
+
+class AsRun(SQLModel, table=True):
+    """Nhật ký phát: one loudspeaker slot (or emergency broadcast) and what actually played in it.
+
+    ``parts`` lists each item in each language with its offset and length in the programme, the
+    engine that voiced it and whether it has played; ``notes`` says what was rolled over or held.
+    """
+
+    __tablename__ = "as_run"
+    __table_args__ = (sa.UniqueConstraint("channel_id", "slot_at", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel_id: str = Field(foreign_key="channel.id", max_length=80, index=True)
+    slot_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    kind: str = Field(default="slot", max_length=12)
+    status: str = Field(default=AsRunStatus.PREPARED, max_length=12)
+    backend: str = Field(max_length=12)
+    path: str | None = None
+    duration_ms: int = 0
+    parts: list[dict[str, Any]] = _json()
+    notes: list[str] = _json()
+    message: str | None = None
+    worker: str | None = Field(default=None, max_length=120)
+    prepared_at: datetime | None = _when()
+    started_at: datetime | None = _when()
+    ended_at: datetime | None = _when()

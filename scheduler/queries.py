@@ -7,15 +7,17 @@ exports all show the same thing.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, func, or_, select
 
-from scheduler.clock import show
+from scheduler.clock import LOCAL_TZ, show
 from scheduler.errors import NotFoundError
 from scheduler.models import (
     Announcement,
     Approval,
+    AsRun,
     Attempt,
     Delivery,
     DeliveryState,
@@ -135,3 +137,46 @@ def _delivery(d: Delivery) -> dict[str, Any]:
             "next_attempt": show(d.next_attempt_at) if d.state in OPEN_STATES else "",
             "remote_id": d.remote_id, "url": d.remote_url, "preview": d.preview,
             "error": d.last_error or ""}
+
+
+def as_run(session: Session, *, since: datetime, until: datetime, channel: str | None = None) -> list[dict]:
+    """The as-run log: each loudspeaker slot in ``[since, until)`` with what played in it."""
+    query = select(AsRun).where(AsRun.slot_at >= since, AsRun.slot_at < until)
+    if channel:
+        query = query.where(AsRun.channel_id == channel)
+    rows = []
+    for run in session.exec(query.order_by(col(AsRun.slot_at), col(AsRun.channel_id))).all():
+        played = [p for p in run.parts if p.get("played")]
+        delay = (run.started_at - run.slot_at).total_seconds() if run.started_at else None
+        rows.append({
+            "slot": show(run.slot_at), "channel": run.channel_id, "kind": run.kind, "status": run.status,
+            "started": run.started_at.astimezone(LOCAL_TZ).strftime("%H:%M:%S") if run.started_at else "",
+            "ended": run.ended_at.astimezone(LOCAL_TZ).strftime("%H:%M:%S") if run.ended_at else "",
+            "delay_s": None if delay is None else round(delay, 3),
+            "length": minutes(run.duration_ms), "played": f"{len(played)}/{len(run.parts)}",
+            "backend": run.backend, "path": run.path or "", "message": run.message or "",
+            "notes": list(run.notes),
+            "parts": [{"at": minutes(p["start_ms"]), "ref": p["ref_code"], "lang": p["lang"],
+                       "engine": p["engine"], "length": minutes(p["duration_ms"]), "played": bool(p.get("played")),
+                       "title": p["title"]} for p in run.parts],
+        })
+    return rows
+
+
+def minutes(ms: int) -> str:
+    seconds = round(ms / 1000)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def spoken_version(session: Session, announcement_id: int, lang: str) -> tuple[str, Path | None]:
+    """What a voice reads for an announcement in ``lang``: its text, and the translator's recording."""
+    ann = session.get(Announcement, announcement_id)
+    if ann is None:
+        raise NotFoundError("thông báo", announcement_id)
+    if lang == "vi":
+        return f"{ann.title}. {ann.body}", None
+    tr = session.exec(select(Translation).where(Translation.announcement_id == announcement_id,
+                                                Translation.lang == lang)).first()
+    if tr is None:
+        raise NotFoundError(f"bản {lang} của thông báo", announcement_id)
+    return tr.body, Path(tr.audio_path) if tr.audio_path else None

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -24,6 +25,9 @@ from scheduler.db import read_session, write_session
 from scheduler.dispatch import worker_name
 from scheduler.models import Delivery, ServiceState
 from scheduler.states import CLAIMABLE
+
+if TYPE_CHECKING:
+    from scheduler.broadcast import Broadcaster
 
 log = logging.getLogger("cchc.service")
 
@@ -53,6 +57,46 @@ def tick(app: App) -> None:
         log.info("tick: %s", report.summary())
 
 
+def schedule_slots(scheduler: BackgroundScheduler, app: App, broadcaster: Broadcaster) -> int:
+    """One cron job per loudspeaker slot to prepare its programme ahead, and one to start it on time.
+
+    A further interval job (``run_due``) plays emergencies, starts any slot whose job did not fire,
+    marks parts played as time passes and logs missed slots.
+    """
+    count = 0
+    for name, channel in broadcaster.channels.items():
+        grace = app.config.channels[name].grace_minutes * 60
+        for slot in channel.settings.slots:
+            hour, minute = map(int, slot.split(":"))
+            ahead = (hour * 60 + minute - channel.settings.prepare_minutes) % (24 * 60)
+            scheduler.add_job(_prepare_slot, "cron", args=[broadcaster, name, hour, minute],
+                              id=f"prepare:{name}:{slot}", hour=ahead // 60, minute=ahead % 60,
+                              misfire_grace_time=channel.settings.prepare_minutes * 60, replace_existing=True)
+            scheduler.add_job(_play_slot, "cron", args=[broadcaster, name, hour, minute],
+                              id=f"play:{name}:{slot}", hour=hour, minute=minute,
+                              misfire_grace_time=grace, replace_existing=True)
+            count += 1
+    return count
+
+
+def _slot_at(broadcaster: Broadcaster, hour: int, minute: int, *, upcoming: bool) -> datetime:
+    local = broadcaster.now().astimezone(LOCAL_TZ)
+    moment = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if upcoming and moment < local:
+        moment += timedelta(days=1)
+    elif not upcoming and moment > local + timedelta(minutes=1):
+        moment -= timedelta(days=1)
+    return moment.astimezone(UTC)
+
+
+def _prepare_slot(broadcaster: Broadcaster, name: str, hour: int, minute: int) -> None:
+    broadcaster.prepare(name, _slot_at(broadcaster, hour, minute, upcoming=True))
+
+
+def _play_slot(broadcaster: Broadcaster, name: str, hour: int, minute: int) -> None:
+    broadcaster.play(name, _slot_at(broadcaster, hour, minute, upcoming=False))
+
+
 def _on_event(event: JobEvent) -> None:
     if event.code == EVENT_JOB_ERROR:
         log.error("job %s failed: %s", event.job_id, getattr(event, "exception", ""))
@@ -76,6 +120,12 @@ def run(app: App, stop: threading.Event | None = None) -> None:
                       seconds=app.settings.tick_seconds, next_run_time=started)
     scheduler.add_job(heartbeat, "interval", args=[app], id="heartbeat", replace_existing=True,
                       seconds=app.settings.heartbeat_seconds, next_run_time=started)
+    slots = 0
+    if any(channel.slotted for channel in app.channels.values()):
+        broadcaster = app.broadcaster()  # one for the process: it keeps the TTS engines' cool-downs
+        slots = schedule_slots(scheduler, app, broadcaster)
+        scheduler.add_job(broadcaster.run_due, "interval", id="broadcast", replace_existing=True,
+                          seconds=app.settings.tick_seconds, next_run_time=started)
 
     def _stop(signum: int, _frame: object) -> None:
         log.info("received %s: stopping after the current tick", signal.Signals(signum).name)
@@ -88,7 +138,8 @@ def run(app: App, stop: threading.Event | None = None) -> None:
     if app.settings.site_port:
         site = sitehttp.serve(app.settings.data_dir / "site", app.settings.site_host, app.settings.site_port)
     scheduler.start()
-    log.info("service started (tick every %ss, %d channels)", app.settings.tick_seconds, len(app.channels))
+    log.info("service started (tick every %ss, %d channels, %d loudspeaker slots a day)",
+             app.settings.tick_seconds, len(app.channels), slots)
     try:
         while not stop.wait(0.5):
             pass

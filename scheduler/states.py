@@ -6,6 +6,7 @@
                           │ └──unknown/crash──> needs_reconcile ──present──> delivered
                           │                          ├──absent──> retry_wait (safe to send again)
     pending/retry_wait ──(cancel)──> cancelled       └──unknown─> needs_reconcile (ask again later)
+    pending/retry_wait ──(held: cannot be rendered, e.g. no recording)──> failed
 
 A delivery whose send may have reached the platform is never sent again until the platform has
 said it does not have it (``absent``): that is the whole duplicate-prevention rule.
@@ -21,8 +22,8 @@ from channels.base import Found, Outcome, Receipt, Reconciled
 from scheduler.models import DeliveryState as S
 
 ALLOWED: dict[S, frozenset[S]] = {
-    S.PENDING: frozenset({S.SENDING, S.EXPIRED, S.CANCELLED}),
-    S.RETRY_WAIT: frozenset({S.SENDING, S.EXPIRED, S.CANCELLED}),
+    S.PENDING: frozenset({S.SENDING, S.EXPIRED, S.CANCELLED, S.FAILED}),
+    S.RETRY_WAIT: frozenset({S.SENDING, S.EXPIRED, S.CANCELLED, S.FAILED}),
     S.SENDING: frozenset({S.DELIVERED, S.RETRY_WAIT, S.FAILED, S.NEEDS_RECONCILE}),
     S.NEEDS_RECONCILE: frozenset({S.DELIVERED, S.RETRY_WAIT, S.FAILED, S.EXPIRED, S.NEEDS_RECONCILE}),
     S.DELIVERED: frozenset(),

@@ -22,7 +22,7 @@ from channels.secrets import install_log_redaction
 from scheduler import announcements, catalog, queries, samples
 from scheduler.announcements import Draft
 from scheduler.app import App
-from scheduler.clock import Clock, local_midnight, parse_local, parse_local_date, show
+from scheduler.clock import LOCAL_TZ, Clock, local_midnight, parse_local, parse_local_date, show
 from scheduler.db import migrate, read_session, write_session
 from scheduler.errors import CchcError, InputError
 from scheduler.models import DeliveryState
@@ -257,6 +257,13 @@ def translate(app: App, user: str | None, announcement_id: int, lang: str, title
     translator = need_user(user)
     check_language(lang)
     body = _body(body, body_file)
+    if audio is not None and audio.is_file():
+        from channels.loudspeaker.tts import VoiceError, load_recording
+
+        try:  # refuse a file that is not audio, silent or far too long now, not at broadcast time
+            load_recording(audio, app.config.speech.recordings)
+        except VoiceError as exc:
+            raise InputError("--audio", str(exc)) from None
     with write_session(app.ready_engine()) as session:
         ann = announcements.get(session, announcement_id)
         notes = announcements.translate(session, ann=ann, lang=lang, title=title, body=body or "",
@@ -371,6 +378,8 @@ def dispatch(app: App, user: str | None, once: bool) -> None:
         raise InputError("--once", "hãy thêm --once (hoặc dùng 'cchc run' để chạy dịch vụ liên tục)")
     report = app.dispatcher().run_once()
     click.echo(f"Dispatch at {show(app.now())}: {report.summary()}")
+    if any(ch.slotted for ch in app.channels.values()):
+        app.broadcaster().run_due()
 
 
 @cli.command()
@@ -396,6 +405,157 @@ def logs(app: App, user: str | None, since_text: str | None, until_text: str | N
         rows = queries.log_rows(session, since=since, until=until, channel=channel, status=status,
                                 lang=lang, limit=limit)
     emit(rows, LOG_COLUMNS, fmt="json" if as_json else fmt, empty="Nhật ký trống với bộ lọc này.")
+
+
+# -- loudspeaker ------------------------------------------------------------------------------
+
+
+def _loudspeaker(app: App, name: str | None) -> str:
+    """The loudspeaker channel named, or the default unit's first one."""
+    names = [n for n, ch in app.config.channels.items() if ch.kind == "loudspeaker" and ch.enabled]
+    if name is None:
+        own = [n for n in names if app.config.channels[n].unit == app.config.default_unit]
+        if not (own or names):
+            raise InputError("--channel", "chưa có kênh truyền thanh (kind = \"loudspeaker\") trong "
+                                          "config/channels.toml")
+        return (own or names)[0]
+    if name not in names:
+        raise InputError("--channel", f"'{name}' không phải kênh truyền thanh; các kênh truyền thanh: "
+                                      f"{', '.join(names) or '(chưa có)'}")
+    return name
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--file", "text_file", type=click.Path(dir_okay=False), help="Đọc văn bản từ tệp UTF-8.")
+@with_app()
+def speech(app: App, user: str | None, text: str | None, text_file: str | None) -> None:
+    """In ra văn bản mà giọng đọc sẽ đọc (ngày, số, số hiệu văn bản, chữ viết tắt đã viết ra đầy đủ)."""
+    from channels.loudspeaker.speech import SpeechError, SpeechText
+
+    content = read_text_file(text_file, "--file") if text_file else text
+    if not content:
+        raise InputError("TEXT", "hãy đưa văn bản cần đọc, ví dụ: cchc speech \"Ngày 01/8/2025, UBND xã...\"")
+    lexicon = app.config.speech
+    try:
+        click.echo(SpeechText(lexicon.abbreviations, lexicon.document_codes).speak(content))
+    except SpeechError as exc:
+        raise InputError("TEXT", str(exc)) from None
+
+
+@cli.command()
+@click.argument("announcement_id", type=int, required=False)
+@click.option("--text", help="Đọc văn bản này thay cho một thông báo.")
+@click.option("--lang", default="vi", show_default=True, help="vi, blt hoặc hmn.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Tệp âm thanh ra (.mp3 hoặc .wav).")
+@click.option("--channel", help="Kênh truyền thanh lấy thông số âm thanh (mặc định: kênh của đơn vị mặc định).")
+@with_app()
+def render(app: App, user: str | None, announcement_id: int | None, text: str | None, lang: str, out: Path,
+           channel: str | None) -> None:
+    """Nghe thử: đọc một thông báo hoặc một đoạn văn bản thành tệp âm thanh, cho biết giọng nào đã đọc."""
+    from channels.loudspeaker.programme import export_mp3, level
+    from channels.loudspeaker.tts import NoVoice
+
+    check_language(lang)
+    if (announcement_id is None) == (text is None):
+        raise InputError("ID/--text", "hãy đưa mã thông báo HOẶC --text \"văn bản\" (chỉ một trong hai)")
+    if out.suffix.lower() not in (".mp3", ".wav"):
+        raise InputError("--out", "tên tệp ra phải kết thúc bằng .mp3 hoặc .wav")
+    name = _loudspeaker(app, channel)
+    settings = app.channels[name].settings
+    recording = None
+    if announcement_id is not None:
+        with read_session(app.ready_engine()) as session:
+            text, recording = queries.spoken_version(session, announcement_id, lang)
+    broadcaster = app.broadcaster()
+    try:
+        clip = broadcaster.voices(settings.sample_rate).voice(text or "", lang, recording)
+    except NoVoice as exc:
+        raise InputError("--lang" if recording is None and lang != "vi" else "TEXT", str(exc)) from None
+    audio = level(clip.audio(), settings.target_dbfs)
+    if out.suffix.lower() == ".wav":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        audio.export(out, format="wav")
+    else:
+        export_mp3(audio, out, bitrate=settings.bitrate, sample_rate=settings.sample_rate,
+                   channels=settings.audio_channels)
+    click.echo(f"Voiced by: {clip.engine} ({clip.voice}){' [from cache]' if clip.cached else ''}")
+    click.echo(f"Length: {clip.duration_ms / 1000:.1f} s -> {out}")
+    if lang == "vi":
+        click.echo(f"Speech text: {clip.speech_text}")
+
+
+@cli.command()
+@click.option("--channel", help="Kênh truyền thanh (mặc định: kênh của đơn vị mặc định).")
+@click.option("--slot", "slot_text", required=True, metavar='"YYYY-MM-DD HH:MM"', help="Khung giờ phát.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Ghi chương trình ra tệp MP3 này.")
+@click.option("--build", is_flag=True,
+              help="Dựng thật như dịch vụ sẽ làm trước giờ phát (ghi nhật ký, dời tin không vừa).")
+@fmt_option
+@with_app()
+def programme(app: App, user: str | None, channel: str | None, slot_text: str, out: Path | None, build: bool,
+              as_json: bool) -> None:
+    """Xem trước (hoặc dựng) chương trình phát của một khung giờ: thứ tự, thời lượng, giọng đọc."""
+    name = _loudspeaker(app, channel)
+    slot_at = parse_local(slot_text, "--slot")
+    slots = app.channels[name].settings.slots
+    if show(slot_at)[-5:] not in slots:
+        raise InputError("--slot", f"{show(slot_at)[-5:]} không phải khung giờ của kênh {name}; "
+                                   f"các khung giờ: {', '.join(slots)}")
+    if out is not None and out.suffix.lower() != ".mp3":
+        raise InputError("--out", "tên tệp ra phải kết thúc bằng .mp3")
+    broadcaster = app.broadcaster()
+    if not build and out is None:
+        out = app.settings.data_dir / "cache" / "preview" / f"{name}.mp3"
+    prepared = broadcaster.prepare(name, slot_at, dry_run=not build, out=out)
+    rows = [{"at": queries.minutes(p["start_ms"]), "ref": p["ref_code"], "lang": p["lang"], "engine": p["engine"],
+             "length": queries.minutes(p["duration_ms"]), "title": p["title"]} for p in prepared.parts]
+    if as_json:
+        click.echo(to_json({"channel": name, "slot": show(slot_at), "length": queries.minutes(prepared.duration_ms),
+                            "file": str(prepared.path or ""), "parts": rows, "notes": prepared.notes}))
+        return
+    click.echo(f"Programme {name} {show(slot_at)} ({'built' if build else 'preview'}): "
+               f"{queries.minutes(prepared.duration_ms)}, {len(rows)} parts")
+    if rows:
+        click.echo(table(rows, ["at", "ref", "lang", "engine", "length", "title"]))
+        click.echo(f"File: {prepared.path}")
+    else:
+        click.echo("Không có tin nào đến hạn trong khung giờ này.")
+    for note in prepared.notes:
+        click.echo(f"  - {note}")
+
+
+@cli.command()
+@click.option("--date", "date_text", metavar="YYYY-MM-DD", help="Ngày (mặc định: hôm nay).")
+@click.option("--channel")
+@fmt_option
+@with_app()
+def asrun(app: App, user: str | None, date_text: str | None, channel: str | None, as_json: bool) -> None:
+    """Nhật ký phát thanh: từng khung giờ, giờ bắt đầu và kết thúc thực tế, tin và ngôn ngữ đã phát."""
+    day = parse_local_date(date_text, "--date") if date_text else app.now().astimezone(LOCAL_TZ).date()
+    if channel:
+        _loudspeaker(app, channel)
+    with read_session(app.ready_engine()) as session:
+        rows = queries.as_run(session, since=local_midnight(day), until=local_midnight(day + timedelta(days=1)),
+                              channel=channel)
+    if as_json:
+        click.echo(to_json(rows))
+        return
+    if not rows:
+        click.echo(f"Chưa có khung giờ nào trong nhật ký phát ngày {day:%d/%m/%Y}.")
+        return
+    click.echo(table(rows, ["slot", "channel", "kind", "status", "started", "ended", "delay_s", "length",
+                            "played", "message"]))
+    for row in rows:
+        if row["parts"] or row["notes"]:
+            click.echo(f"\n{row['slot']} {row['channel']}:")
+        for part in row["parts"]:
+            mark = "đã phát" if part["played"] else "chưa phát"
+            click.echo(f"  {part['at']:>6} {part['ref']:<16} {part['lang']:<4} {part['engine']:<10} "
+                       f"{part['length']:>6} {mark}  {part['title'][:50]}")
+        for note in row["notes"]:
+            click.echo(f"  - {note}")
 
 
 def _moment(text: str | None, field: str, end_of_day: bool = False) -> datetime | None:

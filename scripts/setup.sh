@@ -15,12 +15,14 @@ if [ -z "$python" ]; then
   python="$(command -v python3.11 || command -v python3 || true)"
 fi
 
-packages=(ca-certificates tzdata)
+# ffmpeg encodes and decodes audio (pydub), espeak-ng is the offline Vietnamese voice.
+packages=(ca-certificates tzdata ffmpeg espeak-ng)
 [ -z "$python" ] && packages+=(python3 python3-venv) && python=python3
 if ! "$python" -c "import ensurepip, venv" >/dev/null 2>&1; then
   packages+=(python3-venv)
 fi
-[ "$with_test" = 1 ] && packages+=(postgresql)
+# The tests also run a real PostgreSQL and a real Icecast (loudspeaker live push).
+[ "$with_test" = 1 ] && packages+=(postgresql icecast2)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -4,6 +4,7 @@ configuration in a temporary copy, and a guard that fails any test reaching beyo
 from __future__ import annotations
 
 import itertools
+import re
 import shutil
 import socket
 from datetime import UTC, datetime
@@ -86,6 +87,10 @@ def config_dir(tmp_path) -> Path:
     """A private copy of config/ that a test may change."""
     target = tmp_path / "config"
     shutil.copytree(CONFIG, target)
+    # gTTS would call Google: point it at a closed loopback port (tests that need it start a fake).
+    speech = target / "speech.toml"
+    speech.write_text(re.sub(r"(?m)^# endpoint = .*$", 'endpoint = "http://127.0.0.1:9/"',
+                             speech.read_text(encoding="utf-8")), encoding="utf-8")
     return target
 
 

@@ -87,3 +87,122 @@ class FakeReceiver:
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+class FakeGoogleTTS:
+    """Google Translate's TTS endpoint as gTTS 2.5.4 calls it (research/api_contracts.md §5).
+
+    ``POST /_/TranslateWebserverUi/data/batchexecute`` with form field ``f.req`` (JSON in JSON,
+    inner list ``[text, lang, speed, "null"]``); answers the length-prefixed ``)]}'`` frames with
+    compact separators and the base64 of a real MP3. ``mode``: "ok", 429, 500, 503, "slow" (sleeps
+    past the client's timeout), "empty" (200 without an audio frame). Unknown languages get the
+    null-payload frame, as Google does.
+    """
+
+    SUPPORTED = {"vi", "en", "th"}
+
+    def __init__(self, mp3: bytes) -> None:
+        import base64
+        from urllib.parse import parse_qs as parse_form
+
+        self.mode: object = "ok"
+        self.requests: list[list] = []
+        audio = base64.b64encode(mp3).decode()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # noqa: ANN002
+                pass
+
+            def _send(self, status: int, text: str, headers: dict | None = None) -> None:
+                data = text.encode()
+                self.send_response(status)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers.get("Content-Length", 0))
+                form = parse_form(self.rfile.read(length).decode())
+                envelope = json.loads(form["f.req"][0])
+                inner = json.loads(envelope[0][0][1])
+                fake.requests.append(inner)
+                if self.path != "/_/TranslateWebserverUi/data/batchexecute":
+                    self._send(404, "Not Found")
+                    return
+                if isinstance(fake.mode, int):
+                    self._send(fake.mode, "error", {"Retry-After": "30"} if fake.mode == 429 else None)
+                    return
+                if fake.mode == "slow":
+                    time.sleep(3)
+                if fake.mode == "empty":
+                    self._send(200, ")]}'\n\n27\n[[\"e\",4,null,null,5662]\n]\n")
+                    return
+                payload = "null" if inner[1] not in fake.SUPPORTED else json.dumps(f'["{audio}"]\n')
+                frame = f'[["wrb.fr","jQ1olc",{payload},null,null,null,"generic"]]'
+                self._send(200, f")]}}'\n\n{len(frame)}\n{frame}\n")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeRadioPlatform:
+    """A smart-radio platform following the generic upload contract of ``HttpPlayout``."""
+
+    def __init__(self, token: str) -> None:
+
+        self.token, self.uploads, self.status = token, [], 201
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # noqa: ANN002
+                pass
+
+            def do_POST(self):  # noqa: N802
+                from email.parser import BytesParser
+                from email.policy import HTTP
+
+                length = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(length)
+                message = BytesParser(policy=HTTP).parsebytes(
+                    f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode() + raw)
+                fields, files = {}, {}
+                for part in message.iter_parts():
+                    name = part.get_param("name", header="content-disposition")
+                    if part.get_filename():
+                        files[name] = part.get_payload(decode=True)
+                    else:
+                        fields[name] = part.get_content()
+                authorised = self.headers.get("X-Api-Key") == f"Token {fake.token}"
+                status = fake.status if authorised else 401
+                body = {"data": {"id": f"prog-{len(fake.uploads) + 1}"}} if status < 300 else {"error": "no"}
+                if status < 300:
+                    fake.uploads.append({"fields": fields, "files": files})
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/programmes"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -30,8 +30,9 @@ def approved(app, *, author: str = "lan", approver: str = "hung", translations: 
     ann = queue(app, author=author, **fields)
     with write_session(app.engine) as session:
         ann = announcements.get(session, ann.id)
-        for lang, body in (translations or {}).items():
-            announcements.translate(session, ann=ann, lang=lang, title=None, body=body, audio=None,
+        for lang, text in (translations or {}).items():
+            body, audio = text if isinstance(text, tuple) else (text, None)
+            announcements.translate(session, ann=ann, lang=lang, title=None, body=body, audio=audio,
                                     recordings=app.settings.data_dir / "rec", translator=author, now=app.now())
         announcements.submit(session, ann=ann, actor=author, now=app.now())
         announcements.approve(session, config=app.config, ann=ann, approver=approver, now=app.now())

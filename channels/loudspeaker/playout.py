@@ -1,0 +1,183 @@
+"""Playout: how a programme reaches the loudspeakers, chosen per channel.
+
+- ``folder``: the programme (MP3 + M3U + JSON sidecar) is written ahead of the slot into a folder
+  the station PC plays from; nothing more is sent at slot time. Old programmes are pruned.
+- ``icecast``: at slot time the MP3 is pushed live to an Icecast mount (``PUT``, Basic auth as
+  ``source``), paced at the audio's own byte rate, because Icecast has no input buffer and would
+  otherwise forward the whole file at once (research/api_contracts.md §6). IP loudspeakers that
+  listen to the mount hear it as it is sent.
+- ``http``: the programme is uploaded ahead of the slot to a smart-radio platform, with a generic
+  contract (documented on ``HttpPlayout``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from channels.base import Outcome, Receipt
+from channels.http import call, new_session
+from channels.secrets import redact
+
+log = logging.getLogger("cchc.playout")
+PREROLL_SECONDS = 2.0  # sent at once so players fill their buffer before pacing begins
+CHUNK_SECONDS = 0.25
+
+
+class PlayoutError(Exception):
+    """The programme could not be handed to playout; the message is safe to show and store."""
+
+
+def prune(folder: Path, today: date, keep_days: int) -> list[Path]:
+    """Delete dated programme folders (YYYY-MM-DD) older than ``keep_days``; returns what went."""
+    removed = []
+    cutoff = today - timedelta(days=keep_days)
+    for child in folder.glob("????-??-??"):
+        try:
+            day = date.fromisoformat(child.name)
+        except ValueError:
+            continue
+        if child.is_dir() and day < cutoff:
+            shutil.rmtree(child)
+            removed.append(child)
+    return removed
+
+
+class IcecastPlayout:
+    """A source client for Icecast 2.4: one ``PUT`` per programme, paced in real time."""
+
+    def __init__(self, url: str, mount: str, user: str, password: str, *, name: str, timeout: float = 10.0):
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise PlayoutError(f"địa chỉ Icecast '{url}' phải có dạng http://máy:cổng")
+        self.host, self.port = parts.hostname, parts.port or 8000
+        self.mount = "/" + mount.lstrip("/")
+        self._auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.name, self.timeout = name, timeout
+
+    def stream(self, path: Path, duration_ms: int, on_progress: Callable[[int], None],
+               sleep: Callable[[float], None] = time.sleep) -> None:
+        """Send ``path`` to the mount at its play rate, calling ``on_progress(ms_sent)`` as it goes."""
+        data = path.read_bytes()
+        bytes_per_second = len(data) * 1000 / max(duration_ms, 1)
+        with socket.create_connection((self.host, self.port), timeout=self.timeout) as sock:
+            self._handshake(sock, bytes_per_second)
+            chunk = max(int(bytes_per_second * CHUNK_SECONDS), 512)
+            sent = min(len(data), int(bytes_per_second * PREROLL_SECONDS))
+            sock.sendall(data[:sent])
+            started = time.monotonic() - PREROLL_SECONDS
+            while sent < len(data):
+                due = started + sent / bytes_per_second
+                delay = due - time.monotonic()
+                if delay > 0:
+                    sleep(delay)
+                piece = data[sent:sent + chunk]
+                try:
+                    sock.sendall(piece)
+                except OSError as exc:
+                    raise PlayoutError(f"Icecast ngắt kết nối giữa chương trình: {exc}") from None
+                sent += len(piece)
+                on_progress(int(sent * 1000 / bytes_per_second))
+            # Let the last second reach listeners before the mount closes.
+            sleep(max(0.0, started + len(data) / bytes_per_second - time.monotonic()))
+        on_progress(duration_ms)
+
+    def _handshake(self, sock: socket.socket, bytes_per_second: float) -> None:
+        kbps = round(bytes_per_second * 8 / 1000)
+        request = (
+            f"PUT {self.mount} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Authorization: Basic {self._auth}\r\nContent-Type: audio/mpeg\r\n"
+            f"Ice-Name: {_header_text(self.name)}\r\nIce-Public: 0\r\nIce-Bitrate: {kbps}\r\n"
+            "User-Agent: cchc-broadcast/0.1\r\n\r\n"
+        )
+        sock.sendall(request.encode("latin-1", "replace"))
+        reply = b""
+        while b"\r\n\r\n" not in reply and len(reply) < 8192:
+            try:
+                received = sock.recv(1024)
+            except TimeoutError:
+                raise PlayoutError("Icecast không trả lời yêu cầu phát") from None
+            if not received:
+                break
+            reply += received
+        status_line = reply.split(b"\r\n", 1)[0].decode("latin-1", "replace")
+        fields = status_line.split(" ", 2)
+        status = int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
+        if status == 200:
+            return
+        body = reply.split(b"\r\n\r\n", 1)[-1].decode("utf-8", "replace").strip()
+        if status == 401:
+            raise PlayoutError("Icecast từ chối mật khẩu nguồn (401); hãy kiểm tra biến môi trường mật khẩu")
+        if status == 403:
+            raise PlayoutError(f"Icecast từ chối điểm phát {self.mount} (403: {body or 'forbidden'}); "
+                               "có thể một nguồn khác đang phát vào đó")
+        raise PlayoutError(f"Icecast trả lời không mong đợi: {redact(status_line) or 'không có trả lời'}")
+
+
+class HttpPlayout:
+    """Uploads a programme to a smart-radio platform. The generic contract:
+
+    ``POST url`` (multipart/form-data) with the MP3 in the ``file_field`` part and the form fields
+    named in ``fields``: ``title`` (the programme's name), ``start_at`` (slot time, ISO 8601 with
+    +07:00), ``external_id`` (``<channel>/<slot>``; the same id replaces the earlier upload, so a
+    re-built programme never plays twice) and ``duration_seconds``. The secret goes in the
+    ``auth_header`` header as ``<auth_scheme> <token>``. A 2xx answer is JSON with the platform's
+    id at ``id_field`` (dotted path, e.g. ``data.id``). 401/403: credentials; 429: later; other 4xx:
+    refused; 5xx or no answer: unknown.
+    """
+
+    def __init__(self, url: str, token: str | None, *, auth_header: str, auth_scheme: str, file_field: str,
+                 fields: dict[str, str], id_field: str, timeout: float):
+        self.url, self._token = url, token
+        self.auth_header, self.auth_scheme = auth_header, auth_scheme
+        self.file_field, self.fields, self.id_field = file_field, fields, id_field
+        self.timeout = timeout
+        self._session = new_session()
+
+    def upload(self, path: Path, values: dict[str, Any]) -> Receipt:
+        headers = {}
+        if self._token:
+            headers[self.auth_header] = f"{self.auth_scheme} {self._token}".strip()
+        form = {self.fields.get(key, key): str(value) for key, value in values.items()}
+
+        def send():  # noqa: ANN202
+            with open(path, "rb") as handle:
+                return self._session.post(self.url, headers=headers, data=form, timeout=self.timeout,
+                                          files={self.file_field: (path.name, handle, "audio/mpeg")})
+
+        def success(response) -> Receipt:  # noqa: ANN001
+            found: Any = response.json()
+            for key in self.id_field.split("."):
+                found = found[key]
+            return Receipt(Outcome.SENT, remote_id=str(found), http_status=response.status_code,
+                           message="nền tảng truyền thanh đã nhận chương trình")
+
+        return call(send, success)
+
+
+def sidecar(channel: str, slot_label: str, kind: str, duration_ms: int, parts: list[dict],
+            notes: list[str]) -> str:
+    """The JSON beside each programme: what plays when, for the station PC and for people."""
+    return json.dumps({
+        "channel": channel, "slot": slot_label, "kind": kind, "duration_ms": duration_ms,
+        "items": [{key: part[key] for key in ("ref_code", "lang", "title", "engine", "start_ms", "duration_ms")}
+                  for part in parts],
+        "notes": notes,
+    }, ensure_ascii=False, indent=2)
+
+
+def playlist(mp3_name: str, title: str, duration_ms: int) -> str:
+    return f"#EXTM3U\n#EXTINF:{round(duration_ms / 1000)},{title}\n{mp3_name}\n"
+
+
+def _header_text(text: str) -> str:
+    return text.encode("latin-1", "replace").decode("latin-1").replace("\r", " ").replace("\n", " ")

@@ -1,0 +1,255 @@
+"""Voices: the TTS engine chain per language, translators' recordings, and the clip cache.
+
+For each language ``config/speech.toml`` lists engines to try in order. A clip is cached by
+(speech text, language, engine, voice) as a mono WAV at the programme's sample rate, and any cached
+clip is used before an engine is asked again: rendering the same text twice makes no network call.
+gTTS gets a timeout on every call and, after a failure, a cool-down during which the next engine is
+used, so an office without internet does not wait on Google for every clip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydub import AudioSegment
+from pydub.exceptions import CouldntDecodeError
+
+from channels.loudspeaker.speech import SpeechError, SpeechText
+from scheduler.config import RecordingsConfig, SpeechFile
+from scheduler.models import LANGUAGE_NAMES
+
+log = logging.getLogger("cchc.tts")
+MIN_CLIP_MS = 300
+
+
+class VoiceError(Exception):
+    """One engine could not voice one text; the message says why, in Vietnamese."""
+
+
+class NoVoice(Exception):
+    """No engine of the chain could voice the text: the delivery is held with this reason."""
+
+    def __init__(self, lang: str, reasons: list[str]):
+        self.lang, self.reasons = lang, reasons
+        name = LANGUAGE_NAMES.get(lang, lang)
+        super().__init__(f"không đọc được {name}: " + "; ".join(reasons))
+
+
+@dataclass(frozen=True)
+class Clip:
+    path: Path
+    engine: str
+    voice: str
+    duration_ms: int
+    speech_text: str
+    cached: bool
+
+    def audio(self) -> AudioSegment:
+        return AudioSegment.from_wav(self.path)
+
+
+class GttsEngine:
+    """Google Translate's voice through gTTS (one HTTPS POST per ~100-character chunk)."""
+
+    name = "gtts"
+
+    def __init__(self, timeout: float, cooldown_seconds: float, endpoint: str | None = None):
+        self.timeout, self.cooldown = timeout, cooldown_seconds
+        self.endpoint = endpoint
+        self._resting_until = 0.0
+        self._lock = threading.Lock()
+
+    def voice(self, lang: str) -> str:
+        return lang
+
+    def synthesize(self, text: str, lang: str, out: Path) -> None:
+        from gtts import gTTS, gTTSError
+        from gtts import tts as gtts_module
+
+        if time.monotonic() < self._resting_until:
+            raise VoiceError("gTTS vừa lỗi, đang tạm nghỉ; dùng bộ đọc tiếp theo")
+        if self.endpoint:
+            # gTTS has no setting for its host; its own module-level URL builder is the documented
+            # way in (research/api_contracts.md §5.5). Used for a mirror, and by the tests' fake.
+            base = self.endpoint.rstrip("/") + "/"
+            gtts_module._translate_url = lambda tld="com", path="": base + path
+        try:
+            with open(out, "wb") as handle:
+                gTTS(text, lang=lang, timeout=self.timeout).write_to_fp(handle)
+        except (gTTSError, ValueError, OSError) as exc:
+            self._rest()
+            status = getattr(getattr(exc, "rsp", None), "status_code", None)
+            raise VoiceError(f"gTTS lỗi{f' HTTP {status}' if status else ''}: {_short(exc)}") from None
+        if out.stat().st_size == 0:  # gTTS raises nothing when the answer has no audio frame
+            self._rest()
+            raise VoiceError("gTTS trả về tệp rỗng (không có âm thanh)")
+
+    def _rest(self) -> None:
+        with self._lock:
+            self._resting_until = time.monotonic() + self.cooldown
+
+
+class EspeakEngine:
+    """espeak-ng, offline and robotic; Debian's package has Vietnamese voices only (no Thai, no Mông)."""
+
+    name = "espeak-ng"
+
+    def __init__(self, voice: str, words_per_minute: int):
+        self._voice, self.wpm = voice, words_per_minute
+
+    def voice(self, lang: str) -> str:
+        return self._voice if lang == "vi" else lang
+
+    def synthesize(self, text: str, lang: str, out: Path) -> None:
+        program = shutil.which("espeak-ng")
+        if program is None:
+            raise VoiceError("chưa cài espeak-ng (chạy scripts/setup.sh)")
+        if lang != "vi":
+            raise VoiceError(f"espeak-ng không có giọng {LANGUAGE_NAMES.get(lang, lang)}")
+        text_file = out.with_suffix(".txt")
+        text_file.write_text(text, encoding="utf-8")
+        try:
+            result = subprocess.run(
+                [program, "-v", self._voice, "-s", str(self.wpm), "-b", "1", "-w", str(out), "-f", str(text_file)],
+                capture_output=True, text=True, timeout=300, check=False,
+            )
+        finally:
+            text_file.unlink(missing_ok=True)
+        if result.returncode != 0 or not out.exists():
+            raise VoiceError(f"espeak-ng lỗi: {result.stderr.strip()[:200] or result.returncode}")
+
+
+def decode(path: Path, sample_rate: int | None, *, what: str) -> AudioSegment:
+    """Any audio file ffmpeg reads, as mono 16-bit PCM (resampled by ffmpeg, not audioop)."""
+    with tempfile.TemporaryDirectory() as work:
+        out = Path(work) / "decoded.wav"
+        rate = ["-ar", str(sample_rate)] if sample_rate else []
+        result = subprocess.run(
+            ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", "1", *rate,
+             "-c:a", "pcm_s16le", "-f", "wav", str(out)],
+            capture_output=True, text=True, timeout=600, check=False,
+        )
+        if result.returncode != 0 or not out.exists():
+            raise VoiceError(f"{what} không phải âm thanh đọc được (cần MP3, WAV, M4A, OGG...)")
+        try:
+            return AudioSegment.from_wav(out)
+        except (CouldntDecodeError, IndexError, EOFError):
+            raise VoiceError(f"{what} không phải âm thanh đọc được") from None
+
+
+def load_recording(path: Path, limits: RecordingsConfig, sample_rate: int | None = None) -> AudioSegment:
+    """Decode a translator's recording and check it; ``VoiceError`` says what is wrong with it."""
+    if not path.is_file():
+        raise VoiceError(f"không tìm thấy tệp ghi âm {path.name}")
+    audio = decode(path, sample_rate, what=f"tệp {path.name}")
+    if len(audio) < MIN_CLIP_MS:
+        raise VoiceError(f"tệp ghi âm {path.name} quá ngắn ({len(audio)} ms)")
+    if len(audio) > limits.max_minutes * 60_000:
+        raise VoiceError(f"tệp ghi âm {path.name} dài {len(audio) / 60_000:.0f} phút, "
+                         f"tối đa {limits.max_minutes:g} phút; hãy cắt ngắn")
+    if audio.max_dBFS < limits.silence_dbfs:
+        loudest = "không có tiếng nào" if audio.max_dBFS == float("-inf") else f"to nhất {audio.max_dBFS:.0f} dBFS"
+        raise VoiceError(f"tệp ghi âm {path.name} im lặng ({loudest}); hãy ghi âm lại")
+    return audio
+
+
+class Voices:
+    """The engine chain and the cache. ``voice()`` returns a clip or raises ``NoVoice``."""
+
+    def __init__(self, speech: SpeechFile, cache_dir: Path, sample_rate: int):
+        self.config = speech
+        self.speech = SpeechText(speech.abbreviations, speech.document_codes)
+        self.cache_dir = cache_dir
+        self.sample_rate = sample_rate
+        self.engines = {
+            "gtts": GttsEngine(speech.gtts.timeout_seconds, speech.gtts.cooldown_minutes * 60, speech.gtts.endpoint),
+            "espeak-ng": EspeakEngine(speech.espeak.voice, speech.espeak.words_per_minute),
+        }
+
+    def speech_text(self, text: str, lang: str) -> str:
+        """What the voice reads: Vietnamese is expanded; other languages are read from recordings."""
+        return self.speech.speak(text) if lang == "vi" else text
+
+    def voice(self, text: str, lang: str, recording: Path | None = None) -> Clip:
+        chain = self.config.engines.get(lang, [])
+        if not chain:
+            raise NoVoice(lang, [f"config/speech.toml chưa khai báo bộ đọc cho '{lang}' trong [engines]"])
+        try:
+            spoken = self.speech_text(text, lang) if any(e != "recording" for e in chain) else text
+        except SpeechError as exc:
+            raise NoVoice(lang, [str(exc)]) from None
+        keys = {engine: self._key(engine, lang, spoken, recording) for engine in chain}
+        for engine in chain:  # any clip already made wins over a new network call
+            key = keys[engine]
+            if key and (self.cache_dir / f"{key}.wav").exists():
+                return self._clip(key, engine, lang, spoken, recording, cached=True)
+        reasons = []
+        for engine in chain:
+            key = keys[engine]
+            try:
+                if engine == "recording":
+                    if recording is None:
+                        raise VoiceError("chưa có bản ghi âm của người dịch (cchc translate --audio)")
+                    audio = load_recording(recording, self.config.recordings, self.sample_rate)
+                else:
+                    audio = self._synthesize(engine, spoken, lang)
+            except VoiceError as exc:
+                reasons.append(str(exc))
+                log.info("engine %s could not voice %s text: %s", engine, lang, exc)
+                continue
+            assert key is not None
+            self._store(key, audio)
+            return self._clip(key, engine, lang, spoken, recording, cached=False)
+        raise NoVoice(lang, reasons)
+
+    def _key(self, engine: str, lang: str, spoken: str, recording: Path | None) -> str | None:
+        if engine == "recording":
+            if recording is None or not recording.is_file():
+                return None
+            voice = hashlib.sha256(recording.read_bytes()).hexdigest()
+        else:
+            voice = self.engines[engine].voice(lang)
+        material = "\x1f".join([spoken, lang, engine, voice, str(self.sample_rate)])
+        return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+    def _clip(self, key: str, engine: str, lang: str, spoken: str, recording: Path | None, *, cached: bool) -> Clip:
+        path = self.cache_dir / f"{key}.wav"
+        with wave.open(str(path)) as handle:
+            duration = int(handle.getnframes() * 1000 / handle.getframerate())
+        voice = recording.name if engine == "recording" and recording else self.engines[engine].voice(lang)
+        return Clip(path, engine, voice, duration, spoken, cached)
+
+    def _synthesize(self, engine: str, spoken: str, lang: str) -> AudioSegment:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.cache_dir) as work:
+            raw = Path(work) / "raw"
+            self.engines[engine].synthesize(spoken, lang, raw)
+            audio = decode(raw, self.sample_rate, what=f"kết quả của {engine}")
+        if len(audio) < MIN_CLIP_MS or audio.max_dBFS == float("-inf"):
+            raise VoiceError(f"{engine} trả về âm thanh rỗng hoặc im lặng")
+        return audio
+
+    def _store(self, key: str, audio: AudioSegment) -> None:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".wav", dir=self.cache_dir)
+        os.close(fd)
+        try:
+            audio.export(tmp, format="wav")
+            os.replace(tmp, self.cache_dir / f"{key}.wav")
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__

@@ -1,0 +1,508 @@
+"""Loudspeaker slots: prepare the programme ahead, start it on time, keep the as-run log.
+
+For each loudspeaker channel and daily slot:
+
+1. **prepare** (``prepare_minutes`` before): the approved deliveries due in the slot are voiced
+   (cached), ordered by priority, fitted to the slot's maximum length, and assembled into an MP3.
+   What does not fit rolls over to the next slot; what cannot be voiced (no recording, nothing
+   readable, no engine) is held as ``failed`` with its reason. The as-run row is ``prepared``.
+2. **play** (at the slot): the deliveries are claimed (``sending``, with a fencing attempt id) and
+   the programme goes out: already in the station folder or uploaded (``folder``/``http``), or
+   pushed live (``icecast``). A delivery becomes ``delivered`` only once its part has played:
+   for a live push when the streamer has sent it, otherwise when its end time in the slot is past.
+3. A slot whose time plus grace passed without playing (the service was down) is logged
+   ``missed`` and its deliveries expire: nothing is played late. Emergency items do not wait for a
+   slot: they are played at once, in a programme of their own.
+
+The as-run row is unique per (channel, slot, kind), so a slot can never play twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from channels.files import atomic_write
+from channels.loudspeaker import LoudspeakerChannel
+from channels.loudspeaker.playout import PlayoutError, playlist, prune, sidecar
+from channels.loudspeaker.programme import Item, Layout, Piece, assemble, export_mp3, fit, jingle
+from channels.loudspeaker.tts import Clip, NoVoice, Voices
+from channels.secrets import redact
+from scheduler.clock import LOCAL_TZ, next_slot, show, slot_times
+from scheduler.config import Config
+from scheduler.db import read_session, write_session
+from scheduler.dispatch import owner_alive, post_or_cancel, worker_name
+from scheduler.models import PRIORITY_RANK, AsRun, AsRunStatus, Attempt, Delivery, Priority, ServiceState
+from scheduler.models import DeliveryState as S
+from scheduler.states import CLAIMABLE, check_transition
+
+log = logging.getLogger("cchc.broadcast")
+EMERGENCY_RANK = PRIORITY_RANK[Priority.EMERGENCY]
+MISSED_LOOKBACK = timedelta(days=7)
+SWEEP_KEY = "broadcast_swept_until"
+NOT_UPLOADED = "chưa tải lên được nền tảng truyền thanh"
+
+
+@dataclass
+class Prepared:
+    """A built programme: what will play, and what was rolled over or held (with reasons)."""
+
+    channel: str
+    slot_at: datetime
+    kind: str
+    path: Path | None
+    duration_ms: int
+    parts: list[dict]
+    rolled: list[tuple[int, str]] = field(default_factory=list)  # (delivery id, reason)
+    held: list[tuple[int, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    as_run_id: int | None = None
+
+    @property
+    def delivery_ids(self) -> set[int]:
+        return {p["delivery_id"] for p in self.parts}
+
+
+class Broadcaster:
+    def __init__(self, engine: Engine, config: Config, channels: dict[str, LoudspeakerChannel], data_dir: Path,
+                 *, now: Callable[[], datetime], sleep: Callable[[float], None] = time.sleep):
+        self.engine, self.config, self.channels = engine, config, channels
+        self.data_dir, self.now, self.sleep = data_dir, now, sleep
+        self.worker = worker_name()
+        self._voices: dict[int, Voices] = {}
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def voices(self, sample_rate: int) -> Voices:
+        if sample_rate not in self._voices:
+            self._voices[sample_rate] = Voices(self.config.speech, self.data_dir / "cache" / "tts", sample_rate)
+        return self._voices[sample_rate]
+
+    def channel(self, name: str) -> LoudspeakerChannel:
+        channel = self.channels.get(name)
+        if channel is None:
+            known = ", ".join(sorted(self.channels)) or "(chưa có)"
+            raise LookupError(f"không có kênh truyền thanh '{name}'; các kênh truyền thanh: {known}")
+        return channel
+
+    def grace(self, name: str) -> timedelta:
+        return timedelta(minutes=self.config.channels[name].grace_minutes)
+
+    def folder(self, name: str) -> Path:
+        s = self.channel(name).settings
+        if s.folder:
+            folder = Path(s.folder)
+            return folder if folder.is_absolute() else self.data_dir / folder
+        return self.data_dir / ("playout" if s.playout == "folder" else "programmes") / name
+
+    # -- prepare -----------------------------------------------------------------------------------
+
+    def prepare(self, name: str, slot_at: datetime, *, kind: str = "slot", dry_run: bool = False,
+                out: Path | None = None) -> Prepared:
+        """Build the programme of a slot. ``dry_run`` changes nothing in the database (``cchc programme``)."""
+        channel = self.channel(name)
+        s = channel.settings
+        now = self.now()
+        voices = self.voices(s.sample_rate)
+        with write_session(self.engine) as session:
+            existing = self._as_run(session, name, slot_at, kind)
+            if existing is not None and existing.status != AsRunStatus.PREPARED and not dry_run:
+                raise PlayoutError(f"khung giờ {show(slot_at)} của {name} đã ở trạng thái '{existing.status}'")
+            rows = self._due(session, name, slot_at, kind=kind, now=now)
+            posts = [(d.id, d.ref_code, post_or_cancel(session, d, now)) for d in rows]
+            if dry_run:
+                session.rollback()  # post_or_cancel may cancel; a preview changes nothing
+        items: dict[int, Item] = {}
+        held: list[tuple[int, str]] = []
+        for delivery_id, _, post in posts:
+            if post is None:
+                continue
+            try:
+                if post.lang == "vi":
+                    clip = voices.voice(f"{post.title}. {post.body}", "vi")
+                else:
+                    clip = voices.voice(post.body, post.lang, Path(post.audio_path) if post.audio_path else None)
+            except NoVoice as exc:
+                held.append((delivery_id, str(exc)))
+                continue
+            item = items.setdefault(post.announcement_id, Item(post.announcement_id, post.ref_code.rsplit(".", 1)[0],
+                                                               post.title, post.priority))
+            if post.lang == "vi":
+                item.title = post.title
+            item.pieces.append(Piece(delivery_id, post.ref_code, post.lang, clip))
+        ordered = sorted(items.values(), key=lambda it: (PRIORITY_RANK[Priority(it.priority)], it.announcement_id))
+        layout = Layout(s.gap_ms, s.item_gap_ms, s.target_dbfs, s.sample_rate)
+        station, outro = self._fixed_clip(voices, s.station_id), self._fixed_clip(voices, s.outro)
+        fixed_ms = 2 * len(jingle(s.sample_rate)) + 2 * s.gap_ms + 2 * s.item_gap_ms + sum(
+            c.duration_ms for c in (station, outro) if c)
+        budget = int(s.max_minutes * 60_000) - fixed_ms
+        kept, left_out = (ordered, []) if kind == "emergency" else fit(ordered, budget, layout)
+        rolled = [(p.delivery_id, "không đủ thời lượng khung giờ") for item in left_out for p in item.pieces]
+        prepared = Prepared(name, slot_at, kind, None, 0, [], rolled=rolled, held=held)
+        for item in left_out:
+            prepared.notes.append(f"{item.ref_code} ({item.title[:60]}): không đủ thời lượng, dời sang khung giờ sau")
+        for delivery_id, reason in held:
+            prepared.notes.append(f"lượt {_ref(posts, delivery_id)} bị giữ lại: {reason}")
+        if kept or kind == "emergency":
+            audio, parts = assemble(kept, station, outro, layout)
+            target = out or self._programme_path(name, slot_at, kind)
+            export_mp3(audio, target, bitrate=s.bitrate, sample_rate=s.sample_rate, channels=s.audio_channels)
+            prepared.path, prepared.duration_ms, prepared.parts = target, len(audio), parts
+            if out is None:
+                title = f"{self.config.channels[name].title} {show(slot_at)}"
+                atomic_write(target.with_suffix(".m3u"), playlist(target.name, title, len(audio)))
+                atomic_write(target.with_suffix(".json"),
+                             sidecar(name, show(slot_at), kind, len(audio), parts, prepared.notes))
+        if not dry_run:
+            self._record_prepared(prepared, now)
+            prune(self.folder(name), now.astimezone(LOCAL_TZ).date(), s.keep_days)
+        return prepared
+
+    def _fixed_clip(self, voices: Voices, text: str) -> Clip | None:
+        try:
+            return voices.voice(text, "vi")
+        except NoVoice as exc:
+            log.error("station text could not be voiced; the programme plays without it: %s", exc)
+            return None
+
+    def _programme_path(self, name: str, slot_at: datetime, kind: str) -> Path:
+        local = slot_at.astimezone(LOCAL_TZ)
+        stem = f"{local:%H%M}" if kind == "slot" else f"{local:%H%M%S}-khan-cap"
+        return self.folder(name) / f"{local:%Y-%m-%d}" / f"{stem}.mp3"
+
+    def _due(self, session: Session, name: str, slot_at: datetime, *, kind: str, now: datetime) -> list[Delivery]:
+        query = select(Delivery).where(Delivery.channel_id == name, col(Delivery.state).in_(CLAIMABLE))
+        if kind == "emergency":
+            query = query.where(Delivery.priority_rank == EMERGENCY_RANK, Delivery.next_attempt_at <= now,
+                                Delivery.expires_at > now)
+        else:
+            query = query.where(Delivery.due_at <= slot_at, Delivery.expires_at > slot_at)
+        return list(session.exec(query.order_by(col(Delivery.priority_rank), col(Delivery.due_at),
+                                                col(Delivery.id))).all())
+
+    @staticmethod
+    def _as_run(session: Session, name: str, slot_at: datetime, kind: str) -> AsRun | None:
+        return session.exec(select(AsRun).where(AsRun.channel_id == name, AsRun.slot_at == slot_at,
+                                                AsRun.kind == kind)).first()
+
+    def _record_prepared(self, prepared: Prepared, now: datetime) -> None:
+        s = self.channel(prepared.channel).settings
+        with write_session(self.engine) as session:
+            for delivery_id, reason in prepared.held:
+                d = session.get(Delivery, delivery_id)
+                if d is not None and d.state in CLAIMABLE:
+                    check_transition(d.state, S.FAILED)
+                    d.state, d.last_error, d.finished_at, d.updated_at = S.FAILED, reason, now, now
+                    session.add(Attempt(delivery_id=d.id, attempt_id=str(uuid.uuid4()), kind="send",
+                                        started_at=now, finished_at=now, outcome="held", message=reason))
+                    log.warning("delivery %s held: %s", d.ref_code, reason)
+            for delivery_id, reason in prepared.rolled:
+                self._roll_over(session, delivery_id, prepared.slot_at, reason, now)
+            row = self._as_run(session, prepared.channel, prepared.slot_at, prepared.kind)
+            if row is None:
+                row = AsRun(channel_id=prepared.channel, slot_at=prepared.slot_at, kind=prepared.kind,
+                            backend=s.playout)
+                session.add(row)
+            row.status, row.path, row.duration_ms = AsRunStatus.PREPARED, str(prepared.path or ""), prepared.duration_ms
+            row.parts, row.notes, row.prepared_at, row.backend = prepared.parts, prepared.notes, now, s.playout
+            row.message = None if prepared.parts else "không có tin nào đến hạn trong khung giờ này"
+            session.flush()
+            prepared.as_run_id = row.id
+        if s.playout == "http" and prepared.parts:
+            self._upload(prepared)
+
+    def _roll_over(self, session: Session, delivery_id: int, slot_at: datetime, reason: str, now: datetime) -> None:
+        d = session.get(Delivery, delivery_id)
+        if d is None or d.state not in CLAIMABLE:
+            return
+        channel = self.channel(d.channel_id)
+        later = next_slot(channel.settings.slots, slot_at)
+        expires = later + self.grace(d.channel_id)
+        clash = session.exec(select(Delivery.id).where(
+            Delivery.approval_id == d.approval_id, Delivery.channel_id == d.channel_id, Delivery.lang == d.lang,
+            Delivery.due_at == later)).first()
+        if clash is not None:
+            check_transition(d.state, S.EXPIRED)
+            d.state, d.finished_at = S.EXPIRED, now
+            d.last_error = f"{reason}; khung giờ {show(later)} đã có lượt phát này nên không dời"
+        else:
+            d.due_at, d.next_attempt_at, d.expires_at = later, later, expires
+            d.last_error = f"{reason} {show(slot_at)}: dời sang {show(later)}"
+        d.updated_at = now
+        log.warning("delivery %s: %s", d.ref_code, d.last_error)
+
+    def _upload(self, prepared: Prepared) -> bool:
+        channel = self.channel(prepared.channel)
+        assert prepared.path is not None
+        receipt = channel.http().upload(prepared.path, {
+            "title": f"{self.config.channels[prepared.channel].title} {show(prepared.slot_at)}",
+            "start_at": prepared.slot_at.astimezone(LOCAL_TZ).isoformat(),
+            "external_id": f"{prepared.channel}/{prepared.slot_at.astimezone(LOCAL_TZ):%Y-%m-%dT%H:%M:%S}",
+            "duration_seconds": round(prepared.duration_ms / 1000),
+        })
+        ok = receipt.outcome == "sent"
+        with write_session(self.engine) as session:
+            row = session.get(AsRun, prepared.as_run_id)
+            if row is not None:
+                row.message = (f"đã tải lên nền tảng truyền thanh (mã {receipt.remote_id})" if ok
+                               else f"{NOT_UPLOADED}: {redact(receipt.message)[:300]}")
+        if not ok:
+            log.error("upload of %s %s failed: %s", prepared.channel, show(prepared.slot_at), receipt.message)
+        return ok
+
+    # -- play --------------------------------------------------------------------------------------
+
+    def play(self, name: str, slot_at: datetime, *, kind: str = "slot") -> AsRun | None:
+        """Start the slot's programme now (called at the slot time, or at once for an emergency)."""
+        now = self.now()
+        for _ in range(3):
+            with read_session(self.engine) as session:
+                existing = self._as_run(session, name, slot_at, kind)
+            if existing is not None and existing.status != AsRunStatus.PREPARED:
+                return existing  # already started, played or missed: a slot never plays twice
+            if now > slot_at + self.grace(name):
+                self.mark_missed(name, slot_at, now)
+                return None
+            prepared = self._current(name, slot_at, kind) or self.prepare(name, slot_at, kind=kind)
+            claimed, mine = self._claim(prepared)
+            if claimed is not None and not mine:
+                return claimed  # another worker started it a moment ago
+            if claimed is not None:
+                break
+            log.info("deliveries of %s %s changed since preparation: rebuilding", name, show(slot_at))
+            self.prepare(name, slot_at, kind=kind)
+        else:
+            raise PlayoutError(f"không chốt được chương trình {name} {show(slot_at)}: nội dung thay đổi liên tục")
+        if claimed.status != AsRunStatus.PLAYING:
+            return claimed
+        channel = self.channel(name)
+        if channel.settings.playout == "icecast":
+            self._stream(claimed)
+        else:
+            if channel.settings.playout == "http" and (claimed.message or "").startswith(NOT_UPLOADED):
+                if not self._upload(prepared):
+                    self._interrupt(claimed.id, "không tải được chương trình lên nền tảng truyền thanh",
+                                    status=AsRunStatus.FAILED)
+            self.settle()
+        with read_session(self.engine) as session:
+            return session.get(AsRun, claimed.id)
+
+    def _current(self, name: str, slot_at: datetime, kind: str) -> Prepared | None:
+        with read_session(self.engine) as session:
+            row = self._as_run(session, name, slot_at, kind)
+            if row is None or row.status != AsRunStatus.PREPARED:
+                return None
+            return Prepared(name, slot_at, kind, Path(row.path) if row.path else None, row.duration_ms,
+                            list(row.parts), notes=list(row.notes), as_run_id=row.id)
+
+    def _claim(self, prepared: Prepared) -> tuple[AsRun | None, bool]:
+        """Claim the programme's deliveries and mark the slot playing.
+
+        Returns (row, True) when this call started it, (row, False) when someone else already had,
+        and (None, False) when the deliveries changed since the programme was built.
+        """
+        now = self.now()
+        with write_session(self.engine) as session:
+            row = session.get(AsRun, prepared.as_run_id, with_for_update=True)
+            assert row is not None
+            if row.status != AsRunStatus.PREPARED:
+                session.expunge(row)
+                return row, False
+            due = self._due(session, prepared.channel, prepared.slot_at, kind=prepared.kind, now=now)
+            if {d.id for d in due} != prepared.delivery_ids:
+                return None, False
+            for d in due:
+                if post_or_cancel(session, d, now) is None:
+                    return None, False
+            end = now + timedelta(milliseconds=prepared.duration_ms)
+            parts = [dict(p) for p in row.parts]
+            by_id = {d.id: d for d in due}
+            for part in parts:
+                d = by_id[part["delivery_id"]]
+                check_transition(d.state, S.SENDING)
+                attempt_id = str(uuid.uuid4())
+                d.state, d.attempt_count, d.attempt_id = S.SENDING, d.attempt_count + 1, attempt_id
+                d.lease_until, d.claimed_by, d.updated_at = end + timedelta(hours=1), self.worker, now
+                session.add(Attempt(delivery_id=d.id, attempt_id=attempt_id, kind="send", started_at=now))
+                part["attempt_id"] = attempt_id
+            row.parts = parts
+            row.started_at, row.worker = now, self.worker
+            row.status = AsRunStatus.PLAYING if parts else AsRunStatus.PLAYED
+            if not parts:
+                row.ended_at = now
+            delay = (now - prepared.slot_at).total_seconds()
+            log.info("slot %s %s started %.3fs after its time with %d parts", prepared.channel,
+                     show(prepared.slot_at), delay, len(parts))
+            session.flush()
+            session.expunge(row)
+            return row, True
+
+    def _stream(self, row: AsRun) -> None:
+        channel = self.channel(row.channel_id)
+        ends = sorted({p["start_ms"] + p["duration_ms"] for p in row.parts})
+
+        def progress(ms: int) -> None:
+            if any(end <= ms for end in ends):
+                self._mark_played(row.id, lambda part: part["start_ms"] + part["duration_ms"] <= ms)
+                ends[:] = [end for end in ends if end > ms]
+
+        try:
+            channel.icecast().stream(Path(row.path or ""), row.duration_ms, progress, sleep=self.sleep)
+        except (PlayoutError, OSError) as exc:
+            message = redact(str(exc))
+            log.error("live push of %s %s stopped: %s", row.channel_id, show(row.slot_at), message)
+            self._interrupt(row.id, f"phát trực tiếp bị dừng: {message}")
+            return
+        self._mark_played(row.id, lambda part: True)
+
+    # -- after the start ---------------------------------------------------------------------------
+
+    def settle(self) -> None:
+        """Mark parts played whose time is past (folder/http); close live slots whose streamer died."""
+        now = self.now()
+        with read_session(self.engine) as session:
+            rows = session.exec(select(AsRun).where(AsRun.status == AsRunStatus.PLAYING)).all()
+        for row in rows:
+            assert row.started_at is not None
+            if row.backend == "icecast":
+                if row.worker != self.worker and not owner_alive(row.worker):
+                    self._interrupt(row.id, f"dịch vụ ({row.worker}) dừng giữa buổi phát trực tiếp")
+                continue
+            elapsed = (now - row.started_at).total_seconds() * 1000
+            self._mark_played(row.id, lambda part, e=elapsed: part["start_ms"] + part["duration_ms"] <= e)
+
+    def _mark_played(self, as_run_id: int, played: Callable[[dict], bool]) -> None:
+        now = self.now()
+        with write_session(self.engine) as session:
+            row = session.get(AsRun, as_run_id)
+            if row is None or row.status != AsRunStatus.PLAYING:
+                return
+            parts = [dict(p) for p in row.parts]
+            for part in parts:
+                if part["played"] or not played(part):
+                    continue
+                part["played"], part["played_at"] = True, now.isoformat()
+                message = (f"đã phát trong khung giờ {show(row.slot_at)}, từ giây {part['start_ms'] // 1000} "
+                           f"đến {(part['start_ms'] + part['duration_ms']) // 1000}, giọng {part['engine']}")
+                result = session.execute(
+                    update(Delivery)
+                    .where(col(Delivery.id) == part["delivery_id"], col(Delivery.attempt_id) == part["attempt_id"],
+                           col(Delivery.state) == S.SENDING)
+                    .values(state=S.DELIVERED, finished_at=now, updated_at=now, lease_until=None,
+                            remote_id=f"as-run:{row.id}", remote_url=row.path, last_error=None))
+                attempt = session.exec(select(Attempt).where(Attempt.attempt_id == part["attempt_id"])).first()
+                if attempt is not None:
+                    attempt.outcome, attempt.finished_at, attempt.message = "sent", now, message
+                    attempt.duration_ms = part["duration_ms"]
+                if result.rowcount == 0:
+                    log.warning("delivery %s changed while its part played; left as it is", part["ref_code"])
+            row.parts = parts
+            if all(p["played"] for p in parts):
+                assert row.started_at is not None
+                row.status = AsRunStatus.PLAYED
+                row.ended_at = min(now, row.started_at + timedelta(milliseconds=row.duration_ms))
+                log.info("slot %s %s played (%d parts)", row.channel_id, show(row.slot_at), len(parts))
+
+    def _interrupt(self, as_run_id: int, why: str, *, status: AsRunStatus = AsRunStatus.INTERRUPTED) -> None:
+        now = self.now()
+        with write_session(self.engine) as session:
+            row = session.get(AsRun, as_run_id)
+            if row is None or row.status != AsRunStatus.PLAYING:
+                return
+            for part in row.parts:
+                if part["played"]:
+                    continue
+                d = session.get(Delivery, part["delivery_id"])
+                if d is not None and d.state == S.SENDING and d.attempt_id == part.get("attempt_id"):
+                    d.state, d.finished_at, d.updated_at = S.FAILED, now, now
+                    d.last_error = f"{why}; phần này chưa phát và không phát muộn"
+            row.status, row.ended_at, row.message = status, now, why
+
+    # -- missed slots and emergencies ------------------------------------------------------------
+
+    def mark_missed(self, name: str, slot_at: datetime, now: datetime) -> None:
+        why = (f"khung giờ {show(slot_at)} bị lỡ (dịch vụ không chạy đúng giờ); "
+               f"quá {int(self.grace(name).total_seconds() // 60)} phút nên không phát muộn")
+        with write_session(self.engine) as session:
+            row = self._as_run(session, name, slot_at, "slot")
+            if row is not None and row.status != AsRunStatus.PREPARED:
+                return
+            if row is None:
+                row = AsRun(channel_id=name, slot_at=slot_at, kind="slot", backend=self.channel(name).settings.playout)
+                session.add(row)
+            expired = []
+            for d in self._due(session, name, slot_at, kind="slot", now=now):
+                check_transition(d.state, S.EXPIRED)
+                d.state, d.finished_at, d.updated_at, d.last_error = S.EXPIRED, now, now, why
+                expired.append(d.ref_code)
+            row.status, row.message, row.ended_at = AsRunStatus.MISSED, why, now
+            row.notes = [*row.notes, *(f"lượt {ref} không được phát" for ref in expired)]
+        log.error("%s: %s (%d deliveries expired)", name, why, len(expired))
+
+    def sweep_missed(self) -> int:
+        """Log as missed every slot whose grace ended, since the last sweep, without it playing.
+
+        The last sweep time is kept in the database, so slots lost while the service was down are
+        found when it comes back (looking back at most a week).
+        """
+        now = self.now()
+        with write_session(self.engine) as session:
+            mark = session.get(ServiceState, SWEEP_KEY)
+            if mark is None:
+                mark = ServiceState(key=SWEEP_KEY, value="", updated_at=now)
+                session.add(mark)
+            start = max(mark.updated_at, now - MISSED_LOOKBACK)
+            mark.updated_at = max(mark.updated_at, now)
+        found = 0
+        for name, channel in self.channels.items():
+            grace = self.grace(name)
+            for slot_at in slot_times(channel.settings.slots, start - grace, now - grace):
+                with read_session(self.engine) as session:
+                    row = self._as_run(session, name, slot_at, "slot")
+                if row is None or row.status == AsRunStatus.PREPARED:
+                    self.mark_missed(name, slot_at, now)
+                    found += 1
+        return found
+
+    def run_due(self) -> None:
+        """One pass: emergencies, slots that should have started (a safety net for the slot jobs),
+        programmes to prepare ahead, parts that have played, missed slots."""
+        now = self.now()
+        self.emergencies()
+        for name, channel in self.channels.items():
+            for slot_at in slot_times(channel.settings.slots, now - self.grace(name), now):
+                self.play(name, slot_at)
+            ahead = now + timedelta(minutes=channel.settings.prepare_minutes)
+            for slot_at in slot_times(channel.settings.slots, now, ahead):
+                with read_session(self.engine) as session:
+                    ready = self._as_run(session, name, slot_at, "slot") is not None
+                if not ready:
+                    self.prepare(name, slot_at)
+        self.settle()
+        self.sweep_missed()
+
+    def emergencies(self) -> int:
+        """Play at once every emergency item waiting on a loudspeaker channel."""
+        now = self.now().replace(microsecond=0)
+        played = 0
+        for name in self.channels:
+            with read_session(self.engine) as session:
+                waiting = self._due(session, name, now, kind="emergency", now=now)
+            if waiting:
+                log.warning("%s: %d emergency parts: playing now, outside the slots", name, len(waiting))
+                self.play(name, now, kind="emergency")
+                played += 1
+        return played
+
+
+def _ref(posts: list, delivery_id: int) -> str:
+    return next((ref for found, ref, _ in posts if found == delivery_id), str(delivery_id))

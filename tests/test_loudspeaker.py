@@ -1,0 +1,407 @@
+"""The loudspeaker path end to end: voices, programmes, playout, the as-run log, on both databases.
+
+Real ffmpeg and espeak-ng voice and encode; gTTS talks to a local fake of Google's endpoint; Icecast
+is Debian's icecast2 on loopback with a real listener; recordings are real audio files.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from pydub import AudioSegment
+from sqlmodel import select
+
+from channels.loudspeaker.playout import PlayoutError
+from channels.loudspeaker.tts import NoVoice, Voices
+from scheduler import catalog
+from scheduler.app import App
+from scheduler.config import load_config
+from scheduler.db import read_session, write_session
+from scheduler.models import AsRun, Attempt, Delivery
+from scheduler.models import DeliveryState as S
+from tests.conftest import START
+from tests.fakes import FakeGoogleTTS, FakeRadioPlatform
+from tests.helpers import approved
+from tests.icecast import IcecastServer
+
+SLOT = START.replace(hour=10)  # 17:00 on 1 September 2025 in Vietnam: the first slot after START
+LOA = ["muong-la-loa"]
+
+
+def tone(path: Path, *, seconds: float, volume_db: float, frequency: int = 440) -> Path:
+    """A real recording stand-in: a sine tone at a given level, in whatever format ``path`` names."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=f={frequency}:r=22050",
+                    "-t", str(seconds), "-af", f"volume={volume_db}dB", str(path)], check=True)
+    return path
+
+
+def set_channel(config_dir: Path, **values: str) -> None:
+    """Change settings of the muong-la-loa channel (TOML values given as text)."""
+    path = config_dir / "channels.toml"
+    text = path.read_text(encoding="utf-8")
+    head = "[channels.muong-la-loa.settings]\n"
+    lines = "".join(f"{key} = {value}\n" for key, value in values.items() if "." not in key)
+    for key in values:
+        text = "\n".join(row for row in text.split("\n") if not row.startswith(f"{key} ="))
+    tables = "".join(f"\n{value}\n" for key, value in values.items() if "." in key)
+    path.write_text(text.replace(head, head + lines) + tables, encoding="utf-8")
+
+
+def make_app(settings, clock) -> App:
+    app = App(settings, clock)
+    with write_session(app.engine) as session:
+        catalog.sync(session, app.config)
+    return app
+
+
+@pytest.fixture
+def short_station(config_dir):
+    set_channel(config_dir, station_id='"Đài xã Mường La."', outro='"Hết."', gap_ms="300", item_gap_ms="500")
+    return config_dir
+
+
+@pytest.fixture
+def loa(short_station, settings, clock):
+    app = make_app(settings, clock)
+    yield app
+    app.engine.dispose()
+
+
+def deliveries(app) -> dict[str, Delivery]:
+    with read_session(app.engine) as session:
+        return {d.ref_code: d for d in session.exec(select(Delivery)).all()}
+
+
+def as_runs(app) -> list[AsRun]:
+    with read_session(app.engine) as session:
+        return list(session.exec(select(AsRun).order_by(AsRun.id)).all())
+
+
+def level_of(mp3: Path, part: dict) -> float:
+    audio = AudioSegment.from_file(mp3, format="mp3", codec="mp3")
+    return audio[part["start_ms"] + 200:part["start_ms"] + part["duration_ms"] - 200].dBFS
+
+
+# -- a slot from preparation to the as-run log -------------------------------------------------
+
+
+def test_a_slot_plays_each_item_in_vi_then_blt_then_hmn_levelled_and_logged(loa, clock, tmp_path):
+    quiet = tone(tmp_path / "thai.m4a", seconds=3, volume_db=-30)
+    loud = tone(tmp_path / "mong.wav", seconds=2, volume_db=-2, frequency=330)
+    ann = approved(loa, channels=LOA, languages=["vi", "blt", "hmn"],
+                   body="Từ ngày 01/9/2025, UBND xã tiếp nhận hồ sơ TTHC trực tuyến.",
+                   translations={"hmn": ("Txhais lus Hmoob", loud), "blt": ("Bản dịch tiếng Thái", quiet)})
+    rows = deliveries(loa)
+    assert {d.due_at for d in rows.values()} == {SLOT}  # snapped to the channel's 17:00 slot
+
+    broadcaster = loa.broadcaster()
+    clock.advance(SLOT - timedelta(minutes=10) - clock.now())
+    prepared = broadcaster.prepare("muong-la-loa", SLOT)
+    assert [p["lang"] for p in prepared.parts] == ["vi", "blt", "hmn"]
+    assert [p["engine"] for p in prepared.parts] == ["espeak-ng", "recording", "recording"]
+    assert prepared.path.exists() and prepared.path.with_suffix(".m3u").exists()
+    assert '"ref_code": "%s.1"' % ann.ref_code in prepared.path.with_suffix(".json").read_text(encoding="utf-8")
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=sample_rate,channels,bit_rate",
+                            "-of", "csv=p=0", str(prepared.path)], capture_output=True, text=True, check=True)
+    assert probe.stdout.strip() == "44100,1,64000"
+    levels = [level_of(prepared.path, part) for part in prepared.parts]
+    assert max(levels) - min(levels) < 2.0, levels  # a -30 dB recording and a -2 dB one end up alike
+    assert all(d.state == S.PENDING for d in deliveries(loa).values())  # nothing is delivered before it plays
+
+    clock.advance(timedelta(minutes=10, seconds=1))
+    run = broadcaster.play("muong-la-loa", SLOT)
+    assert run.status == "playing" and (run.started_at - SLOT).total_seconds() == pytest.approx(1, abs=0.01)
+    assert {d.state for d in deliveries(loa).values()} == {S.SENDING}
+
+    first = prepared.parts[0]
+    clock.advance(timedelta(milliseconds=first["start_ms"] + first["duration_ms"] + 10))
+    broadcaster.settle()
+    states = {d.lang: d.state for d in deliveries(loa).values()}
+    assert states == {"vi": S.DELIVERED, "blt": S.SENDING, "hmn": S.SENDING}  # only the part that played
+
+    clock.advance(timedelta(minutes=5))
+    broadcaster.settle()
+    assert {d.state for d in deliveries(loa).values()} == {S.DELIVERED}
+    (run,) = as_runs(loa)
+    assert run.status == "played" and all(p["played"] for p in run.parts)
+    assert run.ended_at == run.started_at + timedelta(milliseconds=run.duration_ms)
+
+    again = broadcaster.play("muong-la-loa", SLOT)  # the slot job firing twice plays nothing twice
+    assert again.status == "played"
+    with read_session(loa.engine) as session:
+        assert len(session.exec(select(Attempt)).all()) == 3
+
+
+def test_clips_are_cached_and_a_new_programme_is_built_from_them(loa, clock):
+    approved(loa, channels=LOA, languages=["vi"])
+    broadcaster = loa.broadcaster()
+    broadcaster.prepare("muong-la-loa", SLOT, dry_run=True)
+    cached = sorted((loa.settings.data_dir / "cache" / "tts").glob("*.wav"))
+    assert len(cached) == 3  # the item, the station ID and the outro
+    stamps = [p.stat().st_mtime_ns for p in cached]
+    preview = broadcaster.prepare("muong-la-loa", SLOT, dry_run=True)
+    assert [p.stat().st_mtime_ns for p in cached] == stamps
+    assert as_runs(loa) == [] and preview.parts  # a preview records nothing
+
+
+def test_priority_first_and_what_does_not_fit_rolls_over_to_the_next_slot(short_station, settings, clock):
+    set_channel(short_station, max_minutes="0.25")  # 15 s: room for the short item, not the long one
+    app = make_app(settings, clock)
+    normal = approved(app, channels=LOA, title="Tin thường", body=LONG)
+    urgent = approved(app, channels=LOA, title="Tin ưu tiên", body="Họp dân bản Nà Lốc.", priority="priority")
+    prepared = app.broadcaster().prepare("muong-la-loa", SLOT)
+    assert [p["ref_code"] for p in prepared.parts] == [f"{urgent.ref_code}.1"]
+    assert any(normal.ref_code in note and "dời sang" in note for note in prepared.notes)
+    moved = deliveries(app)[f"{normal.ref_code}.1"]
+    assert moved.state == S.PENDING and moved.due_at == SLOT + timedelta(hours=13)  # 06:00 next morning
+    assert "dời sang 2025-09-02 06:00" in moved.last_error
+
+
+def test_items_that_cannot_be_voiced_are_held_with_a_reason_and_the_rest_plays(loa, clock, tmp_path):
+    not_audio = tmp_path / "ghi-am.mp3"
+    not_audio.write_text("đây không phải âm thanh", encoding="utf-8")
+    good = approved(loa, channels=LOA, languages=["vi", "blt", "hmn"], translations={
+        "blt": ("Bản dịch tiếng Thái", not_audio), "hmn": "Txhais lus Hmoob (chưa ghi âm)"})
+    symbols = approved(loa, channels=LOA, title="📢📢📢", body="★★★ 👉👉")
+    prepared = loa.broadcaster().prepare("muong-la-loa", SLOT)
+    assert [(p["ref_code"], p["lang"]) for p in prepared.parts] == [(f"{good.ref_code}.1", "vi")]
+    rows = deliveries(loa)
+    assert "không phải âm thanh" in rows[f"{good.ref_code}.2"].last_error
+    assert "chưa có bản ghi âm" in rows[f"{good.ref_code}.3"].last_error
+    assert "không có chữ nào để đọc" in rows[f"{symbols.ref_code}.1"].last_error
+    assert {rows[k].state for k in (f"{good.ref_code}.2", f"{good.ref_code}.3", f"{symbols.ref_code}.1")} == {
+        S.FAILED}
+    assert sum("bị giữ lại" in note for note in prepared.notes) == 3
+
+
+def test_a_slot_missed_while_the_service_was_down_is_logged_and_never_played_late(loa, clock):
+    ann = approved(loa, channels=LOA)
+    broadcaster = loa.broadcaster()
+    broadcaster.sweep_missed()  # the service was up at 07:00 ...
+    clock.advance(SLOT + timedelta(minutes=45) - clock.now())  # ... and back at 17:45 (grace is 30 min)
+    assert broadcaster.play("muong-la-loa", SLOT) is None
+    loa.broadcaster().run_due()
+    (run,) = as_runs(loa)
+    assert run.status == "missed" and "không phát muộn" in run.message and run.started_at is None
+    delivery = deliveries(loa)[f"{ann.ref_code}.1"]
+    assert delivery.state == S.EXPIRED and "bị lỡ" in delivery.last_error
+
+
+def test_a_restart_finds_slots_missed_while_it_was_down(loa, clock):
+    approved(loa, channels=LOA)
+    loa.broadcaster().sweep_missed()
+    clock.advance(timedelta(days=2))  # down for two days: four slots passed
+    assert loa.broadcaster().sweep_missed() == 4
+    assert [r.status for r in as_runs(loa)] == ["missed"] * 4
+
+
+def test_an_emergency_plays_at_once_outside_the_slots(loa, clock):
+    ann = approved(loa, channels=LOA, priority="emergency", next_slot=True, title="Cảnh báo lũ quét",
+                   body="Mưa lớn, nguy cơ lũ quét tại bản Nà Lốc; bà con không qua suối.")
+    loa.broadcaster().run_due()
+    (run,) = as_runs(loa)
+    assert run.kind == "emergency" and run.status == "playing" and run.started_at == START
+    clock.advance(timedelta(minutes=2))
+    loa.broadcaster().run_due()
+    assert deliveries(loa)[f"{ann.ref_code}.1"].state == S.DELIVERED
+
+
+def test_an_edit_after_preparation_rebuilds_the_programme_without_the_old_text(loa, clock):
+    from scheduler import announcements
+    from scheduler.announcements import Draft
+
+    ann = approved(loa, channels=LOA, body="Nội dung cũ.")
+    broadcaster = loa.broadcaster()
+    broadcaster.prepare("muong-la-loa", SLOT)
+    with write_session(loa.engine) as session:  # the approval is voided: its delivery is cancelled
+        announcements.edit(session, config=loa.config, ann=announcements.get(session, ann.id),
+                           draft=Draft(body="Nội dung mới.", changed=["body"]), actor="lan", now=clock.now())
+    clock.advance(SLOT - clock.now())
+    run = broadcaster.play("muong-la-loa", SLOT)
+    assert run.parts == [] and run.status == "played"
+    assert deliveries(loa)[f"{ann.ref_code}.1"].state == S.CANCELLED
+
+
+# -- voices -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def google_mp3(tmp_path_factory) -> bytes:
+    folder = tmp_path_factory.mktemp("gtts")
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(folder / "a.wav"), "xin chào bà con"], check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(folder / "a.wav"), "-ar", "24000", "-ac", "1", "-b:a", "32k",
+                    str(folder / "a.mp3")], check=True)
+    return (folder / "a.mp3").read_bytes()
+
+
+@pytest.fixture
+def google(google_mp3):
+    fake = FakeGoogleTTS(google_mp3)
+    yield fake
+    fake.close()
+
+
+def voices_with(config_dir: Path, google: FakeGoogleTTS, tmp_path: Path, *, engines: str = '["gtts", "espeak-ng"]',
+                timeout: int = 2) -> Voices:
+    path = config_dir / "speech.toml"
+    text = path.read_text(encoding="utf-8").replace('endpoint = "http://127.0.0.1:9/"', f'endpoint = "{google.url}"')
+    text = text.replace('vi = ["gtts", "espeak-ng"]', f"vi = {engines}").replace(
+        "timeout_seconds = 10", f"timeout_seconds = {timeout}")
+    path.write_text(text, encoding="utf-8")
+    return Voices(load_config(config_dir).speech, tmp_path / "cache", 44100)
+
+
+LONG = ("Kính thưa bà con, từ ngày 01/9/2025 Ủy ban nhân dân xã Mường La tiếp nhận hồ sơ thủ tục hành chính "
+        "trực tuyến qua Cổng dịch vụ công quốc gia. Mọi thắc mắc xin liên hệ bộ phận một cửa của xã.")
+
+
+def test_gtts_voices_vietnamese_once_and_the_cache_makes_no_second_call(config_dir, google, tmp_path):
+    voices = voices_with(config_dir, google, tmp_path)
+    clip = voices.voice(LONG, "vi")
+    assert clip.engine == "gtts" and not clip.cached and clip.duration_ms > 1000
+    calls = len(google.requests)
+    assert calls >= 3  # gTTS sends one request per ~100-character chunk
+    assert all(inner[1] == "vi" for inner in google.requests)
+    assert "mùng một tháng chín" in "".join(inner[0] for inner in google.requests)  # speech text was sent
+    again = voices.voice(LONG, "vi")
+    assert again.cached and again.engine == "gtts" and len(google.requests) == calls
+
+
+@pytest.mark.parametrize("mode", [429, 500, 503, "empty", "slow"])
+def test_when_gtts_fails_the_chain_falls_back_to_espeak_and_rests_gtts(config_dir, google, tmp_path, mode):
+    google.mode = mode
+    voices = voices_with(config_dir, google, tmp_path, timeout=1)
+    started = time.monotonic()
+    clip = voices.voice("Thông báo lịch tiếp công dân.", "vi")
+    assert clip.engine == "espeak-ng" and clip.duration_ms > 500
+    assert time.monotonic() - started < 2.5  # the slow answer was cut by the timeout
+    calls = len(google.requests)
+    assert voices.voice("Một thông báo khác.", "vi").engine == "espeak-ng"
+    assert len(google.requests) == calls  # gTTS is resting after its failure: no call
+
+
+def test_no_reachable_engine_gives_every_reason(config_dir, google, tmp_path):
+    google.mode = 503
+    voices = voices_with(config_dir, google, tmp_path, engines='["gtts"]')
+    with pytest.raises(NoVoice) as caught:
+        voices.voice("Thông báo.", "vi")
+    assert "không đọc được tiếng Việt" in str(caught.value) and "gTTS lỗi HTTP 503" in str(caught.value)
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda p: p.write_bytes(b"PK\x03\x04 a zip, not audio"), "không phải âm thanh"),
+    (lambda p: tone(p, seconds=3, volume_db=-91), "im lặng"),
+    (lambda p: subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=f=200:r=8000", "-t", "7200",
+                               "-b:a", "8k", str(p)], check=True), "dài 120 phút"),
+])
+def test_a_bad_recording_is_refused_with_what_is_wrong(loa, tmp_path, make, reason):
+    path = tmp_path / "ghi-am.mp3"
+    make(path)
+    with pytest.raises(NoVoice, match=reason):
+        loa.broadcaster().voices(44100).voice("Txhais lus Hmoob", "hmn", path)
+
+
+# -- playout backends -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def icecast():
+    server = IcecastServer("nguon-bi-mat-42")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_icecast_live_push_is_paced_and_a_listener_hears_the_programme(short_station, settings, clock, icecast,
+                                                                       monkeypatch, tmp_path):
+    set_channel(short_station, playout='"icecast"', **{
+        "icecast.table": f'[channels.muong-la-loa.settings.icecast]\nurl = "{icecast.url}"\nmount = "/muong-la"\n'
+                         'password_env = "CCHC_ICECAST_PASSWORD"'})
+    monkeypatch.setenv("CCHC_ICECAST_PASSWORD", icecast.password)
+    app = make_app(settings, clock)
+    approved(app, channels=LOA, body="Thông báo ngắn.")
+    clock.advance(SLOT - clock.now())
+    heard = bytearray()
+
+    def listen() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the mount exists only while our source is connected
+            response = requests.get(f"{icecast.url}/muong-la", stream=True, timeout=10)
+            if response.status_code == 200:
+                for chunk in response.iter_content(4096):
+                    heard.extend(chunk)
+                return
+            time.sleep(0.05)
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    started = time.monotonic()
+    run = app.broadcaster().play("muong-la-loa", SLOT)
+    elapsed = time.monotonic() - started
+    listener.join(15)
+    assert run.status == "played" and all(p["played"] for p in run.parts)
+    seconds = run.duration_ms / 1000
+    assert elapsed >= seconds - 2.5  # paced in real time (2 s pre-roll), not pushed at once
+    (tmp_path / "heard.mp3").write_bytes(bytes(heard))
+    received = AudioSegment.from_file(tmp_path / "heard.mp3", format="mp3", codec="mp3")
+    assert len(received) / 1000 == pytest.approx(seconds, abs=1.0)
+    assert {d.state for d in deliveries(app).values()} == {S.DELIVERED}
+
+
+def test_icecast_wrong_password_is_explained_without_the_password(icecast, tmp_path):
+    from channels.loudspeaker.playout import IcecastPlayout
+
+    mp3 = tone(tmp_path / "a.mp3", seconds=1, volume_db=-10)
+    playout = IcecastPlayout(icecast.url, "/m", "source", "sai-mat-khau-99", name="Đài xã")
+    with pytest.raises(PlayoutError) as caught:
+        playout.stream(mp3, 1000, lambda ms: None)
+    assert "401" in str(caught.value) and "sai-mat-khau-99" not in str(caught.value)
+
+
+@pytest.fixture
+def radio():
+    fake = FakeRadioPlatform("khoa-nen-tang-7")
+    yield fake
+    fake.close()
+
+
+def http_channel(config_dir: Path, radio: FakeRadioPlatform) -> None:
+    set_channel(config_dir, playout='"http"', **{
+        "http.table": f'[channels.muong-la-loa.settings.http]\nurl = "{radio.url}"\ntoken_env = "CCHC_RADIO_TOKEN"\n'
+                      'auth_header = "X-Api-Key"\nauth_scheme = "Token"\nfile_field = "audio"\nid_field = "data.id"\n'
+                      'fields = { start_at = "play_at", external_id = "client_ref" }'})
+
+
+def test_http_playout_uploads_ahead_with_the_configured_fields(short_station, settings, clock, radio, monkeypatch):
+    http_channel(short_station, radio)
+    monkeypatch.setenv("CCHC_RADIO_TOKEN", radio.token)
+    app = make_app(settings, clock)
+    approved(app, channels=LOA)
+    app.broadcaster().prepare("muong-la-loa", SLOT)
+    (upload,) = radio.uploads
+    assert upload["fields"]["play_at"] == "2025-09-01T17:00:00+07:00"
+    assert upload["fields"]["client_ref"] == "muong-la-loa/2025-09-01T17:00:00"
+    assert upload["files"]["audio"][:3] in (b"ID3", b"\xff\xfb")
+    assert "prog-1" in as_runs(app)[0].message
+
+
+def test_http_playout_refused_fails_the_slot_and_says_why(short_station, settings, clock, radio, monkeypatch):
+    http_channel(short_station, radio)
+    monkeypatch.setenv("CCHC_RADIO_TOKEN", "ma-sai-123456")
+    app = make_app(settings, clock)
+    ann = approved(app, channels=LOA)
+    broadcaster = app.broadcaster()
+    broadcaster.prepare("muong-la-loa", SLOT)
+    clock.advance(SLOT - clock.now())
+    run = broadcaster.play("muong-la-loa", SLOT)
+    assert run.status == "failed" and radio.uploads == []
+    delivery = deliveries(app)[f"{ann.ref_code}.1"]
+    assert delivery.state == S.FAILED and "không tải được" in delivery.last_error
+    assert "ma-sai-123456" not in (as_runs(app)[0].message or "")

@@ -1,0 +1,80 @@
+"""Speech text for Vietnamese TTS: what the announcer would read, and the lexicon in config/."""
+
+import pytest
+
+from channels.loudspeaker.speech import SpeechError, SpeechText, read_number
+from scheduler.config import load_config
+from scheduler.errors import ConfigError
+from scheduler.settings import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def speech():
+    lexicon = load_config(PROJECT_ROOT / "config").speech
+    return SpeechText(lexicon.abbreviations, lexicon.document_codes)
+
+
+@pytest.mark.parametrize(("number", "words"), [
+    (0, "không"), (5, "năm"), (10, "mười"), (15, "mười lăm"), (21, "hai mươi mốt"), (24, "hai mươi tư"),
+    (105, "một trăm linh năm"), (110, "một trăm mười"), (1005, "một nghìn không trăm linh năm"),
+    (2025, "hai nghìn không trăm hai mươi lăm"), (1_000_000, "một triệu"),
+    (1_000_005, "một triệu không trăm linh năm"), (1_234_567, "một triệu hai trăm ba mươi tư nghìn năm trăm sáu mươi bảy"),
+])
+def test_numbers_are_read_the_northern_way(number, words):
+    assert read_number(number) == words
+
+
+@pytest.mark.parametrize(("text", "spoken"), [
+    ("Từ 01/8/2025", "Từ ngày mùng một tháng tám năm hai nghìn không trăm hai mươi lăm"),
+    ("ngày 15/4/2025", "ngày mười lăm tháng tư năm hai nghìn không trăm hai mươi lăm"),
+    ("tháng 8/2025", "tháng tám năm hai nghìn không trăm hai mươi lăm"),
+    ("lúc 14h30", "lúc mười bốn giờ ba mươi phút"),
+    ("lúc 7h", "lúc bảy giờ"),
+    ("lúc 08:05", "lúc tám giờ năm phút"),
+    ("đạt 95,5%", "đạt chín mươi lăm phẩy năm phần trăm"),
+    ("tăng 3,25 điểm", "tăng ba phẩy hai mươi lăm điểm"),
+    ("1.234 hồ sơ", "một nghìn hai trăm ba mươi tư hồ sơ"),
+    ("giai đoạn 2021-2030", "giai đoạn hai nghìn không trăm hai mươi mốt đến hai nghìn không trăm ba mươi"),
+    ("từ 10-15%", "từ mười phần trăm đến mười lăm phần trăm"),
+    ("Quyết định số 1928/QĐ-UBND", "Quyết định số một nghìn chín trăm hai mươi tám quyết định Ủy ban nhân dân"),
+    ("Nghị quyết số 57-NQ/TW", "Nghị quyết số năm mươi bảy nghị quyết Trung ương"),
+    ("Nghị quyết số 71/NQ-CP", "Nghị quyết số bảy mươi mốt nghị quyết Chính phủ"),
+    ("Thông tư 39/2020/TT-BTTTT",
+     "Thông tư ba mươi chín năm hai nghìn không trăm hai mươi thông tư Bộ Thông tin và Truyền thông"),
+    ("lần thứ 4", "lần thứ tư"),
+    ("Đại hội XIII, quý III", "Đại hội mười ba, quý ba"),
+    ("II. NỘI DUNG", "Phần hai. nội dung"),
+    ("CCHC và TTHC", "cải cách hành chính và thủ tục hành chính"),
+    ("UBND, HĐND", "Ủy ban nhân dân, Hội đồng nhân dân"),
+    ("PAR INDEX, SIPAS", "chỉ số cải cách hành chính, chỉ số hài lòng của người dân, tổ chức đối với sự phục vụ "
+                         "của cơ quan hành chính nhà nước"),
+    ("gọi 0212 3852 123", "gọi không hai một hai, ba tám năm hai, một hai ba"),
+    ("xem https://dichvucong.gov.vn/p/home", "xem dichvucong chấm gov chấm vn"),
+    ("Thông báo 📢 khẩn ★", "Thông báo khẩn"),
+])
+def test_speech_text_reads_like_an_announcer(speech, text, spoken):
+    assert speech.speak(text) == spoken
+
+
+def test_a_text_of_only_symbols_is_refused_with_a_reason(speech):
+    with pytest.raises(SpeechError, match="không có chữ nào"):
+        speech.speak("📢📢 ★★ ### !!! → ✓")
+
+
+def test_staff_add_lexicon_entries_without_code(config_dir):
+    path = config_dir / "speech.toml"
+    text = path.read_text(encoding="utf-8").replace("[abbreviations]\n", '[abbreviations]\n"ĐTN" = "Đoàn Thanh niên"\n')
+    path.write_text(text, encoding="utf-8")
+    lexicon = load_config(config_dir).speech
+    assert SpeechText(lexicon.abbreviations).speak("ĐTN xã") == "Đoàn Thanh niên xã"
+
+
+def test_a_lexicon_entry_that_expands_into_itself_is_a_config_error(config_dir):
+    path = config_dir / "speech.toml"
+    text = path.read_text(encoding="utf-8").replace('"CNTT" = "công nghệ thông tin"', '"CNTT" = "CNTT số"')
+    path.write_text(text, encoding="utf-8")
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if row.startswith('"CNTT"'))
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_dir)
+    assert f"config/speech.toml:{line}: abbreviations.CNTT:" in str(caught.value)
+    assert "chứa chính 'CNTT'" in str(caught.value)
