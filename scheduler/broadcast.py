@@ -176,7 +176,9 @@ class Broadcaster:
 
     def _programme_path(self, name: str, slot_at: datetime, kind: str) -> Path:
         local = slot_at.astimezone(LOCAL_TZ)
-        stem = f"{local:%H%M}" if kind == "slot" else f"{local:%H%M%S}-khan-cap"
+        stem = f"{local:%H%M}" if local.second == 0 else f"{local:%H%M%S}"
+        if kind == "emergency":
+            stem += "-khan-cap"
         return self.folder(name) / f"{local:%Y-%m-%d}" / f"{stem}.mp3"
 
     def _due(self, session: Session, name: str, slot_at: datetime, *, kind: str, now: datetime) -> list[Delivery]:

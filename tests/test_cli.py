@@ -161,3 +161,28 @@ def test_commands_refuse_a_database_that_was_not_initialised(settings, tmp_path)
     fresh = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'empty.db'}"})
     result = run(fresh, "list")
     assert result.returncode == 1 and "cchc init" in result.stderr
+
+
+def test_loudspeaker_commands_speak_render_preview_and_log(ready, tmp_path):
+    spoken = run(ready, "speech", "Ngày 01/8/2025, UBND xã")
+    assert spoken.stdout.strip() == "Ngày mùng một tháng tám năm hai nghìn không trăm hai mươi lăm, Ủy ban nhân dân xã"
+    out = tmp_path / "nghe.mp3"
+    rendered = run(ready, "render", "--text", "Kính thưa bà con, CCHC.", "--out", str(out))
+    assert rendered.returncode == 0 and "Voiced by: espeak-ng" in rendered.stdout and out.stat().st_size > 1000
+    assert "cải cách hành chính" in rendered.stdout
+    symbols = run(ready, "render", "--text", "📢📢", "--out", str(out))
+    assert symbols.returncode == 2 and "không có chữ nào để đọc" in symbols.stderr and "Traceback" not in symbols.stderr
+    ann = queue_id(ready, "--title", "Lịch tiếp dân", "--body", "Chủ tịch UBND xã tiếp dân.", "--channel", "loa",
+                   "--at", "2025-09-01 16:00")
+    assert run(ready, "submit", ann, "--user", "lan", "--now", "2025-09-01 07:01").returncode == 0
+    assert run(ready, "approve", ann, "--user", "hung", "--now", "2025-09-01 07:02").returncode == 0
+    bad_slot = run(ready, "programme", "--slot", "2025-09-01 16:00", "--now", "2025-09-01 07:03")
+    assert bad_slot.returncode == 2 and "không phải khung giờ" in bad_slot.stderr and "06:00, 17:00" in bad_slot.stderr
+    preview = run(ready, "programme", "--slot", "2025-09-01 17:00", "--now", "2025-09-01 07:03", "--json")
+    assert preview.returncode == 0, preview.stderr
+    assert [p["lang"] for p in json.loads(preview.stdout)["parts"]] == ["vi"]
+    assert run(ready, "dispatch", "--once", "--now", "2025-09-01 17:00").returncode == 0
+    assert run(ready, "dispatch", "--once", "--now", "2025-09-01 17:05").returncode == 0
+    logged = json.loads(run(ready, "asrun", "--date", "2025-09-01", "--json", "--now", "2025-09-01 18:00").stdout)
+    (slot,) = logged
+    assert slot["status"] == "played" and slot["played"] == "1/1" and slot["parts"][0]["engine"] == "espeak-ng"

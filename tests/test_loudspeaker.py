@@ -106,7 +106,7 @@ def test_a_slot_plays_each_item_in_vi_then_blt_then_hmn_levelled_and_logged(loa,
     assert [p["lang"] for p in prepared.parts] == ["vi", "blt", "hmn"]
     assert [p["engine"] for p in prepared.parts] == ["espeak-ng", "recording", "recording"]
     assert prepared.path.exists() and prepared.path.with_suffix(".m3u").exists()
-    assert '"ref_code": "%s.1"' % ann.ref_code in prepared.path.with_suffix(".json").read_text(encoding="utf-8")
+    assert f'"ref_code": "{ann.ref_code}.1"' in prepared.path.with_suffix(".json").read_text(encoding="utf-8")
     probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=sample_rate,channels,bit_rate",
                             "-of", "csv=p=0", str(prepared.path)], capture_output=True, text=True, check=True)
     assert probe.stdout.strip() == "44100,1,64000"

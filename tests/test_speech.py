@@ -18,7 +18,8 @@ def speech():
     (0, "không"), (5, "năm"), (10, "mười"), (15, "mười lăm"), (21, "hai mươi mốt"), (24, "hai mươi tư"),
     (105, "một trăm linh năm"), (110, "một trăm mười"), (1005, "một nghìn không trăm linh năm"),
     (2025, "hai nghìn không trăm hai mươi lăm"), (1_000_000, "một triệu"),
-    (1_000_005, "một triệu không trăm linh năm"), (1_234_567, "một triệu hai trăm ba mươi tư nghìn năm trăm sáu mươi bảy"),
+    (1_000_005, "một triệu không trăm linh năm"),
+    (1_234_567, "một triệu hai trăm ba mươi tư nghìn năm trăm sáu mươi bảy"),
 ])
 def test_numbers_are_read_the_northern_way(number, words):
     assert read_number(number) == words

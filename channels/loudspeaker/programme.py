@@ -129,7 +129,7 @@ def export_mp3(audio: AudioSegment, path: Path, *, bitrate: str, sample_rate: in
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".wav") as wav:
         audio.export(wav.name, format="wav")
-        tmp = path.with_name(f".{path.name}.part")
+        tmp = Path(wav.name).with_suffix(".mp3")
         result = subprocess.run(
             ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", wav.name, "-ac", str(channels),
              "-ar", str(sample_rate), "-c:a", "libmp3lame", "-b:a", bitrate, "-f", "mp3", str(tmp)],
