@@ -24,7 +24,7 @@ from scheduler.announcements import Draft
 from scheduler.app import App
 from scheduler.clock import LOCAL_TZ, Clock, local_midnight, parse_local, parse_local_date, show
 from scheduler.db import migrate, read_session, write_session
-from scheduler.errors import CchcError, InputError
+from scheduler.errors import CchcError, InputError, RuleError
 from scheduler.models import DeliveryState
 from scheduler.settings import Settings
 from scheduler.text import check_language, read_text_file
@@ -508,7 +508,12 @@ def programme(app: App, user: str | None, channel: str | None, slot_text: str, o
     broadcaster = app.broadcaster()
     if not build and out is None:
         out = app.settings.data_dir / "cache" / "preview" / f"{name}.mp3"
-    prepared = broadcaster.prepare(name, slot_at, dry_run=not build, out=out)
+    from channels.loudspeaker.playout import PlayoutError
+
+    try:
+        prepared = broadcaster.prepare(name, slot_at, dry_run=not build, out=out)
+    except PlayoutError as exc:  # e.g. --build for a slot that has already played
+        raise RuleError(str(exc)) from None
     rows = [{"at": queries.minutes(p["start_ms"]), "ref": p["ref_code"], "lang": p["lang"], "engine": p["engine"],
              "length": queries.minutes(p["duration_ms"]), "title": p["title"]} for p in prepared.parts]
     if as_json:
