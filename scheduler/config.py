@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from scheduler.errors import ConfigError
-from scheduler.text import is_hhmm, language_problem
+from scheduler.text import check_slots, language_problem
 
 Period = Literal["week", "month", "quarter", "half", "year"]
 
@@ -52,10 +52,7 @@ class UnitConfig(_Strict):
     @field_validator("slots")
     @classmethod
     def _slots(cls, values: list[str]) -> list[str]:
-        for value in values:
-            if not is_hhmm(value):
-                raise ValueError(f"khung giờ '{value}' phải có dạng HH:MM, ví dụ 06:00")
-        return sorted(values)
+        return check_slots(values)
 
 
 class UnitsFile(_Strict):

@@ -64,3 +64,11 @@ def read_text_file(path: str | Path, field: str) -> str:
 
 def is_hhmm(value: str) -> bool:
     return bool(_HHMM.match(value))
+
+
+def check_slots(values: list[str]) -> list[str]:
+    """Daily slot times (``HH:MM``), sorted; a ``ValueError`` for config validators otherwise."""
+    for value in values:
+        if not is_hhmm(value):
+            raise ValueError(f"khung giờ '{value}' phải có dạng HH:MM, ví dụ 06:00")
+    return sorted(values)

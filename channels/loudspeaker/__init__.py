@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from channels.base import Channel, ChannelSettings, Outcome, Post, Receipt
 from channels.loudspeaker.playout import HttpPlayout, IcecastPlayout, PlayoutError
 from channels.secrets import read_secret
-from scheduler.text import is_hhmm
+from scheduler.text import check_slots
 
 _ENV = r"^[A-Z][A-Z0-9_]*$"
 
@@ -63,10 +63,7 @@ class LoudspeakerSettings(ChannelSettings):
     @field_validator("slots")
     @classmethod
     def _slots(cls, values: list[str]) -> list[str]:
-        for value in values:
-            if not is_hhmm(value):
-                raise ValueError(f"khung giờ '{value}' phải có dạng HH:MM, ví dụ 06:00")
-        return sorted(set(values))
+        return check_slots(list(set(values)))
 
     @model_validator(mode="after")
     def _backend(self) -> LoudspeakerSettings:
