@@ -61,6 +61,7 @@ class Draft:
     until: date | None = None
     expires_at: datetime | None = None
     unit: str | None = None
+    evergreen: bool | None = None
     changed: list[str] = field(default_factory=list)
 
 
@@ -151,8 +152,8 @@ def approve(session: Session, *, config: Config, ann: Announcement, approver: st
                         content_hash=content_hash(session, ann), decided_at=now)
     session.add(approval)
     session.flush()
-    deliveries = expand(session, config=config, ann=ann, approval=approval, now=now)
-    if not deliveries:
+    deliveries = [] if ann.evergreen else expand(session, config=config, ann=ann, approval=approval, now=now)
+    if not deliveries and not ann.evergreen:
         raise RuleError("không còn lượt phát nào trong tương lai để tạo; hãy sửa lịch phát của thông báo")
     ann.status, ann.updated_at = A.APPROVED, now
     audit.record(session, actor=approver, action="approve", subject=f"announcement:{ann.id}", at=now,
@@ -188,7 +189,7 @@ def content_hash(session: Session, ann: Announcement) -> str:
         "title": ann.title, "body": ann.body, "topics": ann.topics, "channels": ann.channels,
         "languages": ann.languages, "priority": ann.priority, "next_slot": ann.next_slot,
         "first_at": _iso(ann.first_at), "repeat": ann.repeat, "until": _iso(ann.repeat_until),
-        "expires_at": _iso(ann.expires_at),
+        "expires_at": _iso(ann.expires_at), "evergreen": ann.evergreen,
         "translations": [[t.lang, t.title, t.body, t.audio_sha256] for t in translations],
     }
     encoded = json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
@@ -238,8 +239,7 @@ def expand(session: Session, *, config: Config, ann: Announcement, approval: App
             Delivery.announcement_id == ann.id,
             col(Delivery.state).notin_([DeliveryState.CANCELLED, DeliveryState.EXPIRED])))
     }
-    sequence = session.exec(select(func.count()).select_from(Delivery)
-                            .where(Delivery.announcement_id == ann.id)).one()
+    sequence = delivery_count(session, ann)
     created: list[Delivery] = []
     for due in occurrences(ann, unit, now):
         for name in ann.channels:
@@ -258,17 +258,28 @@ def expand(session: Session, *, config: Config, ann: Announcement, approval: App
                 if lang not in channel.languages or (name, lang, at) in taken:
                     continue
                 sequence += 1
-                delivery = Delivery(
-                    announcement_id=ann.id, approval_id=approval.id, channel_id=name, lang=lang,
-                    ref_code=f"{ann.ref_code}.{sequence}", content_hash=approval.content_hash,
-                    due_at=at, expires_at=expires, next_attempt_at=at, created_at=now, updated_at=now,
-                    priority_rank=PRIORITY_RANK[Priority(ann.priority)],
-                )
-                session.add(delivery)
-                created.append(delivery)
+                created.append(new_delivery(session, ann, approval, name, lang, at, expires, now, sequence))
                 taken.add((name, lang, at))
     session.flush()
     return created
+
+
+def delivery_count(session: Session, ann: Announcement) -> int:
+    """How many deliveries an announcement has ever had: the last number of its delivery references."""
+    return session.exec(select(func.count()).select_from(Delivery).where(Delivery.announcement_id == ann.id)).one()
+
+
+def new_delivery(session: Session, ann: Announcement, approval: Approval, channel: str, lang: str, at: datetime,
+                 expires: datetime, now: datetime, sequence: int, origin: str = "schedule") -> Delivery:
+    """Add one delivery of the approved content; ``sequence`` numbers its reference (``SL-2025-0007.3``)."""
+    delivery = Delivery(
+        announcement_id=ann.id, approval_id=approval.id, channel_id=channel, lang=lang,
+        ref_code=f"{ann.ref_code}.{sequence}", content_hash=approval.content_hash,
+        due_at=at, expires_at=expires, next_attempt_at=at, created_at=now, updated_at=now,
+        priority_rank=PRIORITY_RANK[Priority(ann.priority)], origin=origin,
+    )
+    session.add(delivery)
+    return delivery
 
 
 def _apply(session: Session, ann: Announcement, draft: Draft, *, config: Config, now: datetime,
@@ -290,7 +301,15 @@ def _apply(session: Session, ann: Announcement, draft: Draft, *, config: Config,
         if draft.priority not in set(Priority):
             raise InputError("--priority", "hãy chọn normal (thường), priority (ưu tiên) hoặc emergency (khẩn cấp)")
         values["priority"] = draft.priority
-    _apply_schedule(ann, draft, values, now=now, creating=creating)
+    if draft.evergreen is not None:
+        values["evergreen"] = draft.evergreen
+    if values.get("evergreen", ann.evergreen):
+        if draft.at is not None or draft.next_slot or draft.repeat not in (None, Repeat.NONE):
+            raise InputError("--evergreen", "tin dùng lại không có lịch riêng (hệ thống tự xếp vào khung giờ "
+                                            "trống); hãy bỏ --at, --next-slot, --repeat")
+        values.update(next_slot=False, first_at=None, repeat=Repeat.NONE, repeat_until=None)
+    else:
+        _apply_schedule(ann, draft, values, now=now, creating=creating or draft.evergreen is False)
     languages = values.get("languages", ann.languages)
     channel_names = values.get("channels", ann.channels)
     served = {lang for name in channel_names for lang in config.channels[name].languages}
@@ -381,6 +400,8 @@ def _check_complete(session: Session, ann: Announcement, *, now: datetime) -> No
     if missing:
         raise RuleError("thiếu bản dịch " + ", ".join(f"{LANGUAGE_NAMES[m]} ({m})" for m in missing)
                         + f"; hãy thêm bằng: cchc translate {ann.id} --lang {missing[0]} --body-file TỆP")
+    if not ann.evergreen and not ann.next_slot and not ann.first_at:
+        raise RuleError(f"thông báo {ann.id} chưa có lịch phát; hãy sửa bằng: cchc edit {ann.id} --at ...")
     if not ann.next_slot and ann.first_at and ann.repeat == Repeat.NONE and ann.first_at <= now:
         raise RuleError(f"giờ phát {show(ann.first_at)} đã qua; hãy sửa bằng: cchc edit {ann.id} --at ...")
 

@@ -41,6 +41,7 @@ from scheduler.clock import LOCAL_TZ, next_slot, show, slot_times
 from scheduler.config import Config
 from scheduler.db import read_session, write_session
 from scheduler.dispatch import owner_alive, post_or_cancel, worker_name
+from scheduler.fill import fill_slot
 from scheduler.models import PRIORITY_RANK, AsRun, AsRunStatus, Attempt, Delivery, Priority, ServiceState
 from scheduler.models import DeliveryState as S
 from scheduler.states import CLAIMABLE, check_transition
@@ -117,6 +118,8 @@ class Broadcaster:
             existing = self._as_run(session, name, slot_at, kind)
             if existing is not None and existing.status != AsRunStatus.PREPARED and not dry_run:
                 raise PlayoutError(f"khung giờ {show(slot_at)} của {name} đã ở trạng thái '{existing.status}'")
+            if kind == "slot":
+                fill_slot(session, self.config, name, slot_at, now=now)  # evergreen items, by the plan's rules
             rows = self._due(session, name, slot_at, kind=kind, now=now)
             posts = [(d.id, d.ref_code, post_or_cancel(session, d, now)) for d in rows]
             if dry_run:

@@ -81,6 +81,19 @@ class TargetConfig(_Strict):
         return _languages(values)
 
 
+class ComplianceConfig(_Strict):
+    warn_at: float = Field(default=0.5, gt=0, le=1)  # fraction of a period after which "at risk" is a warning
+
+
+class FillConfig(_Strict):
+    """Rules for the gap filler, which draws on approved evergreen items (``cchc queue --evergreen``)."""
+
+    empty_slots: bool = False  # fill loudspeaker slots that would otherwise stay silent
+    quotas: bool = True  # fill loudspeaker slots while a loudspeaker target is at risk (a warning)
+    max_per_week: int = Field(default=2, ge=1, le=50)  # the same item on the same channel, per calendar week
+    max_per_slot: int = Field(default=1, ge=1, le=10)
+
+
 class PlanFile(_Strict):
     id: str = Field(pattern=r"^[a-z0-9-]+$")
     unit: str
@@ -90,6 +103,8 @@ class PlanFile(_Strict):
     source: str = ""
     topics: dict[str, TopicConfig]
     targets: dict[str, TargetConfig] = {}
+    compliance: ComplianceConfig = ComplianceConfig()
+    fill: FillConfig = FillConfig()
 
 
 class ChannelConfig(_Strict):

@@ -177,6 +177,9 @@ class Announcement(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
     sample_key: str | None = Field(default=None, max_length=60, unique=True)
+    # An evergreen item (tin dùng lại) has no schedule of its own: once approved, it is in the library
+    # the gap filler draws on for empty loudspeaker slots and quotas at risk.
+    evergreen: bool = False
 
 
 class Translation(SQLModel, table=True):
@@ -240,6 +243,7 @@ class Delivery(SQLModel, table=True):
     remote_url: str | None = None
     last_error: str | None = None
     preview: bool = False
+    origin: str = Field(default="schedule", max_length=10)  # "schedule", or "fill" when the gap filler added it
     finished_at: datetime | None = _when(index=True)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)

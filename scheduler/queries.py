@@ -43,7 +43,7 @@ def announcements(session: Session, *, status: str | None = None, unit: str | No
     return [
         {"id": a.id, "ref": a.ref_code, "status": a.status, "priority": a.priority, "title": a.title,
          "author": a.author, "channels": a.channels, "languages": a.languages,
-         "when": "khung giờ kế tiếp" if a.next_slot else show(a.first_at),
+         "when": "tin dùng lại" if a.evergreen else "khung giờ kế tiếp" if a.next_slot else show(a.first_at),
          "repeat": a.repeat, "delivered": counts.get(a.id, 0)}
         for a in session.exec(query)
     ]

@@ -24,6 +24,7 @@ from scheduler.clock import LOCAL_TZ
 from scheduler.db import read_session, write_session
 from scheduler.dispatch import worker_name
 from scheduler.models import Delivery, ServiceState
+from scheduler.periods import day_span
 from scheduler.states import CLAIMABLE
 
 if TYPE_CHECKING:
@@ -55,6 +56,27 @@ def tick(app: App) -> None:
     report = app.dispatcher().run_once()
     if report.sent or report.reconciled or report.expired or report.rescued:
         log.info("tick: %s", report.summary())
+
+
+def check_quotas(app: App) -> int:
+    """Early warnings: every target of every unit's current plan, in the period running today.
+
+    Each new warning is logged once and kept in the audit trail (``cchc compliance`` shows it).
+    """
+    from scheduler import compliance
+    from scheduler.errors import InputError
+
+    now = app.now()
+    today = now.astimezone(LOCAL_TZ).date()
+    fresh = 0
+    with write_session(app.engine) as session:
+        for unit in sorted({plan.unit for plan in app.config.plans.values()}):
+            try:
+                result = compliance.evaluate(session, app.config, unit=unit, span=day_span(today), now=now)
+            except InputError:
+                continue  # no plan for this year
+            fresh += len(compliance.warn(session, result, at=now))
+    return fresh
 
 
 def schedule_slots(scheduler: BackgroundScheduler, app: App, broadcaster: Broadcaster) -> int:
@@ -120,6 +142,8 @@ def run(app: App, stop: threading.Event | None = None) -> None:
                       seconds=app.settings.tick_seconds, next_run_time=started)
     scheduler.add_job(heartbeat, "interval", args=[app], id="heartbeat", replace_existing=True,
                       seconds=app.settings.heartbeat_seconds, next_run_time=started)
+    scheduler.add_job(check_quotas, "interval", args=[app], id="quotas", replace_existing=True,
+                      minutes=30, next_run_time=started)
     slots = 0
     if any(channel.slotted for channel in app.channels.values()):
         broadcaster = app.broadcaster()  # one for the process: it keeps the TTS engines' cool-downs

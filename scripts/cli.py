@@ -26,6 +26,7 @@ from scheduler.clock import LOCAL_TZ, Clock, local_midnight, parse_local, parse_
 from scheduler.db import migrate, read_session, write_session
 from scheduler.errors import CchcError, InputError, RuleError
 from scheduler.models import DeliveryState
+from scheduler.periods import Span, parse_period, span_at
 from scheduler.settings import Settings
 from scheduler.text import check_language, read_text_file
 from scripts.output import emit, table, to_json
@@ -183,6 +184,9 @@ def content_options(func: Callable) -> Callable:
         click.option("--until", "until_text", metavar="YYYY-MM-DD", help="Ngày cuối khi lặp lại."),
         click.option("--priority", type=click.Choice(["normal", "priority", "emergency"]), help="Mức ưu tiên."),
         click.option("--expires", "expires_text", metavar='"YYYY-MM-DD HH:MM"', help="Không phát sau thời điểm này."),
+        click.option("--evergreen/--not-evergreen", default=None,
+                     help="Tin dùng lại: không có lịch riêng; sau khi duyệt, hệ thống dùng nó để lấp khung giờ "
+                          "trống và chỉ tiêu có nguy cơ không đạt."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -202,7 +206,7 @@ def _draft(body: str | None, body_file: str | None, at_text: str | None, until_t
         body=_body(body, body_file), title=kw.get("title"), topics=list(topics) or None,
         channels=list(channels) or None,
         languages=list(languages) or None, priority=kw.get("priority"), next_slot=kw.get("next_slot"),
-        repeat=kw.get("repeat"), unit=kw.get("unit"),
+        repeat=kw.get("repeat"), unit=kw.get("unit"), evergreen=kw.get("evergreen"),
         at=parse_local(at_text, "--at") if at_text else None,
         until=parse_local_date(until_text, "--until") if until_text else None,
         expires_at=parse_local(expires_text, "--expires") if expires_text else None,
@@ -274,6 +278,12 @@ def translate(app: App, user: str | None, announcement_id: int, lang: str, title
         click.echo(f"  {note}")
 
 
+def _approved(count: int, evergreen: bool) -> str:
+    if evergreen:
+        return "tin dùng lại đã vào thư viện; hệ thống tự xếp nó vào khung giờ trống khi cần"
+    return f"{count} lượt phát đã được xếp lịch"
+
+
 def _simple_action(name: str, help_text: str, action: Callable[..., Any], done: str,
                    reason: bool = False) -> None:
     @click.argument("announcement_id", type=int)
@@ -295,9 +305,9 @@ _simple_action("submit", "Gửi thông báo đi thẩm định.",
                lambda s, app, ann, actor, _: announcements.submit(s, ann=ann, actor=actor, now=app.now()),
                "Đã gửi duyệt thông báo {id}.")
 _simple_action("approve", "Phê duyệt (người khác với người viết) và xếp lịch các lượt phát.",
-               lambda s, app, ann, actor, _: len(announcements.approve(
-                   s, config=app.config, ann=ann, approver=actor, now=app.now())),
-               "Đã phê duyệt thông báo {id}: {result} lượt phát đã được xếp lịch.")
+               lambda s, app, ann, actor, _: _approved(len(announcements.approve(
+                   s, config=app.config, ann=ann, approver=actor, now=app.now())), ann.evergreen),
+               "Đã phê duyệt thông báo {id}: {result}.")
 _simple_action("reject", "Từ chối, kèm lý do.",
                lambda s, app, ann, actor, why: announcements.reject(
                    s, ann=ann, approver=actor, reason=why, now=app.now()),
@@ -380,6 +390,10 @@ def dispatch(app: App, user: str | None, once: bool) -> None:
     click.echo(f"Dispatch at {show(app.now())}: {report.summary()}")
     if any(ch.slotted for ch in app.channels.values()):
         app.broadcaster().run_due()
+    from scheduler.service import check_quotas
+
+    if warned := check_quotas(app):
+        click.echo(f"{warned} cảnh báo chỉ tiêu mới (xem: cchc compliance)")
 
 
 @cli.command()
@@ -561,6 +575,44 @@ def asrun(app: App, user: str | None, date_text: str | None, channel: str | None
                        f"{part['length']:>6} {mark}  {part['title'][:50]}")
         for note in row["notes"]:
             click.echo(f"  - {note}")
+
+
+# -- plan compliance and reports ---------------------------------------------------------------
+
+COMPLIANCE_COLUMNS = ["target", "clause", "period", "lang", "minimum", "delivered", "scheduled", "filled", "needed",
+                      "status_text", "warn"]
+
+
+def _period(app: App, text: str | None) -> Span:
+    return parse_period(text) if text else span_at("month", app.now())
+
+
+@cli.command()
+@click.option("--period", "period_text", metavar="2025-09|2025-W36|2025-Q3|2025-H1|2025",
+              help="Kỳ cần xem (mặc định: tháng này).")
+@click.option("--unit", help="Đơn vị (mặc định: đơn vị mặc định).")
+@fmt_option
+@with_app()
+def compliance(app: App, user: str | None, period_text: str | None, unit: str | None, as_json: bool) -> None:
+    """Tiến độ thực hiện chỉ tiêu của kế hoạch trong một kỳ: đạt, đúng tiến độ, có nguy cơ, không đạt."""
+    from scheduler.compliance import evaluate
+
+    span = _period(app, period_text)
+    with read_session(app.ready_engine()) as session:
+        result = evaluate(session, app.config, unit=unit or app.config.default_unit, span=span, now=app.now())
+    if as_json:
+        click.echo(to_json(result.as_dict()))
+        return
+    click.echo(f"{result.plan.title}\nKỳ: {span.title} (tính đến {show(result.now)})\n")
+    rows = [{**row.as_dict(), "period": row.span.label, "warn": "CẢNH BÁO" if row.warning else ""}
+            for row in result.rows]
+    click.echo(table(rows, COMPLIANCE_COLUMNS, {"status_text": "status", "filled": "auto"}))
+    click.echo("\nNội dung của kế hoạch (số lượt đã phát / số tin):")
+    for code, info in result.topics.items():
+        click.echo(f"  {code}) [{info['clause']}] {info['deliveries']} lượt / {info['announcements']} tin"
+                   f"  {info['text'][:70]}")
+    if result.uncovered:
+        click.echo(f"Chưa có lượt nào về mục: {', '.join(result.uncovered)}")
 
 
 def _moment(text: str | None, field: str, end_of_day: bool = False) -> datetime | None:
