@@ -615,6 +615,33 @@ def compliance(app: App, user: str | None, period_text: str | None, unit: str | 
         click.echo(f"Chưa có lượt nào về mục: {', '.join(result.uncovered)}")
 
 
+@cli.command()
+@click.option("--period", "period_text", required=True, metavar="2025-Q3|2025-H1|2025|2025-09",
+              help="Kỳ báo cáo: quý, 6 tháng, năm (hoặc một tháng).")
+@click.option("--format", "fmt", type=click.Choice(["docx", "xlsx", "csv"]), default="docx", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Tệp kết quả (mặc định: trong data/reports/).")
+@click.option("--unit", help="Đơn vị (mặc định: đơn vị mặc định).")
+@with_app()
+def report(app: App, user: str | None, period_text: str, fmt: str, out: Path | None, unit: str | None) -> None:
+    """Báo cáo kết quả công tác thông tin, tuyên truyền CCHC gửi Sở Nội vụ (DOCX, XLSX hoặc CSV)."""
+    from scheduler import report as reports
+
+    span = parse_period(period_text)
+    unit = unit or app.config.default_unit
+    if out is not None and out.suffix.lower() != f".{fmt}":
+        raise InputError("--out", f"tệp '{out.name}' không có đuôi .{fmt}; hãy đặt tên như bao-cao-{span.label}.{fmt}")
+    with read_session(app.ready_engine()) as session:
+        data = reports.gather(session, app.config, unit=unit, span=span, now=app.now())
+    default = app.settings.data_dir / "reports" / f"bao-cao-cchc-{unit}-{span.label}.{fmt}"
+    path = reports.write(data, fmt, out or default)
+    summary = data.compliance.summaries
+    met = sum(s.status.value == "met" for s in summary)
+    click.echo(f"Đã ghi báo cáo {span.title} của {data.unit_name}: {path}")
+    click.echo(f"  {met}/{len(summary)} chỉ tiêu đạt; {len(data.items)} tin, bài; "
+               f"{data.problem_total} lượt không thành công hoặc khung giờ bị lỡ")
+
+
 def _moment(text: str | None, field: str, end_of_day: bool = False) -> datetime | None:
     if not text:
         return None

@@ -22,7 +22,9 @@ if ! "$python" -c "import ensurepip, venv" >/dev/null 2>&1; then
   packages+=(python3-venv)
 fi
 # The tests also run a real PostgreSQL and a real Icecast (loudspeaker live push).
-[ "$with_test" = 1 ] && packages+=(postgresql icecast2)
+# LibreOffice and poppler render the DOCX report to PDF and PNG; Liberation Serif is metric-compatible
+# with Times New Roman, the font of Vietnamese administrative documents.
+[ "$with_test" = 1 ] && packages+=(postgresql icecast2 libreoffice-writer-nogui poppler-utils fonts-liberation2)
 
 missing=()
 for package in "${packages[@]}"; do

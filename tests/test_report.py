@@ -1,0 +1,116 @@
+"""The periodic report to Sở Nội vụ: what it gathers, and the DOCX as LibreOffice renders it
+(PDF text and a PNG page), the XLSX as openpyxl reads it, the CSV as Excel would."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from scheduler import report as reports
+from scheduler.db import read_session
+from scheduler.periods import parse_period
+from tests.conftest import START
+from tests.helpers import approved
+from tests.test_compliance import dispatch_at
+
+SEPTEMBER = parse_period("2025-09")
+SLOT = START + timedelta(hours=10)  # 1 September 17:00
+
+
+@pytest.fixture
+def september(app, clock):
+    """A September with two articles published, one loudspeaker slot missed, seen on 2 October."""
+    approved(app, title="Lịch tiếp công dân tháng 9/2025", channels=["muong-la-website"], topics=["d"],
+             at=START + timedelta(days=2))
+    approved(app, title="Kết quả Chỉ số CCHC (PAR INDEX) năm 2024", channels=["muong-la-website"], topics=["b"],
+             at=START + timedelta(days=9))
+    approved(app, title="Thông báo về dịch vụ bưu chính công ích", channels=["muong-la-loa"], at=SLOT)
+    app.broadcaster().mark_missed("muong-la-loa", SLOT, SLOT + timedelta(hours=1))
+    dispatch_at(app, clock, START + timedelta(days=2, minutes=1))
+    dispatch_at(app, clock, START + timedelta(days=9, minutes=1))
+    clock.moment = START + timedelta(days=31, hours=1)
+    with read_session(app.engine) as session:
+        return reports.gather(session, app.config, unit="muong-la", span=SEPTEMBER, now=clock.now())
+
+
+def test_the_report_gathers_targets_channels_topics_failures_and_items(september):
+    r = september
+    assert (r.issuer, r.addressee, r.place) == (["ỦY BAN NHÂN DÂN", "XÃ MƯỜNG LA"], "Sở Nội vụ tỉnh Sơn La", "Mường La")
+    targets = {row[1]: row for row in r.target_table()}
+    articles = targets["Hằng tháng đăng tin, bài về công tác CCHC trên Cổng thông tin điện tử của xã"]
+    assert articles[2:] == ["II.2.đ", "tiếng Việt", "2/tháng", "1/1 tháng đạt", 2, "đạt"]
+    assert [c["delivered"] for c in r.channels if c["kind"] == "website"] == [2]
+    assert r.languages == [{"lang": "tiếng Việt", "delivered": 2, "failed": 1}]
+    assert {p["state"] for p in r.problems} == {"quá hạn, không phát", "khung giờ bị lỡ"}
+    assert r.problem_total == 2 and all("bị lỡ" in p["reason"] for p in r.problems)
+    assert [i["title"] for i in r.items] == ["Lịch tiếp công dân tháng 9/2025",
+                                             "Kết quả Chỉ số CCHC (PAR INDEX) năm 2024"]
+    assert r.compliance.topics["b"]["deliveries"] == 1 and "a" in r.compliance.uncovered
+
+
+def soffice(docx: Path, out: Path) -> Path:
+    subprocess.run(["soffice", f"-env:UserInstallation=file://{out / 'profile'}", "--headless",
+                    "--convert-to", "pdf", "--outdir", str(out), str(docx)], check=True, capture_output=True,
+                   timeout=180)
+    return out / f"{docx.stem}.pdf"
+
+
+def dark_rows(pgm: Path) -> int:
+    """Rows of a greyscale page image with a dark run across most of the text width: table rules."""
+    data = pgm.read_bytes()
+    parts = data.split(maxsplit=4)
+    assert parts[0] == b"P5"
+    width, height, pixels = int(parts[1]), int(parts[2]), parts[4]
+    rows = 0
+    for y in range(height):
+        line = pixels[y * width:(y + 1) * width]
+        if sum(1 for value in line if value < 128) > width * 0.6:
+            rows += 1
+    return rows
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_docx_renders_with_header_and_target_table(september, tmp_path):
+    docx = reports.write(september, "docx", tmp_path / "bao-cao.docx")
+    pdf = soffice(docx, tmp_path)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
+                          text=True).stdout
+    for line in ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "XÃ MƯỜNG LA", "/BC-UBND",
+                 "BÁO CÁO", "tháng 9/2025", "Kính gửi: Sở Nội vụ tỉnh Sơn La", "I. KẾT QUẢ THỰC HIỆN CÁC CHỈ TIÊU",
+                 "Căn cứ", "không đạt", "khung giờ bị lỡ", "Lịch tiếp công dân", "TM. ỦY BAN NHÂN DÂN"]:
+        assert line in text, line
+    # the target table's row for the portal articles reads across, cell by cell, on one line
+    assert any("II.2.đ" in row and "tiếng Việt" in row and "2/tháng" in row and "1/1 tháng đạt" in row
+               for row in text.splitlines())
+    subprocess.run(["pdftoppm", "-r", "50", "-gray", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")],
+                   check=True)
+    subprocess.run(["pdftoppm", "-r", "50", "-png", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")],
+                   check=True)
+    [pgm] = tmp_path.glob("page*.pgm")
+    assert dark_rows(pgm) >= 4  # the target table's rules are drawn on the first page
+    assert next(tmp_path.glob("page*.png")).stat().st_size > 5000
+
+
+def test_the_xlsx_has_one_sheet_per_table(september, tmp_path):
+    book = load_workbook(reports.write(september, "xlsx", tmp_path / "bao-cao.xlsx"))
+    assert book.sheetnames[0] == "Báo cáo" and len(book.sheetnames) == 7
+    targets = book.worksheets[1]
+    assert [c.value for c in targets[2]] == reports.TARGET_HEADERS
+    assert any(row[2] == "II.2.đ" and row[7] == "đạt" for row in targets.iter_rows(min_row=3, values_only=True))
+    items = book.worksheets[6]
+    assert items.cell(3, 3).value == "Lịch tiếp công dân tháng 9/2025"
+
+
+def test_the_csv_opens_in_excel_with_its_diacritics(september, tmp_path):
+    path = reports.write(september, "csv", tmp_path / "bao-cao.csv")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # the BOM Excel needs to read UTF-8
+    with path.open(encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    portal = [r for r in rows if r["target"] == "portal-articles"]
+    assert portal == [{**portal[0], "period": "2025-09", "delivered": "2", "status_text": "đạt"}]
+    assert {r["period"] for r in rows if r["target"] == "loudspeaker"} == {f"2025-W{w}" for w in range(36, 40)}
