@@ -167,6 +167,42 @@ def plan_show(app: App, user: str | None, unit: str | None, as_json: bool) -> No
                        f"({', '.join(t['languages'])}): {t['description']}")
 
 
+@plan_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--unit", help="Đơn vị của kế hoạch (mặc định: đơn vị mặc định).")
+@click.option("--id", "plan_id", help="Mã kế hoạch (mặc định: <đơn vị>-<năm>).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Ghi đề xuất vào tệp này (mặc định: in ra màn hình). Không ghi đè tệp đã có.")
+@with_app()
+def plan_import(app: App, user: str | None, file: Path, unit: str | None, plan_id: str | None,
+                out: Path | None) -> None:
+    """Đọc văn bản kế hoạch (tệp .txt) và đề xuất tệp cấu hình kế hoạch: các mục nội dung và chỉ tiêu."""
+    from scheduler.plan_import import propose, to_toml
+
+    unit = unit or app.config.default_unit
+    if unit not in app.config.units:
+        raise InputError("--unit", f"không có đơn vị '{unit}'; các đơn vị: {', '.join(sorted(app.config.units))}")
+    proposal = propose(read_text_file(file, "FILE"), config=app.config, unit=unit)
+    if proposal.year is None:
+        raise InputError("FILE", "không tìm thấy năm của kế hoạch (\"năm 20..\") trong văn bản")
+    text = to_toml(proposal, plan_id=plan_id or f"{unit}-{proposal.year}", unit=unit, source=file.name)
+    if out is None:
+        click.echo(text)
+    elif out.exists():
+        raise InputError("--out", f"tệp '{out}' đã có; hãy chọn tên khác (đề xuất không ghi đè kế hoạch đã có)")
+    else:
+        out.write_text(text, encoding="utf-8")
+    click.echo(f"Đề xuất {len(proposal.topics)} mục nội dung, {len(proposal.targets)} chỉ tiêu:", err=True)
+    for key, t in proposal.targets.items():
+        click.echo(f"  {key}: [{t['clause']}] ít nhất {t['minimum']}/{t['period']} trên {t['channel']} "
+                   f"({', '.join(t['languages'])})", err=True)
+    for note in proposal.notes:
+        click.echo(f"  Lưu ý: {note}", err=True)
+    if out is not None:
+        click.echo(f"Đã ghi {out}. Hãy đọc lại với văn bản gốc, đặt vào config/plans/ rồi chạy: cchc config check",
+                   err=True)
+
+
 # -- announcements ----------------------------------------------------------------------------
 
 

@@ -1,0 +1,95 @@
+"""Plan import: both seed plans (one typed, one scanned without diacritics) read to what a careful
+reader wrote by hand in config/plans/, and a clear refusal for documents that are not plans."""
+
+from __future__ import annotations
+
+import tomllib
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from scheduler.config import PlanFile, load_config
+from scheduler.errors import InputError
+from scheduler.plan_import import outline, propose, to_toml
+from tests.cli import run
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+MUONG_LA = SEEDS / "000_29ef40bc834b218c.txt"  # scanned: no diacritics, OCR errors ("04 sd/thang", "¢)")
+SON_LA = SEEDS / "004_137a068afcaae8b0.txt"
+FIELDS = ("clause", "channel", "minimum", "period", "languages", "topics")
+
+
+def imported(path: Path, config, unit: str) -> PlanFile:
+    proposal = propose(path.read_text(encoding="utf-8"), config=config, unit=unit)
+    return PlanFile.model_validate(tomllib.loads(to_toml(proposal, plan_id=f"{unit}-import", unit=unit,
+                                                         source=path.name)))
+
+
+@pytest.mark.parametrize(("seed", "unit", "plan"), [(SON_LA, "son-la", "son-la-2025"),
+                                                    (MUONG_LA, "muong-la", "muong-la-2025")])
+def test_each_seed_imports_to_the_plan_a_careful_reader_wrote(config_dir, seed, unit, plan):
+    config = load_config(config_dir)
+    got, want = imported(seed, config, unit), config.plans[plan]
+    assert got.year == 2025
+    assert {code: t.clause for code, t in got.topics.items()} == {code: t.clause for code, t in want.topics.items()}
+    assert {key: tuple(getattr(t, f) for f in FIELDS) for key, t in got.targets.items()} == \
+           {key: tuple(getattr(t, f) for f in FIELDS) for key, t in want.targets.items()}
+    assert all(got.targets[key].note for key in ("loudspeaker", "social"))  # chosen readings say so
+
+
+def test_the_scanned_plan_gets_its_letters_from_the_outline():
+    clauses = [b.clause for b in outline(MUONG_LA.read_text(encoding="utf-8"))]
+    # "¢)" is c, the second "d)" is đ, "I1." is II and "I11." is III
+    assert clauses[clauses.index("II.1"):clauses.index("II.2")] == [
+        "II.1", "II.1.a", "II.1.b", "II.1.c", "II.1.d", "II.1.đ", "II.1.e", "II.1.g", "II.1.h"]
+    assert "II.2.đ" in clauses and "III.2" in clauses and "IV.7" in clauses
+
+
+def test_the_typed_plan_read_as_a_bad_scan_gives_the_same_targets(config_dir):
+    config = load_config(config_dir)
+    text = SON_LA.read_text(encoding="utf-8")
+    for typed, misread in [("04 số/tháng", "04 sd/thang"), ("c) Tuyên truyền tình hình", "¢) Tuyen truyen"),
+                           ("II. NỘI DUNG", "I1. NỘI DUNG"), ("III. KINH PHÍ", "I11. KINH PHÍ")]:
+        assert typed in text
+        text = text.replace(typed, misread)
+    scanned = "".join(ch for ch in unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+                      if not unicodedata.combining(ch))  # what a scan without diacritics gives
+    path = config_dir / "scan.txt"
+    path.write_text(scanned, encoding="utf-8")
+    got = imported(path, config, "son-la")
+    want = config.plans["son-la-2025"]
+    assert {k: (t.clause, t.minimum, t.period) for k, t in got.targets.items()} == \
+           {k: (t.clause, t.minimum, t.period) for k, t in want.targets.items()}
+    assert propose(scanned).notes  # says the text lost its diacritics
+
+
+def test_a_monthly_item_without_a_number_follows_the_parent_plan_or_asks_for_one(config_dir):
+    config = load_config(config_dir)
+    text = MUONG_LA.read_text(encoding="utf-8")
+    with_parent = propose(text, config=config, unit="muong-la").targets["portal-articles"]
+    alone = propose(text).targets["portal-articles"]
+    assert (with_parent["minimum"], alone["minimum"]) == (2, 1)
+    assert "son-la-2025" in with_parent["note"] and "II.1.k" in with_parent["note"]
+    assert "không ghi số lượng" in alone["note"]
+
+
+def test_a_document_that_is_not_a_plan_is_refused():
+    with pytest.raises(InputError) as error:
+        propose("Biên bản họp giao ban tháng 9.\nCác đồng chí dự họp đều có mặt.\n")
+    assert error.value.exit_code == 2 and "II. NỘI DUNG, HÌNH THỨC" in str(error.value)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the command reads files only
+def test_the_command_prints_the_proposal_and_never_overwrites(settings, tmp_path):
+    out = tmp_path / "ml.toml"
+    result = run(settings, "plan", "import", str(MUONG_LA), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert PlanFile.model_validate(tomllib.loads(out.read_text(encoding="utf-8"))).id == "muong-la-2025"
+    assert "bulletin: [II.2.d] ít nhất 4/month" in result.stderr and "mất dấu" in result.stderr
+    again = run(settings, "plan", "import", str(MUONG_LA), "--out", str(out))
+    assert again.returncode == 2 and "đã có" in again.stderr
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    refused = run(settings, "plan", "import", str(empty))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
