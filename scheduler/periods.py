@@ -14,7 +14,8 @@ from datetime import date, datetime, timedelta
 from scheduler.clock import LOCAL_TZ, local_midnight
 from scheduler.errors import InputError
 
-KINDS = ("day", "week", "month", "quarter", "half", "year")  # "day" only as a span to look from
+# A target's period is one of week..year; "day" and "range" are only spans to look from.
+KINDS = ("day", "week", "month", "quarter", "half", "year")
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 _FORMS = re.compile(r"^(\d{4})(?:-(?:W(\d{1,2})|(\d{1,2})|Q([1-4])|H([12])))?$", re.IGNORECASE)
 
@@ -48,6 +49,11 @@ class Span:
         if self.kind == "week":
             last = self.end - timedelta(days=1)
             return f"tuần {self.start.isocalendar().week}/{year} ({self.start:%d/%m}–{last:%d/%m})"
+        if self.kind in ("range", "day"):
+            last = self.end - timedelta(days=1)
+            if last == self.start:
+                return f"ngày {self.start:%d/%m/%Y}"
+            return f"từ {self.start:%d/%m/%Y} đến {last:%d/%m/%Y}"
         if self.kind == "month":
             return f"tháng {self.start.month}/{year}"
         if self.kind == "quarter":
@@ -105,7 +111,14 @@ def spans_in(kind: str, outer: Span) -> list[Span]:
     """The periods of ``kind`` that belong to ``outer``: weeks by their Thursday, others by their start.
 
     A kind longer than ``outer`` gives the one period that holds it (a yearly quota seen in September).
+    Any date range (kind ``range``, the simulation) takes every period that overlaps it.
     """
+    if outer.kind == "range":
+        found, span = [], span_of(kind, outer.start)
+        while span.start < outer.end:
+            found.append(span)
+            span = span_of(kind, span.end)
+        return found
     if KINDS.index(kind) >= KINDS.index(outer.kind):
         return [span_of(kind, outer.start)]
     found = []

@@ -639,7 +639,11 @@ def compliance(app: App, user: str | None, period_text: str | None, unit: str | 
     if as_json:
         click.echo(to_json(result.as_dict()))
         return
-    click.echo(f"{result.plan.title}\nKỳ: {span.title} (tính đến {show(result.now)})\n")
+    _print_compliance(result)
+
+
+def _print_compliance(result: Any) -> None:
+    click.echo(f"{result.plan.title}\nKỳ: {result.span.title} (tính đến {show(result.now)})\n")
     rows = [{**row.as_dict(), "period": row.span.label, "warn": "CẢNH BÁO" if row.warning else ""}
             for row in result.rows]
     click.echo(table(rows, COMPLIANCE_COLUMNS, {"status_text": "status", "filled": "auto"}))
@@ -649,6 +653,35 @@ def compliance(app: App, user: str | None, period_text: str | None, unit: str | 
                    f"  {info['text'][:70]}")
     if result.uncovered:
         click.echo(f"Chưa có lượt nào về mục: {', '.join(result.uncovered)}")
+
+
+@cli.command()
+@click.option("--from", "first_text", required=True, metavar="YYYY-MM-DD", help="Ngày đầu.")
+@click.option("--to", "last_text", required=True, metavar="YYYY-MM-DD", help="Ngày cuối.")
+@click.option("--unit", help="Đơn vị (mặc định: đơn vị mặc định).")
+@fmt_option
+@with_app()
+def simulate(app: App, user: str | None, first_text: str, last_text: str, unit: str | None, as_json: bool) -> None:
+    """Chạy thử lịch phát trên đồng hồ ảo (mọi kênh ở chế độ xem trước) và cho biết kế hoạch có đạt không."""
+    from scheduler.simulate import simulate as run_simulation
+
+    first, last = parse_local_date(first_text, "--from"), parse_local_date(last_text, "--to")
+    if "CCHC_LOG_LEVEL" not in os.environ:  # what happens on the virtual clock is reported below, not logged
+        logging.getLogger().setLevel(logging.ERROR)
+    result = run_simulation(app.ready_engine(), app.config, unit=unit or app.config.default_unit,
+                            first=first, last=last)
+    if as_json:
+        click.echo(to_json({**result.compliance.as_dict(), "sent": result.sent, "filled": result.filled,
+                            "slots": result.slots, "expired": result.expired,
+                            "warnings": [{"at": show(at), **row.as_dict()} for at, row in result.warnings]}))
+        return
+    click.echo(f"Mô phỏng {result.compliance.span.title}: {result.sent} lượt đăng, {result.slots} khung giờ "
+               f"truyền thanh ({result.filled} tin dùng lại được tự động xếp), {result.expired} lượt quá hạn.")
+    for at, row in result.warnings:
+        click.echo(f"  {show(at)[:10]} cảnh báo: {row.key} ({row.target.clause}) {row.lang} {row.span.title}: "
+                   f"còn thiếu {row.needed}")
+    click.echo("Dữ liệu thật không bị thay đổi.\n")
+    _print_compliance(result.compliance)
 
 
 @cli.command()

@@ -405,3 +405,27 @@ def test_http_playout_refused_fails_the_slot_and_says_why(short_station, setting
     delivery = deliveries(app)[f"{ann.ref_code}.1"]
     assert delivery.state == S.FAILED and "không tải được" in delivery.last_error
     assert "ma-sai-123456" not in (as_runs(app)[0].message or "")
+
+
+# -- the gap filler inside a real slot ----------------------------------------------------------
+
+
+def test_a_silent_slot_plays_an_evergreen_item_marked_automatic(short_station, settings, clock):
+    from tests.test_compliance import evergreen, set_fill
+
+    set_fill(short_station, empty_slots="true")
+    app = make_app(settings, clock)
+    item = evergreen(app, "Hướng dẫn nộp hồ sơ trực tuyến")
+    broadcaster = app.broadcaster()
+    clock.advance(SLOT - timedelta(minutes=10) - clock.now())
+    assert broadcaster.prepare("muong-la-loa", SLOT, dry_run=True).parts  # a preview shows the fill...
+    assert deliveries(app) == {}  # ...and records nothing
+    prepared = broadcaster.prepare("muong-la-loa", SLOT)
+    assert [(p["ref_code"], p["lang"]) for p in prepared.parts] == [(f"{item.ref_code}.1", "vi")]
+    assert [d.origin for d in deliveries(app).values()] == ["fill"]
+    clock.advance(timedelta(minutes=10))
+    broadcaster.play("muong-la-loa", SLOT)
+    clock.advance(timedelta(minutes=5))
+    broadcaster.settle()
+    assert [d.state for d in deliveries(app).values()] == [S.DELIVERED]
+    app.engine.dispose()

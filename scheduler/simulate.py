@@ -1,0 +1,173 @@
+"""Simulation: run the scheduler over a date range on a virtual clock, in a scratch database.
+
+The unit's announcements, approvals and deliveries are copied into a temporary SQLite database and
+the real dispatcher runs there at every moment something is due, with the clock set to that moment:
+channels that have a preview mode preview, the built-in website writes into the scratch folder, and
+each loudspeaker slot runs the real gap filler and then counts what is due as played (no audio is
+built; a programme that would run over ``max_minutes`` is not modelled). Nothing touches the real
+database, folders or platforms. The result is the compliance the plan would show at the end.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from channels import REGISTRY, build_channel
+from scheduler import catalog
+from scheduler.clock import LOCAL_TZ, FrozenClock, local_midnight, show, slot_times
+from scheduler.compliance import Compliance, Row, evaluate, warn
+from scheduler.config import Config
+from scheduler.db import make_engine, migrate, read_session, write_session
+from scheduler.dispatch import Dispatcher
+from scheduler.errors import InputError
+from scheduler.fill import fill_slot
+from scheduler.models import Announcement, Approval, Delivery, DeliveryState, Translation
+from scheduler.periods import Span, day_span, span_at
+from scheduler.states import CLAIMABLE
+
+LOCAL_KINDS = frozenset({"website"})  # kinds that only write files: run for real, into the scratch folder
+MAX_DAYS = 366
+
+
+@dataclass
+class Simulation:
+    compliance: Compliance
+    sent: int = 0
+    filled: int = 0
+    slots: int = 0
+    expired: int = 0
+    warnings: list[tuple[datetime, Row]] = field(default_factory=list)
+
+
+def simulate(engine, config: Config, *, unit: str, first: date, last: date) -> Simulation:
+    """Run ``unit``'s schedule from ``first`` to ``last`` (days, inclusive) and return the outcome."""
+    if last < first:
+        raise InputError("--to", "ngày cuối phải sau hoặc bằng ngày đầu (--from)")
+    if (last - first).days >= MAX_DAYS:
+        raise InputError("--to", f"mô phỏng tối đa {MAX_DAYS} ngày; hãy chia nhỏ khoảng thời gian")
+    if first.year != last.year:
+        raise InputError("--to", "mô phỏng trong một năm kế hoạch; hãy tách thành hai lần chạy")
+    span = Span(first, last + timedelta(days=1), "range", f"{first}..{last}")
+    start = span.start_at
+    with read_session(engine) as source:
+        evaluate(source, config, unit=unit, span=span, now=start)  # refuses a unit without a plan early
+    with tempfile.TemporaryDirectory(prefix="cchc-simulate-") as scratch:
+        folder = Path(scratch)
+        sim_config = _previewing(config, unit)
+        target = make_engine(f"sqlite:///{folder / 'simulation.db'}")
+        try:
+            migrate(target)
+            with read_session(engine) as source, write_session(target) as session:
+                catalog.sync(session, sim_config)
+                _copy(source, session, config, unit, since=_history_start(config, unit, start))
+            return _run(target, sim_config, unit, folder, span)
+        finally:
+            target.dispose()
+
+
+def _previewing(config: Config, unit: str) -> Config:
+    channels = {}
+    for name, ch in config.channels.items():
+        if ch.unit != unit or not ch.enabled:
+            continue
+        if ch.kind == "loudspeaker" or ch.kind in LOCAL_KINDS:
+            settings = {k: v for k, v in ch.settings.items() if k != "folder"}  # never the real folder
+            channels[name] = ch.model_copy(update={"settings": settings, "mode": "live"})
+        elif REGISTRY[ch.kind].supports_preview:
+            channels[name] = ch.model_copy(update={"mode": "preview"})
+        else:
+            raise InputError("--unit", f"kênh {name} (loại {ch.kind}) không có chế độ xem trước nên không mô phỏng "
+                                       "được; hãy tạm tắt nó (enabled = false) khi mô phỏng")
+    groups = {g: [m for m in members if m in channels] for g, members in config.groups.items()}
+    return replace(config, channels=channels, groups=groups,
+                   plans={k: p for k, p in config.plans.items() if p.unit == unit})
+
+
+def _history_start(config: Config, unit: str, start: datetime) -> datetime:
+    """The start of the longest target period running at ``start``: deliveries before it never count."""
+    periods = {t.period for p in config.plans.values() if p.unit == unit for t in p.targets.values()}
+    return min([span_at(kind, start).start_at for kind in periods] or [start])
+
+
+def _copy(source: Session, target: Session, config: Config, unit: str, *, since: datetime) -> None:
+    anns = source.exec(select(Announcement).where(Announcement.unit_id == unit)).all()
+    ids = [a.id for a in anns]
+    channels = list(config.channels_of(unit))
+    rows: list = list(anns)
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        rows += source.exec(select(Translation).where(col(Translation.announcement_id).in_(chunk))).all()
+        rows += source.exec(select(Approval).where(col(Approval.announcement_id).in_(chunk))).all()
+    rows += source.exec(select(Delivery).where(
+        col(Delivery.channel_id).in_(channels),
+        or_(Delivery.due_at >= since, col(Delivery.finished_at) >= since))).all()
+    for row in rows:  # the unit of work inserts parents before children (foreign keys)
+        target.add(type(row)(**row.model_dump()))
+
+
+def _run(engine, config: Config, unit: str, folder: Path, span: Span) -> Simulation:
+    clock = FrozenClock(span.start_at)
+    channels = {name: build_channel(name, ch.kind, ch.settings, data_dir=folder)
+                for name, ch in config.channels.items()}
+    dispatcher = Dispatcher(engine, channels, {n: ch.mode for n, ch in config.channels.items()}, now=clock.now)
+    loudspeakers = {n: ch.settings["slots"] for n, ch in config.channels.items() if ch.kind == "loudspeaker"}
+    events = _events(engine, loudspeakers, span)
+    counts = {"sent": 0, "filled": 0, "slots": 0, "expired": 0}
+    warnings: list[tuple[datetime, Row]] = []
+    day = None
+    for moment, slot_of in events:
+        clock.moment = moment
+        report = dispatcher.run_once()
+        counts["sent"] += report.sent.get(DeliveryState.DELIVERED, 0)
+        counts["expired"] += report.expired
+        if slot_of is not None:
+            counts["slots"] += 1
+            counts["filled"] += _play_slot(engine, config, slot_of, moment)
+        today = moment.astimezone(LOCAL_TZ).date()
+        if today != day:  # the service checks quotas through the day; once a day is enough here
+            day = today
+            with write_session(engine) as session:
+                seen = evaluate(session, config, unit=unit, span=day_span(today), now=moment, count_preview=True)
+                warnings += [(moment, row) for row in warn(session, seen, at=moment)]
+    clock.moment = span.end_at
+    counts["expired"] += dispatcher.expire_overdue()
+    with read_session(engine) as session:
+        outcome = evaluate(session, config, unit=unit, span=span, now=clock.now(), count_preview=True)
+    return Simulation(outcome, warnings=warnings, **counts)
+
+
+def _events(engine, loudspeakers: dict[str, list[str]], span: Span) -> list[tuple[datetime, str | None]]:
+    """Every moment something happens: each loudspeaker slot, each due time, 08:00 every day."""
+    events: set[tuple[datetime, str | None]] = set()
+    for name, slots in loudspeakers.items():
+        events |= {(moment, name) for moment in slot_times(slots, span.start_at - timedelta(seconds=1), span.end_at)
+                   if moment < span.end_at}
+    with read_session(engine) as session:
+        due = session.exec(select(Delivery.due_at, Delivery.next_attempt_at).where(
+            col(Delivery.state).in_(CLAIMABLE), col(Delivery.channel_id).notin_(list(loudspeakers)),
+            Delivery.next_attempt_at < span.end_at)).all()
+    events |= {(max(moment, span.start_at), None) for _, moment in due}
+    day = span.start
+    while day < span.end:
+        events.add((local_midnight(day) + timedelta(hours=8), None))
+        day += timedelta(days=1)
+    return sorted(events, key=lambda e: (e[0], e[1] or ""))
+
+
+def _play_slot(engine, config: Config, channel: str, slot_at: datetime) -> int:
+    """What the broadcaster would do at the slot, without audio: fill, then count what is due as played."""
+    with write_session(engine) as session:
+        filled = fill_slot(session, config, channel, slot_at, now=slot_at)
+        due = session.exec(select(Delivery).where(
+            Delivery.channel_id == channel, col(Delivery.state).in_(CLAIMABLE), Delivery.due_at <= slot_at,
+            Delivery.expires_at > slot_at)).all()
+        for d in due:
+            d.state, d.finished_at, d.updated_at, d.preview = DeliveryState.DELIVERED, slot_at, slot_at, True
+            d.last_error = f"mô phỏng: phát lúc {show(slot_at)}"
+    return len({d.announcement_id for d in filled})
