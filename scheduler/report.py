@@ -238,6 +238,7 @@ def write_xlsx(report: Report, out: Path) -> None:
 def write_docx(report: Report, out: Path) -> None:
     from docx import Document
     from docx.enum.section import WD_ORIENT
+    from docx.enum.style import WD_STYLE_TYPE
     from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Cm, Pt
@@ -250,6 +251,9 @@ def write_docx(report: Report, out: Path) -> None:
     section.top_margin = section.bottom_margin = Cm(2.0)
     style = doc.styles["Normal"]
     style.font.name, style.font.size = "Times New Roman", Pt(13)
+    small = doc.styles.add_style("Bảng", WD_STYLE_TYPE.PARAGRAPH)
+    small.base_style, small.font.size = style, Pt(11)
+    small.paragraph_format.space_after = Pt(2)
 
     def para(text: str = "", *, bold: bool = False, italic: bool = False, center: bool = False, cell=None,
              size: int | None = None, underline: bool = False):
@@ -258,13 +262,18 @@ def write_docx(report: Report, out: Path) -> None:
         else:  # a new cell holds one empty paragraph: write into it first
             p = cell.paragraphs[0] if not cell.paragraphs[0].runs else cell.add_paragraph()
         run = p.add_run(text)
-        run.bold, run.italic, run.underline = bold, italic, underline
-        if size:
+        if bold:  # only what differs from the style: each property set costs a lookup in the XML
+            run.bold = True
+        if italic:
+            run.italic = True
+        if underline:
+            run.underline = True
+        if size == 11:  # by id: Paragraph.style= looks the style up by name, slow over thousands of cells
+            p._p.get_or_add_pPr().style = small.style_id
+        elif size:
             run.font.size = Pt(size)
         if center:
             p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        if cell is not None:
-            p.paragraph_format.space_after = Pt(2)
         return p
 
     head = doc.add_table(rows=1, cols=2)
@@ -300,9 +309,8 @@ def write_docx(report: Report, out: Path) -> None:
         for cell, header, width in zip(grid.rows[0].cells, headers, widths, strict=True):
             cell.width = width
             para(header, cell=cell, bold=True, center=True, size=11)
-        for row in rows:
-            for cell, value, width in zip(grid.add_row().cells, row, widths, strict=True):
-                cell.width = width
+        for row in rows:  # add_row gives each new cell the grid's width
+            for cell, value in zip(grid.add_row().cells, row, strict=True):
                 para(str(value), cell=cell, size=11)
         para()
         if number == 4 and report.compliance.uncovered:

@@ -676,7 +676,7 @@ def simulate(app: App, user: str | None, first_text: str, last_text: str, unit: 
                             "warnings": [{"at": show(at), **row.as_dict()} for at, row in result.warnings]}))
         return
     click.echo(f"Mô phỏng {result.compliance.span.title}: {result.sent} lượt đăng, {result.slots} khung giờ "
-               f"truyền thanh ({result.filled} tin dùng lại được tự động xếp), {result.expired} lượt quá hạn.")
+               f"truyền thanh ({result.filled} lần tự động xếp tin dùng lại), {result.expired} lượt quá hạn.")
     for at, row in result.warnings:
         click.echo(f"  {show(at)[:10]} cảnh báo: {row.key} ({row.target.clause}) {row.lang} {row.span.title}: "
                    f"còn thiếu {row.needed}")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -114,3 +115,26 @@ def test_the_csv_opens_in_excel_with_its_diacritics(september, tmp_path):
     portal = [r for r in rows if r["target"] == "portal-articles"]
     assert portal == [{**portal[0], "period": "2025-09", "delivered": "2", "status_text": "đạt"}]
     assert {r["period"] for r in rows if r["target"] == "loudspeaker"} == {f"2025-W{w}" for w in range(36, 40)}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_commands_write_the_report_and_refuse_bad_input(settings, tmp_path):
+    from tests.cli import run
+
+    assert run(settings, "init").returncode == 0
+    shown = run(settings, "compliance", "--period", "2025-09", "--json", "--now", "2025-09-16 09:00")
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert data["period_title"] == "tháng 9/2025" and {r["status"] for r in data["rows"]} >= {"at_risk", "missed"}
+    out = tmp_path / "bc.xlsx"
+    made = run(settings, "report", "--period", "2025-Q3", "--format", "xlsx", "--out", str(out))
+    assert made.returncode == 0 and out.stat().st_size > 0 and "quý III năm 2025" in made.stdout
+    for args, message in [
+        (["--period", "2025-Q5"], "không phải một kỳ"),
+        (["--period", "2026-Q1"], "chưa có kế hoạch năm 2026"),
+        (["--period", "2025-Q3", "--unit", "ha-noi"], "không có đơn vị 'ha-noi'"),
+        (["--period", "2025-Q3", "--format", "docx", "--out", str(tmp_path / "bc.pdf")], "không có đuôi .docx"),
+    ]:
+        refused = run(settings, "report", *args)
+        assert (refused.returncode, "Traceback" in refused.stderr) == (2, False), refused.stderr
+        assert message in refused.stderr
