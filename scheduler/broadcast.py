@@ -40,7 +40,7 @@ from channels.secrets import redact
 from scheduler.clock import LOCAL_TZ, next_slot, show, slot_times
 from scheduler.config import Config
 from scheduler.db import read_session, write_session
-from scheduler.dispatch import owner_alive, post_or_cancel, worker_name
+from scheduler.dispatch import due_in_slot, owner_alive, post_or_cancel, worker_name
 from scheduler.fill import fill_slot
 from scheduler.models import PRIORITY_RANK, AsRun, AsRunStatus, Attempt, Delivery, Priority, ServiceState
 from scheduler.models import DeliveryState as S
@@ -185,12 +185,12 @@ class Broadcaster:
         return self.folder(name) / f"{local:%Y-%m-%d}" / f"{stem}.mp3"
 
     def _due(self, session: Session, name: str, slot_at: datetime, *, kind: str, now: datetime) -> list[Delivery]:
-        query = select(Delivery).where(Delivery.channel_id == name, col(Delivery.state).in_(CLAIMABLE))
         if kind == "emergency":
-            query = query.where(Delivery.priority_rank == EMERGENCY_RANK, Delivery.next_attempt_at <= now,
-                                Delivery.expires_at > now)
+            query = select(Delivery).where(Delivery.channel_id == name, col(Delivery.state).in_(CLAIMABLE),
+                                           Delivery.priority_rank == EMERGENCY_RANK, Delivery.next_attempt_at <= now,
+                                           Delivery.expires_at > now)
         else:
-            query = query.where(Delivery.due_at <= slot_at, Delivery.expires_at > slot_at)
+            query = due_in_slot(name, slot_at)
         return list(session.exec(query.order_by(col(Delivery.priority_rank), col(Delivery.due_at),
                                                 col(Delivery.id))).all())
 

@@ -33,10 +33,10 @@ from scheduler.config import CHANNEL_CATEGORIES, Config, PlanFile, TargetConfig
 from scheduler.errors import InputError
 from scheduler.models import LANGUAGE_NAMES, Announcement, AuditEvent, Delivery, DeliveryState
 from scheduler.periods import Span, span_at, spans_in
+from scheduler.states import OPEN
 
 log = logging.getLogger(__name__)
 
-OPEN = (DeliveryState.PENDING, DeliveryState.RETRY_WAIT, DeliveryState.SENDING, DeliveryState.NEEDS_RECONCILE)
 FILL_ORIGIN = "fill"
 
 

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from channels.base import Channel, Found, Outcome, Post, Receipt, Reconciled
 from channels.preview import preview_reconcile, preview_send
@@ -267,6 +268,12 @@ class Dispatcher:
         level = logging.INFO if decision.state in (S.DELIVERED,) else logging.WARNING
         log.log(level, "delivery %s on %s: %s -> %s %s", claim.post.ref_code, claim.channel_id,
                 outcome, decision.state, message)
+
+
+def due_in_slot(channel: str, slot_at: datetime) -> SelectOfScalar[Delivery]:
+    """The query for a loudspeaker slot's deliveries: waiting, due by the slot, not expired at it."""
+    return select(Delivery).where(Delivery.channel_id == channel, col(Delivery.state).in_(CLAIMABLE),
+                                  Delivery.due_at <= slot_at, Delivery.expires_at > slot_at)
 
 
 def post_or_cancel(session: Session, d: Delivery, now: datetime) -> Post | None:

@@ -19,10 +19,10 @@ from scheduler.announcements import current_approval, delivery_count, new_delive
 from scheduler.clock import LOCAL_TZ, show
 from scheduler.compliance import FILL_ORIGIN, Row, Status, evaluate, target_channels
 from scheduler.config import Config, PlanFile
+from scheduler.dispatch import due_in_slot
 from scheduler.errors import InputError
 from scheduler.models import Announcement, AnnouncementStatus, Delivery, DeliveryState
 from scheduler.periods import day_span, span_at
-from scheduler.states import CLAIMABLE
 
 log = logging.getLogger(__name__)
 ACTOR = "cchc-fill"
@@ -35,9 +35,7 @@ def fill_slot(session: Session, config: Config, channel: str, slot_at: datetime,
     if plan is None:
         return []
     rules = plan.fill
-    in_slot = session.exec(select(Delivery).where(
-        Delivery.channel_id == channel, col(Delivery.state).in_(CLAIMABLE), Delivery.due_at <= slot_at,
-        Delivery.expires_at > slot_at)).all()
+    in_slot = session.exec(due_in_slot(channel, slot_at)).all()
     short = _short_rows(session, config, unit, channel, slot_at, now) if rules.quotas else []
     if in_slot and not short:
         return []

@@ -26,9 +26,7 @@ from scheduler.models import (
     Topic,
     Translation,
 )
-
-OPEN_STATES = (DeliveryState.PENDING, DeliveryState.RETRY_WAIT, DeliveryState.SENDING,
-               DeliveryState.NEEDS_RECONCILE)
+from scheduler.states import OPEN
 
 
 def announcements(session: Session, *, status: str | None = None, unit: str | None = None) -> list[dict]:
@@ -75,7 +73,7 @@ def announcement(session: Session, announcement_id: int) -> dict[str, Any]:
 
 
 def schedule(session: Session, *, since: datetime, until: datetime, unit: str | None = None) -> list[dict]:
-    query = (select(Delivery).where(col(Delivery.state).in_(OPEN_STATES), Delivery.due_at <= until,
+    query = (select(Delivery).where(col(Delivery.state).in_(OPEN), Delivery.due_at <= until,
                                     or_(Delivery.due_at >= since, Delivery.state != DeliveryState.PENDING))
              .order_by(Delivery.due_at, Delivery.channel_id))
     if unit:
@@ -103,7 +101,7 @@ def log_rows(session: Session, *, since: datetime | None, until: datetime | None
         query = query.limit(limit)
     rows = []
     for d, a in session.exec(query):
-        if a is None and d.state in OPEN_STATES:
+        if a is None and d.state in OPEN:
             continue  # nothing has happened to it yet: it belongs to the schedule, not the log
         rows.append({
             "time": show(a.started_at if a else (d.finished_at or d.due_at)),
@@ -134,7 +132,7 @@ def plan(session: Session, unit: str) -> list[dict]:
 def _delivery(d: Delivery) -> dict[str, Any]:
     return {"id": d.id, "ref": d.ref_code, "channel": d.channel_id, "lang": d.lang, "due": show(d.due_at),
             "expires": show(d.expires_at), "state": d.state, "attempts": d.attempt_count,
-            "next_attempt": show(d.next_attempt_at) if d.state in OPEN_STATES else "",
+            "next_attempt": show(d.next_attempt_at) if d.state in OPEN else "",
             "remote_id": d.remote_id, "url": d.remote_url, "preview": d.preview,
             "error": d.last_error or ""}
 

@@ -24,7 +24,7 @@ from scheduler.clock import LOCAL_TZ, FrozenClock, local_midnight, show, slot_ti
 from scheduler.compliance import Compliance, Row, evaluate, warn
 from scheduler.config import Config
 from scheduler.db import make_engine, migrate, read_session, write_session
-from scheduler.dispatch import Dispatcher
+from scheduler.dispatch import Dispatcher, due_in_slot
 from scheduler.errors import InputError
 from scheduler.fill import fill_slot
 from scheduler.models import Announcement, Approval, Delivery, DeliveryState, Translation
@@ -164,10 +164,7 @@ def _play_slot(engine, config: Config, channel: str, slot_at: datetime) -> int:
     """What the broadcaster would do at the slot, without audio: fill, then count what is due as played."""
     with write_session(engine) as session:
         filled = fill_slot(session, config, channel, slot_at, now=slot_at)
-        due = session.exec(select(Delivery).where(
-            Delivery.channel_id == channel, col(Delivery.state).in_(CLAIMABLE), Delivery.due_at <= slot_at,
-            Delivery.expires_at > slot_at)).all()
-        for d in due:
+        for d in session.exec(due_in_slot(channel, slot_at)).all():
             d.state, d.finished_at, d.updated_at, d.preview = DeliveryState.DELIVERED, slot_at, slot_at, True
             d.last_error = f"mô phỏng: phát lúc {show(slot_at)}"
     return len({d.announcement_id for d in filled})

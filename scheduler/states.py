@@ -33,6 +33,7 @@ ALLOWED: dict[S, frozenset[S]] = {
 }
 TERMINAL = frozenset(state for state, nexts in ALLOWED.items() if not nexts)
 CLAIMABLE = (S.PENDING, S.RETRY_WAIT)
+OPEN = tuple(state for state in S if state not in TERMINAL)  # not finished: scheduled or under way
 CANCELLABLE = (S.PENDING, S.RETRY_WAIT)
 
 
