@@ -105,7 +105,7 @@ def log_rows(session: Session, *, since: datetime | None, until: datetime | None
             continue  # nothing has happened to it yet: it belongs to the schedule, not the log
         rows.append({
             "time": show(a.started_at if a else (d.finished_at or d.due_at)),
-            "ref": d.ref_code, "channel": d.channel_id, "lang": d.lang, "due": show(d.due_at),
+            "ref": d.ref_code, "channel": d.channel_id, "lang": d.lang, "origin": _origin(d), "due": show(d.due_at),
             "action": a.kind if a else "-", "outcome": (a.outcome or "đang chạy") if a else "-",
             "http": a.http_status if a else None, "ms": a.duration_ms if a else None,
             "state": d.state, "remote_id": d.remote_id, "url": d.remote_url,
@@ -130,11 +130,17 @@ def plan(session: Session, unit: str) -> list[dict]:
 
 
 def _delivery(d: Delivery) -> dict[str, Any]:
-    return {"id": d.id, "ref": d.ref_code, "channel": d.channel_id, "lang": d.lang, "due": show(d.due_at),
+    return {"id": d.id, "ref": d.ref_code, "channel": d.channel_id, "lang": d.lang, "origin": _origin(d),
+            "due": show(d.due_at),
             "expires": show(d.expires_at), "state": d.state, "attempts": d.attempt_count,
             "next_attempt": show(d.next_attempt_at) if d.state in OPEN else "",
             "remote_id": d.remote_id, "url": d.remote_url, "preview": d.preview,
             "error": d.last_error or ""}
+
+
+def _origin(d: Delivery) -> str:
+    """"tự động" for what the gap filler added, so people can tell it from what staff scheduled."""
+    return "tự động" if d.origin == "fill" else "lịch"
 
 
 def as_run(session: Session, *, since: datetime, until: datetime, channel: str | None = None) -> list[dict]:

@@ -33,8 +33,8 @@ from scripts.output import emit, table, to_json
 
 ANNOUNCEMENT_COLUMNS = ["id", "ref", "status", "priority", "when", "repeat", "channels", "languages",
                         "delivered", "author", "title"]
-SCHEDULE_COLUMNS = ["due", "ref", "channel", "lang", "state", "attempts", "next_attempt", "error"]
-LOG_COLUMNS = ["time", "ref", "channel", "lang", "action", "outcome", "http", "ms", "state", "remote_id",
+SCHEDULE_COLUMNS = ["due", "ref", "channel", "lang", "origin", "state", "attempts", "next_attempt", "error"]
+LOG_COLUMNS = ["time", "ref", "channel", "lang", "origin", "action", "outcome", "http", "ms", "state", "remote_id",
                "message"]
 
 

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import select
 
-from scheduler import announcements, fill
+from scheduler import announcements, fill, queries
 from scheduler.announcements import Draft
 from scheduler.compliance import Status, evaluate
 from scheduler.db import read_session, write_session
@@ -227,6 +227,9 @@ def test_silent_slots_are_filled_at_most_twice_a_week_per_item(app, clock, confi
         events = session.exec(select(AuditEvent).where(AuditEvent.action == "fill")).all()
     assert len(events) == 4 and {e.actor for e in events} == {"cchc-fill"}
     assert events[0].detail["reason"] == "khung giờ trống"
+    with read_session(app.engine) as session:  # staff see which broadcasts the filler added
+        upcoming = queries.schedule(session, since=START, until=START + timedelta(days=7))
+    assert {row["origin"] for row in upcoming} == {"tự động"}
     next_week = START + timedelta(days=7, hours=10)  # Monday 8 September 17:00: a new week
     assert fill_at(app, next_week)[0][0] == one.id
     app.engine.dispose()
