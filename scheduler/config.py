@@ -307,6 +307,10 @@ def _explain(error: dict[str, Any], model: type[BaseModel], loc: tuple) -> str:
         return f"giá trị {error['input']!r} không hợp lệ; cần một trong: {error['ctx']['expected']}"
     if kind == "greater_than_equal":
         return f"phải lớn hơn hoặc bằng {error['ctx']['ge']}, nhận được {error['input']!r}"
+    if kind == "greater_than":
+        return f"phải lớn hơn {error['ctx']['gt']}, nhận được {error['input']!r}"
+    if kind == "less_than_equal":
+        return f"phải nhỏ hơn hoặc bằng {error['ctx']['le']}, nhận được {error['input']!r}"
     if kind == "string_pattern_mismatch":
         return f"giá trị {error['input']!r} không đúng dạng {error['ctx']['pattern']}"
     return error["msg"]

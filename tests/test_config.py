@@ -57,6 +57,13 @@ def test_all_problems_are_reported_at_once(config_dir):
     assert "son-la-2025.toml" in found and "lớn hơn hoặc bằng 1" in found
 
 
+@pytest.mark.parametrize(("value", "message"), [("0", "phải lớn hơn 0"), ("1.5", "nhỏ hơn hoặc bằng 1")])
+def test_warn_at_is_a_fraction_of_the_period(config_dir, value, message):
+    edit(config_dir, "plans/muong-la-2025.toml", "warn_at = 0.5", f"warn_at = {value}")
+    [found] = problems(config_dir)
+    assert found.startswith("config/plans/muong-la-2025.toml:") and "compliance.warn_at" in found and message in found
+
+
 def test_toml_syntax_errors_and_missing_files_are_named(config_dir):
     (config_dir / "units.toml").write_text('default_unit = "muong-la"\n[units.x\nname = 1\n')
     (config_dir / "channels.toml").unlink()
