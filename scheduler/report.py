@@ -331,9 +331,10 @@ def _widths(headers: list[str], rows: list[list], total: float) -> list[float]:
     """Column widths (cm) in proportion to what they hold: long texts wide, numbers narrow."""
     weights = []
     for index, header in enumerate(headers):
-        values = [len(str(row[index])) for row in rows[:200]]
-        typical = sum(values) / len(values) if values else 0
-        weights.append(min(40.0, max(len(header) / 2, typical, max(len(word) for word in header.split()) + 1)))
+        values = [str(row[index]) for row in rows[:200] if str(row[index])]
+        typical = sum(map(len, values)) / len(values) if values else 0
+        longest_word = max(len(word) for text in [header, *values] for word in text.split())
+        weights.append(min(40.0, max(len(header) / 2, typical, longest_word + 2)))
     return [total * w / sum(weights) for w in weights]
 
 
