@@ -328,13 +328,15 @@ def write_docx(report: Report, out: Path) -> None:
 
 
 def _widths(headers: list[str], rows: list[list], total: float) -> list[float]:
-    """Column widths (cm) in proportion to what they hold: long texts wide, numbers narrow."""
+    """Column widths (cm) in proportion to what they hold: long texts wide, numbers and verdicts narrow
+    but unbroken."""
     weights = []
     for index, header in enumerate(headers):
         values = [str(row[index]) for row in rows[:200] if str(row[index])]
         typical = sum(map(len, values)) / len(values) if values else 0
         longest_word = max(len(word) for text in [header, *values] for word in text.split())
-        weights.append(min(40.0, max(len(header) / 2, typical, longest_word + 2)))
+        short = max(map(len, values), default=0)  # short texts (dates, verdicts) should not wrap at all
+        weights.append(min(40.0, max(len(header) / 2, typical, longest_word + 2, short if short <= 24 else 0)))
     return [total * w / sum(weights) for w in weights]
 
 
