@@ -69,13 +69,15 @@ def check_quotas(app: App) -> int:
     now = app.now()
     today = now.astimezone(LOCAL_TZ).date()
     fresh = 0
-    with write_session(app.engine) as session:
-        for unit in sorted({plan.unit for plan in app.config.plans.values()}):
+    for unit in sorted({plan.unit for plan in app.config.plans.values()}):
+        with read_session(app.engine) as session:  # counting takes a while: not inside a write lock
             try:
                 result = compliance.evaluate(session, app.config, unit=unit, span=day_span(today), now=now)
             except InputError:
                 continue  # no plan for this year
-            fresh += len(compliance.warn(session, result, at=now))
+        if any(row.warning for row in result.rows):
+            with write_session(app.engine) as session:
+                fresh += len(compliance.warn(session, result, at=now))
     return fresh
 
 
