@@ -12,11 +12,12 @@ import pytest
 from scheduler.config import PlanFile, load_config
 from scheduler.errors import InputError
 from scheduler.plan_import import outline, propose, to_toml
+from scheduler.settings import PROJECT_ROOT
 from tests.cli import run
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
-MUONG_LA = SEEDS / "000_29ef40bc834b218c.txt"  # scanned: no diacritics, OCR errors ("04 sd/thang", "¢)")
-SON_LA = SEEDS / "004_137a068afcaae8b0.txt"
+PLANS = PROJECT_ROOT / "config" / "samples" / "plans"  # the two seed plans, as received
+MUONG_LA = PLANS / "muong-la-2025-ban-quet.txt"  # scanned: no diacritics, OCR errors ("04 sd/thang", "¢)")
+SON_LA = PLANS / "son-la-2025.txt"
 FIELDS = ("clause", "channel", "minimum", "period", "languages", "topics")
 
 
