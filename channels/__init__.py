@@ -6,11 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from channels.base import Channel
+from channels.facebook import FacebookChannel
 from channels.loudspeaker import LoudspeakerChannel
 from channels.webhook import WebhookChannel
 from channels.website import WebsiteChannel
 
-REGISTRY: dict[str, type[Channel]] = {cls.kind: cls for cls in (WebsiteChannel, WebhookChannel, LoudspeakerChannel)}
+REGISTRY: dict[str, type[Channel]] = {
+    cls.kind: cls for cls in (WebsiteChannel, WebhookChannel, LoudspeakerChannel, FacebookChannel)
+}
 
 
 def get_channel_class(kind: str) -> type[Channel]:

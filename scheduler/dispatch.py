@@ -22,7 +22,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -34,15 +34,18 @@ from channels.base import Channel, Found, Outcome, Post, Receipt, Reconciled
 from channels.preview import preview_reconcile, preview_send
 from channels.secrets import redact
 from scheduler.announcements import content_hash, current_approval
-from scheduler.db import write_session
+from scheduler.config import CHANNEL_CATEGORIES
+from scheduler.db import read_session, write_session
 from scheduler.models import (
     Announcement,
     AnnouncementStatus,
     Attempt,
     Delivery,
+    ServiceState,
     Translation,
     Unit,
 )
+from scheduler.models import Channel as ChannelRow
 from scheduler.models import DeliveryState as S
 from scheduler.states import CLAIMABLE, Decision, RetryPolicy, after_reconcile, after_send, check_transition
 
@@ -106,6 +109,7 @@ class Dispatcher:
         self.batch = batch
         # Loudspeaker deliveries go out in slot programmes (scheduler.broadcast), not one by one.
         self.slotted = sorted(name for name, channel in channels.items() if channel.slotted)
+        self.held: set[str] = set()  # channels put on hold during this pass (their claims are already made)
 
     def run_once(self) -> PassReport:
         report = PassReport()
@@ -165,8 +169,8 @@ class Dispatcher:
             due = [Delivery.state == S.NEEDS_RECONCILE, Delivery.next_attempt_at <= now]
         else:
             due = [col(Delivery.state).in_(CLAIMABLE), Delivery.next_attempt_at <= now, Delivery.expires_at > now]
-        due.append(col(Delivery.channel_id).notin_(self.slotted))
         with write_session(self.engine) as session:
+            due.append(col(Delivery.channel_id).notin_([*self.slotted, *held_channels(session)]))
             rows = session.exec(
                 select(Delivery)
                 .where(*due)
@@ -199,14 +203,20 @@ class Dispatcher:
 
     def _send_one(self, claim: Claim) -> str:
         claim.started = time.monotonic()
+        if claim.channel_id in self.held:  # its token failed earlier in this pass: wait, do not try it again
+            why = "kênh đang tạm dừng, chờ người cấp lại thông tin xác thực (cchc channel check)"
+            self._record(claim, Decision(S.RETRY_WAIT, self.now(), why), outcome="held", message=why, preview=False)
+            return S.RETRY_WAIT
         channel = self.channels.get(claim.channel_id)
         if channel is None:
             receipt = Receipt(Outcome.PERMANENT, message=f"kênh '{claim.channel_id}' không còn trong cấu hình")
         elif self.modes.get(claim.channel_id) == "preview":
             receipt = preview_send(channel, claim.post)
         else:
+            with read_session(self.engine) as session:  # the website may have published it in this pass
+                links = website_links(session, claim.post.announcement_id, claim.post.lang)
             try:
-                receipt = channel.send(claim.post)
+                receipt = channel.send(replace(claim.post, extra={**claim.post.extra, **links}))
             except Exception as exc:  # a channel bug: the post may or may not be out
                 log.exception("channel %s raised while sending %s", claim.channel_id, claim.post.ref_code)
                 receipt = Receipt(Outcome.UNKNOWN, message=f"lỗi trong kênh: {type(exc).__name__}: {exc}")
@@ -265,9 +275,39 @@ class Dispatcher:
             if result.rowcount == 0:
                 attempt.message = f"kết quả đến muộn, một lần thử mới hơn đã thay thế: {message}"[:2000]
                 log.warning("stale result for delivery %s ignored", claim.delivery_id)
+            elif outcome == Outcome.NEEDS_REAUTH:
+                hold_channel(session, claim.channel_id, message, now)
+                self.held.add(claim.channel_id)
         level = logging.INFO if decision.state in (S.DELIVERED,) else logging.WARNING
         log.log(level, "delivery %s on %s: %s -> %s %s", claim.post.ref_code, claim.channel_id,
                 outcome, decision.state, message)
+
+
+REAUTH_KEY = "reauth:"
+
+
+def hold_channel(session: Session, channel: str, reason: str, now: datetime) -> None:
+    """Stop sending on ``channel`` until a person renews its credentials (``cchc channel check``).
+
+    Its other deliveries wait instead of each failing on the same bad token; once the check passes
+    they go out, if still within their grace time.
+    """
+    row = session.get(ServiceState, REAUTH_KEY + channel)
+    if row is None:
+        session.add(ServiceState(key=REAUTH_KEY + channel, value=reason[:2000], updated_at=now))
+        log.error("channel %s needs new credentials; its deliveries wait: %s", channel, reason)
+
+
+def held_channels(session: Session) -> list[str]:
+    keys = session.exec(select(ServiceState.key).where(col(ServiceState.key).startswith(REAUTH_KEY))).all()
+    return [key.removeprefix(REAUTH_KEY) for key in keys]
+
+
+def release_channel(session: Session, channel: str) -> bool:
+    row = session.get(ServiceState, REAUTH_KEY + channel)
+    if row is not None:
+        session.delete(row)
+    return row is not None
 
 
 def due_in_slot(channel: str, slot_at: datetime) -> SelectOfScalar[Delivery]:
@@ -301,6 +341,16 @@ def post_or_cancel(session: Session, d: Delivery, now: datetime) -> Post | None:
                 title=title, body=body, priority=ann.priority, topics=list(ann.topics),
                 due_at=d.due_at, unit_name=unit.name if unit else ann.unit_id, sent_at=now,
                 audio_path=audio)
+
+
+def website_links(session: Session, announcement_id: int, lang: str) -> dict[str, str]:
+    """Where the announcement is already on a website (same language first): social posts link to it."""
+    rows = session.exec(select(Delivery.lang, Delivery.remote_url).join(ChannelRow).where(
+        Delivery.announcement_id == announcement_id, Delivery.state == S.DELIVERED,
+        col(Delivery.remote_url).is_not(None), col(Delivery.preview).is_(False),
+        col(ChannelRow.kind).in_(sorted(CHANNEL_CATEGORIES["website"]))).order_by(col(Delivery.finished_at))).all()
+    url = next((u for code, u in rows if code == lang), None) or next((u for code, u in rows if code == "vi"), None)
+    return {"website_url": url} if url else {}
 
 
 def owner_alive(claimed_by: str | None) -> bool:

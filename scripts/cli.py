@@ -613,6 +613,81 @@ def asrun(app: App, user: str | None, date_text: str | None, channel: str | None
             click.echo(f"  - {note}")
 
 
+# -- channels ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("announcement_id", type=int)
+@click.option("--channel", required=True, help="Tên kênh (xem config/channels.toml).")
+@click.option("--lang", default="vi", show_default=True, help="vi, blt hoặc hmn.")
+@with_app()
+def preview(app: App, user: str | None, announcement_id: int, channel: str, lang: str) -> None:
+    """Xem đúng nội dung và yêu cầu mà một kênh sẽ gửi cho thông báo này (không gửi gì)."""
+    from channels.base import Post
+    from scheduler.dispatch import website_links
+
+    target = app.channels.get(channel)
+    if target is None:
+        raise InputError("--channel", f"không có kênh '{channel}'; các kênh: {', '.join(sorted(app.channels))}")
+    if not target.supports_preview:
+        raise InputError("--channel", f"kênh loại {target.kind} không có bản xem trước yêu cầu; với kênh truyền "
+                                      "thanh hãy dùng cchc render hoặc cchc programme, với trang web: cchc show")
+    check_language(lang)
+    with read_session(app.ready_engine()) as session:
+        ann = announcements.get(session, announcement_id)
+        versions = {"vi": {"title": ann.title, "body": ann.body}} | {
+            t["lang"]: t for t in queries.announcement(session, announcement_id)["translations"]}
+        if lang not in versions:
+            raise InputError("--lang", f"thông báo {announcement_id} chưa có bản {lang}; "
+                                       f"có: {', '.join(sorted(versions))}")
+        title, body = versions[lang]["title"], versions[lang]["body"]
+        post = Post(delivery_id=0, ref_code=f"{ann.ref_code}.0", announcement_id=ann.id, lang=lang, title=title,
+                    body=body, priority=ann.priority, topics=list(ann.topics), due_at=app.now(),
+                    unit_name=app.config.units[ann.unit_id].name, sent_at=app.now(),
+                    extra=website_links(session, ann.id, lang))
+    request = target.request_for(post)
+    click.echo(request.to_json())
+    message = request.body.get("message") if isinstance(request.body, dict) else None
+    if message is not None:
+        limit = getattr(target.settings, "max_chars", None)
+        click.echo(f"Độ dài: {len(message)} ký tự" + (f" (tối đa {limit})" if limit else ""), err=True)
+
+
+@cli.group("channel", cls=CchcGroup)
+def channel_group() -> None:
+    """Kênh phát, đăng tin."""
+
+
+@channel_group.command("check")
+@click.argument("name")
+@with_app()
+def channel_check(app: App, user: str | None, name: str) -> None:
+    """Kiểm tra thông tin xác thực và quyền của một kênh trên nền tảng; nói rõ cần sửa gì."""
+    from scheduler.dispatch import REAUTH_KEY, release_channel
+    from scheduler.models import ServiceState
+
+    target = app.channels.get(name)
+    if target is None:
+        raise InputError("NAME", f"không có kênh '{name}'; các kênh: {', '.join(sorted(app.channels))}")
+    problems = target.check()
+    with write_session(app.ready_engine()) as session:
+        held = session.get(ServiceState, REAUTH_KEY + name)
+        reason = held.value if held else None
+        if not problems:
+            release_channel(session, name)
+    mode = app.config.channels[name].mode
+    if problems:
+        click.echo(f"Kênh {name} ({target.kind}, {mode}) chưa sẵn sàng:")
+        for problem in problems:
+            click.echo(f"  - {problem}")
+        if reason:
+            click.echo(f"  Kênh đang tạm dừng gửi vì: {reason}")
+        raise SystemExit(1)
+    click.echo(f"Kênh {name} ({target.kind}, {mode}): thông tin xác thực và quyền đều ổn.")
+    if reason:
+        click.echo("  Kênh đã được mở lại: các lượt đang chờ sẽ được gửi (nếu còn trong hạn).")
+
+
 # -- plan compliance and reports ---------------------------------------------------------------
 
 COMPLIANCE_COLUMNS = ["target", "clause", "period", "lang", "minimum", "delivered", "scheduled", "filled", "needed",

@@ -7,11 +7,40 @@ out on the client after the item exists), "hang until released", or "drop the co
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """Request handler base of the fakes: HTTP/1.1, quiet, and one way to answer with JSON."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # noqa: ANN002
+        pass
+
+    def _reply(self, status: int, body: dict | None = None, headers: dict | None = None) -> None:
+        data = json.dumps(body or {}, ensure_ascii=False).encode()
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    """Start ``handler`` on a free loopback port in a daemon thread; returns the server and its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 class FakeReceiver:
@@ -24,22 +53,7 @@ class FakeReceiver:
         self.token: str | None = None
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # noqa: ANN002
-                pass
-
-            def _reply(self, status: int, body: dict | None = None, headers: dict | None = None) -> None:
-                data = json.dumps(body or {}).encode()
-                self.send_response(status)
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self):  # noqa: N802
                 ref = parse_qs(urlparse(self.path).query).get("ref", [""])[0]
                 item = receiver.ledger.get(ref)
@@ -75,10 +89,8 @@ class FakeReceiver:
                     receiver.release.wait(30)
                 self._reply(200 if not isinstance(step[0], int) else step[0], item)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, base = serve(Handler)
+        self.url = f"{base}/hook"
 
     def posts_for(self, ref: str) -> int:
         return sum(1 for r in self.requests if r["json"]["ref"] == ref)
@@ -202,6 +214,118 @@ class FakeRadioPlatform:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/programmes"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeGraph:
+    """The Facebook Graph API for one Page, per research/api_contracts.md §1.7.
+
+    ``POST /{ver}/{page}/feed`` (form, query or Bearer token), ``GET /{ver}/{page}/feed``,
+    ``GET /{ver}/debug_token``. Errors use Graph's envelope with HTTP 400 (190 also sends
+    ``WWW-Authenticate``), a repeated message gets #506, usage goes in ``X-Business-Use-Case-Usage``
+    and never ``Retry-After``. ``script`` scripts the next POSTs: ``("error", code, subcode, message)``,
+    ``("http", status, text)`` or ``("store-then-drop",)`` (stored, then the connection closes
+    unanswered). Posting is not idempotent: two requests make two posts.
+    """
+
+    def __init__(self, page_id: str, token: str, app_secret: str | None = None) -> None:
+        self.page_id, self.token, self.app_secret = page_id, token, app_secret
+        self.posts: list[dict] = []
+        self.requests: list[dict] = []
+        self.script: list[tuple] = []
+        self.usage: dict | None = None  # the X-Business-Use-Case-Usage entry to send, if any
+        self.token_info = {"type": "PAGE", "profile_id": page_id, "is_valid": True, "expires_at": 0,
+                           "scopes": ["pages_manage_posts", "pages_read_engagement", "pages_show_list"]}
+        fake = self
+
+        class Handler(JsonHandler):
+            def _fields(self) -> tuple[str, dict[str, str]]:
+                url = urlparse(self.path)
+                fields = {k: v[0] for k, v in parse_qs(url.query).items()}
+                if self.command == "POST":
+                    raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                    fields.update({k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()})
+                return url.path, fields
+
+            def _error(self, code: int, message: str, sub: int | None = None, status: int = 400) -> None:
+                body = {"error": {"message": message, "type": "OAuthException", "code": code,
+                                  "fbtrace_id": "AbCdEf123"}}
+                if sub:
+                    body["error"]["error_subcode"] = sub
+                headers = dict(self._usage())
+                if code == 190:
+                    headers["WWW-Authenticate"] = f'OAuth "Facebook Platform" "invalid_token" "{message}"'
+                self._reply(status, body, headers)
+
+            def _usage(self) -> dict[str, str]:
+                if fake.usage is None:
+                    return {}
+                return {"X-Business-Use-Case-Usage": json.dumps({fake.page_id: [{"type": "pages", **fake.usage}]})}
+
+            def _authorised(self, fields: dict[str, str]) -> bool:
+                bearer = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                token = fields.get("access_token") or bearer
+                if token != fake.token:
+                    self._error(190, "Error validating access token: Session has expired on Saturday, "
+                                     "13-Jun-26 05:00:00 PDT.", 463)
+                    return False
+                if fake.app_secret:
+                    proof = hmac.new(fake.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+                    if fields.get("appsecret_proof") != proof:
+                        self._error(100, "Invalid appsecret_proof provided in the API argument")
+                        return False
+                return True
+
+            def do_GET(self):  # noqa: N802
+                path, fields = self._fields()
+                fake.requests.append({"method": "GET", "path": path, "fields": fields,
+                                      "headers": dict(self.headers)})
+                if not self._authorised(fields):
+                    return
+                if path.endswith("/debug_token"):
+                    self._reply(200, {"data": {"app_id": "438", "application": "CCHC", **fake.token_info}})
+                elif path.endswith(f"/{fake.page_id}/feed"):
+                    limit = int(fields.get("limit", 25))
+                    self._reply(200, {"data": list(reversed(fake.posts))[:limit]}, self._usage())
+                else:
+                    self._error(100, "Unknown path components", status=404)
+
+            def do_POST(self):  # noqa: N802
+                path, fields = self._fields()
+                fake.requests.append({"method": "POST", "path": path, "fields": fields,
+                                      "headers": dict(self.headers)})
+                if not path.endswith(f"/{fake.page_id}/feed"):
+                    self._error(100, "Unknown path components", status=404)
+                    return
+                if not self._authorised(fields):
+                    return
+                step = fake.script.pop(0) if fake.script else ("ok",)
+                if step[0] == "error":
+                    self._error(step[1], step[3], step[2])
+                    return
+                if step[0] == "http":
+                    data = step[2].encode()
+                    self.send_response(step[1])
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                if fake.posts and fake.posts[-1]["message"] == fields.get("message"):
+                    self._error(506, "(#506) Duplicate status message")
+                    return
+                post_id = f"{fake.page_id}_{1000 + len(fake.posts)}"
+                fake.posts.append({"id": post_id, "message": fields.get("message", ""), "link": fields.get("link"),
+                                   "permalink_url": f"https://www.facebook.com/{fake.page_id}/posts/{post_id}",
+                                   "created_time": time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime())})
+                if step[0] == "store-then-drop":
+                    self.connection.shutdown(2)
+                    return
+                self._reply(200, {"id": post_id}, self._usage())
+
+        self.server, self.url = serve(Handler)
 
     def close(self) -> None:
         self.server.shutdown()

@@ -1,0 +1,228 @@
+"""Facebook Page posts through the Graph API (kind ``facebook``).
+
+Settings: ``page_id``; ``token_env`` (the environment variable holding the Page access token);
+``app_secret_env`` (optional: the app secret, to send ``appsecret_proof``); ``graph_url`` and
+``api_version``; ``hashtags``; ``max_chars``; ``timeout_seconds``; ``reconcile_posts``;
+``expiry_warning_days``.
+
+What it does, per the Graph API documentation (research/api_contracts.md §1):
+
+- ``POST {graph}/{version}/{page}/feed`` with the form fields ``message`` (title, body cut to
+  ``max_chars``, a link back to the website article when it is published, hashtags and the
+  reference code in brackets), ``link``, and ``access_token`` + ``appsecret_proof`` in the **body**:
+  the token never appears in a URL, so never in a log line.
+- Errors by the envelope ``{"error": {"code", "error_subcode", "message"}}``: 190/102 invalid token
+  and 10/200-299 missing permission → the channel needs a person (new token); 4, 17, 32, 341, 613,
+  80001 → rate limited, waiting ``estimated_time_to_regain_access`` from
+  ``X-Business-Use-Case-Usage`` (Graph sends no ``Retry-After``); 368 → blocked for policy, a
+  person must look; 1, 2 → transient; 506 (duplicate of the last post) → unknown, so reconcile
+  looks for our earlier post instead of posting again.
+- Reconcile: ``GET {page}/feed`` (token in the ``Authorization`` header) and look for the reference
+  code among the last ``reconcile_posts`` posts.
+- Check: ``GET /debug_token``: valid, a Page token, for this page, with ``pages_manage_posts``, and
+  when it expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from pydantic import Field
+
+from channels.base import Channel, ChannelSettings, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
+from channels.http import call, classify_status, new_session
+from channels.render import marker, social_text
+from channels.secrets import mask, read_secret, redact
+
+ENV_NAME = r"^[A-Z][A-Z0-9_]*$"
+REAUTH = {102, 190}
+RATE = {4, 17, 32, 341, 613, 80001}
+TRANSIENT = {1, 2}
+NEEDED_SCOPES = ("pages_manage_posts", "pages_read_engagement")
+
+
+class FacebookSettings(ChannelSettings):
+    page_id: str = Field(pattern=r"^\d+$")
+    token_env: str = Field(pattern=ENV_NAME)
+    app_secret_env: str | None = Field(default=None, pattern=ENV_NAME)
+    graph_url: str = Field(default="https://graph.facebook.com", pattern=r"^https?://")
+    api_version: str = Field(default="v21.0", pattern=r"^v\d+\.\d+$")
+    hashtags: list[str] = ["CCHC", "CaiCachHanhChinh"]
+    max_chars: int = Field(default=5000, ge=300, le=63206)
+    timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    reconcile_posts: int = Field(default=50, ge=5, le=100)
+    expiry_warning_days: int = Field(default=7, ge=1, le=60)
+
+
+class FacebookChannel(Channel):
+    """Posts each delivery to a Facebook Page's feed (kind ``facebook``); see the module docstring."""
+
+    kind = "facebook"
+    Settings = FacebookSettings
+    supports_preview = True
+
+    def __init__(self, name: str, settings: dict[str, Any], *, data_dir):  # noqa: ANN001
+        super().__init__(name, settings, data_dir=data_dir)
+        self._session = new_session()
+
+    # -- the request ------------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        s = self.settings
+        return f"{s.graph_url.rstrip('/')}/{s.api_version}/{path}"
+
+    def _proof(self, token: str) -> dict[str, str]:
+        secret = read_secret(self.settings.app_secret_env) if self.settings.app_secret_env else None
+        if not secret:
+            return {}
+        return {"appsecret_proof": hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()}
+
+    def _form(self, post: Post, token: str) -> dict[str, str]:
+        link = post.extra.get("website_url")
+        form = {"message": social_text(post, limit=self.settings.max_chars, hashtags=self.settings.hashtags,
+                                        link=link)}
+        if link:
+            form["link"] = link
+        return {**form, "access_token": token, **self._proof(token)}
+
+    def request_for(self, post: Post) -> OutgoingRequest:
+        token = read_secret(self.settings.token_env) or ""
+        form = {key: (mask(value) if key in ("access_token", "appsecret_proof") else value)
+                for key, value in self._form(post, token).items()}
+        return OutgoingRequest("POST", self._url(f"{self.settings.page_id}/feed"),
+                               {"Content-Type": "application/x-www-form-urlencoded"}, form)
+
+    # -- send and reconcile -----------------------------------------------------------------------
+
+    def send(self, post: Post) -> Receipt:
+        token = read_secret(self.settings.token_env)
+        if not token:
+            return Receipt(Outcome.NEEDS_REAUTH, message=f"chưa đặt biến môi trường {self.settings.token_env} "
+                                                         "(mã truy cập Trang Facebook)")
+        timeout = self.settings.timeout_seconds
+        return call(
+            lambda: self._session.post(self._url(f"{self.settings.page_id}/feed"), data=self._form(post, token),
+                                       timeout=(min(5.0, timeout), timeout)),
+            self._receipt, self._classify)
+
+    def _receipt(self, response: requests.Response) -> Receipt:
+        post_id = str(response.json()["id"])
+        return Receipt(Outcome.SENT, remote_id=post_id, url=_permalink(post_id), http_status=response.status_code)
+
+    def reconcile(self, post: Post, remote_id: str | None) -> Reconciled:
+        token = read_secret(self.settings.token_env)
+        if not token:
+            return Reconciled(Found.UNKNOWN, message=f"chưa đặt biến môi trường {self.settings.token_env}")
+        try:
+            response = self._session.get(
+                self._url(f"{self.settings.page_id}/feed"),
+                params={"fields": "id,message,permalink_url,created_time", "limit": self.settings.reconcile_posts,
+                        **self._proof(token)},
+                headers={"Authorization": f"Bearer {token}"}, timeout=self.settings.timeout_seconds)
+        except requests.RequestException as exc:
+            return Reconciled(Found.UNKNOWN, message=f"không hỏi được Facebook: {type(exc).__name__}")
+        failure = self._classify(response)
+        if failure is not None:
+            return Reconciled(Found.UNKNOWN, message=failure.message)
+        wanted = marker(post)
+        for item in response.json().get("data", []):
+            if (remote_id and item.get("id") == remote_id) or wanted in (item.get("message") or ""):
+                return Reconciled(Found.PRESENT, str(item["id"]), item.get("permalink_url") or _permalink(item["id"]))
+        return Reconciled(Found.ABSENT)
+
+    # -- errors -----------------------------------------------------------------------------------
+
+    def _classify(self, response: requests.Response) -> Receipt | None:
+        if 200 <= response.status_code < 300:
+            return None
+        try:
+            error = response.json()["error"]
+            code = int(error["code"])
+        except (ValueError, KeyError, TypeError):
+            return classify_status(response)  # an HTML 502 from a proxy, an empty 503
+        sub = error.get("error_subcode")
+        said = f"Facebook #{code}{f'/{sub}' if sub else ''}: {redact(str(error.get('message', '')))[:300]}"
+        status, ident = response.status_code, str(code)
+        if code in REAUTH:
+            return Receipt(Outcome.NEEDS_REAUTH, http_status=status, error_code=ident,
+                           message=f"mã truy cập Trang không còn hiệu lực; hãy tạo mã mới và đặt lại biến "
+                                   f"{self.settings.token_env} ({said})")
+        if code == 10 or 200 <= code <= 299:
+            return Receipt(Outcome.NEEDS_REAUTH, http_status=status, error_code=ident,
+                           message=f"mã truy cập thiếu quyền đăng bài (pages_manage_posts); hãy cấp lại quyền "
+                                   f"cho ứng dụng trên Trang ({said})")
+        if code in RATE:
+            return Receipt(Outcome.RATE_LIMITED, http_status=status, error_code=ident, retry_after=_regain(response),
+                           message=f"Facebook giới hạn số lần gọi; sẽ đăng lại sau ({said})")
+        if code == 368:
+            return Receipt(Outcome.PERMANENT, http_status=status, error_code=ident,
+                           message=f"Facebook tạm chặn Trang vì nội dung bị coi là vi phạm chính sách; cần người "
+                                   f"kiểm tra nội dung và Trang trước khi đăng lại ({said})")
+        if code in TRANSIENT:
+            return Receipt(Outcome.RETRYABLE, http_status=status, error_code=ident,
+                           message=f"Facebook tạm thời lỗi ({said})")
+        if code == 506:
+            return Receipt(Outcome.UNKNOWN, http_status=status, error_code=ident,
+                           message=f"Facebook báo trùng bài vừa đăng: có thể lần gửi trước đã thành công ({said})")
+        if status >= 500:
+            return Receipt(Outcome.UNKNOWN, http_status=status, error_code=ident, message=said)
+        return Receipt(Outcome.PERMANENT, http_status=status, error_code=ident, message=f"bị từ chối ({said})")
+
+    # -- health -----------------------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        token = read_secret(self.settings.token_env)
+        if not token:
+            return [f"chưa đặt biến môi trường {self.settings.token_env}: hãy đặt mã truy cập Trang "
+                    "(Page access token) vào biến đó"]
+        try:
+            response = self._session.get(self._url("debug_token"), params={"input_token": token, **self._proof(token)},
+                                         headers={"Authorization": f"Bearer {token}"},
+                                         timeout=self.settings.timeout_seconds)
+        except requests.RequestException as exc:
+            return [f"không kết nối được tới Facebook ({self.settings.graph_url}): {type(exc).__name__}"]
+        failure = self._classify(response)
+        if failure is not None:
+            return [failure.message]
+        data = response.json().get("data", {})
+        problems = []
+        if not data.get("is_valid"):
+            return [f"mã truy cập không còn hiệu lực; hãy tạo mã mới và đặt lại biến {self.settings.token_env}"]
+        if data.get("type") != "PAGE":
+            problems.append(f"đây là mã loại {data.get('type')}, không phải mã truy cập Trang (Page access token); "
+                            "hãy lấy mã của Trang")
+        elif str(data.get("profile_id")) != self.settings.page_id:
+            problems.append(f"mã thuộc Trang {data.get('profile_id')}, không phải Trang {self.settings.page_id} "
+                            "khai báo trong config/channels.toml")
+        missing = [scope for scope in NEEDED_SCOPES if scope not in data.get("scopes", [])]
+        if missing:
+            problems.append(f"mã thiếu quyền {', '.join(missing)}; hãy cấp các quyền này cho ứng dụng rồi tạo mã mới")
+        expires = int(data.get("expires_at") or 0)  # 0: a long-lived Page token that does not expire
+        if expires:
+            days = (expires - time.time()) / 86400
+            if days <= self.settings.expiry_warning_days:
+                when = datetime.fromtimestamp(expires, UTC).astimezone().strftime("%d/%m/%Y %H:%M")
+                problems.append(f"mã truy cập hết hạn lúc {when} (còn {max(0, days):.1f} ngày); hãy đổi sang mã "
+                                "dài hạn của Trang trước ngày đó")
+        return problems
+
+
+def _regain(response: requests.Response) -> float | None:
+    """Seconds until Graph lets the app call again, from the usage headers (minutes there)."""
+    try:
+        usage = json.loads(response.headers.get("X-Business-Use-Case-Usage") or "{}")
+    except ValueError:
+        return None
+    minutes = [entry.get("estimated_time_to_regain_access", 0) for entries in usage.values() for entry in entries]
+    return max(minutes) * 60.0 if minutes and max(minutes) > 0 else None
+
+
+def _permalink(post_id: str) -> str:
+    page, _, rest = str(post_id).partition("_")
+    return f"https://www.facebook.com/{page}/posts/{rest or page}"

@@ -1,0 +1,236 @@
+"""The Facebook Page channel against a local fake of the Graph API (tests/fakes.FakeGraph), through
+the real dispatcher on both databases: success, each error class, rate limits from the usage
+header, an expired token holding the channel, a timeout after Facebook stored the post, length
+limits in Vietnamese and Tai Viet, markup in the title, and a token that never shows."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from channels import build_channel
+from channels.base import Outcome
+from scheduler import catalog
+from scheduler.app import App
+from scheduler.db import read_session, write_session
+from scheduler.models import Attempt, Delivery, ServiceState
+from scheduler.models import DeliveryState as S
+from tests.cli import run
+from tests.conftest import START
+from tests.fakes import FakeGraph
+from tests.helpers import approved
+from tests.test_channels import post
+
+PAGE, TOKEN, SECRET = "100000000000001", "EAAGtokenVALUE0123456789abcdef", "app-secret-value-42"
+FB = ["muong-la-facebook"]
+TAI_VIET = "ꪁꪫꪱꪣ ꪼꪕ ꪹꪏꪉ ꪀꪱꪙ"  # Tai Viet script, as Thái is written in Sơn La
+
+
+@pytest.fixture
+def graph():
+    fake = FakeGraph(PAGE, TOKEN, app_secret=SECRET)
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def fb(config_dir, settings, clock, graph, monkeypatch):
+    """The app with the Facebook channel live against the fake, its secrets in the environment."""
+    path = config_dir / "channels.toml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace('mode = "preview"\ngrace_minutes = 720\n\n[channels.muong-la-facebook.settings]\n',
+                        f'mode = "live"\ngrace_minutes = 720\n\n[channels.muong-la-facebook.settings]\n'
+                        f'graph_url = "{graph.url}"\nmax_chars = 600\n')
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("CCHC_FB_MUONG_LA_TOKEN", TOKEN)
+    monkeypatch.setenv("CCHC_FB_APP_SECRET", SECRET)
+    app = App(settings, clock)
+    with write_session(app.engine) as session:
+        catalog.sync(session, app.config)
+    yield app
+    app.engine.dispose()
+
+
+def page_channel(graph, tmp_path, monkeypatch, **settings):
+    """The channel alone, with its token and app secret in the environment."""
+    monkeypatch.setenv("FB_TOKEN", TOKEN)
+    monkeypatch.setenv("FB_SECRET", SECRET)
+    return build_channel("fb", "facebook", {"page_id": PAGE, "token_env": "FB_TOKEN", "app_secret_env": "FB_SECRET",
+                                            "graph_url": graph.url, **settings}, data_dir=tmp_path)
+
+
+def deliveries(app) -> list[Delivery]:
+    with read_session(app.engine) as session:
+        return list(session.exec(select(Delivery).order_by(Delivery.id)).all())
+
+
+def dispatch(app, clock, at):
+    clock.moment = at
+    return app.dispatcher().run_once()
+
+
+def test_a_post_reaches_the_page_with_its_link_tags_and_reference(fb, clock, graph):
+    at = START + timedelta(hours=1)
+    ann = approved(fb, channels=["muong-la-website", *FB], at=at, title="Lịch tiếp công dân tháng 9/2025")
+    dispatch(fb, clock, at + timedelta(minutes=1))
+    [website, page] = sorted(deliveries(fb), key=lambda d: d.channel_id != "muong-la-website")
+    assert website.state == page.state == S.DELIVERED
+    [stored] = graph.posts
+    assert page.remote_id == stored["id"] and page.remote_url == f"https://www.facebook.com/{PAGE}/posts/1000"
+    assert stored["message"].startswith("Lịch tiếp công dân tháng 9/2025\n\nUBND xã Mường La")
+    assert f"[{page.ref_code}]" in stored["message"] and "#CCHC #MuongLa" in stored["message"]
+    assert stored["link"] == website.remote_url  # the website went first: the post links to the article
+    request = [r for r in graph.requests if r["method"] == "POST"][0]
+    assert TOKEN not in request["path"] and request["fields"]["access_token"] == TOKEN
+    assert len(request["fields"]["appsecret_proof"]) == 64
+    assert ann.ref_code in page.ref_code
+
+
+@pytest.mark.parametrize(("step", "outcome", "state"), [
+    (("error", 190, 463, "Error validating access token: Session has expired"), Outcome.NEEDS_REAUTH, S.FAILED),
+    (("error", 200, None, "(#200) Requires pages_manage_posts permission"), Outcome.NEEDS_REAUTH, S.FAILED),
+    (("error", 4, None, "(#4) Application request limit reached"), Outcome.RATE_LIMITED, S.RETRY_WAIT),
+    (("error", 17, None, "(#17) User request limit reached"), Outcome.RATE_LIMITED, S.RETRY_WAIT),
+    (("error", 32, None, "(#32) Page request limit reached"), Outcome.RATE_LIMITED, S.RETRY_WAIT),
+    (("error", 613, 1996, "Calls to this api have exceeded the rate limit."), Outcome.RATE_LIMITED, S.RETRY_WAIT),
+    (("error", 80001, None, "(#80001) There have been too many calls to this Page account."),
+     Outcome.RATE_LIMITED, S.RETRY_WAIT),
+    (("error", 368, None, "(#368) The action attempted has been deemed abusive"), Outcome.PERMANENT, S.FAILED),
+    (("error", 1, None, "An unknown error occurred"), Outcome.RETRYABLE, S.RETRY_WAIT),
+    (("error", 2, None, "Service temporarily unavailable"), Outcome.RETRYABLE, S.RETRY_WAIT),
+    (("error", 100, None, "(#100) Invalid parameter"), Outcome.PERMANENT, S.FAILED),
+    (("error", 506, None, "(#506) Duplicate status message"), Outcome.UNKNOWN, S.NEEDS_RECONCILE),
+    (("http", 502, "<html>Bad Gateway</html>"), Outcome.UNKNOWN, S.NEEDS_RECONCILE),
+])
+def test_each_graph_error_gets_its_outcome(fb, clock, graph, step, outcome, state):
+    at = START + timedelta(hours=1)
+    approved(fb, channels=FB, at=at)
+    graph.script = [step]
+    dispatch(fb, clock, at)
+    [d] = deliveries(fb)
+    assert d.state == state
+    with read_session(fb.engine) as session:
+        attempt = session.exec(select(Attempt)).one()
+    assert attempt.outcome == outcome
+    if step[0] == "error":
+        assert attempt.error_code == str(step[1]) and f"#{step[1]}" in attempt.message
+    assert graph.posts == []
+
+
+def test_a_rate_limit_waits_for_the_time_graph_gives_in_its_usage_header(fb, clock, graph):
+    at = START + timedelta(hours=1)
+    approved(fb, channels=FB, at=at)
+    graph.usage = {"call_count": 100, "total_cputime": 20, "total_time": 30, "estimated_time_to_regain_access": 17}
+    graph.script = [("error", 32, None, "(#32) Page request limit reached")]
+    dispatch(fb, clock, at)
+    [d] = deliveries(fb)
+    assert d.state == S.RETRY_WAIT and d.next_attempt_at == at + timedelta(minutes=17)
+    assert dispatch(fb, clock, at + timedelta(minutes=16)).sent == {}  # not before
+    dispatch(fb, clock, at + timedelta(minutes=17))
+    assert deliveries(fb)[0].state == S.DELIVERED and len(graph.posts) == 1
+
+
+def test_an_expired_token_holds_the_channel_until_a_check_passes(fb, clock, graph, settings, monkeypatch):
+    at = START + timedelta(hours=1)
+    approved(fb, channels=FB, at=at, title="Tin thứ nhất")
+    approved(fb, channels=FB, at=at + timedelta(minutes=5), title="Tin thứ hai")
+    graph.token = "a-new-token-the-office-has-not-set-yet"  # the old one expired on Facebook's side
+    dispatch(fb, clock, at + timedelta(minutes=10))
+    first, second = deliveries(fb)
+    assert first.state == S.FAILED and "đặt lại biến CCHC_FB_MUONG_LA_TOKEN" in first.last_error
+    assert second.state == S.RETRY_WAIT and "tạm dừng" in second.last_error  # held, not failed on the same token
+    assert sum(r["method"] == "POST" for r in graph.requests) == 1
+    with read_session(fb.engine) as session:
+        assert session.get(ServiceState, "reauth:muong-la-facebook") is not None
+    env = {"CCHC_FB_MUONG_LA_TOKEN": TOKEN, "CCHC_FB_APP_SECRET": SECRET}
+    still = run(settings, "channel", "check", "muong-la-facebook", extra_env=env)
+    assert still.returncode == 1 and "không còn hiệu lực" in still.stdout and "tạm dừng" in still.stdout
+    graph.token = TOKEN  # the office sets the new token
+    fixed = run(settings, "channel", "check", "muong-la-facebook", extra_env=env)
+    assert fixed.returncode == 0 and "mở lại" in fixed.stdout
+    dispatch(fb, clock, at + timedelta(minutes=20))
+    assert deliveries(fb)[1].state == S.DELIVERED and len(graph.posts) == 1
+
+
+def test_a_timeout_after_facebook_stored_the_post_never_makes_a_second(fb, clock, graph):
+    at = START + timedelta(hours=1)
+    approved(fb, channels=FB, at=at)
+    graph.script = [("store-then-drop",)]
+    dispatch(fb, clock, at)
+    [d] = deliveries(fb)
+    assert d.state == S.NEEDS_RECONCILE and len(graph.posts) == 1
+    dispatch(fb, clock, d.next_attempt_at)
+    [d] = deliveries(fb)
+    assert d.state == S.DELIVERED and d.remote_id == graph.posts[0]["id"]
+    assert len(graph.posts) == 1 and sum(r["method"] == "POST" for r in graph.requests) == 1
+
+
+@pytest.mark.parametrize("script", ["vi", "blt"])
+def test_long_text_is_cut_to_the_limit_with_the_reference_kept(graph, tmp_path, script, monkeypatch):
+    channel = page_channel(graph, tmp_path, monkeypatch, max_chars=300)
+    word = "Thủ tục hành chính" if script == "vi" else TAI_VIET
+    exact = post(title="Tiêu đề", body=(word + " ") * 3)
+    assert channel.send(exact).outcome == Outcome.SENT
+    assert graph.posts[-1]["message"].count(word) == 3  # short enough: nothing cut
+    long = post(title="Tiêu đề dài", body=(word + " ") * 200, ref="ML-2025-0002.1")
+    assert channel.send(long).outcome == Outcome.SENT
+    message = graph.posts[-1]["message"]
+    assert len(message) <= 300 and "…" in message and message.endswith("[ML-2025-0002.1]")
+
+
+def test_markup_in_the_title_is_dropped_not_posted(graph, tmp_path, monkeypatch):
+    channel = page_channel(graph, tmp_path, monkeypatch)
+    channel.send(post(title='Thông báo <script>alert("x")</script><b>mới</b>', body="Nội dung <img src=x>"))
+    message = graph.posts[-1]["message"]
+    assert "<" not in message and message.startswith('Thông báo alert("x")mới')
+
+
+def test_the_token_appears_in_no_log_or_stored_message_even_at_debug(fb, clock, graph, caplog):
+    caplog.set_level(logging.DEBUG)
+    for name in ("urllib3", "requests"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    at = START + timedelta(hours=1)
+    approved(fb, channels=FB, at=at)
+    graph.script = [("error", 190, 467, f"Malformed access token {TOKEN}")]  # Graph echoing the token
+    dispatch(fb, clock, at)
+    for record in caplog.records:
+        assert TOKEN not in record.getMessage()
+    with read_session(fb.engine) as session:
+        stored = [a.message for a in session.exec(select(Attempt))] + [d.last_error for d in deliveries(fb)]
+        stored += [s.value for s in session.exec(select(ServiceState))]
+    assert stored and all(TOKEN not in (text or "") for text in stored)
+    assert any("[REDACTED]" in (text or "") for text in stored)
+
+
+def test_channel_check_says_what_is_wrong_with_the_token(graph, tmp_path, monkeypatch):
+    channel = page_channel(graph, tmp_path, monkeypatch, expiry_warning_days=7)
+    assert channel.check() == []
+    graph.token_info.update(scopes=["pages_show_list"], expires_at=int(time.time()) + 2 * 86400)
+    problems = channel.check()
+    assert any("pages_manage_posts" in p for p in problems) and any("còn 2.0 ngày" in p for p in problems)
+    graph.token_info.update(type="USER")
+    assert any("không phải mã truy cập Trang" in p for p in channel.check())
+    graph.token_info.update(type="PAGE", profile_id="999")
+    assert any("Trang 999" in p for p in channel.check())
+    monkeypatch.delenv("FB_TOKEN")
+    assert channel.check() == ["chưa đặt biến môi trường FB_TOKEN: hãy đặt mã truy cập Trang "
+                               "(Page access token) vào biến đó"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_preview_shows_the_exact_request_with_the_token_masked(settings, monkeypatch):
+    assert run(settings, "init").returncode == 0
+    made = run(settings, "queue", "--user", "lan", "--title", "Tin <b>mới</b>", "--body", "Nội dung tin.",
+               "--channel", "mxh", "--at", "2030-01-01 08:00")
+    shown = run(settings, "preview", made.stdout.strip(), "--channel", "muong-la-facebook",
+                extra_env={"CCHC_FB_MUONG_LA_TOKEN": TOKEN})
+    assert shown.returncode == 0, shown.stderr
+    request = json.loads(shown.stdout)
+    assert request["url"].endswith(f"/{PAGE}/feed") and request["body"]["message"].startswith("Tin mới")
+    assert TOKEN not in shown.stdout and request["body"]["access_token"] == "E***f"
+    assert "Độ dài:" in shown.stderr
