@@ -10,9 +10,11 @@ from channels.facebook import FacebookChannel
 from channels.loudspeaker import LoudspeakerChannel
 from channels.webhook import WebhookChannel
 from channels.website import WebsiteChannel
+from channels.wordpress import WordPressChannel
 
 REGISTRY: dict[str, type[Channel]] = {
-    cls.kind: cls for cls in (WebsiteChannel, WebhookChannel, LoudspeakerChannel, FacebookChannel)
+    cls.kind: cls
+    for cls in (WebsiteChannel, WebhookChannel, LoudspeakerChannel, FacebookChannel, WordPressChannel)
 }
 
 

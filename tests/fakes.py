@@ -7,6 +7,8 @@ out on the client after the item exists), "hang until released", or "drop the co
 
 from __future__ import annotations
 
+import base64
+import calendar
 import hashlib
 import hmac
 import json
@@ -114,7 +116,6 @@ class FakeGoogleTTS:
     SUPPORTED = {"vi", "en", "th"}
 
     def __init__(self, mp3: bytes) -> None:
-        import base64
         from urllib.parse import parse_qs as parse_form
 
         self.mode: object = "ok"
@@ -324,6 +325,139 @@ class FakeGraph:
                     self.connection.shutdown(2)
                     return
                 self._reply(200, {"id": post_id}, self._usage())
+
+        self.server, self.url = serve(Handler)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeWordPress:
+    """A WordPress site's REST API, per research/api_contracts.md §4.6 (as Debian's 6.1 behaves).
+
+    HTTP Basic with an Application Password (spaces ignored); 401 ``rest_cannot_create`` on writes
+    and ``rest_not_logged_in`` on ``users/me`` for bad credentials; 403 ``rest_cannot_publish``
+    for a role that cannot publish; posts 201 with ``Location``, the 60-second future rule, unique
+    slugs (``-2``) and no idempotency; ``rest_invalid_param`` for a bad status or non-integer term
+    ids; terms 201 or 400 ``term_exists`` with ``data.term_id``; both ``/wp-json/...`` and
+    ``/?rest_route=...``. ``script`` scripts the next post creations: ``("http", status, text)`` or
+    ``("store-then-drop",)``.
+    """
+
+    def __init__(self, user: str, password: str) -> None:
+        self.user, self.password, self.can_publish = user, password, True
+        self.posts: list[dict] = []
+        self.terms: dict[str, dict[str, int]] = {"categories": {"Uncategorized": 1}, "tags": {}}
+        self.requests: list[dict] = []
+        self.script: list[tuple] = []
+        fake = self
+
+        class Handler(JsonHandler):
+            def _route(self) -> tuple[str, dict[str, str]]:
+                url = urlparse(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                route = query.pop("rest_route", None) or url.path.removeprefix("/wp-json")
+                return route, query
+
+            def _error(self, status: int, code: str, message: str, **data) -> None:
+                self._reply(status, {"code": code, "message": message, "data": {"status": status, **data}})
+
+            def _logged_in(self) -> bool:
+                header = self.headers.get("Authorization", "")
+                if not header.startswith("Basic "):
+                    return False
+                user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+                return user == fake.user and password.replace(" ", "") == fake.password.replace(" ", "")
+
+            def do_GET(self):  # noqa: N802
+                route, query = self._route()
+                fake.requests.append({"method": "GET", "route": route, "query": query})
+                if route == "/wp/v2/users/me":
+                    if not self._logged_in():
+                        self._error(401, "rest_not_logged_in", "You are not currently logged in.")
+                        return
+                    self._reply(200, {"id": 1, "name": fake.user, "capabilities": {
+                        "read": True, "edit_posts": True, "publish_posts": fake.can_publish}})
+                elif route == "/wp/v2/posts":
+                    wanted = set(query.get("status", "publish").split(","))
+                    if wanted - {"publish"} and not self._logged_in():
+                        self._error(400, "rest_invalid_param", "Invalid parameter(s): status")
+                        return
+                    found = [p for p in fake.posts if p["status"] in wanted
+                             and ("slug" not in query or p["slug"] == query["slug"])]
+                    self._reply(200, found, {"X-WP-Total": str(len(found))})
+                else:
+                    self._error(404, "rest_no_route", "No route was found matching the URL and request method.")
+
+            def do_POST(self):  # noqa: N802
+                route, query = self._route()
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    self._error(400, "rest_invalid_json", "Invalid JSON body passed.")
+                    return
+                fake.requests.append({"method": "POST", "route": route, "json": body})
+                taxonomy = route.removeprefix("/wp/v2/")
+                if not self._logged_in():
+                    self._error(401, "rest_cannot_create", "Sorry, you are not allowed to create posts as this user.")
+                elif taxonomy in fake.terms:
+                    names = fake.terms[taxonomy]
+                    if body["name"] in names:
+                        self._error(400, "term_exists", "A term with the name provided already exists.",
+                                    term_id=names[body["name"]])
+                        return
+                    names[body["name"]] = 100 + sum(len(t) for t in fake.terms.values())
+                    self._reply(201, {"id": names[body["name"]], "name": body["name"], "taxonomy": taxonomy})
+                elif route == "/wp/v2/posts":
+                    self._create(body)
+                else:
+                    self._error(404, "rest_no_route", "No route was found matching the URL and request method.")
+
+            def _create(self, body: dict) -> None:
+                status = body.get("status", "draft")
+                if status not in ("publish", "future", "draft", "pending", "private"):
+                    self._error(400, "rest_invalid_param", "Invalid parameter(s): status",
+                                params={"status": "status is not one of publish, future, draft, pending, and private."},
+                                details={"status": {"code": "rest_not_in_enum", "message": "", "data": None}})
+                    return
+                for key in ("categories", "tags"):
+                    bad = [v for v in body.get(key, []) if not isinstance(v, int)]
+                    if bad:
+                        self._error(400, "rest_invalid_param", f"Invalid parameter(s): {key}",
+                                    params={key: f"{key}[0] is not of type integer."})
+                        return
+                if status in ("publish", "future") and not fake.can_publish:
+                    self._error(403, "rest_cannot_publish", "Sorry, you are not allowed to publish posts in this "
+                                                            "post type.")
+                    return
+                step = fake.script.pop(0) if fake.script else ("ok",)
+                if step[0] == "http":
+                    data = step[2].encode()
+                    self.send_response(step[1])
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                when = body.get("date_gmt")
+                ahead = calendar.timegm(time.strptime(when, "%Y-%m-%dT%H:%M:%S")) - time.time() if when else 0
+                if status in ("publish", "future"):  # wp_insert_post's rule
+                    status = "future" if ahead >= 60 else "publish"
+                base = body.get("slug") or "post"
+                taken = {p["slug"] for p in fake.posts}
+                unique = base if base not in taken else next(f"{base}-{n}" for n in range(2, 999)
+                                                             if f"{base}-{n}" not in taken)
+                post_id = 10 + len(fake.posts)
+                item = {"id": post_id, "status": status, "slug": unique, "date_gmt": when,
+                        "link": f"{fake.url}/?p={post_id}", "title": {"raw": body.get("title", "")},
+                        "content": {"raw": body.get("content", "")}, "categories": body.get("categories", []),
+                        "tags": body.get("tags", [])}
+                fake.posts.append(item)
+                if step[0] == "store-then-drop":
+                    self.connection.shutdown(2)
+                    return
+                self._reply(201, item, {"Location": f"{fake.url}/wp-json/wp/v2/posts/{post_id}"})
 
         self.server, self.url = serve(Handler)
 

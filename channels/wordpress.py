@@ -1,0 +1,217 @@
+"""A WordPress site (many commune portals run on it) through its REST API (kind ``wordpress``).
+
+Settings: ``url`` (the site), ``rest_route`` (true when pretty permalinks are off: ``/?rest_route=``
+instead of ``/wp-json``), ``user`` and ``password_env`` (the environment variable holding an
+Application Password), ``category``, ``tag_prefix``, ``timeout_seconds``.
+
+What it does, per research/api_contracts.md §4 (observed on Debian's WordPress 6.1):
+
+- ``POST /wp/v2/posts`` (JSON, HTTP Basic with the Application Password) with the title and body
+  escaped as text, the reference code in the content, the ``slug`` made from the reference, the
+  category (created on first use; ``term_exists`` gives the existing id) and one tag per plan
+  topic. ``date_gmt`` is the due time; a post due 60 s or more ahead is sent as ``future`` and
+  WordPress publishes it then.
+- WordPress has no idempotency: reconcile asks ``GET /wp/v2/posts?slug=<slug>`` with every status.
+- Errors by ``{"code", "message", "data": {"status"}}``: 401 (``rest_cannot_create``,
+  ``incorrect_password``, ...) → the credentials; 403 ``rest_cannot_publish`` → the account's role;
+  other 4xx → refused; 5xx → unknown (reconcile).
+- Check: ``GET /wp/v2/users/me?context=edit``: the login works and the account may publish.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, timedelta
+from typing import Any
+
+import requests
+from pydantic import Field
+
+from channels.base import Channel, ChannelSettings, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
+from channels.files import slug
+from channels.http import call, classify_status, new_session
+from channels.render import plain
+from channels.secrets import mask, read_secret, redact
+
+REAUTH_CODES = {"rest_cannot_create", "rest_not_logged_in", "incorrect_password", "invalid_username",
+                "rest_forbidden", "rest_cannot_publish"}
+FUTURE_AFTER = timedelta(seconds=60)  # WordPress publishes at once what is due sooner (wp_insert_post)
+
+
+class WordPressSettings(ChannelSettings):
+    url: str = Field(pattern=r"^https?://")
+    rest_route: bool = False
+    user: str = Field(min_length=1)
+    password_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    category: str = "Cải cách hành chính"
+    tag_prefix: str = "CCHC mục "
+    timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+
+
+class WordPressChannel(Channel):
+    """Publishes each delivery as a post on a WordPress site (kind ``wordpress``); see the module docstring."""
+
+    kind = "wordpress"
+    Settings = WordPressSettings
+    supports_preview = True
+
+    def __init__(self, name: str, settings: dict[str, Any], *, data_dir):  # noqa: ANN001
+        super().__init__(name, settings, data_dir=data_dir)
+        self._session = new_session()
+        self._terms: dict[tuple[str, str], int] = {}
+
+    # -- addresses and credentials ----------------------------------------------------------------
+
+    def _endpoint(self, route: str) -> tuple[str, dict[str, str]]:
+        base = self.settings.url.rstrip("/")
+        if self.settings.rest_route:
+            return f"{base}/", {"rest_route": f"/wp/v2/{route}"}
+        return f"{base}/wp-json/wp/v2/{route}", {}
+
+    def _auth(self) -> tuple[str, str] | None:
+        password = read_secret(self.settings.password_env)
+        return (self.settings.user, password.replace(" ", "")) if password else None
+
+    def _get(self, route: str, params: dict[str, Any], auth: tuple[str, str]) -> requests.Response:
+        url, base = self._endpoint(route)
+        return self._session.get(url, params={**base, **params}, auth=auth, timeout=self.settings.timeout_seconds)
+
+    def _post(self, route: str, body: dict[str, Any], auth: tuple[str, str]) -> requests.Response:
+        url, base = self._endpoint(route)
+        timeout = self.settings.timeout_seconds
+        return self._session.post(url, params=base, json=body, auth=auth, timeout=(min(5.0, timeout), timeout))
+
+    # -- the post -----------------------------------------------------------------------------------
+
+    def _body(self, post: Post, categories: list[int], tags: list[int]) -> dict[str, Any]:
+        paragraphs = [p.strip() for p in plain(post.body).split("\n\n") if p.strip()]
+        content = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+        content += f'<p class="cchc-ref">Mã tin: {html.escape(post.ref_code)}</p>'
+        future = post.due_at - post.sent_at >= FUTURE_AFTER
+        return {"title": html.escape(plain(post.title)), "content": content, "slug": slug(post.ref_code),
+                "status": "future" if future else "publish",
+                "date_gmt": post.due_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+                "categories": categories, "tags": tags}
+
+    def request_for(self, post: Post) -> OutgoingRequest:
+        url, params = self._endpoint("posts")
+        password = read_secret(self.settings.password_env) or ""
+        body = self._body(post, [0], [0] * len(post.topics))
+        body["categories"] = [f"<id of '{self.settings.category}'>"]
+        body["tags"] = [f"<id of '{self.settings.tag_prefix}{code}'>" for code in post.topics]
+        query = f"?rest_route={params['rest_route']}" if params else ""
+        return OutgoingRequest("POST", url + query, {"Authorization": f"Basic {self.settings.user}:{mask(password)}",
+                                                     "Content-Type": "application/json"}, body)
+
+    def send(self, post: Post) -> Receipt:
+        auth = self._auth()
+        if auth is None:
+            return Receipt(Outcome.NEEDS_REAUTH, message=f"chưa đặt biến môi trường {self.settings.password_env} "
+                                                         "(mật khẩu ứng dụng WordPress)")
+        try:
+            categories = [self._term("categories", self.settings.category, auth)]
+            tags = [self._term("tags", f"{self.settings.tag_prefix}{code}", auth) for code in post.topics]
+        except _TermError as exc:
+            return exc.receipt
+        return call(lambda: self._post("posts", self._body(post, categories, tags), auth), self._receipt,
+                    self._classify)
+
+    def _receipt(self, response: requests.Response) -> Receipt:
+        data = response.json()
+        return Receipt(Outcome.SENT, remote_id=str(data["id"]), url=data.get("link"), http_status=response.status_code,
+                       message="" if data.get("status") == "publish" else f"WordPress: trạng thái {data.get('status')}")
+
+    def _term(self, taxonomy: str, name: str, auth: tuple[str, str]) -> int:
+        """The id of the category or tag ``name``, created on first use."""
+        key = (taxonomy, name)
+        if key not in self._terms:
+            receipt = call(lambda: self._post(taxonomy, {"name": name}, auth), self._term_id, self._term_classify)
+            if receipt.outcome != Outcome.SENT or receipt.remote_id is None:
+                raise _TermError(receipt)
+            self._terms[key] = int(receipt.remote_id)
+        return self._terms[key]
+
+    def _term_id(self, response: requests.Response) -> Receipt:
+        data = response.json()
+        term = data.get("id") if response.status_code < 300 else data["data"]["term_id"]
+        return Receipt(Outcome.SENT, remote_id=str(term))
+
+    def _term_classify(self, response: requests.Response) -> Receipt | None:
+        if response.status_code == 400 and _code(response) == "term_exists":
+            return None  # the existing term's id is in the answer
+        return self._classify(response)
+
+    def reconcile(self, post: Post, remote_id: str | None) -> Reconciled:
+        auth = self._auth()
+        if auth is None:
+            return Reconciled(Found.UNKNOWN, message=f"chưa đặt biến môi trường {self.settings.password_env}")
+        try:
+            response = self._get("posts", {"slug": slug(post.ref_code), "context": "edit",
+                                           "status": "publish,future,draft,pending,private"}, auth)
+        except requests.RequestException as exc:
+            return Reconciled(Found.UNKNOWN, message=f"không hỏi được WordPress: {type(exc).__name__}")
+        failure = self._classify(response)
+        if failure is not None:
+            return Reconciled(Found.UNKNOWN, message=failure.message)
+        found = response.json()
+        if not found:
+            return Reconciled(Found.ABSENT)
+        return Reconciled(Found.PRESENT, str(found[0]["id"]), found[0].get("link"))
+
+    def _classify(self, response: requests.Response) -> Receipt | None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return None
+        code = _code(response)
+        if code is None or status >= 500:
+            return classify_status(response)
+        said = f"WordPress {status} {code}: {redact(_message(response))[:300]}"
+        if code in REAUTH_CODES or status in (401, 403):
+            if code == "rest_cannot_publish":
+                fix = "tài khoản chưa có quyền đăng bài (cần vai trò Tác giả hoặc Biên tập viên)"
+            else:
+                fix = f"tên đăng nhập hoặc mật khẩu ứng dụng ({self.settings.password_env}) không đúng"
+            return Receipt(Outcome.NEEDS_REAUTH, http_status=status, error_code=code, message=f"{fix} ({said})")
+        if status == 429:
+            return classify_status(response)
+        return Receipt(Outcome.PERMANENT, http_status=status, error_code=code, message=f"bị từ chối ({said})")
+
+    def check(self) -> list[str]:
+        auth = self._auth()
+        if auth is None:
+            return [f"chưa đặt biến môi trường {self.settings.password_env}: hãy tạo Mật khẩu ứng dụng (Hồ sơ > "
+                    "Application Passwords) cho tài khoản và đặt vào biến đó"]
+        try:
+            response = self._get("users/me", {"context": "edit"}, auth)
+        except requests.RequestException as exc:
+            return [f"không kết nối được tới {self.settings.url}: {type(exc).__name__}"]
+        failure = self._classify(response)
+        if failure is not None:
+            hint = (" (qua http, WordPress chỉ nhận mật khẩu ứng dụng khi trang ở chế độ 'local'; hãy dùng https)"
+                    if self.settings.url.startswith("http://") and response.status_code == 401 else "")
+            return [failure.message + hint]
+        capabilities = response.json().get("capabilities", {})
+        if not capabilities.get("publish_posts"):
+            return [f"tài khoản {self.settings.user} không có quyền đăng bài (publish_posts); hãy đổi vai trò "
+                    "thành Tác giả hoặc Biên tập viên"]
+        return []
+
+
+class _TermError(Exception):
+    def __init__(self, receipt: Receipt):
+        super().__init__(receipt.message)
+        self.receipt = receipt
+
+
+def _code(response: requests.Response) -> str | None:
+    try:
+        return str(response.json()["code"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("message", ""))
+    except (ValueError, AttributeError):
+        return ""

@@ -1,0 +1,163 @@
+"""The WordPress channel against a local fake of the REST API (tests/fakes.FakeWordPress): posts
+with terms and slugs, the future rule, reconcile by slug after a timeout, each error class, markup
+in the title, long Vietnamese and Tai Viet text, and an Application Password that never shows."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from channels import build_channel
+from channels.base import Outcome, Post
+from scheduler import catalog
+from scheduler.app import App
+from scheduler.db import read_session, write_session
+from scheduler.models import Attempt, Delivery, ServiceState
+from scheduler.models import DeliveryState as S
+from tests.conftest import START
+from tests.fakes import FakeWordPress
+from tests.helpers import approved
+
+USER, PASSWORD = "bientap", "abcd EFGH 1234 ijkl MNOP 5678"
+WP = ["muong-la-wordpress"]
+TAI_VIET = "ꪁꪫꪱꪣ ꪼꪕ ꪹꪏꪉ ꪀꪱꪙ"
+
+
+@pytest.fixture
+def site():
+    fake = FakeWordPress(USER, PASSWORD)
+    yield fake
+    fake.close()
+
+
+def channel(site, tmp_path, monkeypatch, password=PASSWORD, **settings):
+    monkeypatch.setenv("WP_PASSWORD", password)
+    return build_channel("wp", "wordpress", {"url": site.url, "user": USER, "password_env": "WP_PASSWORD",
+                                             **settings}, data_dir=tmp_path)
+
+
+def post(*, ref="ML-2025-0001.1", title="Lịch tiếp công dân", body="Đoạn một.\n\nĐoạn hai.", topics=("d",),
+         due_in=timedelta(0)) -> Post:
+    now = datetime.now(UTC)
+    return Post(delivery_id=1, ref_code=ref, announcement_id=1, lang="vi", title=title, body=body,
+                priority="normal", topics=list(topics), due_at=now + due_in, unit_name="Xã Mường La", sent_at=now)
+
+
+def test_a_post_is_published_with_its_category_tags_slug_and_escaped_title(site, tmp_path, monkeypatch):
+    wp = channel(site, tmp_path, monkeypatch)
+    receipt = wp.send(post(title='Thông báo <script>alert("x")</script>', topics=("d", "g")))
+    assert receipt.outcome == Outcome.SENT and receipt.remote_id == "10" and receipt.url.endswith("?p=10")
+    [stored] = site.posts
+    assert stored["status"] == "publish" and stored["slug"] == "ml-2025-0001-1"
+    assert stored["title"]["raw"] == "Thông báo alert(&quot;x&quot;)"  # the tags dropped, the rest escaped
+    assert stored["content"]["raw"] == ('<p>Đoạn một.</p><p>Đoạn hai.</p>'
+                                        '<p class="cchc-ref">Mã tin: ML-2025-0001.1</p>')
+    assert stored["categories"] == [site.terms["categories"]["Cải cách hành chính"]]
+    assert stored["tags"] == [site.terms["tags"]["CCHC mục d"], site.terms["tags"]["CCHC mục g"]]
+    again = channel(site, tmp_path, monkeypatch)  # a new process: the terms exist, their ids are reused
+    assert again.send(post(ref="ML-2025-0002.1")).outcome == Outcome.SENT
+    assert site.posts[1]["categories"] == stored["categories"] and len(site.terms["categories"]) == 2
+
+
+def test_a_post_due_a_day_ahead_is_scheduled_on_the_site(site, tmp_path, monkeypatch):
+    wp = channel(site, tmp_path, monkeypatch)
+    wp.send(post(due_in=timedelta(days=1)))
+    wp.send(post(ref="ML-2025-0002.1", due_in=timedelta(seconds=30)))  # under 60 s: WordPress publishes now
+    assert [p["status"] for p in site.posts] == ["future", "publish"]
+
+
+def test_the_rest_route_form_works_where_permalinks_are_off(site, tmp_path, monkeypatch):
+    wp = channel(site, tmp_path, monkeypatch, rest_route=True)
+    assert wp.send(post()).outcome == Outcome.SENT
+    assert all(r["route"].startswith("/wp/v2/") for r in site.requests)
+    assert wp.check() == []
+
+
+def test_long_vietnamese_and_tai_viet_text_goes_through_whole(site, tmp_path, monkeypatch):
+    wp = channel(site, tmp_path, monkeypatch)
+    body = ("Thủ tục hành chính trực tuyến. " * 300) + "\n\n" + (TAI_VIET + " ") * 500
+    assert wp.send(post(body=body)).outcome == Outcome.SENT
+    content = site.posts[0]["content"]["raw"]
+    assert content.count("Thủ tục hành chính") == 300 and content.count(TAI_VIET) == 500
+
+
+@pytest.mark.parametrize(("setup", "outcome", "words"), [
+    ("wrong-password", Outcome.NEEDS_REAUTH, "mật khẩu ứng dụng (WP_PASSWORD) không đúng"),
+    ("cannot-publish", Outcome.NEEDS_REAUTH, "Tác giả hoặc Biên tập viên"),
+    ("bad-gateway", Outcome.UNKNOWN, "502"),
+])
+def test_each_error_class_gets_its_outcome(site, tmp_path, monkeypatch, setup, outcome, words):
+    wp = channel(site, tmp_path, monkeypatch, password="wrong" if setup == "wrong-password" else PASSWORD)
+    site.can_publish = setup != "cannot-publish"
+    if setup == "bad-gateway":
+        site.script = [("http", 502, "<html>Bad Gateway</html>")]
+    receipt = wp.send(post())
+    assert receipt.outcome == outcome and words in receipt.message
+    assert site.posts == []
+
+
+def test_check_says_what_is_wrong(site, tmp_path, monkeypatch):
+    assert channel(site, tmp_path, monkeypatch).check() == []
+    [wrong] = channel(site, tmp_path, monkeypatch, password="wrong").check()
+    assert "không đúng" in wrong and "https" in wrong  # plain http: WordPress wants https or 'local'
+    site.can_publish = False
+    [role] = channel(site, tmp_path, monkeypatch).check()
+    assert "publish_posts" in role
+    monkeypatch.delenv("WP_PASSWORD")
+    unset = build_channel("wp", "wordpress", {"url": site.url, "user": USER, "password_env": "WP_PASSWORD"},
+                          data_dir=tmp_path)
+    [missing] = unset.check()
+    assert "WP_PASSWORD" in missing and "Application Passwords" in missing
+
+
+@pytest.fixture
+def wp_app(config_dir, settings, clock, site, monkeypatch):
+    path = config_dir / "channels.toml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace('mode = "preview"\ngrace_minutes = 1440\n\n[channels.muong-la-wordpress.settings]\n'
+                        'url = "https://muongla.sonla.gov.vn"',
+                        f'mode = "live"\ngrace_minutes = 1440\n\n[channels.muong-la-wordpress.settings]\n'
+                        f'url = "{site.url}"')
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("CCHC_WP_MUONG_LA_PASSWORD", PASSWORD)
+    app = App(settings, clock)
+    with write_session(app.engine) as session:
+        catalog.sync(session, app.config)
+    yield app
+    app.engine.dispose()
+
+
+def test_a_timeout_after_the_site_stored_the_post_is_settled_by_slug(wp_app, clock, site):
+    at = START + timedelta(hours=1)
+    approved(wp_app, channels=WP, at=at)
+    site.script = [("store-then-drop",)]
+    clock.moment = at
+    wp_app.dispatcher().run_once()
+    with read_session(wp_app.engine) as session:
+        [d] = session.exec(select(Delivery)).all()
+    assert d.state == S.NEEDS_RECONCILE and len(site.posts) == 1
+    clock.moment = d.next_attempt_at
+    wp_app.dispatcher().run_once()
+    with read_session(wp_app.engine) as session:
+        [d] = session.exec(select(Delivery)).all()
+    assert d.state == S.DELIVERED and d.remote_id == "10" and len(site.posts) == 1
+
+
+def test_the_application_password_never_shows(wp_app, clock, site, caplog, monkeypatch):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("CCHC_WP_MUONG_LA_PASSWORD", PASSWORD.replace("abcd", "zzzz"))  # rejected
+    at = START + timedelta(hours=1)
+    approved(wp_app, channels=WP, at=at)
+    clock.moment = at
+    wp_app.dispatcher().run_once()
+    secret = PASSWORD.replace("abcd", "zzzz")
+    assert all(secret not in r.getMessage() and secret.replace(" ", "") not in r.getMessage() for r in caplog.records)
+    with read_session(wp_app.engine) as session:
+        stored = [a.message for a in session.exec(select(Attempt))]
+        stored += [row.value for row in session.exec(select(ServiceState))]
+        [d] = session.exec(select(Delivery)).all()
+    assert d.state == S.FAILED and "không đúng" in d.last_error
+    assert all(secret.replace(" ", "") not in (text or "") and secret not in (text or "") for text in stored)
