@@ -109,10 +109,11 @@ class Dispatcher:
         self.batch = batch
         # Loudspeaker deliveries go out in slot programmes (scheduler.broadcast), not one by one.
         self.slotted = sorted(name for name, channel in channels.items() if channel.slotted)
-        self.held: set[str] = set()  # channels put on hold during this pass (their claims are already made)
+        self.held: set[str] = set()  # channels put on hold during the current pass
 
     def run_once(self) -> PassReport:
         report = PassReport()
+        self.held = set()  # a hold lives in the database; this set only covers claims made before it began
         report.expired = self.expire_overdue()
         report.rescued = self.rescue_abandoned()
         for claim in self._claim(reconcile=True):
