@@ -30,13 +30,12 @@ import hmac
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 import requests
 from pydantic import Field
 
-from channels.base import Channel, ChannelSettings, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
-from channels.http import call, classify_status, new_session
+from channels.base import ChannelSettings, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
+from channels.http import HttpChannel, call, classify_status
 from channels.render import marker, social_text
 from channels.secrets import mask, read_secret, redact
 
@@ -60,16 +59,12 @@ class FacebookSettings(ChannelSettings):
     expiry_warning_days: int = Field(default=7, ge=1, le=60)
 
 
-class FacebookChannel(Channel):
+class FacebookChannel(HttpChannel):
     """Posts each delivery to a Facebook Page's feed (kind ``facebook``); see the module docstring."""
 
     kind = "facebook"
     Settings = FacebookSettings
     supports_preview = True
-
-    def __init__(self, name: str, settings: dict[str, Any], *, data_dir):  # noqa: ANN001
-        super().__init__(name, settings, data_dir=data_dir)
-        self._session = new_session()
 
     # -- the request ------------------------------------------------------------------------------
 
@@ -105,10 +100,9 @@ class FacebookChannel(Channel):
         if not token:
             return Receipt(Outcome.NEEDS_REAUTH, message=f"chưa đặt biến môi trường {self.settings.token_env} "
                                                          "(mã truy cập Trang Facebook)")
-        timeout = self.settings.timeout_seconds
         return call(
             lambda: self._session.post(self._url(f"{self.settings.page_id}/feed"), data=self._form(post, token),
-                                       timeout=(min(5.0, timeout), timeout)),
+                                       timeout=self.send_timeout()),
             self._receipt, self._classify)
 
     def _receipt(self, response: requests.Response) -> Receipt:

@@ -9,12 +9,13 @@ reconcile can tell. Messages pass through ``redact`` before they are stored or l
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from channels.base import Outcome, Receipt
+from channels.base import Channel, Outcome, Receipt
 from channels.secrets import redact
 
 USER_AGENT = "cchc-broadcast/0.1"
@@ -25,6 +26,22 @@ def new_session() -> requests.Session:
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
     return session
+
+
+class HttpChannel(Channel):
+    """A channel that talks to a platform over HTTP: one session per channel, the timeouts of its settings.
+
+    Subclasses' settings have ``timeout_seconds``.
+    """
+
+    def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path):
+        super().__init__(name, settings, data_dir=data_dir)
+        self._session = new_session()
+
+    def send_timeout(self) -> tuple[float, float]:
+        """(connect, read) for a request that creates something: connecting is quick or not at all."""
+        timeout = self.settings.timeout_seconds
+        return min(5.0, timeout), timeout
 
 
 def retry_after_seconds(response: requests.Response, default: float = 60.0) -> float:

@@ -22,7 +22,6 @@ import requests
 from pydantic import Field
 
 from channels.base import (
-    Channel,
     ChannelSettings,
     Found,
     Outcome,
@@ -31,7 +30,7 @@ from channels.base import (
     Receipt,
     Reconciled,
 )
-from channels.http import call, new_session
+from channels.http import HttpChannel, call
 from channels.secrets import mask, read_secret
 
 
@@ -44,16 +43,12 @@ class WebhookSettings(ChannelSettings):
     url_field: str = "url"
 
 
-class WebhookChannel(Channel):
+class WebhookChannel(HttpChannel):
     """Posts each delivery as JSON to a configured address (kind ``webhook``)."""
 
     kind = "webhook"
     Settings = WebhookSettings
     supports_preview = True
-
-    def __init__(self, name: str, settings: dict[str, Any], *, data_dir):  # noqa: ANN001
-        super().__init__(name, settings, data_dir=data_dir)
-        self._session = new_session()
 
     def check(self) -> list[str]:
         if self.settings.token_env and not read_secret(self.settings.token_env):
@@ -91,11 +86,10 @@ class WebhookChannel(Channel):
             if not token:
                 return Receipt(Outcome.NEEDS_REAUTH,
                                message=f"chưa đặt biến môi trường {self.settings.token_env}")
-        timeout = self.settings.timeout_seconds
         return call(
             lambda: self._session.post(
                 self.settings.url, json=self._payload(post), headers=self._headers(post, token),
-                timeout=(min(5.0, timeout), timeout),
+                timeout=self.send_timeout(),
             ),
             lambda response: self._receipt(response, post),
         )

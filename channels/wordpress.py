@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, timedelta
+from pathlib import Path
 from typing import Any
 
 import requests
 from pydantic import Field
 
-from channels.base import Channel, ChannelSettings, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
+from channels.base import ChannelSettings, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
 from channels.files import slug
-from channels.http import call, classify_status, new_session
+from channels.http import HttpChannel, call, classify_status
 from channels.render import plain
 from channels.secrets import mask, read_secret, redact
 
@@ -48,17 +49,16 @@ class WordPressSettings(ChannelSettings):
     timeout_seconds: float = Field(default=15.0, gt=0, le=120)
 
 
-class WordPressChannel(Channel):
+class WordPressChannel(HttpChannel):
     """Publishes each delivery as a post on a WordPress site (kind ``wordpress``); see the module docstring."""
 
     kind = "wordpress"
     Settings = WordPressSettings
     supports_preview = True
 
-    def __init__(self, name: str, settings: dict[str, Any], *, data_dir):  # noqa: ANN001
+    def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path):
         super().__init__(name, settings, data_dir=data_dir)
-        self._session = new_session()
-        self._terms: dict[tuple[str, str], int] = {}
+        self._terms: dict[tuple[str, str], int] = {}  # (taxonomy, name) -> id, filled on first use
 
     # -- addresses and credentials ----------------------------------------------------------------
 
@@ -78,8 +78,7 @@ class WordPressChannel(Channel):
 
     def _post(self, route: str, body: dict[str, Any], auth: tuple[str, str]) -> requests.Response:
         url, base = self._endpoint(route)
-        timeout = self.settings.timeout_seconds
-        return self._session.post(url, params=base, json=body, auth=auth, timeout=(min(5.0, timeout), timeout))
+        return self._session.post(url, params=base, json=body, auth=auth, timeout=self.send_timeout())
 
     # -- the post -----------------------------------------------------------------------------------
 
