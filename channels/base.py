@@ -122,6 +122,9 @@ class Channel(ABC):
     # True for channels whose deliveries wait for a daily slot (loudspeaker): the dispatcher leaves
     # them to scheduler.broadcast.
     slotted: ClassVar[bool] = False
+    # True for channels whose posts link to the announcement's website article (``post.extra["website_url"]``):
+    # the dispatcher looks the link up just before sending, for them only.
+    links_to_website: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path):
         self.name = name

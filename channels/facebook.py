@@ -65,6 +65,7 @@ class FacebookChannel(HttpChannel):
     kind = "facebook"
     Settings = FacebookSettings
     supports_preview = True
+    links_to_website = True
 
     # -- the request ------------------------------------------------------------------------------
 

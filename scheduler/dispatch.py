@@ -214,10 +214,13 @@ class Dispatcher:
         elif self.modes.get(claim.channel_id) == "preview":
             receipt = preview_send(channel, claim.post)
         else:
-            with read_session(self.engine) as session:  # the website may have published it in this pass
-                links = website_links(session, claim.post.announcement_id, claim.post.lang)
+            post = claim.post
+            if channel.links_to_website:  # looked up now: the website may have published it in this pass
+                with read_session(self.engine) as session:
+                    post = replace(post, extra={**post.extra,
+                                                **website_links(session, post.announcement_id, post.lang)})
             try:
-                receipt = channel.send(replace(claim.post, extra={**claim.post.extra, **links}))
+                receipt = channel.send(post)
             except Exception as exc:  # a channel bug: the post may or may not be out
                 log.exception("channel %s raised while sending %s", claim.channel_id, claim.post.ref_code)
                 receipt = Receipt(Outcome.UNKNOWN, message=f"lỗi trong kênh: {type(exc).__name__}: {exc}")
