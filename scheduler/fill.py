@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from scheduler import audit
 from scheduler.announcements import current_approval, delivery_count, new_delivery
 from scheduler.clock import LOCAL_TZ, show
-from scheduler.compliance import FILL_ORIGIN, Row, Status, evaluate, target_channels
+from scheduler.compliance import FILL_ORIGIN, Row, Status, evaluate, plan_for, target_channels
 from scheduler.config import Config, PlanFile
 from scheduler.dispatch import due_in_slot
 from scheduler.errors import InputError
@@ -31,9 +31,10 @@ ACTOR = "cchc-fill"
 def fill_slot(session: Session, config: Config, channel: str, slot_at: datetime, *, now: datetime) -> list[Delivery]:
     """Add evergreen deliveries to the slot of ``channel`` at ``slot_at`` where the rules call for it."""
     unit = config.channels[channel].unit
-    plan = _plan(config, unit, slot_at)
-    if plan is None:
-        return []
+    try:
+        plan = plan_for(config, unit, slot_at.astimezone(LOCAL_TZ).year)
+    except InputError:
+        return []  # no plan for this year: no rules to fill by
     rules = plan.fill
     in_slot = session.exec(due_in_slot(channel, slot_at)).all()
     short = _short_rows(session, config, unit, channel, slot_at, now) if rules.quotas else []
@@ -59,11 +60,6 @@ def fill_slot(session: Session, config: Config, channel: str, slot_at: datetime,
         if not short:
             break  # a silent slot gets one item; more only while a quota still needs them
     return added
-
-
-def _plan(config: Config, unit: str, at: datetime) -> PlanFile | None:
-    year = at.astimezone(LOCAL_TZ).year
-    return next((p for p in config.plans.values() if p.unit == unit and p.year == year), None)
 
 
 def _short_rows(session: Session, config: Config, unit: str, channel: str, slot_at: datetime,
