@@ -26,15 +26,29 @@ class JsonHandler(BaseHTTPRequestHandler):
     def log_message(self, *args):  # noqa: ANN002
         pass
 
-    def _reply(self, status: int, body: dict | None = None, headers: dict | None = None) -> None:
-        data = json.dumps(body or {}, ensure_ascii=False).encode()
+    def _reply(self, status: int, body: dict | list | None = None, headers: dict | None = None) -> None:
+        self._send(status, json.dumps(body or {}, ensure_ascii=False), headers)
+
+    def _send(self, status: int, text: str, headers: dict | None = None,
+              content_type: str = "application/json; charset=UTF-8") -> None:
+        data = text.encode()
         self.send_response(status)
         for key, value in (headers or {}).items():
             self.send_header(key, value)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+class FakeServer:
+    """What every fake shares: it runs in a daemon thread on loopback until ``close``."""
+
+    server: ThreadingHTTPServer
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
@@ -45,7 +59,7 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, s
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-class FakeReceiver:
+class FakeReceiver(FakeServer):
     def __init__(self) -> None:
         self.ledger: dict[str, dict] = {}
         self.requests: list[dict] = []
@@ -99,11 +113,10 @@ class FakeReceiver:
 
     def close(self) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().close()
 
 
-class FakeGoogleTTS:
+class FakeGoogleTTS(FakeServer):
     """Google Translate's TTS endpoint as gTTS 2.5.4 calls it (research/api_contracts.md §5).
 
     ``POST /_/TranslateWebserverUi/data/batchexecute`` with form field ``f.req`` (JSON in JSON,
@@ -123,22 +136,7 @@ class FakeGoogleTTS:
         audio = base64.b64encode(mp3).decode()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # noqa: ANN002
-                pass
-
-            def _send(self, status: int, text: str, headers: dict | None = None) -> None:
-                data = text.encode()
-                self.send_response(status)
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_POST(self):  # noqa: N802
                 length = int(self.headers.get("Content-Length", 0))
                 form = parse_form(self.rfile.read(length).decode())
@@ -160,17 +158,10 @@ class FakeGoogleTTS:
                 frame = f'[["wrb.fr","jQ1olc",{payload},null,null,null,"generic"]]'
                 self._send(200, f")]}}'\n\n{len(frame)}\n{frame}\n")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, base = serve(Handler)
+        self.url = f"{base}/"
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class FakeRadioPlatform:
+class FakeRadioPlatform(FakeServer):
     """A smart-radio platform following the generic upload contract of ``HttpPlayout``."""
 
     def __init__(self, token: str) -> None:
@@ -178,12 +169,7 @@ class FakeRadioPlatform:
         self.token, self.uploads, self.status = token, [], 201
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # noqa: ANN002
-                pass
-
+        class Handler(JsonHandler):
             def do_POST(self):  # noqa: N802
                 from email.parser import BytesParser
                 from email.policy import HTTP
@@ -204,24 +190,12 @@ class FakeRadioPlatform:
                 body = {"data": {"id": f"prog-{len(fake.uploads) + 1}"}} if status < 300 else {"error": "no"}
                 if status < 300:
                     fake.uploads.append({"fields": fields, "files": files})
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self._reply(status, body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/programmes"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, base = serve(Handler)
+        self.url = f"{base}/api/programmes"
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class FakeGraph:
+class FakeGraph(FakeServer):
     """The Facebook Graph API for one Page, per research/api_contracts.md §1.7.
 
     ``POST /{ver}/{page}/feed`` (form, query or Bearer token), ``GET /{ver}/{page}/feed``,
@@ -308,11 +282,7 @@ class FakeGraph:
                     self._error(step[1], step[3], step[2])
                     return
                 if step[0] == "http":
-                    data = step[2].encode()
-                    self.send_response(step[1])
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
+                    self._send(step[1], step[2], content_type="text/html")
                     return
                 if fake.posts and fake.posts[-1]["message"] == fields.get("message"):
                     self._error(506, "(#506) Duplicate status message")
@@ -328,12 +298,7 @@ class FakeGraph:
 
         self.server, self.url = serve(Handler)
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class FakeWordPress:
+class FakeWordPress(FakeServer):
     """A WordPress site's REST API, per research/api_contracts.md §4.6 (as Debian's 6.1 behaves).
 
     HTTP Basic with an Application Password (spaces ignored); 401 ``rest_cannot_create`` on writes
@@ -434,11 +399,7 @@ class FakeWordPress:
                     return
                 step = fake.script.pop(0) if fake.script else ("ok",)
                 if step[0] == "http":
-                    data = step[2].encode()
-                    self.send_response(step[1])
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
+                    self._send(step[1], step[2], content_type="text/html")
                     return
                 when = body.get("date_gmt")
                 ahead = calendar.timegm(time.strptime(when, "%Y-%m-%dT%H:%M:%S")) - time.time() if when else 0
@@ -460,7 +421,3 @@ class FakeWordPress:
                 self._reply(201, item, {"Location": f"{fake.url}/wp-json/wp/v2/posts/{post_id}"})
 
         self.server, self.url = serve(Handler)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
