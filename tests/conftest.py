@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from scheduler.app import App
 from scheduler.clock import FrozenClock
-from scheduler.db import make_engine, migrate, write_session
+from scheduler.db import make_engine, migrate
 from scheduler.settings import PROJECT_ROOT, Settings
 from tests.pg import PostgresServer
 
@@ -107,10 +106,8 @@ def settings(tmp_path, db_url, config_dir) -> Settings:
 @pytest.fixture
 def app(settings, clock):
     """An App on a fresh database with the configuration loaded."""
-    from scheduler import catalog
+    from tests.helpers import make_app
 
-    application = App(settings, clock)
-    with write_session(application.engine) as session:
-        catalog.sync(session, application.config)
+    application = make_app(settings, clock)
     yield application
     application.engine.dispose()

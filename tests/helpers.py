@@ -2,16 +2,45 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from channels.base import Channel, Found, Outcome, Post, Receipt, Reconciled
-from scheduler import announcements
+from scheduler import announcements, catalog
 from scheduler.announcements import Draft
+from scheduler.app import App
 from scheduler.db import write_session
 from scheduler.models import Announcement
+
+
+def make_app(settings, clock) -> App:
+    """An App whose database holds the configuration in ``settings.config_dir``."""
+    app = App(settings, clock)
+    with write_session(app.engine) as session:
+        catalog.sync(session, app.config)
+    return app
+
+
+def set_channel(config_dir: Path, name: str, *, mode: str | None = None, **values: str) -> None:
+    """Change channel ``name`` in a copied config: its ``mode``, and settings given as TOML text
+    (``gap_ms="300"``, ``url='"http://..."'``); a dotted key's value is a whole sub-table appended."""
+    path = config_dir / "channels.toml"
+    text = path.read_text(encoding="utf-8")
+    if mode is not None:
+        start = text.index(f"[channels.{name}]\n")
+        end = text.index(f"[channels.{name}.settings]\n", start)
+        text = text[:start] + re.sub(r'(?m)^mode = "\w+"$', f'mode = "{mode}"', text[start:end]) + text[end:]
+    head = f"[channels.{name}.settings]\n"
+    start = text.index(head) + len(head)
+    end = text.find("\n[", start)
+    end = len(text) if end < 0 else end
+    kept = [row for row in text[start:end].split("\n") if row.split("=")[0].strip() not in values]
+    lines = [f"{key} = {value}" for key, value in values.items() if "." not in key]
+    tables = "".join(f"\n{value}\n" for key, value in values.items() if "." in key)
+    path.write_text(text[:start] + "\n".join(lines + kept) + text[end:] + tables, encoding="utf-8")
 
 
 def queue(app, *, author: str = "lan", at: datetime | None = None, **fields: Any) -> Announcement:

@@ -17,7 +17,7 @@ from scheduler.models import AuditEvent, Delivery, DeliveryState
 from scheduler.periods import parse_period, spans_in
 from scheduler.service import check_quotas
 from tests.conftest import START
-from tests.helpers import approved
+from tests.helpers import approved, make_app
 
 SEPTEMBER = parse_period("2025-09")
 WEB = ["muong-la-website"]
@@ -120,8 +120,6 @@ site_title = "Bản sao"
 base_url = "http://127.0.0.1:8080/mirror/"
 
 [channels.son-la-website]'''), encoding="utf-8")
-    from tests.test_loudspeaker import make_app
-
     app = make_app(app.settings, clock)
     at = START + timedelta(hours=2)
     approved(app, channels=[*WEB, "muong-la-mirror"], at=at)
@@ -212,8 +210,6 @@ def test_an_evergreen_item_has_no_schedule_and_is_refused_one(app):
 
 def test_silent_slots_are_filled_at_most_twice_a_week_per_item(app, clock, config_dir):
     set_fill(config_dir, empty_slots="true", quotas="false")
-    from tests.test_loudspeaker import make_app
-
     app = make_app(app.settings, clock)
     one = evergreen(app, "Hướng dẫn nộp hồ sơ trực tuyến")
     two = evergreen(app, "Dịch vụ bưu chính công ích")
@@ -237,8 +233,6 @@ def test_silent_slots_are_filled_at_most_twice_a_week_per_item(app, clock, confi
 
 def test_a_slot_with_staff_content_is_left_alone_unless_a_quota_needs_it(app, clock, config_dir):
     set_fill(config_dir, empty_slots="true")
-    from tests.test_loudspeaker import make_app
-
     app = make_app(app.settings, clock)
     evergreen(app, "Hướng dẫn nộp hồ sơ trực tuyến")
     slot = START + timedelta(hours=10)
@@ -269,8 +263,6 @@ def test_a_loudspeaker_quota_at_risk_is_filled_in_the_language_it_lacks(app, clo
 
 def test_warn_at_is_a_plan_setting(app, clock, config_dir):
     set_fill(config_dir, warn_at="0.1")
-    from tests.test_loudspeaker import make_app
-
     app = make_app(app.settings, clock)
     clock.moment = START + timedelta(days=4)  # 13% of September
     with read_session(app.engine) as session:

@@ -15,15 +15,13 @@ from sqlmodel import select
 
 from channels import build_channel
 from channels.base import Outcome
-from scheduler import catalog
-from scheduler.app import App
-from scheduler.db import read_session, write_session
+from scheduler.db import read_session
 from scheduler.models import Attempt, Delivery, ServiceState
 from scheduler.models import DeliveryState as S
 from tests.cli import run
 from tests.conftest import START
 from tests.fakes import FakeGraph
-from tests.helpers import approved
+from tests.helpers import approved, make_app, set_channel
 from tests.test_channels import post
 
 PAGE, TOKEN, SECRET = "100000000000001", "EAAGtokenVALUE0123456789abcdef", "app-secret-value-42"
@@ -41,17 +39,10 @@ def graph():
 @pytest.fixture
 def fb(config_dir, settings, clock, graph, monkeypatch):
     """The app with the Facebook channel live against the fake, its secrets in the environment."""
-    path = config_dir / "channels.toml"
-    text = path.read_text(encoding="utf-8")
-    text = text.replace('mode = "preview"\ngrace_minutes = 720\n\n[channels.muong-la-facebook.settings]\n',
-                        f'mode = "live"\ngrace_minutes = 720\n\n[channels.muong-la-facebook.settings]\n'
-                        f'graph_url = "{graph.url}"\nmax_chars = 600\n')
-    path.write_text(text, encoding="utf-8")
+    set_channel(config_dir, "muong-la-facebook", mode="live", graph_url=f'"{graph.url}"', max_chars="600")
     monkeypatch.setenv("CCHC_FB_MUONG_LA_TOKEN", TOKEN)
     monkeypatch.setenv("CCHC_FB_APP_SECRET", SECRET)
-    app = App(settings, clock)
-    with write_session(app.engine) as session:
-        catalog.sync(session, app.config)
+    app = make_app(settings, clock)
     yield app
     app.engine.dispose()
 

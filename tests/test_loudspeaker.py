@@ -19,15 +19,13 @@ from sqlmodel import select
 
 from channels.loudspeaker.playout import PlayoutError
 from channels.loudspeaker.tts import NoVoice, Voices
-from scheduler import catalog
-from scheduler.app import App
 from scheduler.config import load_config
 from scheduler.db import read_session, write_session
 from scheduler.models import AsRun, Attempt, Delivery
 from scheduler.models import DeliveryState as S
 from tests.conftest import START
 from tests.fakes import FakeGoogleTTS, FakeRadioPlatform
-from tests.helpers import approved
+from tests.helpers import approved, make_app, set_channel
 from tests.icecast import IcecastServer
 
 SLOT = START.replace(hour=10)  # 17:00 on 1 September 2025 in Vietnam: the first slot after START
@@ -41,28 +39,9 @@ def tone(path: Path, *, seconds: float, volume_db: float, frequency: int = 440) 
     return path
 
 
-def set_channel(config_dir: Path, **values: str) -> None:
-    """Change settings of the muong-la-loa channel (TOML values given as text)."""
-    path = config_dir / "channels.toml"
-    text = path.read_text(encoding="utf-8")
-    head = "[channels.muong-la-loa.settings]\n"
-    lines = "".join(f"{key} = {value}\n" for key, value in values.items() if "." not in key)
-    for key in values:
-        text = "\n".join(row for row in text.split("\n") if not row.startswith(f"{key} ="))
-    tables = "".join(f"\n{value}\n" for key, value in values.items() if "." in key)
-    path.write_text(text.replace(head, head + lines) + tables, encoding="utf-8")
-
-
-def make_app(settings, clock) -> App:
-    app = App(settings, clock)
-    with write_session(app.engine) as session:
-        catalog.sync(session, app.config)
-    return app
-
-
 @pytest.fixture
 def short_station(config_dir):
-    set_channel(config_dir, station_id='"Đài xã Mường La."', outro='"Hết."', gap_ms="300", item_gap_ms="500")
+    set_channel(config_dir, LOA[0], station_id='"Đài xã Mường La."', outro='"Hết."', gap_ms="300", item_gap_ms="500")
     return config_dir
 
 
@@ -151,7 +130,7 @@ def test_clips_are_cached_and_a_new_programme_is_built_from_them(loa, clock):
 
 
 def test_priority_first_and_what_does_not_fit_rolls_over_to_the_next_slot(short_station, settings, clock):
-    set_channel(short_station, max_minutes="0.25")  # 15 s: room for the short item, not the long one
+    set_channel(short_station, LOA[0], max_minutes="0.25")  # 15 s: room for the short item, not the long one
     app = make_app(settings, clock)
     normal = approved(app, channels=LOA, title="Tin thường", body=LONG)
     urgent = approved(app, channels=LOA, title="Tin ưu tiên", body="Họp dân bản Nà Lốc.", priority="priority")
@@ -321,7 +300,7 @@ def icecast():
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_icecast_live_push_is_paced_and_a_listener_hears_the_programme(short_station, settings, clock, icecast,
                                                                        monkeypatch, tmp_path):
-    set_channel(short_station, playout='"icecast"', **{
+    set_channel(short_station, LOA[0], playout='"icecast"', **{
         "icecast.table": f'[channels.muong-la-loa.settings.icecast]\nurl = "{icecast.url}"\nmount = "/muong-la"\n'
                          'password_env = "CCHC_ICECAST_PASSWORD"'})
     monkeypatch.setenv("CCHC_ICECAST_PASSWORD", icecast.password)
@@ -373,7 +352,7 @@ def radio():
 
 
 def http_channel(config_dir: Path, radio: FakeRadioPlatform) -> None:
-    set_channel(config_dir, playout='"http"', **{
+    set_channel(config_dir, LOA[0], playout='"http"', **{
         "http.table": f'[channels.muong-la-loa.settings.http]\nurl = "{radio.url}"\ntoken_env = "CCHC_RADIO_TOKEN"\n'
                       'auth_header = "X-Api-Key"\nauth_scheme = "Token"\nfile_field = "audio"\nid_field = "data.id"\n'
                       'fields = { start_at = "play_at", external_id = "client_ref" }'})

@@ -12,14 +12,12 @@ from sqlmodel import select
 
 from channels import build_channel
 from channels.base import Outcome, Post
-from scheduler import catalog
-from scheduler.app import App
-from scheduler.db import read_session, write_session
+from scheduler.db import read_session
 from scheduler.models import Attempt, Delivery, ServiceState
 from scheduler.models import DeliveryState as S
 from tests.conftest import START
 from tests.fakes import FakeWordPress
-from tests.helpers import approved
+from tests.helpers import approved, make_app, set_channel
 
 USER, PASSWORD = "bientap", "abcd EFGH 1234 ijkl MNOP 5678"
 WP = ["muong-la-wordpress"]
@@ -115,17 +113,9 @@ def test_check_says_what_is_wrong(site, tmp_path, monkeypatch):
 
 @pytest.fixture
 def wp_app(config_dir, settings, clock, site, monkeypatch):
-    path = config_dir / "channels.toml"
-    text = path.read_text(encoding="utf-8")
-    text = text.replace('mode = "preview"\ngrace_minutes = 1440\n\n[channels.muong-la-wordpress.settings]\n'
-                        'url = "https://muongla.sonla.gov.vn"',
-                        f'mode = "live"\ngrace_minutes = 1440\n\n[channels.muong-la-wordpress.settings]\n'
-                        f'url = "{site.url}"')
-    path.write_text(text, encoding="utf-8")
+    set_channel(config_dir, "muong-la-wordpress", mode="live", url=f'"{site.url}"')
     monkeypatch.setenv("CCHC_WP_MUONG_LA_PASSWORD", PASSWORD)
-    app = App(settings, clock)
-    with write_session(app.engine) as session:
-        catalog.sync(session, app.config)
+    app = make_app(settings, clock)
     yield app
     app.engine.dispose()
 
