@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlmodel import Session, col, func, select
 
 from scheduler.clock import show
-from scheduler.compliance import Compliance, evaluate
+from scheduler.compliance import STATUS_TEXT, Compliance, evaluate
 from scheduler.config import Config
 from scheduler.models import LANGUAGE_NAMES, Announcement, AsRun, AsRunStatus, Delivery, DeliveryState
 from scheduler.periods import Span
@@ -54,7 +54,7 @@ class Report:
             t = s.target
             rows.append([number, t.description, t.clause, LANGUAGE_NAMES[s.lang],
                          f"{t.minimum}/{_PER[t.period]}", f"{s.met}/{len(s.rows)} {_UNIT[t.period]} đạt",
-                         s.delivered, s.as_dict()["status_text"]])
+                         s.delivered, STATUS_TEXT[s.status]])
         return rows
 
 
