@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -130,6 +131,18 @@ class Channel(ABC):
         self.name = name
         self.settings = self.Settings.model_validate(settings)
         self.data_dir = data_dir
+        # Set by the dispatcher: stores a remote id on the delivery while ``send`` is still running.
+        self.on_remote_id: Callable[[Post, str], None] | None = None
+
+    def remember(self, post: Post, remote_id: str) -> None:
+        """Keep ``remote_id`` on the delivery at once, before ``send`` returns.
+
+        For platforms that answer a first request with an id and need more requests to finish the
+        post (TikTok's publish id before the upload, Zalo's article token before verify): if the
+        process dies in between, ``reconcile`` still gets the id and asks about it.
+        """
+        if self.on_remote_id is not None:
+            self.on_remote_id(post, remote_id)
 
     @classmethod
     def settings_problems(cls, settings: dict[str, Any]) -> list[tuple[tuple, str]]:

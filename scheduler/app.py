@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from channels import build_channel
 from channels.base import Channel
 from channels.loudspeaker import LoudspeakerChannel
+from channels.tokens import TokenChannel, TokenStore
 from scheduler.clock import Clock
 from scheduler.config import Config, load_config
 from scheduler.db import ensure_ready, make_engine
@@ -48,11 +49,15 @@ class App:
 
     @cached_property
     def channels(self) -> dict[str, Channel]:
-        return {
+        built = {
             name: build_channel(name, ch.kind, ch.settings, data_dir=self.settings.data_dir)
             for name, ch in self.config.channels.items()
             if ch.enabled
         }
+        for name, channel in built.items():
+            if isinstance(channel, TokenChannel):  # Zalo, TikTok: their renewed tokens live in the database
+                channel.tokens = TokenStore(self.engine, name, now=self.now)
+        return built
 
     def broadcaster(self, **kwargs: Any) -> Broadcaster:
         from scheduler.broadcast import Broadcaster  # pydub and the TTS chain load only when needed

@@ -110,6 +110,14 @@ class Dispatcher:
         # Loudspeaker deliveries go out in slot programmes (scheduler.broadcast), not one by one.
         self.slotted = sorted(name for name, channel in channels.items() if channel.slotted)
         self.held: set[str] = set()  # channels put on hold during the current pass
+        for channel in channels.values():
+            channel.on_remote_id = self._keep_remote_id
+
+    def _keep_remote_id(self, post: Post, remote_id: str) -> None:
+        """A channel learned the platform's id mid-send: store it now, for reconcile after a crash."""
+        with write_session(self.engine) as session:
+            session.execute(update(Delivery).where(col(Delivery.id) == post.delivery_id,
+                                                   col(Delivery.state) == S.SENDING).values(remote_id=remote_id))
 
     def run_once(self) -> PassReport:
         report = PassReport()

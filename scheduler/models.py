@@ -285,6 +285,23 @@ class ServiceState(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
+class Credential(SQLModel, table=True):
+    """Tokens a channel renews by itself (Zalo OA, TikTok), sealed with ``CCHC_SECRET_KEY``.
+
+    ``sealed`` is a Fernet token of the access and refresh tokens: never clear text. ``version``
+    grows with every renewal; ``refreshing_until`` is the lease of the one process renewing now
+    (refresh tokens are single-use, so two renewals at once would lose the account).
+    """
+
+    channel_id: str = Field(primary_key=True, max_length=60)
+    sealed: str
+    access_expires_at: datetime | None = _when()
+    refresh_expires_at: datetime | None = _when()
+    version: int = 0
+    refreshing_until: datetime | None = _when()
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
 class AsRunStatus(StrEnum):
     PREPARED = "prepared"  # the programme is built and handed to playout, the slot has not begun
     PLAYING = "playing"

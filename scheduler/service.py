@@ -81,6 +81,24 @@ def check_quotas(app: App) -> int:
     return fresh
 
 
+def refresh_tokens(app: App) -> list[str]:
+    """Renew the access tokens that are due, for live channels that renew their own (Zalo, TikTok).
+
+    Run often enough that a token never lapses between posts, and so that the single-use refresh
+    token keeps being replaced well inside its lifetime. Problems are logged as warnings.
+    """
+    from channels.tokens import TokenChannel
+
+    problems = []
+    for name, channel in app.channels.items():
+        if isinstance(channel, TokenChannel) and app.config.channels[name].mode == "live":
+            problem = channel.keep_fresh()
+            if problem:
+                log.warning("channel %s: %s", name, problem)
+                problems.append(f"{name}: {problem}")
+    return problems
+
+
 def schedule_slots(scheduler: BackgroundScheduler, app: App, broadcaster: Broadcaster) -> int:
     """One cron job per loudspeaker slot to prepare its programme ahead, and one to start it on time.
 
@@ -146,6 +164,8 @@ def run(app: App, stop: threading.Event | None = None) -> None:
                       seconds=app.settings.heartbeat_seconds, next_run_time=started)
     scheduler.add_job(check_quotas, "interval", args=[app], id="quotas", replace_existing=True,
                       minutes=30, next_run_time=started)
+    scheduler.add_job(refresh_tokens, "interval", args=[app], id="tokens", replace_existing=True,
+                      minutes=10, next_run_time=started)
     slots = 0
     if any(channel.slotted for channel in app.channels.values()):
         broadcaster = app.broadcaster()  # one for the process: it keeps the TTS engines' cool-downs

@@ -688,6 +688,48 @@ def channel_check(app: App, user: str | None, name: str) -> None:
         click.echo("  Kênh đã được mở lại: các lượt đang chờ sẽ được gửi (nếu còn trong hạn).")
 
 
+@channel_group.command("key")
+def channel_key() -> None:
+    """In ra một khóa mã hoá mới, để đặt vào biến CCHC_SECRET_KEY (khóa cất mã của Zalo, TikTok)."""
+    from channels.tokens import new_key
+
+    click.echo(new_key())
+
+
+@channel_group.command("token")
+@click.argument("name")
+@click.option("--refresh-token-stdin", "from_stdin", is_flag=True,
+              help="Đọc mã làm mới từ đầu vào chuẩn thay vì hỏi.")
+@with_app()
+def channel_token(app: App, user: str | None, name: str, from_stdin: bool) -> None:
+    """Nhập mã làm mới (refresh token) của kênh Zalo hoặc TikTok: mã được mã hoá rồi mới lưu, và đổi
+    ngay lấy mã truy cập để biết mã dùng được."""
+    from channels.tokens import TokenChannel, TokenProblem, Tokens, VaultError
+
+    target = app.channels.get(name)
+    if target is None:
+        raise InputError("NAME", f"không có kênh '{name}'; các kênh: {', '.join(sorted(app.channels))}")
+    if not isinstance(target, TokenChannel) or target.tokens is None:
+        raise InputError("NAME", f"kênh {name} ({target.kind}) không dùng mã làm mới; thông tin xác thực của kênh "
+                                 "này đặt trong biến môi trường ghi ở config/channels.toml")
+    app.ready_engine()
+    text = sys.stdin.readline() if from_stdin else click.prompt("Mã làm mới (refresh token)", hide_input=True)
+    if not text.strip():
+        raise InputError("--refresh-token-stdin", "không nhận được mã nào; hãy dán mã làm mới rồi nhấn Enter")
+    try:
+        stored = target.tokens.save(Tokens(access_token="", refresh_token=text.strip()))
+    except VaultError as exc:
+        raise InputError("CCHC_SECRET_KEY", str(exc)) from None
+    try:
+        fresh = target.current_tokens(force=stored)  # one renewal: proves the token, gets an access token
+    except TokenProblem as exc:
+        click.echo(f"Đã lưu mã nhưng nền tảng không nhận: {exc.receipt.message}", err=True)
+        raise SystemExit(1) from None
+    until = show(fresh.access_expires_at) if fresh.access_expires_at else "không rõ"
+    click.echo(f"Đã lưu mã (mã hoá) của kênh {name}; mã truy cập mới dùng được đến {until}.")
+    click.echo(f"Tiếp theo: cchc channel check {name}")
+
+
 # -- plan compliance and reports ---------------------------------------------------------------
 
 COMPLIANCE_COLUMNS = ["target", "clause", "period", "lang", "minimum", "delivered", "scheduled", "filled", "needed",

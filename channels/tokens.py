@@ -1,0 +1,219 @@
+"""Tokens that a channel renews by itself, kept sealed in the database (Zalo OA, TikTok).
+
+Both platforms hand out a short-lived access token and a **single-use** refresh token: each renewal
+returns a new pair and kills the old refresh token. So:
+
+- the pair is sealed with Fernet (``CCHC_SECRET_KEY``: one key, or several separated by commas, the
+  first used to seal and all tried to open, so a key can be rotated) and never stored in clear;
+- one renewal at a time: a process takes a short lease on the row in one transaction, calls the
+  platform outside any transaction, and writes the new pair in the next. Another process that finds
+  the lease taken waits for a later pass; one that finds a newer version uses it instead of renewing;
+- a crash after the platform answered but before the new pair was written loses the account: the
+  platform has killed the old refresh token. That window is one HTTP answer long; a person then
+  enters a new refresh token with ``cchc channel token NAME``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import ClassVar
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from channels.base import Outcome, Receipt
+from channels.http import HttpChannel
+from channels.secrets import read_secret
+from scheduler.clock import utc_now
+from scheduler.db import read_session, write_session
+from scheduler.models import Credential
+
+KEY_ENV = "CCHC_SECRET_KEY"
+KEY_FILE_ENV = "CCHC_SECRET_KEY_FILE"
+LEASE = timedelta(seconds=90)
+_LOCKS: dict[str, threading.Lock] = {}
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str
+    access_expires_at: datetime | None = None
+    refresh_expires_at: datetime | None = None
+    version: int = 0
+
+    def __repr__(self) -> str:  # never print a token, even in a traceback's locals
+        return f"Tokens(version={self.version}, access_expires_at={self.access_expires_at})"
+
+
+class VaultError(Exception):
+    """The store cannot be used as it is (no key, a wrong key, no tokens yet); says how to fix it."""
+
+
+class TokenProblem(Exception):
+    """A renewal did not give a usable token; ``receipt`` says what the delivery should do."""
+
+    def __init__(self, receipt: Receipt):
+        super().__init__(receipt.message)
+        self.receipt = receipt
+
+
+def new_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def _cipher() -> MultiFernet:
+    text = read_secret(KEY_ENV)
+    path = os.environ.get(KEY_FILE_ENV)
+    if not text and path:
+        try:
+            text = Path(path).read_text().strip()
+        except OSError as exc:
+            raise VaultError(f"không đọc được tệp khóa {path} ({KEY_FILE_ENV}): {exc.strerror}") from None
+    if not text:
+        raise VaultError(f"chưa đặt khóa mã hoá {KEY_ENV}: tạo khóa bằng 'cchc channel key' và đặt vào biến "
+                         f"môi trường {KEY_ENV} (hoặc ghi vào một tệp và đặt {KEY_FILE_ENV})")
+    try:
+        return MultiFernet([Fernet(part.strip().encode()) for part in text.split(",") if part.strip()])
+    except (ValueError, TypeError):
+        raise VaultError(f"khóa {KEY_ENV} không đúng dạng (cần 44 ký tự base64 do 'cchc channel key' tạo)") from None
+
+
+class TokenStore:
+    """The sealed tokens of one channel."""
+
+    def __init__(self, engine: Engine, channel: str, *, now: Callable[[], datetime] = utc_now):
+        self.engine, self.channel, self.now = engine, channel, now
+
+    def load(self) -> Tokens | None:
+        with read_session(self.engine) as session:
+            row = session.get(Credential, self.channel)
+            return self._open(row) if row else None
+
+    def save(self, tokens: Tokens) -> Tokens:
+        """Replace the pair (a person entered a new refresh token); renewals in flight lose their lease."""
+        sealed = self._seal(tokens)
+        with write_session(self.engine) as session:
+            row = session.get(Credential, self.channel)
+            version = (row.version if row else 0) + 1
+            if row is None:
+                row = Credential(channel_id=self.channel, sealed=sealed, updated_at=self.now())
+            row.sealed, row.version, row.refreshing_until, row.updated_at = sealed, version, None, self.now()
+            row.access_expires_at, row.refresh_expires_at = tokens.access_expires_at, tokens.refresh_expires_at
+            session.add(row)
+        return replace(tokens, version=version)
+
+    def renew(self, seen: Tokens, exchange: Callable[[Tokens], Tokens]) -> Tokens:
+        """Trade ``seen``'s refresh token for a new pair, once across every process.
+
+        Returns a newer pair without calling ``exchange`` when another renewal already replaced
+        ``seen``. Raises ``TokenProblem`` (RETRYABLE) while another process holds the lease, and lets
+        whatever ``exchange`` raises through after giving the lease back.
+        """
+        lock = _LOCKS.setdefault(self.channel, threading.Lock())
+        with lock:
+            with write_session(self.engine) as session:
+                row = session.exec(select(Credential).where(Credential.channel_id == self.channel)
+                                   .with_for_update()).first()
+                if row is None:
+                    raise VaultError(f"kênh {self.channel} chưa có mã; "
+                                     f"hãy nhập bằng 'cchc channel token {self.channel}'")
+                if row.version != seen.version:
+                    return self._open(row)
+                if row.refreshing_until and row.refreshing_until > self.now():
+                    raise TokenProblem(Receipt(Outcome.RETRYABLE, retry_after=LEASE.total_seconds(),
+                                               message="một tiến trình khác đang làm mới mã truy cập; sẽ thử lại"))
+                row.refreshing_until = self.now() + LEASE
+                current = self._open(row)
+            try:
+                fresh = exchange(current)
+            except BaseException:
+                self._release(seen.version)
+                raise
+            with write_session(self.engine) as session:
+                session.execute(update(Credential).where(col(Credential.channel_id) == self.channel).values(
+                    sealed=self._seal(fresh), version=seen.version + 1, refreshing_until=None,
+                    access_expires_at=fresh.access_expires_at, refresh_expires_at=fresh.refresh_expires_at,
+                    updated_at=self.now()))
+            return replace(fresh, version=seen.version + 1)
+
+    def _release(self, version: int) -> None:
+        with write_session(self.engine) as session:
+            session.execute(update(Credential).where(col(Credential.channel_id) == self.channel,
+                                                     col(Credential.version) == version)
+                            .values(refreshing_until=None))
+
+    @staticmethod
+    def _seal(tokens: Tokens) -> str:
+        data = {"access_token": tokens.access_token, "refresh_token": tokens.refresh_token}
+        return _cipher().encrypt(json.dumps(data).encode()).decode()
+
+    @staticmethod
+    def _open(row: Credential) -> Tokens:
+        try:
+            data = json.loads(_cipher().decrypt(row.sealed.encode()))
+        except InvalidToken:
+            raise VaultError(f"khóa {KEY_ENV} hiện tại không mở được mã đã lưu của kênh {row.channel_id}: hãy đặt "
+                             "lại khóa cũ (có thể ghép 'khóa_mới,khóa_cũ'), hoặc nhập lại mã bằng "
+                             f"'cchc channel token {row.channel_id}'") from None
+        return Tokens(data["access_token"], data["refresh_token"], row.access_expires_at, row.refresh_expires_at,
+                      row.version)
+
+
+class TokenChannel(HttpChannel):
+    """An HTTP channel whose access token expires and is renewed through the store.
+
+    Subclasses implement ``exchange`` (the platform's refresh call; raise ``TokenProblem`` when it
+    refuses) and set ``renew_before`` (how long before expiry a token counts as due for renewal).
+    The composition root gives each one its ``tokens`` store.
+    """
+
+    uses_token_store: ClassVar[bool] = True
+    renew_before: ClassVar[timedelta] = timedelta(minutes=30)
+    tokens: TokenStore | None = None
+
+    def exchange(self, current: Tokens) -> Tokens:
+        raise NotImplementedError
+
+    def current_tokens(self, *, force: Tokens | None = None) -> Tokens:
+        """A usable pair: the stored one, renewed first when it is due (or when ``force`` was refused)."""
+        if self.tokens is None:
+            raise TokenProblem(Receipt(Outcome.NEEDS_REAUTH, message="kênh chưa được nối với kho mã"))
+        try:
+            stored = force or self.tokens.load()
+            if stored is None:
+                raise VaultError(f"kênh {self.name} chưa có mã; hãy nhập mã làm mới (refresh token) bằng "
+                                 f"'cchc channel token {self.name}'")
+            due = stored.access_expires_at is None or stored.access_expires_at - self.tokens.now() <= self.renew_before
+            return self.tokens.renew(stored, self.exchange) if (force or due) else stored
+        except VaultError as exc:
+            raise TokenProblem(Receipt(Outcome.NEEDS_REAUTH, message=str(exc))) from None
+
+    def keep_fresh(self) -> str | None:
+        """Renew the access token when it is due (the service's periodic job); a problem, or None."""
+        try:
+            self.current_tokens()
+        except TokenProblem as exc:
+            return exc.receipt.message
+        return None
+
+    def token_problems(self, warn_days: int) -> list[str]:
+        """What ``check`` says about the stored tokens before asking the platform."""
+        try:
+            tokens = self.current_tokens()
+        except TokenProblem as exc:
+            return [exc.receipt.message]
+        if tokens.refresh_expires_at is not None:
+            left = tokens.refresh_expires_at - self.tokens.now()
+            if left <= timedelta(days=warn_days):
+                return [f"mã làm mới (refresh token) hết hạn sau {max(0, left.days)} ngày; hãy cấp quyền lại cho "
+                        f"ứng dụng và nhập mã mới bằng 'cchc channel token {self.name}'"]
+        return []
