@@ -11,10 +11,12 @@ from channels.loudspeaker import LoudspeakerChannel
 from channels.webhook import WebhookChannel
 from channels.website import WebsiteChannel
 from channels.wordpress import WordPressChannel
+from channels.zalo import ZaloChannel
 
 REGISTRY: dict[str, type[Channel]] = {
     cls.kind: cls
-    for cls in (WebsiteChannel, WebhookChannel, LoudspeakerChannel, FacebookChannel, WordPressChannel)
+    for cls in (WebsiteChannel, WebhookChannel, LoudspeakerChannel, FacebookChannel, WordPressChannel,
+                ZaloChannel)
 }
 
 

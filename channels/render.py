@@ -24,9 +24,9 @@ def social_text(post: Post, *, limit: int, hashtags: list[str], link: str | None
     tags = " ".join(f"#{tag.lstrip('#')}" for tag in hashtags)
     tail = "\n\n".join(part for part in (f"Xem đầy đủ: {link}" if link else "", f"{tags} {marker(post)}".strip())
                        if part)
-    title = _cut(plain(post.title), max(1, limit // 4))
+    title = cut(plain(post.title), max(1, limit // 4))
     budget = limit - len(title) - len(tail) - 4  # the blank lines between the three parts
-    body = _cut(plain(post.body), budget) if budget > 0 else ""
+    body = cut(plain(post.body), budget) if budget > 0 else ""
     return "\n\n".join(part for part in (title, body, tail) if part)
 
 
@@ -36,12 +36,13 @@ def plain(text: str) -> str:
     return re.sub(r"<[^<>]*>", "", text).strip()
 
 
-def _cut(text: str, limit: int) -> str:
+def cut(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, ending at a word with "…" when it had to be cut."""
     if len(text) <= limit:
         return text
     room = limit - len(ELLIPSIS)
-    cut = text[:room]
-    space = cut.rfind(" ")
+    kept = text[:room]
+    space = kept.rfind(" ")
     if space > room * 0.8:  # end at a word when one is near
-        cut = cut[:space]
-    return cut.rstrip(" ,;:.-") + ELLIPSIS
+        kept = kept[:space]
+    return kept.rstrip(" ,;:.-") + ELLIPSIS

@@ -1,0 +1,339 @@
+"""The Zalo OA channel against a local fake of the OA Open API (tests/fakes.FakeZalo), through the
+real dispatcher on both databases: article create → verify (with Zalo still processing), the
+follower broadcast and its night ban, each error class sent with HTTP 200, renewal of the 25-hour
+token with single-use refresh tokens kept sealed, one renewal at a time across processes, a timeout
+after Zalo stored the article, the field limits in Vietnamese and Tai Viet, markup in the title, and
+tokens that never show."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import select
+
+from channels.base import Outcome
+from channels.tokens import KEY_ENV, TokenProblem, Tokens, TokenStore, new_key
+from scheduler.db import read_session
+from scheduler.models import Attempt, Credential, Delivery, ServiceState
+from scheduler.models import DeliveryState as S
+from tests.cli import run
+from tests.conftest import START
+from tests.fakes import FakeZalo
+from tests.helpers import approved, make_app, set_channel
+
+APP_ID, APP_SECRET, FIRST_REFRESH = "1234567890123456789", "zalo-app-secret-77", "zref-0-FirstFromPortal"
+ZA = ["muong-la-zalo"]
+TAI_VIET = "ꪁꪫꪱꪣ ꪼꪕ ꪹꪏꪉ ꪀꪱꪙ"
+KEY = new_key()
+
+
+@pytest.fixture
+def zalo():
+    fake = FakeZalo(APP_ID, APP_SECRET, FIRST_REFRESH)
+    yield fake
+    fake.close()
+
+
+def live(config_dir, zalo, **settings) -> None:
+    values = {"api_url": f'"{zalo.url}"', "oauth_url": f'"{zalo.url}"', "verify_wait_seconds": "0", **settings}
+    set_channel(config_dir, "muong-la-zalo", mode="live", **values)
+
+
+@pytest.fixture
+def za(config_dir, settings, clock, zalo, monkeypatch):
+    """The app with the Zalo channel live against the fake and the portal's first refresh token stored."""
+    live(config_dir, zalo)
+    monkeypatch.setenv(KEY_ENV, KEY)
+    monkeypatch.setenv("CCHC_ZALO_SECRET_KEY", APP_SECRET)
+    app = make_app(settings, clock)
+    app.channels["muong-la-zalo"].tokens.save(Tokens("", FIRST_REFRESH))
+    yield app
+    app.engine.dispose()
+
+
+def deliveries(app) -> list[Delivery]:
+    with read_session(app.engine) as session:
+        return list(session.exec(select(Delivery).order_by(Delivery.id)).all())
+
+
+def dispatch(app, clock, at):
+    clock.moment = at
+    return app.dispatcher().run_once()
+
+
+def test_an_item_becomes_an_oa_article_with_its_link_and_reference(za, clock, zalo):
+    at = START + timedelta(hours=1)
+    approved(za, channels=["muong-la-website", *ZA], at=at, title="Lịch tiếp công dân tháng 9/2025",
+             body="UBND xã Mường La thông báo lịch tiếp công dân.\n\nNgười dân mang theo căn cước.")
+    dispatch(za, clock, at)
+    [website, article] = sorted(deliveries(za), key=lambda d: d.channel_id != "muong-la-website")
+    assert website.state == article.state == S.DELIVERED
+    [stored] = zalo.articles
+    assert article.remote_id == stored["id"] and stored["verified"] and stored["status"] == "show"
+    assert stored["title"] == "Lịch tiếp công dân tháng 9/2025" and stored["author"] == "UBND xã Mường La"
+    assert stored["description"] == "UBND xã Mường La thông báo lịch tiếp công dân."
+    texts = [block["content"] for block in stored["body"]]
+    assert texts[1] == "Người dân mang theo căn cước." and website.remote_url in texts[2]
+    assert texts[-1] == f"Mã tin: [{article.ref_code}]"
+    calls = [r for r in zalo.requests if r["path"].startswith("/v2.0/")]
+    assert all(r["headers"]["access_token"] == "zacc-1-Xy7pQ" and "zacc" not in r["path"] for r in calls)
+    assert zalo.broadcasts == []  # broadcast is off in the sample configuration
+
+
+def test_an_article_zalo_is_still_processing_is_followed_up_not_created_again(za, clock, zalo):
+    at = START + timedelta(hours=1)
+    approved(za, channels=ZA, at=at)
+    zalo.processing_polls = 4  # more than the three polls of one send
+    dispatch(za, clock, at)
+    [d] = deliveries(za)
+    assert d.state == S.NEEDS_RECONCILE and d.remote_id == "token:tok-1"
+    dispatch(za, clock, d.next_attempt_at)
+    [d] = deliveries(za)
+    assert d.state == S.DELIVERED and d.remote_id == zalo.articles[0]["id"] and len(zalo.articles) == 1
+
+
+def test_the_create_token_is_kept_even_if_the_process_dies_before_verify(za, clock, zalo, monkeypatch):
+    at = START + timedelta(hours=1)
+    approved(za, channels=ZA, at=at)
+    channel = za.channels["muong-la-zalo"]
+    monkeypatch.setattr(channel, "_after_create", lambda post, token: (_ for _ in ()).throw(SystemExit(9)))
+    clock.moment = at
+    with pytest.raises(SystemExit):
+        za.dispatcher().run_once()  # the process is killed between create and verify
+    [d] = deliveries(za)
+    assert d.state == S.SENDING and d.remote_id == "token:tok-1"
+
+
+@pytest.mark.parametrize(("error", "outcome", "state", "words"), [
+    ((-32, "Your OA reached limit call api"), Outcome.RATE_LIMITED, S.RETRY_WAIT, "giới hạn"),
+    ((-211, "Out of quota"), Outcome.RATE_LIMITED, S.RETRY_WAIT, "hạn mức"),
+    ((-223, "Your OA has reach the limit quota create article"), Outcome.RATE_LIMITED, S.RETRY_WAIT, "hạn mức"),
+    ((-223, "OA has not authorized this API"), Outcome.NEEDS_REAUTH, S.FAILED, "quyền"),
+    ((-209, "Not supported this api"), Outcome.NEEDS_REAUTH, S.FAILED, "gói dịch vụ"),
+    ((-201, "title is invalid!"), Outcome.PERMANENT, S.FAILED, "bị từ chối"),
+    ((-248, "Violates our platform standards"), Outcome.PERMANENT, S.FAILED, "vi phạm"),
+])
+def test_each_zalo_error_sent_with_http_200_gets_its_outcome(za, clock, zalo, error, outcome, state, words):
+    at = START + timedelta(hours=1)
+    approved(za, channels=ZA, at=at)
+    zalo.script = [("error", *error)]
+    dispatch(za, clock, at)
+    [d] = deliveries(za)
+    assert d.state == state and words in d.last_error and zalo.articles == []
+    with read_session(za.engine) as session:
+        attempt = session.exec(select(Attempt)).one()
+        held = session.get(ServiceState, "reauth:muong-la-zalo")
+    assert attempt.outcome == outcome and attempt.error_code == str(error[0]) and f"Zalo {error[0]}" in attempt.message
+    assert (held is not None) == (outcome == Outcome.NEEDS_REAUTH)
+
+
+def test_a_rate_limit_waits_a_minute_and_a_server_error_is_reconciled(za, clock, zalo):
+    at = START + timedelta(hours=1)
+    approved(za, channels=ZA, at=at)
+    zalo.script = [("error", -32, "Your application reached limit call api")]
+    dispatch(za, clock, at)
+    [d] = deliveries(za)
+    assert d.state == S.RETRY_WAIT and d.next_attempt_at == at + timedelta(seconds=60)
+    zalo.script = [("http", 502, "<html>Bad Gateway</html>")]
+    dispatch(za, clock, d.next_attempt_at)
+    [d] = deliveries(za)
+    assert d.state == S.NEEDS_RECONCILE  # a 502 may hide a stored article: look, do not create again
+    dispatch(za, clock, d.next_attempt_at)  # Zalo has none: safe to send again, in the same pass
+    [d] = deliveries(za)
+    assert d.state == S.DELIVERED and len(zalo.articles) == 1
+    with read_session(za.engine) as session:
+        outcomes = [a.outcome for a in session.exec(select(Attempt).order_by(Attempt.id))]
+    assert outcomes == ["rate_limited", "unknown", "reconcile:absent", "sent"]
+
+
+def test_a_timeout_after_zalo_stored_the_article_never_makes_a_second(za, clock, zalo):
+    at = START + timedelta(hours=1)
+    approved(za, channels=ZA, at=at)
+    zalo.script = [("store-then-drop",)]
+    dispatch(za, clock, at)
+    [d] = deliveries(za)
+    assert d.state == S.NEEDS_RECONCILE and d.remote_id is None and len(zalo.articles) == 1
+    dispatch(za, clock, d.next_attempt_at)
+    [d] = deliveries(za)
+    assert d.state == S.DELIVERED and d.remote_id == zalo.articles[0]["id"] and len(zalo.articles) == 1
+    assert sum(r["path"] == "/v2.0/article/create" for r in zalo.requests) == 1
+
+
+def test_the_token_is_renewed_when_due_and_when_zalo_refuses_it(za, clock, zalo):
+    at = START + timedelta(hours=1)
+    approved(za, channels=ZA, at=at, title="Tin thứ nhất")
+    dispatch(za, clock, at)
+    assert zalo.issued == 1 and FIRST_REFRESH not in zalo.refresh_tokens  # used once, then dead
+    approved(za, channels=ZA, at=at + timedelta(hours=1), title="Tin thứ hai")
+    zalo.expire_access()  # Zalo drops the token before its time: -216, renew, ask once more
+    dispatch(za, clock, at + timedelta(hours=1))
+    approved(za, channels=ZA, at=at + timedelta(hours=26), title="Tin thứ ba")
+    dispatch(za, clock, at + timedelta(hours=26))  # 25 hours on: due, renewed before the call
+    assert [d.state for d in deliveries(za)] == [S.DELIVERED] * 3 and len(zalo.articles) == 3
+    creates = sum(r["path"] == "/v2.0/article/create" for r in zalo.requests)
+    assert zalo.issued == 3 and creates == 4  # the one refused with -216 was asked once more
+    with read_session(za.engine) as session:
+        row = session.get(Credential, "muong-la-zalo")
+    assert row.version == 4 and row.access_expires_at == at + timedelta(hours=26, seconds=90000)
+    assert "zacc" not in row.sealed and "zref" not in row.sealed  # sealed, never clear text
+
+
+def test_a_dead_refresh_token_holds_the_channel_and_says_how_to_fix_it(za, clock, zalo, settings):
+    at = START + timedelta(hours=1)
+    approved(za, channels=ZA, at=at)
+    zalo.refresh_tokens = set()  # e.g. unused for three months
+    dispatch(za, clock, at)
+    [d] = deliveries(za)
+    assert d.state == S.FAILED and "cchc channel token muong-la-zalo" in d.last_error
+    with read_session(za.engine) as session:
+        assert session.get(ServiceState, "reauth:muong-la-zalo") is not None
+
+
+def test_one_renewal_at_a_time_across_processes(za, zalo):
+    """Two processes find the token due at once: Zalo is asked once, both end with the new pair."""
+    channel = za.channels["muong-la-zalo"]
+    stores = [TokenStore(za.engine, "muong-la-zalo", now=za.now) for _ in range(2)]
+    seen = stores[0].load()
+    zalo.refresh_delay = 0.5
+    results: list = []
+
+    def renew(store):
+        try:
+            results.append(store.renew(seen, channel.exchange))
+        except TokenProblem as exc:
+            results.append(exc.receipt.outcome)
+
+    threads = [threading.Thread(target=renew, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert zalo.issued == 1
+    tokens = [r for r in results if isinstance(r, Tokens)]
+    assert tokens and all(t.access_token == "zacc-1-Xy7pQ" and t.version == seen.version + 1 for t in tokens)
+    assert all(isinstance(r, Tokens) or r == Outcome.RETRYABLE for r in results)
+
+
+def test_a_lease_left_by_a_crashed_renewal_runs_out(za, clock, zalo):
+    store = za.channels["muong-la-zalo"].tokens
+    seen = store.load()
+    with pytest.raises(RuntimeError):
+        store.renew(seen, lambda current: (_ for _ in ()).throw(RuntimeError("killed")))
+    fresh = store.renew(seen, za.channels["muong-la-zalo"].exchange)  # the lease was given back
+    assert fresh.access_token == "zacc-1-Xy7pQ"
+
+
+def test_the_follower_broadcast_waits_for_morning_and_goes_out_once(config_dir, settings, clock, zalo, monkeypatch):
+    live(config_dir, zalo, broadcast="true")
+    monkeypatch.setenv(KEY_ENV, KEY)
+    monkeypatch.setenv("CCHC_ZALO_SECRET_KEY", APP_SECRET)
+    app = make_app(settings, clock)
+    app.channels["muong-la-zalo"].tokens.save(Tokens("", FIRST_REFRESH))
+    at = START + timedelta(hours=1)
+    approved(app, channels=ZA, at=at)
+    zalo.now = lambda: datetime(2025, 9, 1, 23, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    dispatch(app, clock, at)
+    [d] = deliveries(app)
+    assert d.state == S.NEEDS_RECONCILE and d.remote_id == f"article:{zalo.articles[0]['id']}"
+    assert "22 giờ" in d.last_error and zalo.broadcasts == []
+    zalo.now = lambda: datetime(2025, 9, 2, 7, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    dispatch(app, clock, d.next_attempt_at)
+    [d] = deliveries(app)
+    assert d.state == S.DELIVERED and d.remote_id == zalo.articles[0]["id"] and len(zalo.broadcasts) == 1
+    [element] = zalo.broadcasts[0]["message"]["attachment"]["payload"]["elements"]
+    assert element == {"media_type": "article", "attachment_id": zalo.articles[0]["id"]}
+    assert len(zalo.articles) == 1
+    app.engine.dispose()
+
+
+@pytest.mark.parametrize("script", ["vi", "blt"])
+def test_title_and_description_are_cut_to_zalos_limits(za, clock, zalo, script):
+    word = "Thủ tục hành chính" if script == "vi" else TAI_VIET
+    at = START + timedelta(hours=1)
+    exact = word * (150 // len(word))
+    approved(za, channels=ZA, at=at, title=exact, body=(word + " ") * 5)
+    approved(za, channels=ZA, at=at, title=(word + " ") * 12, body=(word + " ") * 100)
+    dispatch(za, clock, at)
+    assert [d.state for d in deliveries(za)] == [S.DELIVERED, S.DELIVERED]
+    first, second = zalo.articles
+    assert first["title"] == exact and "…" not in first["description"]
+    assert len(second["title"]) <= 150 and second["title"].endswith("…") and len(second["description"]) <= 300
+    assert second["body"][0]["content"].count(word) == 100  # the article body itself is whole
+
+
+def test_markup_in_the_title_is_dropped(za, clock, zalo):
+    at = START + timedelta(hours=1)
+    approved(za, channels=ZA, at=at, title='Thông báo <script>alert("x")</script><b>mới</b>',
+             body="Nội dung <img src=x onerror=alert(1)> tin.")
+    dispatch(za, clock, at)
+    [article] = zalo.articles
+    assert article["title"] == 'Thông báo alert("x")mới' and "<" not in str(article["body"])
+
+
+def test_tokens_appear_in_no_log_or_stored_text_even_at_debug(za, clock, zalo, caplog):
+    caplog.set_level(logging.DEBUG)
+    for name in ("urllib3", "requests"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    at = START + timedelta(hours=1)
+    approved(za, channels=ZA, at=at)
+    dispatch(za, clock, at)
+    zalo.refresh_tokens = set()
+    zalo.expire_access()
+    approved(za, channels=ZA, at=at + timedelta(hours=1), title="Tin thứ hai")
+    dispatch(za, clock, at + timedelta(hours=1))  # refused, renewal refused: every error path logs
+    secrets = ["zacc-1-Xy7pQ", "zref-1-Lm3kW", FIRST_REFRESH, APP_SECRET, KEY]
+    assert all(secret not in r.getMessage() for r in caplog.records for secret in secrets)
+    with read_session(za.engine) as session:
+        stored = [a.message for a in session.exec(select(Attempt))] + [d.last_error for d in deliveries(za)]
+        stored += [s.value for s in session.exec(select(ServiceState))]
+        stored += [c.sealed for c in session.exec(select(Credential))]
+    assert all(secret not in (text or "") for text in stored for secret in secrets)
+
+
+def test_channel_check_and_token_entry_from_the_command_line(za, settings, zalo, clock):
+    env = {KEY_ENV: KEY, "CCHC_ZALO_SECRET_KEY": APP_SECRET}
+    entered = run(settings, "channel", "token", "muong-la-zalo", "--refresh-token-stdin",
+                  input_text=FIRST_REFRESH + "\n", extra_env=env)
+    assert entered.returncode == 0, entered.stderr
+    assert "Đã lưu mã (mã hoá)" in entered.stdout and FIRST_REFRESH not in entered.stdout + entered.stderr
+    checked = run(settings, "channel", "check", "muong-la-zalo", extra_env=env)
+    assert checked.returncode == 0 and "đều ổn" in checked.stdout, checked.stdout
+    again = run(settings, "channel", "token", "muong-la-zalo", "--refresh-token-stdin",
+                input_text=FIRST_REFRESH + "\n", extra_env=env)  # already used: Zalo refuses it
+    assert again.returncode == 1 and "Invalid refresh token" in again.stderr
+    no_key = run(settings, "channel", "token", "muong-la-zalo", "--refresh-token-stdin", input_text="x\n",
+                 extra_env={"CCHC_ZALO_SECRET_KEY": APP_SECRET})
+    assert no_key.returncode == 2 and "cchc channel key" in no_key.stderr
+    website = run(settings, "channel", "token", "muong-la-website", "--refresh-token-stdin", input_text="x\n")
+    assert website.returncode == 2 and "không dùng mã làm mới" in website.stderr
+    key = run(settings, "channel", "key")
+    assert key.returncode == 0 and len(key.stdout.strip()) == 44
+
+
+def test_check_flags_a_refresh_token_near_the_end_of_its_three_months(za, clock, zalo):
+    channel = za.channels["muong-la-zalo"]
+    assert channel.check() == []
+    clock.moment = START + timedelta(days=80)
+    stored = channel.tokens.load()
+    channel.tokens.save(Tokens(stored.access_token, stored.refresh_token, clock.moment + timedelta(hours=20),
+                               START + timedelta(days=90)))
+    [problem] = channel.check()
+    assert "hết hạn sau 10 ngày" in problem and "cchc channel token muong-la-zalo" in problem
+
+
+def test_the_service_keeps_the_token_fresh_between_posts(za, clock, zalo):
+    from scheduler.service import refresh_tokens
+
+    clock.moment = START
+    assert refresh_tokens(za) == [] and zalo.issued == 1  # only the portal's refresh token: renewed
+    assert refresh_tokens(za) == [] and zalo.issued == 1  # fresh: left alone
+    clock.moment = START + timedelta(hours=24, minutes=30)  # within an hour of the 25-hour expiry
+    assert refresh_tokens(za) == [] and zalo.issued == 2
+    zalo.refresh_tokens = set()
+    clock.moment += timedelta(hours=25)
+    [problem] = refresh_tokens(za)
+    assert problem.startswith("muong-la-zalo: Zalo không làm mới mã")
