@@ -8,6 +8,7 @@ from typing import Any
 from channels.base import Channel
 from channels.facebook import FacebookChannel
 from channels.loudspeaker import LoudspeakerChannel
+from channels.tiktok import TikTokChannel
 from channels.webhook import WebhookChannel
 from channels.website import WebsiteChannel
 from channels.wordpress import WordPressChannel
@@ -16,7 +17,7 @@ from channels.zalo import ZaloChannel
 REGISTRY: dict[str, type[Channel]] = {
     cls.kind: cls
     for cls in (WebsiteChannel, WebhookChannel, LoudspeakerChannel, FacebookChannel, WordPressChannel,
-                ZaloChannel)
+                ZaloChannel, TikTokChannel)
 }
 
 

@@ -157,6 +157,10 @@ class Channel(ABC):
         """Problems that would stop this channel from publishing (credentials, folders); empty if fine."""
         return []
 
+    def notes(self) -> list[str]:
+        """Things staff should know about this channel even when it works (``cchc channel check``)."""
+        return []
+
     @abstractmethod
     def send(self, post: Post) -> Receipt:
         """Publish ``post`` once and report the outcome. Must not raise on a remote failure."""

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from channels import build_channel
 from channels.base import Channel
 from channels.loudspeaker import LoudspeakerChannel
+from channels.tiktok import TikTokChannel
 from channels.tokens import TokenChannel, TokenStore
 from scheduler.clock import Clock
 from scheduler.config import Config, load_config
@@ -57,6 +58,10 @@ class App:
         for name, channel in built.items():
             if isinstance(channel, TokenChannel):  # Zalo, TikTok: their renewed tokens live in the database
                 channel.tokens = TokenStore(self.engine, name, now=self.now)
+            if isinstance(channel, TikTokChannel):  # its videos speak with the loudspeaker's voices
+                from channels.loudspeaker.tts import Voices
+
+                channel.voices = Voices(self.config.speech, self.settings.data_dir / "cache" / "tts", 44100)
         return built
 
     def broadcaster(self, **kwargs: Any) -> Broadcaster:

@@ -682,10 +682,14 @@ def channel_check(app: App, user: str | None, name: str) -> None:
             click.echo(f"  - {problem}")
         if reason:
             click.echo(f"  Kênh đang tạm dừng gửi vì: {reason}")
+        for note in target.notes():
+            click.echo(f"  Lưu ý: {note}")
         raise SystemExit(1)
     click.echo(f"Kênh {name} ({target.kind}, {mode}): thông tin xác thực và quyền đều ổn.")
     if reason:
         click.echo("  Kênh đã được mở lại: các lượt đang chờ sẽ được gửi (nếu còn trong hạn).")
+    for note in target.notes():
+        click.echo(f"  Lưu ý: {note}")
 
 
 @channel_group.command("key")

@@ -15,8 +15,9 @@ if [ -z "$python" ]; then
   python="$(command -v python3.11 || command -v python3 || true)"
 fi
 
-# ffmpeg encodes and decodes audio (pydub), espeak-ng is the offline Vietnamese voice.
-packages=(ca-certificates tzdata ffmpeg espeak-ng)
+# ffmpeg encodes and decodes audio (pydub) and video (TikTok), espeak-ng is the offline Vietnamese
+# voice, Noto Sans (with Tai Viet, for Thái) draws the title cards of videos and photos.
+packages=(ca-certificates tzdata ffmpeg espeak-ng fonts-noto-core)
 [ -z "$python" ] && packages+=(python3 python3-venv) && python=python3
 if ! "$python" -c "import ensurepip, venv" >/dev/null 2>&1; then
   packages+=(python3-venv)
