@@ -3,11 +3,13 @@
 Settings: ``page_id``; ``token_env`` (the environment variable holding the Page access token);
 ``app_secret_env`` (optional: the app secret, to send ``appsecret_proof``); ``graph_url`` and
 ``api_version``; ``hashtags``; ``max_chars``; ``timeout_seconds``; ``reconcile_posts``;
-``expiry_warning_days``.
+``expiry_warning_days``; ``photo`` (post a title card picture with the text as its caption).
 
 What it does, per the Graph API documentation (research/api_contracts.md §1):
 
-- ``POST {graph}/{version}/{page}/feed`` with the form fields ``message`` (title, body cut to
+- With ``photo = true``: ``POST {page}/photos`` (multipart) with the square title card of
+  ``channels.video`` as ``source`` and the same text as ``caption``; the post id is ``post_id``.
+- Otherwise ``POST {graph}/{version}/{page}/feed`` with the form fields ``message`` (title, body cut to
   ``max_chars``, a link back to the website article when it is published, hashtags and the
   reference code in brackets), ``link``, and ``access_token`` + ``appsecret_proof`` in the **body**:
   the token never appears in a URL, so never in a log line.
@@ -30,14 +32,17 @@ import hmac
 import json
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import requests
 from pydantic import Field
 
 from channels.base import ChannelSettings, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
+from channels.files import slug
 from channels.http import HttpChannel, call, classify_status
-from channels.render import marker, social_text
+from channels.render import marker, plain, social_text
 from channels.secrets import mask, read_secret, redact
+from channels.video import SQUARE, MediaError, title_card
 
 ENV_NAME = r"^[A-Z][A-Z0-9_]*$"
 REAUTH = {102, 190}
@@ -56,6 +61,7 @@ class FacebookSettings(ChannelSettings):
     max_chars: int = Field(default=5000, ge=300, le=63206)
     timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     reconcile_posts: int = Field(default=50, ge=5, le=100)
+    photo: bool = False
     expiry_warning_days: int = Field(default=7, ge=1, le=60)
 
 
@@ -87,12 +93,27 @@ class FacebookChannel(HttpChannel):
             form["link"] = link
         return {**form, "access_token": token, **self._proof(token)}
 
+    def _photo_form(self, post: Post, token: str) -> dict[str, str]:
+        """A photo post: the message becomes the caption; a link is only text in it."""
+        form = self._form(post, token)
+        form.pop("link", None)
+        return {"caption": form.pop("message"), **form}
+
+    def card(self, post: Post) -> Path:
+        """The square title card of a photo post, drawn once per delivery."""
+        out = self.data_dir / "cache" / "facebook" / f"{slug(post.ref_code)}.png"
+        return out if out.is_file() else title_card(plain(post.title), post.unit_name, post.ref_code, out, size=SQUARE)
+
     def request_for(self, post: Post) -> OutgoingRequest:
         token = read_secret(self.settings.token_env) or ""
-        form = {key: (mask(value) if key in ("access_token", "appsecret_proof") else value)
-                for key, value in self._form(post, token).items()}
-        return OutgoingRequest("POST", self._url(f"{self.settings.page_id}/feed"),
-                               {"Content-Type": "application/x-www-form-urlencoded"}, form)
+        if self.settings.photo:
+            form = self._photo_form(post, token) | {"source": "<thẻ tiêu đề vuông 1080×1080, PNG>"}
+            edge, kind = "photos", "multipart/form-data"
+        else:
+            form, edge, kind = self._form(post, token), "feed", "application/x-www-form-urlencoded"
+        shown = {key: (mask(value) if key in ("access_token", "appsecret_proof") else value)
+                 for key, value in form.items()}
+        return OutgoingRequest("POST", self._url(f"{self.settings.page_id}/{edge}"), {"Content-Type": kind}, shown)
 
     # -- send and reconcile -----------------------------------------------------------------------
 
@@ -101,13 +122,25 @@ class FacebookChannel(HttpChannel):
         if not token:
             return Receipt(Outcome.NEEDS_REAUTH, message=f"chưa đặt biến môi trường {self.settings.token_env} "
                                                          "(mã truy cập Trang Facebook)")
+        if self.settings.photo:
+            try:
+                card = self.card(post).read_bytes()
+            except MediaError as exc:
+                return Receipt(Outcome.PERMANENT, message=f"không vẽ được ảnh của bài: {exc}")
+            return call(
+                lambda: self._session.post(self._url(f"{self.settings.page_id}/photos"),
+                                           data=self._photo_form(post, token),
+                                           files={"source": (f"{slug(post.ref_code)}.png", card, "image/png")},
+                                           timeout=self.send_timeout()),
+                self._receipt, self._classify)
         return call(
             lambda: self._session.post(self._url(f"{self.settings.page_id}/feed"), data=self._form(post, token),
                                        timeout=self.send_timeout()),
             self._receipt, self._classify)
 
     def _receipt(self, response: requests.Response) -> Receipt:
-        post_id = str(response.json()["id"])
+        data = response.json()
+        post_id = str(data.get("post_id") or data["id"])  # a photo answers its own id and the post's
         return Receipt(Outcome.SENT, remote_id=post_id, url=_permalink(post_id), http_status=response.status_code)
 
     def reconcile(self, post: Post, remote_id: str | None) -> Reconciled:

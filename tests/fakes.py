@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import calendar
+import email.policy
 import hashlib
 import hmac
 import json
 import threading
 import time
 from datetime import datetime
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
@@ -201,6 +203,7 @@ class FakeGraph(FakeServer):
     """The Facebook Graph API for one Page, per research/api_contracts.md §1.7.
 
     ``POST /{ver}/{page}/feed`` (form, query or Bearer token), ``GET /{ver}/{page}/feed``,
+    ``POST /{ver}/{page}/photos`` (multipart ``source`` and ``caption``; answers ``id`` and ``post_id``),
     ``GET /{ver}/debug_token``. Errors use Graph's envelope with HTTP 400 (190 also sends
     ``WWW-Authenticate``), a repeated message gets #506, usage goes in ``X-Business-Use-Case-Usage``
     and never ``Retry-After``. ``script`` scripts the next POSTs: ``("error", code, subcode, message)``,
@@ -223,8 +226,17 @@ class FakeGraph(FakeServer):
                 url = urlparse(self.path)
                 fields = {k: v[0] for k, v in parse_qs(url.query).items()}
                 if self.command == "POST":
-                    raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                    fields.update({k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()})
+                    raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                    kind = self.headers.get("Content-Type", "")
+                    if kind.startswith("multipart/form-data"):
+                        message = BytesParser(policy=email.policy.HTTP).parsebytes(
+                            f"Content-Type: {kind}\r\n\r\n".encode() + raw)
+                        for part in message.iter_parts():
+                            name = part.get_param("name", header="content-disposition")
+                            payload = part.get_payload(decode=True)
+                            fields[name] = payload if part.get_filename() else payload.decode()
+                    else:
+                        fields.update({k: v[0] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()})
                 return url.path, fields
 
             def _error(self, code: int, message: str, sub: int | None = None, status: int = 400) -> None:
@@ -266,7 +278,8 @@ class FakeGraph(FakeServer):
                     self._reply(200, {"data": {"app_id": "438", "application": "CCHC", **fake.token_info}})
                 elif path.endswith(f"/{fake.page_id}/feed"):
                     limit = int(fields.get("limit", 25))
-                    self._reply(200, {"data": list(reversed(fake.posts))[:limit]}, self._usage())
+                    shown = [{k: v for k, v in p.items() if k != "photo"} for p in reversed(fake.posts)]
+                    self._reply(200, {"data": shown[:limit]}, self._usage())
                 else:
                     self._error(100, "Unknown path components", status=404)
 
@@ -274,11 +287,17 @@ class FakeGraph(FakeServer):
                 path, fields = self._fields()
                 fake.requests.append({"method": "POST", "path": path, "fields": fields,
                                       "headers": dict(self.headers)})
-                if not path.endswith(f"/{fake.page_id}/feed"):
+                edge = path.rsplit("/", 1)[-1]
+                if not path.endswith((f"/{fake.page_id}/feed", f"/{fake.page_id}/photos")):
                     self._error(100, "Unknown path components", status=404)
                     return
                 if not self._authorised(fields):
                     return
+                if edge == "photos":
+                    if not isinstance(fields.get("source"), bytes) and not fields.get("url"):
+                        self._error(324, "(#324) Requires upload file")
+                        return
+                    fields["message"] = fields.pop("caption", "")
                 step = fake.script.pop(0) if fake.script else ("ok",)
                 if step[0] == "error":
                     self._error(step[1], step[3], step[2])
@@ -291,12 +310,16 @@ class FakeGraph(FakeServer):
                     return
                 post_id = f"{fake.page_id}_{1000 + len(fake.posts)}"
                 fake.posts.append({"id": post_id, "message": fields.get("message", ""), "link": fields.get("link"),
+                                   "photo": fields.get("source"),
                                    "permalink_url": f"https://www.facebook.com/{fake.page_id}/posts/{post_id}",
                                    "created_time": time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime())})
                 if step[0] == "store-then-drop":
                     self.connection.shutdown(2)
                     return
-                self._reply(200, {"id": post_id}, self._usage())
+                answer = {"id": post_id}
+                if edge == "photos":
+                    answer = {"id": f"{5000 + len(fake.posts)}", "post_id": post_id}
+                self._reply(200, answer, self._usage())
 
         self.server, self.url = serve(Handler)
 

@@ -5,12 +5,14 @@ limits in Vietnamese and Tai Viet, markup in the title, and a token that never s
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
 from datetime import timedelta
 
 import pytest
+from PIL import Image
 from sqlmodel import select
 
 from channels import build_channel
@@ -228,3 +230,27 @@ def test_preview_shows_the_exact_request_with_the_token_masked(settings, monkeyp
     assert request["url"].endswith(f"/{PAGE}/feed") and request["body"]["message"].startswith("Tin mới")
     assert TOKEN not in shown.stdout and request["body"]["access_token"] == "E***f"
     assert "Độ dài:" in shown.stderr
+
+
+def test_a_photo_post_carries_the_title_card_and_the_text_as_caption(fb, clock, graph, config_dir, settings):
+    set_channel(config_dir, "muong-la-facebook", photo="true")
+    app = make_app(settings, clock)
+    at = START + timedelta(hours=1)
+    approved(app, channels=FB, at=at, title='Lịch tiếp công dân <b>tháng 9</b>')
+    dispatch(app, clock, at)
+    [d] = deliveries(app)
+    [stored] = graph.posts
+    assert d.state == S.DELIVERED and d.remote_id == stored["id"]  # the post id, not the photo's own id
+    assert stored["message"].startswith("Lịch tiếp công dân tháng 9\n\n") and f"[{d.ref_code}]" in stored["message"]
+    assert stored["photo"][:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(io.BytesIO(stored["photo"])) as card:
+        assert card.size == (1080, 1080)
+    request = [r for r in graph.requests if r["method"] == "POST"][0]
+    assert request["path"].endswith(f"/{PAGE}/photos") and request["fields"]["access_token"] == TOKEN
+    graph.script = [("store-then-drop",)]
+    approved(app, channels=FB, at=at + timedelta(hours=1), title="Tin thứ hai")
+    dispatch(app, clock, at + timedelta(hours=1))
+    second = deliveries(app)[-1]
+    dispatch(app, clock, second.next_attempt_at)  # found among the Page's posts by its reference
+    assert deliveries(app)[-1].state == S.DELIVERED and len(graph.posts) == 2
+    app.engine.dispose()
