@@ -126,6 +126,10 @@ class Channel(ABC):
     # True for channels whose posts link to the announcement's website article (``post.extra["website_url"]``):
     # the dispatcher looks the link up just before sending, for them only.
     links_to_website: ClassVar[bool] = False
+    # True for channels that publish the item's voice (TikTok's video, WordPress's audio player): the
+    # composition root gives them ``voices``, the loudspeaker's TTS chain (channels.loudspeaker.tts).
+    speaks: ClassVar[bool] = False
+    voices: Any = None
 
     def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path):
         self.name = name

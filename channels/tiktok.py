@@ -31,7 +31,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import requests
 from pydantic import Field
@@ -43,9 +43,6 @@ from channels.render import plain, social_text
 from channels.secrets import mask, read_secret, redact
 from channels.tokens import TokenChannel, TokenProblem, Tokens
 from channels.video import MediaError, title_card, video
-
-if TYPE_CHECKING:
-    from channels.loudspeaker.tts import Voices
 
 TITLE_MAX = 2200  # UTF-16 code units
 SMALL_FILE = 5 * 1024 * 1024  # below this a file goes up in one chunk
@@ -88,7 +85,7 @@ class TikTokChannel(TokenChannel):
     supports_preview = True
     links_to_website = True
     renew_before = timedelta(minutes=20)
-    voices: Voices | None = None  # the TTS chain, given by the composition root
+    speaks = True
 
     def _url(self, path: str) -> str:
         return f"{self.settings.api_url.rstrip('/')}/v2/{path}"
@@ -125,7 +122,7 @@ class TikTokChannel(TokenChannel):
 
     def make_video(self, post: Post) -> Path:
         """The post's video, made once and kept in the cache (a retry uploads the same file)."""
-        from channels.loudspeaker.tts import NoVoice
+        from channels.loudspeaker.tts import NoVoice, voice_post
 
         folder = self.data_dir / "cache" / "tiktok"
         out = folder / f"{slug(post.ref_code)}.mp4"
@@ -134,10 +131,7 @@ class TikTokChannel(TokenChannel):
         if self.voices is None:
             raise MediaError("kênh chưa được nối với bộ đọc (TTS)")
         try:
-            if post.lang == "vi":
-                clip = self.voices.voice(f"{post.title}. {post.body}", "vi")
-            else:
-                clip = self.voices.voice(post.body, post.lang, Path(post.audio_path) if post.audio_path else None)
+            clip = voice_post(self.voices, post)
         except NoVoice as exc:
             raise MediaError(str(exc)) from None
         card = title_card(plain(post.title), post.unit_name, post.ref_code, folder / f"{slug(post.ref_code)}.png")

@@ -2,7 +2,7 @@
 
 Settings: ``url`` (the site), ``rest_route`` (true when pretty permalinks are off: ``/?rest_route=``
 instead of ``/wp-json``), ``user`` and ``password_env`` (the environment variable holding an
-Application Password), ``category``, ``tag_prefix``, ``timeout_seconds``.
+Application Password), ``category``, ``tag_prefix``, ``audio``, ``timeout_seconds``.
 
 What it does, per research/api_contracts.md §4 (observed on Debian's WordPress 6.1):
 
@@ -11,6 +11,9 @@ What it does, per research/api_contracts.md §4 (observed on Debian's WordPress 
   category (created on first use; ``term_exists`` gives the existing id) and one tag per plan
   topic. ``date_gmt`` is the due time; a post due 60 s or more ahead is sent as ``future`` and
   WordPress publishes it then.
+- With ``audio`` (the default), the item's voice (the loudspeaker's TTS chain for Vietnamese, the
+  translator's recording otherwise) is uploaded to ``/wp/v2/media`` as MP3, named after the
+  reference (a retry finds it by slug), and the post opens with an audio player block.
 - WordPress has no idempotency: reconcile asks ``GET /wp/v2/posts?slug=<slug>`` with every status.
 - Errors by ``{"code", "message", "data": {"status"}}``: 401 (``rest_cannot_create``,
   ``incorrect_password``, ...) → the credentials; 403 ``rest_cannot_publish`` → the account's role;
@@ -21,12 +24,15 @@ What it does, per research/api_contracts.md §4 (observed on Debian's WordPress 
 from __future__ import annotations
 
 import html
+import io
+from dataclasses import replace
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
 from pydantic import Field
+from pydub import AudioSegment
 
 from channels.base import ChannelSettings, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
 from channels.files import slug
@@ -46,6 +52,7 @@ class WordPressSettings(ChannelSettings):
     password_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
     category: str = "Cải cách hành chính"
     tag_prefix: str = "CCHC mục "
+    audio: bool = True
     timeout_seconds: float = Field(default=15.0, gt=0, le=120)
 
 
@@ -55,6 +62,7 @@ class WordPressChannel(HttpChannel):
     kind = "wordpress"
     Settings = WordPressSettings
     supports_preview = True
+    speaks = True
 
     def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path):
         super().__init__(name, settings, data_dir=data_dir)
@@ -82,9 +90,15 @@ class WordPressChannel(HttpChannel):
 
     # -- the post -----------------------------------------------------------------------------------
 
-    def _body(self, post: Post, categories: list[int], tags: list[int]) -> dict[str, Any]:
+    def _body(self, post: Post, categories: list[int], tags: list[int], audio_url: str | None = None
+              ) -> dict[str, Any]:
         paragraphs = [p.strip() for p in plain(post.body).split("\n\n") if p.strip()]
-        content = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+        content = ""
+        if audio_url:  # WordPress's own audio block, so the editor shows it as a player too
+            content += (f'<!-- wp:audio --><figure class="wp-block-audio"><audio controls preload="none" '
+                        f'src="{html.escape(audio_url)}"></audio><figcaption>Nghe bản tin</figcaption></figure>'
+                        "<!-- /wp:audio -->")
+        content += "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
         content += f'<p class="cchc-ref">Mã tin: {html.escape(post.ref_code)}</p>'
         future = post.due_at - post.sent_at >= FUTURE_AFTER
         return {"title": html.escape(plain(post.title)), "content": content, "slug": slug(post.ref_code),
@@ -110,10 +124,46 @@ class WordPressChannel(HttpChannel):
         try:
             categories = [self._term("categories", self.settings.category, auth)]
             tags = [self._term("tags", f"{self.settings.tag_prefix}{code}", auth) for code in post.topics]
+            audio_url, note = self._audio(post, auth) if self.settings.audio else (None, "")
         except _TermError as exc:
             return exc.receipt
-        return call(lambda: self._post("posts", self._body(post, categories, tags), auth), self._receipt,
-                    self._classify)
+        receipt = call(lambda: self._post("posts", self._body(post, categories, tags, audio_url), auth),
+                       self._receipt, self._classify)
+        return replace(receipt, message="; ".join(m for m in (receipt.message, note) if m)) if note else receipt
+
+    def _audio(self, post: Post, auth: tuple[str, str]) -> tuple[str | None, str]:
+        """The address of the item's voice in the site's media library, uploaded once.
+
+        The file is named after the reference, so a retry finds the upload of an earlier attempt
+        instead of adding a second copy. An item without a voice is posted without a player.
+        """
+        from channels.loudspeaker.tts import NoVoice, voice_post
+
+        name = f"{slug(post.ref_code)}-audio"
+        try:
+            response = self._get("media", {"slug": name, "context": "edit"}, auth)
+            if response.status_code == 200 and response.json():
+                return response.json()[0]["source_url"], ""
+        except (requests.RequestException, ValueError, KeyError):
+            pass  # not found out: upload
+        if self.voices is None:
+            return None, "chưa đăng kèm âm thanh: kênh chưa được nối với bộ đọc"
+        try:
+            clip = voice_post(self.voices, post)
+        except NoVoice as exc:
+            return None, f"đăng không kèm âm thanh: {exc}"
+        mp3 = io.BytesIO()
+        AudioSegment.from_wav(clip.path).export(mp3, format="mp3", bitrate="64k")
+        url, params = self._endpoint("media")
+        receipt = call(lambda: self._session.post(
+            url, params=params, data=mp3.getvalue(), auth=auth, timeout=self.send_timeout(),
+            headers={"Content-Type": "audio/mpeg", "Content-Disposition": f'attachment; filename="{name}.mp3"'}),
+            lambda r: Receipt(Outcome.SENT, url=r.json()["source_url"]), self._classify)
+        if receipt.outcome != Outcome.SENT:
+            if receipt.outcome == Outcome.NEEDS_REAUTH:
+                raise _TermError(receipt)
+            return None, f"đăng không kèm âm thanh: WordPress không nhận tệp ({receipt.message})"
+        return receipt.url, ""
 
     def _receipt(self, response: requests.Response) -> Receipt:
         data = response.json()

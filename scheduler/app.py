@@ -14,7 +14,6 @@ from sqlalchemy.engine import Engine
 from channels import build_channel
 from channels.base import Channel
 from channels.loudspeaker import LoudspeakerChannel
-from channels.tiktok import TikTokChannel
 from channels.tokens import TokenChannel, TokenStore
 from scheduler.clock import Clock
 from scheduler.config import Config, load_config
@@ -24,6 +23,7 @@ from scheduler.settings import Settings
 from scheduler.states import RetryPolicy
 
 if TYPE_CHECKING:
+    from channels.loudspeaker.tts import Voices
     from scheduler.broadcast import Broadcaster
 
 
@@ -58,11 +58,16 @@ class App:
         for name, channel in built.items():
             if isinstance(channel, TokenChannel):  # Zalo, TikTok: their renewed tokens live in the database
                 channel.tokens = TokenStore(self.engine, name, now=self.now)
-            if isinstance(channel, TikTokChannel):  # its videos speak with the loudspeaker's voices
-                from channels.loudspeaker.tts import Voices
-
-                channel.voices = Voices(self.config.speech, self.settings.data_dir / "cache" / "tts", 44100)
+            if channel.speaks:  # TikTok's videos, WordPress's players: the loudspeaker's voices
+                channel.voices = self.voices
         return built
+
+    @cached_property
+    def voices(self) -> Voices:
+        """The TTS chain for channels other than the loudspeaker (one sample rate, one cache)."""
+        from channels.loudspeaker.tts import Voices
+
+        return Voices(self.config.speech, self.settings.data_dir / "cache" / "tts", 44100)
 
     def broadcaster(self, **kwargs: Any) -> Broadcaster:
         from scheduler.broadcast import Broadcaster  # pydub and the TTS chain load only when needed

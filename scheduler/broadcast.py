@@ -35,7 +35,7 @@ from channels.files import atomic_write
 from channels.loudspeaker import LoudspeakerChannel
 from channels.loudspeaker.playout import PlayoutError, playlist, prune, sidecar
 from channels.loudspeaker.programme import Item, Layout, Piece, assemble, export_mp3, fit, jingle
-from channels.loudspeaker.tts import Clip, NoVoice, Voices
+from channels.loudspeaker.tts import Clip, NoVoice, Voices, voice_post
 from channels.secrets import redact
 from scheduler.clock import LOCAL_TZ, next_slot, show, slot_times
 from scheduler.config import Config
@@ -130,10 +130,7 @@ class Broadcaster:
             if post is None:
                 continue
             try:
-                if post.lang == "vi":
-                    clip = voices.voice(f"{post.title}. {post.body}", "vi")
-                else:
-                    clip = voices.voice(post.body, post.lang, Path(post.audio_path) if post.audio_path else None)
+                clip = voice_post(voices, post)
             except NoVoice as exc:
                 held.append((delivery_id, str(exc)))
                 continue

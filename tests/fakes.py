@@ -331,13 +331,16 @@ class FakeWordPress(FakeServer):
     for a role that cannot publish; posts 201 with ``Location``, the 60-second future rule, unique
     slugs (``-2``) and no idempotency; ``rest_invalid_param`` for a bad status or non-integer term
     ids; terms 201 or 400 ``term_exists`` with ``data.term_id``; both ``/wp-json/...`` and
-    ``/?rest_route=...``. ``script`` scripts the next post creations: ``("http", status, text)`` or
+    ``/?rest_route=...``; media uploads as a raw body with ``Content-Disposition`` (400 without it or
+    without data, 500 ``rest_upload_sideload_error`` for a type not allowed), found again by slug.
+    ``script`` scripts the next post creations: ``("http", status, text)`` or
     ``("store-then-drop",)``.
     """
 
     def __init__(self, user: str, password: str) -> None:
         self.user, self.password, self.can_publish = user, password, True
         self.posts: list[dict] = []
+        self.media: list[dict] = []
         self.terms: dict[str, dict[str, int]] = {"categories": {"Uncategorized": 1}, "tags": {}}
         self.requests: list[dict] = []
         self.script: list[tuple] = []
@@ -369,6 +372,10 @@ class FakeWordPress(FakeServer):
                         return
                     self._reply(200, {"id": 1, "name": fake.user, "capabilities": {
                         "read": True, "edit_posts": True, "publish_posts": fake.can_publish}})
+                elif route == "/wp/v2/media":
+                    found = [{k: v for k, v in m.items() if k != "data"} for m in fake.media
+                             if "slug" not in query or m["slug"] == query["slug"]]
+                    self._reply(200, found, {"X-WP-Total": str(len(found))})
                 elif route == "/wp/v2/posts":
                     wanted = set(query.get("status", "publish").split(","))
                     if wanted - {"publish"} and not self._logged_in():
@@ -383,6 +390,9 @@ class FakeWordPress(FakeServer):
             def do_POST(self):  # noqa: N802
                 route, query = self._route()
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if route == "/wp/v2/media":
+                    self._upload(raw)
+                    return
                 try:
                     body = json.loads(raw or b"{}")
                 except ValueError:
@@ -404,6 +414,31 @@ class FakeWordPress(FakeServer):
                     self._create(body)
                 else:
                     self._error(404, "rest_no_route", "No route was found matching the URL and request method.")
+
+            def _upload(self, raw: bytes) -> None:
+                fake.requests.append({"method": "POST", "route": "/wp/v2/media", "size": len(raw)})
+                disposition = self.headers.get("Content-Disposition", "")
+                kind = self.headers.get("Content-Type", "")
+                if not self._logged_in():
+                    self._error(401, "rest_cannot_create", "Sorry, you are not allowed to upload media as this user.")
+                elif "filename=" not in disposition:
+                    self._error(400, "rest_upload_no_content_disposition", "No Content-Disposition supplied.")
+                elif not raw:
+                    self._error(400, "rest_upload_no_data", "No data supplied.")
+                elif kind not in ("audio/mpeg", "image/png", "image/jpeg"):
+                    self._error(500, "rest_upload_sideload_error", "Sorry, you are not allowed to upload this file "
+                                                                   "type.")
+                else:
+                    name = disposition.split("filename=", 1)[1].strip('"')
+                    taken = {m["slug"] for m in fake.media}
+                    base = name.rsplit(".", 1)[0]
+                    unique = base if base not in taken else f"{base}-{len(fake.media) + 1}"
+                    media_id = 500 + len(fake.media)
+                    item = {"id": media_id, "slug": unique, "mime_type": kind, "media_type": "file",
+                            "source_url": f"{fake.url}/wp-content/uploads/2025/09/{unique}.mp3", "data": raw}
+                    fake.media.append(item)
+                    self._reply(201, {k: v for k, v in item.items() if k != "data"},
+                                {"Location": f"{fake.url}/wp-json/wp/v2/media/{media_id}"})
 
             def _create(self, body: dict) -> None:
                 status = body.get("status", "draft")
@@ -555,6 +590,31 @@ class FakeZalo(FakeServer):
                 fake.access_tokens = {access}
                 fake.refresh_tokens.add(refresh)
                 self._reply(200, {"access_token": access, "refresh_token": refresh, "expires_in": "90000"})
+
+            def _upload(self, raw: bytes) -> None:
+                fake.requests.append({"method": "POST", "route": "/wp/v2/media", "size": len(raw)})
+                disposition = self.headers.get("Content-Disposition", "")
+                kind = self.headers.get("Content-Type", "")
+                if not self._logged_in():
+                    self._error(401, "rest_cannot_create", "Sorry, you are not allowed to upload media as this user.")
+                elif "filename=" not in disposition:
+                    self._error(400, "rest_upload_no_content_disposition", "No Content-Disposition supplied.")
+                elif not raw:
+                    self._error(400, "rest_upload_no_data", "No data supplied.")
+                elif kind not in ("audio/mpeg", "image/png", "image/jpeg"):
+                    self._error(500, "rest_upload_sideload_error", "Sorry, you are not allowed to upload this file "
+                                                                   "type.")
+                else:
+                    name = disposition.split("filename=", 1)[1].strip('"')
+                    taken = {m["slug"] for m in fake.media}
+                    base = name.rsplit(".", 1)[0]
+                    unique = base if base not in taken else f"{base}-{len(fake.media) + 1}"
+                    media_id = 500 + len(fake.media)
+                    item = {"id": media_id, "slug": unique, "mime_type": kind, "media_type": "file",
+                            "source_url": f"{fake.url}/wp-content/uploads/2025/09/{unique}.mp3", "data": raw}
+                    fake.media.append(item)
+                    self._reply(201, {k: v for k, v in item.items() if k != "data"},
+                                {"Location": f"{fake.url}/wp-json/wp/v2/media/{media_id}"})
 
             def _create(self, body: dict) -> None:
                 limits = {"title": 150, "author": 50, "description": 300}

@@ -8,10 +8,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydub.utils import mediainfo
 from sqlmodel import select
 
 from channels import build_channel
 from channels.base import Outcome, Post
+from channels.files import slug
 from scheduler.db import read_session
 from scheduler.models import Attempt, Delivery, ServiceState
 from scheduler.models import DeliveryState as S
@@ -151,3 +153,35 @@ def test_the_application_password_never_shows(wp_app, clock, site, caplog, monke
         [d] = session.exec(select(Delivery)).all()
     assert d.state == S.FAILED and "không đúng" in d.last_error
     assert all(secret.replace(" ", "") not in (text or "") and secret not in (text or "") for text in stored)
+
+
+def test_the_items_voice_goes_up_as_mp3_and_the_post_opens_with_a_player(wp_app, clock, site, tmp_path):
+    at = START + timedelta(hours=1)
+    approved(wp_app, channels=WP, at=at, title="Lịch tiếp công dân tháng 9/2025",
+             body="Chủ tịch UBND xã tiếp công dân vào thứ Năm hằng tuần.",
+             translations={"blt": "ꪁꪫꪱꪣ ꪼꪕ ꪹꪏꪉ ꪀꪱꪙ"})
+    site.script = [("http", 503, "<html>busy</html>")]  # the first post fails after its audio went up
+    clock.moment = at
+    wp_app.dispatcher().run_once()
+    with read_session(wp_app.engine) as session:
+        first = {d.lang: d for d in session.exec(select(Delivery)).all()}
+    assert first["vi"].state == S.RETRY_WAIT and len(site.media) == 1
+    clock.moment = first["vi"].next_attempt_at
+    wp_app.dispatcher().run_once()
+    with read_session(wp_app.engine) as session:
+        done = {d.lang: d for d in session.exec(select(Delivery)).all()}
+        notes = {a.delivery_id: a.message for a in session.exec(select(Attempt)) if a.outcome == "sent"}
+    assert done["vi"].state == done["blt"].state == S.DELIVERED
+    [media] = site.media  # the retry found the earlier upload by its name
+    assert media["mime_type"] == "audio/mpeg" and media["slug"] == f"{slug(done['vi'].ref_code)}-audio"
+    clip = tmp_path / "voice.mp3"
+    clip.write_bytes(media["data"])
+    seconds = float(mediainfo(str(clip))["duration"])
+    assert 2.0 < seconds < 30.0
+    vi_post = next(p for p in site.posts if p["slug"] == slug(done["vi"].ref_code))
+    content = vi_post["content"]["raw"]
+    assert content.startswith('<!-- wp:audio --><figure class="wp-block-audio"><audio controls')
+    assert f'src="{media["source_url"]}"' in content
+    blt_post = next(p for p in site.posts if p["slug"] == slug(done["blt"].ref_code))
+    assert "<audio" not in blt_post["content"]["raw"]  # no recording from the translator: no player
+    assert "không kèm âm thanh" in notes[done["blt"].id] and "ghi âm" in notes[done["blt"].id]
