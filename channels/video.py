@@ -23,6 +23,9 @@ FONTS = {"bold": "NotoSans-Bold.ttf", "regular": "NotoSans-Regular.ttf", "taivie
 BACKGROUND, BAND, TEXT, MUTED = (12, 59, 122), (200, 16, 46), (255, 255, 255), (200, 214, 235)
 VERTICAL, SQUARE = (1080, 1920), (1080, 1080)
 MARGIN = 90
+# EBU R128 at -16 LUFS with peaks under -1.5 dBTP: the level phones and social platforms expect; a
+# TTS clip comes out peaking at 0 dBFS otherwise.
+LOUDNESS = "loudnorm=I=-16:TP=-1.5:LRA=11"
 
 
 class MediaError(Exception):
@@ -85,14 +88,14 @@ def title_card(title: str, unit: str, ref_code: str, out: Path, *, size: tuple[i
 
 
 def video(card: Path, audio: Path, out: Path, *, fps: int = 30) -> Path:
-    """The card for as long as the audio lasts, as an MP4 (H.264 + AAC), written atomically."""
+    """The card for as long as the audio lasts, as an MP4 (H.264 + AAC, loudness levelled), written atomically."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".mp4", dir=out.parent)
     os.close(fd)
     command = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
                "-loop", "1", "-framerate", str(fps), "-i", str(card), "-i", str(audio),
                "-c:v", "libx264", "-tune", "stillimage", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-               "-r", str(fps), "-c:a", "aac", "-b:a", "128k", "-ar", "44100", "-shortest",
+               "-r", str(fps), "-af", LOUDNESS, "-c:a", "aac", "-b:a", "128k", "-ar", "44100", "-shortest",
                "-movflags", "+faststart", tmp]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)

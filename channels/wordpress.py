@@ -39,6 +39,7 @@ from channels.files import slug
 from channels.http import HttpChannel, call, classify_status
 from channels.render import plain
 from channels.secrets import mask, read_secret, redact
+from channels.video import LOUDNESS
 
 REAUTH_CODES = {"rest_cannot_create", "rest_not_logged_in", "incorrect_password", "invalid_username",
                 "rest_forbidden", "rest_cannot_publish"}
@@ -153,7 +154,7 @@ class WordPressChannel(HttpChannel):
         except NoVoice as exc:
             return None, f"đăng không kèm âm thanh: {exc}"
         mp3 = io.BytesIO()
-        AudioSegment.from_wav(clip.path).export(mp3, format="mp3", bitrate="64k")
+        AudioSegment.from_wav(clip.path).export(mp3, format="mp3", bitrate="64k", parameters=["-af", LOUDNESS])
         url, params = self._endpoint("media")
         receipt = call(lambda: self._session.post(
             url, params=params, data=mp3.getvalue(), auth=auth, timeout=self.send_timeout(),

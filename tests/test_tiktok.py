@@ -113,6 +113,10 @@ def test_an_item_goes_up_as_a_vertical_video_with_its_voice(tt, clock, tiktok, t
     assert streams["video"]["avg_frame_rate"] == "30/1" and streams["audio"]["codec_name"] == "aac"
     assert 2.0 < float(info["format"]["duration"]) < 30.0  # as long as the voice reading the item
     assert info["format"]["format_name"].startswith("mov,mp4")
+    levels = subprocess.run(["ffmpeg", "-nostdin", "-i", str(tmp_path / "uploaded.mp4"), "-af", "volumedetect",
+                             "-f", "null", "-"], capture_output=True, text=True, check=True).stderr
+    peak = float(levels.split("max_volume:")[1].split("dB")[0])
+    assert -6.0 < peak <= -1.0  # levelled: loud enough on a phone, never clipping
     card = tt.settings.data_dir / "cache" / "tiktok" / f"{video.ref_code.replace('.', '-').lower()}.png"
     assert any(p.suffix == ".png" for p in card.parent.iterdir())
 
