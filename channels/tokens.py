@@ -140,7 +140,7 @@ class TokenStore:
                 raise
             with write_session(self.engine) as session:
                 session.execute(update(Credential).where(col(Credential.channel_id) == self.channel).values(
-                    sealed=self._seal(fresh), version=seen.version + 1, refreshing_until=None,
+                    sealed=self._seal(fresh), version=Credential.version + 1, refreshing_until=None,
                     access_expires_at=fresh.access_expires_at, refresh_expires_at=fresh.refresh_expires_at,
                     updated_at=self.now()))
             return replace(fresh, version=seen.version + 1)

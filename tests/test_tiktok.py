@@ -34,7 +34,7 @@ TAI_VIET = "ꪁꪫꪱꪣ ꪼꪕ ꪹꪏꪉ ꪀꪱꪙ"
 KEY = new_key()
 ENV = {KEY_ENV: KEY, "CCHC_TIKTOK_CLIENT_SECRET": CLIENT_SECRET}
 
-# These tests drive this pytest parameter to run once: the video path is the same on both databases.
+# Once, on SQLite: the database plays no part in making or uploading a video (test_zalo covers both).
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 

@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from channels.base import Outcome
 from channels.tokens import KEY_ENV, TokenProblem, Tokens, TokenStore, new_key
-from scheduler.db import read_session
+from scheduler.db import read_session, write_session
 from scheduler.models import Attempt, Credential, Delivery, ServiceState
 from scheduler.models import DeliveryState as S
 from tests.cli import run
@@ -193,8 +193,8 @@ def test_a_dead_refresh_token_holds_the_channel_and_says_how_to_fix_it(za, clock
         assert session.get(ServiceState, "reauth:muong-la-zalo") is not None
 
 
-def test_one_renewal_at_a_time_across_processes(za, zalo):
-    """Two processes find the token due at once: Zalo is asked once, both end with the new pair."""
+def test_one_renewal_at_a_time_between_two_workers(za, zalo):
+    """Two workers find the token due at once: Zalo is asked once, both end with the new pair."""
     channel = za.channels["muong-la-zalo"]
     stores = [TokenStore(za.engine, "muong-la-zalo", now=za.now) for _ in range(2)]
     seen = stores[0].load()
@@ -216,6 +216,18 @@ def test_one_renewal_at_a_time_across_processes(za, zalo):
     tokens = [r for r in results if isinstance(r, Tokens)]
     assert tokens and all(t.access_token == "zacc-1-Xy7pQ" and t.version == seen.version + 1 for t in tokens)
     assert all(isinstance(r, Tokens) or r == Outcome.RETRYABLE for r in results)
+
+
+def test_a_renewal_in_another_process_is_waited_for_not_repeated(za, clock, zalo):
+    store = za.channels["muong-la-zalo"].tokens
+    seen = store.load()
+    with write_session(za.engine) as session:  # another process holds the lease
+        session.get(Credential, "muong-la-zalo").refreshing_until = clock.moment + timedelta(seconds=60)
+    with pytest.raises(TokenProblem) as caught:
+        store.renew(seen, za.channels["muong-la-zalo"].exchange)
+    assert caught.value.receipt.outcome == Outcome.RETRYABLE and zalo.issued == 0
+    clock.moment += timedelta(seconds=61)  # that process died: its lease runs out
+    assert store.renew(seen, za.channels["muong-la-zalo"].exchange).access_token == "zacc-1-Xy7pQ"
 
 
 def test_a_lease_left_by_a_crashed_renewal_runs_out(za, clock, zalo):
