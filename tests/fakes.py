@@ -591,31 +591,6 @@ class FakeZalo(FakeServer):
                 fake.refresh_tokens.add(refresh)
                 self._reply(200, {"access_token": access, "refresh_token": refresh, "expires_in": "90000"})
 
-            def _upload(self, raw: bytes) -> None:
-                fake.requests.append({"method": "POST", "route": "/wp/v2/media", "size": len(raw)})
-                disposition = self.headers.get("Content-Disposition", "")
-                kind = self.headers.get("Content-Type", "")
-                if not self._logged_in():
-                    self._error(401, "rest_cannot_create", "Sorry, you are not allowed to upload media as this user.")
-                elif "filename=" not in disposition:
-                    self._error(400, "rest_upload_no_content_disposition", "No Content-Disposition supplied.")
-                elif not raw:
-                    self._error(400, "rest_upload_no_data", "No data supplied.")
-                elif kind not in ("audio/mpeg", "image/png", "image/jpeg"):
-                    self._error(500, "rest_upload_sideload_error", "Sorry, you are not allowed to upload this file "
-                                                                   "type.")
-                else:
-                    name = disposition.split("filename=", 1)[1].strip('"')
-                    taken = {m["slug"] for m in fake.media}
-                    base = name.rsplit(".", 1)[0]
-                    unique = base if base not in taken else f"{base}-{len(fake.media) + 1}"
-                    media_id = 500 + len(fake.media)
-                    item = {"id": media_id, "slug": unique, "mime_type": kind, "media_type": "file",
-                            "source_url": f"{fake.url}/wp-content/uploads/2025/09/{unique}.mp3", "data": raw}
-                    fake.media.append(item)
-                    self._reply(201, {k: v for k, v in item.items() if k != "data"},
-                                {"Location": f"{fake.url}/wp-json/wp/v2/media/{media_id}"})
-
             def _create(self, body: dict) -> None:
                 limits = {"title": 150, "author": 50, "description": 300}
                 for field, limit in limits.items():
