@@ -8,12 +8,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import select
+
 from channels.base import Channel, Found, Outcome, Post, Receipt, Reconciled
 from scheduler import announcements, catalog
 from scheduler.announcements import Draft
 from scheduler.app import App
-from scheduler.db import write_session
-from scheduler.models import Announcement
+from scheduler.db import read_session, write_session
+from scheduler.models import Announcement, Delivery
 
 
 def make_app(settings, clock) -> App:
@@ -66,6 +68,18 @@ def approved(app, *, author: str = "lan", approver: str = "hung", translations: 
         announcements.submit(session, ann=ann, actor=author, now=app.now())
         announcements.approve(session, config=app.config, ann=ann, approver=approver, now=app.now())
     return ann
+
+
+def all_deliveries(app) -> list[Delivery]:
+    """Every delivery in the order it was made."""
+    with read_session(app.engine) as session:
+        return list(session.exec(select(Delivery).order_by(Delivery.id)).all())
+
+
+def dispatch(app, clock, at: datetime):
+    """One dispatch pass at ``at`` on the test clock."""
+    clock.moment = at
+    return app.dispatcher().run_once()
 
 
 class ScriptedChannel(Channel):

@@ -18,12 +18,12 @@ from sqlmodel import select
 from channels import build_channel
 from channels.base import Outcome
 from scheduler.db import read_session
-from scheduler.models import Attempt, Delivery, ServiceState
+from scheduler.models import Attempt, ServiceState
 from scheduler.models import DeliveryState as S
 from tests.cli import run
 from tests.conftest import START
 from tests.fakes import FakeGraph
-from tests.helpers import approved, make_app, set_channel
+from tests.helpers import all_deliveries, approved, dispatch, make_app, set_channel
 from tests.test_channels import post
 
 PAGE, TOKEN, SECRET = "100000000000001", "EAAGtokenVALUE0123456789abcdef", "app-secret-value-42"
@@ -57,21 +57,11 @@ def page_channel(graph, tmp_path, monkeypatch, **settings):
                                             "graph_url": graph.url, **settings}, data_dir=tmp_path)
 
 
-def deliveries(app) -> list[Delivery]:
-    with read_session(app.engine) as session:
-        return list(session.exec(select(Delivery).order_by(Delivery.id)).all())
-
-
-def dispatch(app, clock, at):
-    clock.moment = at
-    return app.dispatcher().run_once()
-
-
 def test_a_post_reaches_the_page_with_its_link_tags_and_reference(fb, clock, graph):
     at = START + timedelta(hours=1)
     ann = approved(fb, channels=["muong-la-website", *FB], at=at, title="Lịch tiếp công dân tháng 9/2025")
     dispatch(fb, clock, at + timedelta(minutes=1))
-    [website, page] = sorted(deliveries(fb), key=lambda d: d.channel_id != "muong-la-website")
+    [website, page] = sorted(all_deliveries(fb), key=lambda d: d.channel_id != "muong-la-website")
     assert website.state == page.state == S.DELIVERED
     [stored] = graph.posts
     assert page.remote_id == stored["id"] and page.remote_url == f"https://www.facebook.com/{PAGE}/posts/1000"
@@ -105,7 +95,7 @@ def test_each_graph_error_gets_its_outcome(fb, clock, graph, step, outcome, stat
     approved(fb, channels=FB, at=at)
     graph.script = [step]
     dispatch(fb, clock, at)
-    [d] = deliveries(fb)
+    [d] = all_deliveries(fb)
     assert d.state == state
     with read_session(fb.engine) as session:
         attempt = session.exec(select(Attempt)).one()
@@ -121,11 +111,11 @@ def test_a_rate_limit_waits_for_the_time_graph_gives_in_its_usage_header(fb, clo
     graph.usage = {"call_count": 100, "total_cputime": 20, "total_time": 30, "estimated_time_to_regain_access": 17}
     graph.script = [("error", 32, None, "(#32) Page request limit reached")]
     dispatch(fb, clock, at)
-    [d] = deliveries(fb)
+    [d] = all_deliveries(fb)
     assert d.state == S.RETRY_WAIT and d.next_attempt_at == at + timedelta(minutes=17)
     assert dispatch(fb, clock, at + timedelta(minutes=16)).sent == {}  # not before
     dispatch(fb, clock, at + timedelta(minutes=17))
-    assert deliveries(fb)[0].state == S.DELIVERED and len(graph.posts) == 1
+    assert all_deliveries(fb)[0].state == S.DELIVERED and len(graph.posts) == 1
 
 
 def test_an_expired_token_holds_the_channel_until_a_check_passes(fb, clock, graph, settings, monkeypatch):
@@ -136,7 +126,7 @@ def test_an_expired_token_holds_the_channel_until_a_check_passes(fb, clock, grap
     dispatcher = fb.dispatcher()  # one instance for every pass, as a long-running worker keeps it
     clock.moment = at + timedelta(minutes=10)
     dispatcher.run_once()
-    first, second = deliveries(fb)
+    first, second = all_deliveries(fb)
     assert first.state == S.FAILED and "đặt lại biến CCHC_FB_MUONG_LA_TOKEN" in first.last_error
     assert second.state == S.RETRY_WAIT and "tạm dừng" in second.last_error  # held, not failed on the same token
     assert sum(r["method"] == "POST" for r in graph.requests) == 1
@@ -150,7 +140,7 @@ def test_an_expired_token_holds_the_channel_until_a_check_passes(fb, clock, grap
     assert fixed.returncode == 0 and "mở lại" in fixed.stdout
     clock.moment = at + timedelta(minutes=20)
     dispatcher.run_once()
-    assert deliveries(fb)[1].state == S.DELIVERED and len(graph.posts) == 1
+    assert all_deliveries(fb)[1].state == S.DELIVERED and len(graph.posts) == 1
 
 
 def test_a_timeout_after_facebook_stored_the_post_never_makes_a_second(fb, clock, graph):
@@ -158,10 +148,10 @@ def test_a_timeout_after_facebook_stored_the_post_never_makes_a_second(fb, clock
     approved(fb, channels=FB, at=at)
     graph.script = [("store-then-drop",)]
     dispatch(fb, clock, at)
-    [d] = deliveries(fb)
+    [d] = all_deliveries(fb)
     assert d.state == S.NEEDS_RECONCILE and len(graph.posts) == 1
     dispatch(fb, clock, d.next_attempt_at)
-    [d] = deliveries(fb)
+    [d] = all_deliveries(fb)
     assert d.state == S.DELIVERED and d.remote_id == graph.posts[0]["id"]
     assert len(graph.posts) == 1 and sum(r["method"] == "POST" for r in graph.requests) == 1
 
@@ -197,7 +187,7 @@ def test_the_token_appears_in_no_log_or_stored_message_even_at_debug(fb, clock, 
     for record in caplog.records:
         assert TOKEN not in record.getMessage()
     with read_session(fb.engine) as session:
-        stored = [a.message for a in session.exec(select(Attempt))] + [d.last_error for d in deliveries(fb)]
+        stored = [a.message for a in session.exec(select(Attempt))] + [d.last_error for d in all_deliveries(fb)]
         stored += [s.value for s in session.exec(select(ServiceState))]
     assert stored and all(TOKEN not in (text or "") for text in stored)
     assert any("[REDACTED]" in (text or "") for text in stored)
@@ -238,7 +228,7 @@ def test_a_photo_post_carries_the_title_card_and_the_text_as_caption(fb, clock, 
     at = START + timedelta(hours=1)
     approved(app, channels=FB, at=at, title='Lịch tiếp công dân <b>tháng 9</b>')
     dispatch(app, clock, at)
-    [d] = deliveries(app)
+    [d] = all_deliveries(app)
     [stored] = graph.posts
     assert d.state == S.DELIVERED and d.remote_id == stored["id"]  # the post id, not the photo's own id
     assert stored["message"].startswith("Lịch tiếp công dân tháng 9\n\n") and f"[{d.ref_code}]" in stored["message"]
@@ -250,7 +240,7 @@ def test_a_photo_post_carries_the_title_card_and_the_text_as_caption(fb, clock, 
     graph.script = [("store-then-drop",)]
     approved(app, channels=FB, at=at + timedelta(hours=1), title="Tin thứ hai")
     dispatch(app, clock, at + timedelta(hours=1))
-    second = deliveries(app)[-1]
+    second = all_deliveries(app)[-1]
     dispatch(app, clock, second.next_attempt_at)  # found among the Page's posts by its reference
-    assert deliveries(app)[-1].state == S.DELIVERED and len(graph.posts) == 2
+    assert all_deliveries(app)[-1].state == S.DELIVERED and len(graph.posts) == 2
     app.engine.dispose()

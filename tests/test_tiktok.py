@@ -20,12 +20,12 @@ from sqlmodel import select
 from channels.base import Outcome
 from channels.tokens import KEY_ENV, Tokens, new_key
 from scheduler.db import read_session
-from scheduler.models import Attempt, Credential, Delivery, ServiceState
+from scheduler.models import Attempt, Credential, ServiceState
 from scheduler.models import DeliveryState as S
 from tests.cli import run
 from tests.conftest import START
 from tests.fakes import FakeTikTok
-from tests.helpers import approved, make_app, set_channel
+from tests.helpers import all_deliveries, approved, dispatch, make_app, set_channel
 from tests.test_channels import post
 
 CLIENT_KEY, CLIENT_SECRET, FIRST_REFRESH = "awcchcmuongla2025", "tiktok-client-secret-31", "rft.portalFirst"
@@ -74,16 +74,6 @@ def one_video(tt, tmp_path_factory, monkeypatch):
     return clip
 
 
-def deliveries(app) -> list[Delivery]:
-    with read_session(app.engine) as session:
-        return list(session.exec(select(Delivery).order_by(Delivery.id)).all())
-
-
-def dispatch(app, clock, at):
-    clock.moment = at
-    return app.dispatcher().run_once()
-
-
 def probe(data: bytes, folder: Path) -> dict:
     path = folder / "uploaded.mp4"
     path.write_bytes(data)
@@ -97,7 +87,7 @@ def test_an_item_goes_up_as_a_vertical_video_with_its_voice(tt, clock, tiktok, t
     approved(tt, channels=["muong-la-website", *TT], at=at, title="Lịch tiếp công dân tháng 9/2025",
              body="Chủ tịch UBND xã tiếp công dân vào thứ Năm hằng tuần.")
     dispatch(tt, clock, at)
-    [website, video] = sorted(deliveries(tt), key=lambda d: d.channel_id != "muong-la-website")
+    [website, video] = sorted(all_deliveries(tt), key=lambda d: d.channel_id != "muong-la-website")
     assert video.state == S.DELIVERED
     with read_session(tt.engine) as session:
         sent = session.exec(select(Attempt).where(Attempt.delivery_id == video.id)).one()
@@ -132,7 +122,7 @@ def test_an_audited_app_posts_publicly_and_gets_the_post_address(config_dir, set
     at = START + timedelta(hours=1)
     approved(app, channels=TT, at=at)
     dispatch(app, clock, at)
-    [d] = deliveries(app)
+    [d] = all_deliveries(app)
     assert d.state == S.DELIVERED and d.remote_url == "https://www.tiktok.com/@ubndxamuongla/video/7300000000000000001"
     assert tiktok.posts()[0]["privacy"] == "PUBLIC_TO_EVERYONE"
     app.engine.dispose()
@@ -149,7 +139,7 @@ def test_a_large_video_goes_up_in_chunks_the_way_init_announced(tt, clock, tikto
     at = START + timedelta(hours=1)
     approved(tt, channels=TT, at=at)
     dispatch(tt, clock, at)
-    [d] = deliveries(tt)
+    [d] = all_deliveries(tt)
     assert d.state == S.DELIVERED and tiktok.posts()[0]["data"] == big.read_bytes()
     puts = [r for r in tiktok.requests if r["method"] == "PUT"]
     assert [r["headers"]["Content-Range"] for r in puts] == [
@@ -173,7 +163,7 @@ def test_each_init_error_gets_its_outcome(tt, clock, tiktok, one_video, step, ou
     approved(tt, channels=TT, at=at)
     tiktok.script = [step]
     dispatch(tt, clock, at)
-    [d] = deliveries(tt)
+    [d] = all_deliveries(tt)
     assert d.state == state and words in d.last_error and tiktok.publishes == {}
     with read_session(tt.engine) as session:
         attempt = session.exec(select(Attempt)).one()
@@ -189,7 +179,7 @@ def test_the_seventh_init_in_a_minute_waits_for_the_limit(tt, clock, tiktok, one
     for n in range(7):
         approved(tt, channels=TT, at=at, title=f"Tin số {n + 1}")
     dispatch(tt, clock, at)
-    states = [d.state for d in deliveries(tt)]
+    states = [d.state for d in all_deliveries(tt)]
     assert states.count(S.DELIVERED) == 6 and states.count(S.RETRY_WAIT) == 1 and len(tiktok.posts()) == 6
 
 
@@ -201,7 +191,7 @@ def test_an_app_that_is_not_audited_is_refused_public_posts_and_held(config_dir,
     at = START + timedelta(hours=1)
     approved(app, channels=TT, at=at)
     dispatch(app, clock, at)
-    [d] = deliveries(app)
+    [d] = all_deliveries(app)
     assert d.state == S.FAILED and "chưa được TikTok duyệt" in d.last_error and tiktok.publishes == {}
     app.engine.dispose()
 
@@ -216,7 +206,7 @@ def test_tokens_are_renewed_when_due_and_when_tiktok_refuses_them(tt, clock, tik
     dispatch(tt, clock, at + timedelta(minutes=30))
     approved(tt, channels=TT, at=at + timedelta(hours=3), title="Tin ba")
     dispatch(tt, clock, at + timedelta(hours=3))  # the 2-hour token is due: renewed first
-    assert [d.state for d in deliveries(tt)] == [S.DELIVERED] * 3 and tiktok.issued == 3
+    assert [d.state for d in all_deliveries(tt)] == [S.DELIVERED] * 3 and tiktok.issued == 3
     assert len(tiktok.posts()) == 3
     with read_session(tt.engine) as session:
         sealed = session.get(Credential, "muong-la-tiktok").sealed
@@ -225,7 +215,7 @@ def test_tokens_are_renewed_when_due_and_when_tiktok_refuses_them(tt, clock, tik
     tiktok.access_tokens = set()
     approved(tt, channels=TT, at=at + timedelta(hours=4), title="Tin bốn")
     dispatch(tt, clock, at + timedelta(hours=4))
-    last = deliveries(tt)[-1]
+    last = all_deliveries(tt)[-1]
     assert last.state == S.FAILED and "cchc channel token muong-la-tiktok" in last.last_error
 
 
@@ -234,10 +224,10 @@ def test_a_lost_answer_to_the_last_chunk_is_settled_by_status_not_a_second_post(
     approved(tt, channels=TT, at=at)
     tiktok.upload_script = [("store-then-drop",)]
     dispatch(tt, clock, at)
-    [d] = deliveries(tt)
+    [d] = all_deliveries(tt)
     assert d.state == S.NEEDS_RECONCILE and d.remote_id in tiktok.publishes
     dispatch(tt, clock, d.next_attempt_at)
-    [d] = deliveries(tt)
+    [d] = all_deliveries(tt)
     assert d.state == S.DELIVERED and len(tiktok.publishes) == 1 and len(tiktok.posts()) == 1
 
 
@@ -246,10 +236,10 @@ def test_an_upload_tiktok_did_not_keep_is_found_unfinished_and_sent_again(tt, cl
     approved(tt, channels=TT, at=at)
     tiktok.upload_script = [("http", 500)]
     dispatch(tt, clock, at)
-    [d] = deliveries(tt)
+    [d] = all_deliveries(tt)
     assert d.state == S.NEEDS_RECONCILE and tiktok.posts() == []  # the only chunk is the last: unknown
     dispatch(tt, clock, d.next_attempt_at)  # status: 0 bytes of the file arrived → nothing to publish
-    [d] = deliveries(tt)
+    [d] = all_deliveries(tt)
     assert d.state == S.DELIVERED and len(tiktok.publishes) == 2 and len(tiktok.posts()) == 1
 
 
@@ -261,7 +251,7 @@ def test_the_publish_id_is_kept_the_moment_it_is_returned(tt, clock, tiktok, one
     clock.moment = at
     with pytest.raises(SystemExit):
         tt.dispatcher().run_once()  # the process dies during the upload
-    [d] = deliveries(tt)
+    [d] = all_deliveries(tt)
     assert d.state == S.SENDING and d.remote_id == "v_pub_file~v2-1.7000"
 
 
@@ -270,15 +260,15 @@ def test_processing_is_followed_up_and_a_failure_is_reported_with_its_reason(tt,
     approved(tt, channels=TT, at=at, title="Tin một")
     tiktok.processing_polls = 5
     dispatch(tt, clock, at)
-    [d] = deliveries(tt)
+    [d] = all_deliveries(tt)
     assert d.state == S.NEEDS_RECONCILE and d.remote_id in tiktok.publishes
     tiktok.processing_polls = 0
     dispatch(tt, clock, d.next_attempt_at)
-    assert deliveries(tt)[0].state == S.DELIVERED
+    assert all_deliveries(tt)[0].state == S.DELIVERED
     tiktok.fail_reason = "spam_risk_text"
     approved(tt, channels=TT, at=at + timedelta(hours=1), title="Tin hai")
     dispatch(tt, clock, at + timedelta(hours=1))
-    last = deliveries(tt)[-1]
+    last = all_deliveries(tt)[-1]
     assert last.state == S.FAILED and "spam" in last.last_error and "(spam_risk_text)" in last.last_error
 
 
@@ -315,7 +305,7 @@ def test_tokens_appear_in_no_log_or_stored_text_even_at_debug(tt, clock, tiktok,
     secrets = ["act.tk1Qw9", "rft.tk1Zp4", FIRST_REFRESH, CLIENT_SECRET, KEY]
     assert all(secret not in r.getMessage() for r in caplog.records for secret in secrets)
     with read_session(tt.engine) as session:
-        stored = [a.message for a in session.exec(select(Attempt))] + [d.last_error for d in deliveries(tt)]
+        stored = [a.message for a in session.exec(select(Attempt))] + [d.last_error for d in all_deliveries(tt)]
         stored += [s.value for s in session.exec(select(ServiceState))]
         stored += [c.sealed for c in session.exec(select(Credential))]
     assert all(secret not in (text or "") for text in stored for secret in secrets)

@@ -18,12 +18,12 @@ from sqlmodel import select
 from channels.base import Outcome
 from channels.tokens import KEY_ENV, TokenProblem, Tokens, TokenStore, new_key
 from scheduler.db import read_session, write_session
-from scheduler.models import Attempt, Credential, Delivery, ServiceState
+from scheduler.models import Attempt, Credential, ServiceState
 from scheduler.models import DeliveryState as S
 from tests.cli import run
 from tests.conftest import START
 from tests.fakes import FakeZalo
-from tests.helpers import approved, make_app, set_channel
+from tests.helpers import all_deliveries, approved, dispatch, make_app, set_channel
 
 APP_ID, APP_SECRET, FIRST_REFRESH = "1234567890123456789", "zalo-app-secret-77", "zref-0-FirstFromPortal"
 ZA = ["muong-la-zalo"]
@@ -55,22 +55,12 @@ def za(config_dir, settings, clock, zalo, monkeypatch):
     app.engine.dispose()
 
 
-def deliveries(app) -> list[Delivery]:
-    with read_session(app.engine) as session:
-        return list(session.exec(select(Delivery).order_by(Delivery.id)).all())
-
-
-def dispatch(app, clock, at):
-    clock.moment = at
-    return app.dispatcher().run_once()
-
-
 def test_an_item_becomes_an_oa_article_with_its_link_and_reference(za, clock, zalo):
     at = START + timedelta(hours=1)
     approved(za, channels=["muong-la-website", *ZA], at=at, title="Lịch tiếp công dân tháng 9/2025",
              body="UBND xã Mường La thông báo lịch tiếp công dân.\n\nNgười dân mang theo căn cước.")
     dispatch(za, clock, at)
-    [website, article] = sorted(deliveries(za), key=lambda d: d.channel_id != "muong-la-website")
+    [website, article] = sorted(all_deliveries(za), key=lambda d: d.channel_id != "muong-la-website")
     assert website.state == article.state == S.DELIVERED
     [stored] = zalo.articles
     assert article.remote_id == stored["id"] and stored["verified"] and stored["status"] == "show"
@@ -89,10 +79,10 @@ def test_an_article_zalo_is_still_processing_is_followed_up_not_created_again(za
     approved(za, channels=ZA, at=at)
     zalo.processing_polls = 4  # more than the three polls of one send
     dispatch(za, clock, at)
-    [d] = deliveries(za)
+    [d] = all_deliveries(za)
     assert d.state == S.NEEDS_RECONCILE and d.remote_id == "token:tok-1"
     dispatch(za, clock, d.next_attempt_at)
-    [d] = deliveries(za)
+    [d] = all_deliveries(za)
     assert d.state == S.DELIVERED and d.remote_id == zalo.articles[0]["id"] and len(zalo.articles) == 1
 
 
@@ -104,7 +94,7 @@ def test_the_create_token_is_kept_even_if_the_process_dies_before_verify(za, clo
     clock.moment = at
     with pytest.raises(SystemExit):
         za.dispatcher().run_once()  # the process is killed between create and verify
-    [d] = deliveries(za)
+    [d] = all_deliveries(za)
     assert d.state == S.SENDING and d.remote_id == "token:tok-1"
 
 
@@ -122,7 +112,7 @@ def test_each_zalo_error_sent_with_http_200_gets_its_outcome(za, clock, zalo, er
     approved(za, channels=ZA, at=at)
     zalo.script = [("error", *error)]
     dispatch(za, clock, at)
-    [d] = deliveries(za)
+    [d] = all_deliveries(za)
     assert d.state == state and words in d.last_error and zalo.articles == []
     with read_session(za.engine) as session:
         attempt = session.exec(select(Attempt)).one()
@@ -136,14 +126,14 @@ def test_a_rate_limit_waits_a_minute_and_a_server_error_is_reconciled(za, clock,
     approved(za, channels=ZA, at=at)
     zalo.script = [("error", -32, "Your application reached limit call api")]
     dispatch(za, clock, at)
-    [d] = deliveries(za)
+    [d] = all_deliveries(za)
     assert d.state == S.RETRY_WAIT and d.next_attempt_at == at + timedelta(seconds=60)
     zalo.script = [("http", 502, "<html>Bad Gateway</html>")]
     dispatch(za, clock, d.next_attempt_at)
-    [d] = deliveries(za)
+    [d] = all_deliveries(za)
     assert d.state == S.NEEDS_RECONCILE  # a 502 may hide a stored article: look, do not create again
     dispatch(za, clock, d.next_attempt_at)  # Zalo has none: safe to send again, in the same pass
-    [d] = deliveries(za)
+    [d] = all_deliveries(za)
     assert d.state == S.DELIVERED and len(zalo.articles) == 1
     with read_session(za.engine) as session:
         outcomes = [a.outcome for a in session.exec(select(Attempt).order_by(Attempt.id))]
@@ -155,10 +145,10 @@ def test_a_timeout_after_zalo_stored_the_article_never_makes_a_second(za, clock,
     approved(za, channels=ZA, at=at)
     zalo.script = [("store-then-drop",)]
     dispatch(za, clock, at)
-    [d] = deliveries(za)
+    [d] = all_deliveries(za)
     assert d.state == S.NEEDS_RECONCILE and d.remote_id is None and len(zalo.articles) == 1
     dispatch(za, clock, d.next_attempt_at)
-    [d] = deliveries(za)
+    [d] = all_deliveries(za)
     assert d.state == S.DELIVERED and d.remote_id == zalo.articles[0]["id"] and len(zalo.articles) == 1
     assert sum(r["path"] == "/v2.0/article/create" for r in zalo.requests) == 1
 
@@ -173,7 +163,7 @@ def test_the_token_is_renewed_when_due_and_when_zalo_refuses_it(za, clock, zalo)
     dispatch(za, clock, at + timedelta(hours=1))
     approved(za, channels=ZA, at=at + timedelta(hours=26), title="Tin thứ ba")
     dispatch(za, clock, at + timedelta(hours=26))  # 25 hours on: due, renewed before the call
-    assert [d.state for d in deliveries(za)] == [S.DELIVERED] * 3 and len(zalo.articles) == 3
+    assert [d.state for d in all_deliveries(za)] == [S.DELIVERED] * 3 and len(zalo.articles) == 3
     creates = sum(r["path"] == "/v2.0/article/create" for r in zalo.requests)
     assert zalo.issued == 3 and creates == 4  # the one refused with -216 was asked once more
     with read_session(za.engine) as session:
@@ -187,7 +177,7 @@ def test_a_dead_refresh_token_holds_the_channel_and_says_how_to_fix_it(za, clock
     approved(za, channels=ZA, at=at)
     zalo.refresh_tokens = set()  # e.g. unused for three months
     dispatch(za, clock, at)
-    [d] = deliveries(za)
+    [d] = all_deliveries(za)
     assert d.state == S.FAILED and "cchc channel token muong-la-zalo" in d.last_error
     with read_session(za.engine) as session:
         assert session.get(ServiceState, "reauth:muong-la-zalo") is not None
@@ -249,12 +239,12 @@ def test_the_follower_broadcast_waits_for_morning_and_goes_out_once(config_dir, 
     approved(app, channels=ZA, at=at)
     zalo.now = lambda: datetime(2025, 9, 1, 23, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
     dispatch(app, clock, at)
-    [d] = deliveries(app)
+    [d] = all_deliveries(app)
     assert d.state == S.NEEDS_RECONCILE and d.remote_id == f"article:{zalo.articles[0]['id']}"
     assert "22 giờ" in d.last_error and zalo.broadcasts == []
     zalo.now = lambda: datetime(2025, 9, 2, 7, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
     dispatch(app, clock, d.next_attempt_at)
-    [d] = deliveries(app)
+    [d] = all_deliveries(app)
     assert d.state == S.DELIVERED and d.remote_id == zalo.articles[0]["id"] and len(zalo.broadcasts) == 1
     [element] = zalo.broadcasts[0]["message"]["attachment"]["payload"]["elements"]
     assert element == {"media_type": "article", "attachment_id": zalo.articles[0]["id"]}
@@ -270,7 +260,7 @@ def test_title_and_description_are_cut_to_zalos_limits(za, clock, zalo, script):
     approved(za, channels=ZA, at=at, title=exact, body=(word + " ") * 5)
     approved(za, channels=ZA, at=at, title=(word + " ") * 12, body=(word + " ") * 100)
     dispatch(za, clock, at)
-    assert [d.state for d in deliveries(za)] == [S.DELIVERED, S.DELIVERED]
+    assert [d.state for d in all_deliveries(za)] == [S.DELIVERED, S.DELIVERED]
     first, second = zalo.articles
     assert first["title"] == exact and "…" not in first["description"]
     assert len(second["title"]) <= 150 and second["title"].endswith("…") and len(second["description"]) <= 300
@@ -300,7 +290,7 @@ def test_tokens_appear_in_no_log_or_stored_text_even_at_debug(za, clock, zalo, c
     secrets = ["zacc-1-Xy7pQ", "zref-1-Lm3kW", FIRST_REFRESH, APP_SECRET, KEY]
     assert all(secret not in r.getMessage() for r in caplog.records for secret in secrets)
     with read_session(za.engine) as session:
-        stored = [a.message for a in session.exec(select(Attempt))] + [d.last_error for d in deliveries(za)]
+        stored = [a.message for a in session.exec(select(Attempt))] + [d.last_error for d in all_deliveries(za)]
         stored += [s.value for s in session.exec(select(ServiceState))]
         stored += [c.sealed for c in session.exec(select(Credential))]
     assert all(secret not in (text or "") for text in stored for secret in secrets)
