@@ -91,6 +91,15 @@ class Post:
         return data
 
 
+class Failed(Exception):
+    """A step inside ``send`` or ``reconcile`` did not succeed; ``receipt`` says what the delivery
+    should do. Channels raise it between their own helpers and turn it back into the receipt."""
+
+    def __init__(self, receipt: Receipt):
+        super().__init__(receipt.message)
+        self.receipt = receipt
+
+
 class ChannelSettings(BaseModel):
     """Base of each channel's typed settings. Secrets are named by ``*_env`` keys, never inline."""
 

@@ -102,6 +102,25 @@ def call(
                        message=f"trả lời không đọc được: {redact(str(exc))[:200]}")
 
 
+def call_json(
+    send: Callable[[], requests.Response],
+    classify: Callable[[requests.Response], Receipt | None] = classify_status,
+    read: Callable[[requests.Response, dict[str, Any]], Receipt] | None = None,
+) -> tuple[Receipt, dict[str, Any]]:
+    """``call`` for a JSON API: the receipt and the answer's object (empty when there was none).
+
+    ``read(response, answer)`` makes the receipt of an answer that passed ``classify``; by default
+    that is success. Platforms that report errors inside a 200 (Zalo) read them there.
+    """
+    answer: dict[str, Any] = {}
+
+    def _ok(response: requests.Response) -> Receipt:
+        answer.update(response.json())
+        return read(response, answer) if read else Receipt(Outcome.SENT, http_status=response.status_code)
+
+    return call(send, _ok, classify), answer
+
+
 def _before_sending(exc: BaseException) -> bool:
     seen: set[int] = set()
     current: BaseException | None = exc

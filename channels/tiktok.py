@@ -29,16 +29,16 @@ What it does, per research/api_contracts.md §3 (TikTok's reference pages):
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import requests
 from pydantic import Field
 
-from channels.base import ChannelSettings, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
+from channels.base import ChannelSettings, Failed, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
 from channels.files import slug
-from channels.http import call, classify_status
+from channels.http import call, call_json, classify_status
 from channels.render import plain, social_text
 from channels.secrets import mask, read_secret, redact
 from channels.tokens import TokenChannel, TokenProblem, Tokens
@@ -157,7 +157,7 @@ class TikTokChannel(TokenChannel):
             data = self._api("post/publish/video/init/", body, unknown_is_retryable=True)
         except MediaError as exc:
             return Receipt(Outcome.PERMANENT, message=f"không tạo được video: {exc}")
-        except _Failed as failed:
+        except Failed as failed:
             return failed.receipt
         publish_id = str(data["publish_id"])
         self.remember(post, publish_id)
@@ -194,7 +194,7 @@ class TikTokChannel(TokenChannel):
                 time.sleep(self.settings.status_wait_seconds)
             try:
                 data = self._api("post/publish/status/fetch/", {"publish_id": publish_id})
-            except _Failed as failed:
+            except Failed as failed:
                 return Receipt(Outcome.PENDING, remote_id=publish_id,
                                message=f"chưa hỏi được trạng thái: {failed.receipt.message}")
             status = data.get("status")
@@ -231,33 +231,23 @@ class TikTokChannel(TokenChannel):
     # -- one API call -------------------------------------------------------------------------------
 
     def _api(self, path: str, body: dict[str, Any], *, unknown_is_retryable: bool = False) -> dict[str, Any]:
-        """``data`` of a successful call; raises ``_Failed``. An invalid token is renewed and the call
+        """``data`` of a successful call; raises ``Failed``. An invalid token is renewed and the call
         made once more (TikTok refused the first one)."""
-        try:
-            tokens = self.current_tokens()
-            receipt, answer = self._once(path, body, tokens)
-            if receipt.error_code == "access_token_invalid":
-                receipt, answer = self._once(path, body, self.current_tokens(force=tokens))
-        except TokenProblem as problem:
-            raise _Failed(problem.receipt) from None
+        tokens = self.current_tokens()
+        receipt, answer = self._once(path, body, tokens)
+        if receipt.error_code == "access_token_invalid":
+            receipt, answer = self._once(path, body, self.current_tokens(force=tokens))
         if receipt.outcome == Outcome.UNKNOWN and unknown_is_retryable:
             receipt = Receipt(Outcome.RETRYABLE, http_status=receipt.http_status, message=receipt.message)
         if receipt.outcome != Outcome.SENT:
-            raise _Failed(receipt)
+            raise Failed(receipt)
         return answer.get("data") or {}
 
     def _once(self, path: str, body: dict[str, Any], tokens: Tokens) -> tuple[Receipt, dict[str, Any]]:
-        answer: dict[str, Any] = {}
-
-        def _ok(response: requests.Response) -> Receipt:
-            answer.update(response.json())
-            return Receipt(Outcome.SENT, http_status=response.status_code)
-
-        receipt = call(lambda: self._session.post(
+        return call_json(lambda: self._session.post(
             self._url(path), json=body, timeout=self.send_timeout(),
             headers={"Authorization": f"Bearer {tokens.access_token}",
-                     "Content-Type": "application/json; charset=UTF-8"}), _ok, self._classify)
-        return receipt, answer
+                     "Content-Type": "application/json; charset=UTF-8"}), self._classify)
 
     def _classify(self, response: requests.Response) -> Receipt | None:
         try:
@@ -297,20 +287,15 @@ class TikTokChannel(TokenChannel):
             raise TokenProblem(Receipt(Outcome.NEEDS_REAUTH, message=f"chưa đặt biến môi trường "
                                                                      f"{self.settings.client_secret_env} "
                                                                      "(client secret của ứng dụng TikTok)"))
-        answer: dict[str, Any] = {}
-
-        def _fresh(response: requests.Response) -> Receipt:
-            answer.update(response.json())
-            return Receipt(Outcome.SENT)
-
         def _refused(response: requests.Response) -> Receipt | None:
             if response.status_code < 500 and response.status_code != 429:
                 return None  # TikTok's OAuth errors are read below from the body
             return classify_status(response)
 
-        receipt = call(lambda: self._session.post(self._url("oauth/token/"), timeout=self.send_timeout(), data={
-            "client_key": self.settings.client_key, "client_secret": secret, "grant_type": "refresh_token",
-            "refresh_token": current.refresh_token}), _fresh, _refused)
+        form = {"client_key": self.settings.client_key, "client_secret": secret, "grant_type": "refresh_token",
+                "refresh_token": current.refresh_token}
+        receipt, answer = call_json(lambda: self._session.post(self._url("oauth/token/"), data=form,
+                                                               timeout=self.send_timeout()), _refused)
         if receipt.outcome != Outcome.SENT:
             raise TokenProblem(receipt)
         if "access_token" not in answer:
@@ -318,7 +303,7 @@ class TikTokChannel(TokenChannel):
             raise TokenProblem(Receipt(Outcome.NEEDS_REAUTH, error_code=str(answer.get("error")),
                                        message=f"TikTok không làm mới mã ({said}); hãy đăng nhập cấp quyền lại và "
                                                f"nhập mã mới bằng 'cchc channel token {self.name}'"))
-        now = self.tokens.now() if self.tokens else datetime.now(UTC)
+        now = self.now()
         return Tokens(answer["access_token"], answer["refresh_token"],
                       now + timedelta(seconds=int(answer.get("expires_in") or 7200)),
                       now + timedelta(seconds=int(answer.get("refresh_expires_in") or 180 * 86400)))
@@ -331,7 +316,7 @@ class TikTokChannel(TokenChannel):
             return problems
         try:
             creator = self._api("post/publish/creator_info/query/", {})
-        except _Failed as failed:
+        except Failed as failed:
             return problems + [failed.receipt.message]
         options = creator.get("privacy_level_options", [])
         if self.privacy() not in options:
@@ -345,12 +330,6 @@ class TikTokChannel(TokenChannel):
         return ["ứng dụng TikTok chưa được duyệt (audit): mọi video chỉ đăng ở chế độ riêng tư (SELF_ONLY), người "
                 "dân không xem được, và tối đa 5 tài khoản đăng trong 24 giờ. Hãy gửi ứng dụng cho TikTok duyệt, "
                 "rồi đặt audited = true"]
-
-
-class _Failed(Exception):
-    def __init__(self, receipt: Receipt):
-        super().__init__(receipt.message)
-        self.receipt = receipt
 
 
 def _upload_status(response: requests.Response) -> Receipt | None:

@@ -29,7 +29,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from channels.base import Outcome, Receipt
+from channels.base import Failed, Outcome, Receipt
 from channels.http import HttpChannel
 from channels.secrets import read_secret
 from scheduler.clock import utc_now
@@ -58,12 +58,8 @@ class VaultError(Exception):
     """The store cannot be used as it is (no key, a wrong key, no tokens yet); says how to fix it."""
 
 
-class TokenProblem(Exception):
+class TokenProblem(Failed):
     """A renewal did not give a usable token; ``receipt`` says what the delivery should do."""
-
-    def __init__(self, receipt: Receipt):
-        super().__init__(receipt.message)
-        self.receipt = receipt
 
 
 def new_key() -> str:
@@ -182,6 +178,10 @@ class TokenChannel(HttpChannel):
 
     def exchange(self, current: Tokens) -> Tokens:
         raise NotImplementedError
+
+    def now(self) -> datetime:
+        """The store's clock (the service's, or a test's), from which new expiry times count."""
+        return self.tokens.now() if self.tokens else utc_now()
 
     def current_tokens(self, *, force: Tokens | None = None) -> Tokens:
         """A usable pair: the stored one, renewed first when it is due (or when ``force`` was refused)."""

@@ -34,7 +34,7 @@ import requests
 from pydantic import Field
 from pydub import AudioSegment
 
-from channels.base import ChannelSettings, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
+from channels.base import ChannelSettings, Failed, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
 from channels.files import slug
 from channels.http import HttpChannel, call, classify_status
 from channels.render import plain
@@ -126,7 +126,7 @@ class WordPressChannel(HttpChannel):
             categories = [self._term("categories", self.settings.category, auth)]
             tags = [self._term("tags", f"{self.settings.tag_prefix}{code}", auth) for code in post.topics]
             audio_url, note = self._audio(post, auth) if self.settings.audio else (None, "")
-        except _TermError as exc:
+        except Failed as exc:
             return exc.receipt
         receipt = call(lambda: self._post("posts", self._body(post, categories, tags, audio_url), auth),
                        self._receipt, self._classify)
@@ -162,7 +162,7 @@ class WordPressChannel(HttpChannel):
             lambda r: Receipt(Outcome.SENT, url=r.json()["source_url"]), self._classify)
         if receipt.outcome != Outcome.SENT:
             if receipt.outcome == Outcome.NEEDS_REAUTH:
-                raise _TermError(receipt)
+                raise Failed(receipt)
             return None, f"đăng không kèm âm thanh: WordPress không nhận tệp ({receipt.message})"
         return receipt.url, ""
 
@@ -177,7 +177,7 @@ class WordPressChannel(HttpChannel):
         if key not in self._terms:
             receipt = call(lambda: self._post(taxonomy, {"name": name}, auth), self._term_id, self._term_classify)
             if receipt.outcome != Outcome.SENT or receipt.remote_id is None:
-                raise _TermError(receipt)
+                raise Failed(receipt)
             self._terms[key] = int(receipt.remote_id)
         return self._terms[key]
 
@@ -245,12 +245,6 @@ class WordPressChannel(HttpChannel):
             return [f"tài khoản {self.settings.user} không có quyền đăng bài (publish_posts); hãy đổi vai trò "
                     "thành Tác giả hoặc Biên tập viên"]
         return []
-
-
-class _TermError(Exception):
-    def __init__(self, receipt: Receipt):
-        super().__init__(receipt.message)
-        self.receipt = receipt
 
 
 def _code(response: requests.Response) -> str | None:

@@ -26,15 +26,15 @@ What it does, per research/api_contracts.md §2 (Zalo's own SDK samples):
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
 from pydantic import Field
 
-from channels.base import ChannelSettings, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
-from channels.http import call
+from channels.base import ChannelSettings, Failed, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
+from channels.http import call_json
 from channels.render import cut, marker, plain
 from channels.secrets import mask, read_secret, redact
 from channels.tokens import TokenChannel, TokenProblem, Tokens
@@ -61,14 +61,6 @@ class ZaloSettings(ChannelSettings):
     verify_wait_seconds: float = Field(default=3.0, ge=0, le=30)
     timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     expiry_warning_days: int = Field(default=14, ge=1, le=60)
-
-
-class ZaloError(Exception):
-    """Zalo answered with a non-zero ``error``."""
-
-    def __init__(self, code: int, message: str):
-        super().__init__(f"Zalo {code}: {message}")
-        self.code, self.said = code, message
 
 
 class ZaloChannel(TokenChannel):
@@ -110,7 +102,7 @@ class ZaloChannel(TokenChannel):
     def send(self, post: Post) -> Receipt:
         try:
             data = self._api("POST", "article/create", json=self.article(post))
-        except _Failed as failed:
+        except Failed as failed:
             return failed.receipt
         token = str(data["token"])
         self.remember(post, f"token:{token}")
@@ -137,7 +129,7 @@ class ZaloChannel(TokenChannel):
                 time.sleep(self.settings.verify_wait_seconds)
             try:
                 data = self._api("POST", "article/verify", json={"token": token})
-            except _Failed as failed:
+            except Failed as failed:
                 if failed.receipt.error_code == str(PROCESSING):
                     continue
                 return _pending(f"token:{token}", failed.receipt.message)
@@ -155,7 +147,7 @@ class ZaloChannel(TokenChannel):
                     "template_type": "media", "elements": [{"media_type": "article", "attachment_id": article_id}]}}}}
         try:
             data = self._api("POST", "oa/message", json=body)
-        except _Failed as failed:
+        except Failed as failed:
             receipt = failed.receipt
             if receipt.outcome in (Outcome.RETRYABLE, Outcome.RATE_LIMITED):
                 return _pending(f"article:{article_id}", f"bài đã đăng, chưa gửi được tới người quan tâm: "
@@ -178,33 +170,28 @@ class ZaloChannel(TokenChannel):
                 texts = [detail.get("description", "")] + [b.get("content", "") for b in detail.get("body", [])]
                 if any(marker(post) in (text or "") for text in texts):
                     return Reconciled(Found.PRESENT, str(item["id"]), detail.get("link"))
-        except _Failed as failed:
+        except Failed as failed:
             return Reconciled(Found.UNKNOWN, message=failed.receipt.message)
         return Reconciled(Found.ABSENT)
 
     # -- one call, with its token and error reading -------------------------------------------------
 
     def _api(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        """``data`` of a successful call; raises ``_Failed`` with the receipt of any failure.
+        """``data`` of a successful call; raises ``Failed`` with the receipt of any failure.
 
         An invalid or expired token is renewed and the call made once more: Zalo refused the first
         one, so nothing was created by it.
         """
-        try:
-            tokens = self.current_tokens()
-            receipt, answer = self._once(method, path, tokens, **kwargs)
-            if answer.get("error") in EXPIRED:
-                receipt, answer = self._once(method, path, self.current_tokens(force=tokens), **kwargs)
-        except TokenProblem as problem:
-            raise _Failed(problem.receipt) from None
+        tokens = self.current_tokens()
+        receipt, answer = self._once(method, path, tokens, **kwargs)
+        if answer.get("error") in EXPIRED:
+            receipt, answer = self._once(method, path, self.current_tokens(force=tokens), **kwargs)
         if receipt.outcome != Outcome.SENT:
-            raise _Failed(receipt)
+            raise Failed(receipt)
         return answer.get("data") or {}
 
     def _once(self, method: str, path: str, tokens: Tokens, **kwargs: Any) -> tuple[Receipt, dict[str, Any]]:
-        answer: dict[str, Any] = {}
-        receipt = call(lambda: self._request(method, path, tokens, **kwargs), lambda r: _read(r, answer))
-        return receipt, answer
+        return call_json(lambda: self._request(method, path, tokens, **kwargs), read=_read)
 
     def _request(self, method: str, path: str, tokens: Tokens, **kwargs: Any) -> requests.Response:
         timeout = self.send_timeout() if method == "POST" else self.settings.timeout_seconds
@@ -219,14 +206,8 @@ class ZaloChannel(TokenChannel):
                                                                      "của ứng dụng Zalo)"))
         url = f"{self.settings.oauth_url.rstrip('/')}/v4/oa/access_token"
         form = {"refresh_token": current.refresh_token, "app_id": self.settings.app_id, "grant_type": "refresh_token"}
-        answer: dict[str, Any] = {}
-
-        def _fresh(response: requests.Response) -> Receipt:
-            answer.update(response.json())
-            return Receipt(Outcome.SENT)
-
-        receipt = call(lambda: self._session.post(url, data=form, headers={"secret_key": secret},
-                                                  timeout=self.send_timeout()), _fresh)
+        receipt, answer = call_json(lambda: self._session.post(url, data=form, headers={"secret_key": secret},
+                                                               timeout=self.send_timeout()))
         if receipt.outcome != Outcome.SENT:
             raise TokenProblem(receipt)
         if "access_token" not in answer:
@@ -234,7 +215,7 @@ class ZaloChannel(TokenChannel):
             raise TokenProblem(Receipt(Outcome.NEEDS_REAUTH, error_code=str(answer.get("error")),
                                        message=f"Zalo không làm mới mã ({said}); hãy cấp quyền lại cho ứng dụng "
                                                f"và nhập mã mới bằng 'cchc channel token {self.name}'"))
-        now = self.tokens.now() if self.tokens else datetime.now(UTC)
+        now = self.now()
         return Tokens(answer["access_token"], answer["refresh_token"],
                       now + timedelta(seconds=int(answer.get("expires_in") or 3600)),
                       now + timedelta(days=90))  # Zalo: a refresh token lives three months
@@ -247,17 +228,11 @@ class ZaloChannel(TokenChannel):
             return problems
         try:
             data = self._api("GET", "oa/getoa")
-        except _Failed as failed:
+        except Failed as failed:
             return problems + [failed.receipt.message]
         if not data.get("oa_id"):
             problems.append("Zalo không trả về thông tin OA; hãy kiểm tra ứng dụng đã được OA cấp quyền")
         return problems
-
-
-class _Failed(Exception):
-    def __init__(self, receipt: Receipt):
-        super().__init__(receipt.message)
-        self.receipt = receipt
 
 
 def _pending(remote_id: str, message: str) -> Receipt:
@@ -266,7 +241,6 @@ def _pending(remote_id: str, message: str) -> Receipt:
 
 def _read(response: requests.Response, answer: dict[str, Any]) -> Receipt:
     """Zalo's envelope: success is ``error`` 0, anything else is a failure sent with HTTP 200."""
-    answer.update(response.json())
     code = int(answer.get("error", 0))
     if code == 0:
         return Receipt(Outcome.SENT, http_status=response.status_code)
