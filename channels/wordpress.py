@@ -9,8 +9,8 @@ What it does, per research/api_contracts.md §4 (observed on Debian's WordPress 
 - ``POST /wp/v2/posts`` (JSON, HTTP Basic with the Application Password) with the title and body
   escaped as text, the reference code in the content, the ``slug`` made from the reference, the
   category (created on first use; ``term_exists`` gives the existing id) and one tag per plan
-  topic. ``date_gmt`` is the due time; a post due 60 s or more ahead is sent as ``future`` and
-  WordPress publishes it then.
+  topic. A post due 60 s or more ahead is sent as ``future`` with ``date_gmt`` the due time, and
+  WordPress publishes it then; one due now is dated by the site.
 - With ``audio`` (the default), the item's voice (the loudspeaker's TTS chain for Vietnamese, the
   translator's recording otherwise) is uploaded to ``/wp/v2/media`` as MP3, named after the
   reference (a retry finds it by slug), and the post opens with an audio player block.
@@ -101,11 +101,13 @@ class WordPressChannel(HttpChannel):
                         "<!-- /wp:audio -->")
         content += "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
         content += f'<p class="cchc-ref">Mã tin: {html.escape(post.ref_code)}</p>'
-        future = post.due_at - post.sent_at >= FUTURE_AFTER
-        return {"title": html.escape(plain(post.title)), "content": content, "slug": slug(post.ref_code),
-                "status": "future" if future else "publish",
-                "date_gmt": post.due_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
-                "categories": categories, "tags": tags}
+        body = {"title": html.escape(plain(post.title)), "content": content, "slug": slug(post.ref_code),
+                "status": "publish", "categories": categories, "tags": tags}
+        if post.due_at - post.sent_at >= FUTURE_AFTER:
+            body.update(status="future", date_gmt=post.due_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+        # A post that goes out now carries no date: the site's own clock dates it, so a late retry is not
+        # back-dated below newer posts, and a server clock ahead of the site's cannot make it "future".
+        return body
 
     def request_for(self, post: Post) -> OutgoingRequest:
         url, params = self._endpoint("posts")
@@ -172,14 +174,42 @@ class WordPressChannel(HttpChannel):
                        message="" if data.get("status") == "publish" else f"WordPress: trạng thái {data.get('status')}")
 
     def _term(self, taxonomy: str, name: str, auth: tuple[str, str]) -> int:
-        """The id of the category or tag ``name``, created on first use."""
+        """The id of the category or tag ``name``: looked up, and created when the site has none.
+
+        Authors, the usual role of a posting account, may create tags but not categories: a missing
+        category is the site administrator's to create, and the channel waits until then.
+        """
         key = (taxonomy, name)
-        if key not in self._terms:
+        if key in self._terms:
+            return self._terms[key]
+        found = self._find_term(taxonomy, name, auth)
+        if found is None:
             receipt = call(lambda: self._post(taxonomy, {"name": name}, auth), self._term_id, self._term_classify)
+            if receipt.outcome == Outcome.NEEDS_REAUTH and receipt.http_status == 403:
+                raise Failed(replace(receipt, message=self._no_category(name, receipt.message)))
             if receipt.outcome != Outcome.SENT or receipt.remote_id is None:
                 raise Failed(receipt)
-            self._terms[key] = int(receipt.remote_id)
-        return self._terms[key]
+            found = int(receipt.remote_id)
+        self._terms[key] = found
+        return found
+
+    def _find_term(self, taxonomy: str, name: str, auth: tuple[str, str]) -> int | None:
+        terms: list[dict[str, Any]] = []
+
+        def _read(response: requests.Response) -> Receipt:
+            terms.extend(response.json())
+            return Receipt(Outcome.SENT)
+
+        receipt = call(lambda: self._get(taxonomy, {"search": name, "per_page": 100}, auth), _read, self._classify)
+        if receipt.outcome != Outcome.SENT:
+            raise Failed(receipt)
+        # search matches parts of names and slugs; names come back HTML-escaped ("&amp;")
+        return next((int(t["id"]) for t in terms if html.unescape(str(t.get("name", ""))) == name), None)
+
+    def _no_category(self, name: str, said: str) -> str:
+        return (f"chuyên mục '{name}' chưa có trên trang và tài khoản {self.settings.user} không được tạo "
+                f"chuyên mục: nhờ quản trị trang tạo chuyên mục này (Bài viết > Chuyên mục) rồi chạy "
+                f"cchc channel check {self.name} ({said})")
 
     def _term_id(self, response: requests.Response) -> Receipt:
         data = response.json()
@@ -217,8 +247,12 @@ class WordPressChannel(HttpChannel):
             return classify_status(response)
         said = f"WordPress {status} {code}: {redact(_message(response))[:300]}"
         if code in REAUTH_CODES or status in (401, 403):
+            # 401: the login did not work (WordPress treats a bad Application Password as anonymous);
+            # 403: it worked, and the account's role may not do this.
             if code == "rest_cannot_publish":
                 fix = "tài khoản chưa có quyền đăng bài (cần vai trò Tác giả hoặc Biên tập viên)"
+            elif status == 403:
+                fix = f"tài khoản {self.settings.user} không đủ quyền cho việc này"
             else:
                 fix = f"tên đăng nhập hoặc mật khẩu ứng dụng ({self.settings.password_env}) không đúng"
             return Receipt(Outcome.NEEDS_REAUTH, http_status=status, error_code=code, message=f"{fix} ({said})")
@@ -244,6 +278,13 @@ class WordPressChannel(HttpChannel):
         if not capabilities.get("publish_posts"):
             return [f"tài khoản {self.settings.user} không có quyền đăng bài (publish_posts); hãy đổi vai trò "
                     "thành Tác giả hoặc Biên tập viên"]
+        if not capabilities.get("manage_categories"):
+            try:
+                category = self._find_term("categories", self.settings.category, auth)
+            except Failed as exc:
+                return [exc.receipt.message]
+            if category is None:
+                return [self._no_category(self.settings.category, "cần vai trò Biên tập viên để tự tạo")]
         return []
 
 

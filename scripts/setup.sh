@@ -22,10 +22,13 @@ packages=(ca-certificates tzdata ffmpeg espeak-ng fonts-noto-core)
 if ! "$python" -c "import ensurepip, venv" >/dev/null 2>&1; then
   packages+=(python3-venv)
 fi
-# The tests also run a real PostgreSQL and a real Icecast (loudspeaker live push).
+# The tests also run a real PostgreSQL, a real Icecast (loudspeaker live push) and a real WordPress
+# site (Debian's package on MariaDB and Apache with mod_php), each started by the tests on loopback.
 # LibreOffice and poppler render the DOCX report to PDF and PNG; Liberation Serif is metric-compatible
 # with Times New Roman, the font of Vietnamese administrative documents.
-[ "$with_test" = 1 ] && packages+=(postgresql icecast2 libreoffice-writer-nogui poppler-utils fonts-liberation2)
+[ "$with_test" = 1 ] && packages+=(postgresql icecast2 libreoffice-writer-nogui poppler-utils fonts-liberation2
+                                   wordpress wordpress-theme-twentytwentythree mariadb-server apache2
+                                   libapache2-mod-php php-mysql)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -33,6 +36,14 @@ for package in "${packages[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
+  # The servers in these packages are started by the tests on their own ports, never as system
+  # services: while installing, tell the packages not to start them (Debian's policy-rc.d hook).
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    trap '$sudo rm -f "$policy"' EXIT
+  fi
   $sudo apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

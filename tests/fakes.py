@@ -12,6 +12,7 @@ import calendar
 import email.policy
 import hashlib
 import hmac
+import html
 import json
 import threading
 import time
@@ -327,10 +328,13 @@ class FakeWordPress(FakeServer):
     """A WordPress site's REST API, per research/api_contracts.md §4.6 (as Debian's 6.1 behaves).
 
     HTTP Basic with an Application Password (spaces ignored); 401 ``rest_cannot_create`` on writes
-    and ``rest_not_logged_in`` on ``users/me`` for bad credentials; 403 ``rest_cannot_publish``
-    for a role that cannot publish; posts 201 with ``Location``, the 60-second future rule, unique
+    and ``rest_not_logged_in`` on ``users/me`` for bad credentials; the account's ``role`` as on the
+    real site (tests/test_wordpress_site.py): a contributor gets 403 ``rest_cannot_publish``, only an
+    editor may create categories (403 ``rest_cannot_create`` otherwise), anyone may create tags;
+    posts 201 with ``Location``, the 60-second future rule, unique
     slugs (``-2``) and no idempotency; ``rest_invalid_param`` for a bad status or non-integer term
-    ids; terms 201 or 400 ``term_exists`` with ``data.term_id``; both ``/wp-json/...`` and
+    ids; terms found with ``?search=`` and created with 201 or 400 ``term_exists`` with
+    ``data.term_id``; both ``/wp-json/...`` and
     ``/?rest_route=...``; media uploads as a raw body with ``Content-Disposition`` (400 without it or
     without data, 500 ``rest_upload_sideload_error`` for a type not allowed), found again by slug.
     ``script`` scripts the next post creations: ``("http", status, text)`` or
@@ -338,7 +342,7 @@ class FakeWordPress(FakeServer):
     """
 
     def __init__(self, user: str, password: str) -> None:
-        self.user, self.password, self.can_publish = user, password, True
+        self.user, self.password, self.role = user, password, "author"
         self.posts: list[dict] = []
         self.media: list[dict] = []
         self.terms: dict[str, dict[str, int]] = {"categories": {"Uncategorized": 1}, "tags": {}}
@@ -370,8 +374,14 @@ class FakeWordPress(FakeServer):
                     if not self._logged_in():
                         self._error(401, "rest_not_logged_in", "You are not currently logged in.")
                         return
-                    self._reply(200, {"id": 1, "name": fake.user, "capabilities": {
-                        "read": True, "edit_posts": True, "publish_posts": fake.can_publish}})
+                    self._reply(200, {"id": 1, "name": fake.user, "roles": [fake.role], "capabilities": {
+                        "read": True, "edit_posts": True, "publish_posts": fake.can_publish,
+                        "manage_categories": fake.role == "editor"}})
+                elif route.removeprefix("/wp/v2/") in fake.terms:
+                    words = query.get("search", "").lower()
+                    found = [{"id": i, "name": html.escape(n, quote=False), "taxonomy": route[7:]}
+                             for n, i in fake.terms[route.removeprefix("/wp/v2/")].items() if words in n.lower()]
+                    self._reply(200, found, {"X-WP-Total": str(len(found))})
                 elif route == "/wp/v2/media":
                     found = [{k: v for k, v in m.items() if k != "data"} for m in fake.media
                              if "slug" not in query or m["slug"] == query["slug"]]
@@ -402,6 +412,9 @@ class FakeWordPress(FakeServer):
                 taxonomy = route.removeprefix("/wp/v2/")
                 if not self._logged_in():
                     self._error(401, "rest_cannot_create", "Sorry, you are not allowed to create posts as this user.")
+                elif taxonomy == "categories" and fake.role != "editor":
+                    self._error(403, "rest_cannot_create",
+                                "Sorry, you are not allowed to create terms in this taxonomy.")
                 elif taxonomy in fake.terms:
                     names = fake.terms[taxonomy]
                     if body["name"] in names:
@@ -481,6 +494,10 @@ class FakeWordPress(FakeServer):
                 self._reply(201, item, {"Location": f"{fake.url}/wp-json/wp/v2/posts/{post_id}"})
 
         self.server, self.url = serve(Handler)
+
+    @property
+    def can_publish(self) -> bool:
+        return self.role in ("author", "editor")
 
 
 class FakeZalo(FakeServer):

@@ -28,7 +28,9 @@ TAI_VIET = "ꪁꪫꪱꪣ ꪼꪕ ꪹꪏꪉ ꪀꪱꪙ"
 
 @pytest.fixture
 def site():
+    """A commune's site as usually set up: the posting account is an author, the category exists."""
     fake = FakeWordPress(USER, PASSWORD)
+    fake.terms["categories"]["Cải cách hành chính"] = 2
     yield fake
     fake.close()
 
@@ -62,6 +64,23 @@ def test_a_post_is_published_with_its_category_tags_slug_and_escaped_title(site,
     assert site.posts[1]["categories"] == stored["categories"] and len(site.terms["categories"]) == 2
 
 
+def test_an_author_uses_the_sites_category_and_is_told_when_it_is_missing(site, tmp_path, monkeypatch):
+    wp = channel(site, tmp_path, monkeypatch)
+    assert wp.send(post()).outcome == Outcome.SENT
+    assert site.posts[0]["categories"] == [2]
+    assert not [r for r in site.requests if r["method"] == "POST" and r["route"] == "/wp/v2/categories"]
+    del site.terms["categories"]["Cải cách hành chính"]  # an administrator deleted it
+    fresh = channel(site, tmp_path, monkeypatch)
+    receipt = fresh.send(post(ref="ML-2025-0002.1"))
+    assert receipt.outcome == Outcome.NEEDS_REAUTH and receipt.error_code == "rest_cannot_create"
+    assert "chuyên mục 'Cải cách hành chính' chưa có" in receipt.message and "quản trị" in receipt.message
+    [problem] = fresh.check()
+    assert "chuyên mục 'Cải cách hành chính' chưa có" in problem
+    site.role = "editor"  # an editor may create it
+    assert fresh.check() == [] and fresh.send(post(ref="ML-2025-0003.1")).outcome == Outcome.SENT
+    assert len(site.posts) == 2 and "Cải cách hành chính" in site.terms["categories"]
+
+
 def test_a_post_due_a_day_ahead_is_scheduled_on_the_site(site, tmp_path, monkeypatch):
     wp = channel(site, tmp_path, monkeypatch)
     wp.send(post(due_in=timedelta(days=1)))
@@ -91,7 +110,7 @@ def test_long_vietnamese_and_tai_viet_text_goes_through_whole(site, tmp_path, mo
 ])
 def test_each_error_class_gets_its_outcome(site, tmp_path, monkeypatch, setup, outcome, words):
     wp = channel(site, tmp_path, monkeypatch, password="wrong" if setup == "wrong-password" else PASSWORD)
-    site.can_publish = setup != "cannot-publish"
+    site.role = "contributor" if setup == "cannot-publish" else "editor"
     if setup == "bad-gateway":
         site.script = [("http", 502, "<html>Bad Gateway</html>")]
     receipt = wp.send(post())
@@ -103,7 +122,7 @@ def test_check_says_what_is_wrong(site, tmp_path, monkeypatch):
     assert channel(site, tmp_path, monkeypatch).check() == []
     [wrong] = channel(site, tmp_path, monkeypatch, password="wrong").check()
     assert "không đúng" in wrong and "https" in wrong  # plain http: WordPress wants https or 'local'
-    site.can_publish = False
+    site.role = "contributor"
     [role] = channel(site, tmp_path, monkeypatch).check()
     assert "publish_posts" in role
     monkeypatch.delenv("WP_PASSWORD")
