@@ -142,6 +142,7 @@ class WordPressSite:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        _remove_stale_configs()
         db_password = secrets.token_hex(16)
         socket_path = self._start_database(db_password)
         content = self.folder / "wp-content"
@@ -241,3 +242,14 @@ class WordPressSite:
                 process.kill()
         self.config.unlink(missing_ok=True)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _remove_stale_configs() -> None:
+    """Configs left by a test run that was killed: nothing listens on their port any more."""
+    for config in Path("/etc/wordpress").glob("config-cchc-test-*.php"):
+        try:
+            socket.create_connection(("127.0.0.1", int(config.stem.rsplit("-", 1)[1])), timeout=0.2).close()
+        except OSError:
+            config.unlink(missing_ok=True)
+        except ValueError:
+            continue
