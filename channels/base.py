@@ -5,6 +5,10 @@ a ``Receipt``. It makes **one** attempt and never raises on a remote failure: re
 state belong to ``scheduler.dispatch``. Where the outcome of a send is unknown (a timeout after the
 request left), the channel says ``UNKNOWN`` and later ``reconcile`` asks the platform, by the post's
 reference code or stored remote id, whether the post exists: nothing is re-sent blindly.
+
+Platforms that publish at a given time themselves (WordPress's ``future`` posts) may receive a post
+ahead of its due time (``send_ahead_minutes`` in the channel's configuration). Their receipt says
+``scheduled``; if the approval is voided before the post goes live, ``retract`` takes it back.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,6 +25,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from channels.secrets import mask
+
+SEND_MARGIN = timedelta(minutes=2)
 
 
 class Outcome(StrEnum):
@@ -54,6 +60,7 @@ class Receipt:
     http_status: int | None = None
     error_code: str | None = None
     message: str = ""
+    scheduled: bool = False  # SENT, and the platform will publish it at the due time (not yet live)
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,7 @@ class Reconciled:
     remote_id: str | None = None
     url: str | None = None
     message: str = ""
+    scheduled: bool = False  # PRESENT, waiting on the platform for its due time
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,10 @@ class Channel(ABC):
     # composition root gives them ``voices``, the loudspeaker's TTS chain (channels.loudspeaker.tts).
     speaks: ClassVar[bool] = False
     voices: Any = None
+    # For platforms that publish at a set time themselves: the least time ahead of the due time at
+    # which ``send`` schedules the post there (the platform's own minimum, plus a margin for clocks).
+    # Such a channel may be given ``send_ahead_minutes`` and must implement ``retract``.
+    schedules_ahead: ClassVar[timedelta | None] = None
 
     def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path):
         self.name = name
@@ -186,6 +198,21 @@ class Channel(ABC):
         keeps it waiting for a later look. The default knows nothing.
         """
         return Reconciled(Found.UNKNOWN, message="kênh này không kiểm tra lại được")
+
+    @classmethod
+    def least_send_ahead(cls) -> timedelta:
+        """The shortest useful ``send_ahead_minutes``: the platform's minimum plus the time from the
+        dispatcher's claim to the platform's answer (making the voice, uploading)."""
+        return (cls.schedules_ahead or timedelta(0)) + SEND_MARGIN
+
+    def scheduled_on_platform(self, post: Post) -> bool:
+        """Whether ``send`` hands ``post`` to the platform to publish at its due time."""
+        return self.schedules_ahead is not None and post.due_at - post.sent_at >= self.schedules_ahead
+
+    def retract(self, post: Post, remote_id: str) -> Receipt:
+        """Take back a post scheduled on the platform (its approval was voided): ``SENT`` when it is
+        gone, or was never there; otherwise the usual outcomes, and the dispatcher tries again."""
+        return Receipt(Outcome.PERMANENT, message="kênh này không gỡ được bài đã gửi")
 
     def request_for(self, post: Post) -> OutgoingRequest:
         """The exact request ``send`` would make, with secrets masked (preview mode)."""

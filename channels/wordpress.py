@@ -9,8 +9,11 @@ What it does, per research/api_contracts.md §4 (observed on Debian's WordPress 
 - ``POST /wp/v2/posts`` (JSON, HTTP Basic with the Application Password) with the title and body
   escaped as text, the reference code in the content, the ``slug`` made from the reference, the
   category (created on first use; ``term_exists`` gives the existing id) and one tag per plan
-  topic. A post due 60 s or more ahead is sent as ``future`` with ``date_gmt`` the due time, and
-  WordPress publishes it then; one due now is dated by the site.
+  topic. A post that goes out now is dated by the site.
+- Scheduling (``send_ahead_minutes`` on the channel): a post due 2 minutes or more ahead (WordPress's
+  own rule is 60 s; the rest is for clocks) is sent as ``future`` with ``date_gmt`` the due time,
+  and WordPress publishes it then. ``retract`` moves such a post to the trash
+  (``DELETE /wp/v2/posts/<id>``), where the site's editors can still see it.
 - With ``audio`` (the default), the item's voice (the loudspeaker's TTS chain for Vietnamese, the
   translator's recording otherwise) is uploaded to ``/wp/v2/media`` as MP3, named after the
   reference (a retry finds it by slug), and the post opens with an audio player block.
@@ -43,7 +46,6 @@ from channels.video import LOUDNESS
 
 REAUTH_CODES = {"rest_cannot_create", "rest_not_logged_in", "incorrect_password", "invalid_username",
                 "rest_forbidden", "rest_cannot_publish"}
-FUTURE_AFTER = timedelta(seconds=60)  # WordPress publishes at once what is due sooner (wp_insert_post)
 
 
 class WordPressSettings(ChannelSettings):
@@ -64,6 +66,7 @@ class WordPressChannel(HttpChannel):
     Settings = WordPressSettings
     supports_preview = True
     speaks = True
+    schedules_ahead = timedelta(minutes=2)  # wp_insert_post publishes at once what is due within 60 s
 
     def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path):
         super().__init__(name, settings, data_dir=data_dir)
@@ -103,7 +106,7 @@ class WordPressChannel(HttpChannel):
         content += f'<p class="cchc-ref">Mã tin: {html.escape(post.ref_code)}</p>'
         body = {"title": html.escape(plain(post.title)), "content": content, "slug": slug(post.ref_code),
                 "status": "publish", "categories": categories, "tags": tags}
-        if post.due_at - post.sent_at >= FUTURE_AFTER:
+        if self.scheduled_on_platform(post):
             body.update(status="future", date_gmt=post.due_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
         # A post that goes out now carries no date: the site's own clock dates it, so a late retry is not
         # back-dated below newer posts, and a server clock ahead of the site's cannot make it "future".
@@ -170,8 +173,25 @@ class WordPressChannel(HttpChannel):
 
     def _receipt(self, response: requests.Response) -> Receipt:
         data = response.json()
+        status = data.get("status")
+        message = {"publish": "", "future": f"WordPress hẹn đăng lúc {data.get('date')} (giờ của trang)"}.get(
+            status, f"WordPress: trạng thái {status}")
         return Receipt(Outcome.SENT, remote_id=str(data["id"]), url=data.get("link"), http_status=response.status_code,
-                       message="" if data.get("status") == "publish" else f"WordPress: trạng thái {data.get('status')}")
+                       message=message, scheduled=status == "future")
+
+    def retract(self, post: Post, remote_id: str) -> Receipt:
+        auth = self._auth()
+        if auth is None:
+            return Receipt(Outcome.NEEDS_REAUTH, message=f"chưa đặt biến môi trường {self.settings.password_env}")
+        url, params = self._endpoint(f"posts/{int(remote_id)}")
+
+        def _gone(response: requests.Response) -> Receipt | None:
+            if _code(response) in ("rest_post_invalid_id", "rest_already_trashed"):
+                return None  # never there (404), or already in the trash (410): gone either way
+            return self._classify(response)
+
+        return call(lambda: self._session.delete(url, params=params, auth=auth, timeout=self.send_timeout()),
+                    lambda r: Receipt(Outcome.SENT, remote_id=remote_id, http_status=r.status_code), _gone)
 
     def _term(self, taxonomy: str, name: str, auth: tuple[str, str]) -> int:
         """The id of the category or tag ``name``: looked up, and created when the site has none.
@@ -236,7 +256,8 @@ class WordPressChannel(HttpChannel):
         found = response.json()
         if not found:
             return Reconciled(Found.ABSENT)
-        return Reconciled(Found.PRESENT, str(found[0]["id"]), found[0].get("link"))
+        return Reconciled(Found.PRESENT, str(found[0]["id"]), found[0].get("link"),
+                          scheduled=found[0].get("status") == "future")
 
     def _classify(self, response: requests.Response) -> Receipt | None:
         status = response.status_code

@@ -430,11 +430,18 @@ def _reopen(session: Session, ann: Announcement, *, actor: str, now: datetime, w
 
 
 def _cancel_unsent(session: Session, ann: Announcement, *, now: datetime, why: str) -> int:
+    """Cancel what has not gone out; posts scheduled on a platform are taken back (the dispatcher
+    retracts them, then cancels them). Returns how many."""
     rows = session.exec(select(Delivery).where(
-        Delivery.announcement_id == ann.id, col(Delivery.state).in_(CANCELLABLE))).all()
+        Delivery.announcement_id == ann.id,
+        col(Delivery.state).in_([*CANCELLABLE, DeliveryState.SCHEDULED]))).all()
     for delivery in rows:
-        delivery.state, delivery.last_error = DeliveryState.CANCELLED, why
-        delivery.finished_at = delivery.updated_at = now
+        if delivery.state == DeliveryState.SCHEDULED:
+            delivery.state, delivery.next_attempt_at = DeliveryState.RETRACTING, now
+            delivery.last_error = f"{why}: đang gỡ bài đã hẹn giờ trên nền tảng"
+        else:
+            delivery.state, delivery.last_error, delivery.finished_at = DeliveryState.CANCELLED, why, now
+        delivery.updated_at = now
     return len(rows)
 
 

@@ -5,7 +5,7 @@ Nothing is built at import time; every command and test builds its own ``App``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -78,4 +78,6 @@ class App:
 
     def dispatcher(self, policy: RetryPolicy | None = None) -> Dispatcher:
         modes = {name: ch.mode for name, ch in self.config.channels.items()}
-        return Dispatcher(self.ready_engine(), self.channels, modes, now=self.now, policy=policy)
+        ahead = {name: timedelta(minutes=ch.send_ahead_minutes) for name, ch in self.config.channels.items()
+                 if ch.send_ahead_minutes and ch.mode == "live"}
+        return Dispatcher(self.ready_engine(), self.channels, modes, now=self.now, policy=policy, ahead=ahead)

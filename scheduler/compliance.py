@@ -33,7 +33,7 @@ from scheduler.config import CHANNEL_CATEGORIES, Config, PlanFile, TargetConfig
 from scheduler.errors import InputError
 from scheduler.models import LANGUAGE_NAMES, Announcement, AuditEvent, Delivery, DeliveryState
 from scheduler.periods import Span, span_at, spans_in
-from scheduler.states import OPEN
+from scheduler.states import COMING
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def _facts(session: Session, channels: list[str], lo: datetime, hi: datetime) ->
              .where(col(Delivery.channel_id).in_(channels),
                     or_(and_(Delivery.state == DeliveryState.DELIVERED, col(Delivery.finished_at) >= lo,
                              col(Delivery.finished_at) < hi),
-                        and_(col(Delivery.state).in_(OPEN), Delivery.due_at >= lo, Delivery.due_at < hi))))
+                        and_(col(Delivery.state).in_(COMING), Delivery.due_at >= lo, Delivery.due_at < hi))))
     return [
         _Fact(ann, channel, lang, due, finished if state == DeliveryState.DELIVERED else due,
               state == DeliveryState.DELIVERED, origin == FILL_ORIGIN, tuple(topics or ()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -114,6 +115,9 @@ class ChannelConfig(_Strict):
     languages: list[str] = ["vi"]
     mode: Literal["live", "preview"] = "live"
     grace_minutes: int = Field(default=1440, ge=1)
+    # Hand posts to the platform this long before their due time, for it to publish them then (only
+    # kinds that schedule posts themselves): they go out on time even if this server is down.
+    send_ahead_minutes: int = Field(default=0, ge=0, le=29 * 24 * 60)
     enabled: bool = True
     settings: dict[str, Any] = {}
 
@@ -431,6 +435,14 @@ def _cross_check(
             continue
         for key, message in cls.settings_problems(channel.settings):
             report(channels_file, ("channels", name, "settings", *key), message)
+        if channel.send_ahead_minutes and cls.schedules_ahead is None:
+            report(channels_file, ("channels", name, "send_ahead_minutes"),
+                   f"kênh loại '{channel.kind}' không tự hẹn giờ đăng bài; hãy bỏ dòng này")
+        elif channel.send_ahead_minutes and timedelta(minutes=channel.send_ahead_minutes) < cls.least_send_ahead():
+            report(channels_file, ("channels", name, "send_ahead_minutes"),
+                   f"cần từ {cls.least_send_ahead().total_seconds() / 60:.0f} phút trở lên với kênh loại "
+                   f"'{channel.kind}' "
+                   "(hoặc 0: gửi đúng giờ)")
         if channel.mode == "preview" and not cls.supports_preview:
             report(channels_file, ("channels", name, "mode"),
                    f"kênh loại '{channel.kind}' không có chế độ xem trước; hãy dùng mode = \"live\"")

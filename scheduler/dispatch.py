@@ -7,7 +7,10 @@ One pass (``Dispatcher.run_once``) does, in order:
    process on this machine that no longer exists): they go to ``needs_reconcile``, never back to
    ``pending``, because the post may already be out;
 3. **reconcile** deliveries whose outcome is unknown, by asking the channel;
-4. **claim** due deliveries and send each once.
+4. **publish** what platforms have published at its due time (``scheduled`` → ``delivered``), and
+   **retract** posts scheduled on a platform whose approval was voided;
+5. **claim** due deliveries and send each once. Channels with ``send_ahead_minutes`` get theirs that
+   much ahead of the due time, for the platform to publish then.
 
 Each claim and each result is its own short transaction around the network call, and a result is
 written only while the row still carries the claimant's ``attempt_id`` (a fencing token).
@@ -25,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -47,7 +50,15 @@ from scheduler.models import (
 )
 from scheduler.models import Channel as ChannelRow
 from scheduler.models import DeliveryState as S
-from scheduler.states import CLAIMABLE, Decision, RetryPolicy, after_reconcile, after_send, check_transition
+from scheduler.states import (
+    CLAIMABLE,
+    Decision,
+    RetryPolicy,
+    after_reconcile,
+    after_retract,
+    after_send,
+    check_transition,
+)
 
 log = logging.getLogger("cchc.dispatch")
 
@@ -62,13 +73,19 @@ class PassReport:
 
     expired: int = 0
     rescued: int = 0
+    published: int = 0
+    retracted: dict[str, int] = field(default_factory=dict)
     reconciled: dict[str, int] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         sent = ", ".join(f"{k}={v}" for k, v in sorted(self.sent.items())) or "0"
         rec = ", ".join(f"{k}={v}" for k, v in sorted(self.reconciled.items())) or "0"
-        return f"sent: {sent}; reconciled: {rec}; expired: {self.expired}; rescued: {self.rescued}"
+        summary = f"sent: {sent}; reconciled: {rec}; expired: {self.expired}; rescued: {self.rescued}"
+        if self.published or self.retracted:
+            summary += f"; published by the platform: {self.published}; retracted: " + (
+                ", ".join(f"{k}={v}" for k, v in sorted(self.retracted.items())) or "0")
+        return summary
 
 
 @dataclass
@@ -98,6 +115,7 @@ class Dispatcher:
         rng: random.Random | None = None,
         worker: str | None = None,
         batch: int = 20,
+        ahead: dict[str, timedelta] | None = None,
     ):
         self.engine = engine
         self.channels = channels
@@ -107,6 +125,7 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.worker = worker or worker_name()
         self.batch = batch
+        self.ahead = ahead or {}  # channel -> how long before the due time its posts are sent
         # Loudspeaker deliveries go out in slot programmes (scheduler.broadcast), not one by one.
         self.slotted = sorted(name for name, channel in channels.items() if channel.slotted)
         self.held: set[str] = set()  # channels put on hold during the current pass
@@ -124,10 +143,14 @@ class Dispatcher:
         self.held = set()  # a hold lives in the database; this set only covers claims made before it began
         report.expired = self.expire_overdue()
         report.rescued = self.rescue_abandoned()
-        for claim in self._claim(reconcile=True):
+        for claim in self._claim("reconcile"):
             state = self._reconcile_one(claim)
             report.reconciled[state] = report.reconciled.get(state, 0) + 1
-        while claims := self._claim(reconcile=False):
+        report.published = self.publish_scheduled()
+        for claim in self._claim("retract"):
+            state = self._retract_one(claim)
+            report.retracted[state] = report.retracted.get(state, 0) + 1
+        while claims := self._claim("send"):
             for claim in claims:
                 state = self._send_one(claim)
                 report.sent[state] = report.sent.get(state, 0) + 1
@@ -170,14 +193,37 @@ class Dispatcher:
                 rescued += 1
         return rescued
 
+    def publish_scheduled(self) -> int:
+        """Posts scheduled on a platform whose due time has come are out: the platform published them."""
+        now = self.now()
+        with write_session(self.engine) as session:
+            rows = session.exec(select(Delivery).where(Delivery.state == S.SCHEDULED, Delivery.due_at <= now)
+                                .with_for_update(skip_locked=True)).all()
+            for d in rows:
+                check_transition(d.state, S.DELIVERED)
+                d.state, d.finished_at, d.updated_at = S.DELIVERED, d.due_at, now
+        return len(rows)
+
     # -- claims -------------------------------------------------------------------------------
 
-    def _claim(self, *, reconcile: bool) -> list[Claim]:
+    def _due_to_send(self, now: datetime):
+        """Deliveries to send now: those due, and for channels that send ahead, pending ones due
+        within their lead (but not so close to the due time that the platform would publish at once)."""
+        due = Delivery.next_attempt_at <= now
+        early = [and_(Delivery.channel_id == name, Delivery.state == S.PENDING,
+                      Delivery.next_attempt_at <= now + lead,
+                      Delivery.next_attempt_at >= now + self.channels[name].least_send_ahead())
+                 for name, lead in self.ahead.items() if name in self.channels]
+        return or_(due, *early) if early else due
+
+    def _claim(self, kind: str) -> list[Claim]:
         now = self.now()
-        if reconcile:
+        if kind == "reconcile":
             due = [Delivery.state == S.NEEDS_RECONCILE, Delivery.next_attempt_at <= now]
+        elif kind == "retract":
+            due = [Delivery.state == S.RETRACTING, Delivery.next_attempt_at <= now]
         else:
-            due = [col(Delivery.state).in_(CLAIMABLE), Delivery.next_attempt_at <= now, Delivery.expires_at > now]
+            due = [col(Delivery.state).in_(CLAIMABLE), self._due_to_send(now), Delivery.expires_at > now]
         with write_session(self.engine) as session:
             due.append(col(Delivery.channel_id).notin_([*self.slotted, *held_channels(session)]))
             rows = session.exec(
@@ -193,8 +239,11 @@ class Dispatcher:
                 if post is None:
                     continue
                 attempt_id = str(uuid.uuid4())
-                if reconcile:
-                    d.reconcile_count += 1
+                if kind != "send":
+                    if kind == "reconcile":
+                        d.reconcile_count += 1
+                    else:
+                        d.attempt_count += 1
                     # Hold the row for the lease so no other worker asks at the same time.
                     d.next_attempt_at = now + timedelta(seconds=self.policy.lease_seconds)
                 else:
@@ -202,8 +251,7 @@ class Dispatcher:
                     d.state, d.attempt_count = S.SENDING, d.attempt_count + 1
                     d.lease_until = now + timedelta(seconds=self.policy.lease_seconds)
                 d.attempt_id, d.claimed_by, d.updated_at = attempt_id, self.worker, now
-                session.add(Attempt(delivery_id=d.id, attempt_id=attempt_id, started_at=now,
-                                    kind="reconcile" if reconcile else "send"))
+                session.add(Attempt(delivery_id=d.id, attempt_id=attempt_id, started_at=now, kind=kind))
                 claims.append(Claim(d.id, attempt_id, d.channel_id, post, d.attempt_count, d.reconcile_count,
                                     d.expires_at, d.remote_id))
         return claims
@@ -257,11 +305,34 @@ class Dispatcher:
                      preview=self.modes.get(claim.channel_id) == "preview")
         return decision.state
 
+    def _retract_one(self, claim: Claim) -> str:
+        claim.started = time.monotonic()
+        channel = self.channels.get(claim.channel_id)
+        if channel is None:
+            receipt = Receipt(Outcome.PERMANENT, message=f"kênh '{claim.channel_id}' không còn trong cấu hình")
+        elif not claim.remote_id:
+            receipt = Receipt(Outcome.PERMANENT, message="không có mã bài trên nền tảng")
+        else:
+            try:
+                receipt = channel.retract(claim.post, claim.remote_id)
+            except Exception as exc:
+                log.exception("channel %s raised while retracting %s", claim.channel_id, claim.post.ref_code)
+                receipt = Receipt(Outcome.UNKNOWN, message=f"lỗi trong kênh: {type(exc).__name__}")
+        decision = after_retract(receipt, attempts=claim.attempts, now=self.now(), expires_at=claim.expires_at,
+                                 policy=self.policy, rng=self.rng)
+        self._record(claim, decision, outcome=f"retract:{receipt.outcome}", http_status=receipt.http_status,
+                     error_code=receipt.error_code, message=receipt.message, preview=False)
+        return decision.state
+
     def _record(self, claim: Claim, decision: Decision, *, outcome: str, message: str = "",
                 http_status: int | None = None, error_code: str | None = None, preview: bool) -> None:
         now = self.now()
         message = redact(message or "")[:2000]
         with write_session(self.engine) as session:
+            if decision.state == S.SCHEDULED:  # not live yet: if the approval went meanwhile, take it back
+                problem = approval_problem(session, session.get(Delivery, claim.delivery_id))
+                if problem:
+                    decision = replace(decision, state=S.RETRACTING, error=f"{problem}: sẽ gỡ bài hẹn giờ")
             values = {
                 "state": decision.state, "next_attempt_at": decision.next_attempt_at,
                 "last_error": decision.error and redact(decision.error)[:2000], "updated_at": now,
@@ -328,19 +399,25 @@ def due_in_slot(channel: str, slot_at: datetime) -> SelectOfScalar[Delivery]:
                                   Delivery.due_at <= slot_at, Delivery.expires_at > slot_at)
 
 
-def post_or_cancel(session: Session, d: Delivery, now: datetime) -> Post | None:
-    """The content to send, after re-checking the approval; cancels a delivery that lost it."""
+def approval_problem(session: Session, d: Delivery) -> str | None:
+    """Why ``d`` may no longer go out (its approval was voided or its content changed), or None."""
     ann = session.get(Announcement, d.announcement_id)
     approval = current_approval(session, ann) if ann else None
-    problem = None
     if ann is None or ann.status != AnnouncementStatus.APPROVED or approval is None:
-        problem = "thông báo không còn được phê duyệt"
-    elif approval.id != d.approval_id or content_hash(session, ann) != d.content_hash:
-        problem = "nội dung đã thay đổi sau khi phê duyệt"
+        return "thông báo không còn được phê duyệt"
+    if approval.id != d.approval_id or content_hash(session, ann) != d.content_hash:
+        return "nội dung đã thay đổi sau khi phê duyệt"
+    return None
+
+
+def post_or_cancel(session: Session, d: Delivery, now: datetime) -> Post | None:
+    """The content to send, after re-checking the approval; cancels a delivery that lost it."""
+    problem = approval_problem(session, d)
     if problem and d.state in CLAIMABLE:
         d.state, d.last_error, d.finished_at, d.updated_at = S.CANCELLED, problem, now, now
         log.warning("delivery %s cancelled at send time: %s", d.ref_code, problem)
         return None
+    ann = session.get(Announcement, d.announcement_id)
     assert ann is not None
     unit = session.get(Unit, ann.unit_id)
     title, body, audio = ann.title, ann.body, None

@@ -89,6 +89,8 @@ class DeliveryState(StrEnum):
     NEEDS_RECONCILE = "needs_reconcile"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    SCHEDULED = "scheduled"  # handed to a platform that publishes it at the due time
+    RETRACTING = "retracting"  # scheduled on a platform, approval voided: being taken back
 
 
 class Unit(SQLModel, table=True):

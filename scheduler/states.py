@@ -8,6 +8,13 @@
     pending/retry_wait ──(cancel)──> cancelled       └──unknown─> needs_reconcile (ask again later)
     pending/retry_wait ──(held: cannot be rendered, e.g. no recording)──> failed
 
+Sent ahead to a platform that publishes at the due time itself (``send_ahead_minutes``):
+
+    sending/needs_reconcile ──sent, scheduled──> scheduled ──(due time)──> delivered
+    scheduled ──(cancel, or the approval voided, also while it was being sent)──> retracting ──gone──> cancelled
+                                                        ├──not yet──> retracting (try again)
+                                                        └──refused, or past expiry──> failed (remove by hand)
+
 A delivery whose send may have reached the platform is never sent again until the platform has
 said it does not have it (``absent``): that is the whole duplicate-prevention rule.
 """
@@ -24,8 +31,11 @@ from scheduler.models import DeliveryState as S
 ALLOWED: dict[S, frozenset[S]] = {
     S.PENDING: frozenset({S.SENDING, S.EXPIRED, S.CANCELLED, S.FAILED}),
     S.RETRY_WAIT: frozenset({S.SENDING, S.EXPIRED, S.CANCELLED, S.FAILED}),
-    S.SENDING: frozenset({S.DELIVERED, S.RETRY_WAIT, S.FAILED, S.NEEDS_RECONCILE}),
-    S.NEEDS_RECONCILE: frozenset({S.DELIVERED, S.RETRY_WAIT, S.FAILED, S.EXPIRED, S.NEEDS_RECONCILE}),
+    S.SENDING: frozenset({S.DELIVERED, S.SCHEDULED, S.RETRACTING, S.RETRY_WAIT, S.FAILED, S.NEEDS_RECONCILE}),
+    S.NEEDS_RECONCILE: frozenset({S.DELIVERED, S.SCHEDULED, S.RETRACTING, S.RETRY_WAIT, S.FAILED, S.EXPIRED,
+                                  S.NEEDS_RECONCILE}),
+    S.SCHEDULED: frozenset({S.DELIVERED, S.RETRACTING}),
+    S.RETRACTING: frozenset({S.CANCELLED, S.FAILED, S.RETRACTING}),
     S.DELIVERED: frozenset(),
     S.FAILED: frozenset(),
     S.EXPIRED: frozenset(),
@@ -34,6 +44,7 @@ ALLOWED: dict[S, frozenset[S]] = {
 TERMINAL = frozenset(state for state, nexts in ALLOWED.items() if not nexts)
 CLAIMABLE = (S.PENDING, S.RETRY_WAIT)
 OPEN = tuple(state for state in S if state not in TERMINAL)  # not finished: scheduled or under way
+COMING = tuple(state for state in OPEN if state != S.RETRACTING)  # open, and still to go out
 CANCELLABLE = (S.PENDING, S.RETRY_WAIT)
 
 
@@ -86,7 +97,7 @@ def after_send(
     """The next state of a ``sending`` delivery given the channel's receipt."""
     outcome = receipt.outcome
     if outcome is Outcome.SENT:
-        return Decision(S.DELIVERED, now, None, receipt.remote_id, receipt.url)
+        return Decision(S.SCHEDULED if receipt.scheduled else S.DELIVERED, now, None, receipt.remote_id, receipt.url)
     if outcome is Outcome.PENDING:
         delay = timedelta(seconds=policy.reconcile_delay_seconds)
         return Decision(S.NEEDS_RECONCILE, now + delay, receipt.message or None,
@@ -121,7 +132,7 @@ def after_reconcile(
 ) -> Decision:
     """The next state of a ``needs_reconcile`` delivery given what the platform said."""
     if result.found is Found.PRESENT:
-        return Decision(S.DELIVERED, now, None, result.remote_id, result.url)
+        return Decision(S.SCHEDULED if result.scheduled else S.DELIVERED, now, None, result.remote_id, result.url)
     if result.found is Found.ABSENT:
         if now >= expires_at:
             return Decision(S.EXPIRED, now, "nền tảng không có bài và đã quá hạn; không gửi muộn")
@@ -133,3 +144,22 @@ def after_reconcile(
     if reconciles >= policy.max_reconciles:
         note = f"cần người kiểm tra trên nền tảng (đã hỏi {reconciles} lần): {note}"
     return Decision(S.NEEDS_RECONCILE, now + delay, note)
+
+
+def after_retract(
+    receipt: Receipt, *, attempts: int, now: datetime, expires_at: datetime, policy: RetryPolicy, rng: random.Random
+) -> Decision:
+    """The next state of a ``retracting`` delivery given the channel's answer to ``retract``.
+
+    A retract that does not go through is tried again until the item would have expired; after
+    that, or when the platform refuses, a person must remove the post by hand.
+    """
+    if receipt.outcome is Outcome.SENT:
+        return Decision(S.CANCELLED, now, "đã gỡ bài hẹn giờ khỏi nền tảng vì phê duyệt không còn hiệu lực")
+    by_hand = "hãy gỡ bài này bằng tay trên nền tảng"
+    if receipt.outcome in (Outcome.PERMANENT, Outcome.NEEDS_REAUTH) or now >= expires_at:
+        return Decision(S.FAILED, now, f"không gỡ được bài hẹn giờ: {receipt.message}; {by_hand}")
+    delay = policy.backoff(attempts, rng)
+    if receipt.retry_after:
+        delay = max(delay, timedelta(seconds=receipt.retry_after))
+    return Decision(S.RETRACTING, now + delay, f"chưa gỡ được bài hẹn giờ, sẽ thử lại: {receipt.message}")

@@ -334,7 +334,8 @@ class FakeWordPress(FakeServer):
     posts 201 with ``Location``, the 60-second future rule, unique
     slugs (``-2``) and no idempotency; ``rest_invalid_param`` for a bad status or non-integer term
     ids; terms found with ``?search=`` and created with 201 or 400 ``term_exists`` with
-    ``data.term_id``; both ``/wp-json/...`` and
+    ``data.term_id``; ``DELETE`` moves a post to the trash (410 ``rest_already_trashed`` the second
+    time, 404 ``rest_post_invalid_id`` for an unknown id); both ``/wp-json/...`` and
     ``/?rest_route=...``; media uploads as a raw body with ``Content-Disposition`` (400 without it or
     without data, 500 ``rest_upload_sideload_error`` for a type not allowed), found again by slug.
     ``script`` scripts the next post creations: ``("http", status, text)`` or
@@ -343,6 +344,7 @@ class FakeWordPress(FakeServer):
 
     def __init__(self, user: str, password: str) -> None:
         self.user, self.password, self.role = user, password, "author"
+        self.now = time.time  # the site's clock, for the future rule; tests on a frozen clock replace it
         self.posts: list[dict] = []
         self.media: list[dict] = []
         self.terms: dict[str, dict[str, int]] = {"categories": {"Uncategorized": 1}, "tags": {}}
@@ -396,6 +398,21 @@ class FakeWordPress(FakeServer):
                     self._reply(200, found, {"X-WP-Total": str(len(found))})
                 else:
                     self._error(404, "rest_no_route", "No route was found matching the URL and request method.")
+
+            def do_DELETE(self):  # noqa: N802
+                route, _ = self._route()
+                fake.requests.append({"method": "DELETE", "route": route})
+                post_id = route.removeprefix("/wp/v2/posts/")
+                found = [p for p in fake.posts if str(p["id"]) == post_id]
+                if not self._logged_in():
+                    self._error(401, "rest_cannot_delete", "Sorry, you are not allowed to delete this post.")
+                elif not found:
+                    self._error(404, "rest_post_invalid_id", "Invalid post ID.")
+                elif found[0]["status"] == "trash":
+                    self._error(410, "rest_already_trashed", "The post has already been deleted.")
+                else:
+                    found[0].update(status="trash", slug=f"{found[0]['slug']}__trashed")
+                    self._reply(200, found[0])
 
             def do_POST(self):  # noqa: N802
                 route, query = self._route()
@@ -475,7 +492,7 @@ class FakeWordPress(FakeServer):
                     self._send(step[1], step[2], content_type="text/html")
                     return
                 when = body.get("date_gmt")
-                ahead = calendar.timegm(time.strptime(when, "%Y-%m-%dT%H:%M:%S")) - time.time() if when else 0
+                ahead = calendar.timegm(time.strptime(when, "%Y-%m-%dT%H:%M:%S")) - fake.now() if when else 0
                 if status in ("publish", "future"):  # wp_insert_post's rule
                     status = "future" if ahead >= 60 else "publish"
                 base = body.get("slug") or "post"
@@ -483,7 +500,7 @@ class FakeWordPress(FakeServer):
                 unique = base if base not in taken else next(f"{base}-{n}" for n in range(2, 999)
                                                              if f"{base}-{n}" not in taken)
                 post_id = 10 + len(fake.posts)
-                item = {"id": post_id, "status": status, "slug": unique, "date_gmt": when,
+                item = {"id": post_id, "status": status, "slug": unique, "date_gmt": when, "date": when,
                         "link": f"{fake.url}/?p={post_id}", "title": {"raw": body.get("title", "")},
                         "content": {"raw": body.get("content", "")}, "categories": body.get("categories", []),
                         "tags": body.get("tags", [])}

@@ -26,15 +26,22 @@ def make_app(settings, clock) -> App:
     return app
 
 
-def set_channel(config_dir: Path, name: str, *, mode: str | None = None, **values: str) -> None:
-    """Change channel ``name`` in a copied config: its ``mode``, and settings given as TOML text
-    (``gap_ms="300"``, ``url='"http://..."'``); a dotted key's value is a whole sub-table appended."""
+def set_channel(config_dir: Path, name: str, *, mode: str | None = None, send_ahead_minutes: int | None = None,
+                **values: str) -> None:
+    """Change channel ``name`` in a copied config: its ``mode`` and ``send_ahead_minutes``, and settings
+    given as TOML text (``gap_ms="300"``, ``url='"http://..."'``); a dotted key's value is a whole
+    sub-table appended."""
     path = config_dir / "channels.toml"
     text = path.read_text(encoding="utf-8")
+    start = text.index(f"[channels.{name}]\n")
+    end = text.index(f"[channels.{name}.settings]\n", start)
+    head = text[start:end]
     if mode is not None:
-        start = text.index(f"[channels.{name}]\n")
-        end = text.index(f"[channels.{name}.settings]\n", start)
-        text = text[:start] + re.sub(r'(?m)^mode = "\w+"$', f'mode = "{mode}"', text[start:end]) + text[end:]
+        head = re.sub(r'(?m)^mode = "\w+"$', f'mode = "{mode}"', head)
+    if send_ahead_minutes is not None:
+        head = re.sub(r"(?m)^send_ahead_minutes = \d+\n", "", head).rstrip("\n")
+        head += f"\nsend_ahead_minutes = {send_ahead_minutes}\n\n"
+    text = text[:start] + head + text[end:]
     head = f"[channels.{name}.settings]\n"
     start = text.index(head) + len(head)
     end = text.find("\n[", start)

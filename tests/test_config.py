@@ -47,6 +47,16 @@ def test_th_as_a_language_explains_blt_and_hmn(config_dir):
                      "(Tai Dam) hoặc 'hmn' cho tiếng Mông"]
 
 
+def test_send_ahead_is_only_for_channels_that_schedule_and_long_enough(config_dir):
+    from tests.helpers import set_channel
+
+    set_channel(config_dir, "muong-la-website", send_ahead_minutes=60)
+    set_channel(config_dir, "muong-la-wordpress", send_ahead_minutes=3)
+    website, wordpress = problems(config_dir)
+    assert "channels.muong-la-website.send_ahead_minutes" in website and "không tự hẹn giờ" in website
+    assert "channels.muong-la-wordpress.send_ahead_minutes" in wordpress and "cần từ 4 phút" in wordpress
+
+
 def test_all_problems_are_reported_at_once(config_dir):
     edit(config_dir, "units.toml", 'slots = ["06:00", "17:00"]', 'slots = ["6h", "17:00"]')
     edit(config_dir, "channels.toml", 'kind = "webhook"', 'kind = "fax"')

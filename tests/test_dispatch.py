@@ -157,7 +157,7 @@ def test_stale_worker_cannot_overwrite_a_newer_attempt(app, clock):
     approved(app)
     clock.advance(timedelta(hours=1))
     slow = dispatcher(app, ScriptedChannel())
-    claim = slow._claim(reconcile=False)[0]
+    claim = slow._claim("send")[0]
     clock.advance(timedelta(seconds=POLICY.lease_seconds + 1))  # the lease runs out mid-send
     rescuer = dispatcher(app, ScriptedChannel(reconciles=[Reconciled(Found.PRESENT, "x-1", "u")]),
                          worker="elsewhere:1")
@@ -173,7 +173,7 @@ def test_abandoned_send_of_a_dead_local_process_is_reconciled_at_once(app, clock
     approved(app)
     clock.advance(timedelta(hours=1))
     dead = dispatcher(app, ScriptedChannel(), worker=f"{socket.gethostname()}:999999")
-    dead._claim(reconcile=False)
+    dead._claim("send")
     channel = ScriptedChannel(reconciles=[Reconciled(Found.PRESENT, "w-1", "u")])
     report = dispatcher(app, channel).run_once()
     assert report.rescued == 1 and channel.sent == [] and only_delivery(app).state == S.DELIVERED

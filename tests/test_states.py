@@ -13,6 +13,7 @@ from scheduler.states import (
     IllegalTransitionError,
     RetryPolicy,
     after_reconcile,
+    after_retract,
     after_send,
     check_transition,
 )
@@ -25,6 +26,10 @@ EXPECTED = {
     (S.SENDING, S.DELIVERED), (S.SENDING, S.RETRY_WAIT), (S.SENDING, S.FAILED), (S.SENDING, S.NEEDS_RECONCILE),
     (S.NEEDS_RECONCILE, S.DELIVERED), (S.NEEDS_RECONCILE, S.RETRY_WAIT), (S.NEEDS_RECONCILE, S.FAILED),
     (S.NEEDS_RECONCILE, S.EXPIRED), (S.NEEDS_RECONCILE, S.NEEDS_RECONCILE),
+    # sent ahead to a platform that publishes at the due time itself
+    (S.SENDING, S.SCHEDULED), (S.NEEDS_RECONCILE, S.SCHEDULED), (S.SCHEDULED, S.DELIVERED),
+    (S.SCHEDULED, S.RETRACTING), (S.SENDING, S.RETRACTING), (S.NEEDS_RECONCILE, S.RETRACTING),
+    (S.RETRACTING, S.CANCELLED), (S.RETRACTING, S.FAILED), (S.RETRACTING, S.RETRACTING),
 }
 
 
@@ -109,3 +114,28 @@ def test_reconcile_unknown_keeps_asking_and_flags_a_person_after_the_limit():
     assert d.state == S.NEEDS_RECONCILE and d.next_attempt_at > NOW
     late = reconcile(Found.UNKNOWN, reconciles=POLICY.max_reconciles)
     assert late.state == S.NEEDS_RECONCILE and "cần người kiểm tra" in late.error
+
+
+def test_a_scheduled_receipt_or_find_waits_for_the_due_time_instead_of_counting_now():
+    assert decide(Receipt(Outcome.SENT, remote_id="7", scheduled=True)).state == S.SCHEDULED
+    found = after_reconcile(Reconciled(Found.PRESENT, "7", scheduled=True), attempts=1, reconciles=1, now=NOW,
+                            expires_at=NOW + timedelta(hours=1), policy=POLICY, rng=random.Random(3))
+    assert found.state == S.SCHEDULED
+
+
+@pytest.mark.parametrize(("outcome", "at", "state"), [
+    (Outcome.SENT, NOW, S.CANCELLED),
+    (Outcome.RETRYABLE, NOW, S.RETRACTING),
+    (Outcome.UNKNOWN, NOW, S.RETRACTING),
+    (Outcome.RETRYABLE, NOW + timedelta(hours=2), S.FAILED),  # past expiry: a person removes it
+    (Outcome.PERMANENT, NOW, S.FAILED),
+    (Outcome.NEEDS_REAUTH, NOW, S.FAILED),
+])
+def test_a_retract_cancels_retries_or_hands_over_to_a_person(outcome, at, state):
+    decision = after_retract(Receipt(outcome, message="x"), attempts=2, now=at, expires_at=NOW + timedelta(hours=1),
+                             policy=POLICY, rng=random.Random(1))
+    assert decision.state == state
+    if state == S.RETRACTING:
+        assert decision.next_attempt_at > at
+    if state == S.FAILED:
+        assert "bằng tay" in decision.error

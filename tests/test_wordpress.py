@@ -8,18 +8,21 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 from pydub.utils import mediainfo
 from sqlmodel import select
 
 from channels import build_channel
 from channels.base import Outcome, Post
 from channels.files import slug
-from scheduler.db import read_session
+from scheduler import announcements
+from scheduler.announcements import Draft
+from scheduler.db import read_session, write_session
 from scheduler.models import Attempt, Delivery, ServiceState
 from scheduler.models import DeliveryState as S
 from tests.conftest import START
 from tests.fakes import FakeWordPress
-from tests.helpers import approved, make_app, set_channel
+from tests.helpers import all_deliveries, approved, dispatch, make_app, set_channel
 
 USER, PASSWORD = "bientap", "abcd EFGH 1234 ijkl MNOP 5678"
 WP = ["muong-la-wordpress"]
@@ -204,3 +207,99 @@ def test_the_items_voice_goes_up_as_mp3_and_the_post_opens_with_a_player(wp_app,
     blt_post = next(p for p in site.posts if p["slug"] == slug(done["blt"].ref_code))
     assert "<audio" not in blt_post["content"]["raw"]  # no recording from the translator: no player
     assert "không kèm âm thanh" in notes[done["blt"].id] and "ghi âm" in notes[done["blt"].id]
+
+
+@pytest.fixture
+def ahead_app(config_dir, settings, clock, site, monkeypatch):
+    """The WordPress channel live, handing posts to the site an hour ahead; the site keeps test time."""
+    set_channel(config_dir, "muong-la-wordpress", mode="live", send_ahead_minutes=60, url=f'"{site.url}"')
+    monkeypatch.setenv("CCHC_WP_MUONG_LA_PASSWORD", PASSWORD)
+    site.now = lambda: clock.now().timestamp()
+    app = make_app(settings, clock)
+    yield app
+    app.engine.dispose()
+
+
+def test_a_post_sent_ahead_is_scheduled_on_the_site_and_counts_once_due(ahead_app, clock, site):
+    due = START + timedelta(hours=3)
+    approved(ahead_app, channels=WP, at=due)
+    dispatch(ahead_app, clock, due - timedelta(minutes=61))  # not within the hour yet
+    assert site.posts == []
+    dispatch(ahead_app, clock, due - timedelta(minutes=59))
+    [d] = all_deliveries(ahead_app)
+    [stored] = site.posts
+    assert d.state == S.SCHEDULED and d.remote_id == str(stored["id"]) and d.finished_at is None
+    assert stored["status"] == "future" and stored["date_gmt"] == due.strftime("%Y-%m-%dT%H:%M:%S")
+    dispatch(ahead_app, clock, due - timedelta(minutes=1))
+    assert all_deliveries(ahead_app)[0].state == S.SCHEDULED and len(site.posts) == 1  # sent once
+    report = dispatch(ahead_app, clock, due)
+    [d] = all_deliveries(ahead_app)
+    assert report.published == 1 and d.state == S.DELIVERED and d.finished_at.replace(tzinfo=UTC) == due
+
+
+def test_a_post_found_too_close_to_its_time_goes_out_at_the_time_instead(ahead_app, clock, site):
+    due = START + timedelta(hours=3)
+    approved(ahead_app, channels=WP, at=due)
+    dispatch(ahead_app, clock, due - timedelta(minutes=3))  # the server was off until now: too late to schedule
+    assert site.posts == []
+    dispatch(ahead_app, clock, due)
+    [d] = all_deliveries(ahead_app)
+    assert d.state == S.DELIVERED and [p["status"] for p in site.posts] == ["publish"]
+
+
+def test_a_scheduled_post_is_taken_back_when_the_announcement_is_cancelled(ahead_app, clock, site):
+    due = START + timedelta(hours=3)
+    ann = approved(ahead_app, channels=WP, at=due)
+    dispatch(ahead_app, clock, due - timedelta(minutes=50))
+    with write_session(ahead_app.engine) as session:
+        count = announcements.cancel(session, ann=announcements.get(session, ann.id), actor="hung",
+                                     reason="sai ngày", now=clock.now())
+    [d] = all_deliveries(ahead_app)
+    assert count == 1 and d.state == S.RETRACTING
+    real_delete = requests.Session.delete
+    answers = iter([503])
+
+    def flaky(self, url, **kw):  # the site is busy the first time
+        status = next(answers, None)
+        if status is not None:
+            response = requests.Response()
+            response.status_code, response._content = status, b"<html>busy</html>"
+            return response
+        return real_delete(self, url, **kw)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(requests.Session, "delete", flaky)
+        dispatch(ahead_app, clock, due - timedelta(minutes=49))
+        [d] = all_deliveries(ahead_app)
+        assert d.state == S.RETRACTING and site.posts[0]["status"] == "future"
+        report = dispatch(ahead_app, clock, d.next_attempt_at)
+    [d] = all_deliveries(ahead_app)
+    assert report.retracted == {S.CANCELLED: 1} and d.state == S.CANCELLED
+    assert site.posts[0]["status"] == "trash" and len(site.posts) == 1
+    dispatch(ahead_app, clock, due + timedelta(minutes=5))  # its time passes: nothing goes out
+    assert all_deliveries(ahead_app)[0].state == S.CANCELLED and site.posts[0]["status"] == "trash"
+    with read_session(ahead_app.engine) as session:
+        kinds = [(a.kind, a.outcome) for a in session.exec(select(Attempt).order_by(Attempt.id))]
+    assert kinds == [("send", "sent"), ("retract", "retract:retryable"), ("retract", "retract:sent")]
+
+
+def test_an_approval_voided_while_the_post_was_being_scheduled_takes_it_back(ahead_app, clock, site):
+    due = START + timedelta(hours=3)
+    ann = approved(ahead_app, channels=WP, at=due)
+    wp = ahead_app.channels["muong-la-wordpress"]
+    real_post = wp._post
+
+    def edited_meanwhile(route, body, auth):  # staff edit the text while the request is on its way
+        response = real_post(route, body, auth)
+        if route == "posts":
+            with write_session(ahead_app.engine) as session:
+                announcements.edit(session, config=ahead_app.config, ann=announcements.get(session, ann.id),
+                                   draft=Draft(body="Nội dung đã sửa.", changed=["body"]), actor="lan", now=clock.now())
+        return response
+
+    wp._post = edited_meanwhile
+    dispatch(ahead_app, clock, due - timedelta(minutes=30))
+    [d] = all_deliveries(ahead_app)
+    assert d.state == S.RETRACTING and "không còn được phê duyệt" in d.last_error
+    dispatch(ahead_app, clock, due - timedelta(minutes=29))
+    assert all_deliveries(ahead_app)[0].state == S.CANCELLED and site.posts[0]["status"] == "trash"

@@ -1,7 +1,8 @@
 """The WordPress channel against a real WordPress: Debian's package on MariaDB and Apache, started
 on loopback by tests/wordpress_site.py. An announcement in Vietnamese and Thái goes out with its
-audio and is read back from the page a visitor sees; a post for tomorrow is scheduled and stays
-hidden; both are found again by slug; the health check tells the roles apart."""
+audio and is read back from the page a visitor sees; a post for tomorrow is sent ahead, stays
+hidden, and goes to the trash when the announcement is cancelled; posts are found again by slug;
+the health check tells the roles apart."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 from pydub.generators import Sine
+from sqlmodel import select
 
 from channels import build_channel
 from channels.base import Found, Outcome, Post
+from scheduler import announcements
 from scheduler.clock import FrozenClock
+from scheduler.db import read_session, write_session
+from scheduler.models import Attempt
 from tests.helpers import all_deliveries, approved, dispatch, make_app, set_channel
 from tests.wordpress_site import WordPressSite
 
@@ -23,8 +28,9 @@ WP = ["muong-la-wordpress"]
 TAI_VIET = "ꪁꪫꪱꪣ ꪼꪕ ꪹꪏꪉ ꪀꪱꪙ ꪒꪾ ꪄꪱꪉ"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def site():
+    """A new site per test (about 2 s): each test's database numbers its references from 1 again."""
     server = WordPressSite()
     server.start()
     yield server
@@ -97,20 +103,42 @@ def _post(delivery) -> Post:
                 unit_name="", sent_at=delivery.due_at)
 
 
-def test_a_post_for_tomorrow_is_scheduled_hidden_until_then_and_found_by_slug(site, tmp_path, monkeypatch):
-    wp = channel(site, tmp_path, monkeypatch)
-    now = datetime.now(UTC)
-    tomorrow = Post(delivery_id=2, ref_code="ML-2025-0010.1", announcement_id=10, lang="vi",
-                    title="Ngày mai: tập huấn dịch vụ công trực tuyến", body="Mời bà con đến dự.", priority="normal",
-                    topics=["d"], due_at=now + timedelta(days=1), unit_name="Xã Mường La", sent_at=now)
-    receipt = wp.send(tomorrow)
-    assert receipt.outcome == Outcome.SENT and "future" in receipt.message
-    stored = requests.get(f"{site.url}/wp-json/wp/v2/posts/{receipt.remote_id}", params={"context": "edit"},
-                          auth=("bientap", site.passwords["bientap"]), timeout=30).json()
-    assert stored["status"] == "future"
-    assert stored["date_gmt"] == tomorrow.due_at.strftime("%Y-%m-%dT%H:%M:%S")
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_post_for_tomorrow_is_scheduled_hidden_until_then_found_by_slug_and_taken_back(
+        site, config_dir, settings, monkeypatch):
+    set_channel(config_dir, "muong-la-wordpress", mode="live", send_ahead_minutes=2 * 1440, url=f'"{site.url}"')
+    monkeypatch.setenv("CCHC_WP_MUONG_LA_PASSWORD", site.passwords["bientap"])
+    clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    app = make_app(settings, clock)
+    due = clock.now() + timedelta(days=1)
+    ann = approved(app, channels=WP, at=due, title="Ngày mai: tập huấn dịch vụ công trực tuyến",
+                   body="Mời bà con đến dự tại nhà văn hóa bản.")
+    dispatch(app, clock, clock.now())
+    [d] = all_deliveries(app)
+    assert d.state == "scheduled" and "hẹn đăng" in _attempts(app)[0]
+    auth = ("bientap", site.passwords["bientap"])
+    stored = requests.get(f"{site.url}/wp-json/wp/v2/posts/{d.remote_id}", params={"context": "edit"}, auth=auth,
+                          timeout=30).json()
+    assert stored["status"] == "future" and stored["date_gmt"] == due.strftime("%Y-%m-%dT%H:%M:%S")
     site.run_cron()  # a visitor's request runs WordPress's due jobs: not this post's yet
-    assert requests.get(f"{site.url}/?p={receipt.remote_id}", timeout=30).status_code == 404
-    found = wp.reconcile(tomorrow, None)
-    assert found.found == Found.PRESENT and found.remote_id == receipt.remote_id
-    assert wp.reconcile(Post(**{**tomorrow.__dict__, "ref_code": "ML-2025-0011.1"}), None).found == Found.ABSENT
+    assert requests.get(f"{site.url}/?p={d.remote_id}", timeout=30).status_code == 404
+    wp = app.channels["muong-la-wordpress"]
+    found = wp.reconcile(_post(d), None)
+    assert found.found == Found.PRESENT and found.remote_id == d.remote_id and found.scheduled
+
+    with write_session(app.engine) as session:  # the plan changed: the office cancels it
+        announcements.cancel(session, ann=announcements.get(session, ann.id), actor="hung", reason="hoãn",
+                             now=clock.now())
+    dispatch(app, clock, clock.now() + timedelta(seconds=1))
+    [d] = all_deliveries(app)
+    assert d.state == "cancelled"
+    stored = requests.get(f"{site.url}/wp-json/wp/v2/posts/{d.remote_id}", params={"context": "edit"}, auth=auth,
+                          timeout=30).json()
+    assert stored["status"] == "trash"  # in the trash, where the site's editors can still see it
+    assert wp.reconcile(_post(d), None).found == Found.ABSENT
+    app.engine.dispose()
+
+
+def _attempts(app) -> list[str]:
+    with read_session(app.engine) as session:
+        return [a.message for a in session.exec(select(Attempt).order_by(Attempt.id))]
