@@ -19,8 +19,12 @@ What it does, per the Graph API documentation (research/api_contracts.md §1):
   ``X-Business-Use-Case-Usage`` (Graph sends no ``Retry-After``); 368 → blocked for policy, a
   person must look; 1, 2 → transient; 506 (duplicate of the last post) → unknown, so reconcile
   looks for our earlier post instead of posting again.
+- Scheduling (``send_ahead_minutes`` on the channel): a post due 12 minutes or more ahead (Facebook
+  takes 10 minutes to 30 days) is sent with ``published=false`` and ``scheduled_publish_time`` (Unix
+  seconds), and Facebook publishes it then. ``retract`` is ``DELETE {post-id}``; #100 with subcode
+  33 (no such object) means it is already gone.
 - Reconcile: ``GET {page}/feed`` (token in the ``Authorization`` header) and look for the reference
-  code among the last ``reconcile_posts`` posts.
+  code among the last ``reconcile_posts`` posts; before the due time, ``{page}/scheduled_posts`` too.
 - Check: ``GET /debug_token``: valid, a Page token, for this page, with ``pages_manage_posts``, and
   when it expires.
 """
@@ -31,7 +35,8 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -72,6 +77,7 @@ class FacebookChannel(HttpChannel):
     Settings = FacebookSettings
     supports_preview = True
     links_to_website = True
+    schedules_ahead = timedelta(minutes=12)  # Facebook takes 10 minutes to 30 days ahead
 
     # -- the request ------------------------------------------------------------------------------
 
@@ -91,6 +97,8 @@ class FacebookChannel(HttpChannel):
                                         link=link)}
         if link:
             form["link"] = link
+        if self.scheduled_on_platform(post):
+            form.update(published="false", scheduled_publish_time=str(int(post.due_at.timestamp())))
         return {**form, "access_token": token, **self._proof(token)}
 
     def _photo_form(self, post: Post, token: str) -> dict[str, str]:
@@ -118,6 +126,13 @@ class FacebookChannel(HttpChannel):
     # -- send and reconcile -----------------------------------------------------------------------
 
     def send(self, post: Post) -> Receipt:
+        receipt = self._send(post)
+        if receipt.outcome == Outcome.SENT and self.scheduled_on_platform(post):
+            shown = post.due_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            return replace(receipt, scheduled=True, message=f"Facebook hẹn đăng lúc {shown}")
+        return receipt
+
+    def _send(self, post: Post) -> Receipt:
         token = read_secret(self.settings.token_env)
         if not token:
             return Receipt(Outcome.NEEDS_REAUTH, message=f"chưa đặt biến môi trường {self.settings.token_env} "
@@ -147,22 +162,43 @@ class FacebookChannel(HttpChannel):
         token = read_secret(self.settings.token_env)
         if not token:
             return Reconciled(Found.UNKNOWN, message=f"chưa đặt biến môi trường {self.settings.token_env}")
-        try:
-            response = self._session.get(
-                self._url(f"{self.settings.page_id}/feed"),
-                params={"fields": "id,message,permalink_url,created_time", "limit": self.settings.reconcile_posts,
-                        **self._proof(token)},
-                headers={"Authorization": f"Bearer {token}"}, timeout=self.settings.timeout_seconds)
-        except requests.RequestException as exc:
-            return Reconciled(Found.UNKNOWN, message=f"không hỏi được Facebook: {type(exc).__name__}")
-        failure = self._classify(response)
-        if failure is not None:
-            return Reconciled(Found.UNKNOWN, message=failure.message)
+        # Before its due time a post sent ahead waits among the Page's scheduled posts, not in its feed.
+        edges = ["feed", "scheduled_posts"] if post.due_at > post.sent_at else ["feed"]
         wanted = marker(post)
-        for item in response.json().get("data", []):
-            if (remote_id and item.get("id") == remote_id) or wanted in (item.get("message") or ""):
-                return Reconciled(Found.PRESENT, str(item["id"]), item.get("permalink_url") or _permalink(item["id"]))
+        for edge in edges:
+            try:
+                response = self._session.get(
+                    self._url(f"{self.settings.page_id}/{edge}"),
+                    params={"fields": "id,message,permalink_url,created_time", "limit": self.settings.reconcile_posts,
+                            **self._proof(token)},
+                    headers={"Authorization": f"Bearer {token}"}, timeout=self.settings.timeout_seconds)
+            except requests.RequestException as exc:
+                return Reconciled(Found.UNKNOWN, message=f"không hỏi được Facebook: {type(exc).__name__}")
+            failure = self._classify(response)
+            if failure is not None:
+                return Reconciled(Found.UNKNOWN, message=failure.message)
+            for item in response.json().get("data", []):
+                if (remote_id and item.get("id") == remote_id) or wanted in (item.get("message") or ""):
+                    return Reconciled(Found.PRESENT, str(item["id"]),
+                                      item.get("permalink_url") or _permalink(item["id"]),
+                                      scheduled=edge == "scheduled_posts")
         return Reconciled(Found.ABSENT)
+
+    def retract(self, post: Post, remote_id: str) -> Receipt:
+        token = read_secret(self.settings.token_env)
+        if not token:
+            return Receipt(Outcome.NEEDS_REAUTH, message=f"chưa đặt biến môi trường {self.settings.token_env}")
+
+        def _gone(response: requests.Response) -> Receipt | None:
+            failure = self._classify(response)
+            if failure is not None and failure.error_code == "100" and _subcode(response) == 33:
+                return None  # no such post: never there, or deleted already
+            return failure
+
+        return call(lambda: self._session.delete(self._url(remote_id), params=self._proof(token),
+                                                 headers={"Authorization": f"Bearer {token}"},
+                                                 timeout=self.send_timeout()),
+                    lambda r: Receipt(Outcome.SENT, remote_id=remote_id, http_status=r.status_code), _gone)
 
     # -- errors -----------------------------------------------------------------------------------
 
@@ -239,6 +275,13 @@ class FacebookChannel(HttpChannel):
                 problems.append(f"mã truy cập hết hạn lúc {when} (còn {max(0, days):.1f} ngày); hãy đổi sang mã "
                                 "dài hạn của Trang trước ngày đó")
         return problems
+
+
+def _subcode(response: requests.Response) -> int | None:
+    try:
+        return int(response.json()["error"]["error_subcode"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _regain(response: requests.Response) -> float | None:

@@ -205,7 +205,10 @@ class FakeGraph(FakeServer):
 
     ``POST /{ver}/{page}/feed`` (form, query or Bearer token), ``GET /{ver}/{page}/feed``,
     ``POST /{ver}/{page}/photos`` (multipart ``source`` and ``caption``; answers ``id`` and ``post_id``),
-    ``GET /{ver}/debug_token``. Errors use Graph's envelope with HTTP 400 (190 also sends
+    ``GET /{ver}/debug_token``; ``published=false`` with ``scheduled_publish_time`` (10 minutes to 30
+    days ahead, else #100) keeps a post in ``GET /{ver}/{page}/scheduled_posts`` until its time, then
+    in the feed; ``DELETE /{ver}/{post}`` answers ``{"success": true}``, or #100/33 for an id it does
+    not have. Errors use Graph's envelope with HTTP 400 (190 also sends
     ``WWW-Authenticate``), a repeated message gets #506, usage goes in ``X-Business-Use-Case-Usage``
     and never ``Retry-After``. ``script`` scripts the next POSTs: ``("error", code, subcode, message)``,
     ``("http", status, text)`` or ``("store-then-drop",)`` (stored, then the connection closes
@@ -218,6 +221,7 @@ class FakeGraph(FakeServer):
         self.requests: list[dict] = []
         self.script: list[tuple] = []
         self.usage: dict | None = None  # the X-Business-Use-Case-Usage entry to send, if any
+        self.now = time.time  # Facebook's clock, for scheduled posts; tests on a frozen clock replace it
         self.token_info = {"type": "PAGE", "profile_id": page_id, "is_valid": True, "expires_at": 0,
                            "scopes": ["pages_manage_posts", "pages_read_engagement", "pages_show_list"]}
         fake = self
@@ -277,12 +281,30 @@ class FakeGraph(FakeServer):
                     return
                 if path.endswith("/debug_token"):
                     self._reply(200, {"data": {"app_id": "438", "application": "CCHC", **fake.token_info}})
-                elif path.endswith(f"/{fake.page_id}/feed"):
+                elif path.endswith((f"/{fake.page_id}/feed", f"/{fake.page_id}/scheduled_posts")):
                     limit = int(fields.get("limit", 25))
-                    shown = [{k: v for k, v in p.items() if k != "photo"} for p in reversed(fake.posts)]
+                    waiting = path.endswith("/scheduled_posts")
+                    shown = [{k: v for k, v in p.items() if k not in ("photo", "publish_at")}
+                             for p in reversed(fake.posts) if (p.get("publish_at", 0) > fake.now()) == waiting]
                     self._reply(200, {"data": shown[:limit]}, self._usage())
                 else:
                     self._error(100, "Unknown path components", status=404)
+
+            def do_DELETE(self):  # noqa: N802
+                path, fields = self._fields()
+                fake.requests.append({"method": "DELETE", "path": path, "fields": fields,
+                                      "headers": dict(self.headers)})
+                if not self._authorised(fields):
+                    return
+                post_id = path.rsplit("/", 1)[-1]
+                found = [p for p in fake.posts if p["id"] == post_id]
+                if not found:
+                    self._error(100, f"Unsupported delete request. Object with ID '{post_id}' does not exist, "
+                                     "cannot be loaded due to missing permissions, or does not support this "
+                                     "operation.", 33)
+                    return
+                fake.posts.remove(found[0])
+                self._reply(200, {"success": True}, self._usage())
 
             def do_POST(self):  # noqa: N802
                 path, fields = self._fields()
@@ -309,9 +331,15 @@ class FakeGraph(FakeServer):
                 if fake.posts and fake.posts[-1]["message"] == fields.get("message"):
                     self._error(506, "(#506) Duplicate status message")
                     return
+                publish_at = 0
+                if fields.get("published") == "false" and "scheduled_publish_time" in fields:
+                    publish_at = int(fields["scheduled_publish_time"])
+                    if not 600 <= publish_at - fake.now() <= 30 * 86400:
+                        self._error(100, "(#100) The specified scheduled publish time is invalid.")
+                        return
                 post_id = f"{fake.page_id}_{1000 + len(fake.posts)}"
                 fake.posts.append({"id": post_id, "message": fields.get("message", ""), "link": fields.get("link"),
-                                   "photo": fields.get("source"),
+                                   "photo": fields.get("source"), "publish_at": publish_at,
                                    "permalink_url": f"https://www.facebook.com/{fake.page_id}/posts/{post_id}",
                                    "created_time": time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime())})
                 if step[0] == "store-then-drop":

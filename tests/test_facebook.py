@@ -17,7 +17,8 @@ from sqlmodel import select
 
 from channels import build_channel
 from channels.base import Outcome
-from scheduler.db import read_session
+from scheduler import announcements
+from scheduler.db import read_session, write_session
 from scheduler.models import Attempt, ServiceState
 from scheduler.models import DeliveryState as S
 from tests.cli import run
@@ -244,3 +245,55 @@ def test_a_photo_post_carries_the_title_card_and_the_text_as_caption(fb, clock, 
     dispatch(app, clock, second.next_attempt_at)  # found among the Page's posts by its reference
     assert all_deliveries(app)[-1].state == S.DELIVERED and len(graph.posts) == 2
     app.engine.dispose()
+
+
+@pytest.fixture
+def fb_ahead(config_dir, settings, clock, graph, monkeypatch):
+    """The Facebook channel live, handing posts to Facebook two hours ahead; Facebook keeps test time."""
+    set_channel(config_dir, "muong-la-facebook", mode="live", send_ahead_minutes=120, graph_url=f'"{graph.url}"')
+    monkeypatch.setenv("CCHC_FB_MUONG_LA_TOKEN", TOKEN)
+    monkeypatch.setenv("CCHC_FB_APP_SECRET", SECRET)
+    graph.now = lambda: clock.now().timestamp()
+    app = make_app(settings, clock)
+    yield app
+    app.engine.dispose()
+
+
+def test_a_post_sent_ahead_waits_in_scheduled_posts_and_is_deleted_when_cancelled(
+        fb_ahead, clock, graph, tmp_path, monkeypatch):
+    due = START + timedelta(hours=3)
+    ann = approved(fb_ahead, channels=FB, at=due)
+    dispatch(fb_ahead, clock, due - timedelta(minutes=110))
+    [sent] = [r["fields"] for r in graph.requests if r["method"] == "POST"]
+    assert sent["published"] == "false" and sent["scheduled_publish_time"] == str(int(due.timestamp()))
+    [d] = all_deliveries(fb_ahead)
+    assert d.state == S.SCHEDULED and d.remote_id == graph.posts[0]["id"]
+    channel = page_channel(graph, tmp_path, monkeypatch)
+    for edge, shown in (("feed", []), ("scheduled_posts", [d.remote_id])):  # not on the Page yet
+        answer = channel._session.get(f"{graph.url}/v21.0/{PAGE}/{edge}", params=channel._proof(TOKEN),
+                                      headers={"Authorization": f"Bearer {TOKEN}"}).json()
+        assert [item["id"] for item in answer["data"]] == shown
+    with write_session(fb_ahead.engine) as session:
+        announcements.cancel(session, ann=announcements.get(session, ann.id), actor="hung", reason="đổi lịch",
+                             now=clock.now())
+    report = dispatch(fb_ahead, clock, due - timedelta(minutes=100))
+    assert report.retracted == {S.CANCELLED: 1} and all_deliveries(fb_ahead)[0].state == S.CANCELLED
+    assert graph.posts == [] and [r["method"] for r in graph.requests][-1] == "DELETE"
+    assert channel.retract(post(), d.remote_id).outcome == Outcome.SENT  # already gone: nothing to do
+
+
+def test_a_timeout_while_scheduling_is_settled_from_the_scheduled_posts(fb_ahead, clock, graph):
+    due = START + timedelta(hours=3)
+    approved(fb_ahead, channels=FB, at=due)
+    graph.script = [("store-then-drop",)]
+    dispatch(fb_ahead, clock, due - timedelta(minutes=110))
+    [d] = all_deliveries(fb_ahead)
+    assert d.state == S.NEEDS_RECONCILE
+    dispatch(fb_ahead, clock, d.next_attempt_at)
+    [d] = all_deliveries(fb_ahead)
+    assert d.state == S.SCHEDULED and d.remote_id == graph.posts[0]["id"]
+    assert any(r["path"].endswith("/scheduled_posts") for r in graph.requests)
+    dispatch(fb_ahead, clock, due)
+    [d] = all_deliveries(fb_ahead)
+    assert d.state == S.DELIVERED and len(graph.posts) == 1
+    assert sum(r["method"] == "POST" for r in graph.requests) == 1
