@@ -198,7 +198,8 @@ class FacebookChannel(HttpChannel):
         return call(lambda: self._session.delete(self._url(remote_id), params=self._proof(token),
                                                  headers={"Authorization": f"Bearer {token}"},
                                                  timeout=self.send_timeout()),
-                    lambda r: Receipt(Outcome.SENT, remote_id=remote_id, http_status=r.status_code), _gone)
+                    lambda r: Receipt(Outcome.SENT, remote_id=remote_id, http_status=r.status_code,
+                                      message="đã xóa bài hẹn giờ khỏi Trang"), _gone)
 
     # -- errors -----------------------------------------------------------------------------------
 

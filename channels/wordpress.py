@@ -191,7 +191,8 @@ class WordPressChannel(HttpChannel):
             return self._classify(response)
 
         return call(lambda: self._session.delete(url, params=params, auth=auth, timeout=self.send_timeout()),
-                    lambda r: Receipt(Outcome.SENT, remote_id=remote_id, http_status=r.status_code), _gone)
+                    lambda r: Receipt(Outcome.SENT, remote_id=remote_id, http_status=r.status_code,
+                                      message="đã chuyển bài vào thùng rác của trang"), _gone)
 
     def _term(self, taxonomy: str, name: str, auth: tuple[str, str]) -> int:
         """The id of the category or tag ``name``: looked up, and created when the site has none.

@@ -361,7 +361,8 @@ class Dispatcher:
             elif outcome == Outcome.NEEDS_REAUTH:
                 hold_channel(session, claim.channel_id, message, now)
                 self.held.add(claim.channel_id)
-        level = logging.INFO if decision.state in (S.DELIVERED,) else logging.WARNING
+        fine = decision.state in (S.DELIVERED, S.SCHEDULED) or outcome == f"retract:{Outcome.SENT}"
+        level = logging.INFO if fine else logging.WARNING
         log.log(level, "delivery %s on %s: %s -> %s %s", claim.post.ref_code, claim.channel_id,
                 outcome, decision.state, message)
 

@@ -133,7 +133,8 @@ def _delivery(d: Delivery) -> dict[str, Any]:
     return {"id": d.id, "ref": d.ref_code, "channel": d.channel_id, "lang": d.lang, "origin": _origin(d),
             "due": show(d.due_at),
             "expires": show(d.expires_at), "state": d.state, "attempts": d.attempt_count,
-            "next_attempt": show(d.next_attempt_at) if d.state in OPEN else "",
+            # a post scheduled on its platform has no next attempt: the platform publishes it at ``due``
+            "next_attempt": show(d.next_attempt_at) if d.state in OPEN and d.state != DeliveryState.SCHEDULED else "",
             "remote_id": d.remote_id, "url": d.remote_url, "preview": d.preview,
             "error": d.last_error or ""}
 

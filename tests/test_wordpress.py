@@ -15,7 +15,7 @@ from sqlmodel import select
 from channels import build_channel
 from channels.base import Outcome, Post
 from channels.files import slug
-from scheduler import announcements
+from scheduler import announcements, queries
 from scheduler.announcements import Draft
 from scheduler.db import read_session, write_session
 from scheduler.models import Attempt, Delivery, ServiceState
@@ -230,6 +230,9 @@ def test_a_post_sent_ahead_is_scheduled_on_the_site_and_counts_once_due(ahead_ap
     [stored] = site.posts
     assert d.state == S.SCHEDULED and d.remote_id == str(stored["id"]) and d.finished_at is None
     assert stored["status"] == "future" and stored["date_gmt"] == due.strftime("%Y-%m-%dT%H:%M:%S")
+    with read_session(ahead_app.engine) as session:
+        [row] = queries.schedule(session, since=START, until=due)
+    assert row["state"] == "scheduled" and row["next_attempt"] == ""  # WordPress publishes it, not us
     dispatch(ahead_app, clock, due - timedelta(minutes=1))
     assert all_deliveries(ahead_app)[0].state == S.SCHEDULED and len(site.posts) == 1  # sent once
     report = dispatch(ahead_app, clock, due)
@@ -281,6 +284,7 @@ def test_a_scheduled_post_is_taken_back_when_the_announcement_is_cancelled(ahead
     with read_session(ahead_app.engine) as session:
         kinds = [(a.kind, a.outcome) for a in session.exec(select(Attempt).order_by(Attempt.id))]
     assert kinds == [("send", "sent"), ("retract", "retract:retryable"), ("retract", "retract:sent")]
+    assert d.last_error and "đã gỡ bài hẹn giờ" in d.last_error
 
 
 def test_an_approval_voided_while_the_post_was_being_scheduled_takes_it_back(ahead_app, clock, site):
