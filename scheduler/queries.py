@@ -12,8 +12,10 @@ from typing import Any
 
 from sqlmodel import Session, col, func, or_, select
 
+from channels.base import Post
 from scheduler.clock import LOCAL_TZ, show
-from scheduler.errors import NotFoundError
+from scheduler.config import Config
+from scheduler.errors import InputError, NotFoundError
 from scheduler.models import (
     Announcement,
     Approval,
@@ -27,6 +29,7 @@ from scheduler.models import (
     Translation,
 )
 from scheduler.states import OPEN
+from scheduler.text import check_language
 
 
 def announcements(session: Session, *, status: str | None = None, unit: str | None = None) -> list[dict]:
@@ -185,3 +188,22 @@ def spoken_version(session: Session, announcement_id: int, lang: str) -> tuple[s
     if tr is None:
         raise NotFoundError(f"bản {lang} của thông báo", announcement_id)
     return tr.body, Path(tr.audio_path) if tr.audio_path else None
+
+
+def preview_post(session: Session, config: Config, announcement_id: int, lang: str, now: datetime) -> Post:
+    """The post a channel would get for this announcement in ``lang`` if it went out now (previews)."""
+    from scheduler.dispatch import website_links  # the dispatcher imports this module
+
+    check_language(lang)
+    ann = session.get(Announcement, announcement_id)
+    if ann is None:
+        raise NotFoundError("thông báo", announcement_id)
+    versions = {"vi": (ann.title, ann.body)} | {
+        t.lang: (t.title, t.body) for t in session.exec(
+            select(Translation).where(Translation.announcement_id == announcement_id))}
+    if lang not in versions:
+        raise InputError("--lang", f"thông báo {announcement_id} chưa có bản {lang}; có: {', '.join(sorted(versions))}")
+    title, body = versions[lang]
+    return Post(delivery_id=0, ref_code=f"{ann.ref_code}.0", announcement_id=ann.id, lang=lang, title=title,
+                body=body, priority=ann.priority, topics=list(ann.topics), due_at=now,
+                unit_name=config.units[ann.unit_id].name, sent_at=now, extra=website_links(session, ann.id, lang))

@@ -623,28 +623,14 @@ def asrun(app: App, user: str | None, date_text: str | None, channel: str | None
 @with_app()
 def preview(app: App, user: str | None, announcement_id: int, channel: str, lang: str) -> None:
     """Xem đúng nội dung và yêu cầu mà một kênh sẽ gửi cho thông báo này (không gửi gì)."""
-    from channels.base import Post
-    from scheduler.dispatch import website_links
-
     target = app.channels.get(channel)
     if target is None:
         raise InputError("--channel", f"không có kênh '{channel}'; các kênh: {', '.join(sorted(app.channels))}")
     if not target.supports_preview:
         raise InputError("--channel", f"kênh loại {target.kind} không có bản xem trước yêu cầu; với kênh truyền "
                                       "thanh hãy dùng cchc render hoặc cchc programme, với trang web: cchc show")
-    check_language(lang)
     with read_session(app.ready_engine()) as session:
-        ann = announcements.get(session, announcement_id)
-        versions = {"vi": {"title": ann.title, "body": ann.body}} | {
-            t["lang"]: t for t in queries.announcement(session, announcement_id)["translations"]}
-        if lang not in versions:
-            raise InputError("--lang", f"thông báo {announcement_id} chưa có bản {lang}; "
-                                       f"có: {', '.join(sorted(versions))}")
-        title, body = versions[lang]["title"], versions[lang]["body"]
-        post = Post(delivery_id=0, ref_code=f"{ann.ref_code}.0", announcement_id=ann.id, lang=lang, title=title,
-                    body=body, priority=ann.priority, topics=list(ann.topics), due_at=app.now(),
-                    unit_name=app.config.units[ann.unit_id].name, sent_at=app.now(),
-                    extra=website_links(session, ann.id, lang))
+        post = queries.preview_post(session, app.config, announcement_id, lang, app.now())
     request = target.request_for(post)
     click.echo(request.to_json())
     message = request.body.get("message") if isinstance(request.body, dict) else None
