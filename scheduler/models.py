@@ -338,3 +338,48 @@ class AsRun(SQLModel, table=True):
     prepared_at: datetime | None = _when()
     started_at: datetime | None = _when()
     ended_at: datetime | None = _when()
+
+
+class Role(StrEnum):
+    """What a staff member may do in the web app: editors write, approvers also approve others'
+    texts (never their own), admins also manage users."""
+
+    EDITOR = "editor"
+    APPROVER = "approver"
+    ADMIN = "admin"
+
+
+class User(SQLModel, table=True):
+    """A staff member who logs in to the web app. ``name`` is the actor name in approvals and the
+    audit trail (the CLI's ``--user``); only an Argon2id hash of the password is kept."""
+
+    name: str = Field(primary_key=True, max_length=60)
+    role: str = Field(max_length=12)
+    password_hash: str = Field(max_length=200)
+    active: bool = True
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class WebSession(SQLModel, table=True):
+    """A logged-in browser. The cookie holds a random value; the table keeps only its SHA-256, so a
+    copy of the database opens no session."""
+
+    __tablename__ = "web_session"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    user_name: str = Field(foreign_key="user.name", max_length=60, index=True)
+    csrf: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Failed logins, for rate limiting by name and by address."""
+
+    __tablename__ = "login_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=60, index=True)
+    address: str = Field(max_length=60, index=True)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)

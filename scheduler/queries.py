@@ -71,7 +71,7 @@ def announcement(session: Session, announcement_id: int) -> dict[str, Any]:
         "approvals": [{"decision": p.decision, "by": p.actor, "at": show(p.decided_at), "reason": p.reason,
                        "content_hash": p.content_hash, "voided": show(p.voided_at),
                        "void_reason": p.void_reason} for p in approvals],
-        "deliveries": [_delivery(d) for d in deliveries],
+        "deliveries": [delivery_row(d) for d in deliveries],
     }
 
 
@@ -81,14 +81,42 @@ def schedule(session: Session, *, since: datetime, until: datetime, unit: str | 
              .order_by(Delivery.due_at, Delivery.channel_id))
     if unit:
         query = query.join(Announcement).where(Announcement.unit_id == unit)
-    return [_delivery(d) for d in session.exec(query)]
+    return [delivery_row(d) for d in session.exec(query)]
 
 
 def log_rows(session: Session, *, since: datetime | None, until: datetime | None, channel: str | None,
-             status: str | None, lang: str | None, limit: int | None = None) -> list[dict]:
+             status: str | None, lang: str | None, limit: int | None = None, offset: int = 0,
+             newest_first: bool = False) -> list[dict]:
     """The delivery log: one row per attempt, plus one per delivery that ended without any attempt."""
-    query = select(Delivery, Attempt).join(Attempt, col(Attempt.delivery_id) == col(Delivery.id), isouter=True)
+    query, when = _log_query(select(Delivery, Attempt), since=since, until=until, channel=channel, status=status,
+                             lang=lang)
+    order = [when, col(Delivery.id), col(Attempt.id)]
+    query = query.order_by(*[o.desc() for o in order] if newest_first else order).offset(offset)
+    if limit:
+        query = query.limit(limit)
+    return [{
+        "time": show(a.started_at if a else (d.finished_at or d.due_at)),
+        "ref": d.ref_code, "channel": d.channel_id, "lang": d.lang, "origin": _origin(d), "due": show(d.due_at),
+        "action": a.kind if a else "-", "outcome": (a.outcome or "đang chạy") if a else "-",
+        "http": a.http_status if a else None, "ms": a.duration_ms if a else None,
+        "state": d.state, "remote_id": d.remote_id, "url": d.remote_url,
+        "message": (a.message if a else d.last_error) or "",
+    } for d, a in session.exec(query)]
+
+
+def log_count(session: Session, *, since: datetime | None, until: datetime | None, channel: str | None,
+              status: str | None, lang: str | None) -> int:
+    """How many rows ``log_rows`` has for these filters (for pages)."""
+    query, _ = _log_query(select(func.count()).select_from(Delivery), since=since, until=until, channel=channel,
+                          status=status, lang=lang)
+    return session.exec(query).one()
+
+
+def _log_query(query, *, since, until, channel, status, lang):
+    query = query.join(Attempt, col(Attempt.delivery_id) == col(Delivery.id), isouter=True)
     when = func.coalesce(Attempt.started_at, Delivery.finished_at, Delivery.due_at)
+    # A delivery that nothing has happened to yet belongs to the schedule, not the log.
+    query = query.where(or_(col(Attempt.id).is_not(None), col(Delivery.state).notin_(OPEN)))
     if since:
         query = query.where(when >= since)
     if until:
@@ -99,22 +127,7 @@ def log_rows(session: Session, *, since: datetime | None, until: datetime | None
         query = query.where(Delivery.state == status)
     if lang:
         query = query.where(Delivery.lang == lang)
-    query = query.order_by(when, col(Delivery.id), col(Attempt.id))
-    if limit:
-        query = query.limit(limit)
-    rows = []
-    for d, a in session.exec(query):
-        if a is None and d.state in OPEN:
-            continue  # nothing has happened to it yet: it belongs to the schedule, not the log
-        rows.append({
-            "time": show(a.started_at if a else (d.finished_at or d.due_at)),
-            "ref": d.ref_code, "channel": d.channel_id, "lang": d.lang, "origin": _origin(d), "due": show(d.due_at),
-            "action": a.kind if a else "-", "outcome": (a.outcome or "đang chạy") if a else "-",
-            "http": a.http_status if a else None, "ms": a.duration_ms if a else None,
-            "state": d.state, "remote_id": d.remote_id, "url": d.remote_url,
-            "message": (a.message if a else d.last_error) or "",
-        })
-    return rows
+    return query, when
 
 
 def plan(session: Session, unit: str) -> list[dict]:
@@ -132,7 +145,7 @@ def plan(session: Session, unit: str) -> list[dict]:
     return result
 
 
-def _delivery(d: Delivery) -> dict[str, Any]:
+def delivery_row(d: Delivery) -> dict[str, Any]:
     return {"id": d.id, "ref": d.ref_code, "channel": d.channel_id, "lang": d.lang, "origin": _origin(d),
             "due": show(d.due_at),
             "expires": show(d.expires_at), "state": d.state, "attempts": d.attempt_count,

@@ -180,9 +180,13 @@ def run(app: App, stop: threading.Event | None = None) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-    site = None
+    site = web = None
     if app.settings.site_port:
         site = sitehttp.serve(app.settings.data_dir / "site", app.settings.site_host, app.settings.site_port)
+    if app.settings.web_port:
+        from scheduler.web.server import start_in_thread
+
+        web = start_in_thread(app, app.settings.web_host, app.settings.web_port)
     scheduler.start()
     log.info("service started (tick every %ss, %d channels, %d loudspeaker slots a day)",
              app.settings.tick_seconds, len(app.channels), slots)
@@ -193,4 +197,6 @@ def run(app: App, stop: threading.Event | None = None) -> None:
         scheduler.shutdown(wait=True)
         if site is not None:
             site.shutdown()
+        if web is not None:
+            web.should_exit = True
         log.info("service stopped")

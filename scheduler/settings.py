@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     site_host: str = "127.0.0.1"
     site_port: int = 8080
+    web_host: str = "127.0.0.1"  # the staff web app; 0.0.0.0 to reach it from the office network
+    web_port: int = 8090  # 0: not served by ``cchc run``
 
     @property
     def url(self) -> str:

@@ -416,6 +416,44 @@ def run(app: App, user: str | None) -> None:
 
 
 @cli.command()
+@click.option("--host", help="Địa chỉ nghe (mặc định CCHC_WEB_HOST, 127.0.0.1).")
+@click.option("--port", type=int, help="Cổng (mặc định CCHC_WEB_PORT, 8090).")
+@with_app(log_level=logging.INFO)
+def web(app: App, user: str | None, host: str | None, port: int | None) -> None:
+    """Chạy riêng ứng dụng web cho cán bộ (soạn, duyệt, xem lịch và nhật ký phát)."""
+    from scheduler.web.server import server
+
+    app.ready_engine()
+    host, port = host or app.settings.web_host, port or app.settings.web_port
+    click.echo(f"Ứng dụng web: http://{host}:{port}/ (Ctrl-C để dừng)", err=True)
+    server(app, host, port).run()
+
+
+@cli.group("user", cls=CchcGroup)
+def user_group() -> None:
+    """Tài khoản cán bộ đăng nhập ứng dụng web."""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["editor", "approver", "admin"]),
+              help="editor: soạn; approver: soạn và duyệt bài của người khác; admin: toàn quyền.")
+@click.option("--password-stdin", "from_stdin", is_flag=True, help="Đọc mật khẩu từ đầu vào chuẩn (một dòng).")
+@with_app()
+def user_add(app: App, user: str | None, name: str, role: str, from_stdin: bool) -> None:
+    """Tạo tài khoản; mật khẩu được hỏi (không hiện khi gõ) hoặc đọc từ đầu vào chuẩn."""
+    from scheduler import users
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Mật khẩu", hide_input=True, confirmation_prompt="Nhập lại mật khẩu")
+    with write_session(app.ready_engine()) as session:
+        added = users.add_user(session, name=name, role=role, password=password, actor=user or "cli", now=app.now())
+    click.echo(f"Đã tạo tài khoản {added.name} ({role}).")
+
+
+@cli.command()
 @click.option("--once", is_flag=True, help="Xử lý một lượt những gì đến hạn rồi thoát.")
 @with_app(log_level=logging.INFO)
 def dispatch(app: App, user: str | None, once: bool) -> None:

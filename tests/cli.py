@@ -15,7 +15,7 @@ CCHC = str(Path(sys.executable).with_name("cchc"))
 def environment(settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")}
     env.update(CCHC_DATA_DIR=str(settings.data_dir), CCHC_CONFIG_DIR=str(settings.config_dir),
-               CCHC_DATABASE_URL=settings.url, CCHC_SITE_PORT="0")
+               CCHC_DATABASE_URL=settings.url, CCHC_SITE_PORT="0", CCHC_WEB_PORT="0")
     return env
 
 

@@ -27,8 +27,9 @@ def test_run_publishes_on_schedule_and_stops_on_sigterm(settings):
               "--body", "Họp dân bản Nà Lốc lúc 8 giờ.", "--channel", "web", "--at", "2025-09-01 09:00",
               "--submit").stdout.strip()
     assert run(settings, "approve", ann, "--user", "hung", "--now", "2025-09-01 07:05").returncode == 0
-    port = free_port()
-    env = environment(settings) | {"CCHC_TICK_SECONDS": "0.5", "CCHC_SITE_PORT": str(port), "TZ": "Europe/Berlin"}
+    port, web_port = free_port(), free_port()
+    env = environment(settings) | {"CCHC_TICK_SECONDS": "0.5", "CCHC_SITE_PORT": str(port), "TZ": "Europe/Berlin",
+                                   "CCHC_WEB_PORT": str(web_port)}
     service = subprocess.Popen([CCHC, "run", "--now", "2025-09-01 09:00"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     engine = sa.create_engine(settings.url)
@@ -44,6 +45,8 @@ def test_run_publishes_on_schedule_and_stops_on_sigterm(settings):
         assert beat.endswith(f":{service.pid}")
         index = urllib.request.urlopen(f"http://127.0.0.1:{port}/muong-la-website/index.html", timeout=5).read()
         assert "Thông báo lịch họp" in index.decode("utf-8")
+        login = urllib.request.urlopen(f"http://127.0.0.1:{web_port}/login", timeout=5).read().decode("utf-8")
+        assert "Đăng nhập" in login  # the staff web app runs beside the scheduler
         service.send_signal(signal.SIGTERM)
         output, _ = service.communicate(timeout=30)
     finally:

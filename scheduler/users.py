@@ -1,0 +1,124 @@
+"""Staff users of the web app: accounts with Argon2id password hashes, logins with rate limiting,
+and sessions whose cookie value is kept only as a SHA-256.
+
+Every login, failed login, logout and account change goes to the audit trail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, col, delete, func, select
+
+from scheduler import audit
+from scheduler.errors import InputError, RuleError
+from scheduler.models import LoginAttempt, Role, User, WebSession
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
+MIN_PASSWORD = 10
+SESSION_HOURS = 10  # one working day: staff log in again each morning
+MAX_FAILURES = 5  # per name, and per address, within FAILURE_WINDOW
+FAILURE_WINDOW = timedelta(minutes=15)
+_hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
+
+
+@dataclass(frozen=True)
+class Login:
+    """A session just opened: ``cookie`` goes to the browser once and is never stored."""
+
+    user: User
+    cookie: str
+    csrf: str
+
+
+def add_user(session: Session, *, name: str, role: str, password: str, actor: str, now: datetime) -> User:
+    name = name.strip().lower()
+    if not NAME.match(name):
+        raise InputError("NAME", "tên đăng nhập gồm 2–60 chữ thường không dấu, số, dấu chấm, gạch dưới hoặc "
+                                 "gạch ngang, bắt đầu bằng chữ hoặc số (ví dụ: lan, nguyen.hung)")
+    if role not in set(Role):
+        raise InputError("--role", f"vai trò '{role}' không có; hãy chọn một trong: {', '.join(Role)}")
+    if session.get(User, name) is not None:
+        raise RuleError(f"đã có người dùng '{name}'; hãy chọn tên khác")
+    _check_password(password)
+    user = User(name=name, role=role, password_hash=_hasher.hash(password), created_at=now, updated_at=now)
+    session.add(user)
+    audit.record(session, actor=actor, action="user-add", subject=f"user:{name}", at=now, role=role)
+    return user
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InputError("password", f"mật khẩu cần ít nhất {MIN_PASSWORD} ký tự")
+
+
+WRONG = "tên đăng nhập hoặc mật khẩu không đúng"
+
+
+def log_in(session: Session, *, name: str, password: str, address: str, now: datetime) -> Login | None:
+    """Check a password and open a session; None for a wrong name or password (the failure is
+    recorded, so the caller must commit). Too many failures for the name or the address refuse even
+    a right password for a while, and an unknown name costs the same time as a known one."""
+    name = name.strip().lower()[:60]
+    since = now - FAILURE_WINDOW
+    failures = max(
+        session.exec(select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.name == name, LoginAttempt.at >= since)).one(),
+        session.exec(select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.address == address, LoginAttempt.at >= since)).one())
+    if failures >= MAX_FAILURES:
+        raise RuleError(f"đăng nhập sai quá {MAX_FAILURES} lần; hãy thử lại sau {FAILURE_WINDOW.seconds // 60} phút")
+    user = session.get(User, name)
+    if not _verify(user.password_hash if user else None, password) or user is None or not user.active:
+        session.add(LoginAttempt(name=name, address=address[:60], at=now))
+        audit.record(session, actor=name or "?", action="login-failed", subject=f"user:{name}", at=now,
+                     address=address)
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    session.add(WebSession(id_hash=_digest(cookie), user_name=user.name, csrf=csrf, created_at=now,
+                           expires_at=now + timedelta(hours=SESSION_HOURS)))
+    session.exec(delete(WebSession).where(col(WebSession.expires_at) < now))  # tidy up old ones
+    audit.record(session, actor=user.name, action="login", subject=f"user:{user.name}", at=now, address=address)
+    return Login(user, cookie, csrf)
+
+
+_DUMMY = _hasher.hash("not a password of anyone")
+
+
+def _verify(stored: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(stored or _DUMMY, password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def current(session: Session, cookie: str | None, now: datetime) -> tuple[User, WebSession] | None:
+    """The user and session of a cookie, if it is open, not expired and the user still active."""
+    if not cookie:
+        return None
+    row = session.get(WebSession, _digest(cookie))
+    if row is None or row.expires_at <= now:
+        return None
+    user = session.get(User, row.user_name)
+    return (user, row) if user is not None and user.active else None
+
+
+def log_out(session: Session, cookie: str | None, now: datetime) -> None:
+    if not cookie:
+        return
+    row = session.get(WebSession, _digest(cookie))
+    if row is not None:
+        audit.record(session, actor=row.user_name, action="logout", subject=f"user:{row.user_name}", at=now)
+        session.delete(row)
+
+
+def _digest(cookie: str) -> str:
+    return hashlib.sha256(cookie.encode()).hexdigest()

@@ -1,0 +1,464 @@
+"""Routes of the staff web app. Pages are rendered on the server (Jinja2, autoescaped) with a little
+JavaScript for character counters; every asset is served from here, including the Noto fonts for
+Vietnamese and Tai Viet (many offices have poor internet: no CDN).
+
+Security: every page but the login needs a session (cookie ``cchc_session``: HttpOnly, SameSite=Strict,
+Secure over https, a new value at each login); every form carries the session's CSRF token, and API
+calls that change something send it as ``X-CSRF-Token``; roles decide who may approve; the core
+records every action in the audit trail.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
+from sqlmodel import col, select
+
+from scheduler import announcements, queries, users
+from scheduler.announcements import Draft
+from scheduler.app import App
+from scheduler.clock import LOCAL_TZ, parse_local, show
+from scheduler.db import read_session, write_session
+from scheduler.dispatch import REAUTH_KEY
+from scheduler.errors import CchcError, InputError
+from scheduler.models import Announcement, AnnouncementStatus, Delivery, Role, ServiceState, User
+from scheduler.models import DeliveryState as S
+from scheduler.periods import span_at
+
+HERE = Path(__file__).parent
+COOKIE, LOGIN_COOKIE = "cchc_session", "cchc_login"
+FONT_DIR = Path("/usr/share/fonts/truetype/noto")  # Debian's fonts-noto-core, installed by scripts/setup.sh
+FONTS = ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf", "NotoSansTaiViet-Regular.ttf")
+PAGE_SIZE = 50
+APPROVERS = (Role.APPROVER, Role.ADMIN)
+STATUS_TEXT = {"draft": "Nháp", "submitted": "Chờ duyệt", "approved": "Đã duyệt", "rejected": "Bị từ chối",
+               "cancelled": "Đã hủy"}
+STATE_TEXT = {S.PENDING: "Chờ đến giờ", S.SENDING: "Đang gửi", S.DELIVERED: "Đã đăng/phát",
+              S.RETRY_WAIT: "Chờ thử lại", S.FAILED: "Lỗi", S.NEEDS_RECONCILE: "Đang kiểm tra lại",
+              S.EXPIRED: "Quá hạn", S.CANCELLED: "Đã hủy", S.SCHEDULED: "Đã hẹn giờ trên nền tảng",
+              S.RETRACTING: "Đang gỡ"}
+LANG_TEXT = {"vi": "Tiếng Việt", "blt": "Tiếng Thái", "hmn": "Tiếng Mông"}
+ROLE_TEXT = {Role.EDITOR: "Biên tập", Role.APPROVER: "Thẩm định", Role.ADMIN: "Quản trị"}
+ATTENTION = (S.FAILED, S.NEEDS_RECONCILE, S.RETRACTING)
+
+
+class NeedLogin(Exception):
+    """No open session: pages go to the login form, the API answers 401."""
+
+
+@dataclass(frozen=True)
+class Staff:
+    user: User
+    csrf: str
+
+    @property
+    def approver(self) -> bool:
+        return self.user.role in APPROVERS
+
+
+class DraftIn(BaseModel):
+    """An announcement as the JSON API takes it (times in Vietnam time, ``YYYY-MM-DD HH:MM``)."""
+
+    title: str | None = None
+    body: str | None = None
+    topics: list[str] | None = None
+    channels: list[str] | None = None
+    languages: list[str] | None = None
+    priority: str | None = None
+    at: str | None = None
+    next_slot: bool | None = None
+    repeat: str | None = None
+    expires: str | None = None
+    submit: bool = False
+
+
+def create_web(core: App) -> FastAPI:
+    web = FastAPI(title="CCHC: lịch phát thông tin cải cách hành chính", version="1",
+                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.globals.update(STATUS_TEXT=STATUS_TEXT, STATE_TEXT=STATE_TEXT, LANG_TEXT=LANG_TEXT,
+                                 ROLE_TEXT=ROLE_TEXT, show=show)
+    web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def engine():
+        return core.ready_engine()
+
+    def staff(request: Request) -> Staff:
+        with read_session(engine()) as session:
+            found = users.current(session, request.cookies.get(COOKIE), core.now())
+        if found is None:
+            raise NeedLogin
+        return Staff(found[0], found[1].csrf)
+
+    async def form(request: Request, who: Staff) -> dict[str, Any]:
+        """The posted form, after its CSRF token was checked against the session."""
+        data = await request.form()
+        sent = str(data.get("csrf") or request.headers.get("X-CSRF-Token") or "")
+        if not secrets.compare_digest(sent, who.csrf):
+            raise HTTPException(403, "Biểu mẫu đã cũ hoặc không hợp lệ; hãy tải lại trang rồi làm lại.")
+        return {key: data.getlist(key) if len(data.getlist(key)) > 1 else data.get(key) for key in data}
+
+    def api_csrf(request: Request, who: Staff) -> None:
+        if not secrets.compare_digest(request.headers.get("X-CSRF-Token", ""), who.csrf):
+            raise HTTPException(403, "thiếu hoặc sai X-CSRF-Token (lấy từ GET /api/me)")
+
+    def page(request: Request, template: str, who: Staff | None, code: int = 200, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(request, template, {"who": who, "now": show(core.now()), **context},
+                                          status_code=code)
+
+    def back(path: str, note: str = "") -> RedirectResponse:
+        return RedirectResponse(path + (f"?{urlencode({'note': note})}" if note else ""), status_code=303)
+
+    @web.exception_handler(NeedLogin)
+    async def _need_login(request: Request, _: NeedLogin) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": "cần đăng nhập"}, status_code=401)
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+
+    @web.exception_handler(CchcError)
+    async def _refused(request: Request, exc: CchcError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": str(exc)}, status_code=400 if isinstance(exc, InputError) else 409)
+        return page(request, "message.html", None, code=400 if isinstance(exc, InputError) else 409,
+                    title="Không thực hiện được", message=str(exc))
+
+    @web.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return page(request, "message.html", None, code=exc.status_code, title="Không thực hiện được",
+                    message=exc.detail)
+
+    @web.get("/fonts/{name}", include_in_schema=False)
+    def font(name: str) -> FileResponse:
+        if name not in FONTS:
+            raise HTTPException(404, "Không có tệp này.")
+        return FileResponse(FONT_DIR / name, media_type="font/ttf",
+                            headers={"Cache-Control": "public, max-age=604800"})
+
+    # -- login ------------------------------------------------------------------------------------
+
+    @web.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_form(request: Request, next: str = "/") -> HTMLResponse:  # noqa: A002
+        token = secrets.token_urlsafe(24)  # double-submit: the form and a cookie must agree
+        response = page(request, "login.html", None, next=_local(next), csrf=token)
+        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=_https(request))
+        return response
+
+    @web.post("/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        data = await request.form()
+        if not secrets.compare_digest(str(data.get("csrf", "")), request.cookies.get(LOGIN_COOKIE, "")):
+            raise HTTPException(403, "Biểu mẫu đăng nhập đã cũ; hãy tải lại trang đăng nhập.")
+        address = request.client.host if request.client else "?"
+        try:
+            with write_session(engine()) as session:
+                opened = users.log_in(session, name=str(data.get("name", "")), password=str(data.get("password", "")),
+                                      address=address, now=core.now())
+            problem = None if opened else users.WRONG
+        except CchcError as exc:
+            opened, problem = None, str(exc)
+        if opened is None:
+            token = secrets.token_urlsafe(24)
+            response = page(request, "login.html", None, code=401, next=_local(str(data.get("next", "/"))),
+                            csrf=token, error=problem, name=str(data.get("name", ""))[:60])
+            response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=_https(request))
+            return response
+        response = RedirectResponse(_local(str(data.get("next", "/"))), status_code=303)
+        response.set_cookie(COOKIE, opened.cookie, httponly=True, samesite="strict", secure=_https(request),
+                            max_age=users.SESSION_HOURS * 3600)
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    @web.post("/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        who = staff(request)
+        await form(request, who)
+        with write_session(engine()) as session:
+            users.log_out(session, request.cookies.get(COOKIE), core.now())
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    # -- dashboard --------------------------------------------------------------------------------
+
+    @web.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard(request: Request) -> HTMLResponse:
+        who = staff(request)
+        return page(request, "dashboard.html", who, **overview())
+
+    def overview() -> dict[str, Any]:
+        from scheduler.compliance import evaluate
+
+        now = core.now()
+        day = now.astimezone(LOCAL_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+        unit = core.config.default_unit
+        loudspeakers = [n for n, ch in core.config.channels.items() if ch.kind == "loudspeaker" and ch.unit == unit]
+        with read_session(engine()) as session:
+            today = queries.schedule(session, since=day, until=day + timedelta(days=1), unit=unit)
+            slots = queries.as_run(session, since=day, until=day + timedelta(days=1))
+            quotas = [evaluate(session, core.config, unit=unit, span=span_at(kind, now), now=now)
+                      for kind in ("month", "quarter")]
+            attention = session.exec(select(Delivery).where(col(Delivery.state).in_(ATTENTION))
+                                     .order_by(col(Delivery.due_at).desc()).limit(50)).all()
+            held = session.exec(select(ServiceState).where(col(ServiceState.key).startswith(REAUTH_KEY))).all()
+            beat = session.get(ServiceState, "heartbeat")
+            waiting = len(session.exec(select(Announcement.id).where(
+                Announcement.status == AnnouncementStatus.SUBMITTED)).all())
+        return {
+            "unit": core.config.units[unit].name, "today": today, "slots": slots,
+            "loudspeaker_today": [r for r in today if r["channel"] in loudspeakers],
+            "quotas": quotas, "attention": [queries.delivery_row(d) for d in attention],
+            "held": [{"channel": h.key.removeprefix(REAUTH_KEY), "why": h.value, "since": show(h.updated_at)}
+                     for h in held],
+            "heartbeat": show(beat.updated_at) if beat else None,
+            "heartbeat_late": beat is None or now - beat.updated_at > timedelta(minutes=5),
+            "waiting": waiting,
+        }
+
+    # -- announcements ----------------------------------------------------------------------------
+
+    @web.get("/announcements", response_class=HTMLResponse, include_in_schema=False)
+    def announcement_list(request: Request, status: str | None = None, note: str = "") -> HTMLResponse:
+        who = staff(request)
+        with read_session(engine()) as session:
+            rows = queries.announcements(session, status=status or None)
+        return page(request, "announcements.html", who, rows=rows, status=status or "", note=note)
+
+    @web.get("/approvals", response_class=HTMLResponse, include_in_schema=False)
+    def approvals(request: Request, note: str = "") -> HTMLResponse:
+        who = staff(request)
+        with read_session(engine()) as session:
+            rows = queries.announcements(session, status="submitted")
+        return page(request, "announcements.html", who, rows=rows, status="submitted", note=note, approvals=True)
+
+    @web.get("/announcements/new", response_class=HTMLResponse, include_in_schema=False)
+    def new_announcement(request: Request) -> HTMLResponse:
+        who = staff(request)
+        return page(request, "compose.html", who, **choices(), values={"languages": ["vi"], "priority": "normal"})
+
+    def choices() -> dict[str, Any]:
+        config, unit = core.config, core.config.default_unit
+        plan = next((p for p in config.plans.values() if p.unit == unit), None)
+        return {
+            "topics": {code: t.text for code, t in plan.topics.items()} if plan else {},
+            "channels": {n: ch.title for n, ch in config.channels.items() if ch.unit == unit and ch.enabled},
+            "groups": config.groups,
+        }
+
+    @web.post("/announcements", include_in_schema=False)
+    async def create_announcement(request: Request) -> Response:
+        who = staff(request)
+        values = await form(request, who)
+        try:
+            draft = _draft_from(values)
+            with write_session(engine()) as session:
+                ann = announcements.create(session, config=core.config, draft=draft, author=who.user.name,
+                                           now=core.now())
+                if values.get("submit"):
+                    announcements.submit(session, ann=ann, actor=who.user.name, now=core.now())
+        except CchcError as exc:
+            return page(request, "compose.html", who, code=400, error=str(exc), values=_listed(values),
+                        **choices())
+        return back(f"/announcements/{ann.id}", f"Đã lưu thông báo {ann.ref_code}.")
+
+    @web.get("/announcements/{announcement_id}", response_class=HTMLResponse, include_in_schema=False)
+    def announcement_page(request: Request, announcement_id: int, note: str = "") -> HTMLResponse:
+        who = staff(request)
+        with read_session(engine()) as session:
+            detail = queries.announcement(session, announcement_id)
+            previews = _previews(session, announcement_id, detail)
+        return page(request, "announcement.html", who, a=detail, previews=previews, note=note)
+
+    def _previews(session, announcement_id: int, detail: dict) -> list[dict]:
+        """What each channel would send, per language: the approver sees exactly what goes out."""
+        shown = []
+        for name in detail["channels"]:
+            channel = core.channels.get(name)
+            for lang in detail["languages"]:
+                if channel is None or lang not in core.config.channels[name].languages:
+                    continue
+                try:
+                    post = queries.preview_post(session, core.config, announcement_id, lang, core.now())
+                except CchcError as exc:
+                    shown.append({"channel": name, "lang": lang, "text": "", "problem": str(exc)})
+                    continue
+                text = post.body
+                if channel.supports_preview:
+                    body = channel.request_for(post).body
+                    text = (body.get("message") or body.get("caption") or body.get("content") or post.body
+                            if isinstance(body, dict) else str(body))
+                limit = getattr(channel.settings, "max_chars", None)
+                shown.append({"channel": name, "title": core.config.channels[name].title, "lang": lang,
+                              "post_title": post.title, "text": text, "length": len(text), "limit": limit})
+        return shown
+
+    @web.post("/announcements/{announcement_id}/{action}", include_in_schema=False)
+    async def act(request: Request, announcement_id: int, action: str) -> Response:
+        who = staff(request)
+        values = await form(request, who)
+        note = _act(who, announcement_id, action, str(values.get("reason") or ""))
+        return back(f"/announcements/{announcement_id}", note)
+
+    def _act(who: Staff, announcement_id: int, action: str, reason: str) -> str:
+        if action in ("approve", "reject", "cancel") and not who.approver:
+            raise HTTPException(403, "Chỉ người có vai trò Thẩm định hoặc Quản trị mới làm được việc này.")
+        actor, now = who.user.name, core.now()
+        with write_session(engine()) as session:
+            ann = announcements.get(session, announcement_id)
+            if action == "submit":
+                announcements.submit(session, ann=ann, actor=actor, now=now)
+                return "Đã gửi duyệt."
+            if action == "approve":
+                count = len(announcements.approve(session, config=core.config, ann=ann, approver=actor, now=now))
+                return f"Đã phê duyệt: {count} lượt phát đã được xếp lịch."
+            if action == "reject":
+                if not reason.strip():
+                    raise InputError("reason", "hãy ghi lý do từ chối để người viết sửa")
+                announcements.reject(session, ann=ann, approver=actor, reason=reason, now=now)
+                return "Đã từ chối và gửi lý do cho người viết."
+            if action == "cancel":
+                count = announcements.cancel(session, ann=ann, actor=actor, reason=reason, now=now)
+                return f"Đã hủy thông báo; {count} lượt chưa phát bị hủy."
+        raise HTTPException(404, "Không có thao tác này.")
+
+    # -- the delivery log -------------------------------------------------------------------------
+
+    def _log_filters(channel: str, state: str, lang: str, since: str, until: str) -> dict[str, Any]:
+        return {"channel": channel or None, "status": state or None, "lang": lang or None,
+                "since": parse_local(since + " 00:00", "since") if since else None,
+                "until": parse_local(until + " 00:00", "until") + timedelta(days=1) if until else None}
+
+    @web.get("/deliveries", response_class=HTMLResponse, include_in_schema=False)
+    def delivery_log(request: Request, channel: str = "", state: str = "", lang: str = "", since: str = "",
+                     until: str = "", page_no: int = 1) -> HTMLResponse:
+        who = staff(request)
+        filters = _log_filters(channel, state, lang, since, until)
+        page_no = max(1, page_no)
+        with read_session(engine()) as session:
+            total = queries.log_count(session, **filters)
+            rows = queries.log_rows(session, **filters, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE,
+                                    newest_first=True)
+        query = {"channel": channel, "state": state, "lang": lang, "since": since, "until": until}
+        return page(request, "deliveries.html", who, rows=rows, total=total, page_no=page_no,
+                    pages=max(1, -(-total // PAGE_SIZE)), query=query, query_text=urlencode(query),
+                    channels=sorted(core.config.channels))
+
+    @web.get("/deliveries.csv", include_in_schema=False)
+    def delivery_csv(request: Request, channel: str = "", state: str = "", lang: str = "", since: str = "",
+                     until: str = "") -> Response:
+        staff(request)
+        with read_session(engine()) as session:
+            rows = queries.log_rows(session, **_log_filters(channel, state, lang, since, until))
+        out = io.StringIO()
+        columns = ["time", "ref", "channel", "lang", "origin", "due", "action", "outcome", "http", "ms", "state",
+                   "remote_id", "url", "message"]
+        writer = csv.DictWriter(out, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(_csv_safe(row) for row in rows)
+        return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",  # BOM: Excel reads UTF-8
+                        headers={"Content-Disposition": 'attachment; filename="nhat-ky-phat.csv"'})
+
+    # -- JSON API ---------------------------------------------------------------------------------
+
+    @web.get("/api/me", tags=["api"])
+    def api_me(request: Request) -> dict[str, Any]:
+        """Who is logged in, and the CSRF token to send as ``X-CSRF-Token`` with changes."""
+        who = staff(request)
+        return {"name": who.user.name, "role": who.user.role, "csrf": who.csrf}
+
+    @web.get("/api/announcements", tags=["api"])
+    def api_announcements(request: Request, status: str | None = None) -> list[dict]:
+        staff(request)
+        with read_session(engine()) as session:
+            return queries.announcements(session, status=status)
+
+    @web.post("/api/announcements", tags=["api"], status_code=201)
+    def api_create(request: Request, body: DraftIn) -> dict[str, Any]:
+        who = staff(request)
+        api_csrf(request, who)
+        draft = _draft_from(body.model_dump(exclude={"submit"}))
+        with write_session(engine()) as session:
+            ann = announcements.create(session, config=core.config, draft=draft, author=who.user.name,
+                                       now=core.now())
+            if body.submit:
+                announcements.submit(session, ann=ann, actor=who.user.name, now=core.now())
+            return {"id": ann.id, "ref": ann.ref_code, "status": ann.status}
+
+    @web.get("/api/announcements/{announcement_id}", tags=["api"])
+    def api_announcement(request: Request, announcement_id: int) -> dict[str, Any]:
+        staff(request)
+        with read_session(engine()) as session:
+            return queries.announcement(session, announcement_id)
+
+    @web.post("/api/announcements/{announcement_id}/{action}", tags=["api"])
+    def api_act(request: Request, announcement_id: int, action: str, reason: str = "") -> dict[str, str]:
+        """``action``: submit, approve, reject (with ``reason``) or cancel."""
+        who = staff(request)
+        api_csrf(request, who)
+        return {"result": _act(who, announcement_id, action, reason)}
+
+    @web.get("/api/deliveries", tags=["api"])
+    def api_deliveries(request: Request, channel: str = "", state: str = "", lang: str = "", since: str = "",
+                       until: str = "", page_no: int = 1) -> dict[str, Any]:
+        staff(request)
+        filters = _log_filters(channel, state, lang, since, until)
+        with read_session(engine()) as session:
+            return {"total": queries.log_count(session, **filters),
+                    "rows": queries.log_rows(session, **filters, limit=PAGE_SIZE,
+                                             offset=(max(1, page_no) - 1) * PAGE_SIZE, newest_first=True)}
+
+    return web
+
+
+def _draft_from(values: dict[str, Any]) -> Draft:
+    def listed(key: str) -> list[str] | None:
+        value = values.get(key)
+        items = value if isinstance(value, list) else ([value] if value else [])
+        return [str(v) for v in items if str(v).strip()] or None
+
+    def moment(key: str) -> datetime | None:
+        text = str(values.get(key) or "").replace("T", " ").strip()
+        return parse_local(text, key) if text else None
+
+    return Draft(title=values.get("title"), body=values.get("body"), topics=listed("topics"),
+                 channels=listed("channels"), languages=listed("languages"), priority=values.get("priority") or None,
+                 at=moment("at"), next_slot=bool(values.get("next_slot")) or None, repeat=values.get("repeat") or None,
+                 expires_at=moment("expires"))
+
+
+def _listed(values: dict[str, Any]) -> dict[str, Any]:
+    """Form values for re-showing the form: many-valued fields always as lists."""
+    out = dict(values)
+    for key in ("topics", "channels", "languages"):
+        value = out.get(key)
+        out[key] = value if isinstance(value, list) else ([value] if value else [])
+    return out
+
+
+def _csv_safe(row: dict[str, Any]) -> dict[str, Any]:
+    """Cells a spreadsheet would run as a formula (=, +, -, @) are shown as text."""
+    return {k: (f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v) for k, v in row.items()}
+
+
+def _local(path: str) -> str:
+    """Only a path on this site may be a redirect target (never ``//elsewhere``)."""
+    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/"
+
+
+def _https(request: Request) -> bool:
+    return request.url.scheme == "https" or request.headers.get("X-Forwarded-Proto") == "https"

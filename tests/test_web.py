@@ -1,0 +1,231 @@
+"""The staff web app through FastAPI's test client: login and sessions, composing, the approval
+queue, the delivery log and its CSV, the JSON API, and the bad input a public form gets (missing
+CSRF tokens, markup in every field, wrong dates, guessed passwords, expired sessions)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from scheduler import users
+from scheduler.db import read_session, write_session
+from scheduler.models import AuditEvent, User, WebSession
+from scheduler.web import create_web
+from tests.cli import run
+from tests.conftest import START
+from tests.helpers import approved, dispatch
+
+PASSWORDS = {"lan": "mat-khau-cua-Lan-2025", "hung": "mat-khau-cua-Hung-2025", "mai": "mat-khau-cua-Mai-2025"}
+ROLES = {"lan": "editor", "hung": "approver", "mai": "admin"}
+
+
+@pytest.fixture
+def staff(app):
+    with write_session(app.engine) as session:
+        for name, password in PASSWORDS.items():
+            users.add_user(session, name=name, role=ROLES[name], password=password, actor="test", now=app.now())
+    return app
+
+
+def client(app) -> TestClient:
+    return TestClient(create_web(app), follow_redirects=False)
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def logged_in(app, name: str) -> tuple[TestClient, str]:
+    """A browser logged in as ``name``, and the CSRF token its forms carry."""
+    browser = client(app)
+    form = browser.get("/login")
+    answer = browser.post("/login", data={"csrf": csrf_of(form.text), "name": name, "password": PASSWORDS[name],
+                                          "next": "/"})
+    assert answer.status_code == 303, answer.text
+    return browser, csrf_of(browser.get("/").text)
+
+
+def compose(browser, csrf, **fields) -> int:
+    data = {"csrf": csrf, "title": "Lịch tiếp công dân tháng 12", "body": "Chủ tịch UBND xã tiếp công dân.",
+            "topics": "a", "channels": "muong-la-website", "languages": "vi", "at": "2025-09-01T09:00",
+            "priority": "normal", **fields}
+    answer = browser.post("/announcements", data=data)
+    assert answer.status_code == 303, answer.text
+    return int(re.search(r"/announcements/(\d+)", answer.headers["location"]).group(1))
+
+
+def test_every_page_but_the_login_needs_a_session(staff):
+    anonymous = client(staff)
+    for path in ("/", "/announcements", "/announcements/new", "/approvals", "/deliveries", "/deliveries.csv"):
+        answer = anonymous.get(path)
+        assert answer.status_code == 303 and answer.headers["location"] == f"/login?next={path}"
+    assert anonymous.get("/api/announcements").status_code == 401
+    assert anonymous.get("/login").status_code == 200 and "Đăng nhập" in anonymous.get("/login").text
+
+
+def test_an_editor_composes_and_another_person_approves_then_it_shows_in_the_log(staff, clock):
+    lan, lan_csrf = logged_in(staff, "lan")
+    ann_id = compose(lan, lan_csrf, submit="1")
+    page = lan.get(f"/announcements/{ann_id}")
+    assert "Lịch tiếp công dân tháng 12" in page.text and "Chờ duyệt" in page.text
+    assert "Phê duyệt" not in page.text  # an editor is not offered approval
+    assert lan.post(f"/announcements/{ann_id}/approve", data={"csrf": lan_csrf}).status_code == 403
+
+    hung, hung_csrf = logged_in(staff, "hung")
+    queue = hung.get("/approvals")
+    assert f"/announcements/{ann_id}" in queue.text
+    detail = hung.get(f"/announcements/{ann_id}").text
+    assert "Nội dung sẽ đăng trên từng kênh" in detail and "Chủ tịch UBND xã tiếp công dân." in detail
+    answer = hung.post(f"/announcements/{ann_id}/approve", data={"csrf": hung_csrf})
+    assert answer.status_code == 303 and "1+l%C6%B0%E1%BB%A3t" in answer.headers["location"]  # "1 lượt"
+
+    dispatch(staff, clock, START + timedelta(hours=2))
+    log = hung.get("/deliveries").text
+    assert "ML-2025-0001.1" in log and "muong-la-website" in log and "Đã đăng/phát" in log
+    with read_session(staff.engine) as session:
+        actions = [(e.actor, e.action) for e in session.exec(select(AuditEvent).order_by(AuditEvent.id))]
+    assert ("lan", "create") in actions and ("hung", "approve") in actions and ("hung", "login") in actions
+
+
+def test_nobody_approves_their_own_text(staff):
+    hung, csrf = logged_in(staff, "hung")
+    ann_id = compose(hung, csrf, submit="1")
+    answer = hung.post(f"/announcements/{ann_id}/approve", data={"csrf": csrf})
+    assert answer.status_code == 409 and "không được tự" in answer.text
+
+
+def test_a_form_without_its_csrf_token_changes_nothing(staff):
+    lan, csrf = logged_in(staff, "lan")
+    for token in (None, "forged"):
+        data = {"title": "Giả mạo", "body": "x", "channels": "muong-la-website", "at": "2025-09-01T09:00"}
+        if token:
+            data["csrf"] = token
+        answer = lan.post("/announcements", data=data)
+        assert answer.status_code == 403 and "tải lại trang" in answer.text
+    assert lan.get("/announcements").text.count("Giả mạo") == 0
+    assert lan.post("/logout").status_code == 403  # logging out also needs the token
+
+
+def test_markup_in_every_field_is_shown_as_text(staff):
+    lan, csrf = logged_in(staff, "lan")
+    attack = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    ann_id = compose(lan, csrf, title=f"Tiêu đề {attack}", body=f"Nội dung {attack}")
+    for path in ("/announcements", f"/announcements/{ann_id}"):
+        html = lan.get(path).text
+        assert "<script>alert" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;" in html
+    wrong = lan.post("/announcements", data={"csrf": csrf, "title": attack, "body": "x", "at": "ngày mai",
+                                             "channels": "muong-la-website"})
+    assert wrong.status_code == 400 and "<script>alert" not in wrong.text and "&lt;script&gt;" in wrong.text
+
+
+def test_bad_input_keeps_what_was_typed_and_says_what_to_fix(staff):
+    lan, csrf = logged_in(staff, "lan")
+    answer = lan.post("/announcements", data={"csrf": csrf, "title": "Lịch trực Tết", "body": "Nội dung dài.",
+                                              "channels": "muong-la-website", "at": "31/12/2025"})
+    assert answer.status_code == 400 and "YYYY-MM-DD HH:MM" in answer.text
+    assert 'value="Lịch trực Tết"' in answer.text and "Nội dung dài." in answer.text
+    assert "Traceback" not in answer.text
+
+
+def test_sessions_expire_rotate_and_keep_only_a_hash(staff, clock):
+    first, _ = logged_in(staff, "lan")
+    second, _ = logged_in(staff, "lan")
+    one, two = first.cookies["cchc_session"], second.cookies["cchc_session"]
+    assert one != two
+    fresh = client(staff)
+    token = csrf_of(fresh.get("/login").text)
+    header = fresh.post("/login", data={"csrf": token, "name": "lan", "password": PASSWORDS["lan"]}) \
+        .headers["set-cookie"].lower()
+    assert "cchc_session=" in header and "httponly" in header and "samesite=strict" in header
+    with read_session(staff.engine) as session:
+        stored = [row.id_hash for row in session.exec(select(WebSession))]
+    assert one not in stored and len(stored[0]) == 64
+    clock.advance(timedelta(hours=users.SESSION_HOURS, minutes=1))
+    assert first.get("/").status_code == 303  # expired: back to the login page
+
+
+def test_guessing_passwords_is_stopped_even_before_the_right_one(staff):
+    browser = client(staff)
+    for _ in range(users.MAX_FAILURES):
+        token = csrf_of(browser.get("/login").text)
+        answer = browser.post("/login", data={"csrf": token, "name": "lan", "password": "sai-mat-khau-123"})
+        assert answer.status_code == 401 and "không đúng" in answer.text
+    token = csrf_of(browser.get("/login").text)
+    answer = browser.post("/login", data={"csrf": token, "name": "lan", "password": PASSWORDS["lan"]})
+    assert answer.status_code == 401 and "thử lại sau 15 phút" in answer.text
+    assert "cchc_session" not in browser.cookies
+
+
+def test_the_delivery_log_pages_filters_and_exports_csv(staff, clock):
+    approved(staff, channels=["muong-la-website"], at=START + timedelta(hours=1), repeat="daily",
+             until=(START + timedelta(days=59)).date(), title="=HYPERLINK(\"http://x\")")
+    for day in range(60):
+        dispatch(staff, clock, START + timedelta(days=day, hours=1))
+    hung, _ = logged_in(staff, "hung")
+    first = hung.get("/deliveries").text
+    assert "60 dòng · trang 1/2" in first and "page_no=2" in first
+    assert "ML-2025-0001.60" in first  # newest first
+    second = hung.get("/deliveries?page_no=2").text
+    assert "ML-2025-0001.1<" in second and "Trang sau" not in second
+    assert "0 dòng" in hung.get("/deliveries?state=failed").text
+    exported = hung.get("/deliveries.csv?channel=muong-la-website")
+    assert exported.headers["content-type"].startswith("text/csv") and exported.text.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))
+    assert len(rows) == 60 and rows[0]["ref"] == "ML-2025-0001.1" and rows[0]["state"] == "delivered"
+
+
+def test_the_json_api_needs_the_csrf_header_and_is_described_by_openapi(staff):
+    mai, _ = logged_in(staff, "mai")
+    me = mai.get("/api/me").json()
+    assert me["role"] == "admin"
+    body = {"title": "Thông báo qua API", "body": "Nội dung.", "channels": ["muong-la-website"],
+            "at": "2025-09-01 09:00", "submit": True}
+    assert mai.post("/api/announcements", json=body).status_code == 403
+    created = mai.post("/api/announcements", json=body, headers={"X-CSRF-Token": me["csrf"]})
+    assert created.status_code == 201 and created.json()["status"] == "submitted"
+    own = mai.post(f"/api/announcements/{created.json()['id']}/approve", headers={"X-CSRF-Token": me["csrf"]})
+    assert own.status_code == 409 and "không được tự" in own.json()["error"]
+    bad = mai.post("/api/announcements", json={**body, "at": "mai"}, headers={"X-CSRF-Token": me["csrf"]})
+    assert bad.status_code == 400 and "YYYY-MM-DD HH:MM" in bad.json()["error"]
+    schema = client(staff).get("/api/openapi.json").json()
+    assert {"/api/announcements", "/api/deliveries", "/api/announcements/{announcement_id}/{action}"} <= set(
+        schema["paths"])
+
+
+def test_pages_use_local_fonts_for_vietnamese_and_tai_viet(staff):
+    browser = client(staff)
+    css = browser.get("/static/style.css").text
+    assert "/fonts/NotoSansTaiViet-Regular.ttf" in css and "http" not in css.replace("https://", "")
+    font = browser.get("/fonts/NotoSansTaiViet-Regular.ttf")
+    assert font.status_code == 200 and font.content[:4] in (b"\x00\x01\x00\x00", b"OTTO")
+    assert browser.get("/fonts/..%2Fetc%2Fpasswd").status_code == 404
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_user_add_from_the_command_line_keeps_only_an_argon2id_hash(settings, staff):
+    done = run(settings, "user", "add", "thu", "--role", "editor", "--password-stdin",
+               input_text="mot-mat-khau-dai-2025\n")
+    assert done.returncode == 0, done.stderr
+    assert "Đã tạo tài khoản thu" in done.stdout
+    engine = sa.create_engine(settings.url)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT password_hash FROM user WHERE name = 'thu'")).scalar_one()
+    engine.dispose()
+    assert stored.startswith("$argon2id$") and "mot-mat-khau-dai-2025" not in stored
+    short = run(settings, "user", "add", "tam", "--role", "editor", "--password-stdin", input_text="ngan\n")
+    assert short.returncode == 2 and "ít nhất 10 ký tự" in short.stderr and "Traceback" not in short.stderr
+    again = run(settings, "user", "add", "thu", "--role", "admin", "--password-stdin", input_text="x" * 12 + "\n")
+    assert again.returncode == 1 and "đã có người dùng 'thu'" in again.stderr
+    wrong = run(settings, "user", "add", "Nguyễn Văn A", "--role", "editor", "--password-stdin",
+                input_text="x" * 12 + "\n")
+    assert wrong.returncode == 2 and "tên đăng nhập" in wrong.stderr
+    with read_session(staff.engine) as session:
+        assert session.get(User, "thu").role == "editor"
