@@ -94,6 +94,14 @@ def test_an_editor_composes_and_another_person_approves_then_it_shows_in_the_log
     assert ("lan", "create") in actions and ("hung", "approve") in actions and ("hung", "login") in actions
 
 
+def test_the_dashboard_shows_a_year_without_a_plan_instead_of_failing(staff, clock):
+    clock.moment = START.replace(year=2026)  # the shipped plans are 2025's
+    lan, _ = logged_in(staff, "lan")
+    page = lan.get("/")
+    assert page.status_code == 200 and "Cần chú ý" in page.text
+    assert "chưa có kế hoạch năm 2026" in page.text and "cchc plan import" in page.text
+
+
 def test_nobody_approves_their_own_text(staff):
     hung, csrf = logged_in(staff, "hung")
     ann_id = compose(hung, csrf, submit="1")

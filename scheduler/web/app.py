@@ -211,8 +211,12 @@ def create_web(core: App) -> FastAPI:
         with read_session(engine()) as session:
             today = queries.schedule(session, since=day, until=day + timedelta(days=1), unit=unit)
             slots = queries.as_run(session, since=day, until=day + timedelta(days=1))
-            quotas = [evaluate(session, core.config, unit=unit, span=span_at(kind, now), now=now)
-                      for kind in ("month", "quarter")]
+            try:
+                quotas = [evaluate(session, core.config, unit=unit, span=span_at(kind, now), now=now)
+                          for kind in ("month", "quarter")]
+                plan_problem = None
+            except CchcError as exc:  # e.g. no plan for this year yet: the rest of the page still matters
+                quotas, plan_problem = [], str(exc)
             attention = session.exec(select(Delivery).where(col(Delivery.state).in_(ATTENTION))
                                      .order_by(col(Delivery.due_at).desc()).limit(50)).all()
             held = session.exec(select(ServiceState).where(col(ServiceState.key).startswith(REAUTH_KEY))).all()
@@ -222,7 +226,8 @@ def create_web(core: App) -> FastAPI:
         return {
             "unit": core.config.units[unit].name, "today": today, "slots": slots,
             "loudspeaker_today": [r for r in today if r["channel"] in loudspeakers],
-            "quotas": quotas, "attention": [queries.delivery_row(d) for d in attention],
+            "quotas": quotas, "plan_problem": plan_problem,
+            "attention": [queries.delivery_row(d) for d in attention],
             "held": [{"channel": h.key.removeprefix(REAUTH_KEY), "why": h.value, "since": show(h.updated_at)}
                      for h in held],
             "heartbeat": show(beat.updated_at) if beat else None,
