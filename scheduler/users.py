@@ -85,7 +85,8 @@ def log_in(session: Session, *, name: str, password: str, address: str, now: dat
     cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     session.add(WebSession(id_hash=_digest(cookie), user_name=user.name, csrf=csrf, created_at=now,
                            expires_at=now + timedelta(hours=SESSION_HOURS)))
-    session.exec(delete(WebSession).where(col(WebSession.expires_at) < now))  # tidy up old ones
+    session.exec(delete(WebSession).where(col(WebSession.expires_at) < now))  # tidy up what no longer counts
+    session.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < since))
     audit.record(session, actor=user.name, action="login", subject=f"user:{user.name}", at=now, address=address)
     return Login(user, cookie, csrf)
 
