@@ -8,8 +8,9 @@ What it does, per research/api_contracts.md §4 (observed on Debian's WordPress 
 
 - ``POST /wp/v2/posts`` (JSON, HTTP Basic with the Application Password) with the title and body
   escaped as text, the reference code in the content, the ``slug`` made from the reference, the
-  category (created on first use; ``term_exists`` gives the existing id) and one tag per plan
-  topic. A post that goes out now is dated by the site.
+  category and one tag per plan topic (looked up with ``?search=``; created when missing, where the
+  account may: an Author may create tags, not categories; ``term_exists`` gives the existing id).
+  A post that goes out now is dated by the site.
 - Scheduling (``send_ahead_minutes`` on the channel): a post due 2 minutes or more ahead (WordPress's
   own rule is 60 s; the rest is for clocks) is sent as ``future`` with ``date_gmt`` the due time,
   and WordPress publishes it then. ``retract`` moves such a post to the trash
@@ -206,7 +207,7 @@ class WordPressChannel(HttpChannel):
         found = self._find_term(taxonomy, name, auth)
         if found is None:
             receipt = call(lambda: self._post(taxonomy, {"name": name}, auth), self._term_id, self._term_classify)
-            if receipt.outcome == Outcome.NEEDS_REAUTH and receipt.http_status == 403:
+            if taxonomy == "categories" and receipt.outcome == Outcome.NEEDS_REAUTH and receipt.http_status == 403:
                 raise Failed(replace(receipt, message=self._no_category(name, receipt.message)))
             if receipt.outcome != Outcome.SENT or receipt.remote_id is None:
                 raise Failed(receipt)
