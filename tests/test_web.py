@@ -142,6 +142,9 @@ def test_bad_input_keeps_what_was_typed_and_says_what_to_fix(staff):
     assert answer.status_code == 400 and "YYYY-MM-DD HH:MM" in answer.text
     assert 'value="Lịch trực Tết"' in answer.text and "Nội dung dài." in answer.text
     assert "Traceback" not in answer.text
+    assert "Địa chỉ không đúng" in lan.get("/announcements/abc").text
+    assert "Từ ngày" in lan.get("/deliveries?since=hôm-qua").text and "YYYY-MM-DD" in lan.get(
+        "/deliveries?since=hôm-qua").text
 
 
 def test_sessions_expire_rotate_and_keep_only_a_hash(staff, clock):
@@ -185,6 +188,8 @@ def test_the_delivery_log_pages_filters_and_exports_csv(staff, clock):
     second = hung.get("/deliveries?page_no=2").text
     assert "ML-2025-0001.1<" in second and "Trang sau" not in second
     assert "0 dòng" in hung.get("/deliveries?state=failed").text
+    assert "30 dòng" in hung.get("/deliveries?since=2025-10-01").text  # days in Vietnam time
+    assert "10 dòng" in hung.get("/deliveries?since=2025-09-01&until=2025-09-10").text
     exported = hung.get("/deliveries.csv?channel=muong-la-website")
     assert exported.headers["content-type"].startswith("text/csv") and exported.text.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))

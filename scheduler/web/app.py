@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -29,7 +30,7 @@ from sqlmodel import col, select
 from scheduler import announcements, queries, users
 from scheduler.announcements import Draft
 from scheduler.app import App
-from scheduler.clock import LOCAL_TZ, parse_local, show
+from scheduler.clock import LOCAL_TZ, local_midnight, parse_local, parse_local_date, show
 from scheduler.db import read_session, write_session
 from scheduler.dispatch import REAUTH_KEY
 from scheduler.errors import CchcError, InputError
@@ -142,6 +143,15 @@ def create_web(core: App) -> FastAPI:
             return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
         return page(request, "message.html", None, code=exc.status_code, title="Không thực hiện được",
                     message=exc.detail)
+
+    @web.exception_handler(RequestValidationError)
+    async def _malformed(request: Request, exc: RequestValidationError) -> Response:
+        where = ", ".join(".".join(str(part) for part in error["loc"][1:]) for error in exc.errors())
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": f"dữ liệu không hợp lệ ở: {where}", "detail": exc.errors()},
+                                status_code=422)
+        return page(request, "message.html", None, code=400, title="Địa chỉ không đúng",
+                    message=f"Giá trị không hợp lệ ở: {where}. Hãy quay lại trang trước và chọn lại.")
 
     @web.get("/fonts/{name}", include_in_schema=False)
     def font(name: str) -> FileResponse:
@@ -345,8 +355,8 @@ def create_web(core: App) -> FastAPI:
 
     def _log_filters(channel: str, state: str, lang: str, since: str, until: str) -> dict[str, Any]:
         return {"channel": channel or None, "status": state or None, "lang": lang or None,
-                "since": parse_local(since + " 00:00", "since") if since else None,
-                "until": parse_local(until + " 00:00", "until") + timedelta(days=1) if until else None}
+                "since": local_midnight(parse_local_date(since, "Từ ngày")) if since else None,
+                "until": local_midnight(parse_local_date(until, "Đến ngày") + timedelta(days=1)) if until else None}
 
     @web.get("/deliveries", response_class=HTMLResponse, include_in_schema=False)
     def delivery_log(request: Request, channel: str = "", state: str = "", lang: str = "", since: str = "",
