@@ -2,7 +2,6 @@
 site, and stops cleanly on SIGTERM."""
 
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -11,14 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 from tests.cli import CCHC, environment, run
+from tests.pg import _free_port
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_run_publishes_on_schedule_and_stops_on_sigterm(settings):
@@ -27,7 +23,7 @@ def test_run_publishes_on_schedule_and_stops_on_sigterm(settings):
               "--body", "Họp dân bản Nà Lốc lúc 8 giờ.", "--channel", "web", "--at", "2025-09-01 09:00",
               "--submit").stdout.strip()
     assert run(settings, "approve", ann, "--user", "hung", "--now", "2025-09-01 07:05").returncode == 0
-    port, web_port = free_port(), free_port()
+    port, web_port = _free_port(), _free_port()
     env = environment(settings) | {"CCHC_TICK_SECONDS": "0.5", "CCHC_SITE_PORT": str(port), "TZ": "Europe/Berlin",
                                    "CCHC_WEB_PORT": str(web_port)}
     service = subprocess.Popen([CCHC, "run", "--now", "2025-09-01 09:00"], env=env,
