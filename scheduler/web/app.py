@@ -301,16 +301,20 @@ def create_web(core: App) -> FastAPI:
 
     def _previews(session, announcement_id: int, detail: dict) -> list[dict]:
         """What each channel would send, per language: the approver sees exactly what goes out."""
+        posts: dict[str, Any] = {}  # one post (or the reason there is none) per language, for every channel
+        for lang in detail["languages"]:
+            try:
+                posts[lang] = queries.preview_post(session, core.config, announcement_id, lang, core.now())
+            except CchcError as exc:
+                posts[lang] = str(exc)
         shown = []
         for name in detail["channels"]:
             channel = core.channels.get(name)
-            for lang in detail["languages"]:
+            for lang, post in posts.items():
                 if channel is None or lang not in core.config.channels[name].languages:
                     continue
-                try:
-                    post = queries.preview_post(session, core.config, announcement_id, lang, core.now())
-                except CchcError as exc:
-                    shown.append({"channel": name, "lang": lang, "text": "", "problem": str(exc)})
+                if isinstance(post, str):
+                    shown.append({"channel": name, "lang": lang, "text": "", "problem": post})
                     continue
                 text = post.body
                 if channel.supports_preview:
