@@ -25,7 +25,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from scheduler import announcements, queries, users
 from scheduler.announcements import Draft
@@ -231,8 +231,8 @@ def create_web(core: App) -> FastAPI:
                                      .order_by(col(Delivery.due_at).desc()).limit(50)).all()
             held = session.exec(select(ServiceState).where(col(ServiceState.key).startswith(REAUTH_KEY))).all()
             beat = session.get(ServiceState, "heartbeat")
-            waiting = len(session.exec(select(Announcement.id).where(
-                Announcement.status == AnnouncementStatus.SUBMITTED)).all())
+            waiting = session.exec(select(func.count()).select_from(Announcement).where(
+                Announcement.status == AnnouncementStatus.SUBMITTED)).one()
         return {
             "unit": core.config.units[unit].name, "today": today, "slots": slots,
             "loudspeaker_today": [r for r in today if r["channel"] in loudspeakers],
