@@ -19,6 +19,7 @@ from scheduler.clock import Clock
 from scheduler.config import Config, load_config
 from scheduler.db import ensure_ready, make_engine
 from scheduler.dispatch import Dispatcher
+from scheduler.errors import InputError
 from scheduler.settings import Settings
 from scheduler.states import RetryPolicy
 
@@ -75,6 +76,20 @@ class App:
         loudspeakers = {name: ch for name, ch in self.channels.items() if isinstance(ch, LoudspeakerChannel)}
         return Broadcaster(self.ready_engine(), self.config, loudspeakers, self.settings.data_dir,
                            now=self.now, **kwargs)
+
+    def loudspeaker(self, name: str | None = None) -> str:
+        """The loudspeaker channel named, or the default unit's first one."""
+        names = [n for n, ch in self.config.channels.items() if ch.kind == "loudspeaker" and ch.enabled]
+        if name is None:
+            own = [n for n in names if self.config.channels[n].unit == self.config.default_unit]
+            if not (own or names):
+                raise InputError("--channel", "chưa có kênh truyền thanh (kind = \"loudspeaker\") trong "
+                                              "config/channels.toml")
+            return (own or names)[0]
+        if name not in names:
+            raise InputError("--channel", f"'{name}' không phải kênh truyền thanh; các kênh truyền thanh: "
+                                          f"{', '.join(names) or '(chưa có)'}")
+        return name
 
     def dispatcher(self, policy: RetryPolicy | None = None) -> Dispatcher:
         modes = {name: ch.mode for name, ch in self.config.channels.items()}

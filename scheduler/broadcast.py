@@ -34,7 +34,7 @@ from sqlmodel import Session, col, select
 from channels.files import atomic_write
 from channels.loudspeaker import LoudspeakerChannel
 from channels.loudspeaker.playout import PlayoutError, playlist, prune, sidecar
-from channels.loudspeaker.programme import Item, Layout, Piece, assemble, export_mp3, fit, jingle
+from channels.loudspeaker.programme import Item, Layout, Piece, assemble, export_mp3, fit, jingle, level
 from channels.loudspeaker.tts import Clip, NoVoice, Voices, voice_post
 from channels.secrets import redact
 from scheduler.clock import LOCAL_TZ, next_slot, show, slot_times
@@ -104,6 +104,20 @@ class Broadcaster:
             folder = Path(s.folder)
             return folder if folder.is_absolute() else self.data_dir / folder
         return self.data_dir / ("playout" if s.playout == "folder" else "programmes") / name
+
+    def listen(self, name: str, text: str, lang: str, recording: Path | None, out: Path) -> Clip:
+        """Voice one text (or recording) as channel ``name`` would, levelled, into ``out`` (.mp3 or .wav):
+        what staff hear before approving. ``NoVoice`` says why it cannot be voiced."""
+        settings = self.channel(name).settings
+        clip = self.voices(settings.sample_rate).voice(text, lang, recording)
+        audio = level(clip.audio(), settings.target_dbfs)
+        if out.suffix.lower() == ".wav":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            audio.export(out, format="wav")
+        else:
+            export_mp3(audio, out, bitrate=settings.bitrate, sample_rate=settings.sample_rate,
+                       channels=settings.audio_channels)
+        return clip
 
     # -- prepare -----------------------------------------------------------------------------------
 

@@ -498,21 +498,6 @@ def logs(app: App, user: str | None, since_text: str | None, until_text: str | N
 # -- loudspeaker ------------------------------------------------------------------------------
 
 
-def _loudspeaker(app: App, name: str | None) -> str:
-    """The loudspeaker channel named, or the default unit's first one."""
-    names = [n for n, ch in app.config.channels.items() if ch.kind == "loudspeaker" and ch.enabled]
-    if name is None:
-        own = [n for n in names if app.config.channels[n].unit == app.config.default_unit]
-        if not (own or names):
-            raise InputError("--channel", "chưa có kênh truyền thanh (kind = \"loudspeaker\") trong "
-                                          "config/channels.toml")
-        return (own or names)[0]
-    if name not in names:
-        raise InputError("--channel", f"'{name}' không phải kênh truyền thanh; các kênh truyền thanh: "
-                                      f"{', '.join(names) or '(chưa có)'}")
-    return name
-
-
 @cli.command()
 @click.argument("text", required=False)
 @click.option("--file", "text_file", type=click.Path(dir_okay=False), help="Đọc văn bản từ tệp UTF-8.")
@@ -542,7 +527,6 @@ def speech(app: App, user: str | None, text: str | None, text_file: str | None) 
 def render(app: App, user: str | None, announcement_id: int | None, text: str | None, lang: str, out: Path,
            channel: str | None) -> None:
     """Nghe thử: đọc một thông báo hoặc một đoạn văn bản thành tệp âm thanh, cho biết giọng nào đã đọc."""
-    from channels.loudspeaker.programme import export_mp3, level
     from channels.loudspeaker.tts import NoVoice
 
     check_language(lang)
@@ -550,24 +534,15 @@ def render(app: App, user: str | None, announcement_id: int | None, text: str | 
         raise InputError("ID/--text", "hãy đưa mã thông báo HOẶC --text \"văn bản\" (chỉ một trong hai)")
     if out.suffix.lower() not in (".mp3", ".wav"):
         raise InputError("--out", "tên tệp ra phải kết thúc bằng .mp3 hoặc .wav")
-    name = _loudspeaker(app, channel)
-    settings = app.channels[name].settings
+    name = app.loudspeaker(channel)
     recording = None
     if announcement_id is not None:
         with read_session(app.ready_engine()) as session:
             text, recording = queries.spoken_version(session, announcement_id, lang)
-    broadcaster = app.broadcaster()
     try:
-        clip = broadcaster.voices(settings.sample_rate).voice(text or "", lang, recording)
+        clip = app.broadcaster().listen(name, text or "", lang, recording, out)
     except NoVoice as exc:
         raise InputError("--lang" if recording is None and lang != "vi" else "TEXT", str(exc)) from None
-    audio = level(clip.audio(), settings.target_dbfs)
-    if out.suffix.lower() == ".wav":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        audio.export(out, format="wav")
-    else:
-        export_mp3(audio, out, bitrate=settings.bitrate, sample_rate=settings.sample_rate,
-                   channels=settings.audio_channels)
     click.echo(f"Voiced by: {clip.engine} ({clip.voice}){' [from cache]' if clip.cached else ''}")
     click.echo(f"Length: {clip.duration_ms / 1000:.1f} s -> {out}")
     if lang == "vi":
@@ -585,7 +560,7 @@ def render(app: App, user: str | None, announcement_id: int | None, text: str | 
 def programme(app: App, user: str | None, channel: str | None, slot_text: str, out: Path | None, build: bool,
               as_json: bool) -> None:
     """Xem trước (hoặc dựng) chương trình phát của một khung giờ: thứ tự, thời lượng, giọng đọc."""
-    name = _loudspeaker(app, channel)
+    name = app.loudspeaker(channel)
     slot_at = parse_local(slot_text, "--slot")
     slots = app.channels[name].settings.slots
     if show(slot_at)[-5:] not in slots:
@@ -628,7 +603,7 @@ def asrun(app: App, user: str | None, date_text: str | None, channel: str | None
     """Nhật ký phát thanh: từng khung giờ, giờ bắt đầu và kết thúc thực tế, tin và ngôn ngữ đã phát."""
     day = parse_local_date(date_text, "--date") if date_text else app.now().astimezone(LOCAL_TZ).date()
     if channel:
-        _loudspeaker(app, channel)
+        app.loudspeaker(channel)
     with read_session(app.ready_engine()) as session:
         rows = queries.as_run(session, since=local_midnight(day), until=local_midnight(day + timedelta(days=1)),
                               channel=channel)
