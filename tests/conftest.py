@@ -111,3 +111,11 @@ def app(settings, clock):
     application = make_app(settings, clock)
     yield application
     application.engine.dispose()
+
+
+@pytest.fixture
+def staff(app):
+    """The app with the web tests' three accounts (tests/web.py): editor lan, approver hung, admin mai."""
+    from tests.web import add_staff
+
+    return add_staff(app)

@@ -6,60 +6,20 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from scheduler import users
-from scheduler.db import read_session, write_session
+from scheduler.db import read_session
 from scheduler.models import AuditEvent, User, WebSession
-from scheduler.web import create_web
 from scheduler.web.app import _csv_safe
 from tests.cli import run
 from tests.conftest import START
 from tests.helpers import approved, dispatch
-
-PASSWORDS = {"lan": "mat-khau-cua-Lan-2025", "hung": "mat-khau-cua-Hung-2025", "mai": "mat-khau-cua-Mai-2025"}
-ROLES = {"lan": "editor", "hung": "approver", "mai": "admin"}
-
-
-@pytest.fixture
-def staff(app):
-    with write_session(app.engine) as session:
-        for name, password in PASSWORDS.items():
-            users.add_user(session, name=name, role=ROLES[name], password=password, actor="test", now=app.now())
-    return app
-
-
-def client(app) -> TestClient:
-    return TestClient(create_web(app), follow_redirects=False)
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
-
-
-def logged_in(app, name: str) -> tuple[TestClient, str]:
-    """A browser logged in as ``name``, and the CSRF token its forms carry."""
-    browser = client(app)
-    form = browser.get("/login")
-    answer = browser.post("/login", data={"csrf": csrf_of(form.text), "name": name, "password": PASSWORDS[name],
-                                          "next": "/"})
-    assert answer.status_code == 303, answer.text
-    return browser, csrf_of(browser.get("/").text)
-
-
-def compose(browser, csrf, **fields) -> int:
-    data = {"csrf": csrf, "title": "Lịch tiếp công dân tháng 12", "body": "Chủ tịch UBND xã tiếp công dân.",
-            "topics": "a", "channels": "muong-la-website", "languages": "vi", "at": "2025-09-01T09:00",
-            "priority": "normal", **fields}
-    answer = browser.post("/announcements", data=data)
-    assert answer.status_code == 303, answer.text
-    return int(re.search(r"/announcements/(\d+)", answer.headers["location"]).group(1))
+from tests.web import PASSWORDS, client, compose, csrf_of, logged_in
 
 
 def test_every_page_but_the_login_needs_a_session(staff):

@@ -1,0 +1,49 @@
+"""A logged-in browser for the web app's tests: the staff accounts, their CSRF tokens, composing."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from scheduler import users
+from scheduler.db import write_session
+from scheduler.web import create_web
+
+PASSWORDS = {"lan": "mat-khau-cua-Lan-2025", "hung": "mat-khau-cua-Hung-2025", "mai": "mat-khau-cua-Mai-2025"}
+ROLES = {"lan": "editor", "hung": "approver", "mai": "admin"}
+
+
+def add_staff(app):
+    """The app with three accounts: an editor (lan), an approver (hung), an admin (mai)."""
+    with write_session(app.engine) as session:
+        for name, password in PASSWORDS.items():
+            users.add_user(session, name=name, role=ROLES[name], password=password, actor="test", now=app.now())
+    return app
+
+
+def client(app) -> TestClient:
+    return TestClient(create_web(app), follow_redirects=False)
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def logged_in(app, name: str) -> tuple[TestClient, str]:
+    """A browser logged in as ``name``, and the CSRF token its forms carry."""
+    browser = client(app)
+    form = browser.get("/login")
+    answer = browser.post("/login", data={"csrf": csrf_of(form.text), "name": name, "password": PASSWORDS[name],
+                                          "next": "/"})
+    assert answer.status_code == 303, answer.text
+    return browser, csrf_of(browser.get("/").text)
+
+
+def compose(browser, csrf, **fields) -> int:
+    data = {"csrf": csrf, "title": "Lịch tiếp công dân tháng 12", "body": "Chủ tịch UBND xã tiếp công dân.",
+            "topics": "a", "channels": "muong-la-website", "languages": "vi", "at": "2025-09-01T09:00",
+            "priority": "normal", **fields}
+    answer = browser.post("/announcements", data=data)
+    assert answer.status_code == 303, answer.text
+    return int(re.search(r"/announcements/(\d+)", answer.headers["location"]).group(1))
