@@ -97,6 +97,8 @@ def edit(session: Session, *, config: Config, ann: Announcement, draft: Draft, a
     if ann.status == A.CANCELLED:
         raise RuleError(f"thông báo {ann.id} đã bị hủy; hãy tạo thông báo mới")
     _apply(session, ann, draft, config=config, now=now, creating=False)
+    if not draft.changed:  # saving the same text again keeps its approval
+        return []
     notes = _reopen(session, ann, actor=actor, now=now, why="đã sửa nội dung")
     audit.record(session, actor=actor, action="edit", subject=f"announcement:{ann.id}", at=now,
                  changed=draft.changed)
@@ -321,7 +323,8 @@ def _apply(session: Session, ann: Announcement, draft: Draft, *, config: Config,
         if getattr(ann, key) != value:
             draft.changed.append(key)
         setattr(ann, key, value)
-    ann.updated_at = now
+    if draft.changed:
+        ann.updated_at = now
 
 
 def _apply_schedule(ann: Announcement, draft: Draft, values: dict[str, object], *, now: datetime,

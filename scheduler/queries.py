@@ -6,13 +6,13 @@ exports all show the same thing.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, func, or_, select
 
-from channels.base import Post
+from channels.base import Outcome, Post
 from scheduler.clock import LOCAL_TZ, show
 from scheduler.config import Config
 from scheduler.errors import InputError, NotFoundError
@@ -21,6 +21,7 @@ from scheduler.models import (
     Approval,
     AsRun,
     Attempt,
+    Credential,
     Delivery,
     DeliveryState,
     Plan,
@@ -28,7 +29,7 @@ from scheduler.models import (
     Topic,
     Translation,
 )
-from scheduler.states import OPEN
+from scheduler.states import COMING, OPEN
 from scheduler.text import check_language
 
 
@@ -217,6 +218,69 @@ def preview_post(session: Session, config: Config, announcement_id: int, lang: s
     if lang not in versions:
         raise InputError("--lang", f"thông báo {announcement_id} chưa có bản {lang}; có: {', '.join(sorted(versions))}")
     title, body = versions[lang]
-    return Post(delivery_id=0, ref_code=f"{ann.ref_code}.0", announcement_id=ann.id, lang=lang, title=title,
-                body=body, priority=ann.priority, topics=list(ann.topics), due_at=now,
-                unit_name=config.units[ann.unit_id].name, sent_at=now, extra=website_links(session, ann.id, lang))
+    return draft_post(config, unit=ann.unit_id, ref=ann.ref_code, announcement_id=ann.id, lang=lang, title=title,
+                      body=body, priority=ann.priority, topics=list(ann.topics), now=now,
+                      extra=website_links(session, ann.id, lang))
+
+
+def draft_post(config: Config, *, unit: str, ref: str, announcement_id: int, lang: str, title: str, body: str,
+               priority: str, topics: list[str], now: datetime, extra: dict | None = None) -> Post:
+    """A post as it would go out now, also for text not saved yet (the compose form's live preview)."""
+    return Post(delivery_id=0, ref_code=f"{ref}.0", announcement_id=announcement_id, lang=lang, title=title,
+                body=body, priority=priority, topics=topics, due_at=now, unit_name=config.units[unit].name,
+                sent_at=now, extra=extra or {})
+
+
+def calendar(session: Session, *, since: datetime, until: datetime, unit: str | None = None) -> dict[date, list[dict]]:
+    """Deliveries due in ``[since, until)`` by Vietnam-time day, cancelled ones left out."""
+    query = (select(Delivery).where(Delivery.due_at >= since, Delivery.due_at < until,
+                                    Delivery.state != DeliveryState.CANCELLED)
+             .order_by(Delivery.due_at, Delivery.channel_id, Delivery.lang))
+    if unit:
+        query = query.join(Announcement).where(Announcement.unit_id == unit)
+    days: dict[date, list[dict]] = {}
+    for d in session.exec(query):
+        days.setdefault(d.due_at.astimezone(LOCAL_TZ).date(), []).append(delivery_row(d))
+    return days
+
+
+def missing_recordings(session: Session, config: Config) -> list[dict]:
+    """Coming loudspeaker deliveries in a language only a recording can voice, whose translation has none.
+
+    They would fail when the programme is built; staff can still upload the recording now."""
+    needs = [lang for lang, chain in config.speech.engines.items() if chain == ["recording"]]
+    loud = [name for name, ch in config.channels.items() if ch.kind == "loudspeaker"]
+    if not needs or not loud:
+        return []
+    query = (select(Delivery, Translation)
+             .join(Translation, (col(Translation.announcement_id) == col(Delivery.announcement_id))
+                   & (col(Translation.lang) == col(Delivery.lang)), isouter=True)
+             .where(col(Delivery.state).in_(COMING), col(Delivery.channel_id).in_(loud),
+                    col(Delivery.lang).in_(needs), col(Translation.audio_path).is_(None))
+             .order_by(Delivery.due_at).limit(50))
+    return [delivery_row(d) | {"announcement_id": d.announcement_id} for d, _ in session.exec(query)]
+
+
+def expiring_tokens(session: Session, now: datetime, warn_days: dict[str, int]) -> list[dict]:
+    """Channels whose stored refresh token runs out within their warning time (``warn_days`` per channel)."""
+    rows = session.exec(select(Credential).where(col(Credential.channel_id).in_(list(warn_days)),
+                                                 col(Credential.refresh_expires_at).is_not(None))).all()
+    return [{"channel": c.channel_id, "expires": show(c.refresh_expires_at), "days": (c.refresh_expires_at - now).days}
+            for c in rows if c.refresh_expires_at - now <= timedelta(days=warn_days[c.channel_id])]
+
+
+def channel_health(session: Session, since: datetime) -> dict[str, dict[str, Any]]:
+    """Per channel: deliveries finished since ``since`` by state, and the last success and failure ever."""
+    counts: dict[str, dict[str, Any]] = {}
+    for channel, state, n in session.exec(
+            select(Delivery.channel_id, Delivery.state, func.count())
+            .where(Delivery.finished_at >= since).group_by(Delivery.channel_id, Delivery.state)):
+        counts.setdefault(channel, {})[state] = n
+    last: dict[str, dict[str, Any]] = {}
+    failures = [o for o in Outcome if o not in (Outcome.SENT, Outcome.PENDING)] + ["held"]
+    for outcomes, key in (([Outcome.SENT], "last_ok"), (failures, "last_failed")):
+        for channel, at in session.exec(select(Delivery.channel_id, func.max(Attempt.started_at))
+                                         .join(Attempt, col(Attempt.delivery_id) == col(Delivery.id))
+                                         .where(col(Attempt.outcome).in_(outcomes)).group_by(Delivery.channel_id)):
+            last.setdefault(channel, {})[key] = show(at)
+    return {name: {"counts": counts.get(name, {}), **last.get(name, {})} for name in counts.keys() | last.keys()}

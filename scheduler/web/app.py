@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,23 +27,25 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 from sqlmodel import col, func, select
+from starlette.concurrency import run_in_threadpool
 
 from scheduler import announcements, queries, users
-from scheduler.announcements import Draft
 from scheduler.app import App
-from scheduler.clock import LOCAL_TZ, local_midnight, parse_local, parse_local_date, show
+from scheduler.clock import LOCAL_TZ, local_midnight, parse_local_date, show
 from scheduler.db import read_session, write_session
 from scheduler.dispatch import REAUTH_KEY
 from scheduler.errors import CchcError, InputError
-from scheduler.models import Announcement, AnnouncementStatus, Delivery, Role, ServiceState, User
+from scheduler.models import Announcement, AnnouncementStatus, Delivery, Role, ServiceState, Translation, User
 from scheduler.models import DeliveryState as S
 from scheduler.periods import span_at
+from scheduler.web import forms
 
 HERE = Path(__file__).parent
 COOKIE, LOGIN_COOKIE = "cchc_session", "cchc_login"
 FONT_DIR = Path("/usr/share/fonts/truetype/noto")  # Debian's fonts-noto-core, installed by scripts/setup.sh
 FONTS = ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf", "NotoSansTaiViet-Regular.ttf")
 PAGE_SIZE = 50
+MAX_FORM_BYTES = 2 * announcements.MAX_AUDIO_BYTES + 2**20  # two recordings and the text
 APPROVERS = (Role.APPROVER, Role.ADMIN)
 STATUS_TEXT = {"draft": "Nháp", "submitted": "Chờ duyệt", "approved": "Đã duyệt", "rejected": "Bị từ chối",
                "cancelled": "Đã hủy"}
@@ -81,6 +84,7 @@ class DraftIn(BaseModel):
     at: str | None = None
     next_slot: bool | None = None
     repeat: str | None = None
+    until: str | None = None
     expires: str | None = None
     submit: bool = False
 
@@ -135,7 +139,7 @@ def create_web(core: App) -> FastAPI:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": str(exc)}, status_code=400 if isinstance(exc, InputError) else 409)
         return page(request, "message.html", None, code=400 if isinstance(exc, InputError) else 409,
-                    title="Không thực hiện được", message=str(exc))
+                    title="Không thực hiện được", message=forms.message(exc))
 
     @web.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
@@ -226,7 +230,7 @@ def create_web(core: App) -> FastAPI:
                           for kind in ("month", "quarter")]
                 plan_problem = None
             except CchcError as exc:  # e.g. no plan for this year yet: the rest of the page still matters
-                quotas, plan_problem = [], str(exc)
+                quotas, plan_problem = [], forms.message(exc)
             attention = session.exec(select(Delivery).where(col(Delivery.state).in_(ATTENTION))
                                      .order_by(col(Delivery.due_at).desc()).limit(50)).all()
             held = session.exec(select(ServiceState).where(col(ServiceState.key).startswith(REAUTH_KEY))).all()
@@ -264,57 +268,142 @@ def create_web(core: App) -> FastAPI:
     @web.get("/announcements/new", response_class=HTMLResponse, include_in_schema=False)
     def new_announcement(request: Request) -> HTMLResponse:
         who = staff(request)
-        return page(request, "compose.html", who, **choices(), values={"languages": ["vi"], "priority": "normal"})
+        return compose_page(request, who, {"languages": ["vi"], "priority": "normal", "repeat": "none"})
 
-    def choices() -> dict[str, Any]:
+    @web.get("/announcements/{announcement_id}/edit", response_class=HTMLResponse, include_in_schema=False)
+    def edit_announcement(request: Request, announcement_id: int) -> HTMLResponse:
+        who = staff(request)
+        with read_session(engine()) as session:
+            detail = queries.announcement(session, announcement_id)
+        if detail["status"] == "cancelled":
+            raise HTTPException(409, f"Thông báo {detail['ref']} đã bị hủy, không sửa được; hãy soạn thông báo mới.")
+        return compose_page(request, who, forms.form_values(detail), ann=detail)
+
+    def compose_page(request: Request, who: Staff, values: dict[str, Any], *, ann: dict | None = None,
+                     error: str | None = None) -> HTMLResponse:
         config, unit = core.config, core.config.default_unit
         plan = next((p for p in config.plans.values() if p.unit == unit), None)
-        return {
-            "topics": {code: t.text for code, t in plan.topics.items()} if plan else {},
-            "channels": {n: ch.title for n, ch in config.channels.items() if ch.unit == unit and ch.enabled},
-            "groups": config.groups,
-        }
+        return page(request, "compose.html", who, code=400 if error else 200, values=values, ann=ann, error=error,
+                    topics={code: t.text for code, t in plan.topics.items()} if plan else {},
+                    channels={n: ch.title for n, ch in config.channels.items() if ch.unit == unit and ch.enabled},
+                    translated=forms.TRANSLATED, audio_types=",".join(forms.AUDIO_TYPES),
+                    max_audio_mb=announcements.MAX_AUDIO_BYTES // 2**20)
 
     @web.post("/announcements", include_in_schema=False)
     async def create_announcement(request: Request) -> Response:
+        return await save(request, None)
+
+    @web.post("/announcements/{announcement_id}/edit", include_in_schema=False)
+    async def update_announcement(request: Request, announcement_id: int) -> Response:
+        return await save(request, announcement_id)
+
+    async def save(request: Request, announcement_id: int | None) -> Response:
+        """Create or change an announcement with its translations and recordings, in one transaction:
+        if anything is wrong nothing is stored, and the form comes back as it was typed."""
         who = staff(request)
+        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+            raise HTTPException(413, f"Biểu mẫu quá lớn: mỗi tệp ghi âm tối đa "
+                                     f"{announcements.MAX_AUDIO_BYTES // 2**20} MB. Hãy chọn tệp nhỏ hơn.")
         values = await form(request, who)
+        uploads: dict[str, Path] = {}
         try:
-            draft = _draft_from(values)
-            with write_session(engine()) as session:
-                ann = announcements.create(session, config=core.config, draft=draft, author=who.user.name,
-                                           now=core.now())
-                if values.get("submit"):
-                    announcements.submit(session, ann=ann, actor=who.user.name, now=core.now())
+            for lang in forms.TRANSLATED:
+                saved = await forms.save_upload(values.get(f"audio_{lang}"), f"audio_{lang}", uploads_dir())
+                if saved is not None:
+                    uploads[lang] = saved
+            ann_id, notes = await run_in_threadpool(store, who, announcement_id, values, uploads)
         except CchcError as exc:
-            return page(request, "compose.html", who, code=400, error=str(exc), values=_listed(values),
-                        **choices())
-        return back(f"/announcements/{ann.id}", f"Đã lưu thông báo {ann.ref_code}.")
+            shown = None
+            if announcement_id is not None:
+                with read_session(engine()) as session:
+                    shown = queries.announcement(session, announcement_id)
+            return compose_page(request, who, forms.listed(values), ann=shown, error=forms.message(exc))
+        finally:
+            for path in uploads.values():
+                path.unlink(missing_ok=True)
+        return back(f"/announcements/{ann_id}", " ".join(notes))
+
+    def uploads_dir() -> Path:
+        return core.settings.data_dir / "uploads"
+
+    def store(who: Staff, announcement_id: int | None, values: dict[str, Any],
+              uploads: dict[str, Path]) -> tuple[int, list[str]]:
+        from channels.loudspeaker.tts import VoiceError, load_recording
+
+        for lang, path in uploads.items():  # not audio, silent or far too long: refused now, not at broadcast
+            try:
+                load_recording(path, core.config.speech.recordings)
+            except VoiceError as exc:
+                raise InputError(f"audio_{lang}", str(exc).replace(path.name, "đã chọn")) from None
+        actor, now = who.user.name, core.now()
+        with write_session(engine()) as session:
+            if announcement_id is None:
+                ann = announcements.create(session, config=core.config, draft=forms.draft_from(values),
+                                           author=actor, now=now)
+                notes = [f"Đã lưu thông báo {ann.ref_code}."]
+            else:
+                ann = announcements.get(session, announcement_id)
+                changes = announcements.edit(session, config=core.config, ann=ann,
+                                             draft=forms.draft_from(values, ann), actor=actor, now=now)
+                notes = [f"Đã lưu thay đổi của {ann.ref_code}."] + [f"{n[:1].upper()}{n[1:]}." for n in changes]
+            for lang in forms.TRANSLATED:
+                notes += _translation(session, ann, lang, values, uploads.get(lang), actor, now)
+            if values.get("submit") and ann.status in (AnnouncementStatus.DRAFT, AnnouncementStatus.REJECTED):
+                announcements.submit(session, ann=ann, actor=actor, now=now)
+                notes.append("Đã gửi duyệt.")
+            return ann.id, notes
+
+    def _translation(session, ann: Announcement, lang: str, values: dict[str, Any], audio: Path | None, actor: str,
+                     now: datetime) -> list[str]:
+        """Store the form's ``lang`` version if it is new or changed; an empty box leaves it as it was."""
+        body = str(values.get(f"body_{lang}") or "").strip()
+        title = str(values.get(f"title_{lang}") or "").strip() or None
+        if not body and audio is None:
+            return []
+        existing = session.exec(select(Translation).where(Translation.announcement_id == ann.id,
+                                                          Translation.lang == lang)).first()
+        if (audio is None and existing is not None and existing.body == body
+                and existing.title == (title or ann.title)):
+            return []
+        try:
+            changes = announcements.translate(session, ann=ann, lang=lang, title=title, body=body, audio=audio,
+                                              recordings=core.settings.data_dir / "recordings", translator=actor,
+                                              now=now)
+        except InputError as exc:
+            field = {"--body": f"body_{lang}", "--title": f"title_{lang}"}.get(exc.field, exc.field)
+            raise InputError(field, str(exc).removeprefix(exc.field + ": ")) from None
+        return [f"Đã lưu {LANG_TEXT[lang]}{' kèm ghi âm' if audio else ''}."] + [
+            f"{n[:1].upper()}{n[1:]}." for n in changes]
 
     @web.get("/announcements/{announcement_id}", response_class=HTMLResponse, include_in_schema=False)
     def announcement_page(request: Request, announcement_id: int, note: str = "") -> HTMLResponse:
         who = staff(request)
         with read_session(engine()) as session:
             detail = queries.announcement(session, announcement_id)
-            previews = _previews(session, announcement_id, detail)
-        return page(request, "announcement.html", who, a=detail, previews=previews, note=note)
+            posts: dict[str, Any] = {}  # one post (or why there is none) per language, for every channel
+            for lang in detail["languages"]:
+                try:
+                    posts[lang] = queries.preview_post(session, core.config, announcement_id, lang, core.now())
+                except CchcError as exc:
+                    posts[lang] = forms.message(exc)
+        listen = [lang for lang in detail["languages"] if loudspeaker_of(detail["channels"])]
+        return page(request, "announcement.html", who, a=detail, previews=previews(posts, detail["channels"]),
+                    listen=listen, note=note)
 
-    def _previews(session, announcement_id: int, detail: dict) -> list[dict]:
+    def loudspeaker_of(names: list[str]) -> str | None:
+        return next((n for n in names if core.config.channels[n].kind == "loudspeaker" and n in core.channels), None)
+
+    def previews(posts: dict[str, Any], names: list[str]) -> list[dict]:
         """What each channel would send, per language: the approver sees exactly what goes out."""
-        posts: dict[str, Any] = {}  # one post (or the reason there is none) per language, for every channel
-        for lang in detail["languages"]:
-            try:
-                posts[lang] = queries.preview_post(session, core.config, announcement_id, lang, core.now())
-            except CchcError as exc:
-                posts[lang] = str(exc)
         shown = []
-        for name in detail["channels"]:
+        for name in names:
             channel = core.channels.get(name)
             for lang, post in posts.items():
                 if channel is None or lang not in core.config.channels[name].languages:
                     continue
+                title = core.config.channels[name].title
                 if isinstance(post, str):
-                    shown.append({"channel": name, "lang": lang, "text": "", "problem": post})
+                    shown.append({"channel": name, "title": title, "lang": lang, "text": "", "problem": post})
                     continue
                 text = post.body
                 if channel.supports_preview:
@@ -322,9 +411,58 @@ def create_web(core: App) -> FastAPI:
                     text = (body.get("message") or body.get("caption") or body.get("content") or post.body
                             if isinstance(body, dict) else str(body))
                 limit = getattr(channel.settings, "max_chars", None)
-                shown.append({"channel": name, "title": core.config.channels[name].title, "lang": lang,
-                              "post_title": post.title, "text": text, "length": len(text), "limit": limit})
+                shown.append({"channel": name, "title": title, "lang": lang, "post_title": post.title,
+                              "text": text, "length": len(text), "limit": limit})
         return shown
+
+    @web.post("/api/preview", tags=["api"])
+    async def api_preview(request: Request) -> dict[str, Any]:
+        """What each chosen channel would send for the compose form's text, before it is saved (form fields
+        as the compose page sends them; ``X-CSRF-Token`` header)."""
+        who = staff(request)
+        values = await form(request, who)
+        unit = core.config.default_unit
+        chosen = [values.get("channels")] if isinstance(values.get("channels"), str) else values.get("channels") or []
+        names = [n for n in core.config.expand_channels([c for c in chosen if c in core.config.channels
+                                                         or c in core.config.groups], unit)
+                 if n in core.channels]
+        langs = values.get("languages") or ["vi"]
+        title = str(values.get("title") or "")
+        posts: dict[str, Any] = {}
+        for lang in [langs] if isinstance(langs, str) else langs:
+            if lang not in LANG_TEXT:
+                continue
+            body = str(values.get("body") if lang == "vi" else values.get(f"body_{lang}") or "")
+            if not body.strip() and lang != "vi":
+                posts[lang] = f"chưa nhập bản t{LANG_TEXT[lang][1:]}"  # "bản tiếng Mông"
+                continue
+            heading = title if lang == "vi" else str(values.get(f"title_{lang}") or "") or title
+            posts[lang] = queries.draft_post(core.config, unit=unit, ref="XEM-TRUOC", announcement_id=0, lang=lang,
+                                             title=heading, body=body, priority=str(values.get("priority") or "normal"),
+                                             topics=[], now=core.now())
+        return {"previews": previews(posts, names)}
+
+    @web.get("/announcements/{announcement_id}/audio/{lang}", include_in_schema=False)
+    def listen(request: Request, announcement_id: int, lang: str) -> Response:
+        """The announcement in ``lang`` as the loudspeaker will play it (voice or recording, levelled), as MP3."""
+        from channels.loudspeaker.tts import NoVoice
+
+        staff(request)
+        if lang not in LANG_TEXT:
+            raise HTTPException(404, "Không có tiếng này.")
+        with read_session(engine()) as session:
+            detail = queries.announcement(session, announcement_id)
+            text, recording = queries.spoken_version(session, announcement_id, lang)
+        name = loudspeaker_of(detail["channels"]) or core.loudspeaker()
+        folder = core.settings.data_dir / "cache" / "listen"
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+            try:
+                core.broadcaster().listen(name, text, lang, recording, Path(tmp) / "nghe-thu.mp3")
+            except NoVoice as exc:
+                raise HTTPException(409, f"Chưa nghe thử được: {exc}") from None
+            audio = (Path(tmp) / "nghe-thu.mp3").read_bytes()
+        return Response(audio, media_type="audio/mpeg", headers={"Cache-Control": "no-store"})
 
     @web.post("/announcements/{announcement_id}/{action}", include_in_schema=False)
     async def act(request: Request, announcement_id: int, action: str) -> Response:
@@ -410,7 +548,7 @@ def create_web(core: App) -> FastAPI:
     def api_create(request: Request, body: DraftIn) -> dict[str, Any]:
         who = staff(request)
         api_csrf(request, who)
-        draft = _draft_from(body.model_dump(exclude={"submit"}))
+        draft = forms.draft_from(body.model_dump(exclude={"submit"}))
         with write_session(engine()) as session:
             ann = announcements.create(session, config=core.config, draft=draft, author=who.user.name,
                                        now=core.now())
@@ -442,31 +580,6 @@ def create_web(core: App) -> FastAPI:
                                              offset=(max(1, page_no) - 1) * PAGE_SIZE, newest_first=True)}
 
     return web
-
-
-def _draft_from(values: dict[str, Any]) -> Draft:
-    def listed(key: str) -> list[str] | None:
-        value = values.get(key)
-        items = value if isinstance(value, list) else ([value] if value else [])
-        return [str(v) for v in items if str(v).strip()] or None
-
-    def moment(key: str) -> datetime | None:
-        text = str(values.get(key) or "").replace("T", " ").strip()
-        return parse_local(text, key) if text else None
-
-    return Draft(title=values.get("title"), body=values.get("body"), topics=listed("topics"),
-                 channels=listed("channels"), languages=listed("languages"), priority=values.get("priority") or None,
-                 at=moment("at"), next_slot=bool(values.get("next_slot")) or None, repeat=values.get("repeat") or None,
-                 expires_at=moment("expires"))
-
-
-def _listed(values: dict[str, Any]) -> dict[str, Any]:
-    """Form values for re-showing the form: many-valued fields always as lists."""
-    out = dict(values)
-    for key in ("topics", "channels", "languages"):
-        value = out.get(key)
-        out[key] = value if isinstance(value, list) else ([value] if value else [])
-    return out
 
 
 def _csv_safe(row: dict[str, Any]) -> dict[str, Any]:

@@ -7,3 +7,51 @@ document.querySelectorAll("[data-count]").forEach(function (field) {
   field.addEventListener("input", update);
   update();
 });
+
+// The compose page's live preview: what each chosen channel would send, asked from the server as
+// staff type (nothing is saved). Text is put in with textContent, never as HTML.
+(function () {
+  var box = document.getElementById("live-preview");
+  var form = document.getElementById("compose");
+  if (!box || !form) { return; }
+  var list = box.querySelector(".previews");
+  var timer = null;
+
+  function show(previews) {
+    list.replaceChildren();
+    if (!previews.length) {
+      var none = document.createElement("p");
+      none.className = "hint";
+      none.textContent = "Chưa chọn kênh nào phát được các tiếng đã chọn.";
+      list.appendChild(none);
+    }
+    previews.forEach(function (p) {
+      var item = document.createElement("article");
+      item.className = "preview";
+      var head = document.createElement("h3");
+      head.textContent = p.title + " · " + ({vi: "Tiếng Việt", blt: "Tiếng Thái", hmn: "Tiếng Mông"}[p.lang] || p.lang);
+      var text = document.createElement("pre");
+      text.lang = p.lang;
+      text.textContent = p.problem || p.text;
+      var count = document.createElement("p");
+      var over = p.limit && p.length > p.limit;
+      count.className = "count" + (over ? " error" : "");
+      count.textContent = p.length + " ký tự" + (p.limit ? " / tối đa " + p.limit : "") + (over ? ": quá dài cho kênh này" : "");
+      item.append(head, text, count);
+      list.appendChild(item);
+    });
+  }
+
+  function refresh() {
+    var data = new FormData(form);
+    Array.from(data.keys()).forEach(function (key) { if (key.indexOf("audio_") === 0) { data.delete(key); } });
+    fetch(box.dataset.url, {method: "POST", body: data, headers: {"X-CSRF-Token": box.dataset.csrf},
+                            credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (answer) { if (answer) { show(answer.previews); } });
+  }
+
+  form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 400); });
+  form.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(refresh, 100); });
+  refresh();
+})();
