@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from sqlmodel import col, func, select
 from starlette.concurrency import run_in_threadpool
 
+from channels.tokens import TokenChannel
 from scheduler import announcements, queries, users
 from scheduler.app import App
 from scheduler.clock import LOCAL_TZ, local_midnight, parse_local_date, show
@@ -37,7 +38,7 @@ from scheduler.dispatch import REAUTH_KEY
 from scheduler.errors import CchcError, InputError
 from scheduler.models import Announcement, AnnouncementStatus, Delivery, Role, ServiceState, Translation, User
 from scheduler.models import DeliveryState as S
-from scheduler.periods import span_at
+from scheduler.periods import parse_period, span_at, span_of
 from scheduler.web import forms
 
 HERE = Path(__file__).parent
@@ -45,6 +46,7 @@ COOKIE, LOGIN_COOKIE = "cchc_session", "cchc_login"
 FONT_DIR = Path("/usr/share/fonts/truetype/noto")  # Debian's fonts-noto-core, installed by scripts/setup.sh
 FONTS = ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf", "NotoSansTaiViet-Regular.ttf")
 PAGE_SIZE = 50
+CALENDAR_ITEMS = 6  # per day in the month view; the week view shows all
 MAX_FORM_BYTES = 2 * announcements.MAX_AUDIO_BYTES + 2**20  # two recordings and the text
 APPROVERS = (Role.APPROVER, Role.ADMIN)
 STATUS_TEXT = {"draft": "Nháp", "submitted": "Chờ duyệt", "approved": "Đã duyệt", "rejected": "Bị từ chối",
@@ -235,6 +237,8 @@ def create_web(core: App) -> FastAPI:
                                      .order_by(col(Delivery.due_at).desc()).limit(50)).all()
             held = session.exec(select(ServiceState).where(col(ServiceState.key).startswith(REAUTH_KEY))).all()
             beat = session.get(ServiceState, "heartbeat")
+            unrecorded = queries.missing_recordings(session, core.config)
+            tokens = queries.expiring_tokens(session, now, token_warnings())
             waiting = session.exec(select(func.count()).select_from(Announcement).where(
                 Announcement.status == AnnouncementStatus.SUBMITTED)).one()
         return {
@@ -244,6 +248,7 @@ def create_web(core: App) -> FastAPI:
             "attention": [queries.delivery_row(d) for d in attention],
             "held": [{"channel": h.key.removeprefix(REAUTH_KEY), "why": h.value, "since": show(h.updated_at)}
                      for h in held],
+            "unrecorded": unrecorded, "tokens": tokens,
             "heartbeat": show(beat.updated_at) if beat else None,
             "heartbeat_late": beat is None or now - beat.updated_at > timedelta(minutes=5),
             "waiting": waiting,
@@ -529,6 +534,90 @@ def create_web(core: App) -> FastAPI:
         writer.writerows(_csv_safe(row) for row in rows)
         return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",  # BOM: Excel reads UTF-8
                         headers={"Content-Disposition": 'attachment; filename="nhat-ky-phat.csv"'})
+
+    # -- calendar, reports, channels --------------------------------------------------------------
+
+    @web.get("/calendar", response_class=HTMLResponse, include_in_schema=False)
+    def calendar(request: Request, view: str = "week", day: str = "") -> HTMLResponse:
+        """Deliveries by day, a week or a month at a time (Monday first, Vietnam time)."""
+        who = staff(request)
+        today = core.now().astimezone(LOCAL_TZ).date()
+        shown = parse_local_date(day, "Ngày") if day else today
+        view = "month" if view == "month" else "week"
+        if view == "month":
+            first = shown.replace(day=1)
+            last = span_of("month", shown).end - timedelta(days=1)
+            start = first - timedelta(days=first.weekday())
+            end = last + timedelta(days=7 - last.weekday())
+            before, after = first - timedelta(days=1), last + timedelta(days=1)
+            heading = f"Tháng {shown.month}/{shown.year}"
+        else:
+            start = shown - timedelta(days=shown.weekday())
+            end = start + timedelta(days=7)
+            before, after = start - timedelta(days=7), end
+            heading = f"Tuần {start:%d/%m} – {end - timedelta(days=1):%d/%m/%Y}"
+        with read_session(engine()) as session:
+            by_day = queries.calendar(session, since=local_midnight(start), until=local_midnight(end),
+                                      unit=core.config.default_unit)
+        days = [start + timedelta(days=n) for n in range((end - start).days)]
+        return page(request, "calendar.html", who, view=view, heading=heading, days=days, by_day=by_day,
+                    today=today, month=shown.month if view == "month" else None, before=before.isoformat(),
+                    after=after.isoformat(), per_day=CALENDAR_ITEMS if view == "month" else None)
+
+    @web.get("/reports", response_class=HTMLResponse, include_in_schema=False)
+    def reports_page(request: Request) -> HTMLResponse:
+        who = staff(request)
+        today = core.now().astimezone(LOCAL_TZ).date()
+        options = []
+        for kind, count in (("quarter", 4), ("half", 2), ("year", 2), ("month", 3)):
+            day = today
+            for _ in range(count):
+                span = span_of(kind, day)
+                options.append((span.label, span.title[:1].upper() + span.title[1:]))
+                day = span.start - timedelta(days=1)
+        return page(request, "reports.html", who, options=options, unit=core.config.units[
+            core.config.default_unit].name)
+
+    @web.get("/reports/download", include_in_schema=False)
+    def report_download(request: Request, period: str, fmt: str = "docx") -> Response:
+        """The report to the Department of Home Affairs for ``period``, as the CLI's ``cchc report`` writes it."""
+        from scheduler import report as reports
+
+        staff(request)
+        if fmt not in ("docx", "xlsx"):
+            raise HTTPException(400, "Hãy chọn định dạng DOCX (Word) hoặc XLSX (Excel).")
+        span = parse_period(period)
+        unit = core.config.default_unit
+        with read_session(engine()) as session:
+            data = reports.gather(session, core.config, unit=unit, span=span, now=core.now())
+        name = f"bao-cao-cchc-{unit}-{span.label}.{fmt}"
+        with tempfile.TemporaryDirectory() as tmp:
+            content = reports.write(data, fmt, Path(tmp) / name).read_bytes()
+        media = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}[fmt]
+        return Response(content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @web.get("/channels", response_class=HTMLResponse, include_in_schema=False)
+    def channels_page(request: Request) -> HTMLResponse:
+        """Every configured channel and how it has been doing: read only (changes go in config/channels.toml)."""
+        who = staff(request)
+        now = core.now()
+        with read_session(engine()) as session:
+            health = queries.channel_health(session, since=now - timedelta(days=7))
+            held = {h.key.removeprefix(REAUTH_KEY): h for h in session.exec(
+                select(ServiceState).where(col(ServiceState.key).startswith(REAUTH_KEY)))}
+            tokens = {t["channel"]: t for t in queries.expiring_tokens(session, now, token_warnings())}
+        rows = [{"name": name, "title": ch.title, "kind": ch.kind, "unit": core.config.units[ch.unit].name,
+                 "mode": ch.mode, "enabled": ch.enabled, "languages": ch.languages,
+                 "ahead": ch.send_ahead_minutes, "held": held[name].value if name in held else None,
+                 "token": tokens.get(name), **health.get(name, {"counts": {}})}
+                for name, ch in core.config.channels.items()]
+        return page(request, "channels.html", who, rows=rows)
+
+    def token_warnings() -> dict[str, int]:
+        """Channels that renew their own tokens, and how many days ahead to warn of expiry."""
+        return {name: getattr(channel.settings, "expiry_warning_days", 14) for name, channel in core.channels.items()
+                if isinstance(channel, TokenChannel)}
 
     # -- JSON API ---------------------------------------------------------------------------------
 

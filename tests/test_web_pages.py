@@ -1,0 +1,88 @@
+"""The web app's overview pages: the calendar of deliveries, the reports to download, the channels and
+their health, and the dashboard's list of what needs attention (expiring tokens, missing recordings)."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from datetime import timedelta
+
+import pytest
+from openpyxl import load_workbook
+
+from channels.tokens import KEY_ENV, Tokens, new_key
+from tests.conftest import START
+from tests.helpers import approved, dispatch
+from tests.web import logged_in
+
+
+def test_the_calendar_shows_deliveries_by_day_in_week_and_month(staff, clock):
+    approved(staff, channels=["muong-la-website"], at=START + timedelta(hours=2), repeat="daily",
+             until=(START + timedelta(days=40)).date(), title="Tin <i>hằng ngày</i>")
+    dispatch(staff, clock, START + timedelta(hours=3))  # the first one goes out
+    lan, _ = logged_in(staff, "lan")
+    week = lan.get("/calendar").text  # the week of Monday 1 September 2025
+    assert "Tuần 01/09 – 07/09/2025" in week
+    assert week.count("ML-2025-0001.") == 7 and '<li class="delivered"' in week and '<li class="pending"' in week
+    assert "09:00 ML-2025-0001.1 · muong-la-website · vi" in week  # Vietnam time
+    month = lan.get("/calendar?view=month&day=2025-10-15").text
+    assert "Tháng 10/2025" in month and "ML-2025-0001.31" in month and "ML-2025-0001.41" in month
+    assert "ML-2025-0001.42" not in month and "ML-2025-0001.30" in month  # 30 September shows in the first row
+    assert "day=2025-09-30" in month and "day=2025-11-01" in month  # previous and next month
+    assert "<i>" not in month
+    assert lan.get("/calendar?day=mai").status_code == 400
+
+
+def test_a_busy_day_in_the_month_view_links_to_its_week(staff):
+    approved(staff, channels=["muong-la-website", "muong-la-webhook", "muong-la-facebook", "muong-la-zalo",
+                              "muong-la-tiktok", "muong-la-wordpress", "muong-la-loa"], at=START + timedelta(hours=2))
+    lan, _ = logged_in(staff, "lan")
+    month = lan.get("/calendar?view=month").text
+    assert "7 lượt" in month and "và 1 lượt nữa" in month
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_reports_download_as_word_and_excel(staff, clock):
+    approved(staff, channels=["muong-la-website"], at=START + timedelta(hours=2))
+    dispatch(staff, clock, START + timedelta(hours=3))
+    lan, _ = logged_in(staff, "lan")
+    page = lan.get("/reports").text
+    assert '<option value="2025-Q3">Quý III năm 2025</option>' in page and 'value="2025-H2"' in page
+    word = lan.get("/reports/download?period=2025-Q3&fmt=docx")
+    assert word.status_code == 200 and 'filename="bao-cao-cchc-muong-la-2025-Q3.docx"' in word.headers[
+        "content-disposition"]
+    document = zipfile.ZipFile(io.BytesIO(word.content)).read("word/document.xml").decode()
+    assert "quý III năm 2025" in document and "Mường La" in document
+    excel = lan.get("/reports/download?period=2025-09&fmt=xlsx")
+    sheets = load_workbook(io.BytesIO(excel.content))
+    cells = [str(c.value) for sheet in sheets for row in sheet.iter_rows() for c in row if c.value is not None]
+    assert any("tháng 9/2025" in c for c in cells)
+    wrong = lan.get("/reports/download?period=quy-3&fmt=docx")
+    assert wrong.status_code == 400 and "Kỳ báo cáo" in wrong.text and "2025-Q3" in wrong.text
+    assert lan.get("/reports/download?period=2025-Q3&fmt=pdf").status_code == 400
+
+
+def test_the_channels_page_shows_health_held_channels_and_expiring_tokens(staff, clock, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, new_key())
+    staff.channels["muong-la-zalo"].tokens.save(Tokens("", "lam-moi-123", None, START + timedelta(days=5)))
+    approved(staff, channels=["muong-la-website"], at=START + timedelta(hours=2))
+    dispatch(staff, clock, START + timedelta(hours=3))
+    mai, _ = logged_in(staff, "mai")
+    page = mai.get("/channels").text
+    row = re.search(r"<small>muong-la-website</small>.*?</tr>", page, re.S).group(0)
+    assert "hoạt động" in row and "Đã đăng/phát: 1" in row and "2025-09-01 10:00" in row
+    zalo = re.search(r"<small>muong-la-zalo</small>.*?</tr>", page, re.S).group(0)
+    assert "mã truy cập hết hạn 2025-09-06 07:00" in zalo
+    assert "lam-moi-123" not in page
+    dashboard = mai.get("/").text
+    assert "Mã truy cập của kênh <b>muong-la-zalo</b> hết hạn lúc 2025-09-06 07:00 (còn 4 ngày)" in dashboard
+
+
+def test_the_dashboard_lists_loudspeaker_items_still_missing_a_recording(staff):
+    approved(staff, channels=["muong-la-loa"], languages=["vi", "hmn"], at=START + timedelta(hours=4),
+             translations={"hmn": "Tsoom fwv teb chaws tshaj tawm"})
+    lan, _ = logged_in(staff, "lan")
+    page = lan.get("/").text
+    assert "ML-2025-0001" in page and "chưa có ghi âm" in page and "/announcements/1/edit" in page
+    assert page.count("chưa có ghi âm") == 1  # the Vietnamese one is voiced by TTS
