@@ -25,10 +25,11 @@ fi
 # The tests also run a real PostgreSQL, a real Icecast (loudspeaker live push) and a real WordPress
 # site (Debian's package on MariaDB and Apache with mod_php), each started by the tests on loopback.
 # LibreOffice and poppler render the DOCX report to PDF and PNG; Liberation Serif is metric-compatible
-# with Times New Roman, the font of Vietnamese administrative documents.
+# with Times New Roman, the font of Vietnamese administrative documents. The web app's browser tests
+# drive Debian's Chromium headless through its chromedriver (Selenium).
 [ "$with_test" = 1 ] && packages+=(postgresql icecast2 libreoffice-writer-nogui poppler-utils fonts-liberation2
                                    wordpress wordpress-theme-twentytwentythree mariadb-server apache2
-                                   libapache2-mod-php php-mysql)
+                                   libapache2-mod-php php-mysql chromium chromium-driver)
 
 missing=()
 for package in "${packages[@]}"; do
