@@ -1,11 +1,12 @@
-"""Page load times of the web app's delivery log with 10,000 deliveries, on SQLite.
+"""Page load times of the web app with 10,000 deliveries, on SQLite: the log, calendar, dashboard.
 
     .venv/bin/python bench/web_log.py [--deliveries 10000] [--runs 7]
 
 Fills a fresh database (the shipped configuration, in a temporary folder) with ``--deliveries``
 deliveries on the Mường La website over the past months, each with one send attempt (95% delivered,
 the rest failed), logs in through the login form, then prints the median and worst time of:
-the first page of the log, a page deep in it, the log filtered to failures, and the whole CSV export.
+the first page of the log, a page deep in it, the log filtered to failures, the whole CSV export,
+the calendar of a month (2,880 deliveries) and of a week, the channels page and the dashboard.
 Requests go through the app in process (FastAPI's test client): the time is the app's and the
 database's, without a network.
 """
@@ -106,7 +107,11 @@ def main() -> None:
         for label, path in (("log, first page", "/deliveries"),
                             (f"log, page {last // 2}", f"/deliveries?page_no={last // 2}"),
                             ("log, failures only", "/deliveries?state=failed"),
-                            ("CSV of the whole log", "/deliveries.csv")):
+                            ("CSV of the whole log", "/deliveries.csv"),
+                            ("calendar, a full month", "/calendar?view=month&day=2025-11-15"),
+                            ("calendar, a week", "/calendar?day=2025-11-15"),
+                            ("channels and health", "/channels"),
+                            ("dashboard", "/")):
             median, worst, size = timed(browser, path, args.runs)
             print(f"{label:24} median {median * 1000:7.1f} ms  worst {worst * 1000:7.1f} ms  {size / 1024:7.1f} KiB")
     finally:
