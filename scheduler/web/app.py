@@ -391,7 +391,7 @@ def create_web(core: App) -> FastAPI:
                     posts[lang] = queries.preview_post(session, core.config, announcement_id, lang, core.now())
                 except CchcError as exc:
                     posts[lang] = forms.message(exc)
-        listen = [lang for lang in detail["languages"] if loudspeaker_of(detail["channels"])]
+        listen = detail["languages"] if loudspeaker_of(detail["channels"]) else []
         return page(request, "announcement.html", who, a=detail, previews=previews(posts, detail["channels"]),
                     listen=listen, note=note)
 
@@ -437,7 +437,7 @@ def create_web(core: App) -> FastAPI:
         for lang in [langs] if isinstance(langs, str) else langs:
             if lang not in LANG_TEXT:
                 continue
-            body = str(values.get("body") if lang == "vi" else values.get(f"body_{lang}") or "")
+            body = str(values.get("body" if lang == "vi" else f"body_{lang}") or "")
             if not body.strip() and lang != "vi":
                 posts[lang] = f"chưa nhập bản t{LANG_TEXT[lang][1:]}"  # "bản tiếng Mông"
                 continue
