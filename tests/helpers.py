@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -111,3 +112,10 @@ class ScriptedChannel(Channel):
     def reconcile(self, post: Post, remote_id: str | None) -> Reconciled:
         self.asked.append(post)
         return self.reconciles.pop(0) if self.reconciles else Reconciled(Found.UNKNOWN)
+
+
+def tone(path: Path, *, seconds: float, volume_db: float, frequency: int = 440) -> Path:
+    """A real recording stand-in: a sine tone at a given level, in whatever format ``path`` names."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=f={frequency}:r=22050",
+                    "-t", str(seconds), "-af", f"volume={volume_db}dB", str(path)], check=True)
+    return path

@@ -25,18 +25,11 @@ from scheduler.models import AsRun, Attempt, Delivery
 from scheduler.models import DeliveryState as S
 from tests.conftest import START
 from tests.fakes import FakeGoogleTTS, FakeRadioPlatform
-from tests.helpers import approved, make_app, set_channel
+from tests.helpers import approved, make_app, set_channel, tone
 from tests.icecast import IcecastServer
 
 SLOT = START.replace(hour=10)  # 17:00 on 1 September 2025 in Vietnam: the first slot after START
 LOA = ["muong-la-loa"]
-
-
-def tone(path: Path, *, seconds: float, volume_db: float, frequency: int = 440) -> Path:
-    """A real recording stand-in: a sine tone at a given level, in whatever format ``path`` names."""
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=f={frequency}:r=22050",
-                    "-t", str(seconds), "-af", f"volume={volume_db}dB", str(path)], check=True)
-    return path
 
 
 @pytest.fixture

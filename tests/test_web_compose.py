@@ -13,16 +13,11 @@ from sqlmodel import select
 
 from scheduler.db import read_session
 from scheduler.models import Announcement, Approval, Translation
+from tests.helpers import tone
 from tests.web import compose, logged_in
 
 TAI_VIET = "ꪎꪳ ꪼꪕ ꪀꪱꪙ ꪻꪊ ꪁꪮꪉ"  # Thái text in the Tai Viet script
 HMONG = "Tsoom fwv teb chaws tshaj tawm txog kev hloov kho kev tswj hwm"
-
-
-def tone(path: Path, seconds: float = 3, volume_db: float = -12) -> Path:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=f=440:r=22050", "-t", str(seconds),
-                    "-af", f"volume={volume_db}dB", str(path)], check=True)
-    return path
 
 
 def seconds_of(audio: bytes, tmp_path: Path) -> float:
@@ -55,7 +50,7 @@ def created_id(answer) -> int:
 
 def test_translations_and_recordings_are_saved_with_the_announcement(staff, tmp_path):
     lan, csrf = logged_in(staff, "lan")
-    recording = tone(tmp_path / "ban-thai.wav")
+    recording = tone(tmp_path / "ban-thai.wav", seconds=3, volume_db=-12)
     answer = lan.post("/announcements", data=form(csrf, title_blt="ꪋꪱꪙ", body_blt=TAI_VIET, body_hmn=HMONG),
                       files={"audio_blt": ("ban-thai.wav", recording.read_bytes(), "audio/wav")})
     ann_id = created_id(answer)
@@ -147,7 +142,7 @@ def test_the_live_preview_shows_each_channel_before_saving(staff):
 
 def test_the_audio_preview_plays_the_voice_and_the_recording(staff, tmp_path):
     lan, csrf = logged_in(staff, "lan")
-    recording = tone(tmp_path / "thai.mp3", seconds=4)
+    recording = tone(tmp_path / "thai.mp3", seconds=4, volume_db=-12)
     ann_id = created_id(lan.post("/announcements", data=form(csrf, body_blt=TAI_VIET, languages=["vi", "blt"]),
                                  files={"audio_blt": ("thai.mp3", recording.read_bytes(), "audio/mpeg")}))
     page = lan.get(f"/announcements/{ann_id}").text
