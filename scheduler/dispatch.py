@@ -383,8 +383,13 @@ def hold_channel(session: Session, channel: str, reason: str, now: datetime) -> 
 
 
 def held_channels(session: Session) -> list[str]:
-    keys = session.exec(select(ServiceState.key).where(col(ServiceState.key).startswith(REAUTH_KEY))).all()
-    return [key.removeprefix(REAUTH_KEY) for key in keys]
+    return list(holds(session))
+
+
+def holds(session: Session) -> dict[str, ServiceState]:
+    """The held channels, each with its hold (``value``: why; ``updated_at``: since when)."""
+    rows = session.exec(select(ServiceState).where(col(ServiceState.key).startswith(REAUTH_KEY))).all()
+    return {row.key.removeprefix(REAUTH_KEY): row for row in rows}
 
 
 def release_channel(session: Session, channel: str) -> bool:

@@ -12,6 +12,8 @@ import pytest
 from openpyxl import load_workbook
 
 from channels.tokens import KEY_ENV, Tokens, new_key
+from scheduler.db import write_session
+from scheduler.dispatch import hold_channel
 from tests.conftest import START
 from tests.helpers import approved, dispatch
 from tests.web import logged_in
@@ -68,14 +70,19 @@ def test_the_channels_page_shows_health_held_channels_and_expiring_tokens(staff,
     staff.channels["muong-la-zalo"].tokens.save(Tokens("", "lam-moi-123", None, START + timedelta(days=5)))
     approved(staff, channels=["muong-la-website"], at=START + timedelta(hours=2))
     dispatch(staff, clock, START + timedelta(hours=3))
+    with write_session(staff.engine) as session:
+        hold_channel(session, "muong-la-facebook", "mã trang hết hạn", staff.now())
     mai, _ = logged_in(staff, "mai")
     page = mai.get("/channels").text
+    held = re.search(r"<small>muong-la-facebook</small>.*?</tr>", page, re.S).group(0)
+    assert "tạm dừng: mã trang hết hạn" in held
     row = re.search(r"<small>muong-la-website</small>.*?</tr>", page, re.S).group(0)
     assert "hoạt động" in row and "Đã đăng/phát: 1" in row and "2025-09-01 10:00" in row
     zalo = re.search(r"<small>muong-la-zalo</small>.*?</tr>", page, re.S).group(0)
     assert "mã truy cập hết hạn 2025-09-06 07:00" in zalo
     assert "lam-moi-123" not in page
     dashboard = mai.get("/").text
+    assert "Kênh <b>muong-la-facebook</b> đang tạm dừng từ 2025-09-01 10:00: mã trang hết hạn" in dashboard
     assert "Mã truy cập của kênh <b>muong-la-zalo</b> hết hạn lúc 2025-09-06 07:00 (còn 4 ngày)" in dashboard
 
 

@@ -34,7 +34,7 @@ from scheduler import announcements, queries, users
 from scheduler.app import App
 from scheduler.clock import LOCAL_TZ, local_midnight, parse_local_date, show
 from scheduler.db import read_session, write_session
-from scheduler.dispatch import REAUTH_KEY
+from scheduler.dispatch import holds
 from scheduler.errors import CchcError, InputError
 from scheduler.models import Announcement, AnnouncementStatus, Delivery, Role, ServiceState, Translation, User
 from scheduler.models import DeliveryState as S
@@ -235,7 +235,7 @@ def create_web(core: App) -> FastAPI:
                 quotas, plan_problem = [], forms.message(exc)
             attention = session.exec(select(Delivery).where(col(Delivery.state).in_(ATTENTION))
                                      .order_by(col(Delivery.due_at).desc()).limit(50)).all()
-            held = session.exec(select(ServiceState).where(col(ServiceState.key).startswith(REAUTH_KEY))).all()
+            held = holds(session)
             beat = session.get(ServiceState, "heartbeat")
             unrecorded = queries.missing_recordings(session, core.config)
             tokens = queries.expiring_tokens(session, now, token_warnings())
@@ -246,8 +246,7 @@ def create_web(core: App) -> FastAPI:
             "loudspeaker_today": [r for r in today if r["channel"] in loudspeakers],
             "quotas": quotas, "plan_problem": plan_problem,
             "attention": [queries.delivery_row(d) for d in attention],
-            "held": [{"channel": h.key.removeprefix(REAUTH_KEY), "why": h.value, "since": show(h.updated_at)}
-                     for h in held],
+            "held": [{"channel": name, "why": h.value, "since": show(h.updated_at)} for name, h in held.items()],
             "unrecorded": unrecorded, "tokens": tokens,
             "heartbeat": show(beat.updated_at) if beat else None,
             "heartbeat_late": beat is None or now - beat.updated_at > timedelta(minutes=5),
@@ -604,8 +603,7 @@ def create_web(core: App) -> FastAPI:
         now = core.now()
         with read_session(engine()) as session:
             health = queries.channel_health(session, since=now - timedelta(days=7))
-            held = {h.key.removeprefix(REAUTH_KEY): h for h in session.exec(
-                select(ServiceState).where(col(ServiceState.key).startswith(REAUTH_KEY)))}
+            held = holds(session)
             tokens = {t["channel"]: t for t in queries.expiring_tokens(session, now, token_warnings())}
         rows = [{"name": name, "title": ch.title, "kind": ch.kind, "unit": core.config.units[ch.unit].name,
                  "mode": ch.mode, "enabled": ch.enabled, "languages": ch.languages,
