@@ -405,9 +405,10 @@ def create_web(core: App) -> FastAPI:
             for lang, post in posts.items():
                 if channel is None or lang not in core.config.channels[name].languages:
                     continue
-                title = core.config.channels[name].title
+                title, language = core.config.channels[name].title, LANG_TEXT.get(lang, lang)
                 if isinstance(post, str):
-                    shown.append({"channel": name, "title": title, "lang": lang, "text": "", "problem": post})
+                    shown.append({"channel": name, "title": title, "lang": lang, "language": language, "text": "",
+                                  "problem": post})
                     continue
                 text = post.body
                 if channel.supports_preview:
@@ -415,7 +416,8 @@ def create_web(core: App) -> FastAPI:
                     text = (body.get("message") or body.get("caption") or body.get("content") or post.body
                             if isinstance(body, dict) else str(body))
                 limit = getattr(channel.settings, "max_chars", None)
-                shown.append({"channel": name, "title": title, "lang": lang, "post_title": post.title,
+                shown.append({"channel": name, "title": title, "lang": lang, "language": language,
+                              "post_title": post.title,
                               "text": text, "length": len(text), "limit": limit})
         return shown
 

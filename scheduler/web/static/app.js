@@ -29,7 +29,7 @@ document.querySelectorAll("[data-count]").forEach(function (field) {
       var item = document.createElement("article");
       item.className = "preview";
       var head = document.createElement("h3");
-      head.textContent = p.title + " · " + ({vi: "Tiếng Việt", blt: "Tiếng Thái", hmn: "Tiếng Mông"}[p.lang] || p.lang);
+      head.textContent = p.title + " · " + p.language;
       var text = document.createElement("pre");
       text.lang = p.lang;
       text.textContent = p.problem || p.text;
