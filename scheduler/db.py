@@ -90,12 +90,29 @@ def _alembic_config(engine: Engine) -> Config:
     return config
 
 
-def migrate(engine: Engine) -> None:
-    """Create the database or bring it up to the newest migration."""
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Create the database or bring it up to the newest migration (or to ``revision``).
+
+    On SQLite a migration that changes a table copies it to a new one and drops the old, which its
+    foreign keys would refuse while other rows point at it: they are switched off for the migration
+    (a PRAGMA that only works outside a transaction) and every reference is checked before the commit.
+    """
     config = _alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection  # pysqlite outside any transaction (isolation_level None)
+        if is_sqlite(engine):
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if is_sqlite(engine):
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration left rows pointing at nothing: {broken[:5]}")
+        finally:
+            if is_sqlite(engine):
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 def current_revision(engine: Engine) -> str | None:
