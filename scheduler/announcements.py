@@ -20,7 +20,8 @@ from sqlmodel import Session, col, func, select
 from scheduler import audit
 from scheduler.clock import LOCAL_TZ, local_midnight, next_slot, show
 from scheduler.config import Config
-from scheduler.errors import InputError, NotFoundError, RuleError
+from scheduler.errors import ContentChangedError, InputError, NotFoundError, RuleError
+from scheduler.labels import ANNOUNCEMENT_STATUS
 from scheduler.models import (
     LANGUAGE_NAMES,
     PRIORITY_RANK,
@@ -78,7 +79,7 @@ def create(session: Session, *, config: Config, draft: Draft, author: str, now: 
     unit = session.get(Unit, unit_id)
     if unit is None:
         raise InputError("--unit", f"không có đơn vị '{unit_id}'; các đơn vị: {', '.join(config.units)}")
-    ann = Announcement(unit_id=unit_id, ref_code="", title="", body="", author=author,
+    ann = Announcement(unit_id=unit_id, ref_code="", title="", body="", author=author, writers=[author],
                        created_at=now, updated_at=now)
     _apply(session, ann, draft, config=config, now=now, creating=True)
     ann.ref_code = f"pending-{now.timestamp()}"
@@ -94,11 +95,13 @@ def create(session: Session, *, config: Config, draft: Draft, author: str, now: 
 def edit(session: Session, *, config: Config, ann: Announcement, draft: Draft, actor: str,
          now: datetime) -> list[str]:
     """Change an announcement; voids any approval. Returns a note per consequence, for the person."""
+    lock(session, ann)
     if ann.status == A.CANCELLED:
         raise RuleError(f"thông báo {ann.id} đã bị hủy; hãy tạo thông báo mới")
     _apply(session, ann, draft, config=config, now=now, creating=False)
     if not draft.changed:  # saving the same text again keeps its approval
         return []
+    _add_writer(ann, actor)
     notes = _reopen(session, ann, actor=actor, now=now, why="đã sửa nội dung")
     audit.record(session, actor=actor, action="edit", subject=f"announcement:{ann.id}", at=now,
                  changed=draft.changed)
@@ -111,6 +114,7 @@ def translate(session: Session, *, ann: Announcement, lang: str, title: str | No
     check_language(lang)
     if lang == "vi":
         raise InputError("--lang", "bản tiếng Việt là nội dung chính; hãy dùng 'cchc edit' để sửa")
+    lock(session, ann)
     if ann.status == A.CANCELLED:
         raise RuleError(f"thông báo {ann.id} đã bị hủy")
     text = clean_text(body, "--body", limit=MAX_BODY)
@@ -131,6 +135,7 @@ def translate(session: Session, *, ann: Announcement, lang: str, title: str | No
         ann.languages = [*ann.languages, lang]
         notes.append(f"đã thêm {LANGUAGE_NAMES[lang]} vào các ngôn ngữ phát của thông báo")
     ann.updated_at = now
+    _add_writer(ann, translator)
     notes += _reopen(session, ann, actor=translator, now=now, why=f"đã thay đổi bản dịch {lang}")
     audit.record(session, actor=translator, action="translate", subject=f"announcement:{ann.id}", at=now,
                  lang=lang, audio=bool(audio_path))
@@ -139,6 +144,7 @@ def translate(session: Session, *, ann: Announcement, lang: str, title: str | No
 
 def submit(session: Session, *, ann: Announcement, actor: str, now: datetime) -> None:
     """Send a draft for review (thẩm định)."""
+    lock(session, ann)
     if ann.status not in (A.DRAFT, A.REJECTED):
         raise RuleError(f"chỉ gửi duyệt được thông báo ở trạng thái nháp; thông báo {ann.id} đang '{ann.status}'")
     _check_complete(session, ann, now=now)
@@ -146,12 +152,21 @@ def submit(session: Session, *, ann: Announcement, actor: str, now: datetime) ->
     audit.record(session, actor=actor, action="submit", subject=f"announcement:{ann.id}", at=now)
 
 
-def approve(session: Session, *, config: Config, ann: Announcement, approver: str, now: datetime) -> list[Delivery]:
-    """Approve the exact current content and expand it into deliveries (one transaction)."""
+def approve(session: Session, *, config: Config, ann: Announcement, approver: str, now: datetime,
+            shown_hash: str | None = None) -> list[Delivery]:
+    """Approve the exact current content and expand it into deliveries (one transaction).
+
+    ``shown_hash`` is the content hash of the version the approver read (the web form and the API
+    always send it; ``cchc approve --content`` may): if the text changed since, nothing is approved.
+    """
+    lock(session, ann)
     _check_reviewer(session, ann, approver, "phê duyệt")
+    current = content_hash(session, ann)
+    if shown_hash is not None and shown_hash.strip().lower() != current:
+        raise ContentChangedError(ann, current)
     _check_complete(session, ann, now=now)
     approval = Approval(announcement_id=ann.id, decision="approved", actor=approver,
-                        content_hash=content_hash(session, ann), decided_at=now)
+                        content_hash=current, decided_at=now)
     session.add(approval)
     session.flush()
     deliveries = [] if ann.evergreen else expand(session, config=config, ann=ann, approval=approval, now=now)
@@ -164,6 +179,7 @@ def approve(session: Session, *, config: Config, ann: Announcement, approver: st
 
 
 def reject(session: Session, *, ann: Announcement, approver: str, reason: str, now: datetime) -> None:
+    lock(session, ann)
     _check_reviewer(session, ann, approver, "từ chối")
     why = clean_text(reason, "--reason", limit=2000)
     session.add(Approval(announcement_id=ann.id, decision="rejected", actor=approver, reason=why,
@@ -174,6 +190,7 @@ def reject(session: Session, *, ann: Announcement, approver: str, reason: str, n
 
 def cancel(session: Session, *, ann: Announcement, actor: str, reason: str, now: datetime) -> int:
     """Stop an announcement; deliveries not yet started are cancelled. Returns how many."""
+    lock(session, ann)
     if ann.status == A.CANCELLED:
         raise RuleError(f"thông báo {ann.id} đã bị hủy từ trước")
     cancelled = _cancel_unsent(session, ann, now=now, why=f"thông báo bị hủy: {reason}".strip(": "))
@@ -231,7 +248,11 @@ def next_slot_after(unit: Unit, now: datetime) -> datetime:
 
 def expand(session: Session, *, config: Config, ann: Announcement, approval: Approval,
            now: datetime) -> list[Delivery]:
-    """Create the deliveries of an approval: channel x language x time, skipping what already went out."""
+    """Create the deliveries of an approval: channel x language x time, skipping what already went out.
+
+    A repeat (daily, weekly) repeats only on channels that repeat (``Config.repeats``: loudspeakers);
+    other channels get the first occurrence that can still go out, once.
+    """
     unit = session.get(Unit, ann.unit_id)
     assert unit is not None
     channels = {c.id: c for c in session.exec(select(Channel).where(col(Channel.id).in_(ann.channels)))}
@@ -243,6 +264,8 @@ def expand(session: Session, *, config: Config, ann: Announcement, approval: App
     }
     sequence = delivery_count(session, ann)
     created: list[Delivery] = []
+    once = {name for name in ann.channels if name in config.channels and not config.repeats(name)}
+    posted = {(name, lang) for name, lang, _ in taken if name in once}  # a post-once channel already has it
     for due in occurrences(ann, unit, now):
         for name in ann.channels:
             channel = channels.get(name)
@@ -257,11 +280,13 @@ def expand(session: Session, *, config: Config, ann: Announcement, approval: App
             if expires <= now:
                 continue
             for lang in ann.languages:
-                if lang not in channel.languages or (name, lang, at) in taken:
+                if lang not in channel.languages or (name, lang, at) in taken or (name, lang) in posted:
                     continue
                 sequence += 1
                 created.append(new_delivery(session, ann, approval, name, lang, at, expires, now, sequence))
                 taken.add((name, lang, at))
+                if name in once:
+                    posted.add((name, lang))
     session.flush()
     return created
 
@@ -410,12 +435,35 @@ def _check_complete(session: Session, ann: Announcement, *, now: datetime) -> No
 
 
 def _check_reviewer(session: Session, ann: Announcement, reviewer: str, verb: str) -> None:
+    if ann.status == A.APPROVED:
+        approval = current_approval(session, ann)
+        by = f" bởi {approval.actor} lúc {show(approval.decided_at)}" if approval else ""
+        raise RuleError(f"thông báo {ann.id} đã được phê duyệt{by}; không cần {verb} nữa")
     if ann.status != A.SUBMITTED:
-        raise RuleError(f"chỉ {verb} được thông báo đã gửi duyệt; thông báo {ann.id} đang '{ann.status}'")
-    writers = {ann.author} | {t.translator for t in session.exec(
+        raise RuleError(f"chỉ {verb} được thông báo đã gửi duyệt; thông báo {ann.id} đang ở trạng thái "
+                        f"'{ANNOUNCEMENT_STATUS[A(ann.status)].lower()}'")
+    if reviewer in writers(session, ann):
+        raise RuleError(f"người đã viết, sửa hoặc dịch nội dung không được tự {verb}; cần một người khác thẩm định")
+
+
+def writers(session: Session, ann: Announcement) -> set[str]:
+    """Everyone who wrote any part of the content: author, editors, translators."""
+    return {ann.author, *ann.writers} | {t.translator for t in session.exec(
         select(Translation).where(Translation.announcement_id == ann.id))}
-    if reviewer in writers:
-        raise RuleError(f"người viết hoặc dịch nội dung không được tự {verb}; cần một người khác thẩm định")
+
+
+def _add_writer(ann: Announcement, name: str) -> None:
+    if name not in ann.writers:
+        ann.writers = [*ann.writers, name]
+
+
+def lock(session: Session, ann: Announcement) -> Announcement:
+    """Take the row lock on ``ann`` (PostgreSQL) and read it again, so two people acting on one
+    announcement at once are served one after the other and the second sees the first's result.
+    SQLite's write transactions are already serial (``BEGIN IMMEDIATE``)."""
+    session.flush()  # a refresh would otherwise drop changes not yet written
+    session.refresh(ann, with_for_update=True)
+    return ann
 
 
 def _reopen(session: Session, ann: Announcement, *, actor: str, now: datetime, why: str) -> list[str]:

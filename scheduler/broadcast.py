@@ -40,7 +40,7 @@ from channels.secrets import redact
 from scheduler.clock import LOCAL_TZ, next_slot, show, slot_times
 from scheduler.config import Config
 from scheduler.db import read_session, write_session
-from scheduler.dispatch import due_in_slot, owner_alive, post_or_cancel, worker_name
+from scheduler.dispatch import approval_problem, due_in_slot, owner_alive, post_or_cancel, worker_name
 from scheduler.fill import fill_slot
 from scheduler.models import PRIORITY_RANK, AsRun, AsRunStatus, Attempt, Delivery, Priority, ServiceState
 from scheduler.models import DeliveryState as S
@@ -51,6 +51,7 @@ EMERGENCY_RANK = PRIORITY_RANK[Priority.EMERGENCY]
 MISSED_LOOKBACK = timedelta(days=7)
 SWEEP_KEY = "broadcast_swept_until"
 NOT_UPLOADED = "chưa tải lên được nền tảng truyền thanh"
+UPLOADED = "đã tải lên nền tảng truyền thanh"
 
 
 @dataclass
@@ -166,6 +167,8 @@ class Broadcaster:
             prepared.notes.append(f"{item.ref_code} ({item.title[:60]}): không đủ thời lượng, dời sang khung giờ sau")
         for delivery_id, reason in held:
             prepared.notes.append(f"lượt {_ref(posts, delivery_id)} bị giữ lại: {reason}")
+        if not kept and kind != "emergency" and out is None and not dry_run:
+            self._withdraw(name, slot_at, kind)  # nothing (left) to play: no stale programme stays behind
         if kept or kind == "emergency":
             audio, parts = assemble(kept, station, outro, layout)
             target = out or self._programme_path(name, slot_at, kind)
@@ -180,6 +183,46 @@ class Broadcaster:
             self._record_prepared(prepared, now)
             prune(self.folder(name), now.astimezone(LOCAL_TZ).date(), s.keep_days)
         return prepared
+
+    def _withdraw(self, name: str, slot_at: datetime, kind: str) -> None:
+        """Take an earlier programme of this slot off playout: its files, and its upload."""
+        target = self._programme_path(name, slot_at, kind)
+        had = target.exists()
+        for path in (target, target.with_suffix(".m3u"), target.with_suffix(".json")):
+            path.unlink(missing_ok=True)
+        with read_session(self.engine) as session:
+            row = self._as_run(session, name, slot_at, kind)
+        uploaded = row is not None and (row.message or "").startswith(UPLOADED)
+        if self.channel(name).settings.playout == "http" and uploaded:
+            receipt = self.channel(name).http().withdraw(self._external_id(name, slot_at))
+            if receipt.outcome != "sent":
+                log.error("%s %s: the emptied programme could not be withdrawn from the platform: %s", name,
+                          show(slot_at), receipt.message)
+                raise PlayoutError(f"không gỡ được chương trình cũ khỏi nền tảng truyền thanh: {receipt.message}")
+        if had or uploaded:
+            log.warning("%s %s: no item left to play; the programme prepared earlier was withdrawn", name,
+                        show(slot_at))
+
+    def refresh_prepared(self) -> int:
+        """Rebuild every programme prepared ahead whose items changed since (an item cancelled, edited,
+        or its approval voided; a new one due), so that the station folder and the platform hold only
+        approved, current items; a slot left with nothing is withdrawn. Returns how many were rebuilt."""
+        now = self.now()
+        with read_session(self.engine) as session:
+            rows = session.exec(select(AsRun).where(AsRun.status == AsRunStatus.PREPARED, AsRun.kind == "slot",
+                                                    col(AsRun.channel_id).in_(list(self.channels)),
+                                                    AsRun.slot_at > now - MISSED_LOOKBACK)).all()
+            stale = [(row.channel_id, row.slot_at) for row in rows if self._changed(session, row, now)]
+        for name, slot_at in stale:
+            log.warning("%s %s: items changed since the programme was prepared: rebuilding", name, show(slot_at))
+            self.prepare(name, slot_at)
+        return len(stale)
+
+    def _changed(self, session: Session, row: AsRun, now: datetime) -> bool:
+        due = self._due(session, row.channel_id, row.slot_at, kind=row.kind, now=now)
+        if {d.id for d in due} != {p["delivery_id"] for p in row.parts}:
+            return True
+        return any(approval_problem(session, d) for d in due)
 
     def _fixed_clip(self, voices: Voices, text: str) -> Clip | None:
         try:
@@ -230,6 +273,7 @@ class Broadcaster:
                 session.add(row)
             row.status, row.path, row.duration_ms = AsRunStatus.PREPARED, str(prepared.path or ""), prepared.duration_ms
             row.parts, row.notes, row.prepared_at, row.backend = prepared.parts, prepared.notes, now, s.playout
+            row.items = len(prepared.parts)
             row.message = None if prepared.parts else "không có tin nào đến hạn trong khung giờ này"
             session.flush()
             prepared.as_run_id = row.id
@@ -262,18 +306,23 @@ class Broadcaster:
         receipt = channel.http().upload(prepared.path, {
             "title": f"{self.config.channels[prepared.channel].title} {show(prepared.slot_at)}",
             "start_at": prepared.slot_at.astimezone(LOCAL_TZ).isoformat(),
-            "external_id": f"{prepared.channel}/{prepared.slot_at.astimezone(LOCAL_TZ):%Y-%m-%dT%H:%M:%S}",
+            "external_id": self._external_id(prepared.channel, prepared.slot_at),
             "duration_seconds": round(prepared.duration_ms / 1000),
         })
         ok = receipt.outcome == "sent"
         with write_session(self.engine) as session:
             row = session.get(AsRun, prepared.as_run_id)
             if row is not None:
-                row.message = (f"đã tải lên nền tảng truyền thanh (mã {receipt.remote_id})" if ok
+                row.message = (f"{UPLOADED} (mã {receipt.remote_id})" if ok
                                else f"{NOT_UPLOADED}: {redact(receipt.message)[:300]}")
         if not ok:
             log.error("upload of %s %s failed: %s", prepared.channel, show(prepared.slot_at), receipt.message)
         return ok
+
+    @staticmethod
+    def _external_id(name: str, slot_at: datetime) -> str:
+        """The programme's id on a smart-radio platform: one per slot, so a rebuilt programme replaces it."""
+        return f"{name}/{slot_at.astimezone(LOCAL_TZ):%Y-%m-%dT%H:%M:%S}"
 
     # -- play --------------------------------------------------------------------------------------
 
@@ -351,8 +400,8 @@ class Broadcaster:
                 session.add(Attempt(delivery_id=d.id, attempt_id=attempt_id, kind="send", started_at=now))
                 part["attempt_id"] = attempt_id
             row.parts = parts
-            row.started_at, row.worker = now, self.worker
-            row.status = AsRunStatus.PLAYING if parts else AsRunStatus.PLAYED
+            row.started_at, row.worker, row.items = now, self.worker, len(parts)
+            row.status = AsRunStatus.PLAYING if parts else AsRunStatus.SKIPPED  # nothing due: nothing played
             if not parts:
                 row.ended_at = now
             delay = (now - prepared.slot_at).total_seconds()
@@ -460,7 +509,7 @@ class Broadcaster:
                 check_transition(d.state, S.EXPIRED)
                 d.state, d.finished_at, d.updated_at, d.last_error = S.EXPIRED, now, now, why
                 expired.append(d.ref_code)
-            row.status, row.message, row.ended_at = AsRunStatus.MISSED, why, now
+            row.status, row.message, row.ended_at, row.items = AsRunStatus.MISSED, why, now, len(expired)
             row.notes = [*row.notes, *(f"lượt {ref} không được phát" for ref in expired)]
         log.error("%s: %s (%d deliveries expired)", name, why, len(expired))
 
@@ -494,6 +543,7 @@ class Broadcaster:
         programmes to prepare ahead, parts that have played, missed slots."""
         now = self.now()
         self.emergencies()
+        self.refresh_prepared()
         for name, channel in self.channels.items():
             for slot_at in slot_times(channel.settings.slots, now - self.grace(name), now):
                 self.play(name, slot_at)

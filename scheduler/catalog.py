@@ -23,13 +23,14 @@ def sync(session: Session, config: Config) -> list[str]:
     session.flush()
     for plan in config.plans.values():
         _upsert(session, Plan, plan.id, changes, unit_id=plan.unit, year=plan.year, title=plan.title,
-                decision=plan.decision, source=plan.source)
+                decision=plan.decision, source=plan.source, issued=plan.issued, effective=plan.effective)
         session.flush()
         _sync_children(session, Topic, plan.id, "code", changes, {
             code: {"clause": t.clause, "text": t.text} for code, t in plan.topics.items()})
         _sync_children(session, Target, plan.id, "key", changes, {
             key: {"clause": t.clause, "description": t.description, "channel": t.channel,
-                  "minimum": t.minimum, "period": t.period, "languages": t.languages, "topics": t.topics}
+                  "minimum": t.minimum, "period": t.period, "languages": t.languages, "topics": t.topics,
+                  "exclude_topics": t.exclude_topics}
             for key, t in plan.targets.items()})
     for name, ch in config.channels.items():
         _upsert(session, Channel, name, changes, unit_id=ch.unit, kind=ch.kind, title=ch.title,

@@ -10,7 +10,8 @@ forecast. Statuses:
 - missed (không đạt): the period is over and delivered < minimum;
 - at risk (có nguy cơ không đạt): the period is not over and delivered + scheduled < minimum, i.e.
   what is scheduled can no longer reach the minimum;
-- on track (đúng tiến độ): otherwise.
+- on track (đúng tiến độ): otherwise;
+- not yet applicable (chưa áp dụng): the period ended before the plan took effect.
 
 An at-risk row becomes a warning (logged by the service, flagged in reports) once the period has
 passed its plan's ``warn_at`` point, or earlier if fewer loudspeaker slots remain than are needed.
@@ -45,11 +46,12 @@ class Status(StrEnum):
     ON_TRACK = "on_track"
     AT_RISK = "at_risk"
     MISSED = "missed"
+    NOT_APPLICABLE = "not_applicable"
 
 
 STATUS_TEXT = {Status.MET: "đạt", Status.ON_TRACK: "đúng tiến độ", Status.AT_RISK: "có nguy cơ không đạt",
-               Status.MISSED: "không đạt"}
-_WORST_FIRST = (Status.MISSED, Status.AT_RISK, Status.ON_TRACK, Status.MET)
+               Status.MISSED: "không đạt", Status.NOT_APPLICABLE: "chưa áp dụng"}
+_WORST_FIRST = (Status.MISSED, Status.AT_RISK, Status.ON_TRACK, Status.MET, Status.NOT_APPLICABLE)
 
 
 @dataclass
@@ -92,6 +94,11 @@ class Summary:
         return next(s for s in _WORST_FIRST if any(r.status == s for r in self.rows))
 
     @property
+    def applicable(self) -> list[Row]:
+        """The periods the plan was in force for (those before it took effect are left out)."""
+        return [r for r in self.rows if r.status != Status.NOT_APPLICABLE]
+
+    @property
     def delivered(self) -> int:
         return sum(r.delivered for r in self.rows)
 
@@ -101,8 +108,8 @@ class Summary:
 
     def as_dict(self) -> dict:
         return {"target": self.key, "clause": self.target.clause, "description": self.target.description,
-                "lang": self.lang, "periods": len(self.rows), "periods_met": self.met,
-                "delivered": self.delivered, "required": self.target.minimum * len(self.rows),
+                "lang": self.lang, "periods": len(self.applicable), "periods_met": self.met,
+                "delivered": self.delivered, "required": self.target.minimum * len(self.applicable),
                 "status": self.status.value, "status_text": STATUS_TEXT[self.status]}
 
 
@@ -159,8 +166,9 @@ def evaluate(session: Session, config: Config, *, unit: str, span: Span, now: da
              count_preview: bool = False) -> Compliance:
     """Compliance of ``unit``'s plan over ``span``, as seen at ``now``.
 
-    A channel in preview mode publishes nothing, so its deliveries count only when ``count_preview``
-    (the simulation, where every channel previews).
+    Only what went out counts. A channel in preview mode publishes nothing: its deliveries end
+    ``previewed`` and count only when ``count_preview`` (the simulation, which previews every channel
+    to show what would result).
     """
     plan = plan_for(config, unit, _year(span))
     rows: list[Row] = []
@@ -170,13 +178,12 @@ def evaluate(session: Session, config: Config, *, unit: str, span: Span, now: da
             rows.extend(Row(key, target, lang, sub) for lang in target.languages)
     lo = min([span.start_at, *(r.span.start_at for r in rows)])
     hi = max([span.end_at, *(r.span.end_at for r in rows)])
-    counted = sorted(name for name, ch in config.channels_of(unit).items() if count_preview or ch.mode == "live")
-    facts = _facts(session, counted, lo, hi)
+    own = config.channels_of(unit)
+    live = sorted(name for name, ch in own.items() if count_preview or ch.mode == "live")
+    facts = _facts(session, sorted(own), live, lo, hi, count_preview=count_preview)
     for key, target in plan.targets.items():
         wanted = set(channels_of_target[key])
-        topics = set(target.topics)
-        buckets = _bucket([f for f in facts if f.channel in wanted and (not topics or topics & set(f.topics))],
-                          target.period)
+        buckets = _bucket([f for f in facts if f.channel in wanted and target.counts(f.topics)], target.period)
         for row in (r for r in rows if r.key == key):
             _count(row, buckets.get((row.lang, row.span.label), {}))
             _judge(row, plan, config, channels_of_target[key], now)
@@ -196,20 +203,24 @@ class _Fact:
     topics: tuple[str, ...]
 
 
-def _facts(session: Session, channels: list[str], lo: datetime, hi: datetime) -> list[_Fact]:
-    """Delivered deliveries in ``[lo, hi)`` by delivery time, and open ones by due time."""
+def _facts(session: Session, channels: list[str], live: list[str], lo: datetime, hi: datetime, *,
+           count_preview: bool = False) -> list[_Fact]:
+    """Delivered deliveries in ``[lo, hi)`` by delivery time, and open ones by due time: the forecast,
+    from ``live`` channels only (what a channel in preview mode will do is never published)."""
     if not channels:
         return []
+    done = [DeliveryState.DELIVERED, *([DeliveryState.PREVIEWED] if count_preview else [])]
     query = (select(Delivery.announcement_id, Delivery.channel_id, Delivery.lang, Delivery.state, Delivery.due_at,
                     Delivery.finished_at, Delivery.origin, Announcement.topics)
              .join(Announcement, col(Announcement.id) == col(Delivery.announcement_id))
              .where(col(Delivery.channel_id).in_(channels),
-                    or_(and_(Delivery.state == DeliveryState.DELIVERED, col(Delivery.finished_at) >= lo,
+                    or_(and_(col(Delivery.state).in_(done), col(Delivery.finished_at) >= lo,
                              col(Delivery.finished_at) < hi),
-                        and_(col(Delivery.state).in_(COMING), Delivery.due_at >= lo, Delivery.due_at < hi))))
+                        and_(col(Delivery.state).in_(COMING), col(Delivery.channel_id).in_(live),
+                             Delivery.due_at >= lo, Delivery.due_at < hi))))
     return [
-        _Fact(ann, channel, lang, due, finished if state == DeliveryState.DELIVERED else due,
-              state == DeliveryState.DELIVERED, origin == FILL_ORIGIN, tuple(topics or ()))
+        _Fact(ann, channel, lang, due, finished if state in done else due,
+              state in done, origin == FILL_ORIGIN, tuple(topics or ()))
         for ann, channel, lang, state, due, finished, origin, topics in session.exec(query)
     ]
 
@@ -233,7 +244,9 @@ def _count(row: Row, seen: dict[tuple[int, datetime], _Fact]) -> None:
 
 
 def _judge(row: Row, plan: PlanFile, config: Config, channels: list[str], now: datetime) -> None:
-    if row.delivered >= row.target.minimum:
+    if row.span.end <= plan.starts:
+        row.status = Status.NOT_APPLICABLE
+    elif row.delivered >= row.target.minimum:
         row.status = Status.MET
     elif now >= row.span.end_at:
         row.status = Status.MISSED

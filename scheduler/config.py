@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from scheduler.errors import ConfigError
 from scheduler.text import check_slots, language_problem
@@ -73,13 +73,19 @@ class TargetConfig(_Strict):
     minimum: int = Field(ge=1)
     period: Period
     languages: list[str] = ["vi"]
-    topics: list[str] = []
+    topics: list[str] = []  # only items about one of these topics count (none: every item)
+    exclude_topics: list[str] = []  # items about any of these never count (the bulletin is not an article)
     note: str = ""
 
     @field_validator("languages")
     @classmethod
     def _check_languages(cls, values: list[str]) -> list[str]:
         return _languages(values)
+
+    def counts(self, topics: list[str] | tuple[str, ...]) -> bool:
+        """Whether an item about ``topics`` counts for this target."""
+        about = set(topics)
+        return (not self.topics or bool(about & set(self.topics))) and not about & set(self.exclude_topics)
 
 
 class ComplianceConfig(_Strict):
@@ -102,10 +108,25 @@ class PlanFile(_Strict):
     title: str
     decision: str = ""
     source: str = ""
+    issued: date | None = None  # the day it was signed
+    effective: date | None = None  # the first day it applies (default: 1 January of its year)
     topics: dict[str, TopicConfig]
     targets: dict[str, TargetConfig] = {}
     compliance: ComplianceConfig = ComplianceConfig()
     fill: FillConfig = FillConfig()
+
+    @property
+    def starts(self) -> date:
+        """The first day the plan applies: periods that end before it are "not yet applicable"."""
+        return self.effective or date(self.year, 1, 1)
+
+    @model_validator(mode="after")
+    def _dates(self) -> PlanFile:
+        if self.effective and self.issued and self.effective < self.issued:
+            raise ValueError("effective (ngày áp dụng) không thể trước issued (ngày ban hành)")
+        if self.effective and self.effective.year != self.year:
+            raise ValueError(f"effective (ngày áp dụng) phải trong năm {self.year} của kế hoạch")
+        return self
 
 
 class ChannelConfig(_Strict):
@@ -118,6 +139,10 @@ class ChannelConfig(_Strict):
     # Hand posts to the platform this long before their due time, for it to publish them then (only
     # kinds that schedule posts themselves): they go out on time even if this server is down.
     send_ahead_minutes: int = Field(default=0, ge=0, le=29 * 24 * 60)
+    # Whether a daily or weekly repeat puts the item out again on this channel. Unset: loudspeakers
+    # repeat (a broadcast heard again), websites and social pages post once (the same article five
+    # times is noise); set true to repost on a channel that wants it.
+    repeats: bool | None = None
     enabled: bool = True
     settings: dict[str, Any] = {}
 
@@ -225,6 +250,13 @@ class Config:
 
     def channels_of(self, unit: str) -> dict[str, ChannelConfig]:
         return {name: ch for name, ch in self.channels.items() if ch.unit == unit}
+
+    def repeats(self, name: str) -> bool:
+        """Whether a repeating announcement goes out again on channel ``name`` (see ``ChannelConfig.repeats``)."""
+        from channels import REGISTRY  # late import: channels depend on this module's types
+
+        channel = self.channels[name]
+        return channel.repeats if channel.repeats is not None else REGISTRY[channel.kind].slotted
 
 
 def load_config(directory: Path) -> Config:
@@ -462,9 +494,10 @@ def _cross_check(
                 report(loaded, ("targets", key, "channel"),
                        f"'{target.channel}' không phải loại kênh ({', '.join(CHANNEL_CATEGORIES)}), "
                        "nhóm hay tên kênh đã khai báo")
-            for code in target.topics:
-                if code not in plan.topics:
-                    report(loaded, ("targets", key, "topics"), f"kế hoạch không có mục '{code}'")
+            for field_name in ("topics", "exclude_topics"):
+                for code in getattr(target, field_name):
+                    if code not in plan.topics:
+                        report(loaded, ("targets", key, field_name), f"kế hoạch không có mục '{code}'")
     if samples_file is not None:
         names = set(channels.channels) | set(channels.groups)
         for key, sample in samples_file.model.announcements.items():

@@ -262,8 +262,8 @@ class Dispatcher:
         claim.started = time.monotonic()
         if claim.channel_id in self.held:  # its token failed earlier in this pass: wait, do not try it again
             why = "kênh đang tạm dừng, chờ người cấp lại thông tin xác thực (cchc channel check)"
-            self._record(claim, Decision(S.RETRY_WAIT, self.now(), why), outcome="held", message=why, preview=False)
-            return S.RETRY_WAIT
+            return self._record(claim, Decision(S.RETRY_WAIT, self.now(), why), outcome="held", message=why,
+                                preview=False)
         channel = self.channels.get(claim.channel_id)
         if channel is None:
             receipt = Receipt(Outcome.PERMANENT, message=f"kênh '{claim.channel_id}' không còn trong cấu hình")
@@ -281,10 +281,9 @@ class Dispatcher:
                 log.exception("channel %s raised while sending %s", claim.channel_id, claim.post.ref_code)
                 receipt = Receipt(Outcome.UNKNOWN, message=f"lỗi trong kênh: {type(exc).__name__}: {exc}")
         decision = after_send(receipt, attempts=claim.attempts, now=self.now(), policy=self.policy, rng=self.rng)
-        self._record(claim, decision, outcome=receipt.outcome, http_status=receipt.http_status,
-                     error_code=receipt.error_code, message=receipt.message,
-                     preview=self.modes.get(claim.channel_id) == "preview")
-        return decision.state
+        return self._record(claim, decision, outcome=receipt.outcome, http_status=receipt.http_status,
+                            error_code=receipt.error_code, message=receipt.message,
+                            preview=self.modes.get(claim.channel_id) == "preview")
 
     def _reconcile_one(self, claim: Claim) -> str:
         claim.started = time.monotonic()
@@ -301,9 +300,8 @@ class Dispatcher:
                 result = Reconciled(Found.UNKNOWN, message=f"lỗi trong kênh: {type(exc).__name__}")
         decision = after_reconcile(result, attempts=claim.attempts, reconciles=claim.reconciles,
                                    now=self.now(), expires_at=claim.expires_at, policy=self.policy, rng=self.rng)
-        self._record(claim, decision, outcome=f"reconcile:{result.found}", message=result.message,
-                     preview=self.modes.get(claim.channel_id) == "preview")
-        return decision.state
+        return self._record(claim, decision, outcome=f"reconcile:{result.found}", message=result.message,
+                            preview=self.modes.get(claim.channel_id) == "preview")
 
     def _retract_one(self, claim: Claim) -> str:
         claim.started = time.monotonic()
@@ -320,12 +318,12 @@ class Dispatcher:
                 receipt = Receipt(Outcome.UNKNOWN, message=f"lỗi trong kênh: {type(exc).__name__}")
         decision = after_retract(receipt, attempts=claim.attempts, now=self.now(), expires_at=claim.expires_at,
                                  policy=self.policy, rng=self.rng)
-        self._record(claim, decision, outcome=f"retract:{receipt.outcome}", http_status=receipt.http_status,
-                     error_code=receipt.error_code, message=receipt.message, preview=False)
-        return decision.state
+        return self._record(claim, decision, outcome=f"retract:{receipt.outcome}", http_status=receipt.http_status,
+                            error_code=receipt.error_code, message=receipt.message, preview=False)
 
     def _record(self, claim: Claim, decision: Decision, *, outcome: str, message: str = "",
-                http_status: int | None = None, error_code: str | None = None, preview: bool) -> None:
+                http_status: int | None = None, error_code: str | None = None, preview: bool) -> str:
+        """Write the outcome of a claim (fenced by its attempt id) and return the state written."""
         now = self.now()
         message = redact(message or "")[:2000]
         with write_session(self.engine) as session:
@@ -340,10 +338,10 @@ class Dispatcher:
             }
             if decision.remote_id:
                 values.update(remote_id=decision.remote_id, remote_url=decision.remote_url)
+            if preview and decision.state == S.DELIVERED:  # written to the outbox, not published
+                values["state"], outcome = S.PREVIEWED, PREVIEWED_OUTCOME
             if decision.finished:
                 values["finished_at"] = now
-            if decision.state == S.DELIVERED:
-                values["preview"] = preview
             # Fencing: only the holder of the current attempt id may write the outcome.
             result = session.execute(
                 update(Delivery)
@@ -361,13 +359,15 @@ class Dispatcher:
             elif outcome == Outcome.NEEDS_REAUTH:
                 hold_channel(session, claim.channel_id, message, now)
                 self.held.add(claim.channel_id)
-        fine = decision.state in (S.DELIVERED, S.SCHEDULED) or outcome == f"retract:{Outcome.SENT}"
+        fine = values["state"] in (S.DELIVERED, S.SCHEDULED, S.PREVIEWED) or outcome == f"retract:{Outcome.SENT}"
         level = logging.INFO if fine else logging.WARNING
         log.log(level, "delivery %s on %s: %s -> %s %s", claim.post.ref_code, claim.channel_id,
-                outcome, decision.state, message)
+                outcome, values["state"], message)
+        return values["state"]
 
 
 REAUTH_KEY = "reauth:"
+PREVIEWED_OUTCOME = "previewed"  # the attempt's outcome on a channel in preview mode: nothing was sent
 
 
 def hold_channel(session: Session, channel: str, reason: str, now: datetime) -> None:
@@ -442,7 +442,7 @@ def website_links(session: Session, announcement_id: int, lang: str) -> dict[str
     """Where the announcement is already on a website (same language first): social posts link to it."""
     rows = session.exec(select(Delivery.lang, Delivery.remote_url).join(ChannelRow).where(
         Delivery.announcement_id == announcement_id, Delivery.state == S.DELIVERED,
-        col(Delivery.remote_url).is_not(None), col(Delivery.preview).is_(False),
+        col(Delivery.remote_url).is_not(None),
         col(ChannelRow.kind).in_(sorted(CHANNEL_CATEGORIES["website"]))).order_by(col(Delivery.finished_at))).all()
     url = next((u for code, u in rows if code == lang), None) or next((u for code, u in rows if code == "vi"), None)
     return {"website_url": url} if url else {}

@@ -38,5 +38,15 @@ class RuleError(CchcError):
     """An action the workflow forbids (self-approval, approving a draft, editing a cancelled item)."""
 
 
+class ContentChangedError(RuleError):
+    """An approver approved a version that is no longer the current one: nothing was approved."""
+
+    def __init__(self, announcement: object, current_hash: str):
+        self.current_hash = current_hash
+        super().__init__(f"nội dung thông báo {getattr(announcement, 'id', '')} đã thay đổi sau khi bạn xem "
+                         f"(bản hiện tại: {current_hash[:12]}); chưa phê duyệt gì. Hãy đọc lại bản mới rồi "
+                         "phê duyệt")
+
+
 class DatabaseNotReadyError(CchcError):
     """The database has not been created or is behind the code's migrations."""

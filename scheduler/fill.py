@@ -28,8 +28,10 @@ log = logging.getLogger(__name__)
 ACTOR = "cchc-fill"
 
 
-def fill_slot(session: Session, config: Config, channel: str, slot_at: datetime, *, now: datetime) -> list[Delivery]:
-    """Add evergreen deliveries to the slot of ``channel`` at ``slot_at`` where the rules call for it."""
+def fill_slot(session: Session, config: Config, channel: str, slot_at: datetime, *, now: datetime,
+              count_preview: bool = False) -> list[Delivery]:
+    """Add evergreen deliveries to the slot of ``channel`` at ``slot_at`` where the rules call for it
+    (``count_preview``: the simulation, where what would go out counts as out)."""
     unit = config.channels[channel].unit
     try:
         plan = plan_for(config, unit, slot_at.astimezone(LOCAL_TZ).year)
@@ -37,7 +39,7 @@ def fill_slot(session: Session, config: Config, channel: str, slot_at: datetime,
         return []  # no plan for this year: no rules to fill by
     rules = plan.fill
     in_slot = session.exec(due_in_slot(channel, slot_at)).all()
-    short = _short_rows(session, config, unit, channel, slot_at, now) if rules.quotas else []
+    short = _short_rows(session, config, unit, channel, slot_at, now, count_preview) if rules.quotas else []
     if in_slot and not short:
         return []
     if not in_slot and not short and not rules.empty_slots:
@@ -63,11 +65,11 @@ def fill_slot(session: Session, config: Config, channel: str, slot_at: datetime,
 
 
 def _short_rows(session: Session, config: Config, unit: str, channel: str, slot_at: datetime,
-                now: datetime) -> list[Row]:
+                now: datetime, count_preview: bool) -> list[Row]:
     """Quota rows this channel can help with that are at risk and past their warning point."""
     day = slot_at.astimezone(LOCAL_TZ).date()
     try:
-        compliance = evaluate(session, config, unit=unit, span=day_span(day), now=now)
+        compliance = evaluate(session, config, unit=unit, span=day_span(day), now=now, count_preview=count_preview)
     except InputError:
         return []
     served = set(config.channels[channel].languages)
@@ -104,7 +106,7 @@ def _pick(session: Session, config: Config, plan: PlanFile, channel: str, slot_a
 
 
 def _matches(row: Row, ann: Announcement) -> bool:
-    return not row.target.topics or bool(set(row.target.topics) & set(ann.topics))
+    return row.target.counts(ann.topics)
 
 
 def _reason(short: list[Row], langs: list[str], ann: Announcement) -> str:

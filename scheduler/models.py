@@ -6,7 +6,7 @@ lists are JSON; enums are stored as their string values so migrations never figh
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -91,6 +91,7 @@ class DeliveryState(StrEnum):
     CANCELLED = "cancelled"
     SCHEDULED = "scheduled"  # handed to a platform that publishes it at the due time
     RETRACTING = "retracting"  # scheduled on a platform, approval voided: being taken back
+    PREVIEWED = "previewed"  # a channel in preview mode wrote the request it would send: nothing went out
 
 
 class Unit(SQLModel, table=True):
@@ -114,6 +115,8 @@ class Plan(SQLModel, table=True):
     title: str
     decision: str = ""
     source: str = ""
+    issued: date | None = None  # the day the plan was signed
+    effective: date | None = None  # the first day it applies: earlier periods are "not yet applicable"
 
 
 class Topic(SQLModel, table=True):
@@ -141,6 +144,7 @@ class Target(SQLModel, table=True):
     period: str = Field(max_length=20)
     languages: list[str] = _json()
     topics: list[str] = _json()
+    exclude_topics: list[str] = _json()  # items about these topics never count (the bulletin is not an article)
 
 
 class Channel(SQLModel, table=True):
@@ -176,6 +180,9 @@ class Announcement(SQLModel, table=True):
     repeat_until: datetime | None = _when()
     expires_at: datetime | None = _when()
     author: str = Field(max_length=80)
+    # Everyone who wrote any part of what is approved: the author, each editor, each translator. None
+    # of them may approve it (DESIGN.md §7: writers never approve).
+    writers: list[str] = _json()
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
     sample_key: str | None = Field(default=None, max_length=60, unique=True)
@@ -244,7 +251,6 @@ class Delivery(SQLModel, table=True):
     remote_id: str | None = None
     remote_url: str | None = None
     last_error: str | None = None
-    preview: bool = False
     origin: str = Field(default="schedule", max_length=10)  # "schedule", or "fill" when the gap filler added it
     finished_at: datetime | None = _when(index=True)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
@@ -308,6 +314,7 @@ class AsRunStatus(StrEnum):
     PREPARED = "prepared"  # the programme is built and handed to playout, the slot has not begun
     PLAYING = "playing"
     PLAYED = "played"
+    SKIPPED = "skipped"  # nothing was due in the slot: nothing played, and nothing failed
     MISSED = "missed"  # the slot passed by more than its grace time without playing: never played late
     INTERRUPTED = "interrupted"  # the service stopped during a live programme
     FAILED = "failed"  # the programme could not be built or handed to playout
@@ -331,6 +338,9 @@ class AsRun(SQLModel, table=True):
     backend: str = Field(max_length=12)
     path: str | None = None
     duration_ms: int = 0
+    # How many deliveries the slot held: those in its programme, or, for a missed slot, those that
+    # expired with it. A missed slot with none was not a failure to broadcast anything.
+    items: int = 0
     parts: list[dict[str, Any]] = _json()
     notes: list[str] = _json()
     message: str | None = None

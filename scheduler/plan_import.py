@@ -162,6 +162,9 @@ def propose(text: str, *, config: Config | None = None, unit: str | None = None)
     if social is not None:
         _target(proposal, "social", social, "social", 4, "month", about="zalo|facebook|tiktok",
                 note="Kế hoạch không ghi số lượng; đề xuất 01 tin/tuần (04 tin/tháng) để 'duy trì' đo được.")
+    bulletin, articles = proposal.targets.get("bulletin"), proposal.targets.get("portal-articles")
+    if bulletin and articles:  # an issue of the bulletin is not also one of the month's articles
+        articles["exclude_topics"] = list(bulletin["topics"])
     if not website_counted and "portal-articles" not in proposal.targets:
         proposal.notes.append("Không tìm thấy chỉ tiêu có số lượng cho Cổng/Trang thông tin điện tử.")
     if not proposal.topics and not proposal.targets:
@@ -214,7 +217,7 @@ def _target(proposal: Proposal, key: str, block: Block, channel: str, minimum: i
     description = next((x for x in sentences if about and re.search(about, fold(x))), sentences[0]).rstrip(".;:")
     proposal.targets[key] = {"clause": clause or block.clause, "description": description, "channel": channel,
                              "minimum": minimum, "period": period, "languages": languages or ["vi"],
-                             "topics": topics or [], "note": note}
+                             "topics": topics or [], "exclude_topics": [], "note": note}
 
 
 def _title(text: str) -> str:
@@ -239,7 +242,9 @@ def to_toml(proposal: Proposal, *, plan_id: str, unit: str, source: str) -> str:
     out = [f"# ĐỀ XUẤT từ {source}: hãy đọc lại từng mục với văn bản gốc trước khi dùng.",
            *(f"# {note}" for note in proposal.notes),
            f"id = {q(plan_id)}", f"unit = {q(unit)}", f"year = {proposal.year}", f"title = {q(proposal.title)}",
-           f"source = {q(source)}", ""]
+           f"source = {q(source)}",
+           "# Ngày ban hành và ngày bắt đầu áp dụng của kế hoạch (các kỳ trước ngày áp dụng: chưa áp dụng):",
+           "# issued = 2025-08-01", "# effective = 2025-08-01", ""]
     for code, topic in proposal.topics.items():
         out += [f"[topics.{q(code)}]", f"clause = {q(topic['clause'])}", f"text = {q(topic['text'])}", ""]
     for key, target in proposal.targets.items():
@@ -247,8 +252,9 @@ def to_toml(proposal: Proposal, *, plan_id: str, unit: str, source: str) -> str:
                 f"channel = {q(target['channel'])}", f"minimum = {target['minimum']}",
                 f"period = {q(target['period'])}",
                 f"languages = [{', '.join(q(lang) for lang in target['languages'])}]"]
-        if target["topics"]:
-            out.append(f"topics = [{', '.join(q(t) for t in target['topics'])}]")
+        for field_name in ("topics", "exclude_topics"):
+            if target[field_name]:
+                out.append(f"{field_name} = [{', '.join(q(t) for t in target[field_name])}]")
         if target["note"]:
             out.append(f"note = {q(target['note'])}")
         out.append("")

@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import Session, col, func, or_, select
 
 from channels.base import Outcome, Post
+from scheduler.announcements import content_hash, writers
 from scheduler.clock import LOCAL_TZ, show
 from scheduler.config import Config
 from scheduler.errors import InputError, NotFoundError
@@ -64,7 +65,8 @@ def announcement(session: Session, announcement_id: int) -> dict[str, Any]:
     return {
         "id": a.id, "ref": a.ref_code, "unit": a.unit_id, "status": a.status, "priority": a.priority,
         "title": a.title, "body": a.body, "topics": a.topics, "channels": a.channels,
-        "languages": a.languages, "author": a.author,
+        "languages": a.languages, "author": a.author, "writers": sorted(writers(session, a)),
+        "content_hash": content_hash(session, a),
         "schedule": {"next_slot": a.next_slot, "at": show(a.first_at), "repeat": a.repeat,
                      "until": show(a.repeat_until)[:10], "expires": show(a.expires_at)},
         "translations": [{"lang": t.lang, "title": t.title, "body": t.body, "translator": t.translator,
@@ -138,10 +140,13 @@ def plan(session: Session, unit: str) -> list[dict]:
         targets = session.exec(select(Target).where(Target.plan_id == p.id).order_by(Target.id)).all()
         result.append({
             "id": p.id, "year": p.year, "title": p.title, "decision": p.decision,
+            "issued": p.issued.isoformat() if p.issued else None,
+            "effective": p.effective.isoformat() if p.effective else None,
             "topics": [{"code": t.code, "clause": t.clause, "text": t.text} for t in topics],
             "targets": [{"key": t.key, "clause": t.clause, "description": t.description,
                          "channel": t.channel, "minimum": t.minimum, "period": t.period,
-                         "languages": t.languages, "topics": t.topics} for t in targets],
+                         "languages": t.languages, "topics": t.topics, "exclude_topics": t.exclude_topics}
+                        for t in targets],
         })
     return result
 
@@ -152,7 +157,7 @@ def delivery_row(d: Delivery) -> dict[str, Any]:
             "expires": show(d.expires_at), "state": d.state, "attempts": d.attempt_count,
             # a post scheduled on its platform has no next attempt: the platform publishes it at ``due``
             "next_attempt": show(d.next_attempt_at) if d.state in OPEN and d.state != DeliveryState.SCHEDULED else "",
-            "remote_id": d.remote_id, "url": d.remote_url, "preview": d.preview,
+            "remote_id": d.remote_id, "url": d.remote_url,
             "error": d.last_error or ""}
 
 

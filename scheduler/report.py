@@ -53,9 +53,18 @@ class Report:
         for number, s in enumerate(self.compliance.summaries, start=1):
             t = s.target
             rows.append([number, t.description, t.clause, LANGUAGE_NAMES[s.lang],
-                         f"{t.minimum}/{_PER[t.period]}", f"{s.met}/{len(s.rows)} {_UNIT[t.period]} đạt",
+                         f"{t.minimum}/{_PER[t.period]}", _periods_met(s),
                          s.delivered, STATUS_TEXT[s.status]])
         return rows
+
+
+def _periods_met(s) -> str:  # noqa: ANN001
+    """"3/4 tháng đạt"; periods before the plan took effect are not counted."""
+    if not s.applicable:
+        return "chưa áp dụng"
+    skipped = len(s.rows) - len(s.applicable)
+    return f"{s.met}/{len(s.applicable)} {_UNIT[s.target.period]} đạt" + (
+        f" ({skipped} {_UNIT[s.target.period]} trước khi kế hoạch áp dụng)" if skipped else "")
 
 
 _PER = {"week": "tuần", "month": "tháng", "quarter": "quý", "half": "6 tháng", "year": "năm"}
@@ -124,8 +133,9 @@ def _problems(session: Session, report: Report, names: list[str], lo: datetime, 
             for at, ch, ref, lang, state, reason in failed]
     slot_text = {AsRunStatus.MISSED: "khung giờ bị lỡ", AsRunStatus.FAILED: "khung giờ không phát được",
                  AsRunStatus.INTERRUPTED: "chương trình bị ngắt"}
+    # A slot with nothing due that was missed or skipped kept nothing off the air: not a failure.
     runs = session.exec(select(AsRun).where(col(AsRun.channel_id).in_(names), AsRun.slot_at >= lo, AsRun.slot_at < hi,
-                                            col(AsRun.status).in_(list(slot_text)))
+                                            col(AsRun.status).in_(list(slot_text)), AsRun.items > 0)
                         .order_by(col(AsRun.slot_at)).limit(MAX_PROBLEMS)).all()
     rows += [{"at": show(run.slot_at), "channel": channels[run.channel_id].title, "ref": "", "lang": "",
               "state": slot_text[AsRunStatus(run.status)], "reason": run.message or ""} for run in runs]

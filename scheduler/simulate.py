@@ -124,7 +124,7 @@ def _run(engine, config: Config, unit: str, folder: Path, span: Span) -> Simulat
     for moment, slot_of in events:
         clock.moment = moment
         report = dispatcher.run_once()
-        counts["sent"] += report.sent.get(DeliveryState.DELIVERED, 0)
+        counts["sent"] += report.sent.get(DeliveryState.DELIVERED, 0) + report.sent.get(DeliveryState.PREVIEWED, 0)
         counts["expired"] += report.expired
         if slot_of is not None:
             counts["slots"] += 1
@@ -163,8 +163,8 @@ def _events(engine, loudspeakers: dict[str, list[str]], span: Span) -> list[tupl
 def _play_slot(engine, config: Config, channel: str, slot_at: datetime) -> int:
     """What the broadcaster would do at the slot, without audio: fill, then count what is due as played."""
     with write_session(engine) as session:
-        filled = fill_slot(session, config, channel, slot_at, now=slot_at)
+        filled = fill_slot(session, config, channel, slot_at, now=slot_at, count_preview=True)
         for d in session.exec(due_in_slot(channel, slot_at)).all():
-            d.state, d.finished_at, d.updated_at, d.preview = DeliveryState.DELIVERED, slot_at, slot_at, True
-            d.last_error = f"mô phỏng: phát lúc {show(slot_at)}"
+            d.state, d.finished_at, d.updated_at = DeliveryState.PREVIEWED, slot_at, slot_at
+            d.last_error = f"mô phỏng: sẽ phát lúc {show(slot_at)}"
     return len({d.announcement_id for d in filled})

@@ -15,6 +15,9 @@ Sent ahead to a platform that publishes at the due time itself (``send_ahead_min
                                                         ├──not yet──> retracting (try again)
                                                         └──refused, or past expiry──> failed (remove by hand)
 
+On a channel in preview mode the send only writes the request it would make: such a delivery ends
+``previewed``, never ``delivered``, so nothing counts it as published.
+
 A delivery whose send may have reached the platform is never sent again until the platform has
 said it does not have it (``absent``): that is the whole duplicate-prevention rule.
 """
@@ -31,15 +34,17 @@ from scheduler.models import DeliveryState as S
 ALLOWED: dict[S, frozenset[S]] = {
     S.PENDING: frozenset({S.SENDING, S.EXPIRED, S.CANCELLED, S.FAILED}),
     S.RETRY_WAIT: frozenset({S.SENDING, S.EXPIRED, S.CANCELLED, S.FAILED}),
-    S.SENDING: frozenset({S.DELIVERED, S.SCHEDULED, S.RETRACTING, S.RETRY_WAIT, S.FAILED, S.NEEDS_RECONCILE}),
-    S.NEEDS_RECONCILE: frozenset({S.DELIVERED, S.SCHEDULED, S.RETRACTING, S.RETRY_WAIT, S.FAILED, S.EXPIRED,
-                                  S.NEEDS_RECONCILE}),
+    S.SENDING: frozenset({S.DELIVERED, S.PREVIEWED, S.SCHEDULED, S.RETRACTING, S.RETRY_WAIT, S.FAILED,
+                          S.NEEDS_RECONCILE}),
+    S.NEEDS_RECONCILE: frozenset({S.DELIVERED, S.PREVIEWED, S.SCHEDULED, S.RETRACTING, S.RETRY_WAIT, S.FAILED,
+                                  S.EXPIRED, S.NEEDS_RECONCILE}),
     S.SCHEDULED: frozenset({S.DELIVERED, S.RETRACTING}),
     S.RETRACTING: frozenset({S.CANCELLED, S.FAILED, S.RETRACTING}),
     S.DELIVERED: frozenset(),
     S.FAILED: frozenset(),
     S.EXPIRED: frozenset(),
     S.CANCELLED: frozenset(),
+    S.PREVIEWED: frozenset(),
 }
 TERMINAL = frozenset(state for state, nexts in ALLOWED.items() if not nexts)
 CLAIMABLE = (S.PENDING, S.RETRY_WAIT)

@@ -21,6 +21,10 @@ from scheduler.errors import InputError, RuleError
 from scheduler.models import LoginAttempt, Role, User, WebSession
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
+SYSTEM = "cchc-"  # names of the service's own automatic actions (cchc-fill, cchc-service): never a person
+APPROVERS = (Role.APPROVER, Role.ADMIN)
+# What only approvers (and admins) may do; every active account may write, translate and submit.
+APPROVER_ACTIONS = {"approve": "phê duyệt", "reject": "từ chối", "cancel": "hủy thông báo"}
 MIN_PASSWORD = 10
 SESSION_HOURS = 10  # one working day: staff log in again each morning
 MAX_FAILURES = 5  # per name, and per address, within FAILURE_WINDOW
@@ -42,6 +46,8 @@ def add_user(session: Session, *, name: str, role: str, password: str, actor: st
     if not NAME.match(name):
         raise InputError("NAME", "tên đăng nhập gồm 2–60 chữ thường không dấu, số, dấu chấm, gạch dưới hoặc "
                                  "gạch ngang, bắt đầu bằng chữ hoặc số (ví dụ: lan, nguyen.hung)")
+    if name.startswith(SYSTEM):
+        raise InputError("NAME", f"tên bắt đầu bằng '{SYSTEM}' dành cho các việc hệ thống tự làm; hãy chọn tên khác")
     if role not in set(Role):
         raise InputError("--role", f"vai trò '{role}' không có; hãy chọn một trong: {', '.join(Role)}")
     if session.get(User, name) is not None:
@@ -51,6 +57,24 @@ def add_user(session: Session, *, name: str, role: str, password: str, actor: st
     session.add(user)
     audit.record(session, actor=actor, action="user-add", subject=f"user:{name}", at=now, role=role)
     return user
+
+
+def acting(session: Session, name: str, action: str) -> str:
+    """The person a command acts as (``--user``, ``CCHC_USER``), checked once accounts exist.
+
+    Before the first account is made, a name is taken as given (a first install, the tests). After,
+    it must be an active account whose role allows ``action``; the account's own spelling is returned.
+    """
+    if session.exec(select(User.name).limit(1)).first() is None:
+        return name
+    user = session.get(User, name.strip().lower())
+    if user is None or not user.active:
+        raise InputError("--user", f"'{name}' không phải tài khoản đang hoạt động; hãy dùng tên đăng nhập của "
+                                   "mình (tài khoản do quản trị tạo bằng: cchc user add)")
+    if action in APPROVER_ACTIONS and user.role not in APPROVERS:
+        raise InputError("--user", f"tài khoản {user.name} có vai trò biên tập, không được "
+                                   f"{APPROVER_ACTIONS[action]}; việc này cần vai trò thẩm định hoặc quản trị")
+    return user.name
 
 
 def _check_password(password: str) -> None:

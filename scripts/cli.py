@@ -83,10 +83,15 @@ def with_app(log_level: int = logging.WARNING) -> Callable:
     return decorate
 
 
-def need_user(user: str | None) -> str:
+def need_user(app: App, user: str | None, action: str) -> str:
+    """The person acting: ``--user`` or ``CCHC_USER``, an active account allowed to ``action`` once
+    accounts exist (``scheduler.users.acting``)."""
+    from scheduler import users
+
     if not user:
         raise InputError("--user", "hãy cho biết bạn là ai: thêm --user TÊN hoặc đặt biến CCHC_USER")
-    return user
+    with read_session(app.ready_engine()) as session:
+        return users.acting(session, user, action)
 
 
 def fmt_option(func: Callable) -> Callable:
@@ -158,13 +163,23 @@ def plan_show(app: App, user: str | None, unit: str | None, as_json: bool) -> No
         click.echo(json.dumps(plans, ensure_ascii=False, indent=2))
         return
     for p in plans:
-        click.echo(f"{p['title']} ({p['id']})\n{p['decision']}\n\nNội dung:")
+        click.echo(f"{p['title']} ({p['id']})\n{p['decision']}")
+        if p["issued"] or p["effective"]:
+            click.echo(f"Ban hành {_day(p['issued'])}; áp dụng từ {_day(p['effective'] or p['issued'])}")
+        click.echo("\nNội dung:")
         for t in p["topics"]:
             click.echo(f"  {t['code']}) [{t['clause']}] {t['text']}")
         click.echo("\nChỉ tiêu:")
         for t in p["targets"]:
+            about = f"; chỉ mục {', '.join(t['topics'])}" if t["topics"] else ""
+            about += f"; không tính mục {', '.join(t['exclude_topics'])}" if t["exclude_topics"] else ""
             click.echo(f"  [{t['clause']}] ít nhất {t['minimum']} / {t['period']} trên {t['channel']} "
-                       f"({', '.join(t['languages'])}): {t['description']}")
+                       f"({', '.join(t['languages'])}{about}): {t['description']}")
+
+
+def _day(iso: str | None) -> str:
+    """``2025-08-01`` as staff write it: 01/08/2025."""
+    return f"{iso[8:10]}/{iso[5:7]}/{iso[:4]}" if iso else "(chưa ghi)"
 
 
 @plan_group.command("import")
@@ -256,7 +271,7 @@ def _draft(body: str | None, body_file: str | None, at_text: str | None, until_t
 @with_app()
 def queue(app: App, user: str | None, submit_now: bool, **fields: Any) -> None:
     """Tạo một thông báo mới (in ra mã số của nó)."""
-    author = need_user(user)
+    author = need_user(app, user, "queue")
     draft = _draft(**fields)
     with write_session(app.ready_engine()) as session:
         ann = announcements.create(session, config=app.config, draft=draft, author=author, now=app.now())
@@ -273,7 +288,7 @@ def queue(app: App, user: str | None, submit_now: bool, **fields: Any) -> None:
 @with_app()
 def edit(app: App, user: str | None, announcement_id: int, **fields: Any) -> None:
     """Sửa một thông báo (phê duyệt trước đó mất hiệu lực)."""
-    actor = need_user(user)
+    actor = need_user(app, user, "edit")
     draft = _draft(**fields)
     with write_session(app.ready_engine()) as session:
         ann = announcements.get(session, announcement_id)
@@ -294,7 +309,7 @@ def edit(app: App, user: str | None, announcement_id: int, **fields: Any) -> Non
 def translate(app: App, user: str | None, announcement_id: int, lang: str, title: str | None,
               body: str | None, body_file: str | None, audio: Path | None) -> None:
     """Thêm hoặc thay bản dịch tiếng Thái / tiếng Mông (kèm ghi âm nếu có)."""
-    translator = need_user(user)
+    translator = need_user(app, user, "translate")
     check_language(lang)
     body = _body(body, body_file)
     if audio is not None and audio.is_file():
@@ -314,10 +329,25 @@ def translate(app: App, user: str | None, announcement_id: int, lang: str, title
         click.echo(f"  {note}")
 
 
-def _approved(count: int, evergreen: bool) -> str:
-    if evergreen:
-        return "tin dùng lại đã vào thư viện; hệ thống tự xếp nó vào khung giờ trống khi cần"
-    return f"{count} lượt phát đã được xếp lịch"
+@cli.command()
+@click.argument("announcement_id", type=int)
+@click.option("--content", "shown_hash", metavar="HASH",
+              help="Mã nội dung của bản đã đọc (cchc show in ra); nội dung đã đổi thì không phê duyệt.")
+@with_app()
+def approve(app: App, user: str | None, announcement_id: int, shown_hash: str | None) -> None:
+    """Phê duyệt (người khác với người viết, sửa, dịch) và xếp lịch các lượt phát."""
+    actor = need_user(app, user, "approve")
+    with write_session(app.ready_engine()) as session:
+        ann = announcements.get(session, announcement_id)
+        deliveries = announcements.approve(session, config=app.config, ann=ann, approver=actor, now=app.now(),
+                                           shown_hash=shown_hash)
+        approval = announcements.current_approval(session, ann)
+    if ann.evergreen:
+        result = "tin dùng lại đã vào thư viện; hệ thống tự xếp nó vào khung giờ trống khi cần"
+    else:
+        result = f"{len(deliveries)} lượt phát đã được xếp lịch"
+    click.echo(f"Đã phê duyệt thông báo {announcement_id}: {result}.")
+    click.echo(f"  Nội dung đã phê duyệt: {approval.content_hash}")
 
 
 def _simple_action(name: str, help_text: str, action: Callable[..., Any], done: str,
@@ -325,7 +355,7 @@ def _simple_action(name: str, help_text: str, action: Callable[..., Any], done: 
     @click.argument("announcement_id", type=int)
     @with_app()
     def command(app: App, user: str | None, announcement_id: int, **kw: Any) -> None:
-        actor = need_user(user)
+        actor = need_user(app, user, name)
         with write_session(app.ready_engine()) as session:
             ann = announcements.get(session, announcement_id)
             result = action(session, app, ann, actor, kw.get("reason") or "")
@@ -340,10 +370,6 @@ def _simple_action(name: str, help_text: str, action: Callable[..., Any], done: 
 _simple_action("submit", "Gửi thông báo đi thẩm định.",
                lambda s, app, ann, actor, _: announcements.submit(s, ann=ann, actor=actor, now=app.now()),
                "Đã gửi duyệt thông báo {id}.")
-_simple_action("approve", "Phê duyệt (người khác với người viết) và xếp lịch các lượt phát.",
-               lambda s, app, ann, actor, _: _approved(len(announcements.approve(
-                   s, config=app.config, ann=ann, approver=actor, now=app.now())), ann.evergreen),
-               "Đã phê duyệt thông báo {id}: {result}.")
 _simple_action("reject", "Từ chối, kèm lý do.",
                lambda s, app, ann, actor, why: announcements.reject(
                    s, ann=ann, approver=actor, reason=why, now=app.now()),
@@ -378,6 +404,8 @@ def show_cmd(app: App, user: str | None, announcement_id: int, as_json: bool) ->
         click.echo(to_json(data))
         return
     click.echo(f"{data['ref']}  [{data['status']}]  ưu tiên: {data['priority']}  người viết: {data['author']}")
+    click.echo(f"Người viết, sửa, dịch: {', '.join(data['writers'])}")
+    click.echo(f"Mã nội dung (phê duyệt đúng bản này: cchc approve {data['id']} --content {data['content_hash']})")
     click.echo(f"Tiêu đề: {data['title']}\n\n{data['body']}\n")
     for t in data["translations"]:
         click.echo(f"[{t['lang']}] {t['title']}\n{t['body']}\n" + (f"(ghi âm: {t['audio']})\n" if t["audio"] else ""))
@@ -795,8 +823,9 @@ def simulate(app: App, user: str | None, first_text: str, last_text: str, unit: 
                             "slots": result.slots, "expired": result.expired,
                             "warnings": [{"at": show(at), **row.as_dict()} for at, row in result.warnings]}))
         return
-    click.echo(f"Mô phỏng {result.compliance.span.title}: {result.sent} lượt đăng, {result.slots} khung giờ "
+    click.echo(f"Mô phỏng {result.compliance.span.title}: {result.sent} lượt sẽ đăng, {result.slots} khung giờ "
                f"truyền thanh ({result.filled} lần tự động xếp tin dùng lại), {result.expired} lượt quá hạn.")
+    click.echo("Trong mô phỏng, mọi kênh chỉ xem trước; chỉ tiêu dưới đây tính cả những lượt sẽ đăng, phát đó.")
     for at, row in result.warnings:
         click.echo(f"  {show(at)[:10]} cảnh báo: {row.key} ({row.target.clause}) {row.lang} {row.span.title}: "
                    f"còn thiếu {row.needed}")

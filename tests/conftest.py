@@ -94,6 +94,16 @@ def config_dir(tmp_path) -> Path:
 
 
 @pytest.fixture
+def repeating_website(config_dir) -> Path:
+    """The config with the website set to post every occurrence of a repeat (``repeats = true``): a quick
+    way to many deliveries. List it before ``app`` or ``staff``."""
+    from tests.helpers import set_channel
+
+    set_channel(config_dir, "muong-la-website", repeats=True)
+    return config_dir
+
+
+@pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(START)
 

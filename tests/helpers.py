@@ -28,8 +28,8 @@ def make_app(settings, clock) -> App:
 
 
 def set_channel(config_dir: Path, name: str, *, mode: str | None = None, send_ahead_minutes: int | None = None,
-                **values: str) -> None:
-    """Change channel ``name`` in a copied config: its ``mode`` and ``send_ahead_minutes``, and settings
+                repeats: bool | None = None, **values: str) -> None:
+    """Change channel ``name`` in a copied config: its ``mode``, ``send_ahead_minutes`` and ``repeats``, and settings
     given as TOML text (``gap_ms="300"``, ``url='"http://..."'``); a dotted key's value is a whole
     sub-table appended."""
     path = config_dir / "channels.toml"
@@ -42,6 +42,8 @@ def set_channel(config_dir: Path, name: str, *, mode: str | None = None, send_ah
     if send_ahead_minutes is not None:
         head = re.sub(r"(?m)^send_ahead_minutes = \d+\n", "", head).rstrip("\n")
         head += f"\nsend_ahead_minutes = {send_ahead_minutes}\n\n"
+    if repeats is not None:
+        head = head.rstrip("\n") + f"\nrepeats = {'true' if repeats else 'false'}\n\n"
     text = text[:start] + head + text[end:]
     head = f"[channels.{name}.settings]\n"
     start = text.index(head) + len(head)

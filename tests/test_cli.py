@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from tests.cli import run, snapshot
+from tests.cli import invoke, run, snapshot
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_queue_approve_and_publish_on_schedule_with_every_attempt_logged(ready):
     early = run(ready, "dispatch", "--once", "--now", "2025-09-02 05:59")
     assert "sent: 0" in early.stdout
     on_time = run(ready, "dispatch", "--once", "--now", "2025-09-02 06:00")
-    assert "delivered=2" in on_time.stdout, on_time.stderr
+    assert "delivered=1, previewed=1" in on_time.stdout, on_time.stderr  # the webhook is in preview mode
     page = next((ready.data_dir / "site/muong-la-website/posts").glob("*.html")).read_text()
     assert "Lịch tiếp công dân tháng 9" in page
     table = run(ready, "logs")
@@ -53,7 +53,9 @@ def test_queue_approve_and_publish_on_schedule_with_every_attempt_logged(ready):
     assert {r["channel"] for r in data} == {"muong-la-website", "muong-la-webhook"}
     assert run(ready, "logs", "--json", "--until", "2025-09-01").stdout.strip() == "[]"
     shown = json.loads(run(ready, "show", ann, "--json").stdout)
-    assert shown["status"] == "approved" and {d["state"] for d in shown["deliveries"]} == {"delivered"}
+    assert shown["status"] == "approved"
+    assert {(d["channel"], d["state"]) for d in shown["deliveries"]} == {("muong-la-website", "delivered"),
+                                                                         ("muong-la-webhook", "previewed")}
 
 
 def test_listing_commands_speak_json(ready):
@@ -186,3 +188,48 @@ def test_loudspeaker_commands_speak_render_preview_and_log(ready, tmp_path):
     logged = json.loads(run(ready, "asrun", "--date", "2025-09-01", "--json", "--now", "2025-09-01 18:00").stdout)
     (slot,) = logged
     assert slot["status"] == "played" and slot["played"] == "1/1" and slot["parts"][0]["engine"] == "espeak-ng"
+
+
+def test_approve_prints_the_hash_it_approved_and_can_pin_the_version_read(ready):
+    ann = queue_id(ready, "--title", "Tin", "--body", "Nội dung", "--channel", "web", "--at", "2025-09-03 17:00")
+    assert invoke(ready, "submit", ann, "--user", "lan", "--now", "2025-09-01 07:05").returncode == 0
+    shown = invoke(ready, "show", ann).stdout
+    read = next(line for line in shown.splitlines() if "--content" in line).split("--content ")[1].split()[0]
+    queue_edit = invoke(ready, "edit", ann, "--body", "Nội dung đã sửa", "--user", "lan", "--now", "2025-09-01 07:06")
+    assert queue_edit.returncode == 0
+    assert invoke(ready, "submit", ann, "--user", "lan", "--now", "2025-09-01 07:07").returncode == 0
+    stale = invoke(ready, "approve", ann, "--user", "hung", "--content", read, "--now", "2025-09-01 07:08")
+    assert stale.returncode == 1 and "đã thay đổi sau khi bạn xem" in stale.stderr
+    assert json.loads(invoke(ready, "show", ann, "--json").stdout)["status"] == "submitted"
+    current = json.loads(invoke(ready, "show", ann, "--json").stdout)["content_hash"]
+    done = invoke(ready, "approve", ann, "--user", "hung", "--content", current, "--now", "2025-09-01 07:09")
+    assert done.returncode == 0 and f"Nội dung đã phê duyệt: {current}" in done.stdout
+
+
+def test_once_accounts_exist_a_name_must_be_a_person_whose_role_allows_the_action(ready):
+    for name, role in (("lan", "editor"), ("hung", "approver")):
+        made = invoke(ready, "user", "add", name, "--role", role, "--password-stdin", input_text="mat-khau-dai-2025\n")
+        assert made.returncode == 0, made.stderr
+    reserved = invoke(ready, "user", "add", "cchc-fill", "--role", "admin", "--password-stdin",
+                      input_text="mat-khau-dai-2025\n")
+    assert reserved.returncode == 2 and "dành cho các việc hệ thống" in reserved.stderr
+    ann = queue_id(ready, "--title", "Tin", "--body", "Nội dung", "--channel", "web", "--at", "2025-09-03 17:00",
+                   "--submit")
+    before = snapshot(ready.url)
+    for args, env, words in [
+        (["approve", ann, "--user", "nguoi-la"], {}, "không phải tài khoản đang hoạt động"),
+        (["approve", ann], {"CCHC_USER": "khach"}, "không phải tài khoản đang hoạt động"),
+        (["approve", ann, "--user", "lan"], {}, "không được phê duyệt"),
+        (["reject", ann, "--user", "lan", "--reason", "x"], {}, "không được từ chối"),
+        (["cancel", ann, "--user", "lan"], {}, "không được hủy"),
+        (["queue", "--user", "ai-do", "--title", "T", "--body", "B", "--channel", "web", "--next-slot"], {},
+         "không phải tài khoản"),
+    ]:
+        refused = invoke(ready, *args, "--now", "2025-09-01 07:10", extra_env=env)
+        assert refused.returncode == 2 and words in refused.stderr, (args, refused.stderr)
+        assert len(refused.stderr.strip().splitlines()) == 1
+    assert snapshot(ready.url) == before
+    done = invoke(ready, "approve", ann, "--user", "Hung", "--now", "2025-09-01 07:10")
+    assert done.returncode == 0, done.stderr
+    approvals = json.loads(invoke(ready, "show", ann, "--json").stdout)["approvals"]
+    assert [(a["decision"], a["by"]) for a in approvals] == [("approved", "hung")]

@@ -147,9 +147,46 @@ def test_a_yearly_view_shows_every_week_of_the_loudspeaker_target(app, clock):
         result = evaluate(session, app.config, unit="muong-la", span=parse_period("2025"), now=clock.now())
     weeks = rows_by(result, "loudspeaker", "hmn")
     assert len(weeks) == 52 and weeks[0].span.label == "2025-W01"
-    # Before 1 September nothing was delivered: those weeks are missed; the weeks ahead are at risk.
-    assert {w.status for w in weeks if w.span.end_at <= START} == {Status.MISSED}
+    # The plan applies from 1 August: the weeks before it are not applicable, August's are missed (nothing
+    # was delivered), the weeks ahead are at risk.
+    assert {w.status for w in weeks if w.span.end <= date(2025, 8, 1)} == {Status.NOT_APPLICABLE}
+    assert {w.status for w in weeks if date(2025, 8, 1) < w.span.end and w.span.end_at <= START} == {Status.MISSED}
     assert {w.status for w in weeks if w.span.start_at > START} == {Status.AT_RISK}
+    assert [w.span.label for w in weeks if w.status == Status.MISSED][0] == "2025-W31"  # 28 July - 3 August
+
+
+def test_a_bulletin_counts_for_the_bulletin_target_only_not_as_an_article(app, clock):
+    for day in (2, 9, 16):
+        approved(app, channels=WEB, title=f"Bản tin điện tử CCHC số {day}", topics=["ban-tin"],
+                 at=START + timedelta(days=day - 1, hours=2))
+    approved(app, channels=WEB, title="Kết quả cải cách TTHC tháng 9", topics=["d"], at=START + timedelta(days=20))
+    for day in (2, 9, 16, 21):
+        dispatch_at(app, clock, START + timedelta(days=day - 1, hours=3))
+    clock.moment = START + timedelta(days=31)
+    with read_session(app.engine) as session:
+        result = evaluate(session, app.config, unit="muong-la", span=SEPTEMBER, now=clock.now())
+    [bulletin], [articles] = rows_by(result, "bulletin"), rows_by(result, "portal-articles")
+    assert (bulletin.delivered, bulletin.status) == (3, Status.MISSED)
+    assert (articles.delivered, articles.status) == (1, Status.MISSED)  # 1 article of the 2 a month
+
+
+def test_periods_before_the_plan_took_effect_are_not_applicable_not_missed(app, clock):
+    approved(app, channels=WEB, topics=["d"], at=START + timedelta(hours=2))
+    dispatch_at(app, clock, START + timedelta(hours=3))
+    clock.moment = START + timedelta(days=31)  # 2 October: the third quarter is over
+    with read_session(app.engine) as session:
+        result = evaluate(session, app.config, unit="muong-la", span=parse_period("2025-Q3"), now=clock.now())
+    months = {r.span.label: r.status for r in rows_by(result, "portal-articles")}
+    assert months == {"2025-07": Status.NOT_APPLICABLE, "2025-08": Status.MISSED, "2025-09": Status.MISSED}
+    summary = next(s for s in result.summaries if s.key == "portal-articles")
+    assert (summary.as_dict()["periods"], summary.as_dict()["required"]) == (2, 4)
+    from scheduler.report import STATUS_TEXT, _periods_met
+
+    assert _periods_met(summary) == "0/2 tháng đạt (1 tháng trước khi kế hoạch áp dụng)"
+    assert STATUS_TEXT[Status.NOT_APPLICABLE] == "chưa áp dụng"
+    with read_session(app.engine) as session:
+        june = evaluate(session, app.config, unit="muong-la", span=parse_period("2025-06"), now=clock.now())
+    assert {r.status for r in june.rows} == {Status.NOT_APPLICABLE} and not any(r.warning for r in june.rows)
 
 
 def test_a_unit_without_a_plan_for_the_year_is_refused(app):

@@ -63,3 +63,45 @@ def test_an_empty_database_is_refused_with_the_fix(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     with pytest.raises(DatabaseNotReadyError, match="cchc init"):
         ensure_ready(engine)
+
+
+def test_the_tables_the_code_declares_are_the_tables_the_migrations_make(db_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+    engine.dispose()
+
+
+def test_an_older_database_upgrades_in_place_with_its_records_made_true(tmp_path):
+    """0006: writers from the audit trail, previews no longer delivered, empty slots skipped."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate(engine, "0005")
+    rows = {
+        "unit": "('muong-la', 'Xã Mường La', 'commune', NULL, 'ML', NULL, '[]')",
+        "channel": "('web', 'muong-la', 'website', 'Web', '[\"vi\"]', 'live', 60, 1, '{}')",
+        "announcement": "(1, 'muong-la', 'ML-2025-0001', 'T', 'B', '[]', '[\"web\"]', '[\"vi\"]', 'normal', "
+                        "'approved', 0, NULL, 'none', NULL, NULL, 'lan', '2025-09-01 00:00:00', "
+                        "'2025-09-01 00:00:00', NULL, 0)",
+        "translation": "(1, 1, 'blt', 'T', 'B', NULL, NULL, 'lo.van.a', '2025-09-01 00:00:00')",
+        "auditevent": "(1, '2025-09-01 00:00:00', 'hung', 'edit', 'announcement:1', '{}')",
+        "approval": "(1, 1, 'approved', 'thu', '', 'h', '2025-09-01 00:00:00', NULL, '')",
+        "delivery": "(1, 1, 1, 'web', 'vi', 'ML-2025-0001.1', 'h', '2025-09-01 00:00:00', '2025-09-02 00:00:00', 2, "
+                    "'delivered', '2025-09-01 00:00:00', 1, 0, NULL, NULL, NULL, NULL, NULL, NULL, 1, 'schedule', "
+                    "'2025-09-01 00:01:00', '2025-09-01 00:00:00', '2025-09-01 00:00:00')",
+        "as_run": "(1, 'web', '2025-09-01 10:00:00', 'slot', 'played', 'folder', '', 0, '[]', '[]', NULL, NULL, NULL, "
+                  "NULL, NULL)",
+    }
+    with engine.begin() as conn:
+        for table, values in rows.items():
+            conn.exec_driver_sql(f"INSERT INTO {table} VALUES {values}")
+    migrate(engine)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT writers FROM announcement").scalar() == '["lan", "lo.van.a", "hung"]'
+        assert conn.exec_driver_sql("SELECT state FROM delivery").scalar() == "previewed"
+        assert conn.exec_driver_sql("SELECT status, items FROM as_run").one() == ("skipped", 0)
+    engine.dispose()

@@ -196,8 +196,62 @@ def test_an_edit_after_preparation_rebuilds_the_programme_without_the_old_text(l
                            draft=Draft(body="Nội dung mới.", changed=["body"]), actor="lan", now=clock.now())
     clock.advance(SLOT - clock.now())
     run = broadcaster.play("muong-la-loa", SLOT)
-    assert run.parts == [] and run.status == "played"
+    assert run.parts == [] and run.status == "skipped"
     assert deliveries(loa)[f"{ann.ref_code}.1"].state == S.CANCELLED
+
+
+def cancel(app, ann, clock) -> None:
+    from scheduler import announcements
+
+    with write_session(app.engine) as session:
+        announcements.cancel(session, ann=announcements.get(session, ann.id), actor="hung", reason="sai",
+                             now=clock.now())
+
+
+def void(app, ann, clock) -> None:
+    """An edit voids the approval: the item goes back to draft and must not play."""
+    from scheduler import announcements
+    from scheduler.announcements import Draft
+
+    with write_session(app.engine) as session:
+        announcements.edit(session, config=app.config, ann=announcements.get(session, ann.id),
+                           draft=Draft(body="Nội dung sửa lại, chưa duyệt."), actor="lan", now=clock.now())
+
+
+def sidecar_refs(path: Path) -> list[str]:
+    import json
+
+    return [item["ref_code"] for item in json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))["items"]]
+
+
+def test_a_voided_item_leaves_the_station_folder_before_its_slot_and_an_emptied_slot_leaves_nothing(loa, clock):
+    keep = approved(loa, channels=LOA, title="Lịch tiếp dân", body="Lịch tiếp công dân tháng 9.")
+    edited = approved(loa, channels=LOA, title="Tin sẽ sửa", body="Nội dung cũ sẽ được sửa lại.")
+    dropped = approved(loa, channels=LOA, title="Tin sẽ hủy", body="Nội dung sẽ bị hủy bỏ.")
+    broadcaster = loa.broadcaster()
+    clock.advance(SLOT - timedelta(minutes=10) - clock.now())
+    broadcaster.run_due()  # the service prepares the slot ahead into the station folder
+    (path,) = (loa.settings.data_dir / "playout" / "muong-la-loa").glob("*/1700.mp3")
+    assert sidecar_refs(path) == [f"{a.ref_code}.1" for a in (keep, edited, dropped)]
+    full = len(AudioSegment.from_file(path, format="mp3", codec="mp3"))
+
+    void(loa, edited, clock)
+    cancel(loa, dropped, clock)
+    clock.advance(timedelta(minutes=1))
+    broadcaster.run_due()  # the next tick rebuilds it: only what is approved and current stays
+    assert sidecar_refs(path) == [f"{keep.ref_code}.1"]
+    assert len(AudioSegment.from_file(path, format="mp3", codec="mp3")) < full - 2000
+    assert path.name in path.with_suffix(".m3u").read_text(encoding="utf-8")
+
+    cancel(loa, keep, clock)
+    clock.advance(timedelta(minutes=1))
+    broadcaster.run_due()
+    assert [p.name for p in path.parent.iterdir()] == []  # no MP3, M3U or JSON of an emptied slot
+    clock.advance(SLOT - clock.now())
+    broadcaster.run_due()
+    (run,) = as_runs(loa)
+    assert (run.status, run.parts, run.items) == ("skipped", [], 0)
+    assert {d.state for d in deliveries(loa).values()} == {S.CANCELLED}
 
 
 # -- voices -------------------------------------------------------------------------------------
@@ -327,6 +381,47 @@ def test_icecast_live_push_is_paced_and_a_listener_hears_the_programme(short_sta
     assert {d.state for d in deliveries(app).values()} == {S.DELIVERED}
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_icecast_pushes_only_what_is_still_approved_at_slot_time(short_station, settings, clock, icecast, monkeypatch,
+                                                                 tmp_path):
+    set_channel(short_station, LOA[0], playout='"icecast"', **{
+        "icecast.table": f'[channels.muong-la-loa.settings.icecast]\nurl = "{icecast.url}"\nmount = "/muong-la"\n'
+                         'password_env = "CCHC_ICECAST_PASSWORD"'})
+    monkeypatch.setenv("CCHC_ICECAST_PASSWORD", icecast.password)
+    app = make_app(settings, clock)
+    keep = approved(app, channels=LOA, title="Tin giữ lại", body="Thông báo ngắn.")
+    dropped = approved(app, channels=LOA, title="Tin bị hủy", body="Thông báo này dài hơn và sẽ bị hủy trước giờ "
+                                                                 "phát, nên không được phát lên loa.")
+    broadcaster = app.broadcaster()
+    clock.advance(SLOT - timedelta(minutes=10) - clock.now())
+    prepared = broadcaster.prepare("muong-la-loa", SLOT)
+    assert len(prepared.parts) == 2
+    cancel(app, dropped, clock)
+    clock.advance(SLOT - clock.now())
+    heard = bytearray()
+
+    def listen() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            response = requests.get(f"{icecast.url}/muong-la", stream=True, timeout=10)
+            if response.status_code == 200:
+                for chunk in response.iter_content(4096):
+                    heard.extend(chunk)
+                return
+            time.sleep(0.05)
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    run = broadcaster.play("muong-la-loa", SLOT)
+    listener.join(15)
+    assert [p["ref_code"] for p in run.parts] == [f"{keep.ref_code}.1"] and run.duration_ms < prepared.duration_ms
+    (tmp_path / "heard.mp3").write_bytes(bytes(heard))
+    received = AudioSegment.from_file(tmp_path / "heard.mp3", format="mp3", codec="mp3")
+    assert len(received) / 1000 == pytest.approx(run.duration_ms / 1000, abs=1.0)
+    states = {ref: d.state for ref, d in deliveries(app).items()}
+    assert states == {f"{keep.ref_code}.1": S.DELIVERED, f"{dropped.ref_code}.1": S.CANCELLED}
+
+
 def test_icecast_wrong_password_is_explained_without_the_password(icecast, tmp_path):
     from channels.loudspeaker.playout import IcecastPlayout
 
@@ -362,6 +457,32 @@ def test_http_playout_uploads_ahead_with_the_configured_fields(short_station, se
     assert upload["fields"]["client_ref"] == "muong-la-loa/2025-09-01T17:00:00"
     assert upload["files"]["audio"][:3] in (b"ID3", b"\xff\xfb")
     assert "prog-1" in as_runs(app)[0].message
+
+
+def test_http_playout_replaces_a_changed_programme_and_withdraws_an_emptied_one(short_station, settings, clock,
+                                                                                radio, monkeypatch):
+    http_channel(short_station, radio)
+    monkeypatch.setenv("CCHC_RADIO_TOKEN", radio.token)
+    app = make_app(settings, clock)
+    first = approved(app, channels=LOA, title="Tin một", body="Thông báo thứ nhất của xã.")
+    second = approved(app, channels=LOA, title="Tin hai", body="Thông báo thứ hai, dài hơn một chút của xã.")
+    broadcaster = app.broadcaster()
+    clock.advance(SLOT - timedelta(minutes=10) - clock.now())
+    broadcaster.run_due()
+    (upload,) = radio.uploads
+    long_programme = int(upload["fields"]["duration_seconds"])
+    void(app, second, clock)
+    clock.advance(timedelta(minutes=1))
+    broadcaster.run_due()
+    (upload,) = radio.uploads  # the same external id: the platform replaced it
+    assert int(upload["fields"]["duration_seconds"]) < long_programme
+    cancel(app, first, clock)
+    clock.advance(timedelta(minutes=1))
+    broadcaster.run_due()
+    assert radio.uploads == [] and radio.withdrawn == ["muong-la-loa/2025-09-01T17:00:00"]
+    clock.advance(SLOT - clock.now())
+    broadcaster.run_due()
+    assert as_runs(app)[0].status == "skipped" and radio.uploads == []
 
 
 def test_http_playout_refused_fails_the_slot_and_says_why(short_station, settings, clock, radio, monkeypatch):

@@ -138,3 +138,20 @@ def test_the_commands_write_the_report_and_refuse_bad_input(settings, tmp_path):
         refused = run(settings, "report", *args)
         assert (refused.returncode, "Traceback" in refused.stderr) == (2, False), refused.stderr
         assert message in refused.stderr
+
+
+def test_a_slot_with_nothing_due_is_not_a_failure_but_a_missed_slot_with_items_is(app, clock):
+    approved(app, title="Thông báo về dịch vụ bưu chính công ích", channels=["muong-la-loa"], at=SLOT)
+    broadcaster = app.broadcaster()
+    broadcaster.mark_missed("muong-la-loa", SLOT, SLOT + timedelta(hours=1))  # it had an item: a failure
+    empty = SLOT + timedelta(hours=13)  # 06:00 on 2 September, nothing due
+    broadcaster.mark_missed("muong-la-loa", empty, empty + timedelta(hours=1))  # the service was down
+    skipped = SLOT + timedelta(days=1)  # 17:00 on 2 September, nothing due, the service ran
+    clock.moment = skipped
+    assert broadcaster.play("muong-la-loa", skipped).status == "skipped"
+    clock.moment = START + timedelta(days=31, hours=1)
+    with read_session(app.engine) as session:
+        data = reports.gather(session, app.config, unit="muong-la", span=SEPTEMBER, now=clock.now())
+    slots = [p for p in data.problems if p["state"] == "khung giờ bị lỡ"]
+    assert [p["at"] for p in slots] == ["2025-09-01 17:00"]
+    assert data.problem_total == 2  # the missed slot and its item, which expired

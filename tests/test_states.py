@@ -30,6 +30,8 @@ EXPECTED = {
     (S.SENDING, S.SCHEDULED), (S.NEEDS_RECONCILE, S.SCHEDULED), (S.SCHEDULED, S.DELIVERED),
     (S.SCHEDULED, S.RETRACTING), (S.SENDING, S.RETRACTING), (S.NEEDS_RECONCILE, S.RETRACTING),
     (S.RETRACTING, S.CANCELLED), (S.RETRACTING, S.FAILED), (S.RETRACTING, S.RETRACTING),
+    # a channel in preview mode wrote the request, nothing went out
+    (S.SENDING, S.PREVIEWED), (S.NEEDS_RECONCILE, S.PREVIEWED),
 }
 
 
@@ -47,7 +49,7 @@ def test_sending_never_goes_back_to_pending():
     """A send that may have reached the platform is never re-queued blindly."""
     assert S.PENDING not in ALLOWED[S.SENDING]
     assert S.PENDING not in ALLOWED[S.NEEDS_RECONCILE]
-    assert TERMINAL == {S.DELIVERED, S.FAILED, S.EXPIRED, S.CANCELLED}
+    assert TERMINAL == {S.DELIVERED, S.FAILED, S.EXPIRED, S.CANCELLED, S.PREVIEWED}
 
 
 def decide(receipt, attempts=1, seed=1):

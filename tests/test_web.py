@@ -19,7 +19,7 @@ from scheduler.web.app import _csv_safe
 from tests.cli import run
 from tests.conftest import START
 from tests.helpers import approved, dispatch
-from tests.web import PASSWORDS, client, compose, csrf_of, logged_in
+from tests.web import PASSWORDS, approve, client, compose, content_hash_of, csrf_of, logged_in
 
 
 def test_every_page_but_the_login_needs_a_session(staff):
@@ -44,7 +44,7 @@ def test_an_editor_composes_and_another_person_approves_then_it_shows_in_the_log
     assert f"/announcements/{ann_id}" in queue.text
     detail = hung.get(f"/announcements/{ann_id}").text
     assert "Nội dung sẽ đăng trên từng kênh" in detail and "Chủ tịch UBND xã tiếp công dân." in detail
-    answer = hung.post(f"/announcements/{ann_id}/approve", data={"csrf": hung_csrf})
+    answer = approve(hung, hung_csrf, ann_id)
     assert answer.status_code == 303 and "1+l%C6%B0%E1%BB%A3t" in answer.headers["location"]  # "1 lượt"
 
     dispatch(staff, clock, START + timedelta(hours=2))
@@ -66,7 +66,8 @@ def test_the_dashboard_shows_a_year_without_a_plan_instead_of_failing(staff, clo
 def test_nobody_approves_their_own_text(staff):
     hung, csrf = logged_in(staff, "hung")
     ann_id = compose(hung, csrf, submit="1")
-    answer = hung.post(f"/announcements/{ann_id}/approve", data={"csrf": csrf})
+    answer = hung.post(f"/announcements/{ann_id}/approve",
+                       data={"csrf": csrf, "content_hash": content_hash_of(hung.get(f"/announcements/{ann_id}").text)})
     assert answer.status_code == 409 and "không được tự" in answer.text
 
 
@@ -136,7 +137,7 @@ def test_guessing_passwords_is_stopped_even_before_the_right_one(staff):
     assert "cchc_session" not in browser.cookies
 
 
-def test_the_delivery_log_pages_filters_and_exports_csv(staff, clock):
+def test_the_delivery_log_pages_filters_and_exports_csv(repeating_website, staff, clock):
     approved(staff, channels=["muong-la-website"], at=START + timedelta(hours=1), repeat="daily",
              until=(START + timedelta(days=59)).date())
     for day in range(60):
@@ -168,7 +169,10 @@ def test_the_json_api_needs_the_csrf_header_and_is_described_by_openapi(staff):
     assert mai.post("/api/announcements", json=body).status_code == 403
     created = mai.post("/api/announcements", json=body, headers={"X-CSRF-Token": me["csrf"]})
     assert created.status_code == 201 and created.json()["status"] == "submitted"
-    own = mai.post(f"/api/announcements/{created.json()['id']}/approve", headers={"X-CSRF-Token": me["csrf"]})
+    ann_id = created.json()["id"]
+    shown = mai.get(f"/api/announcements/{ann_id}").json()["content_hash"]
+    own = mai.post(f"/api/announcements/{ann_id}/approve", params={"content_hash": shown},
+                   headers={"X-CSRF-Token": me["csrf"]})
     assert own.status_code == 409 and "không được tự" in own.json()["error"]
     bad = mai.post("/api/announcements", json={**body, "at": "mai"}, headers={"X-CSRF-Token": me["csrf"]})
     assert bad.status_code == 400 and "YYYY-MM-DD HH:MM" in bad.json()["error"]

@@ -14,7 +14,7 @@ from sqlmodel import select
 from scheduler.db import read_session
 from scheduler.models import Announcement, Approval, Translation
 from tests.helpers import tone
-from tests.web import compose, logged_in
+from tests.web import approve, compose, logged_in
 
 TAI_VIET = "ꪎꪳ ꪼꪕ ꪀꪱꪙ ꪻꪊ ꪁꪮꪉ"  # Thái text in the Tai Viet script
 HMONG = "Tsoom fwv teb chaws tshaj tawm txog kev hloov kho kev tswj hwm"
@@ -97,7 +97,7 @@ def test_editing_the_text_voids_the_approval_and_saving_unchanged_keeps_it(staff
     ann_id = created_id(lan.post("/announcements", data=form(lan_csrf, body_blt=TAI_VIET, body_hmn=HMONG,
                                                              submit="1")))
     hung, hung_csrf = logged_in(staff, "hung")
-    assert hung.post(f"/announcements/{ann_id}/approve", data={"csrf": hung_csrf}).status_code == 303
+    assert approve(hung, hung_csrf, ann_id).status_code == 303
 
     editing = lan.get(f"/announcements/{ann_id}/edit").text
     assert "Sửa thông báo ML-2025-0001" in editing and TAI_VIET in editing and "đã được duyệt" in editing

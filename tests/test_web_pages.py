@@ -19,7 +19,7 @@ from tests.helpers import approved, dispatch
 from tests.web import logged_in
 
 
-def test_the_calendar_shows_deliveries_by_day_in_week_and_month(staff, clock):
+def test_the_calendar_shows_deliveries_by_day_in_week_and_month(repeating_website, staff, clock):
     approved(staff, channels=["muong-la-website"], at=START + timedelta(hours=2), repeat="daily",
              until=(START + timedelta(days=40)).date(), title="Tin <i>hằng ngày</i>")
     dispatch(staff, clock, START + timedelta(hours=3))  # the first one goes out
@@ -93,3 +93,38 @@ def test_the_dashboard_lists_loudspeaker_items_still_missing_a_recording(staff):
     page = lan.get("/").text
     assert "ML-2025-0001" in page and "chưa có ghi âm" in page and "/announcements/1/edit" in page
     assert page.count("chưa có ghi âm") == 1  # the Vietnamese one is voiced by TTS
+
+
+def test_a_preview_is_never_counted_or_shown_as_published(staff, clock):
+    """The Facebook channel is in preview mode: its post is written to the outbox, not sent."""
+    from scheduler import queries
+    from scheduler import report as reports
+    from scheduler.compliance import evaluate
+    from scheduler.db import read_session
+    from scheduler.periods import parse_period
+    from tests.helpers import all_deliveries
+
+    approved(staff, channels=["muong-la-website", "muong-la-facebook"], at=START + timedelta(hours=2))
+    dispatch(staff, clock, START + timedelta(hours=3))
+    states = {d.channel_id: d.state for d in all_deliveries(staff)}
+    assert states == {"muong-la-website": "delivered", "muong-la-facebook": "previewed"}
+    clock.moment = START + timedelta(days=31)
+    with read_session(staff.engine) as session:
+        month = evaluate(session, staff.config, unit="muong-la", span=parse_period("2025-09"), now=clock.now())
+        social = next(r for r in month.rows if r.key == "social")
+        assert (social.delivered, social.scheduled) == (0, 0)
+        data = reports.gather(session, staff.config, unit="muong-la", span=parse_period("2025-09"), now=clock.now())
+        health = queries.channel_health(session, since=START)
+    assert [c["channel"] for c in data.channels] == ["Trang thông tin điện tử xã Mường La"]
+    assert [i["channels"] for i in data.items] == ["Trang thông tin điện tử xã Mường La"]
+    assert "last_ok" in health["muong-la-website"] and "last_ok" not in health["muong-la-facebook"]
+
+    lan, _ = logged_in(staff, "lan")
+    log = lan.get("/deliveries?channel=muong-la-facebook").text
+    assert log.count("Xem trước (không đăng)") >= 2 and "Đã đăng/phát" not in log.split("<tbody>")[1]
+    channels = lan.get("/channels").text
+    facebook = channels[channels.index("Trang Facebook UBND xã Mường La"):].split("</tr>")[0]
+    assert "xem trước (không đăng)" in facebook and "Gửi được" not in facebook
+    compose = lan.get("/announcements/new").text
+    assert "muong-la-facebook, xem trước (không đăng)" in compose
+    assert "muong-la-website, xem trước" not in compose

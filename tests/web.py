@@ -47,3 +47,14 @@ def compose(browser, csrf, **fields) -> int:
     answer = browser.post("/announcements", data=data)
     assert answer.status_code == 303, answer.text
     return int(re.search(r"/announcements/(\d+)", answer.headers["location"]).group(1))
+
+
+def content_hash_of(html: str) -> str:
+    """The content hash the announcement page's approve form carries: the version the approver read."""
+    return re.search(r'name="content_hash" value="([0-9a-f]{64})"', html).group(1)
+
+
+def approve(browser, csrf, ann_id: int):
+    """Open the announcement page as an approver would, then approve the version it showed."""
+    shown = content_hash_of(browser.get(f"/announcements/{ann_id}").text)
+    return browser.post(f"/announcements/{ann_id}/approve", data={"csrf": csrf, "content_hash": shown})

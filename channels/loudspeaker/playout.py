@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from channels.base import Outcome, Receipt
-from channels.http import call, new_session
+from channels.http import call, classify_status, new_session
 from channels.secrets import redact
 
 log = logging.getLogger("cchc.playout")
@@ -133,6 +133,10 @@ class HttpPlayout:
     ``auth_header`` header as ``<auth_scheme> <token>``. A 2xx answer is JSON with the platform's
     id at ``id_field`` (dotted path, e.g. ``data.id``). 401/403: credentials; 429: later; other 4xx:
     refused; 5xx or no answer: unknown.
+
+    A programme whose items were all cancelled before its slot is withdrawn with ``DELETE url`` and the
+    ``external_id`` field as a query parameter (same auth header); 2xx, or 404 for one the platform
+    does not have, means it will not play.
     """
 
     def __init__(self, url: str, token: str | None, *, auth_header: str, auth_scheme: str, file_field: str,
@@ -144,9 +148,7 @@ class HttpPlayout:
         self._session = new_session()
 
     def upload(self, path: Path, values: dict[str, Any]) -> Receipt:
-        headers = {}
-        if self._token:
-            headers[self.auth_header] = f"{self.auth_scheme} {self._token}".strip()
+        headers = self._headers()
         form = {self.fields.get(key, key): str(value) for key, value in values.items()}
 
         def send():  # noqa: ANN202
@@ -162,6 +164,25 @@ class HttpPlayout:
                            message="nền tảng truyền thanh đã nhận chương trình")
 
         return call(send, success)
+
+    def withdraw(self, external_id: str) -> Receipt:
+        """Take the programme ``external_id`` off the platform (its slot has nothing left to play)."""
+        field = self.fields.get("external_id", "external_id")
+
+        def gone(response) -> Receipt | None:  # noqa: ANN001
+            if response.status_code == 404:
+                return Receipt(Outcome.SENT, http_status=404, message="nền tảng không có chương trình này")
+            return classify_status(response)
+
+        return call(lambda: self._session.delete(self.url, params={field: external_id}, headers=self._headers(),
+                                                 timeout=self.timeout),
+                    lambda response: Receipt(Outcome.SENT, http_status=response.status_code,
+                                             message="đã gỡ chương trình khỏi nền tảng truyền thanh"), gone)
+
+    def _headers(self) -> dict[str, str]:
+        if not self._token:
+            return {}
+        return {self.auth_header: f"{self.auth_scheme} {self._token}".strip()}
 
 
 def sidecar(channel: str, slot_label: str, kind: str, duration_ms: int, parts: list[dict],

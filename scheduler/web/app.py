@@ -30,13 +30,13 @@ from sqlmodel import col, func, select
 from starlette.concurrency import run_in_threadpool
 
 from channels.tokens import TokenChannel
-from scheduler import announcements, queries, users
+from scheduler import announcements, labels, queries, users
 from scheduler.app import App
 from scheduler.clock import LOCAL_TZ, local_midnight, parse_local_date, show
 from scheduler.db import read_session, write_session
 from scheduler.dispatch import holds
-from scheduler.errors import CchcError, InputError
-from scheduler.models import Announcement, AnnouncementStatus, Delivery, Role, ServiceState, Translation, User
+from scheduler.errors import CchcError, ContentChangedError, InputError
+from scheduler.models import Announcement, AnnouncementStatus, Delivery, ServiceState, Translation, User
 from scheduler.models import DeliveryState as S
 from scheduler.periods import parse_period, span_at, span_of
 from scheduler.web import forms
@@ -48,15 +48,8 @@ FONTS = ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf", "NotoSansTaiViet-Regular.t
 PAGE_SIZE = 50
 CALENDAR_ITEMS = 6  # per day in the month view; the week view shows all
 MAX_FORM_BYTES = 2 * announcements.MAX_AUDIO_BYTES + 2**20  # two recordings and the text
-APPROVERS = (Role.APPROVER, Role.ADMIN)
-STATUS_TEXT = {"draft": "Nháp", "submitted": "Chờ duyệt", "approved": "Đã duyệt", "rejected": "Bị từ chối",
-               "cancelled": "Đã hủy"}
-STATE_TEXT = {S.PENDING: "Chờ đến giờ", S.SENDING: "Đang gửi", S.DELIVERED: "Đã đăng/phát",
-              S.RETRY_WAIT: "Chờ thử lại", S.FAILED: "Lỗi", S.NEEDS_RECONCILE: "Đang kiểm tra lại",
-              S.EXPIRED: "Quá hạn", S.CANCELLED: "Đã hủy", S.SCHEDULED: "Đã hẹn giờ trên nền tảng",
-              S.RETRACTING: "Đang gỡ"}
+STATUS_TEXT, STATE_TEXT, ROLE_TEXT = labels.ANNOUNCEMENT_STATUS, labels.DELIVERY_STATE, labels.ROLE
 LANG_TEXT = {"vi": "Tiếng Việt", "blt": "Tiếng Thái", "hmn": "Tiếng Mông"}
-ROLE_TEXT = {Role.EDITOR: "Biên tập", Role.APPROVER: "Thẩm định", Role.ADMIN: "Quản trị"}
 ATTENTION = (S.FAILED, S.NEEDS_RECONCILE, S.RETRACTING)
 
 
@@ -71,7 +64,7 @@ class Staff:
 
     @property
     def approver(self) -> bool:
-        return self.user.role in APPROVERS
+        return self.user.role in users.APPROVERS
 
 
 class DraftIn(BaseModel):
@@ -96,7 +89,9 @@ def create_web(core: App) -> FastAPI:
                   docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(STATUS_TEXT=STATUS_TEXT, STATE_TEXT=STATE_TEXT, LANG_TEXT=LANG_TEXT,
-                                 ROLE_TEXT=ROLE_TEXT, show=show)
+                                 ROLE_TEXT=ROLE_TEXT, OUTCOME_TEXT=labels.OUTCOME, PREVIEW_MODE=labels.PREVIEW_MODE,
+                                 ASRUN_TEXT=labels.AS_RUN_STATUS,
+                                 show=show)
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -290,6 +285,9 @@ def create_web(core: App) -> FastAPI:
         return page(request, "compose.html", who, code=400 if error else 200, values=values, ann=ann, error=error,
                     topics={code: t.text for code, t in plan.topics.items()} if plan else {},
                     channels={n: ch.title for n, ch in config.channels.items() if ch.unit == unit and ch.enabled},
+                    previewing={n for n, ch in config.channels.items() if ch.mode == "preview"},
+                    repeating=[ch.title for n, ch in config.channels.items()
+                               if ch.unit == unit and ch.enabled and config.repeats(n)],
                     translated=forms.TRANSLATED, audio_types=",".join(forms.AUDIO_TYPES),
                     max_audio_mb=announcements.MAX_AUDIO_BYTES // 2**20)
 
@@ -474,11 +472,15 @@ def create_web(core: App) -> FastAPI:
     async def act(request: Request, announcement_id: int, action: str) -> Response:
         who = staff(request)
         values = await form(request, who)
-        note = _act(who, announcement_id, action, str(values.get("reason") or ""))
+        try:
+            note = _act(who, announcement_id, action, str(values.get("reason") or ""),
+                        str(values.get("content_hash") or ""))
+        except ContentChangedError as exc:  # show the new version: the approver reads it before deciding
+            return back(f"/announcements/{announcement_id}", forms.message(exc))
         return back(f"/announcements/{announcement_id}", note)
 
-    def _act(who: Staff, announcement_id: int, action: str, reason: str) -> str:
-        if action in ("approve", "reject", "cancel") and not who.approver:
+    def _act(who: Staff, announcement_id: int, action: str, reason: str, shown_hash: str = "") -> str:
+        if action in users.APPROVER_ACTIONS and not who.approver:
             raise HTTPException(403, "Chỉ người có vai trò Thẩm định hoặc Quản trị mới làm được việc này.")
         actor, now = who.user.name, core.now()
         with write_session(engine()) as session:
@@ -487,7 +489,11 @@ def create_web(core: App) -> FastAPI:
                 announcements.submit(session, ann=ann, actor=actor, now=now)
                 return "Đã gửi duyệt."
             if action == "approve":
-                count = len(announcements.approve(session, config=core.config, ann=ann, approver=actor, now=now))
+                if not shown_hash:
+                    raise InputError("content_hash", "thiếu mã nội dung của bản đã đọc (content_hash); hãy mở lại "
+                                                     "trang thông báo, đọc rồi phê duyệt")
+                count = len(announcements.approve(session, config=core.config, ann=ann, approver=actor, now=now,
+                                                  shown_hash=shown_hash))
                 return f"Đã phê duyệt: {count} lượt phát đã được xếp lịch."
             if action == "reject":
                 if not reason.strip():
@@ -652,11 +658,20 @@ def create_web(core: App) -> FastAPI:
             return queries.announcement(session, announcement_id)
 
     @web.post("/api/announcements/{announcement_id}/{action}", tags=["api"])
-    def api_act(request: Request, announcement_id: int, action: str, reason: str = "") -> dict[str, str]:
-        """``action``: submit, approve, reject (with ``reason``) or cancel."""
+    def api_act(request: Request, announcement_id: int, action: str, reason: str = "",
+                content_hash: str = "") -> Response:
+        """``action``: submit, approve (with ``content_hash``, the hash of the version read, as
+        ``GET /api/announcements/{id}`` gives it), reject (with ``reason``) or cancel. An approval of a
+        version that changed since is refused (409) with the current version."""
         who = staff(request)
         api_csrf(request, who)
-        return {"result": _act(who, announcement_id, action, reason)}
+        try:
+            return JSONResponse({"result": _act(who, announcement_id, action, reason, content_hash)})
+        except ContentChangedError as exc:
+            with read_session(engine()) as session:
+                current = queries.announcement(session, announcement_id)
+            return JSONResponse({"error": str(exc), "content_hash": exc.current_hash, "announcement": current},
+                                status_code=409)
 
     @web.get("/api/deliveries", tags=["api"])
     def api_deliveries(request: Request, channel: str = "", state: str = "", lang: str = "", since: str = "",

@@ -1,0 +1,35 @@
+"""The Vietnamese names staff read for the system's codes: states, statuses, channel kinds, roles.
+
+One place for pages, reports, exports and command-line tables, so the same thing has the same name
+everywhere. Codes stay English in the database and the API; people read these.
+"""
+
+from __future__ import annotations
+
+from scheduler.models import AnnouncementStatus as A
+from scheduler.models import AsRunStatus as R
+from scheduler.models import DeliveryState as S
+from scheduler.models import Role
+
+ANNOUNCEMENT_STATUS = {A.DRAFT: "Nháp", A.SUBMITTED: "Chờ duyệt", A.APPROVED: "Đã duyệt", A.REJECTED: "Bị từ chối",
+                       A.CANCELLED: "Đã hủy"}
+DELIVERY_STATE = {S.PENDING: "Chờ đến giờ", S.SENDING: "Đang gửi", S.DELIVERED: "Đã đăng/phát",
+                  S.RETRY_WAIT: "Chờ thử lại", S.FAILED: "Lỗi", S.NEEDS_RECONCILE: "Đang kiểm tra lại",
+                  S.EXPIRED: "Quá hạn", S.CANCELLED: "Đã hủy", S.SCHEDULED: "Đã hẹn giờ trên nền tảng",
+                  S.RETRACTING: "Đang gỡ", S.PREVIEWED: "Xem trước (không đăng)"}
+AS_RUN_STATUS = {R.PREPARED: "Đã dựng, chờ giờ phát", R.PLAYING: "Đang phát", R.PLAYED: "Đã phát",
+                 R.SKIPPED: "Không có tin, không phát", R.MISSED: "Bị lỡ", R.INTERRUPTED: "Bị ngắt",
+                 R.FAILED: "Không phát được"}
+CHANNEL_KIND = {"website": "Trang thông tin điện tử", "wordpress": "Cổng thông tin điện tử (WordPress)",
+                "webhook": "Chuyển sang hệ thống khác", "loudspeaker": "Truyền thanh", "facebook": "Facebook",
+                "zalo": "Zalo OA", "tiktok": "TikTok"}
+ROLE = {Role.EDITOR: "Biên tập", Role.APPROVER: "Thẩm định", Role.ADMIN: "Quản trị"}
+PREVIEW_MODE = "xem trước (không đăng)"
+# What one attempt achieved (the delivery log's "Kết quả" column).
+OUTCOME = {"sent": "đã gửi", "previewed": PREVIEW_MODE, "pending": "nền tảng đang xử lý",
+           "retryable": "lỗi tạm thời", "rate_limited": "nền tảng yêu cầu chờ", "permanent": "bị từ chối",
+           "needs_reauth": "cần cấp lại thông tin xác thực", "unknown": "chưa rõ kết quả", "held": "tạm giữ",
+           "interrupted": "bị gián đoạn", "reconcile:present": "kiểm tra: đã có trên nền tảng",
+           "reconcile:absent": "kiểm tra: chưa có trên nền tảng", "reconcile:unknown": "kiểm tra: chưa rõ",
+           "retract:sent": "đã gỡ bài hẹn giờ"}
+
