@@ -38,6 +38,7 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import requests
 from pydantic import Field
@@ -54,6 +55,8 @@ REAUTH = {102, 190}
 RATE = {4, 17, 32, 341, 613, 80001}
 TRANSIENT = {1, 2}
 NEEDED_SCOPES = ("pages_manage_posts", "pages_read_engagement")
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")  # messages for staff give times as they read them
 
 
 class FacebookSettings(ChannelSettings):
@@ -128,7 +131,7 @@ class FacebookChannel(HttpChannel):
     def send(self, post: Post) -> Receipt:
         receipt = self._send(post)
         if receipt.outcome == Outcome.SENT and self.scheduled_on_platform(post):
-            shown = post.due_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            shown = post.due_at.astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M")
             return replace(receipt, scheduled=True, message=f"Facebook hẹn đăng lúc {shown}")
         return receipt
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import html
 import io
 from dataclasses import replace
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -175,8 +175,8 @@ class WordPressChannel(HttpChannel):
     def _receipt(self, response: requests.Response) -> Receipt:
         data = response.json()
         status = data.get("status")
-        message = {"publish": "", "future": f"WordPress hẹn đăng lúc {data.get('date')} (giờ của trang)"}.get(
-            status, f"WordPress: trạng thái {status}")
+        future = f"WordPress hẹn đăng lúc {_site_time(data.get('date'))} (giờ của trang)"
+        message = {"publish": "", "future": future}.get(status, f"WordPress: trạng thái {status}")
         return Receipt(Outcome.SENT, remote_id=str(data["id"]), url=data.get("link"), http_status=response.status_code,
                        message=message, scheduled=status == "future")
 
@@ -323,3 +323,11 @@ def _message(response: requests.Response) -> str:
         return str(response.json().get("message", ""))
     except (ValueError, AttributeError):
         return ""
+
+
+def _site_time(text: object) -> str:
+    """The site's local time of a post (``2026-11-24T07:30:00``) as staff write it: 24/11/2026 07:30."""
+    try:
+        return datetime.fromisoformat(str(text)).strftime("%d/%m/%Y %H:%M")
+    except ValueError:
+        return str(text)

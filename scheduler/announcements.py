@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlmodel import Session, col, func, select
 
 from scheduler import audit
-from scheduler.clock import LOCAL_TZ, local_midnight, next_slot, show
+from scheduler.clock import LOCAL_TZ, local_midnight, next_slot, show, show_vn
 from scheduler.config import Config
 from scheduler.errors import ContentChangedError, InputError, NotFoundError, RuleError
 from scheduler.labels import ANNOUNCEMENT_STATUS
@@ -437,7 +437,7 @@ def _check_complete(session: Session, ann: Announcement, *, now: datetime) -> No
 def _check_reviewer(session: Session, ann: Announcement, reviewer: str, verb: str) -> None:
     if ann.status == A.APPROVED:
         approval = current_approval(session, ann)
-        by = f" bởi {approval.actor} lúc {show(approval.decided_at)}" if approval else ""
+        by = f" bởi {approval.actor} lúc {show_vn(approval.decided_at)}" if approval else ""
         raise RuleError(f"thông báo {ann.id} đã được phê duyệt{by}; không cần {verb} nữa")
     if ann.status != A.SUBMITTED:
         raise RuleError(f"chỉ {verb} được thông báo đã gửi duyệt; thông báo {ann.id} đang ở trạng thái "

@@ -37,11 +37,12 @@ from channels.loudspeaker.playout import PlayoutError, playlist, prune, sidecar
 from channels.loudspeaker.programme import Item, Layout, Piece, assemble, export_mp3, fit, jingle, level
 from channels.loudspeaker.tts import Clip, NoVoice, Voices, voice_post
 from channels.secrets import redact
-from scheduler.clock import LOCAL_TZ, next_slot, show, slot_times
+from scheduler.clock import LOCAL_TZ, next_slot, show, show_vn, slot_times
 from scheduler.config import Config
 from scheduler.db import read_session, write_session
 from scheduler.dispatch import approval_problem, due_in_slot, owner_alive, post_or_cancel, worker_name
 from scheduler.fill import fill_slot
+from scheduler.labels import AS_RUN_STATUS
 from scheduler.models import PRIORITY_RANK, AsRun, AsRunStatus, Attempt, Delivery, Priority, ServiceState
 from scheduler.models import DeliveryState as S
 from scheduler.states import CLAIMABLE, check_transition
@@ -132,7 +133,8 @@ class Broadcaster:
         with write_session(self.engine) as session:
             existing = self._as_run(session, name, slot_at, kind)
             if existing is not None and existing.status != AsRunStatus.PREPARED and not dry_run:
-                raise PlayoutError(f"khung giờ {show(slot_at)} của {name} đã ở trạng thái '{existing.status}'")
+                raise PlayoutError(f"khung giờ {show_vn(slot_at)} của {name} đã ở trạng thái "
+                                  f"'{AS_RUN_STATUS[AsRunStatus(existing.status)].lower()}'")
             if kind == "slot":
                 fill_slot(session, self.config, name, slot_at, now=now)  # evergreen items, by the plan's rules
             rows = self._due(session, name, slot_at, kind=kind, now=now)
@@ -175,7 +177,7 @@ class Broadcaster:
             export_mp3(audio, target, bitrate=s.bitrate, sample_rate=s.sample_rate, channels=s.audio_channels)
             prepared.path, prepared.duration_ms, prepared.parts = target, len(audio), parts
             if out is None:
-                title = f"{self.config.channels[name].title} {show(slot_at)}"
+                title = f"{self.config.channels[name].title} {show_vn(slot_at)}"
                 atomic_write(target.with_suffix(".m3u"), playlist(target.name, title, len(audio)))
                 atomic_write(target.with_suffix(".json"),
                              sidecar(name, show(slot_at), kind, len(audio), parts, prepared.notes))
@@ -293,10 +295,10 @@ class Broadcaster:
         if clash is not None:
             check_transition(d.state, S.EXPIRED)
             d.state, d.finished_at = S.EXPIRED, now
-            d.last_error = f"{reason}; khung giờ {show(later)} đã có lượt phát này nên không dời"
+            d.last_error = f"{reason}; khung giờ {show_vn(later)} đã có lượt phát này nên không dời"
         else:
             d.due_at, d.next_attempt_at, d.expires_at = later, later, expires
-            d.last_error = f"{reason} {show(slot_at)}: dời sang {show(later)}"
+            d.last_error = f"{reason} {show_vn(slot_at)}: dời sang {show_vn(later)}"
         d.updated_at = now
         log.warning("delivery %s: %s", d.ref_code, d.last_error)
 
@@ -304,7 +306,7 @@ class Broadcaster:
         channel = self.channel(prepared.channel)
         assert prepared.path is not None
         receipt = channel.http().upload(prepared.path, {
-            "title": f"{self.config.channels[prepared.channel].title} {show(prepared.slot_at)}",
+            "title": f"{self.config.channels[prepared.channel].title} {show_vn(prepared.slot_at)}",
             "start_at": prepared.slot_at.astimezone(LOCAL_TZ).isoformat(),
             "external_id": self._external_id(prepared.channel, prepared.slot_at),
             "duration_seconds": round(prepared.duration_ms / 1000),
@@ -346,7 +348,7 @@ class Broadcaster:
             log.info("deliveries of %s %s changed since preparation: rebuilding", name, show(slot_at))
             self.prepare(name, slot_at, kind=kind)
         else:
-            raise PlayoutError(f"không chốt được chương trình {name} {show(slot_at)}: nội dung thay đổi liên tục")
+            raise PlayoutError(f"không chốt được chương trình {name} {show_vn(slot_at)}: nội dung thay đổi liên tục")
         if claimed.status != AsRunStatus.PLAYING:
             return claimed
         channel = self.channel(name)
@@ -456,7 +458,7 @@ class Broadcaster:
                 if part["played"] or not played(part):
                     continue
                 part["played"], part["played_at"] = True, now.isoformat()
-                message = (f"đã phát trong khung giờ {show(row.slot_at)}, từ giây {part['start_ms'] // 1000} "
+                message = (f"đã phát trong khung giờ {show_vn(row.slot_at)}, từ giây {part['start_ms'] // 1000} "
                            f"đến {(part['start_ms'] + part['duration_ms']) // 1000}, giọng {part['engine']}")
                 result = session.execute(
                     update(Delivery)
@@ -495,7 +497,7 @@ class Broadcaster:
     # -- missed slots and emergencies ------------------------------------------------------------
 
     def mark_missed(self, name: str, slot_at: datetime, now: datetime) -> None:
-        why = (f"khung giờ {show(slot_at)} bị lỡ (dịch vụ không chạy đúng giờ); "
+        why = (f"khung giờ {show_vn(slot_at)} bị lỡ (dịch vụ không chạy đúng giờ); "
                f"quá {int(self.grace(name).total_seconds() // 60)} phút nên không phát muộn")
         with write_session(self.engine) as session:
             row = self._as_run(session, name, slot_at, "slot")

@@ -95,6 +95,13 @@ def show(moment: datetime | None) -> str:
     return to_local(moment).strftime(INPUT_FORMAT) if moment else ""
 
 
+def show_vn(moment: datetime | None, *, time: bool = True) -> str:
+    """A UTC datetime as Vietnamese documents write it, in Vietnam time: ``dd/mm/yyyy HH:MM``."""
+    if not moment:
+        return ""
+    return to_local(moment).strftime("%d/%m/%Y %H:%M" if time else "%d/%m/%Y")
+
+
 def local_midnight(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), LOCAL_TZ).astimezone(UTC)
 

@@ -37,6 +37,7 @@ from channels.base import Channel, Found, Outcome, Post, Receipt, Reconciled
 from channels.preview import preview_reconcile, preview_send
 from channels.secrets import redact
 from scheduler.announcements import content_hash, current_approval
+from scheduler.clock import show_vn
 from scheduler.config import CHANNEL_CATEGORIES
 from scheduler.db import read_session, write_session
 from scheduler.models import (
@@ -167,7 +168,7 @@ class Dispatcher:
             for d in rows:
                 check_transition(d.state, S.EXPIRED)
                 d.state, d.finished_at, d.updated_at = S.EXPIRED, now, now
-                d.last_error = f"quá hạn lúc {d.expires_at:%Y-%m-%d %H:%M} UTC trước khi gửi được; không gửi muộn"
+                d.last_error = f"quá hạn lúc {show_vn(d.expires_at)} trước khi gửi được; không gửi muộn"
                 log.warning("delivery %s expired unsent (%s)", d.ref_code, d.channel_id)
         return len(rows)
 

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from sqlmodel import Session, col, func, select
 
-from scheduler.clock import show
+from scheduler.clock import show_vn
 from scheduler.compliance import STATUS_TEXT, Compliance, evaluate
 from scheduler.config import Config
+from scheduler.labels import CHANNEL_KIND
 from scheduler.models import LANGUAGE_NAMES, Announcement, AsRun, AsRunStatus, Delivery, DeliveryState
 from scheduler.periods import Span
 
@@ -73,7 +74,7 @@ TARGET_HEADERS = ["STT", "Chỉ tiêu", "Căn cứ (mục)", "Ngôn ngữ", "Yê
                   "Đánh giá"]
 CHANNEL_HEADERS = ["Kênh", "Loại", "Ngôn ngữ", "Đã phát/đăng", "Trong đó tự động bổ sung", "Không thành công"]
 LANGUAGE_HEADERS = ["Ngôn ngữ", "Đã phát/đăng", "Không thành công"]
-TOPIC_HEADERS = ["Mục", "Căn cứ", "Nội dung", "Số lượt", "Số tin, bài"]
+TOPIC_HEADERS = ["Mục", "Nội dung", "Số lượt", "Số tin, bài"]
 PROBLEM_HEADERS = ["Thời gian", "Kênh", "Mã", "Ngôn ngữ", "Tình trạng", "Lý do"]
 ITEM_HEADERS = ["STT", "Mã", "Tiêu đề", "Nội dung (mục)", "Kênh", "Ngôn ngữ", "Số lượt", "Lần đầu"]
 
@@ -105,7 +106,8 @@ def gather(session: Session, config: Config, *, unit: str, span: Span, now: date
         else:
             cell[2] += count
     for (channel, lang), (done, filled, failed) in sorted(per.items()):
-        report.channels.append({"channel": channels[channel].title, "kind": channels[channel].kind,
+        report.channels.append({"channel": channels[channel].title,
+                                "kind": CHANNEL_KIND.get(channels[channel].kind, channels[channel].kind),
                                 "lang": LANGUAGE_NAMES.get(lang, lang), "delivered": done, "filled": filled,
                                 "failed": failed})
     by_lang: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -128,7 +130,7 @@ def _problems(session: Session, report: Report, names: list[str], lo: datetime, 
                col(Delivery.state).in_(FAILED_STATES))
         .order_by(col(Delivery.finished_at)).limit(MAX_PROBLEMS)).all()
     state_text = {DeliveryState.FAILED: "không thành công", DeliveryState.EXPIRED: "quá hạn, không phát"}
-    rows = [{"at": show(at), "channel": channels[ch].title, "ref": ref, "lang": LANGUAGE_NAMES.get(lang, lang),
+    rows = [{"at": at, "channel": channels[ch].title, "ref": ref, "lang": LANGUAGE_NAMES.get(lang, lang),
              "state": state_text[DeliveryState(state)], "reason": reason or ""}
             for at, ch, ref, lang, state, reason in failed]
     slot_text = {AsRunStatus.MISSED: "khung giờ bị lỡ", AsRunStatus.FAILED: "khung giờ không phát được",
@@ -137,10 +139,10 @@ def _problems(session: Session, report: Report, names: list[str], lo: datetime, 
     runs = session.exec(select(AsRun).where(col(AsRun.channel_id).in_(names), AsRun.slot_at >= lo, AsRun.slot_at < hi,
                                             col(AsRun.status).in_(list(slot_text)), AsRun.items > 0)
                         .order_by(col(AsRun.slot_at)).limit(MAX_PROBLEMS)).all()
-    rows += [{"at": show(run.slot_at), "channel": channels[run.channel_id].title, "ref": "", "lang": "",
+    rows += [{"at": run.slot_at, "channel": channels[run.channel_id].title, "ref": "", "lang": "",
               "state": slot_text[AsRunStatus(run.status)], "reason": run.message or ""} for run in runs]
     report.problem_total += len(runs)
-    report.problems = sorted(rows, key=lambda r: r["at"])
+    report.problems = [{**row, "at": show_vn(row["at"])} for row in sorted(rows, key=lambda r: r["at"])]
 
 
 def _items(session: Session, report: Report, names: list[str], lo: datetime, hi: datetime, channels) -> None:
@@ -158,6 +160,7 @@ def _items(session: Session, report: Report, names: list[str], lo: datetime, hi:
         item["count"] += count
         item["first"] = min(item["first"], first)
     ids = sorted(per)
+    clauses = {code: topic["clause"] for code, topic in report.compliance.topics.items()}  # "II.1.a", not "a"
     anns: dict[int, tuple] = {}
     for start in range(0, len(ids), 900):  # stay under SQLite's bound-parameter limit
         chunk = ids[start:start + 900]
@@ -170,30 +173,32 @@ def _items(session: Session, report: Report, names: list[str], lo: datetime, hi:
         item = per[ann_id]
         report.items.append({
             "no": number, "ref": ref, "title": title + (" (tin dùng lại)" if evergreen else ""),
-            "topics": ", ".join(topics or []),
+            "topics": ", ".join(clauses.get(code, code) for code in topics or []),
             "channels": ", ".join(sorted(channels[c].title for c in item["channels"])),
             "langs": ", ".join(LANGUAGE_NAMES[lang] for lang in sorted(item["langs"], key=list(LANGUAGE_NAMES).index)),
             "count": item["count"],
-            "first": show(item["first"])[:10]})
+            "first": show_vn(item["first"], time=False)})
 
 
 # -- writers ------------------------------------------------------------------------------------
 
 
-def tables(report: Report) -> list[tuple[str, list[str], list[list]]]:
-    """The report's tables in order: (section title, headers, rows); shared by DOCX and XLSX."""
+def tables(report: Report) -> list[tuple[str, str, list[str], list[list]]]:
+    """The report's tables in order: (section title, sheet name, headers, rows); shared by DOCX and XLSX.
+
+    Sheet names are whole words within Excel's 31 characters."""
     c = report.compliance
     return [
-        ("Kết quả thực hiện các chỉ tiêu của kế hoạch", TARGET_HEADERS, report.target_table()),
-        ("Số lượt theo kênh", CHANNEL_HEADERS,
+        ("Kết quả thực hiện các chỉ tiêu của kế hoạch", "1. Chỉ tiêu", TARGET_HEADERS, report.target_table()),
+        ("Số lượt theo kênh", "2. Theo kênh", CHANNEL_HEADERS,
          [[r["channel"], r["kind"], r["lang"], r["delivered"], r["filled"], r["failed"]] for r in report.channels]),
-        ("Số lượt theo ngôn ngữ", LANGUAGE_HEADERS,
+        ("Số lượt theo ngôn ngữ", "3. Theo ngôn ngữ", LANGUAGE_HEADERS,
          [[r["lang"], r["delivered"], r["failed"]] for r in report.languages]),
-        ("Nội dung tuyên truyền theo kế hoạch", TOPIC_HEADERS,
-         [[code, t["clause"], t["text"], t["deliveries"], t["announcements"]] for code, t in c.topics.items()]),
-        ("Lượt không thành công và khung giờ bị lỡ", PROBLEM_HEADERS,
+        ("Nội dung tuyên truyền theo kế hoạch", "4. Nội dung tuyên truyền", TOPIC_HEADERS,
+         [[t["clause"], t["text"], t["deliveries"], t["announcements"]] for t in c.topics.values()]),
+        ("Lượt không thành công và khung giờ bị lỡ", "5. Không thành công", PROBLEM_HEADERS,
          [[p["at"], p["channel"], p["ref"], p["lang"], p["state"], p["reason"]] for p in report.problems]),
-        ("Danh sách tin, bài đã phát, đăng", ITEM_HEADERS,
+        ("Danh sách tin, bài đã phát, đăng", "6. Danh sách tin, bài", ITEM_HEADERS,
          [[i["no"], i["ref"], i["title"], i["topics"], i["channels"], i["langs"], i["count"], i["first"]]
           for i in report.items]),
     ]
@@ -225,11 +230,11 @@ def write_xlsx(report: Report, out: Path) -> None:
     sheet = book.active
     sheet.title = "Báo cáo"
     for line in [*report.issuer, "", "BÁO CÁO", report.title, f"Kính gửi: {report.addressee}",
-                 f"Lập lúc {show(report.made_at)}"]:
+                 f"Lập lúc {show_vn(report.made_at)}"]:
         sheet.append([line])
     sheet["A3"].font = sheet["A4"].font = Font(bold=True)
-    for number, (title, headers, rows) in enumerate(tables(report), start=1):
-        ws = book.create_sheet(f"{number}. {title}"[:31])
+    for number, (title, sheet_name, headers, rows) in enumerate(tables(report), start=1):
+        ws = book.create_sheet(sheet_name)
         ws.append([f"{_roman(number)}. {title}"])
         ws["A1"].font = Font(bold=True)
         ws.append(headers)
@@ -301,9 +306,9 @@ def write_docx(report: Report, out: Path) -> None:
     para(f"Thực hiện {report.compliance.plan.title}, {report.unit_name} báo cáo kết quả thực hiện công tác "
          f"thông tin, tuyên truyền cải cách hành chính {report.span.title} (từ ngày {report.span.start:%d/%m/%Y} "
          f"đến ngày {report.span.end - timedelta(days=1):%d/%m/%Y}, số liệu tính đến "
-         f"{show(report.made_at)}) như sau:")
-    for number, (title, headers, rows) in enumerate(tables(report), start=1):
-        para(f"{_roman(number)}. {title.upper()}", bold=True)
+         f"{show_vn(report.made_at)}) như sau:")
+    for number, (title, _, headers, rows) in enumerate(tables(report), start=1):
+        para(f"{_roman(number)}. {title.upper()}", bold=True).paragraph_format.keep_with_next = True
         if not rows:
             para("Không có." if number == 5 else "Chưa có số liệu.", italic=True)
             continue
@@ -319,35 +324,62 @@ def write_docx(report: Report, out: Path) -> None:
         for cell, header, width in zip(grid.rows[0].cells, headers, widths, strict=True):
             cell.width = width
             para(header, cell=cell, bold=True, center=True, size=11)
+        _keep_rows(grid.rows[0], header=True)  # repeated at the top of every page the table runs onto
         for row in rows:  # add_row gives each new cell the grid's width
-            for cell, value in zip(grid.add_row().cells, row, strict=True):
+            added = grid.add_row()
+            for cell, value in zip(added.cells, row, strict=True):
                 para(str(value), cell=cell, size=11)
+            _keep_rows(added)  # a row is never broken across two pages
         para()
         if number == 4 and report.compliance.uncovered:
-            para("Các mục chưa có lượt tuyên truyền nào trong kỳ: " + ", ".join(report.compliance.uncovered) + ".",
-                 italic=True)
-    para()
+            clauses = [report.compliance.topics[code]["clause"] for code in report.compliance.uncovered]
+            para("Các mục chưa có lượt tuyên truyền nào trong kỳ: " + ", ".join(clauses) + ".", italic=True)
+    # The closing sentence and the signature block stay on one page: the head of office signs under text.
+    closing = para(f"Trên đây là báo cáo kết quả thực hiện công tác thông tin, tuyên truyền cải cách hành chính "
+                   f"{report.span.title} của {report.unit_name}./.")
+    closing.paragraph_format.keep_with_next = True
     sign = doc.add_table(rows=1, cols=2)
     left, right = sign.rows[0].cells
-    para("Nơi nhận:", cell=left, bold=True, italic=True, size=12)
-    para(f"- {report.addressee};", cell=left, size=11)
-    para("- Lưu: VT.", cell=left, size=11)
-    para("TM. ỦY BAN NHÂN DÂN", cell=right, bold=True, center=True)
-    para("CHỦ TỊCH", cell=right, bold=True, center=True)
+    lines = [para("Nơi nhận:", cell=left, bold=True, italic=True, size=12),
+             para(f"- {report.addressee};", cell=left, size=11), para("- Lưu: VT.", cell=left, size=11),
+             para("TM. ỦY BAN NHÂN DÂN", cell=right, bold=True, center=True),
+             para("CHỦ TỊCH", cell=right, bold=True, center=True)]
+    for line in lines:
+        line.paragraph_format.keep_with_next = True
+    _keep_rows(sign.rows[0])
     doc.save(out)
 
 
+def _keep_rows(row, *, header: bool = False) -> None:  # noqa: ANN001
+    """Word's row properties: never split across pages; ``header``: repeat on every page."""
+    from docx.oxml import OxmlElement
+
+    properties = row._tr.get_or_add_trPr()
+    properties.append(OxmlElement("w:cantSplit"))
+    if header:
+        properties.append(OxmlElement("w:tblHeader"))
+
+
+CHAR_CM = 0.23  # a wide-ish character of Times New Roman 11 pt bold (headers), with Vietnamese marks
+PAD_CM = 0.45  # a cell's left and right margins, and a little air
+
+
 def _widths(headers: list[str], rows: list[list], total: float) -> list[float]:
-    """Column widths (cm) in proportion to what they hold: long texts wide, numbers and verdicts narrow
-    but unbroken."""
-    weights = []
+    """Column widths (cm): each at least as wide as its longest word (a header never wraps inside a
+    word) and its short values (dates, verdicts: on one line); what is left goes to long texts in
+    proportion to their typical length."""
+    least, wants = [], []
     for index, header in enumerate(headers):
         values = [str(row[index]) for row in rows[:200] if str(row[index])]
-        typical = sum(map(len, values)) / len(values) if values else 0
         longest_word = max(len(word) for text in [header, *values] for word in text.split())
-        short = max(map(len, values), default=0)  # short texts (dates, verdicts) should not wrap at all
-        weights.append(min(40.0, max(len(header) / 2, typical, longest_word + 2, short if short <= 24 else 0)))
-    return [total * w / sum(weights) for w in weights]
+        short = max(map(len, values), default=0)
+        least.append(max(longest_word, short if short <= 22 else 0) * CHAR_CM + PAD_CM)
+        typical = sum(map(len, values)) / len(values) if values else 0
+        wants.append(max(len(header) / 2, typical))
+    spare = total - sum(least)
+    if spare <= 0:
+        return [total * w / sum(least) for w in least]
+    return [w + spare * want / sum(wants) for w, want in zip(least, wants, strict=True)]
 
 
 def _roman(number: int) -> str:

@@ -132,7 +132,7 @@ def test_priority_first_and_what_does_not_fit_rolls_over_to_the_next_slot(short_
     assert any(normal.ref_code in note and "dời sang" in note for note in prepared.notes)
     moved = deliveries(app)[f"{normal.ref_code}.1"]
     assert moved.state == S.PENDING and moved.due_at == SLOT + timedelta(hours=13)  # 06:00 next morning
-    assert "dời sang 2025-09-02 06:00" in moved.last_error
+    assert "dời sang 02/09/2025 06:00" in moved.last_error
 
 
 def test_items_that_cannot_be_voiced_are_held_with_a_reason_and_the_rest_plays(loa, clock, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -45,7 +46,7 @@ def test_the_report_gathers_targets_channels_topics_failures_and_items(september
     targets = {row[1]: row for row in r.target_table()}
     articles = targets["Hằng tháng đăng tin, bài về công tác CCHC trên Cổng thông tin điện tử của xã"]
     assert articles[2:] == ["II.2.đ", "tiếng Việt", "2/tháng", "1/1 tháng đạt", 2, "đạt"]
-    assert [c["delivered"] for c in r.channels if c["kind"] == "website"] == [2]
+    assert [c["delivered"] for c in r.channels if c["kind"] == "Trang thông tin điện tử"] == [2]
     assert r.languages == [{"lang": "tiếng Việt", "delivered": 2, "failed": 1}]
     assert {p["state"] for p in r.problems} == {"quá hạn, không phát", "khung giờ bị lỡ"}
     assert r.problem_total == 2 and all("bị lỡ" in p["reason"] for p in r.problems)
@@ -153,5 +154,77 @@ def test_a_slot_with_nothing_due_is_not_a_failure_but_a_missed_slot_with_items_i
     with read_session(app.engine) as session:
         data = reports.gather(session, app.config, unit="muong-la", span=SEPTEMBER, now=clock.now())
     slots = [p for p in data.problems if p["state"] == "khung giờ bị lỡ"]
-    assert [p["at"] for p in slots] == ["2025-09-01 17:00"]
+    assert [p["at"] for p in slots] == ["01/09/2025 17:00"]
     assert data.problem_total == 2  # the missed slot and its item, which expired
+
+
+def pdf_pages(pdf: Path) -> list[str]:
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    return text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")
+
+
+@pytest.fixture
+def long_september(app, clock):
+    """September with 24 articles whose titles take two lines of the table, and a missed slot."""
+    for day in range(24):
+        approved(app, title=f"Bài {day + 1}: kết quả thực hiện cải cách thủ tục hành chính và chuyển đổi số ở "
+                            f"các bản của xã Mường La, ý kiến của người dân và doanh nghiệp về dịch vụ công",
+                 channels=["muong-la-website"], topics=["d", "ban-tin"] if day % 2 else ["d"],
+                 at=START + timedelta(days=day % 29, hours=2))
+    approved(app, title="Thông báo về dịch vụ bưu chính công ích", channels=["muong-la-loa"], at=SLOT)
+    app.broadcaster().mark_missed("muong-la-loa", SLOT, SLOT + timedelta(hours=1))
+    for day in range(29):
+        dispatch_at(app, clock, START + timedelta(days=day, hours=3))
+    clock.moment = START + timedelta(days=31, hours=1)
+    with read_session(app.engine) as session:
+        return reports.gather(session, app.config, unit="muong-la", span=SEPTEMBER, now=clock.now())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_docx_can_be_signed_as_it_comes_out(long_september, tmp_path):
+    """Rendered by LibreOffice: the signature never stands alone on a page, table headers repeat on every
+    page and rows are never split, dates read dd/mm/yyyy, no code is shown, headers never break a word."""
+    import dataclasses
+
+    docs = []
+    for count in range(0, 25, 2):  # the end of the report falls at every height of a page
+        docs.append(reports.write(dataclasses.replace(long_september, items=long_september.items[:count]), "docx",
+                                  tmp_path / f"bao-cao-{count:02d}.docx"))
+    subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless",
+                    "--convert-to", "pdf", "--outdir", str(tmp_path), *map(str, docs)], check=True,
+                   capture_output=True, timeout=300)
+    for docx in docs:
+        pages = pdf_pages(docx.with_suffix(".pdf"))
+        signed = next(page for page in pages if "TM. ỦY BAN NHÂN DÂN" in page)
+        above = signed.split("Nơi nhận")[0]
+        assert "Trên đây là báo cáo kết quả" in above, f"{docx.name}: the signature block is alone on its page"
+    pages = pdf_pages(docs[-1].with_suffix(".pdf"))
+    assert len(pages) >= 3
+    listed = [page for page in pages if "ML-2025-" in page]
+    assert len(listed) >= 2 and all("Tiêu đề" in page and "Lần đầu" in page for page in listed)  # header repeats
+    for item in long_september.items:  # a row is whole on one page: its number, code and date together
+        holding = [page for page in listed if item["ref"] in page]
+        assert len(holding) == 1 and item["first"] in holding[0], item["ref"]
+    text = "\n".join(pages)
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", text), "dates are written dd/mm/yyyy"
+    assert "01/10/2025" in text or "02/10/2025" in text
+    for code in ("loudspeaker", "website", "ban-tin", "facebook", "muong-la"):
+        assert code not in text, code
+    assert "Trang thông tin điện tử" in text and "II.2.d" in text  # kinds and topics by their names
+    words = {word for header in (*reports.TARGET_HEADERS, *reports.ITEM_HEADERS, *reports.PROBLEM_HEADERS)
+             for word in header.split()}
+    tokens = set(text.split())
+    assert words <= tokens, sorted(words - tokens)  # no header word broken over two lines
+    subprocess.run(["pdftoppm", "-r", "50", "-png", "-f", "1", "-l", "1", str(docs[-1].with_suffix(".pdf")),
+                    str(tmp_path / "page")], check=True)
+    assert next(tmp_path.glob("page*.png")).stat().st_size > 5000
+
+
+def test_the_xlsx_sheet_names_are_whole_words(september, tmp_path):
+    book = load_workbook(reports.write(september, "xlsx", tmp_path / "bao-cao.xlsx"))
+    assert book.sheetnames == ["Báo cáo", "1. Chỉ tiêu", "2. Theo kênh", "3. Theo ngôn ngữ", "4. Nội dung tuyên truyền",
+                               "5. Không thành công", "6. Danh sách tin, bài"]
+    channels = book["2. Theo kênh"]
+    assert sorted(row[1] for row in channels.iter_rows(min_row=3, values_only=True)) == ["Trang thông tin điện tử",
+                                                                                         "Truyền thanh"]
