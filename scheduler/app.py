@@ -29,16 +29,33 @@ if TYPE_CHECKING:
 
 
 class App:
-    def __init__(self, settings: Settings, clock: Clock | None = None):
+    """``scratch``: ``settings`` are the scratch copy's (``scheduler.scratch``), and every channel is made
+    unable to reach a platform or the station."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None, *, scratch: bool = False):
         self.settings = settings
         self.clock = clock or Clock()
+        self.scratch = scratch
+        self.trial_time = False  # the clock was set with --now
+
+    def refuse_trial_time(self) -> None:
+        """A change made "as if it were another time" is allowed on a practice database only."""
+        if self.trial_time:
+            from scheduler.scratch import refuse_on_real_data
+
+            refuse_on_real_data(self.ready_engine())
 
     def now(self) -> datetime:
         return self.clock.now()
 
     @cached_property
     def config(self) -> Config:
-        return load_config(self.settings.config_dir)
+        config = load_config(self.settings.config_dir)
+        if self.scratch:
+            from scheduler.scratch import safe_config
+
+            config = safe_config(config)
+        return config
 
     @cached_property
     def engine(self) -> Engine:

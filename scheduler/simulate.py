@@ -11,16 +11,16 @@ database, folders or platforms. The result is the compliance the plan would show
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from channels import REGISTRY, build_channel
+from channels import build_channel
 from scheduler import catalog
-from scheduler.clock import LOCAL_TZ, FrozenClock, local_midnight, show, slot_times
+from scheduler.clock import LOCAL_TZ, FrozenClock, local_midnight, show_vn, slot_times
 from scheduler.compliance import Compliance, Row, evaluate, warn
 from scheduler.config import Config
 from scheduler.db import make_engine, migrate, read_session, write_session
@@ -29,9 +29,9 @@ from scheduler.errors import InputError
 from scheduler.fill import fill_slot
 from scheduler.models import Announcement, Approval, Delivery, DeliveryState, Translation
 from scheduler.periods import Span, day_span, span_at
+from scheduler.scratch import safe_config
 from scheduler.states import CLAIMABLE
 
-LOCAL_KINDS = frozenset({"website"})  # kinds that only write files: run for real, into the scratch folder
 MAX_DAYS = 366
 
 
@@ -72,21 +72,14 @@ def simulate(engine, config: Config, *, unit: str, first: date, last: date) -> S
 
 
 def _previewing(config: Config, unit: str) -> Config:
-    channels = {}
-    for name, ch in config.channels.items():
-        if ch.unit != unit or not ch.enabled:
-            continue
-        if ch.kind == "loudspeaker" or ch.kind in LOCAL_KINDS:
-            settings = {k: v for k, v in ch.settings.items() if k != "folder"}  # never the real folder
-            channels[name] = ch.model_copy(update={"settings": settings, "mode": "live"})
-        elif REGISTRY[ch.kind].supports_preview:
-            channels[name] = ch.model_copy(update={"mode": "preview"})
-        else:
+    """The unit's channels made safe (``scratch.safe_config``); a channel that cannot be made safe would
+    leave a gap in the forecast, so it is refused rather than left out."""
+    safe = safe_config(config, unit)
+    for name, ch in config.channels_of(unit).items():
+        if ch.enabled and name not in safe.channels:
             raise InputError("--unit", f"kênh {name} (loại {ch.kind}) không có chế độ xem trước nên không mô phỏng "
                                        "được; hãy tạm tắt nó (enabled = false) khi mô phỏng")
-    groups = {g: [m for m in members if m in channels] for g, members in config.groups.items()}
-    return replace(config, channels=channels, groups=groups,
-                   plans={k: p for k, p in config.plans.items() if p.unit == unit})
+    return safe
 
 
 def _history_start(config: Config, unit: str, start: datetime) -> datetime:
@@ -166,5 +159,5 @@ def _play_slot(engine, config: Config, channel: str, slot_at: datetime) -> int:
         filled = fill_slot(session, config, channel, slot_at, now=slot_at, count_preview=True)
         for d in session.exec(due_in_slot(channel, slot_at)).all():
             d.state, d.finished_at, d.updated_at = DeliveryState.PREVIEWED, slot_at, slot_at
-            d.last_error = f"mô phỏng: sẽ phát lúc {show(slot_at)}"
+            d.last_error = f"mô phỏng: sẽ phát lúc {show_vn(slot_at)}"
     return len({d.announcement_id for d in filled})

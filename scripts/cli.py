@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 import sqlalchemy.exc
+from sqlmodel import select
 
 from channels.secrets import install_log_redaction
 from scheduler import announcements, catalog, queries, samples
@@ -25,7 +26,7 @@ from scheduler.app import App
 from scheduler.clock import LOCAL_TZ, Clock, local_midnight, parse_local, parse_local_date, show
 from scheduler.db import migrate, read_session, write_session
 from scheduler.errors import CchcError, InputError, RuleError
-from scheduler.models import DeliveryState
+from scheduler.models import Announcement, DeliveryState
 from scheduler.periods import Span, parse_period, span_at
 from scheduler.settings import Settings
 from scheduler.text import check_language, read_text_file
@@ -63,24 +64,46 @@ def _setup_logging(settings: Settings, default: int) -> None:
     install_log_redaction()
 
 
-def with_app(log_level: int = logging.WARNING) -> Callable:
-    """Add ``--now`` and ``--user`` to a command and hand it a built ``App`` and the acting user."""
+def with_app(log_level: int = logging.WARNING, *, writes: bool = True) -> Callable:
+    """Add ``--now``, ``--user`` and ``--scratch`` to a command and hand it a built ``App`` and the user.
+
+    ``writes``: the command changes the database, so ``--now`` is refused on real data
+    (``scheduler.scratch``); a read-only command may look from any time.
+    """
 
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
-        def wrapper(*args: Any, now_text: str | None, user: str | None, **kwargs: Any) -> Any:
+        def wrapper(*args: Any, now_text: str | None, user: str | None, scratch: bool, **kwargs: Any) -> Any:
             settings = Settings()
             _setup_logging(settings, log_level)
             clock = Clock.starting_at(parse_local(now_text, "--now")) if now_text else Clock()
-            return func(App(settings, clock), (user or settings.user or "").strip() or None,
-                        *args, **kwargs)
+            app = _scratch_app(settings, clock) if scratch else App(settings, clock)
+            app.trial_time = bool(now_text)
+            if writes and now_text:
+                app.refuse_trial_time()
+            return func(app, (user or settings.user or "").strip() or None, *args, **kwargs)
 
+        wrapper = click.option("--scratch", is_flag=True, envvar="CCHC_SCRATCH",
+                               help="Làm trên bản thử (data/scratch), không đụng tới dữ liệu thật.")(wrapper)
         wrapper = click.option("--user", envvar="CCHC_USER",
                                help="Người thực hiện (hoặc biến môi trường CCHC_USER).")(wrapper)
         return click.option("--now", "now_text", metavar='"YYYY-MM-DD HH:MM"',
-                            help="Làm như thể bây giờ là thời điểm này (giờ Việt Nam).")(wrapper)
+                            help="Làm như thể bây giờ là thời điểm này (giờ Việt Nam); lệnh thay đổi dữ liệu "
+                                 "chỉ nhận --now khi thử (--scratch).")(wrapper)
 
     return decorate
+
+
+def _scratch_app(settings: Settings, clock: Clock) -> App:
+    """The App of the scratch copy, made from the real data the first time."""
+    from scheduler import scratch
+
+    real = App(settings, clock)
+    place, made = scratch.ensure(settings, real.engine, clock.now())
+    real.engine.dispose()
+    note = "vừa sao chép từ dữ liệu thật; " if made else ""
+    click.echo(f"(bản thử {place}: {note}dữ liệu thật không bị thay đổi)", err=True)
+    return App(scratch.scratch_settings(settings), clock, scratch=True)
 
 
 def need_user(app: App, user: str | None, action: str) -> str:
@@ -110,11 +133,23 @@ def cli() -> None:
 @cli.command()
 @click.option("--samples", "with_samples", is_flag=True,
               help="Nạp thêm các thông báo mẫu (đã gửi duyệt) để thử.")
-@with_app()
-def init(app: App, user: str | None, with_samples: bool) -> None:
+@click.option("--practice", is_flag=True,
+              help="Cơ sở dữ liệu để thử và kiểm thử: mọi lệnh nhận --now. Không dùng cho dữ liệu thật.")
+@with_app(writes=False)
+def init(app: App, user: str | None, with_samples: bool, practice: bool) -> None:
     """Tạo hoặc nâng cấp cơ sở dữ liệu và nạp cấu hình (chạy lại không thay đổi gì)."""
+    from scheduler import scratch
+
     config = app.config
     migrate(app.engine)
+    if practice:
+        with read_session(app.engine) as session:
+            used = session.exec(select(Announcement.id).limit(1)).first() is not None
+        if used and not scratch.is_practice(app.engine):
+            raise RuleError("cơ sở dữ liệu này đã có thông báo thật; không đổi nó thành cơ sở dữ liệu thử được. "
+                            "Hãy dùng --scratch, hoặc CCHC_DATA_DIR / CCHC_DATABASE_URL khác cho bản thử")
+        scratch.mark_practice(app.engine, app.now())
+    app.refuse_trial_time()
     with write_session(app.engine) as session:
         changes = catalog.sync(session, config)
         created = []
@@ -125,8 +160,25 @@ def init(app: App, user: str | None, with_samples: bool) -> None:
         click.echo(f"  {line}")
     for ann in created:
         click.echo(f"  sample announcement {ann.id} ({ann.ref_code}) queued and submitted: {ann.title}")
-    click.echo(f"Database ready at {app.engine.url.render_as_string(hide_password=True)}; "
+    kind = " (practice: --now allowed)" if practice or app.scratch else ""
+    click.echo(f"Database ready at {app.engine.url.render_as_string(hide_password=True)}{kind}; "
                f"{len(changes) + len(created)} change(s).")
+
+
+@cli.command("scratch")
+@click.option("--reset", is_flag=True, help="Bỏ bản thử cũ và sao chép lại từ dữ liệu thật.")
+def scratch_cmd(reset: bool) -> None:
+    """Bản thử (data/scratch): nơi thử mọi lệnh với --scratch, kể cả --now, không đụng tới dữ liệu thật."""
+    from scheduler import scratch
+
+    settings = Settings()
+    app = App(settings)
+    place, made = scratch.ensure(settings, app.engine, app.now(), reset=reset)
+    app.engine.dispose()
+    state = "vừa sao chép từ dữ liệu thật" if made else "đã có (thêm --reset để sao chép lại)"
+    click.echo(f"Bản thử: {place} ({state}).")
+    click.echo("Thêm --scratch vào mỗi lệnh (hoặc đặt CCHC_SCRATCH=1) để làm trên bản thử, ví dụ:")
+    click.echo('  cchc dispatch --once --scratch --now "2026-12-01 17:00"')
 
 
 @cli.group("config", cls=CchcGroup)
@@ -135,7 +187,7 @@ def config_group() -> None:
 
 
 @config_group.command("check")
-@with_app()
+@with_app(writes=False)
 def config_check(app: App, user: str | None) -> None:
     """Kiểm tra mọi tệp cấu hình và báo mọi lỗi (tệp, dòng, điều cần sửa)."""
     config = app.config
@@ -151,7 +203,7 @@ def plan_group() -> None:
 @plan_group.command("show")
 @click.option("--unit", help="Mã đơn vị (mặc định: đơn vị mặc định trong config/units.toml).")
 @fmt_option
-@with_app()
+@with_app(writes=False)
 def plan_show(app: App, user: str | None, unit: str | None, as_json: bool) -> None:
     """Xem kế hoạch của đơn vị: các nội dung (mục a, b, ...) và chỉ tiêu."""
     unit = unit or app.config.default_unit
@@ -188,7 +240,7 @@ def _day(iso: str | None) -> str:
 @click.option("--id", "plan_id", help="Mã kế hoạch (mặc định: <đơn vị>-<năm>).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Ghi đề xuất vào tệp này (mặc định: in ra màn hình). Không ghi đè tệp đã có.")
-@with_app()
+@with_app(writes=False)
 def plan_import(app: App, user: str | None, file: Path, unit: str | None, plan_id: str | None,
                 out: Path | None) -> None:
     """Đọc văn bản kế hoạch (tệp .txt) và đề xuất tệp cấu hình kế hoạch: các mục nội dung và chỉ tiêu."""
@@ -384,7 +436,7 @@ _simple_action("cancel", "Hủy thông báo và các lượt phát chưa gửi."
 @click.option("--status", type=click.Choice(["draft", "submitted", "approved", "rejected", "cancelled"]))
 @click.option("--unit")
 @fmt_option
-@with_app()
+@with_app(writes=False)
 def list_(app: App, user: str | None, status: str | None, unit: str | None, as_json: bool) -> None:
     """Danh sách thông báo."""
     with read_session(app.ready_engine()) as session:
@@ -395,7 +447,7 @@ def list_(app: App, user: str | None, status: str | None, unit: str | None, as_j
 @cli.command("show")
 @click.argument("announcement_id", type=int)
 @fmt_option
-@with_app()
+@with_app(writes=False)
 def show_cmd(app: App, user: str | None, announcement_id: int, as_json: bool) -> None:
     """Toàn bộ một thông báo: nội dung, bản dịch, phê duyệt, các lượt phát."""
     with read_session(app.ready_engine()) as session:
@@ -421,7 +473,7 @@ def show_cmd(app: App, user: str | None, announcement_id: int, as_json: bool) ->
 @click.option("--days", type=click.IntRange(1, 366), default=7, show_default=True)
 @click.option("--unit")
 @fmt_option
-@with_app()
+@with_app(writes=False)
 def schedule(app: App, user: str | None, days: int, unit: str | None, as_json: bool) -> None:
     """Các lượt phát sắp tới (và những lượt đang chờ gửi lại hay kiểm tra lại)."""
     now = app.now()
@@ -507,7 +559,7 @@ def dispatch(app: App, user: str | None, once: bool) -> None:
 @click.option("--limit", type=click.IntRange(1), help="Số dòng tối đa.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @fmt_option
-@with_app()
+@with_app(writes=False)
 def logs(app: App, user: str | None, since_text: str | None, until_text: str | None, channel: str | None,
          status: str | None, lang: str | None, limit: int | None, fmt: str, as_json: bool) -> None:
     """Nhật ký phát: mọi lần gửi và kiểm tra lại, với kết quả."""
@@ -529,7 +581,7 @@ def logs(app: App, user: str | None, since_text: str | None, until_text: str | N
 @cli.command()
 @click.argument("text", required=False)
 @click.option("--file", "text_file", type=click.Path(dir_okay=False), help="Đọc văn bản từ tệp UTF-8.")
-@with_app()
+@with_app(writes=False)
 def speech(app: App, user: str | None, text: str | None, text_file: str | None) -> None:
     """In ra văn bản mà giọng đọc sẽ đọc (ngày, số, số hiệu văn bản, chữ viết tắt đã viết ra đầy đủ)."""
     from channels.loudspeaker.speech import SpeechError, SpeechText
@@ -551,7 +603,7 @@ def speech(app: App, user: str | None, text: str | None, text_file: str | None) 
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Tệp âm thanh ra (.mp3 hoặc .wav).")
 @click.option("--channel", help="Kênh truyền thanh lấy thông số âm thanh (mặc định: kênh của đơn vị mặc định).")
-@with_app()
+@with_app(writes=False)
 def render(app: App, user: str | None, announcement_id: int | None, text: str | None, lang: str, out: Path,
            channel: str | None) -> None:
     """Nghe thử: đọc một thông báo hoặc một đoạn văn bản thành tệp âm thanh, cho biết giọng nào đã đọc."""
@@ -584,7 +636,7 @@ def render(app: App, user: str | None, announcement_id: int | None, text: str | 
 @click.option("--build", is_flag=True,
               help="Dựng thật như dịch vụ sẽ làm trước giờ phát (ghi nhật ký, dời tin không vừa).")
 @fmt_option
-@with_app()
+@with_app(writes=False)
 def programme(app: App, user: str | None, channel: str | None, slot_text: str, out: Path | None, build: bool,
               as_json: bool) -> None:
     """Xem trước (hoặc dựng) chương trình phát của một khung giờ: thứ tự, thời lượng, giọng đọc."""
@@ -596,6 +648,8 @@ def programme(app: App, user: str | None, channel: str | None, slot_text: str, o
                                    f"các khung giờ: {', '.join(slots)}")
     if out is not None and out.suffix.lower() != ".mp3":
         raise InputError("--out", "tên tệp ra phải kết thúc bằng .mp3")
+    if build:  # building records the slot: not "as if it were another time" on real data
+        app.refuse_trial_time()
     broadcaster = app.broadcaster()
     if not build and out is None:
         out = app.settings.data_dir / "cache" / "preview" / f"{name}.mp3"
@@ -626,7 +680,7 @@ def programme(app: App, user: str | None, channel: str | None, slot_text: str, o
 @click.option("--date", "date_text", metavar="YYYY-MM-DD", help="Ngày (mặc định: hôm nay).")
 @click.option("--channel")
 @fmt_option
-@with_app()
+@with_app(writes=False)
 def asrun(app: App, user: str | None, date_text: str | None, channel: str | None, as_json: bool) -> None:
     """Nhật ký phát thanh: từng khung giờ, giờ bắt đầu và kết thúc thực tế, tin và ngôn ngữ đã phát."""
     day = parse_local_date(date_text, "--date") if date_text else app.now().astimezone(LOCAL_TZ).date()
@@ -661,7 +715,7 @@ def asrun(app: App, user: str | None, date_text: str | None, channel: str | None
 @click.argument("announcement_id", type=int)
 @click.option("--channel", required=True, help="Tên kênh (xem config/channels.toml).")
 @click.option("--lang", default="vi", show_default=True, help="vi, blt hoặc hmn.")
-@with_app()
+@with_app(writes=False)
 def preview(app: App, user: str | None, announcement_id: int, channel: str, lang: str) -> None:
     """Xem đúng nội dung và yêu cầu mà một kênh sẽ gửi cho thông báo này (không gửi gì)."""
     target = app.channels.get(channel)
@@ -687,7 +741,7 @@ def channel_group() -> None:
 
 @channel_group.command("check")
 @click.argument("name")
-@with_app()
+@with_app(writes=False)
 def channel_check(app: App, user: str | None, name: str) -> None:
     """Kiểm tra thông tin xác thực và quyền của một kênh trên nền tảng; nói rõ cần sửa gì."""
     from scheduler.dispatch import REAUTH_KEY, release_channel
@@ -776,7 +830,7 @@ def _period(app: App, text: str | None) -> Span:
               help="Kỳ cần xem (mặc định: tháng này).")
 @click.option("--unit", help="Đơn vị (mặc định: đơn vị mặc định).")
 @fmt_option
-@with_app()
+@with_app(writes=False)
 def compliance(app: App, user: str | None, period_text: str | None, unit: str | None, as_json: bool) -> None:
     """Tiến độ thực hiện chỉ tiêu của kế hoạch trong một kỳ: đạt, đúng tiến độ, có nguy cơ, không đạt."""
     from scheduler.compliance import evaluate
@@ -808,7 +862,7 @@ def _print_compliance(result: Any) -> None:
 @click.option("--to", "last_text", required=True, metavar="YYYY-MM-DD", help="Ngày cuối.")
 @click.option("--unit", help="Đơn vị (mặc định: đơn vị mặc định).")
 @fmt_option
-@with_app()
+@with_app(writes=False)
 def simulate(app: App, user: str | None, first_text: str, last_text: str, unit: str | None, as_json: bool) -> None:
     """Chạy thử lịch phát trên đồng hồ ảo (mọi kênh ở chế độ xem trước) và cho biết kế hoạch có đạt không."""
     from scheduler.simulate import simulate as run_simulation
@@ -840,7 +894,7 @@ def simulate(app: App, user: str | None, first_text: str, last_text: str, unit: 
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Tệp kết quả (mặc định: trong data/reports/).")
 @click.option("--unit", help="Đơn vị (mặc định: đơn vị mặc định).")
-@with_app()
+@with_app(writes=False)
 def report(app: App, user: str | None, period_text: str, fmt: str, out: Path | None, unit: str | None) -> None:
     """Báo cáo kết quả công tác thông tin, tuyên truyền CCHC gửi Sở Nội vụ (DOCX, XLSX hoặc CSV)."""
     from scheduler import report as reports

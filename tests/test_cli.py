@@ -12,7 +12,7 @@ from tests.cli import invoke, run, snapshot
 
 @pytest.fixture
 def ready(settings):
-    result = run(settings, "init")
+    result = run(settings, "init", "--practice")  # these tests act "as if" at times in 2025 (--now)
     assert result.returncode == 0, result.stderr
     return settings
 
@@ -233,3 +233,44 @@ def test_once_accounts_exist_a_name_must_be_a_person_whose_role_allows_the_actio
     assert done.returncode == 0, done.stderr
     approvals = json.loads(invoke(ready, "show", ann, "--json").stdout)["approvals"]
     assert [(a["decision"], a["by"]) for a in approvals] == [("approved", "hung")]
+
+
+def test_acting_as_if_at_another_time_never_uses_up_the_real_schedule(settings):
+    """On real data --now only reads; --scratch tries everything on a copy, the real slot stays untouched."""
+    from datetime import datetime, timedelta
+
+    from scheduler.clock import LOCAL_TZ
+
+    assert invoke(settings, "init").returncode == 0
+    tomorrow = (datetime.now(LOCAL_TZ) + timedelta(days=1)).strftime("%Y-%m-%d")
+    ann = invoke(settings, "queue", "--user", "lan", "--title", "Lịch tiếp dân", "--body", "Nội dung.",
+                 "--channel", "loa", "--at", f"{tomorrow} 06:00", "--submit").stdout.strip()
+    assert invoke(settings, "approve", ann, "--user", "hung").returncode == 0
+    real = snapshot(settings.url)
+    for args in (["dispatch", "--once"], ["queue", "--user", "lan", "--title", "T", "--body", "B", "--channel", "web",
+                                           "--next-slot"],
+                 ["cancel", ann, "--user", "hung"], ["programme", "--slot", f"{tomorrow} 06:00", "--build"],
+                 ["run"], ["init"]):
+        refused = invoke(settings, *args, "--now", f"{tomorrow} 06:00")
+        assert refused.returncode == 2 and "--scratch" in refused.stderr, (args, refused.stderr)
+        assert len(refused.stderr.strip().splitlines()) == 1
+    assert snapshot(settings.url) == real
+    # reading from another time is fine
+    looked = invoke(settings, "schedule", "--json", "--now", f"{tomorrow} 05:00")
+    assert looked.returncode == 0 and len(json.loads(looked.stdout)) == 1
+
+    tried = invoke(settings, "dispatch", "--once", "--scratch", "--now", f"{tomorrow} 06:00")
+    assert tried.returncode == 0, tried.stderr
+    assert "dữ liệu thật không bị thay đổi" in tried.stderr
+    assert snapshot(settings.url) == real  # the real slot has not played and the item is still waiting
+    scratch = settings.data_dir / "scratch"
+    assert list((scratch / "playout" / "muong-la-loa").glob(f"{tomorrow}/0600.mp3"))
+    assert not (settings.data_dir / "playout").exists()
+    played = json.loads(invoke(settings, "asrun", "--scratch", "--date", tomorrow, "--json").stdout)
+    assert [(r["slot"][-5:], r["status"]) for r in played] == [("06:00", "playing")]
+    assert json.loads(invoke(settings, "asrun", "--date", tomorrow, "--json").stdout) == []
+    again = invoke(settings, "scratch", "--reset")
+    assert again.returncode == 0 and "vừa sao chép" in again.stdout
+    assert json.loads(invoke(settings, "asrun", "--scratch", "--date", tomorrow, "--json").stdout) == []
+    refused = invoke(settings, "init", "--practice")
+    assert refused.returncode == 1 and "đã có thông báo thật" in refused.stderr

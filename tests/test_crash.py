@@ -32,7 +32,7 @@ def live_hook(settings, receiver):
     text = text.replace('reconcile_url = "https://example.invalid/cchc/hook"', f'reconcile_url = "{receiver.url}"')
     text = text.replace('token_env = "CCHC_WEBHOOK_TOKEN"', "timeout_seconds = 60")
     path.write_text(text)
-    assert run(settings, "init").returncode == 0
+    assert run(settings, "init", "--practice").returncode == 0
     ann = run(settings, "queue", "--user", "lan", "--now", "2025-09-01 07:00", "--title", "Tin khẩn về nước sạch",
               "--body", "Lịch cắt nước ngày 2/9.", "--channel", "muong-la-webhook", "--at", "2025-09-02 06:00",
               "--submit").stdout.strip()

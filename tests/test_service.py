@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_run_publishes_on_schedule_and_stops_on_sigterm(settings):
-    assert run(settings, "init").returncode == 0
+    assert run(settings, "init", "--practice").returncode == 0
     ann = run(settings, "queue", "--user", "lan", "--now", "2025-09-01 07:00", "--title", "Thông báo lịch họp",
               "--body", "Họp dân bản Nà Lốc lúc 8 giờ.", "--channel", "web", "--at", "2025-09-01 09:00",
               "--submit").stdout.strip()
