@@ -67,6 +67,9 @@ def test_listing_commands_speak_json(ready):
     assert [(r["due"], r["state"]) for r in upcoming] == [("2025-09-03 17:00", "pending")]
     plans = json.loads(run(ready, "plan", "show", "--json").stdout)
     assert plans[0]["id"] == "muong-la-2025" and any(t["minimum"] == 4 for t in plans[0]["targets"])
+    assert (plans[0]["issued"], plans[0]["effective"]) == ("2025-08-01", "2025-08-01")
+    shown = invoke(ready, "plan", "show").stdout
+    assert "áp dụng từ 01/08/2025" in shown and "không tính mục ban-tin" in shown
 
 
 def test_translation_edit_and_cancel_through_the_cli(ready, tmp_path):

@@ -71,6 +71,7 @@ def test_a_monthly_item_without_a_number_follows_the_parent_plan_or_asks_for_one
     with_parent = propose(text, config=config, unit="muong-la").targets["portal-articles"]
     alone = propose(text).targets["portal-articles"]
     assert (with_parent["minimum"], alone["minimum"]) == (2, 1)
+    assert with_parent["exclude_topics"] == ["ban-tin"]  # an issue of the bulletin is not also an article
     assert "son-la-2025" in with_parent["note"] and "II.1.k" in with_parent["note"]
     assert "không ghi số lượng" in alone["note"]
 

@@ -62,6 +62,7 @@ def test_the_command_prints_the_forecast_and_bad_dates_exit_2(settings):
     assert result.returncode == 0, result.stderr
     assert "Mô phỏng từ 01/09/2025 đến 07/09/2025" in result.stdout
     assert "Dữ liệu thật không bị thay đổi" in result.stdout
+    assert "mọi kênh chỉ xem trước" in result.stdout  # what it counts would be published, and it says so
     assert "2025-W36" in result.stdout and result.stderr == ""
     bad = run(settings, "simulate", "--from", "2025-09-31", "--to", "2025-10-07")
     assert bad.returncode == 2 and "không tồn tại" in bad.stderr

@@ -210,3 +210,49 @@ def test_user_add_from_the_command_line_keeps_only_an_argon2id_hash(settings, st
     assert wrong.returncode == 2 and "tên đăng nhập" in wrong.stderr
     with read_session(staff.engine) as session:
         assert session.get(User, "thu").role == "editor"
+
+
+def test_an_approver_who_edits_a_colleagues_text_is_one_of_its_writers(staff):
+    lan, lan_csrf = logged_in(staff, "lan")
+    ann_id = compose(lan, lan_csrf, submit="1")
+    hung, hung_csrf = logged_in(staff, "hung")
+    edited = hung.post(f"/announcements/{ann_id}/edit", data={
+        "csrf": hung_csrf, "title": "Lịch tiếp công dân tháng 12",
+        "body": "Chủ tịch UBND xã tiếp công dân sáng thứ Năm.",
+        "channels": "muong-la-website", "languages": "vi", "at": "2025-09-01T09:00", "priority": "normal",
+        "topics": "a", "submit": "1"})
+    assert edited.status_code == 303
+    refused = approve(hung, hung_csrf, ann_id)
+    assert refused.status_code == 409 and "không được tự phê duyệt" in refused.text
+    mai, mai_csrf = logged_in(staff, "mai")
+    assert "hung" in mai.get(f"/announcements/{ann_id}").text
+    assert approve(mai, mai_csrf, ann_id).status_code == 303
+
+
+def test_an_approval_of_a_page_opened_before_an_edit_approves_nothing_and_shows_the_new_text(staff):
+    from scheduler import announcements
+    from scheduler.announcements import Draft
+    from scheduler.db import write_session
+
+    lan, lan_csrf = logged_in(staff, "lan")
+    ann_id = compose(lan, lan_csrf, submit="1")
+    hung, hung_csrf = logged_in(staff, "hung")
+    read = content_hash_of(hung.get(f"/announcements/{ann_id}").text)
+    with write_session(staff.engine) as session:  # lan changes the figures and sends it again meanwhile
+        ann = announcements.get(session, ann_id)
+        announcements.edit(session, config=staff.config, ann=ann, draft=Draft(body="Số liệu mới: 25 hồ sơ."),
+                           actor="lan", now=staff.now())
+        announcements.submit(session, ann=ann, actor="lan", now=staff.now())
+    answer = hung.post(f"/announcements/{ann_id}/approve", data={"csrf": hung_csrf, "content_hash": read})
+    assert answer.status_code == 303 and answer.headers["location"].startswith(f"/announcements/{ann_id}?note=")
+    page = hung.get(answer.headers["location"]).text
+    assert "đã thay đổi sau khi bạn xem" in page and "Số liệu mới: 25 hồ sơ." in page and "Chờ duyệt" in page
+    assert content_hash_of(page) != read
+    me = hung.get("/api/me").json()
+    api = hung.post(f"/api/announcements/{ann_id}/approve", params={"content_hash": read},
+                    headers={"X-CSRF-Token": me["csrf"]})
+    assert api.status_code == 409 and api.json()["announcement"]["body"] == "Số liệu mới: 25 hồ sơ."
+    assert api.json()["content_hash"] == content_hash_of(page)
+    missing = hung.post(f"/api/announcements/{ann_id}/approve", headers={"X-CSRF-Token": me["csrf"]})
+    assert missing.status_code == 400 and "content_hash" in missing.json()["error"]
+    assert approve(hung, hung_csrf, ann_id).status_code == 303
