@@ -128,3 +128,4 @@ def test_a_preview_is_never_counted_or_shown_as_published(staff, clock):
     compose = lan.get("/announcements/new").text
     assert "muong-la-facebook, xem trước (không đăng)" in compose
     assert "muong-la-website, xem trước" not in compose
+    assert "Lặp lại chỉ phát lại trên: Hệ thống truyền thanh xã Mường La." in compose  # websites post once
