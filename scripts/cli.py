@@ -178,7 +178,8 @@ def scratch_cmd(reset: bool) -> None:
     state = "vừa sao chép từ dữ liệu thật" if made else "đã có (thêm --reset để sao chép lại)"
     click.echo(f"Bản thử: {place} ({state}).")
     click.echo("Thêm --scratch vào mỗi lệnh (hoặc đặt CCHC_SCRATCH=1) để làm trên bản thử, ví dụ:")
-    click.echo('  cchc dispatch --once --scratch --now "2026-12-01 17:00"')
+    click.echo('  cchc schedule --scratch            (giờ các lượt đang chờ)')
+    click.echo('  cchc dispatch --once --scratch --now "YYYY-MM-DD HH:MM"')
 
 
 @cli.group("config", cls=CchcGroup)
