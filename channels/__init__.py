@@ -1,24 +1,45 @@
-"""Output channels: one module per platform, and the registry that maps a config ``kind`` to a class."""
+"""Output channels: one module per platform, and the registry that maps a config ``kind`` to a class.
+
+The registry names each kind's module and imports it only when that kind is used, so importing a
+small part of this package (``channels.secrets``, ``channels.base``) never pulls in every platform
+and its libraries (pydub, PIL, cryptography).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from channels.base import Channel
-from channels.facebook import FacebookChannel
-from channels.loudspeaker import LoudspeakerChannel
-from channels.tiktok import TikTokChannel
-from channels.webhook import WebhookChannel
-from channels.website import WebsiteChannel
-from channels.wordpress import WordPressChannel
-from channels.zalo import ZaloChannel
 
-REGISTRY: dict[str, type[Channel]] = {
-    cls.kind: cls
-    for cls in (WebsiteChannel, WebhookChannel, LoudspeakerChannel, FacebookChannel, WordPressChannel,
-                ZaloChannel, TikTokChannel)
+_CLASSES = {
+    "website": "channels.website:WebsiteChannel",
+    "webhook": "channels.webhook:WebhookChannel",
+    "loudspeaker": "channels.loudspeaker:LoudspeakerChannel",
+    "facebook": "channels.facebook:FacebookChannel",
+    "wordpress": "channels.wordpress:WordPressChannel",
+    "zalo": "channels.zalo:ZaloChannel",
+    "tiktok": "channels.tiktok:TikTokChannel",
 }
+
+
+class _Registry(Mapping[str, type[Channel]]):
+    """``kind`` -> channel class, importing the class's module on first use."""
+
+    def __getitem__(self, kind: str) -> type[Channel]:
+        module, _, name = _CLASSES[kind].partition(":")
+        return getattr(import_module(module), name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_CLASSES)
+
+    def __len__(self) -> int:
+        return len(_CLASSES)
+
+
+REGISTRY: Mapping[str, type[Channel]] = _Registry()
 
 
 def get_channel_class(kind: str) -> type[Channel]:

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from channels.secrets import mask
+from channels.secrets import control_problem, mask
 
 SEND_MARGIN = timedelta(minutes=2)
 
@@ -182,6 +182,11 @@ class Channel(ABC):
         """Problems that would stop this channel from publishing (credentials, folders); empty if fine."""
         return []
 
+    def secret_problems(self) -> list[str]:
+        """Secrets named by this channel's ``*_env`` settings that could not travel in an HTTP header
+        (a stray newline from pasting): each named by its variable, never shown."""
+        return [problem for env in _env_names(self.settings.model_dump()) if (problem := control_problem(env))]
+
     def notes(self) -> list[str]:
         """Things staff should know about this channel even when it works (``cchc channel check``)."""
         return []
@@ -228,3 +233,16 @@ class Channel(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
+
+
+def _env_names(settings: Any) -> list[str]:
+    """The environment variable names in a channel's settings (``*_env`` keys, nested tables too)."""
+    if isinstance(settings, dict):
+        found = []
+        for key, value in settings.items():
+            if key.endswith("_env") and isinstance(value, str):
+                found.append(value)
+            else:
+                found += _env_names(value)
+        return found
+    return []

@@ -47,7 +47,7 @@ from channels.base import ChannelSettings, Found, Outcome, OutgoingRequest, Post
 from channels.files import slug
 from channels.http import HttpChannel, call, classify_status
 from channels.render import marker, plain, social_text
-from channels.secrets import mask, read_secret, redact
+from channels.secrets import mask, read_secret, redact, remember
 from channels.video import SQUARE, MediaError, title_card
 
 ENV_NAME = r"^[A-Z][A-Z0-9_]*$"
@@ -92,7 +92,9 @@ class FacebookChannel(HttpChannel):
         secret = read_secret(self.settings.app_secret_env) if self.settings.app_secret_env else None
         if not secret:
             return {}
-        return {"appsecret_proof": hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()}
+        proof = hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+        remember(proof)  # derived from both secrets: as secret as they are
+        return {"appsecret_proof": proof}
 
     def _form(self, post: Post, token: str) -> dict[str, str]:
         link = post.extra.get("website_url")

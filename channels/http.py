@@ -81,16 +81,20 @@ def call(
     """Run one request and turn whatever happens into a ``Receipt``; never raises."""
     try:
         response = send()
+    except requests.exceptions.InvalidHeader:  # raised before anything is sent; its text quotes the value
+        return Receipt(Outcome.PERMANENT, message="không tạo được yêu cầu: một giá trị tiêu đề HTTP (thường là mã "
+                                                  "truy cập trong biến môi trường) có ký tự xuống dòng hoặc ký tự "
+                                                  "điều khiển; hãy chạy cchc config check")
     except requests.exceptions.ConnectTimeout as exc:
-        return Receipt(Outcome.RETRYABLE, message=f"không kết nối được (hết giờ): {_short(exc)}")
+        return Receipt(Outcome.RETRYABLE, message=f"không kết nối được (hết giờ): {describe(exc)}")
     except requests.exceptions.ConnectionError as exc:
         if _before_sending(exc):
-            return Receipt(Outcome.RETRYABLE, message=f"không kết nối được: {_short(exc)}")
-        return Receipt(Outcome.UNKNOWN, message=f"mất kết nối sau khi gửi: {_short(exc)}")
+            return Receipt(Outcome.RETRYABLE, message=f"không kết nối được: {describe(exc)}")
+        return Receipt(Outcome.UNKNOWN, message=f"mất kết nối sau khi gửi: {describe(exc)}")
     except requests.exceptions.ReadTimeout as exc:
-        return Receipt(Outcome.UNKNOWN, message=f"không nhận được trả lời (hết giờ): {_short(exc)}")
+        return Receipt(Outcome.UNKNOWN, message=f"không nhận được trả lời (hết giờ): {describe(exc)}")
     except requests.exceptions.RequestException as exc:
-        return Receipt(Outcome.UNKNOWN, message=f"lỗi HTTP: {_short(exc)}")
+        return Receipt(Outcome.UNKNOWN, message=f"lỗi HTTP: {describe(exc)}")
     failure = classify(response)
     if failure is not None:
         return failure
@@ -138,5 +142,21 @@ def _before_sending(exc: BaseException) -> bool:
     return False
 
 
-def _short(exc: BaseException) -> str:
-    return redact(str(exc))[:300]
+def describe(exc: BaseException) -> str:
+    """What went wrong, by the types along the exception's chain (``ConnectionError ← ConnectionRefusedError``).
+
+    Never ``str(exc)``: requests quotes header values and URLs with their query in its messages.
+    """
+    names: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__name__ not in names:
+            names.append(type(current).__name__)
+        reason = getattr(current, "reason", None)
+        args: Any = getattr(current, "args", ())
+        nested = reason if isinstance(reason, BaseException) else next(
+            (a for a in args if isinstance(a, BaseException)), None)
+        current = nested or current.__cause__ or current.__context__
+    return " ← ".join(names)

@@ -1,25 +1,61 @@
-"""Secrets: read from the environment by name, masked wherever they could be shown or logged."""
+"""Secrets: read from the environment by name, kept in one registry, redacted wherever text leaves.
+
+Every secret the process comes to know goes into the registry: values read from the environment or
+a key file, and everything derived from them or obtained at run time (a password as sent, a Basic
+header, an ``appsecret_proof``, access and refresh tokens from the token store, including one the
+platform refused). ``redact`` replaces each of them, in the forms a server could echo them back in
+(as is, URL-encoded, base64 of ``user:secret``), and anything shaped like ``token=...``. It is
+applied by the logging filter, to every message stored in the database (``scheduler.models``), to
+every page and API response (the web app's middleware) and to error text, so a new channel cannot
+forget it: a channel only has to ``remember`` what it derives or receives.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import re
+import threading
+from urllib.parse import quote, quote_plus
 
 _KNOWN: set[str] = set()
+_LOCK = threading.Lock()
+_ORDERED: list[str] = []  # longest first, so a secret inside another is not half-replaced
+MIN_LENGTH = 6  # shorter values would redact ordinary words; no real secret is that short
 _PATTERNS = re.compile(
     r"(?i)((?:access_token|refresh_token|appsecret_proof|client_secret|password|secret_key|token)"
     r"[\"']?\s*[=:]\s*[\"']?)([^\s&\"',;]+)|(Authorization[\"']?\s*[:=]\s*[\"']?)(Bearer\s+|Basic\s+)?"
     r"([^\s\"',;]+)"
 )
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def remember(*values: str | None) -> None:
+    """Add secret values (and the forms they travel in) to the registry redaction uses."""
+    fresh = set()
+    for value in values:
+        if value and len(value) >= MIN_LENGTH:
+            fresh |= {value, quote(value, safe=""), quote_plus(value)}
+    with _LOCK:
+        if fresh - _KNOWN:
+            _KNOWN.update(fresh)
+            _ORDERED[:] = sorted(_KNOWN, key=len, reverse=True)
 
 
 def read_secret(env_name: str) -> str | None:
-    """The value of environment variable ``env_name``; remembered so logs can redact it."""
+    """The value of environment variable ``env_name``; remembered so that it is redacted everywhere."""
     value = os.environ.get(env_name)
-    if value:
-        _KNOWN.add(value)
+    remember(value)
     return value or None
+
+
+def control_problem(env_name: str) -> str | None:
+    """Why the secret in ``env_name`` cannot go into an HTTP header, or None. Never shows the value."""
+    value = os.environ.get(env_name) or ""
+    if _CONTROL.search(value):
+        return (f"biến môi trường {env_name} chứa ký tự xuống dòng hoặc ký tự điều khiển (thường do dán thừa); "
+                "hãy đặt lại giá trị cho đúng")
+    return None
 
 
 def mask(value: object) -> str:
@@ -31,8 +67,11 @@ def mask(value: object) -> str:
 
 def redact(text: str) -> str:
     """``text`` with every known secret value and every ``token=...`` style pair replaced."""
-    for secret in _KNOWN:
-        text = text.replace(secret, "[REDACTED]")
+    if not text:
+        return text
+    for secret in _ORDERED:
+        if secret in text:
+            text = text.replace(secret, "[REDACTED]")
 
     def _replace(match: re.Match) -> str:
         if match.group(1):
@@ -40,6 +79,17 @@ def redact(text: str) -> str:
         return f"{match.group(3)}{match.group(4) or ''}[REDACTED]"
 
     return _PATTERNS.sub(_replace, text)
+
+
+def redact_any(value: object) -> object:
+    """``redact`` through the strings of a JSON-like value (dicts, lists)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_any(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_any(item) for item in value]
+    return value
 
 
 class RedactingFilter(logging.Filter):

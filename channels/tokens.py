@@ -31,7 +31,7 @@ from sqlmodel import col, select
 
 from channels.base import Failed, Outcome, Receipt
 from channels.http import HttpChannel
-from channels.secrets import read_secret
+from channels.secrets import read_secret, remember
 from scheduler.clock import utc_now
 from scheduler.db import read_session, write_session
 from scheduler.models import Credential
@@ -72,6 +72,7 @@ def _cipher() -> MultiFernet:
     if not text and path:
         try:
             text = Path(path).read_text().strip()
+            remember(text, *text.split(","))
         except OSError as exc:
             raise VaultError(f"không đọc được tệp khóa {path} ({KEY_FILE_ENV}): {exc.strerror}") from None
     if not text:
@@ -96,6 +97,7 @@ class TokenStore:
 
     def save(self, tokens: Tokens) -> Tokens:
         """Replace the pair (a person entered a new refresh token); renewals in flight lose their lease."""
+        remember(tokens.access_token, tokens.refresh_token)
         sealed = self._seal(tokens)
         with write_session(self.engine) as session:
             row = session.get(Credential, self.channel)
@@ -134,6 +136,7 @@ class TokenStore:
             except BaseException:
                 self._release(seen.version)
                 raise
+            remember(fresh.access_token, fresh.refresh_token)
             with write_session(self.engine) as session:
                 session.execute(update(Credential).where(col(Credential.channel_id) == self.channel).values(
                     sealed=self._seal(fresh), version=Credential.version + 1, refreshing_until=None,
@@ -160,6 +163,7 @@ class TokenStore:
             raise VaultError(f"khóa {KEY_ENV} hiện tại không mở được mã đã lưu của kênh {row.channel_id}: hãy đặt "
                              "lại khóa cũ (có thể ghép 'khóa_mới,khóa_cũ'), hoặc nhập lại mã bằng "
                              f"'cchc channel token {row.channel_id}'") from None
+        remember(data["access_token"], data["refresh_token"])
         return Tokens(data["access_token"], data["refresh_token"], row.access_expires_at, row.refresh_expires_at,
                       row.version)
 

@@ -27,6 +27,7 @@ What it does, per research/api_contracts.md §4 (observed on Debian's WordPress 
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 from dataclasses import replace
@@ -42,7 +43,7 @@ from channels.base import ChannelSettings, Failed, Found, Outcome, OutgoingReque
 from channels.files import slug
 from channels.http import HttpChannel, call, classify_status
 from channels.render import plain
-from channels.secrets import mask, read_secret, redact
+from channels.secrets import mask, read_secret, redact, remember
 from channels.video import LOUDNESS
 
 REAUTH_CODES = {"rest_cannot_create", "rest_not_logged_in", "incorrect_password", "invalid_username",
@@ -83,7 +84,11 @@ class WordPressChannel(HttpChannel):
 
     def _auth(self) -> tuple[str, str] | None:
         password = read_secret(self.settings.password_env)
-        return (self.settings.user, password.replace(" ", "")) if password else None
+        if not password:
+            return None
+        sent = password.replace(" ", "")  # WordPress shows it in groups of four; it is sent without spaces
+        remember(sent, base64.b64encode(f"{self.settings.user}:{sent}".encode()).decode())  # and the Basic header
+        return self.settings.user, sent
 
     def _get(self, route: str, params: dict[str, Any], auth: tuple[str, str]) -> requests.Response:
         url, base = self._endpoint(route)

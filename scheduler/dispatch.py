@@ -34,6 +34,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from channels.base import Channel, Found, Outcome, Post, Receipt, Reconciled
+from channels.http import describe
 from channels.preview import preview_reconcile, preview_send
 from channels.secrets import redact
 from scheduler.announcements import content_hash, current_approval
@@ -280,7 +281,7 @@ class Dispatcher:
                 receipt = channel.send(post)
             except Exception as exc:  # a channel bug: the post may or may not be out
                 log.exception("channel %s raised while sending %s", claim.channel_id, claim.post.ref_code)
-                receipt = Receipt(Outcome.UNKNOWN, message=f"lỗi trong kênh: {type(exc).__name__}: {exc}")
+                receipt = Receipt(Outcome.UNKNOWN, message=f"lỗi trong kênh: {describe(exc)}")
         decision = after_send(receipt, attempts=claim.attempts, now=self.now(), policy=self.policy, rng=self.rng)
         return self._record(claim, decision, outcome=receipt.outcome, http_status=receipt.http_status,
                             error_code=receipt.error_code, message=receipt.message,

@@ -12,8 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
+from channels.secrets import redact, redact_any
 from scheduler.clock import utc_now
 
 
@@ -32,6 +33,27 @@ class UTCDateTime(TypeDecorator):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class RedactedText(TypeDecorator):
+    """Free text the system writes (a platform's error, a reason): secrets are redacted on the way in,
+    whichever code writes it, ORM or UPDATE statement (``channels.secrets``)."""
+
+    impl = AutoString
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return redact(value) if value is not None else None
+
+
+class RedactedJSON(TypeDecorator):
+    """JSON whose strings are redacted on the way in (audit details, as-run notes)."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return redact_any(value)
 
 
 def _when(nullable: bool = True, index: bool = False) -> Any:
@@ -250,7 +272,7 @@ class Delivery(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=120)
     remote_id: str | None = None
     remote_url: str | None = None
-    last_error: str | None = None
+    last_error: str | None = Field(default=None, sa_type=RedactedText)
     origin: str = Field(default="schedule", max_length=10)  # "schedule", or "fill" when the gap filler added it
     finished_at: datetime | None = _when(index=True)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
@@ -270,7 +292,7 @@ class Attempt(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=20)
     http_status: int | None = None
     error_code: str | None = Field(default=None, max_length=60)
-    message: str | None = None
+    message: str | None = Field(default=None, sa_type=RedactedText)
     remote_id: str | None = None
 
 
@@ -282,14 +304,14 @@ class AuditEvent(SQLModel, table=True):
     actor: str = Field(max_length=80)
     action: str = Field(max_length=40)
     subject: str = Field(max_length=60)
-    detail: dict[str, Any] = _json(dict)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=RedactedJSON, nullable=False)
 
 
 class ServiceState(SQLModel, table=True):
     """Small key/value facts about the running service, such as its last heartbeat."""
 
     key: str = Field(primary_key=True, max_length=60)
-    value: str
+    value: str = Field(sa_type=RedactedText)
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
@@ -342,8 +364,8 @@ class AsRun(SQLModel, table=True):
     # expired with it. A missed slot with none was not a failure to broadcast anything.
     items: int = 0
     parts: list[dict[str, Any]] = _json()
-    notes: list[str] = _json()
-    message: str | None = None
+    notes: list[str] = Field(default_factory=list, sa_type=RedactedJSON, nullable=False)
+    message: str | None = Field(default=None, sa_type=RedactedText)
     worker: str | None = Field(default=None, max_length=120)
     prepared_at: datetime | None = _when()
     started_at: datetime | None = _when()

@@ -23,6 +23,7 @@ from scheduler.config import Config
 from scheduler.labels import CHANNEL_KIND
 from scheduler.models import LANGUAGE_NAMES, Announcement, AsRun, AsRunStatus, Delivery, DeliveryState
 from scheduler.periods import Span
+from scheduler.text import spreadsheet_cell
 
 FORMATS = ("docx", "xlsx", "csv")
 FAILED_STATES = (DeliveryState.FAILED, DeliveryState.EXPIRED)
@@ -218,7 +219,7 @@ def write_csv(report: Report, out: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in report.compliance.rows:
-            writer.writerow(row.as_dict())
+            writer.writerow({key: spreadsheet_cell(value) for key, value in row.as_dict().items()})
 
 
 def write_xlsx(report: Report, out: Path) -> None:
@@ -242,7 +243,7 @@ def write_xlsx(report: Report, out: Path) -> None:
             cell.font = Font(bold=True)
             cell.alignment = Alignment(wrap_text=True, vertical="center")
         for row in rows:
-            ws.append(row)
+            ws.append([spreadsheet_cell(value) for value in row])
         ws.freeze_panes = "A3"
         for index, header in enumerate(headers, start=1):
             longest = max([len(str(header))] + [len(str(r[index - 1])) for r in rows[:200]])

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     site_port: int = 8080
     web_host: str = "127.0.0.1"  # the staff web app; 0.0.0.0 to reach it from the office network
     web_port: int = 8090  # 0: not served by ``cchc run``
+    # Addresses of reverse proxies (nginx) whose X-Forwarded-For / X-Forwarded-Proto are believed;
+    # from anyone else those headers are ignored (the per-address login limit cannot be dodged).
+    trusted_proxies: str = ""
 
     @property
     def url(self) -> str:

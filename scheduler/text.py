@@ -72,3 +72,15 @@ def check_slots(values: list[str]) -> list[str]:
         if not is_hhmm(value):
             raise ValueError(f"khung giờ '{value}' phải có dạng HH:MM, ví dụ 06:00")
     return sorted(values)
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> object:
+    """A value for a spreadsheet cell (XLSX, CSV): text that a spreadsheet would run as a formula (it
+    starts with =, +, -, @, a tab or a carriage return) is written as text, behind an apostrophe.
+    The one rule for the report, the web CSV and ``cchc logs --format csv``."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return f"'{value}"
+    return value

@@ -19,13 +19,13 @@ import click
 import sqlalchemy.exc
 from sqlmodel import select
 
-from channels.secrets import install_log_redaction
+from channels.secrets import install_log_redaction, redact
 from scheduler import announcements, catalog, queries, samples
 from scheduler.announcements import Draft
 from scheduler.app import App
 from scheduler.clock import LOCAL_TZ, Clock, local_midnight, parse_local, parse_local_date, show
 from scheduler.db import migrate, read_session, write_session
-from scheduler.errors import CchcError, InputError, RuleError
+from scheduler.errors import CchcError, ConfigError, InputError, RuleError
 from scheduler.models import Announcement, DeliveryState
 from scheduler.periods import Span, parse_period, span_at
 from scheduler.settings import Settings
@@ -46,11 +46,12 @@ class CchcGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CchcError as exc:
-            for line in str(exc).splitlines():
+            for line in redact(str(exc)).splitlines():
                 click.echo(f"Lỗi: {line}", err=True)
             ctx.exit(exc.exit_code)
         except sqlalchemy.exc.OperationalError as exc:
-            click.echo(f"Lỗi: không làm việc được với cơ sở dữ liệu: {str(exc.orig).splitlines()[0]}", err=True)
+            click.echo(f"Lỗi: không làm việc được với cơ sở dữ liệu: {redact(str(exc.orig).splitlines()[0])}",
+                       err=True)
             ctx.exit(1)
 
 
@@ -192,6 +193,10 @@ def config_group() -> None:
 def config_check(app: App, user: str | None) -> None:
     """Kiểm tra mọi tệp cấu hình và báo mọi lỗi (tệp, dòng, điều cần sửa)."""
     config = app.config
+    problems = [f"kênh {name}: {problem}" for name, channel in app.channels.items()
+                for problem in channel.secret_problems()]
+    if problems:
+        raise ConfigError(problems)
     click.echo(f"Cấu hình hợp lệ ({config.directory}): {len(config.units)} đơn vị, {len(config.plans)} kế hoạch, "
                f"{len(config.channels)} kênh, {len(config.samples)} thông báo mẫu.")
 
@@ -751,7 +756,7 @@ def channel_check(app: App, user: str | None, name: str) -> None:
     target = app.channels.get(name)
     if target is None:
         raise InputError("NAME", f"không có kênh '{name}'; các kênh: {', '.join(sorted(app.channels))}")
-    problems = target.check()
+    problems = [redact(p) for p in target.secret_problems() or target.check()]
     with write_session(app.ready_engine()) as session:
         held = session.get(ServiceState, REAUTH_KEY + name)
         reason = held.value if held else None
@@ -765,7 +770,7 @@ def channel_check(app: App, user: str | None, name: str) -> None:
         if reason:
             click.echo(f"  Kênh đang tạm dừng gửi vì: {reason}")
         for note in target.notes():
-            click.echo(f"  Lưu ý: {note}")
+            click.echo(f"  Lưu ý: {redact(note)}")
         raise SystemExit(1)
     click.echo(f"Kênh {name} ({target.kind}, {mode}): thông tin xác thực và quyền đều ổn.")
     if reason:

@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from scheduler.text import spreadsheet_cell
+
 
 def width(text: str) -> int:
     return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
@@ -44,7 +46,8 @@ def to_csv(rows: list[dict], columns: list[str]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in row.items()})
+        writer.writerow({k: spreadsheet_cell(",".join(map(str, v)) if isinstance(v, list) else v)
+                         for k, v in row.items()})
     return buffer.getvalue()
 
 

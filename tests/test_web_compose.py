@@ -89,7 +89,7 @@ def test_a_form_larger_than_two_recordings_is_refused_before_it_is_read(staff):
     lan, csrf = logged_in(staff, "lan")
     answer = lan.post("/announcements", data=form(csrf, body_blt=TAI_VIET),
                       files={"audio_blt": ("a.wav", b"\0" * (101 * 2**20 + 10), "audio/wav")})
-    assert answer.status_code == 413 and "mỗi tệp ghi âm tối đa 50 MB" in answer.text
+    assert answer.status_code == 413 and "quá lớn: tối đa 101 MB" in answer.text and "tệp ghi âm" in answer.text
 
 
 def test_editing_the_text_voids_the_approval_and_saving_unchanged_keeps_it(staff, clock):

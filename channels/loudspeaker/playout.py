@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from channels.base import Outcome, Receipt
 from channels.http import call, classify_status, new_session
-from channels.secrets import redact
+from channels.secrets import redact, remember
 
 log = logging.getLogger("cchc.playout")
 PREROLL_SECONDS = 2.0  # sent at once so players fill their buffer before pacing begins
@@ -62,6 +62,7 @@ class IcecastPlayout:
         self.host, self.port = parts.hostname, parts.port or 8000
         self.mount = "/" + mount.lstrip("/")
         self._auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+        remember(self._auth)
         self.name, self.timeout = name, timeout
 
     def stream(self, path: Path, duration_ms: int, on_progress: Callable[[int], None],

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,6 +28,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 from sqlmodel import col, func, select
 from starlette.concurrency import run_in_threadpool
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from channels.tokens import TokenChannel
 from scheduler import announcements, labels, queries, users
@@ -39,7 +40,9 @@ from scheduler.errors import CchcError, ContentChangedError, InputError
 from scheduler.models import Announcement, AnnouncementStatus, Delivery, ServiceState, Translation, User
 from scheduler.models import DeliveryState as S
 from scheduler.periods import parse_period, span_at, span_of
+from scheduler.text import spreadsheet_cell
 from scheduler.web import forms
+from scheduler.web.guard import Guard
 
 HERE = Path(__file__).parent
 COOKIE, LOGIN_COOKIE = "cchc_session", "cchc_login"
@@ -92,7 +95,17 @@ def create_web(core: App) -> FastAPI:
                                  ROLE_TEXT=ROLE_TEXT, OUTCOME_TEXT=labels.OUTCOME, PREVIEW_MODE=labels.PREVIEW_MODE,
                                  ASRUN_TEXT=labels.AS_RUN_STATUS,
                                  show=show)
+    templates.env.filters["web_link"] = web_link
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    def signed_in(cookie: str | None) -> bool:
+        with read_session(engine()) as session:
+            return users.current(session, cookie, core.now()) is not None
+
+    web.add_middleware(Guard, signed_in=signed_in, compose_bytes=MAX_FORM_BYTES, cookie=COOKIE)
+    proxies = [p.strip() for p in core.settings.trusted_proxies.split(",") if p.strip()]
+    if proxies:  # behind nginx: the client's address and https come from its headers, and only from it
+        web.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -173,7 +186,8 @@ def create_web(core: App) -> FastAPI:
     @web.post("/login", include_in_schema=False)
     async def login(request: Request) -> Response:
         data = await request.form()
-        if not secrets.compare_digest(str(data.get("csrf", "")), request.cookies.get(LOGIN_COOKIE, "")):
+        sent, kept = str(data.get("csrf", "")), request.cookies.get(LOGIN_COOKIE, "")
+        if not sent or not secrets.compare_digest(sent, kept):  # an empty token never matches an empty cookie
             raise HTTPException(403, "Biểu mẫu đăng nhập đã cũ; hãy tải lại trang đăng nhập.")
         address = request.client.host if request.client else "?"
         try:
@@ -303,9 +317,6 @@ def create_web(core: App) -> FastAPI:
         """Create or change an announcement with its translations and recordings, in one transaction:
         if anything is wrong nothing is stored, and the form comes back as it was typed."""
         who = staff(request)
-        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-            raise HTTPException(413, f"Biểu mẫu quá lớn: mỗi tệp ghi âm tối đa "
-                                     f"{announcements.MAX_AUDIO_BYTES // 2**20} MB. Hãy chọn tệp nhỏ hơn.")
         values = await form(request, who)
         uploads: dict[str, Path] = {}
         try:
@@ -538,7 +549,7 @@ def create_web(core: App) -> FastAPI:
                    "remote_id", "url", "message"]
         writer = csv.DictWriter(out, columns, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(_csv_safe(row) for row in rows)
+        writer.writerows({key: spreadsheet_cell(value) for key, value in row.items()} for row in rows)
         return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",  # BOM: Excel reads UTF-8
                         headers={"Content-Disposition": 'attachment; filename="nhat-ky-phat.csv"'})
 
@@ -686,9 +697,10 @@ def create_web(core: App) -> FastAPI:
     return web
 
 
-def _csv_safe(row: dict[str, Any]) -> dict[str, Any]:
-    """Cells a spreadsheet would run as a formula (=, +, -, @) are shown as text."""
-    return {k: (f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v) for k, v in row.items()}
+def web_link(url: str | None) -> bool:
+    """Whether a URL that came back from a platform may be shown as a link: http or https only (never
+    ``javascript:``, ``data:`` or a file path)."""
+    return bool(url) and urlsplit(url.strip()).scheme.lower() in ("http", "https") and "\n" not in url
 
 
 def _local(path: str) -> str:
@@ -697,4 +709,5 @@ def _local(path: str) -> str:
 
 
 def _https(request: Request) -> bool:
-    return request.url.scheme == "https" or request.headers.get("X-Forwarded-Proto") == "https"
+    """Over https (directly, or through a trusted proxy: CCHC_TRUSTED_PROXIES), cookies are Secure."""
+    return request.url.scheme == "https"

@@ -15,9 +15,9 @@ log = logging.getLogger("cchc.web")
 
 
 def server(app: App, host: str, port: int) -> uvicorn.Server:
-    # proxy_headers: behind a reverse proxy with https, cookies are then marked Secure.
+    # Proxy headers are read by the app itself, from CCHC_TRUSTED_PROXIES only (create_web).
     return uvicorn.Server(uvicorn.Config(create_web(app), host=host, port=port, log_level="warning",
-                                         proxy_headers=True, access_log=False))
+                                         proxy_headers=False, access_log=False))
 
 
 def start_in_thread(app: App, host: str, port: int) -> uvicorn.Server:

@@ -1,0 +1,193 @@
+"""The web app under abuse: bodies over their limit (also chunked, with the server's memory measured),
+security headers, login CSRF, proxy headers, links from platforms, spreadsheet formulas."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import socket
+import subprocess
+import time
+from datetime import timedelta
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import update
+from sqlmodel import select
+
+from scheduler import report as reports
+from scheduler.db import read_session, write_session
+from scheduler.models import Attempt, Delivery, LoginAttempt
+from scheduler.periods import parse_period
+from tests.cli import CCHC, environment, invoke, run
+from tests.conftest import START
+from tests.helpers import approved, dispatch, make_app
+from tests.pg import _free_port
+from tests.web import PASSWORDS, client, csrf_of, logged_in
+
+PAGES = ("/", "/announcements", "/announcements/new", "/approvals", "/deliveries", "/calendar", "/reports",
+         "/channels")
+
+
+def test_every_answer_carries_the_security_headers_and_pages_are_not_cached(staff):
+    lan, _ = logged_in(staff, "lan")
+    for path in (*PAGES, "/login", "/api/me", "/static/style.css"):
+        answer = (client(staff) if path == "/login" else lan).get(path)
+        assert answer.status_code == 200, path
+        policy = answer.headers["content-security-policy"]
+        script = re.search(r"script-src ([^;]+)", policy).group(1)
+        assert script.strip() == "'self'" and "frame-ancestors 'none'" in policy, path
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["referrer-policy"] == "same-origin"
+        if path != "/static/style.css":
+            assert answer.headers["cache-control"] == "no-store", path
+        if answer.headers["content-type"].startswith("text/html"):  # nothing a CSP without 'unsafe-inline' blocks
+            assert not re.search(r"<script(?![^>]*\bsrc=)", answer.text), path
+            assert not re.search(r"\son[a-z]+=|\sstyle=", answer.text), path
+
+
+def test_an_empty_login_token_never_matches_an_empty_cookie(staff):
+    browser = client(staff)
+    answer = browser.post("/login", data={"csrf": "", "name": "lan", "password": PASSWORDS["lan"]})
+    assert answer.status_code == 403 and "cchc_session" not in browser.cookies
+    browser.cookies.set("cchc_login", "")
+    answer = browser.post("/login", data={"csrf": "", "name": "lan", "password": PASSWORDS["lan"]})
+    assert answer.status_code == 403 and "cchc_session" not in browser.cookies
+
+
+def guess(browser, name: str, forwarded: str) -> int:
+    token = csrf_of(browser.get("/login").text)
+    return browser.post("/login", headers={"X-Forwarded-For": forwarded},
+                        data={"csrf": token, "name": name, "password": "sai-mat-khau-123"}).status_code
+
+
+def test_forwarded_addresses_are_believed_only_from_a_trusted_proxy(staff, settings, clock, monkeypatch):
+    browser = client(staff)  # not a proxy: X-Forwarded-For is ignored, the limit per address holds
+    codes = [guess(browser, f"nguoi{n}", f"10.0.0.{n}") for n in range(6)]
+    assert codes[:5] == [401] * 5 and codes[5] == 401
+    token = csrf_of(browser.get("/login").text)
+    refused = browser.post("/login", headers={"X-Forwarded-For": "10.9.9.9"},
+                           data={"csrf": token, "name": "lan", "password": PASSWORDS["lan"]})
+    assert "thử lại sau 15 phút" in refused.text  # six addresses claimed, one seen
+    trusting = make_app(settings.model_copy(update={"trusted_proxies": "testclient"}), clock)
+    clock.advance(timedelta(minutes=16))
+    behind = client(trusting)
+    assert [guess(behind, "lan", f"10.0.1.{n}") for n in range(3)] == [401] * 3
+    with read_session(trusting.engine) as session:
+        addresses = {row.address for row in session.exec(select(LoginAttempt))}
+    assert {"10.0.1.0", "10.0.1.1", "10.0.1.2"} <= addresses and "10.0.0.3" not in addresses
+
+
+def test_a_link_that_came_back_from_a_platform_is_shown_only_if_it_is_http(staff, clock):
+    ann = approved(staff, channels=["muong-la-website", "muong-la-webhook"], at=START + timedelta(hours=1))
+    dispatch(staff, clock, START + timedelta(hours=2))
+    with write_session(staff.engine) as session:
+        session.execute(update(Delivery).where(Delivery.channel_id == "muong-la-website")
+                        .values(remote_url="javascript:alert(document.cookie)"))
+    lan, _ = logged_in(staff, "lan")
+    for path in (f"/announcements/{ann.id}", "/deliveries"):
+        page = lan.get(path).text
+        assert 'href="javascript:' not in page and "javascript:alert" not in page.split("<body")[0]
+        assert "<a href=\"javascript" not in page
+    with write_session(staff.engine) as session:
+        session.execute(update(Delivery).where(Delivery.channel_id == "muong-la-website")
+                        .values(remote_url="https://muongla.sonla.gov.vn/tin/1"))
+    assert 'href="https://muongla.sonla.gov.vn/tin/1"' in lan.get("/deliveries").text
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_text_a_spreadsheet_would_run_is_written_as_text_everywhere(staff, clock, tmp_path):
+    approved(staff, channels=["muong-la-website"], at=START + timedelta(hours=1), title="=1+1 tiêu đề lạ")
+    dispatch(staff, clock, START + timedelta(hours=2))
+    attacks = ["=HYPERLINK(\"http://x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+    with write_session(staff.engine) as session:
+        session.execute(update(Attempt).values(message=attacks[0]))
+    from scheduler.text import spreadsheet_cell
+
+    assert [spreadsheet_cell(a) for a in attacks] == [f"'{a}" for a in attacks] and spreadsheet_cell(5) == 5
+    lan, _ = logged_in(staff, "lan")
+    web = list(csv.DictReader(io.StringIO(lan.get("/deliveries.csv").text.lstrip("\ufeff"))))
+    cli = list(csv.DictReader(io.StringIO(invoke(staff.settings, "logs", "--format", "csv").stdout)))
+    assert web[0]["message"] == cli[0]["message"] == f"'{attacks[0]}"
+    clock.moment = START + timedelta(days=31)
+    with read_session(staff.engine) as session:
+        data = reports.gather(session, staff.config, unit="muong-la", span=parse_period("2025-09"), now=clock.now())
+    book = load_workbook(reports.write(data, "xlsx", tmp_path / "bc.xlsx"))
+    titles = [row[2] for row in book["6. Danh sách tin, bài"].iter_rows(min_row=3, values_only=True)]
+    assert titles == ["'=1+1 tiêu đề lạ"]
+
+
+def test_a_declared_body_over_its_limit_is_refused_before_it_is_read(staff):
+    anonymous = client(staff)
+    answer = anonymous.post("/login", content=b"x" * (17 * 1024),
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 413 and "Yêu cầu quá lớn: tối đa 16 KB" in answer.text
+    lan, csrf = logged_in(staff, "lan")
+    api = lan.post("/api/announcements", content=b"{" + b" " * (2 * 2**20) + b"}",
+                   headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"})
+    assert api.status_code == 413 and "tối đa 1 MB" in api.json()["error"]
+    form = lan.post("/logout", data={"csrf": csrf, "pad": "x" * (300 * 1024)})
+    assert form.status_code == 413 and lan.get("/").status_code == 200  # still logged in
+
+
+def _rss_kib(pid: int) -> int:
+    status = open(f"/proc/{pid}/status").read()  # noqa: SIM115
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+
+
+def _send_chunked(port: int, path: str, total: int, headers: str = "") -> tuple[int, int]:
+    """POST ``total`` bytes in 64 KiB chunks; (the HTTP status, how many bytes went before the answer)."""
+    chunk = b"a" * 65536
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                     f"Transfer-Encoding: chunked\r\n{headers}\r\n".encode())
+        sock.settimeout(0.0)
+        reply = b""
+        while sent < total:
+            try:
+                sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+            try:
+                reply += sock.recv(65536)
+            except BlockingIOError:
+                pass
+            if b"\r\n" in reply:
+                break
+        sock.settimeout(10)
+        while b"\r\n" not in reply:
+            received = sock.recv(65536)
+            if not received:
+                break
+            reply += received
+    return int(reply.split(b" ", 2)[1]), sent
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_two_hundred_megabytes_sent_in_chunks_leave_the_servers_memory_flat(settings):
+    assert run(settings, "init").returncode == 0
+    port = _free_port()
+    server = subprocess.Popen([CCHC, "web", "--port", str(port)], env=environment(settings),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        before = _rss_kib(server.pid)
+        status, sent = _send_chunked(port, "/login", 200 * 2**20)
+        after = _rss_kib(server.pid)
+        assert status == 413 and sent < 50 * 2**20  # stopped early, not read to the end
+        assert after - before < 20 * 1024, (before, after)  # KiB: flat, nothing spooled
+        status, _ = _send_chunked(port, "/api/announcements", 200 * 2**20)
+        assert status == 413 and _rss_kib(server.pid) - before < 20 * 1024
+    finally:
+        server.terminate()
+        server.wait(10)
