@@ -312,7 +312,7 @@ class TikTokChannel(TokenChannel):
 
     def check(self) -> list[str]:
         problems = self.token_problems(self.settings.expiry_warning_days)
-        if problems and self.tokens is not None and self.tokens.load() is None:
+        if problems and self.tokens is not None and not self.tokens.stored():
             return problems
         try:
             creator = self._api("post/publish/creator_info/query/", {})

@@ -90,6 +90,11 @@ class TokenStore:
     def __init__(self, engine: Engine, channel: str, *, now: Callable[[], datetime] = utc_now):
         self.engine, self.channel, self.now = engine, channel, now
 
+    def stored(self) -> bool:
+        """Whether tokens were entered for this channel (no key needed to know)."""
+        with read_session(self.engine) as session:
+            return session.get(Credential, self.channel) is not None
+
     def load(self) -> Tokens | None:
         with read_session(self.engine) as session:
             row = session.get(Credential, self.channel)

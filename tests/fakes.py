@@ -13,6 +13,7 @@ import email.policy
 import hashlib
 import hmac
 import html
+import io
 import json
 import threading
 import time
@@ -24,14 +25,34 @@ from zoneinfo import ZoneInfo
 
 
 class JsonHandler(BaseHTTPRequestHandler):
-    """Request handler base of the fakes: HTTP/1.1, quiet, and one way to answer with JSON."""
+    """Request handler base of the fakes: HTTP/1.1, quiet, and one way to answer with JSON.
+
+    A careless platform: with ``server.echo`` set, every JSON answer also carries what the request
+    sent (headers, query, body), and with ``server.echo == "fail"`` it is an HTTP 500 as well, so
+    every secret a channel sends comes back inside an error message (the secret-leak test).
+    """
 
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *args):  # noqa: ANN002
         pass
 
+    def parse_request(self) -> bool:
+        ok = super().parse_request()
+        if ok and getattr(self.server, "echo", None):  # keep the body to echo it; the connection then closes
+            length = int(self.headers.get("Content-Length") or 0)
+            self.raw_body = self.rfile.read(length) if length else b""
+            self.rfile = io.BytesIO(self.raw_body)
+        return ok
+
     def _reply(self, status: int, body: dict | list | None = None, headers: dict | None = None) -> None:
+        echo = getattr(self.server, "echo", None)
+        if echo:
+            sent = {"path": self.path, "headers": dict(self.headers),
+                    "body": getattr(self, "raw_body", b"")[:4000].decode("utf-8", "replace")}
+            body = {**body, "echo": sent} if isinstance(body, dict) else {"data": body, "echo": sent}
+            if echo == "fail":
+                status = 500
         self._send(status, json.dumps(body or {}, ensure_ascii=False), headers)
 
     def _send(self, status: int, text: str, headers: dict | None = None,
