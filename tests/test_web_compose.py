@@ -140,7 +140,7 @@ def test_the_live_preview_shows_each_channel_before_saving(staff):
     assert 'id="live-preview"' in page and 'enctype="multipart/form-data"' in page
 
 
-def test_the_audio_preview_plays_the_voice_and_the_recording(staff, tmp_path):
+def test_the_audio_preview_plays_the_voice_and_the_recording(staff, tmp_path, monkeypatch):
     lan, csrf = logged_in(staff, "lan")
     recording = tone(tmp_path / "thai.mp3", seconds=4, volume_db=-12)
     ann_id = created_id(lan.post("/announcements", data=form(csrf, body_blt=TAI_VIET, languages=["vi", "blt"]),
@@ -152,6 +152,51 @@ def test_the_audio_preview_plays_the_voice_and_the_recording(staff, tmp_path):
     assert 1 < seconds_of(spoken.content, tmp_path) < 30
     thai = lan.get(f"/announcements/{ann_id}/audio/blt")
     assert abs(seconds_of(thai.content, tmp_path) - 4) < 0.3  # the translator's recording, as recorded
+    from channels.loudspeaker import tts
+
+    def no_second_decoding(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise AssertionError("the preview was decoded again")
+
+    monkeypatch.setattr(tts, "decode", no_second_decoding)
+    assert lan.get(f"/announcements/{ann_id}/audio/blt").content == thai.content  # decoded once, then cached
+
+
+def lying_wav(path: Path, *, rate: int, minutes: float, size: int = 100_000) -> Path:
+    """A WAV file whose header claims ``minutes`` at ``rate`` Hz but which holds only ``size`` bytes."""
+    import struct
+
+    claimed = int(minutes * 60 * rate * 2)
+    header = b"RIFF" + struct.pack("<I", 36 + claimed) + b"WAVE" + b"fmt " + struct.pack(
+        "<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16) + b"data" + struct.pack("<I", claimed)
+    path.write_bytes(header + bytes(range(256)) * ((size - len(header)) // 256))
+    return path
+
+
+def long_quiet_mp3(path: Path, minutes: int) -> Path:
+    """A small file that plays for a long time: an hour of near silence at 8 kbit/s."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t",
+                    str(minutes * 60), "-b:a", "8k", str(path)], check=True)
+    return path
+
+
+@pytest.mark.parametrize("bomb", ["384 kHz", "dài 60 phút"])
+def test_a_recording_is_measured_before_it_is_decoded(staff, tmp_path, monkeypatch, bomb):
+    """100 KB claiming 14 minutes at 384 kHz, or an hour in a few MB: refused from ffprobe's reading."""
+    from channels.loudspeaker import tts
+
+    def never(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise AssertionError("a recording over its limits was decoded")
+
+    path = (lying_wav(tmp_path / "bom.wav", rate=384_000, minutes=14) if bomb == "384 kHz"
+            else long_quiet_mp3(tmp_path / "bom.mp3", 60))
+    monkeypatch.setattr(tts, "decode", never)
+    lan, csrf = logged_in(staff, "lan")
+    answer = lan.post("/announcements", data=form(csrf, body_blt=TAI_VIET, languages=["vi", "blt"]),
+                      files={"audio_blt": (path.name, path.read_bytes(), "audio/mpeg")})
+    words = bomb
+    assert answer.status_code == 400 and words in answer.text and "Ghi âm tiếng Thái" in answer.text
+    with read_session(staff.engine) as session:
+        assert session.exec(select(Announcement)).all() == []
 
 
 def test_an_announcement_without_a_recording_says_so_instead_of_playing(staff):

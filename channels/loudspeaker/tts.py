@@ -10,6 +10,7 @@ used, so an office without internet does not wait on Google for every clip.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -130,13 +131,15 @@ class EspeakEngine:
             raise VoiceError(f"espeak-ng lỗi: {result.stderr.strip()[:200] or result.returncode}")
 
 
-def decode(path: Path, sample_rate: int | None, *, what: str) -> AudioSegment:
-    """Any audio file ffmpeg reads, as mono 16-bit PCM (resampled by ffmpeg, not audioop)."""
+def decode(path: Path, sample_rate: int | None, *, what: str, max_seconds: float | None = None) -> AudioSegment:
+    """Any audio file ffmpeg reads, as mono 16-bit PCM (resampled by ffmpeg, not audioop); at most
+    ``max_seconds`` of it, whatever its header claims."""
     with tempfile.TemporaryDirectory() as work:
         out = Path(work) / "decoded.wav"
         rate = ["-ar", str(sample_rate)] if sample_rate else []
+        limit = ["-t", f"{max_seconds:.0f}"] if max_seconds else []
         result = subprocess.run(
-            ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", "1", *rate,
+            ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-vn", *limit, "-ac", "1", *rate,
              "-c:a", "pcm_s16le", "-f", "wav", str(out)],
             capture_output=True, text=True, timeout=600, check=False,
         )
@@ -148,11 +151,41 @@ def decode(path: Path, sample_rate: int | None, *, what: str) -> AudioSegment:
             raise VoiceError(f"{what} không phải âm thanh đọc được") from None
 
 
+MAX_SAMPLE_RATE = 48_000
+MAX_CHANNELS = 2
+
+
+def probe(path: Path, limits: RecordingsConfig) -> None:
+    """Check a recording from what ffprobe reads in its header, before anything is decoded: a small
+    file may claim hours at 384 kHz, and decoding that would fill the memory."""
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
+         "stream=sample_rate,channels,duration:format=duration", "-of", "json", str(path)],
+        capture_output=True, text=True, timeout=60, check=False)
+    try:
+        found = json.loads(result.stdout or "{}")
+        stream = found["streams"][0]
+        rate, channels = int(stream["sample_rate"]), int(stream["channels"])
+        seconds = float(stream.get("duration") or found.get("format", {}).get("duration") or 0)
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise VoiceError(f"tệp {path.name} không phải âm thanh đọc được (cần MP3, WAV, M4A, OGG...)") from None
+    if rate > MAX_SAMPLE_RATE:
+        raise VoiceError(f"tệp ghi âm {path.name} có tần số lấy mẫu {rate // 1000} kHz, tối đa "
+                         f"{MAX_SAMPLE_RATE // 1000} kHz; hãy xuất lại tệp ở 44,1 hoặc 48 kHz")
+    if channels > MAX_CHANNELS:
+        raise VoiceError(f"tệp ghi âm {path.name} có {channels} kênh âm thanh; hãy xuất lại ở mono hoặc stereo")
+    if seconds > limits.max_minutes * 60:
+        raise VoiceError(f"tệp ghi âm {path.name} dài {seconds / 60:.0f} phút, tối đa {limits.max_minutes:g} phút; "
+                         "hãy cắt ngắn")
+
+
 def load_recording(path: Path, limits: RecordingsConfig, sample_rate: int | None = None) -> AudioSegment:
-    """Decode a translator's recording and check it; ``VoiceError`` says what is wrong with it."""
+    """Check a translator's recording (``probe``), then decode it and check what it holds; ``VoiceError``
+    says what is wrong with it."""
     if not path.is_file():
         raise VoiceError(f"không tìm thấy tệp ghi âm {path.name}")
-    audio = decode(path, sample_rate, what=f"tệp {path.name}")
+    probe(path, limits)
+    audio = decode(path, sample_rate, what=f"tệp {path.name}", max_seconds=limits.max_minutes * 60 + 1)
     if len(audio) < MIN_CLIP_MS:
         raise VoiceError(f"tệp ghi âm {path.name} quá ngắn ({len(audio)} ms)")
     if len(audio) > limits.max_minutes * 60_000:

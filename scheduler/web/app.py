@@ -11,7 +11,9 @@ records every action in the audit trail.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import os
 import secrets
 import tempfile
 from dataclasses import dataclass
@@ -470,14 +472,18 @@ def create_web(core: App) -> FastAPI:
             text, recording = queries.spoken_version(session, announcement_id, lang)
         name = loudspeaker_of(detail["channels"]) or core.loudspeaker()
         folder = core.settings.data_dir / "cache" / "listen"
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=folder) as tmp:
-            try:
-                core.broadcaster().listen(name, text, lang, recording, Path(tmp) / "nghe-thu.mp3")
-            except NoVoice as exc:
-                raise HTTPException(409, f"Chưa nghe thử được: {exc}") from None
-            audio = (Path(tmp) / "nghe-thu.mp3").read_bytes()
-        return Response(audio, media_type="audio/mpeg", headers={"Cache-Control": "no-store"})
+        # Rendered once per version: the recording's stored name carries its digest, the text is in the key.
+        key = hashlib.sha256("\n".join([name, lang, text, str(recording or "")]).encode()).hexdigest()
+        cached = folder / f"{key}.mp3"
+        if not cached.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=folder) as tmp:
+                try:
+                    core.broadcaster().listen(name, text, lang, recording, Path(tmp) / "nghe-thu.mp3")
+                except NoVoice as exc:
+                    raise HTTPException(409, f"Chưa nghe thử được: {exc}") from None
+                os.replace(Path(tmp) / "nghe-thu.mp3", cached)
+        return FileResponse(cached, media_type="audio/mpeg", headers={"Cache-Control": "no-store"})
 
     @web.post("/announcements/{announcement_id}/{action}", include_in_schema=False)
     async def act(request: Request, announcement_id: int, action: str) -> Response:
