@@ -191,6 +191,7 @@ def reject(session: Session, *, ann: Announcement, approver: str, reason: str, n
 def cancel(session: Session, *, ann: Announcement, actor: str, reason: str, now: datetime) -> int:
     """Stop an announcement; deliveries not yet started are cancelled. Returns how many."""
     lock(session, ann)
+    reason = clean_text(reason, "--reason", limit=2000, required=False)
     if ann.status == A.CANCELLED:
         raise RuleError(f"thông báo {ann.id} đã bị hủy từ trước")
     cancelled = _cancel_unsent(session, ann, now=now, why=f"thông báo bị hủy: {reason}".strip(": "))

@@ -10,6 +10,14 @@ from scheduler.errors import InputError
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 INPUT_FORMAT = "%Y-%m-%d %H:%M"
+# Years a person may type: plans run 2000-2100; anything else is a typo (0001, 9999) that would
+# overflow date arithmetic further on.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def check_year(year: int, field: str) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InputError(field, f"năm {year} nằm ngoài khoảng {FIRST_YEAR}–{LAST_YEAR}; hãy kiểm tra lại năm")
 
 
 def utc_now() -> datetime:
@@ -67,6 +75,7 @@ def parse_local(text: str, field: str) -> datetime:
         raise InputError(
             field, f"'{raw}' không đúng dạng; hãy viết YYYY-MM-DD HH:MM, ví dụ 2025-09-01 06:00"
         ) from exc
+    check_year(naive.year, field)
     return naive.replace(tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
@@ -74,11 +83,13 @@ def parse_local_date(text: str, field: str) -> date:
     """Parse ``YYYY-MM-DD`` (a calendar day in Vietnam)."""
     raw = (text or "").strip()
     try:
-        return datetime.strptime(raw, "%Y-%m-%d").date()
+        day = datetime.strptime(raw, "%Y-%m-%d").date()
     except ValueError as exc:
         if _looks_like_date(raw):
             raise InputError(field, f"ngày '{raw}' không tồn tại trong lịch") from exc
         raise InputError(field, f"'{raw}' không đúng dạng; hãy viết YYYY-MM-DD") from exc
+    check_year(day.year, field)
+    return day
 
 
 def _looks_like_date(text: str) -> bool:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from scheduler.clock import LOCAL_TZ, local_midnight
+from scheduler.clock import LOCAL_TZ, check_year, local_midnight
 from scheduler.errors import InputError
 
 # A target's period is one of week..year; "day" and "range" are only spans to look from.
@@ -72,6 +72,7 @@ def parse_period(text: str, field: str = "--period") -> Span:
                                 "2025-Q3 (quý), 2025-H1 (6 tháng) hoặc 2025 (năm)")
     year, week, month, quarter, half = match.groups()
     y = int(year)
+    check_year(y, field)
     if week is not None:
         if not 1 <= int(week) <= date(y, 12, 28).isocalendar().week:
             raise InputError(field, f"năm {y} không có tuần {int(week)}")

@@ -36,6 +36,8 @@ def check_language(code: str, field: str = "--lang") -> str:
 def clean_text(value: str | None, field: str, *, limit: int, required: bool = True) -> str:
     """NFC-normalise and trim ``value``; refuse an empty or over-long text with a clear message."""
     text = unicodedata.normalize("NFC", value or "").strip()
+    if "\x00" in text:  # PostgreSQL cannot store it, SQLite would: refused alike, before either sees it
+        raise InputError(field, "có ký tự NUL (\\0), thường do dán từ tệp nhị phân; hãy gõ hoặc dán lại văn bản")
     if required and not text:
         raise InputError(field, "đang trống; hãy nhập nội dung")
     if len(text) > limit:

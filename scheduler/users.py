@@ -89,7 +89,9 @@ def log_in(session: Session, *, name: str, password: str, address: str, now: dat
     """Check a password and open a session; None for a wrong name or password (the failure is
     recorded, so the caller must commit). Too many failures for the name or the address refuse even
     a right password for a while, and an unknown name costs the same time as a known one."""
-    name = name.strip().lower()[:60]
+    name = name.strip().lower()[:60].replace("\x00", "")  # a NUL names nobody (and PostgreSQL refuses it)
+    password = password.replace("\x00", "\ufffd")
+    address = address.replace("\x00", "")
     since = now - FAILURE_WINDOW
     failures = max(
         session.exec(select(func.count()).select_from(LoginAttempt).where(

@@ -39,8 +39,31 @@ LOG_COLUMNS = ["time", "ref", "channel", "lang", "origin", "action", "outcome", 
                "message"]
 
 
+ROW_ID = click.IntRange(1, 2**63 - 1)  # what a database row id can be: a larger number names nothing
+
+
 class CchcGroup(click.Group):
-    """Maps domain errors to a clean message and exit code; never shows a traceback for them."""
+    """Maps domain errors to a clean message and exit code; never shows a traceback for them.
+
+    Usage errors (an unknown command, a missing option, a value of the wrong kind) are said in
+    Vietnamese on one line, exit code 2, instead of click's English usage block.
+    """
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            click.echo(f"Lỗi: {usage_vi(exc)}", err=True)
+            sys.exit(2)
+        except click.Abort:
+            click.echo("Đã dừng.", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            click.echo(f"Lỗi: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -53,6 +76,44 @@ class CchcGroup(click.Group):
             click.echo(f"Lỗi: không làm việc được với cơ sở dữ liệu: {redact(str(exc.orig).splitlines()[0])}",
                        err=True)
             ctx.exit(1)
+
+
+def usage_vi(exc: click.UsageError) -> str:
+    """click's usage error as one Vietnamese line, with the help to ask for."""
+    command = exc.ctx.command_path if exc.ctx else "cchc"
+    hint = f"; xem: {command} --help"
+    if isinstance(exc, click.NoSuchOption):
+        return f"không có tùy chọn {exc.option_name}{hint}"
+    if isinstance(exc, click.MissingParameter) and exc.param is not None:
+        name = exc.param.opts[0] if exc.param.param_type_name == "option" else exc.param.human_readable_name
+        return f"thiếu {'tùy chọn' if exc.param.param_type_name == 'option' else 'giá trị'} {name}{hint}"
+    if isinstance(exc, click.BadParameter):
+        param = exc.param
+        where = (param.opts[0] if param.param_type_name == "option" else param.human_readable_name) if param \
+            else exc.param_hint or ""
+        if isinstance(where, list | tuple):
+            where = where[0]
+        return f"giá trị không hợp lệ cho {where}: {_click_reason(exc.message)}{hint}"
+    message = exc.message
+    if message.startswith("No such command"):
+        name = message.split("'")[1] if "'" in message else ""
+        return f"không có lệnh '{name}'{hint}"
+    if message.startswith("Got unexpected extra argument"):
+        return f"thừa giá trị: {message.split('(')[-1].rstrip(')')}{hint}"
+    if message.startswith("Missing command"):
+        return f"thiếu tên lệnh{hint}"
+    return f"lệnh viết chưa đúng ({message}){hint}"
+
+
+def _click_reason(message: str) -> str:
+    """click's reasons for a bad value, in Vietnamese where they are the usual ones."""
+    if "is not a valid integer" in message:
+        return "cần một số nguyên"
+    if "is not in the range" in message:
+        return "số nằm ngoài khoảng cho phép (" + message.split("range ")[-1].rstrip(".") + ")"
+    if "is not one of" in message:
+        return "cần một trong: " + message.split("is not one of ")[-1].rstrip(".")
+    return message
 
 
 def _setup_logging(settings: Settings, default: int) -> None:
@@ -341,7 +402,7 @@ def queue(app: App, user: str | None, submit_now: bool, **fields: Any) -> None:
 
 
 @cli.command()
-@click.argument("announcement_id", type=int)
+@click.argument("announcement_id", type=ROW_ID, metavar="ID")
 @content_options
 @with_app()
 def edit(app: App, user: str | None, announcement_id: int, **fields: Any) -> None:
@@ -357,7 +418,7 @@ def edit(app: App, user: str | None, announcement_id: int, **fields: Any) -> Non
 
 
 @cli.command()
-@click.argument("announcement_id", type=int)
+@click.argument("announcement_id", type=ROW_ID, metavar="ID")
 @click.option("--lang", required=True, help="blt (tiếng Thái) hoặc hmn (tiếng Mông).")
 @click.option("--title", help="Tiêu đề bản dịch (mặc định: tiêu đề tiếng Việt).")
 @click.option("--body", help="Nội dung bản dịch.")
@@ -388,7 +449,7 @@ def translate(app: App, user: str | None, announcement_id: int, lang: str, title
 
 
 @cli.command()
-@click.argument("announcement_id", type=int)
+@click.argument("announcement_id", type=ROW_ID, metavar="ID")
 @click.option("--content", "shown_hash", metavar="HASH",
               help="Mã nội dung của bản đã đọc (cchc show in ra); nội dung đã đổi thì không phê duyệt.")
 @with_app()
@@ -410,7 +471,7 @@ def approve(app: App, user: str | None, announcement_id: int, shown_hash: str | 
 
 def _simple_action(name: str, help_text: str, action: Callable[..., Any], done: str,
                    reason: bool = False) -> None:
-    @click.argument("announcement_id", type=int)
+    @click.argument("announcement_id", type=ROW_ID, metavar="ID")
     @with_app()
     def command(app: App, user: str | None, announcement_id: int, **kw: Any) -> None:
         actor = need_user(app, user, name)
@@ -451,7 +512,7 @@ def list_(app: App, user: str | None, status: str | None, unit: str | None, as_j
 
 
 @cli.command("show")
-@click.argument("announcement_id", type=int)
+@click.argument("announcement_id", type=ROW_ID, metavar="ID")
 @fmt_option
 @with_app(writes=False)
 def show_cmd(app: App, user: str | None, announcement_id: int, as_json: bool) -> None:
@@ -503,7 +564,7 @@ def run(app: App, user: str | None) -> None:
 
 @cli.command()
 @click.option("--host", help="Địa chỉ nghe (mặc định CCHC_WEB_HOST, 127.0.0.1).")
-@click.option("--port", type=int, help="Cổng (mặc định CCHC_WEB_PORT, 8090).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Cổng (mặc định CCHC_WEB_PORT, 8090).")
 @with_app(log_level=logging.INFO)
 def web(app: App, user: str | None, host: str | None, port: int | None) -> None:
     """Chạy riêng ứng dụng web cho cán bộ (soạn, duyệt, xem lịch và nhật ký phát)."""
@@ -603,7 +664,7 @@ def speech(app: App, user: str | None, text: str | None, text_file: str | None) 
 
 
 @cli.command()
-@click.argument("announcement_id", type=int, required=False)
+@click.argument("announcement_id", type=ROW_ID, required=False, metavar="ID")
 @click.option("--text", help="Đọc văn bản này thay cho một thông báo.")
 @click.option("--lang", default="vi", show_default=True, help="vi, blt hoặc hmn.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -718,7 +779,7 @@ def asrun(app: App, user: str | None, date_text: str | None, channel: str | None
 
 
 @cli.command()
-@click.argument("announcement_id", type=int)
+@click.argument("announcement_id", type=ROW_ID, metavar="ID")
 @click.option("--channel", required=True, help="Tên kênh (xem config/channels.toml).")
 @click.option("--lang", default="vi", show_default=True, help="vi, blt hoặc hmn.")
 @with_app(writes=False)

@@ -277,3 +277,44 @@ def test_acting_as_if_at_another_time_never_uses_up_the_real_schedule(settings):
     assert json.loads(invoke(settings, "asrun", "--scratch", "--date", tomorrow, "--json").stdout) == []
     refused = invoke(settings, "init", "--practice")
     assert refused.returncode == 1 and "đã có thông báo thật" in refused.stderr
+
+
+OUT_OF_RANGE = [
+    (["queue", "--user", "lan", "--title", "T", "--body", "B", "--channel", "web", "--at", "0001-01-01 00:00"],
+     "năm 1 nằm ngoài khoảng 2000–2100"),
+    (["queue", "--user", "lan", "--title", "T", "--body", "B", "--channel", "web", "--at", "9999-12-31 23:59"],
+     "năm 9999 nằm ngoài khoảng"),
+    (["show", "99999999999999999999"], "giá trị không hợp lệ cho ID"),
+    (["approve", "9223372036854775808", "--user", "hung"], "số nằm ngoài khoảng cho phép"),
+    (["report", "--period", "9999"], "năm 9999"),
+    (["compliance", "--period", "0000"], "năm 0 nằm ngoài khoảng"),
+    (["logs", "--since", "0001-01-01"], "--since: năm 1"),
+    (["asrun", "--date", "9999-12-31"], "--date: năm 9999"),
+    (["schedule", "--now", "9999-12-31 23:00"], "--now: năm 9999"),
+    (["simulate", "--from", "9999-12-01", "--to", "9999-12-31"], "--from: năm 9999"),
+    (["frobnicate"], "không có lệnh 'frobnicate'; xem: cchc --help"),
+    (["report"], "thiếu tùy chọn --period"),
+    (["show"], "thiếu giá trị ID"),
+    (["queue", "--bogus"], "không có tùy chọn --bogus"),
+    (["list", "--status", "nope"], "cần một trong"),
+    (["schedule", "--days", "abc"], "cần một số nguyên"),
+]
+
+
+@pytest.mark.parametrize(("args", "words"), OUT_OF_RANGE, ids=[" ".join(a)[:40] for a, _ in OUT_OF_RANGE])
+def test_out_of_range_input_and_usage_errors_are_one_vietnamese_line(ready, args, words):
+    before = snapshot(ready.url)
+    result = invoke(ready, *args)
+    assert result.returncode == 2 and words in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr + result.stdout
+    assert "Error" not in result.stderr and "Usage" not in result.stderr
+    assert snapshot(ready.url) == before
+
+
+def test_a_nul_byte_in_any_text_is_refused_the_same_on_both_databases(ready, tmp_path):
+    poisoned = tmp_path / "nul.txt"
+    poisoned.write_bytes("Nội dung\x00có ký tự NUL".encode())
+    before = snapshot(ready.url)
+    result = invoke(ready, "queue", "--user", "lan", "--title", "T", "--body-file", str(poisoned), "--channel", "web",
+                    "--next-slot")
+    assert result.returncode == 2 and "ký tự NUL" in result.stderr and snapshot(ready.url) == before

@@ -191,3 +191,35 @@ def test_two_hundred_megabytes_sent_in_chunks_leave_the_servers_memory_flat(sett
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_out_of_range_and_poisoned_input_gets_a_vietnamese_answer_never_a_500(staff):
+    lan, csrf = logged_in(staff, "lan")
+    for path, words in [("/announcements/99999999999999999999", "Giá trị không hợp lệ"),
+                        ("/announcements/0", "Giá trị không hợp lệ"),
+                        ("/reports/download?period=9999&fmt=docx", "năm 9999 nằm ngoài khoảng"),
+                        ("/reports/download?period=0000&fmt=xlsx", "năm 0 nằm ngoài khoảng"),
+                        ("/calendar?day=9999-12-31", "năm 9999"), ("/calendar?view=month&day=0001-01-01", "năm 1"),
+                        ("/deliveries?since=0001-01-01", "năm 1"), ("/deliveries?page_no=99999999999999999999", ""),
+                        ("/deliveries?channel=%00", "không có kênh"), ("/announcements?status=%00x", "Trạng thái"),
+                        ("/khong-co-trang-nay", "Không có trang này")]:
+        answer = lan.get(path)
+        assert 400 <= answer.status_code < 500 and words in answer.text, (path, answer.status_code, answer.text[:300])
+        assert "Traceback" not in answer.text and '"detail"' not in answer.text
+    api = lan.get("/api/announcements/99999999999999999999")
+    assert api.status_code == 422 and "error" in api.json()
+    for body in ({"title": "Tin\x00độc", "body": "x", "channels": ["muong-la-website"], "at": "2025-09-02 09:00"},
+                 {"title": "Tin", "body": "x", "channels": ["muong-la-website"], "at": "9999-12-31 09:00"},
+                 {"title": "Tin", "body": "x", "channels": ["muong\x00"], "at": "2025-09-02 09:00"}):
+        made = lan.post("/api/announcements", json=body, headers={"X-CSRF-Token": csrf})
+        assert made.status_code == 400 and "error" in made.json(), made.text
+    form = lan.post("/announcements", data={"csrf": csrf, "title": "Tin\x00", "body": "Nội dung",
+                                             "at": "2025-09-02T09:00", "channels": "muong-la-website"})
+    assert form.status_code == 400 and "ký tự NUL" in form.text
+    token = csrf_of(client(staff).get("/login").text)
+    fresh = client(staff)
+    fresh.cookies.set("cchc_login", token)
+    answer = fresh.post("/login", data={"csrf": token, "name": "lan\x00", "password": "x\x00y"})
+    assert answer.status_code == 401 and "không đúng" in answer.text
+    with read_session(staff.engine) as session:
+        assert session.exec(select(Delivery)).all() == []

@@ -13,16 +13,18 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import logging
 import os
 import secrets
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -30,6 +32,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 from sqlmodel import col, func, select
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from channels.tokens import TokenChannel
@@ -47,6 +50,11 @@ from scheduler.web import forms
 from scheduler.web.guard import Guard
 
 HERE = Path(__file__).parent
+log = logging.getLogger("cchc.web")
+GENERIC_HTTP = {(404, "Not Found"): "Không có trang này; hãy kiểm tra lại địa chỉ.",
+                (405, "Method Not Allowed"): "Trang này không nhận thao tác đó."}
+RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]  # a larger number names no row (and overflows SQL)
+PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
 COOKIE, LOGIN_COOKIE = "cchc_session", "cchc_login"
 FONT_DIR = Path("/usr/share/fonts/truetype/noto")  # Debian's fonts-noto-core, installed by scripts/setup.sh
 FONTS = ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf", "NotoSansTaiViet-Regular.ttf")
@@ -153,12 +161,21 @@ def create_web(core: App) -> FastAPI:
         return page(request, "message.html", None, code=400 if isinstance(exc, InputError) else 409,
                     title="Không thực hiện được", message=forms.message(exc))
 
-    @web.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> Response:
+    @web.exception_handler(StarletteHTTPException)  # also the router's own 404 and 405
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        message = GENERIC_HTTP.get((exc.status_code, exc.detail), exc.detail)
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+            return JSONResponse({"error": message}, status_code=exc.status_code)
         return page(request, "message.html", None, code=exc.status_code, title="Không thực hiện được",
-                    message=exc.detail)
+                    message=message)
+
+    @web.exception_handler(Exception)
+    async def _failed(request: Request, exc: Exception) -> Response:  # a fault of ours: said, never shown
+        log.exception("web request %s %s failed", request.method, request.url.path)
+        message = "Hệ thống gặp lỗi khi xử lý yêu cầu này; việc chưa được thực hiện. Hãy thử lại, hoặc báo quản trị."
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": message}, status_code=500)
+        return page(request, "message.html", None, code=500, title="Lỗi hệ thống", message=message)
 
     @web.exception_handler(RequestValidationError)
     async def _malformed(request: Request, exc: RequestValidationError) -> Response:
@@ -269,6 +286,8 @@ def create_web(core: App) -> FastAPI:
     @web.get("/announcements", response_class=HTMLResponse, include_in_schema=False)
     def announcement_list(request: Request, status: str | None = None, note: str = "") -> HTMLResponse:
         who = staff(request)
+        if status and status not in STATUS_TEXT:
+            raise InputError("Trạng thái", "hãy chọn trạng thái trong danh sách")
         with read_session(engine()) as session:
             rows = queries.announcements(session, status=status or None)
         return page(request, "announcements.html", who, rows=rows, status=status or "", note=note)
@@ -286,7 +305,7 @@ def create_web(core: App) -> FastAPI:
         return compose_page(request, who, {"languages": ["vi"], "priority": "normal", "repeat": "none"})
 
     @web.get("/announcements/{announcement_id}/edit", response_class=HTMLResponse, include_in_schema=False)
-    def edit_announcement(request: Request, announcement_id: int) -> HTMLResponse:
+    def edit_announcement(request: Request, announcement_id: RowId) -> HTMLResponse:
         who = staff(request)
         with read_session(engine()) as session:
             detail = queries.announcement(session, announcement_id)
@@ -312,7 +331,7 @@ def create_web(core: App) -> FastAPI:
         return await save(request, None)
 
     @web.post("/announcements/{announcement_id}/edit", include_in_schema=False)
-    async def update_announcement(request: Request, announcement_id: int) -> Response:
+    async def update_announcement(request: Request, announcement_id: RowId) -> Response:
         return await save(request, announcement_id)
 
     async def save(request: Request, announcement_id: int | None) -> Response:
@@ -391,7 +410,7 @@ def create_web(core: App) -> FastAPI:
             f"{n[:1].upper()}{n[1:]}." for n in changes]
 
     @web.get("/announcements/{announcement_id}", response_class=HTMLResponse, include_in_schema=False)
-    def announcement_page(request: Request, announcement_id: int, note: str = "") -> HTMLResponse:
+    def announcement_page(request: Request, announcement_id: RowId, note: str = "") -> HTMLResponse:
         who = staff(request)
         with read_session(engine()) as session:
             detail = queries.announcement(session, announcement_id)
@@ -460,7 +479,7 @@ def create_web(core: App) -> FastAPI:
         return {"previews": previews(posts, names)}
 
     @web.get("/announcements/{announcement_id}/audio/{lang}", include_in_schema=False)
-    def listen(request: Request, announcement_id: int, lang: str) -> Response:
+    def listen(request: Request, announcement_id: RowId, lang: str) -> Response:
         """The announcement in ``lang`` as the loudspeaker will play it (voice or recording, levelled), as MP3."""
         from channels.loudspeaker.tts import NoVoice
 
@@ -486,7 +505,7 @@ def create_web(core: App) -> FastAPI:
         return FileResponse(cached, media_type="audio/mpeg", headers={"Cache-Control": "no-store"})
 
     @web.post("/announcements/{announcement_id}/{action}", include_in_schema=False)
-    async def act(request: Request, announcement_id: int, action: str) -> Response:
+    async def act(request: Request, announcement_id: RowId, action: str) -> Response:
         who = staff(request)
         values = await form(request, who)
         try:
@@ -525,13 +544,19 @@ def create_web(core: App) -> FastAPI:
     # -- the delivery log -------------------------------------------------------------------------
 
     def _log_filters(channel: str, state: str, lang: str, since: str, until: str) -> dict[str, Any]:
+        if channel and channel not in core.config.channels:
+            raise InputError("Kênh", f"không có kênh '{channel[:60]}'")
+        if state and state not in set(S):
+            raise InputError("Trạng thái", "hãy chọn trạng thái trong danh sách")
+        if lang and lang not in LANG_TEXT:
+            raise InputError("Tiếng", "hãy chọn tiếng Việt, tiếng Thái hoặc tiếng Mông")
         return {"channel": channel or None, "status": state or None, "lang": lang or None,
                 "since": local_midnight(parse_local_date(since, "Từ ngày")) if since else None,
                 "until": local_midnight(parse_local_date(until, "Đến ngày") + timedelta(days=1)) if until else None}
 
     @web.get("/deliveries", response_class=HTMLResponse, include_in_schema=False)
     def delivery_log(request: Request, channel: str = "", state: str = "", lang: str = "", since: str = "",
-                     until: str = "", page_no: int = 1) -> HTMLResponse:
+                     until: str = "", page_no: PageNo = 1) -> HTMLResponse:
         who = staff(request)
         filters = _log_filters(channel, state, lang, since, until)
         page_no = max(1, page_no)
@@ -669,13 +694,13 @@ def create_web(core: App) -> FastAPI:
             return {"id": ann.id, "ref": ann.ref_code, "status": ann.status}
 
     @web.get("/api/announcements/{announcement_id}", tags=["api"])
-    def api_announcement(request: Request, announcement_id: int) -> dict[str, Any]:
+    def api_announcement(request: Request, announcement_id: RowId) -> dict[str, Any]:
         staff(request)
         with read_session(engine()) as session:
             return queries.announcement(session, announcement_id)
 
     @web.post("/api/announcements/{announcement_id}/{action}", tags=["api"])
-    def api_act(request: Request, announcement_id: int, action: str, reason: str = "",
+    def api_act(request: Request, announcement_id: RowId, action: str, reason: str = "",
                 content_hash: str = "") -> Response:
         """``action``: submit, approve (with ``content_hash``, the hash of the version read, as
         ``GET /api/announcements/{id}`` gives it), reject (with ``reason``) or cancel. An approval of a
@@ -692,7 +717,7 @@ def create_web(core: App) -> FastAPI:
 
     @web.get("/api/deliveries", tags=["api"])
     def api_deliveries(request: Request, channel: str = "", state: str = "", lang: str = "", since: str = "",
-                       until: str = "", page_no: int = 1) -> dict[str, Any]:
+                       until: str = "", page_no: PageNo = 1) -> dict[str, Any]:
         staff(request)
         filters = _log_filters(channel, state, lang, since, until)
         with read_session(engine()) as session:
