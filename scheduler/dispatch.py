@@ -37,6 +37,7 @@ from channels.base import Channel, Found, Outcome, Post, Receipt, Reconciled
 from channels.http import describe
 from channels.preview import preview_reconcile, preview_send
 from channels.secrets import redact
+from scheduler import audit
 from scheduler.announcements import content_hash, current_approval
 from scheduler.clock import show_vn
 from scheduler.config import CHANNEL_CATEGORIES
@@ -381,6 +382,8 @@ def hold_channel(session: Session, channel: str, reason: str, now: datetime) -> 
     row = session.get(ServiceState, REAUTH_KEY + channel)
     if row is None:
         session.add(ServiceState(key=REAUTH_KEY + channel, value=reason[:2000], updated_at=now))
+        audit.record(session, actor="cchc-dispatch", action="channel-hold", subject=f"channel:{channel}", at=now,
+                     reason=reason[:500])
         log.error("channel %s needs new credentials; its deliveries wait: %s", channel, reason)
 
 
@@ -394,10 +397,13 @@ def holds(session: Session) -> dict[str, ServiceState]:
     return {row.key.removeprefix(REAUTH_KEY): row for row in rows}
 
 
-def release_channel(session: Session, channel: str) -> bool:
+def release_channel(session: Session, channel: str, *, actor: str = "cli",
+                    now: datetime | None = None) -> bool:
     row = session.get(ServiceState, REAUTH_KEY + channel)
     if row is not None:
         session.delete(row)
+        audit.record(session, actor=actor, action="channel-release", subject=f"channel:{channel}",
+                     at=now or row.updated_at)
     return row is not None
 
 

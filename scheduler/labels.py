@@ -24,7 +24,21 @@ CHANNEL_KIND = {"website": "Trang thông tin điện tử", "wordpress": "Cổng
                 "webhook": "Chuyển sang hệ thống khác", "loudspeaker": "Truyền thanh", "facebook": "Facebook",
                 "zalo": "Zalo OA", "tiktok": "TikTok"}
 ROLE = {Role.EDITOR: "Biên tập", Role.APPROVER: "Thẩm định", Role.ADMIN: "Quản trị"}
+SYSTEM_ACTORS = {"cchc-fill": "hệ thống (tự xếp tin dùng lại)", "cchc-service": "hệ thống (dịch vụ)",
+                 "cchc-dispatch": "hệ thống (gửi tin)", "cli": "dòng lệnh trên máy chủ"}
+AUDIT_ACTION = {"create": "tạo thông báo", "edit": "sửa", "translate": "dịch", "submit": "gửi duyệt",
+                "approve": "phê duyệt", "reject": "từ chối", "cancel": "hủy", "fill": "tự xếp tin dùng lại",
+                "quota_warning": "cảnh báo chỉ tiêu", "login": "đăng nhập", "login-failed": "đăng nhập sai",
+                "logout": "đăng xuất", "user-add": "tạo tài khoản", "user-passwd": "đổi mật khẩu",
+                "user-disable": "khóa tài khoản", "user-enable": "mở khóa tài khoản",
+                "user-sessions-revoked": "chấm dứt các phiên đăng nhập", "channel-hold": "tạm dừng kênh",
+                "channel-release": "mở lại kênh"}
 PREVIEW_MODE = "xem trước (không đăng)"
+
+
+def actor(name: str) -> str:
+    """A person's name as it is, the service's own actions by what they are."""
+    return SYSTEM_ACTORS.get(name, name)
 # What one attempt achieved (the delivery log's "Kết quả" column).
 OUTCOME = {"sent": "đã gửi", "previewed": PREVIEW_MODE, "pending": "nền tảng đang xử lý",
            "retryable": "lỗi tạm thời", "rate_limited": "nền tảng yêu cầu chờ", "permanent": "bị từ chối",

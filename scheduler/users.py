@@ -59,6 +59,81 @@ def add_user(session: Session, *, name: str, role: str, password: str, actor: st
     return user
 
 
+def managing(session: Session, name: str | None) -> str:
+    """Who may manage accounts from the command line: anyone while no active admin exists (the first
+    accounts of an install), then only an active admin named by ``--user``."""
+    admins = session.exec(select(User.name).where(User.role == Role.ADMIN, col(User.active).is_(True))).all()
+    if not admins:
+        return name or "cli"
+    user = session.get(User, (name or "").strip().lower())
+    if user is None or not user.active or user.role != Role.ADMIN:
+        raise InputError("--user", "quản lý tài khoản cần một tài khoản quản trị đang hoạt động: thêm --user TÊN "
+                                   f"(quản trị hiện có: {', '.join(admins)})")
+    return user.name
+
+
+def get_user(session: Session, name: str) -> User:
+    user = session.get(User, name.strip().lower())
+    if user is None:
+        known = ", ".join(session.exec(select(User.name).order_by(User.name)).all()) or "(chưa có)"
+        raise InputError("NAME", f"không có tài khoản '{name}'; các tài khoản: {known}")
+    return user
+
+
+def list_users(session: Session, now: datetime) -> list[dict]:
+    """Every account with its role, whether it is active, and its open sessions."""
+    open_sessions = dict(session.exec(select(WebSession.user_name, func.count()).where(WebSession.expires_at > now)
+                                      .group_by(WebSession.user_name)).all())
+    return [{"name": u.name, "role": u.role, "active": u.active, "created": u.created_at, "updated": u.updated_at,
+             "sessions": open_sessions.get(u.name, 0)}
+            for u in session.exec(select(User).order_by(User.name))]
+
+
+def set_password(session: Session, *, name: str, password: str, actor: str, now: datetime) -> User:
+    """A new password; every open session of the account ends (whoever had it is logged out)."""
+    user = get_user(session, name)
+    _check_password(password)
+    user.password_hash, user.updated_at = _hasher.hash(password), now
+    ended = revoke_sessions(session, name=user.name, actor=actor, now=now, audit_it=False)
+    audit.record(session, actor=actor, action="user-passwd", subject=f"user:{user.name}", at=now,
+                 sessions_ended=ended)
+    return user
+
+
+def set_active(session: Session, *, name: str, active: bool, actor: str, now: datetime) -> User:
+    """Disable (sessions end at once, logins refused) or enable an account."""
+    user = get_user(session, name)
+    if not active and user.role == Role.ADMIN and user.active:
+        others = session.exec(select(User.name).where(User.role == Role.ADMIN, col(User.active).is_(True),
+                                                      User.name != user.name)).all()
+        if not others:
+            raise RuleError(f"{user.name} là quản trị viên cuối cùng đang hoạt động; hãy tạo hoặc mở một quản trị "
+                            "khác trước khi khóa tài khoản này")
+    user.active, user.updated_at = active, now
+    ended = 0 if active else revoke_sessions(session, name=user.name, actor=actor, now=now, audit_it=False)
+    audit.record(session, actor=actor, action="user-enable" if active else "user-disable",
+                 subject=f"user:{user.name}", at=now, sessions_ended=ended)
+    return user
+
+
+def open_sessions(session: Session, *, name: str, now: datetime) -> list[WebSession]:
+    user = get_user(session, name)
+    return list(session.exec(select(WebSession).where(WebSession.user_name == user.name, WebSession.expires_at > now)
+                             .order_by(WebSession.created_at)).all())
+
+
+def revoke_sessions(session: Session, *, name: str, actor: str, now: datetime, audit_it: bool = True) -> int:
+    """End every session of an account at once; returns how many were open."""
+    user = get_user(session, name)
+    rows = session.exec(select(WebSession).where(WebSession.user_name == user.name)).all()
+    for row in rows:
+        session.delete(row)
+    if audit_it:
+        audit.record(session, actor=actor, action="user-sessions-revoked", subject=f"user:{user.name}", at=now,
+                     sessions_ended=len(rows))
+    return len(rows)
+
+
 def acting(session: Session, name: str, action: str) -> str:
     """The person a command acts as (``--user``, ``CCHC_USER``), checked once accounts exist.
 

@@ -23,7 +23,7 @@ from channels.secrets import install_log_redaction, redact
 from scheduler import announcements, catalog, queries, samples
 from scheduler.announcements import Draft
 from scheduler.app import App
-from scheduler.clock import LOCAL_TZ, Clock, local_midnight, parse_local, parse_local_date, show
+from scheduler.clock import LOCAL_TZ, Clock, local_midnight, parse_local, parse_local_date, show, show_vn
 from scheduler.db import migrate, read_session, write_session
 from scheduler.errors import CchcError, ConfigError, InputError, RuleError
 from scheduler.models import Announcement, DeliveryState
@@ -126,16 +126,18 @@ def _setup_logging(settings: Settings, default: int) -> None:
     install_log_redaction()
 
 
-def with_app(log_level: int = logging.WARNING, *, writes: bool = True) -> Callable:
+def with_app(log_level: int = logging.WARNING, *, writes: bool = True, acting: bool = True) -> Callable:
     """Add ``--now``, ``--user`` and ``--scratch`` to a command and hand it a built ``App`` and the user.
 
     ``writes``: the command changes the database, so ``--now`` is refused on real data
-    (``scheduler.scratch``); a read-only command may look from any time.
+    (``scheduler.scratch``); a read-only command may look from any time. ``acting=False``: the
+    command has its own ``--user`` (a filter), and gets None as the acting user.
     """
 
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
-        def wrapper(*args: Any, now_text: str | None, user: str | None, scratch: bool, **kwargs: Any) -> Any:
+        def wrapper(*args: Any, now_text: str | None, scratch: bool, **kwargs: Any) -> Any:
+            user = kwargs.pop("user", None) if acting else None
             settings = Settings()
             _setup_logging(settings, log_level)
             clock = Clock.starting_at(parse_local(now_text, "--now")) if now_text else Clock()
@@ -147,8 +149,9 @@ def with_app(log_level: int = logging.WARNING, *, writes: bool = True) -> Callab
 
         wrapper = click.option("--scratch", is_flag=True, envvar="CCHC_SCRATCH",
                                help="Làm trên bản thử (data/scratch), không đụng tới dữ liệu thật.")(wrapper)
-        wrapper = click.option("--user", envvar="CCHC_USER",
-                               help="Người thực hiện (hoặc biến môi trường CCHC_USER).")(wrapper)
+        if acting:
+            wrapper = click.option("--user", envvar="CCHC_USER",
+                                   help="Người thực hiện (hoặc biến môi trường CCHC_USER).")(wrapper)
         return click.option("--now", "now_text", metavar='"YYYY-MM-DD HH:MM"',
                             help="Làm như thể bây giờ là thời điểm này (giờ Việt Nam); lệnh thay đổi dữ liệu "
                                  "chỉ nhận --now khi thử (--scratch).")(wrapper)
@@ -581,6 +584,19 @@ def user_group() -> None:
     """Tài khoản cán bộ đăng nhập ứng dụng web."""
 
 
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Mật khẩu", hide_input=True, confirmation_prompt="Nhập lại mật khẩu")
+
+
+def _manager(app: App, user: str | None) -> str:
+    from scheduler import users
+
+    with read_session(app.ready_engine()) as session:
+        return users.managing(session, user)
+
+
 @user_group.command("add")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(["editor", "approver", "admin"]),
@@ -591,13 +607,114 @@ def user_add(app: App, user: str | None, name: str, role: str, from_stdin: bool)
     """Tạo tài khoản; mật khẩu được hỏi (không hiện khi gõ) hoặc đọc từ đầu vào chuẩn."""
     from scheduler import users
 
-    if from_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Mật khẩu", hide_input=True, confirmation_prompt="Nhập lại mật khẩu")
+    actor = _manager(app, user)
+    password = _password(from_stdin)
     with write_session(app.ready_engine()) as session:
-        added = users.add_user(session, name=name, role=role, password=password, actor=user or "cli", now=app.now())
+        added = users.add_user(session, name=name, role=role, password=password, actor=actor, now=app.now())
     click.echo(f"Đã tạo tài khoản {added.name} ({role}).")
+
+
+@user_group.command("list")
+@fmt_option
+@with_app(writes=False)
+def user_list(app: App, user: str | None, as_json: bool) -> None:
+    """Các tài khoản: vai trò, đang hoạt động hay đã khóa, số phiên đăng nhập đang mở."""
+    from scheduler import labels, users
+
+    with read_session(app.ready_engine()) as session:
+        rows = users.list_users(session, app.now())
+    shown = [{**row, "role": labels.ROLE[row["role"]], "active": "hoạt động" if row["active"] else "đã khóa",
+              "created": show_vn(row["created"], time=False)} for row in rows]
+    emit(rows if as_json else shown, ["name", "role", "active", "sessions", "created"],
+         fmt="json" if as_json else "table", empty="Chưa có tài khoản nào; tạo bằng: cchc user add TÊN --role admin")
+
+
+@user_group.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", "from_stdin", is_flag=True, help="Đọc mật khẩu mới từ đầu vào chuẩn (một dòng).")
+@with_app()
+def user_passwd(app: App, user: str | None, name: str, from_stdin: bool) -> None:
+    """Đặt mật khẩu mới cho một tài khoản; các phiên đăng nhập của nó kết thúc ngay."""
+    from scheduler import users
+
+    actor = _manager(app, user)
+    password = _password(from_stdin)
+    with write_session(app.ready_engine()) as session:
+        changed = users.set_password(session, name=name, password=password, actor=actor, now=app.now())
+    click.echo(f"Đã đổi mật khẩu của {changed.name}; các phiên đăng nhập cũ đã kết thúc.")
+
+
+def _set_active(name: str, active: bool, help_text: str) -> None:
+    @click.argument("name")
+    @with_app()
+    def command(app: App, user: str | None, name: str) -> None:
+        from scheduler import users
+
+        actor = _manager(app, user)
+        with write_session(app.ready_engine()) as session:
+            changed = users.set_active(session, name=name, active=active, actor=actor, now=app.now())
+        click.echo(f"Đã {'mở khóa' if active else 'khóa'} tài khoản {changed.name}"
+                   + ("." if active else "; các phiên đăng nhập của nó đã kết thúc."))
+
+    command.__doc__ = help_text
+    user_group.command(name)(command)
+
+
+_set_active("disable", False, "Khóa một tài khoản: không đăng nhập được nữa, các phiên đang mở kết thúc ngay.")
+_set_active("enable", True, "Mở khóa một tài khoản đã khóa.")
+
+
+@user_group.command("sessions")
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Kết thúc mọi phiên đăng nhập của tài khoản này ngay.")
+@with_app(writes=False)
+def user_sessions(app: App, user: str | None, name: str, revoke: bool) -> None:
+    """Các phiên đăng nhập đang mở của một tài khoản; --revoke để kết thúc tất cả."""
+    from scheduler import users
+
+    if revoke:
+        app.refuse_trial_time()
+        actor = _manager(app, user)
+        with write_session(app.ready_engine()) as session:
+            ended = users.revoke_sessions(session, name=name, actor=actor, now=app.now())
+        click.echo(f"Đã kết thúc {ended} phiên đăng nhập của {name}.")
+        return
+    with read_session(app.ready_engine()) as session:
+        rows = users.open_sessions(session, name=name, now=app.now())
+    if not rows:
+        click.echo(f"{name} không có phiên đăng nhập nào đang mở.")
+    for row in rows:
+        click.echo(f"  từ {show_vn(row.created_at)} đến {show_vn(row.expires_at)}")
+
+
+@cli.command()
+@click.option("--since", "since_text", metavar="YYYY-MM-DD[ HH:MM]")
+@click.option("--until", "until_text", metavar="YYYY-MM-DD[ HH:MM]")
+@click.option("--user", "who", help="Chỉ việc của người này (tên đăng nhập, hoặc cchc-fill...).")
+@click.option("--action", help="Chỉ một loại việc, ví dụ approve, edit, login-failed, channel-hold.")
+@click.option("--subject", help="Chỉ một đối tượng, ví dụ announcement:12, user:lan, channel:muong-la-zalo.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
+@fmt_option
+@with_app(writes=False, acting=False)
+def audit(app: App, user: str | None, since_text: str | None, until_text: str | None, who: str | None,
+          action: str | None, subject: str | None, limit: int, as_json: bool) -> None:
+    """Nhật ký thao tác: ai làm gì, với thông báo, tài khoản hay kênh nào, lúc nào (mới nhất trước)."""
+    from scheduler import audit as trail
+    from scheduler import labels
+
+    with read_session(app.ready_engine()) as session:
+        rows = trail.events(session, since=_moment(since_text, "--since"),
+                            until=_moment(until_text, "--until", end_of_day=True), actor=who, action=action,
+                            subject=subject, limit=limit)
+    data = [{"at": show_vn(e.at), "actor": e.actor, "action": e.action, "subject": e.subject, "detail": e.detail}
+            for e in rows]
+    if as_json:
+        click.echo(to_json(data))
+        return
+    shown = [{**row, "actor": labels.actor(row["actor"]), "action": labels.AUDIT_ACTION.get(row["action"],
+                                                                                            row["action"]),
+              "detail": ", ".join(f"{k}={v}" for k, v in row["detail"].items())} for row in data]
+    emit(shown, ["at", "actor", "action", "subject", "detail"], fmt="table", empty="Không có thao tác nào.")
 
 
 @cli.command()
@@ -822,7 +939,7 @@ def channel_check(app: App, user: str | None, name: str) -> None:
         held = session.get(ServiceState, REAUTH_KEY + name)
         reason = held.value if held else None
         if not problems:
-            release_channel(session, name)
+            release_channel(session, name, actor=user or "cli", now=app.now())
     mode = app.config.channels[name].mode
     if problems:
         click.echo(f"Kênh {name} ({target.kind}, {mode}) chưa sẵn sàng:")

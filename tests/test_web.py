@@ -188,7 +188,10 @@ def test_pages_use_local_fonts_for_vietnamese_and_tai_viet(staff):
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_user_add_from_the_command_line_keeps_only_an_argon2id_hash(settings, staff):
-    done = run(settings, "user", "add", "thu", "--role", "editor", "--password-stdin",
+    refused = run(settings, "user", "add", "thu", "--role", "editor", "--password-stdin",
+                  input_text="mot-mat-khau-dai-2025\n")
+    assert refused.returncode == 2 and "tài khoản quản trị" in refused.stderr  # an admin exists: name them
+    done = run(settings, "user", "add", "thu", "--role", "editor", "--password-stdin", "--user", "mai",
                input_text="mot-mat-khau-dai-2025\n")
     assert done.returncode == 0, done.stderr
     assert "Đã tạo tài khoản thu" in done.stdout
@@ -197,11 +200,13 @@ def test_user_add_from_the_command_line_keeps_only_an_argon2id_hash(settings, st
         stored = conn.execute(sa.text("SELECT password_hash FROM user WHERE name = 'thu'")).scalar_one()
     engine.dispose()
     assert stored.startswith("$argon2id$") and "mot-mat-khau-dai-2025" not in stored
-    short = run(settings, "user", "add", "tam", "--role", "editor", "--password-stdin", input_text="ngan\n")
+    short = run(settings, "user", "add", "tam", "--role", "editor", "--password-stdin", "--user", "mai",
+                input_text="ngan\n")
     assert short.returncode == 2 and "ít nhất 10 ký tự" in short.stderr and "Traceback" not in short.stderr
-    again = run(settings, "user", "add", "thu", "--role", "admin", "--password-stdin", input_text="x" * 12 + "\n")
+    again = run(settings, "user", "add", "thu", "--role", "admin", "--password-stdin", "--user", "mai",
+                input_text="x" * 12 + "\n")
     assert again.returncode == 1 and "đã có người dùng 'thu'" in again.stderr
-    wrong = run(settings, "user", "add", "Nguyễn Văn A", "--role", "editor", "--password-stdin",
+    wrong = run(settings, "user", "add", "Nguyễn Văn A", "--role", "editor", "--password-stdin", "--user", "mai",
                 input_text="x" * 12 + "\n")
     assert wrong.returncode == 2 and "tên đăng nhập" in wrong.stderr
     with read_session(staff.engine) as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import socket
 import subprocess
@@ -223,3 +224,81 @@ def test_out_of_range_and_poisoned_input_gets_a_vietnamese_answer_never_a_500(st
     assert answer.status_code == 401 and "không đúng" in answer.text
     with read_session(staff.engine) as session:
         assert session.exec(select(Delivery)).all() == []
+
+
+def test_an_admin_manages_accounts_from_the_command_line_and_a_disabled_user_is_out_at_once(staff):
+    lan, _ = logged_in(staff, "lan")
+    settings = staff.settings
+    listed = invoke(settings, "user", "list")
+    assert "lan" in listed.stdout and "Biên tập" in listed.stdout and "hoạt động" in listed.stdout
+    assert invoke(settings, "user", "sessions", "lan", "--now", "2025-09-01 08:00").stdout.count("từ ") == 1
+    refused = invoke(settings, "user", "disable", "lan", "--user", "hung")  # an approver is not an admin
+    assert refused.returncode == 2 and "tài khoản quản trị" in refused.stderr
+    done = invoke(settings, "user", "disable", "lan", "--user", "mai")
+    assert done.returncode == 0, done.stderr
+    assert lan.get("/").status_code == 303  # the open session ended at once
+    again = client(staff)
+    token = csrf_of(again.get("/login").text)
+    assert again.post("/login", data={"csrf": token, "name": "lan", "password": PASSWORDS["lan"]}).status_code == 401
+    assert invoke(settings, "user", "enable", "lan", "--user", "mai").returncode == 0
+    new = "mat-khau-moi-cua-Lan-2026"
+    changed = invoke(settings, "user", "passwd", "lan", "--password-stdin", "--user", "mai", input_text=new + "\n")
+    assert changed.returncode == 0 and "phiên đăng nhập cũ đã kết thúc" in changed.stdout
+    token = csrf_of(again.get("/login").text)
+    assert again.post("/login", data={"csrf": token, "name": "lan", "password": new}).status_code == 303
+    revoked = invoke(settings, "user", "sessions", "lan", "--revoke", "--user", "mai")
+    assert revoked.returncode == 0 and "Đã kết thúc 1 phiên" in revoked.stdout and again.get("/").status_code == 303
+    last = invoke(settings, "user", "disable", "mai", "--user", "mai")
+    assert last.returncode == 1 and "quản trị viên cuối cùng" in last.stderr
+
+
+def test_an_admin_manages_accounts_on_the_users_page_and_nobody_else_sees_it(staff):
+    lan, lan_csrf = logged_in(staff, "lan")
+    assert lan.get("/users").status_code == 403 and 'href="/users"' not in lan.get("/").text
+    assert lan.post("/users", data={"csrf": lan_csrf, "name": "x1", "role": "admin",
+                                    "password": "mot-mat-khau-dai"}).status_code == 403
+    mai, mai_csrf = logged_in(staff, "mai")
+    assert 'href="/users"' in mai.get("/").text
+    made = mai.post("/users", data={"csrf": mai_csrf, "name": "thu", "role": "editor",
+                                    "password": "mat-khau-cua-Thu-1"})
+    assert made.status_code == 303 and "thu" in mai.get("/users").text
+    assert mai.post("/users/lan/disable", data={"csrf": mai_csrf}).status_code == 303
+    assert lan.get("/").status_code == 303
+    page = mai.get("/users").text
+    assert "đã khóa" in page
+    assert mai.post("/users/lan/enable", data={"csrf": mai_csrf}).status_code == 303
+    assert mai.post("/users/lan/passwd", data={"csrf": mai_csrf, "password": "ngan"}).status_code == 400
+    assert mai.post("/users/ai-do/disable", data={"csrf": mai_csrf}).status_code == 400
+    assert mai.post("/users/lan/disable", data={}).status_code == 403  # no CSRF token, no change
+    assert "đã khóa" not in mai.get("/users").text
+
+
+def test_the_audit_trail_is_readable_on_its_page_and_from_the_command_line(staff, clock):
+    from scheduler.compliance import evaluate, warn
+    from scheduler.dispatch import hold_channel
+    from scheduler.periods import span_at
+
+    approved(staff, channels=["muong-la-website"], at=START + timedelta(hours=1), author="lan", approver="hung")
+    client(staff).post("/login", data={"csrf": "", "name": "lan", "password": "sai"})  # refused: no token
+    token = csrf_of(client(staff).get("/login").text)
+    guesser = client(staff)
+    guesser.cookies.set("cchc_login", token)
+    guesser.post("/login", data={"csrf": token, "name": "lan", "password": "sai-mat-khau-99"})
+    with write_session(staff.engine) as session:
+        hold_channel(session, "muong-la-zalo", "mã truy cập hết hạn", clock.now())
+        clock.moment = START + timedelta(days=20)
+        warn(session, evaluate(session, staff.config, unit="muong-la", span=span_at("month", clock.now()),
+                               now=clock.now()), at=clock.now())
+    hung, _ = logged_in(staff, "hung")
+    page = hung.get("/audit").text
+    for words in ("phê duyệt", "tạo thông báo", "đăng nhập sai", "tạm dừng kênh", "cảnh báo chỉ tiêu",
+                  "channel:muong-la-zalo", 'href="/announcements/1"'):
+        assert words in page, words
+    only = hung.get("/audit?action=approve").text
+    assert "phê duyệt" in only and "đăng nhập sai" not in only.split("<tbody>")[1]
+    lan, _ = logged_in(staff, "lan")
+    assert lan.get("/audit").status_code == 403
+    approvals = json.loads(invoke(staff.settings, "audit", "--user", "hung", "--action", "approve", "--json").stdout)
+    assert [(e["actor"], e["action"], e["subject"]) for e in approvals] == [("hung", "approve", "announcement:1")]
+    table = invoke(staff.settings, "audit", "--since", "2025-09-01").stdout
+    assert "hệ thống (gửi tin)" in table and "đăng nhập sai" in table

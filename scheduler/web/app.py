@@ -36,13 +36,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from channels.tokens import TokenChannel
-from scheduler import announcements, labels, queries, users
+from scheduler import announcements, audit, labels, queries, users
 from scheduler.app import App
-from scheduler.clock import LOCAL_TZ, local_midnight, parse_local_date, show
+from scheduler.clock import LOCAL_TZ, local_midnight, parse_local_date, show, show_vn
 from scheduler.db import read_session, write_session
 from scheduler.dispatch import holds
 from scheduler.errors import CchcError, ContentChangedError, InputError
-from scheduler.models import Announcement, AnnouncementStatus, Delivery, ServiceState, Translation, User
+from scheduler.models import Announcement, AnnouncementStatus, Delivery, Role, ServiceState, Translation, User
 from scheduler.models import DeliveryState as S
 from scheduler.periods import parse_period, span_at, span_of
 from scheduler.text import spreadsheet_cell
@@ -79,6 +79,10 @@ class Staff:
     def approver(self) -> bool:
         return self.user.role in users.APPROVERS
 
+    @property
+    def admin(self) -> bool:
+        return self.user.role == Role.ADMIN
+
 
 class DraftIn(BaseModel):
     """An announcement as the JSON API takes it (times in Vietnam time, ``YYYY-MM-DD HH:MM``)."""
@@ -103,7 +107,8 @@ def create_web(core: App) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(STATUS_TEXT=STATUS_TEXT, STATE_TEXT=STATE_TEXT, LANG_TEXT=LANG_TEXT,
                                  ROLE_TEXT=ROLE_TEXT, OUTCOME_TEXT=labels.OUTCOME, PREVIEW_MODE=labels.PREVIEW_MODE,
-                                 ASRUN_TEXT=labels.AS_RUN_STATUS,
+                                 ASRUN_TEXT=labels.AS_RUN_STATUS, AUDIT_TEXT=labels.AUDIT_ACTION,
+                                 actor_text=labels.actor, show_vn=show_vn,
                                  show=show)
     templates.env.filters["web_link"] = web_link
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -666,6 +671,71 @@ def create_web(core: App) -> FastAPI:
         """Channels that renew their own tokens, and how many days ahead to warn of expiry."""
         return {name: getattr(channel.settings, "expiry_warning_days", 14) for name, channel in core.channels.items()
                 if isinstance(channel, TokenChannel)}
+
+    # -- accounts and the audit trail ---------------------------------------------------------------
+
+    def admin_only(request: Request) -> Staff:
+        who = staff(request)
+        if not who.admin:
+            raise HTTPException(403, "Chỉ người có vai trò Quản trị mới quản lý tài khoản.")
+        return who
+
+    @web.get("/users", response_class=HTMLResponse, include_in_schema=False)
+    def users_page(request: Request, note: str = "") -> HTMLResponse:
+        who = admin_only(request)
+        with read_session(engine()) as session:
+            rows = users.list_users(session, core.now())
+        return page(request, "users.html", who, rows=rows, note=note)
+
+    @web.post("/users", include_in_schema=False)
+    async def user_add(request: Request) -> Response:
+        who = admin_only(request)
+        values = await form(request, who)
+        with write_session(engine()) as session:
+            added = users.add_user(session, name=str(values.get("name") or ""), role=str(values.get("role") or ""),
+                                   password=str(values.get("password") or ""), actor=who.user.name, now=core.now())
+        return back("/users", f"Đã tạo tài khoản {added.name}.")
+
+    @web.post("/users/{name}/{action}", include_in_schema=False)
+    async def user_change(request: Request, name: str, action: str) -> Response:
+        who = admin_only(request)
+        values = await form(request, who)
+        actor, now = who.user.name, core.now()
+        with write_session(engine()) as session:
+            if action in ("disable", "enable"):
+                changed = users.set_active(session, name=name, active=action == "enable", actor=actor, now=now)
+                note = f"Đã {'mở khóa' if changed.active else 'khóa'} tài khoản {changed.name}."
+            elif action == "revoke":
+                ended = users.revoke_sessions(session, name=name, actor=actor, now=now)
+                note = f"Đã kết thúc {ended} phiên đăng nhập của {name}."
+            elif action == "passwd":
+                changed = users.set_password(session, name=name, password=str(values.get("password") or ""),
+                                             actor=actor, now=now)
+                note = f"Đã đổi mật khẩu của {changed.name}; các phiên cũ đã kết thúc."
+            else:
+                raise HTTPException(404, "Không có thao tác này.")
+        return back("/users", note)
+
+    @web.get("/audit", response_class=HTMLResponse, include_in_schema=False)
+    def audit_page(request: Request, actor: str = "", action: str = "", since: str = "", until: str = "",
+                   page_no: PageNo = 1) -> HTMLResponse:
+        """Who did what to which item, when: approvers and admins."""
+        who = staff(request)
+        if not who.approver:
+            raise HTTPException(403, "Chỉ người có vai trò Thẩm định hoặc Quản trị mới xem nhật ký thao tác.")
+        filters = {"actor": actor.strip()[:60] or None, "action": action or None,
+                   "since": local_midnight(parse_local_date(since, "Từ ngày")) if since else None,
+                   "until": local_midnight(parse_local_date(until, "Đến ngày") + timedelta(days=1)) if until else None}
+        if action and action not in labels.AUDIT_ACTION:
+            raise InputError("Việc", "hãy chọn việc trong danh sách")
+        if "\x00" in actor:
+            raise InputError("Người", "tên có ký tự không hợp lệ")
+        with read_session(engine()) as session:
+            total = audit.count(session, **filters)
+            rows = audit.events(session, **filters, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
+        query = {"actor": actor, "action": action, "since": since, "until": until}
+        return page(request, "audit.html", who, rows=rows, total=total, page_no=page_no,
+                    pages=max(1, -(-total // PAGE_SIZE)), query=query, query_text=urlencode(query))
 
     # -- JSON API ---------------------------------------------------------------------------------
 
