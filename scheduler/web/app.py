@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
 
+import fastapi_offline
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -103,7 +104,7 @@ class DraftIn(BaseModel):
 
 def create_web(core: App) -> FastAPI:
     web = FastAPI(title="CCHC: lịch phát thông tin cải cách hành chính", version="1",
-                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(STATUS_TEXT=STATUS_TEXT, STATE_TEXT=STATE_TEXT, LANG_TEXT=LANG_TEXT,
                                  ROLE_TEXT=ROLE_TEXT, OUTCOME_TEXT=labels.OUTCOME, PREVIEW_MODE=labels.PREVIEW_MODE,
@@ -112,6 +113,13 @@ def create_web(core: App) -> FastAPI:
                                  show=show)
     templates.env.filters["web_link"] = web_link
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # The API's page, from the packaged Swagger UI: no CDN (offices may be offline), no inline script.
+    web.mount("/api/docs/assets", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"),
+              name="swagger")
+
+    @web.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "api-docs.html", {})
 
     def signed_in(cookie: str | None) -> bool:
         with read_session(engine()) as session:
