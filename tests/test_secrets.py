@@ -170,3 +170,32 @@ def tiny_video(folder: Path) -> Path:
                         "-f", "lavfi", "-i", "sine=frequency=440", "-t", "1", "-pix_fmt", "yuv420p", "-c:v",
                         "libx264", "-c:a", "aac", str(clip)], check=True)
     return clip
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_secret_with_a_stray_newline_is_refused_by_name_and_never_echoed(config_dir, settings, clock, monkeypatch):
+    receiver = FakeReceiver()
+    try:
+        set_channel(config_dir, "muong-la-webhook", mode="live", url=f'"{receiver.url}"',
+                    reconcile_url=f'"{receiver.url}"')
+        pasted = "leak-pasted-token-4410\r\nX-Injected: yes"
+        monkeypatch.setenv("CCHC_WEBHOOK_TOKEN", pasted)
+        checked = invoke(settings, "config", "check", extra_env={"CCHC_WEBHOOK_TOKEN": pasted})
+        assert checked.returncode == 2 and "CCHC_WEBHOOK_TOKEN" in checked.stderr and "xuống dòng" in checked.stderr
+        assert "leak-pasted" not in checked.stderr + checked.stdout
+        channel = invoke(settings, "channel", "check", "muong-la-webhook", extra_env={"CCHC_WEBHOOK_TOKEN": pasted})
+        assert channel.returncode == 1 and "CCHC_WEBHOOK_TOKEN" in channel.stdout
+        assert "leak-pasted" not in channel.stdout
+        app = make_app(settings, clock)
+        at = START + timedelta(hours=1)
+        approved(app, channels=["muong-la-webhook"], at=at)
+        clock.moment = at
+        app.dispatcher().run_once()
+        from tests.helpers import all_deliveries
+
+        [delivery] = all_deliveries(app)
+        assert delivery.state == "failed" and "ký tự xuống dòng" in delivery.last_error
+        assert "leak-pasted" not in delivery.last_error and receiver.requests == []  # nothing was sent
+        app.engine.dispose()
+    finally:
+        receiver.close()
