@@ -1,4 +1,5 @@
-"""The command line end to end, through the installed ``cchc`` entry point, on both databases."""
+"""The command line end to end, on both databases: in this process through click's runner (fast), and
+one tour through the installed ``cchc`` entry point as staff and cron run it."""
 
 import csv
 import io
@@ -12,20 +13,20 @@ from tests.cli import invoke, run, snapshot
 
 @pytest.fixture
 def ready(settings):
-    result = run(settings, "init", "--practice")  # these tests act "as if" at times in 2025 (--now)
+    result = invoke(settings, "init", "--practice")  # these tests act "as if" at times in 2025 (--now)
     assert result.returncode == 0, result.stderr
     return settings
 
 
 def queue_id(settings, *args):
-    result = run(settings, "queue", "--user", "lan", "--now", "2025-09-01 07:00", *args)
+    result = invoke(settings, "queue", "--user", "lan", "--now", "2025-09-01 07:00", *args)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
 
 def test_init_twice_changes_nothing(ready):
     before = snapshot(ready.url)
-    again = run(ready, "init")
+    again = invoke(ready, "init")
     assert again.returncode == 0 and "0 change(s)" in again.stdout
     assert snapshot(ready.url) == before
 
@@ -61,11 +62,11 @@ def test_queue_approve_and_publish_on_schedule_with_every_attempt_logged(ready):
 def test_listing_commands_speak_json(ready):
     ann = queue_id(ready, "--title", "Tin", "--body", "Nội dung", "--channel", "muong-la-website",
                    "--at", "2025-09-03 17:00", "--submit")
-    run(ready, "approve", ann, "--user", "hung", "--now", "2025-09-01 08:00")
-    assert json.loads(run(ready, "list", "--json").stdout)[0]["status"] == "approved"
-    upcoming = json.loads(run(ready, "schedule", "--json", "--now", "2025-09-01 08:00").stdout)
+    invoke(ready, "approve", ann, "--user", "hung", "--now", "2025-09-01 08:00")
+    assert json.loads(invoke(ready, "list", "--json").stdout)[0]["status"] == "approved"
+    upcoming = json.loads(invoke(ready, "schedule", "--json", "--now", "2025-09-01 08:00").stdout)
     assert [(r["due"], r["state"]) for r in upcoming] == [("2025-09-03 17:00", "pending")]
-    plans = json.loads(run(ready, "plan", "show", "--json").stdout)
+    plans = json.loads(invoke(ready, "plan", "show", "--json").stdout)
     assert plans[0]["id"] == "muong-la-2025" and any(t["minimum"] == 4 for t in plans[0]["targets"])
     assert (plans[0]["issued"], plans[0]["effective"]) == ("2025-08-01", "2025-08-01")
     shown = invoke(ready, "plan", "show").stdout
@@ -77,19 +78,19 @@ def test_translation_edit_and_cancel_through_the_cli(ready, tmp_path):
                    "--at", "2025-09-03 17:00")
     text = tmp_path / "blt.txt"
     text.write_text("ꪀꪱꪙ ꪻꪊ ꪣꪱꪥ ꪕꪮꪥ ꪎꪲꪙ", encoding="utf-8")
-    done = run(ready, "translate", ann, "--lang", "blt", "--body-file", str(text), "--user", "lo.van.a")
+    done = invoke(ready, "translate", ann, "--lang", "blt", "--body-file", str(text), "--user", "lo.van.a")
     assert done.returncode == 0 and "tiếng Thái" in done.stdout
-    edited = run(ready, "edit", ann, "--title", "Tin đã sửa", "--user", "lan", "--now", "2025-09-01 07:00")
+    edited = invoke(ready, "edit", ann, "--title", "Tin đã sửa", "--user", "lan", "--now", "2025-09-01 07:00")
     assert edited.returncode == 0 and "title" in edited.stdout
-    cancelled = run(ready, "cancel", ann, "--user", "lan", "--reason", "trùng")
+    cancelled = invoke(ready, "cancel", ann, "--user", "lan", "--reason", "trùng")
     assert cancelled.returncode == 0
-    assert json.loads(run(ready, "show", ann, "--json").stdout)["translations"][0]["body"].startswith("ꪀꪱꪙ")
+    assert json.loads(invoke(ready, "show", ann, "--json").stdout)["translations"][0]["body"].startswith("ꪀꪱꪙ")
 
 
 def test_decomposed_unicode_is_stored_as_nfc(ready):
     decomposed = unicodedata.normalize("NFD", "Cải cách hành chính")
     ann = queue_id(ready, "--title", decomposed, "--body", decomposed, "--channel", "web", "--at", "2025-09-03 17:00")
-    stored = json.loads(run(ready, "show", ann, "--json").stdout)
+    stored = json.loads(invoke(ready, "show", ann, "--json").stdout)
     assert stored["body"] == unicodedata.normalize("NFC", decomposed) != decomposed
 
 
@@ -116,7 +117,7 @@ def test_bad_input_is_one_clear_line_exit_2_and_nothing_stored(ready, change, wo
             extra += [key, value]
     before = snapshot(ready.url)
     flat = [item for pair in args.items() for item in pair] + extra
-    result = run(ready, "queue", "--user", "lan", "--now", "2025-09-01 07:00", *flat)
+    result = invoke(ready, "queue", "--user", "lan", "--now", "2025-09-01 07:00", *flat)
     assert result.returncode == 2, result.stderr
     assert words in result.stderr and "Traceback" not in result.stderr + result.stdout
     assert len(result.stderr.strip().splitlines()) == 1
@@ -127,7 +128,7 @@ def test_a_200000_character_body_is_refused(ready, tmp_path):
     huge = tmp_path / "huge.txt"
     huge.write_text("ả" * 200_000, encoding="utf-8")
     before = snapshot(ready.url)
-    result = run(ready, "queue", "--user", "lan", "--title", "Tin", "--body-file", str(huge),
+    result = invoke(ready, "queue", "--user", "lan", "--title", "Tin", "--body-file", str(huge),
                  "--channel", "web", "--at", "2030-01-01 06:00")
     assert result.returncode == 2 and "quá dài (200,000 ký tự, tối đa 20,000)" in result.stderr
     assert snapshot(ready.url) == before
@@ -137,16 +138,16 @@ def test_body_file_that_is_not_utf8_is_explained(ready, tmp_path):
     legacy = tmp_path / "tcvn3.txt"
     legacy.write_bytes("Thông báo".encode("cp1258"))
     before = snapshot(ready.url)
-    result = run(ready, "queue", "--user", "lan", "--title", "Tin", "--body-file", str(legacy),
+    result = invoke(ready, "queue", "--user", "lan", "--title", "Tin", "--body-file", str(legacy),
                  "--channel", "web", "--at", "2030-01-01 06:00")
     assert result.returncode == 2 and "UTF-8" in result.stderr and "Traceback" not in result.stderr
     assert snapshot(ready.url) == before
 
 
 def test_missing_user_and_unknown_id_are_clear(ready):
-    result = run(ready, "queue", "--title", "Tin", "--body", "x", "--channel", "web", "--at", "2030-01-01 06:00")
+    result = invoke(ready, "queue", "--title", "Tin", "--body", "x", "--channel", "web", "--at", "2030-01-01 06:00")
     assert result.returncode == 2 and "--user" in result.stderr
-    missing = run(ready, "approve", "999", "--user", "hung")
+    missing = invoke(ready, "approve", "999", "--user", "hung")
     assert missing.returncode == 1 and "không tìm thấy thông báo 999" in missing.stderr
 
 
@@ -156,7 +157,7 @@ def test_a_config_file_with_a_typo_fails_every_command_with_file_and_line(ready)
     before = snapshot(ready.url)
     for args in (["config", "check"], ["init"], ["queue", "--user", "lan", "--title", "t", "--body", "b",
                                                   "--channel", "web", "--at", "2030-01-01 06:00"]):
-        result = run(ready, *args)
+        result = invoke(ready, *args)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert "config/channels.toml:" in result.stderr and "grace_minuts" in result.stderr
     assert snapshot(ready.url) == before
@@ -164,31 +165,31 @@ def test_a_config_file_with_a_typo_fails_every_command_with_file_and_line(ready)
 
 def test_commands_refuse_a_database_that_was_not_initialised(settings, tmp_path):
     fresh = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'empty.db'}"})
-    result = run(fresh, "list")
+    result = invoke(fresh, "list")
     assert result.returncode == 1 and "cchc init" in result.stderr
 
 
 def test_loudspeaker_commands_speak_render_preview_and_log(ready, tmp_path):
-    spoken = run(ready, "speech", "Ngày 01/8/2025, UBND xã")
+    spoken = invoke(ready, "speech", "Ngày 01/8/2025, UBND xã")
     assert spoken.stdout.strip() == "Ngày mùng một tháng tám năm hai nghìn không trăm hai mươi lăm, Ủy ban nhân dân xã"
     out = tmp_path / "nghe.mp3"
-    rendered = run(ready, "render", "--text", "Kính thưa bà con, CCHC.", "--out", str(out))
+    rendered = invoke(ready, "render", "--text", "Kính thưa bà con, CCHC.", "--out", str(out))
     assert rendered.returncode == 0 and "Voiced by: espeak-ng" in rendered.stdout and out.stat().st_size > 1000
     assert "cải cách hành chính" in rendered.stdout
-    symbols = run(ready, "render", "--text", "📢📢", "--out", str(out))
+    symbols = invoke(ready, "render", "--text", "📢📢", "--out", str(out))
     assert symbols.returncode == 2 and "không có chữ nào để đọc" in symbols.stderr and "Traceback" not in symbols.stderr
     ann = queue_id(ready, "--title", "Lịch tiếp dân", "--body", "Chủ tịch UBND xã tiếp dân.", "--channel", "loa",
                    "--at", "2025-09-01 16:00")
-    assert run(ready, "submit", ann, "--user", "lan", "--now", "2025-09-01 07:01").returncode == 0
-    assert run(ready, "approve", ann, "--user", "hung", "--now", "2025-09-01 07:02").returncode == 0
-    bad_slot = run(ready, "programme", "--slot", "2025-09-01 16:00", "--now", "2025-09-01 07:03")
+    assert invoke(ready, "submit", ann, "--user", "lan", "--now", "2025-09-01 07:01").returncode == 0
+    assert invoke(ready, "approve", ann, "--user", "hung", "--now", "2025-09-01 07:02").returncode == 0
+    bad_slot = invoke(ready, "programme", "--slot", "2025-09-01 16:00", "--now", "2025-09-01 07:03")
     assert bad_slot.returncode == 2 and "không phải khung giờ" in bad_slot.stderr and "06:00, 17:00" in bad_slot.stderr
-    preview = run(ready, "programme", "--slot", "2025-09-01 17:00", "--now", "2025-09-01 07:03", "--json")
+    preview = invoke(ready, "programme", "--slot", "2025-09-01 17:00", "--now", "2025-09-01 07:03", "--json")
     assert preview.returncode == 0, preview.stderr
     assert [p["lang"] for p in json.loads(preview.stdout)["parts"]] == ["vi"]
-    assert run(ready, "dispatch", "--once", "--now", "2025-09-01 17:00").returncode == 0
-    assert run(ready, "dispatch", "--once", "--now", "2025-09-01 17:05").returncode == 0
-    logged = json.loads(run(ready, "asrun", "--date", "2025-09-01", "--json", "--now", "2025-09-01 18:00").stdout)
+    assert invoke(ready, "dispatch", "--once", "--now", "2025-09-01 17:00").returncode == 0
+    assert invoke(ready, "dispatch", "--once", "--now", "2025-09-01 17:05").returncode == 0
+    logged = json.loads(invoke(ready, "asrun", "--date", "2025-09-01", "--json", "--now", "2025-09-01 18:00").stdout)
     (slot,) = logged
     assert slot["status"] == "played" and slot["played"] == "1/1" and slot["parts"][0]["engine"] == "espeak-ng"
 
