@@ -17,7 +17,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
@@ -61,6 +61,9 @@ class Receipt:
     error_code: str | None = None
     message: str = ""
     scheduled: bool = False  # SENT, and the platform will publish it at the due time (not yet live)
+    # Seconds the whole channel must wait before its next call (a platform's usage headers say the
+    # account is at its limit): no delivery of the channel is tried meanwhile.
+    channel_wait: float | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Reconciled:
     url: str | None = None
     message: str = ""
     scheduled: bool = False  # PRESENT, waiting on the platform for its due time
+    retry_after: float | None = None  # UNKNOWN, and the platform says when to ask again
 
 
 @dataclass(frozen=True)
@@ -91,11 +95,14 @@ class Post:
     sent_at: datetime
     audio_path: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # When it was first sent (for reconcile: how far back to look on the platform); None if never.
+    first_sent_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["due_at"] = self.due_at.isoformat()
         data["sent_at"] = self.sent_at.isoformat()
+        data["first_sent_at"] = self.first_sent_at.isoformat() if self.first_sent_at else None
         return data
 
 
@@ -156,8 +163,26 @@ class Channel(ABC):
         self.name = name
         self.settings = self.Settings.model_validate(settings)
         self.data_dir = data_dir
-        # Set by the dispatcher: stores a remote id on the delivery while ``send`` is still running.
+        # Set by the dispatcher: stores a remote id on the delivery while ``send`` is still running,
+        # and extends the delivery's lease while a long send goes on.
         self.on_remote_id: Callable[[Post, str], None] | None = None
+        self.on_progress: Callable[[Post], None] | None = None
+        # The clock of time rules (Zalo's night, token expiry): the service's, so --now and the
+        # simulation see them. Set by the composition root; the real time otherwise.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def progress(self, post: Post) -> None:
+        """Say that a send of many requests (an upload in chunks, a poll) is still going: the
+        dispatcher extends the delivery's lease, so no other worker takes it for abandoned."""
+        if self.on_progress is not None:
+            self.on_progress(post)
+
+    def longest_request(self) -> float:
+        """The longest one request of this channel may take, in seconds (its timeouts): another worker
+        waits longer than this past a send's lease before it takes the send for abandoned."""
+        settings = self.settings
+        return float(max(getattr(settings, "timeout_seconds", 60) or 60,
+                         getattr(settings, "upload_timeout_seconds", 0) or 0))
 
     def remember(self, post: Post, remote_id: str) -> None:
         """Keep ``remote_id`` on the delivery at once, before ``send`` returns.

@@ -34,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -161,7 +160,8 @@ class FacebookChannel(HttpChannel):
     def _receipt(self, response: requests.Response) -> Receipt:
         data = response.json()
         post_id = str(data.get("post_id") or data["id"])  # a photo answers its own id and the post's
-        return Receipt(Outcome.SENT, remote_id=post_id, url=_permalink(post_id), http_status=response.status_code)
+        return Receipt(Outcome.SENT, remote_id=post_id, url=_permalink(post_id), http_status=response.status_code,
+                       channel_wait=usage_wait(response))
 
     def reconcile(self, post: Post, remote_id: str | None) -> Reconciled:
         token = read_secret(self.settings.token_env)
@@ -171,22 +171,32 @@ class FacebookChannel(HttpChannel):
         edges = ["feed", "scheduled_posts"] if post.due_at > post.sent_at else ["feed"]
         wanted = marker(post)
         for edge in edges:
-            try:
-                response = self._session.get(
-                    self._url(f"{self.settings.page_id}/{edge}"),
-                    params={"fields": "id,message,permalink_url,created_time", "limit": self.settings.reconcile_posts,
-                            **self._proof(token)},
-                    headers={"Authorization": f"Bearer {token}"}, timeout=self.settings.timeout_seconds)
-            except requests.RequestException as exc:
-                return Reconciled(Found.UNKNOWN, message=f"không hỏi được Facebook: {type(exc).__name__}")
-            failure = self._classify(response)
-            if failure is not None:
-                return Reconciled(Found.UNKNOWN, message=failure.message)
-            for item in response.json().get("data", []):
-                if (remote_id and item.get("id") == remote_id) or wanted in (item.get("message") or ""):
-                    return Reconciled(Found.PRESENT, str(item["id"]),
-                                      item.get("permalink_url") or _permalink(item["id"]),
-                                      scheduled=edge == "scheduled_posts")
+            after = None
+            for _ in range(MAX_RECONCILE_PAGES):  # page back until the posts are older than our first send
+                params = {"fields": "id,message,permalink_url,created_time", "limit": self.settings.reconcile_posts,
+                          **self._proof(token), **({"after": after} if after else {})}
+                try:
+                    response = self._session.get(self._url(f"{self.settings.page_id}/{edge}"), params=params,
+                                                 headers={"Authorization": f"Bearer {token}"},
+                                                 timeout=self.settings.timeout_seconds)
+                except requests.RequestException as exc:
+                    return Reconciled(Found.UNKNOWN, message=f"không hỏi được Facebook: {type(exc).__name__}")
+                failure = self._classify(response)
+                if failure is not None:
+                    return Reconciled(Found.UNKNOWN, message=failure.message)
+                page = response.json()
+                items = page.get("data", [])
+                for item in items:
+                    if (remote_id and item.get("id") == remote_id) or wanted in (item.get("message") or ""):
+                        return Reconciled(Found.PRESENT, str(item["id"]),
+                                          item.get("permalink_url") or _permalink(item["id"]),
+                                          scheduled=edge == "scheduled_posts")
+                after = (page.get("paging") or {}).get("cursors", {}).get("after")
+                if not after or not items or _older(items[-1], post):
+                    break
+            else:
+                return Reconciled(Found.UNKNOWN, message=f"đã xem {MAX_RECONCILE_PAGES} trang bài của Trang mà chưa "
+                                                         "tới lúc gửi; sẽ hỏi lại")
         return Reconciled(Found.ABSENT)
 
     def retract(self, post: Post, remote_id: str) -> Receipt:
@@ -209,6 +219,11 @@ class FacebookChannel(HttpChannel):
     # -- errors -----------------------------------------------------------------------------------
 
     def _classify(self, response: requests.Response) -> Receipt | None:
+        failure = self._failure(response)
+        wait = usage_wait(response)
+        return replace(failure, channel_wait=wait) if failure is not None and wait else failure
+
+    def _failure(self, response: requests.Response) -> Receipt | None:
         if 200 <= response.status_code < 300:
             return None
         try:
@@ -275,7 +290,7 @@ class FacebookChannel(HttpChannel):
             problems.append(f"mã thiếu quyền {', '.join(missing)}; hãy cấp các quyền này cho ứng dụng rồi tạo mã mới")
         expires = int(data.get("expires_at") or 0)  # 0: a long-lived Page token that does not expire
         if expires:
-            days = (expires - time.time()) / 86400
+            days = (expires - self.clock().timestamp()) / 86400
             if days <= self.settings.expiry_warning_days:
                 when = datetime.fromtimestamp(expires, UTC).astimezone().strftime("%d/%m/%Y %H:%M")
                 problems.append(f"mã truy cập hết hạn lúc {when} (còn {max(0, days):.1f} ngày); hãy đổi sang mã "
@@ -288,6 +303,43 @@ def _subcode(response: requests.Response) -> int | None:
         return int(response.json()["error"]["error_subcode"])
     except (ValueError, KeyError, TypeError):
         return None
+
+
+MAX_RECONCILE_PAGES = 20
+
+
+def _older(item: dict, post: Post) -> bool:
+    """Whether a Page post was made before this delivery was first sent (with ten minutes for clocks):
+    nothing older can be it, so paging back can stop."""
+    since = post.first_sent_at or post.sent_at
+    try:
+        made = datetime.strptime(str(item.get("created_time")), "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return False
+    return made < since - timedelta(minutes=10)
+
+
+LIMIT_REACHED = 100  # percent of a usage budget: Graph's advice is to stop calling then
+LIMIT_DEFAULT_WAIT = 300.0  # seconds, when the headers say the limit is reached but not for how long
+
+
+def usage_wait(response: requests.Response) -> float | None:
+    """How long the whole Page must wait before its next call, from Graph's usage headers
+    (``X-App-Usage``, ``X-Business-Use-Case-Usage``), or None while there is budget left. The
+    headers come on any answer, success included, once enough calls were made."""
+    regain = _regain(response)
+    if regain:
+        return regain
+    entries: list[dict] = []
+    try:
+        app = json.loads(response.headers.get("X-App-Usage") or "{}")
+        entries.append(app if isinstance(app, dict) else {})
+        business = json.loads(response.headers.get("X-Business-Use-Case-Usage") or "{}")
+        entries += [entry for listed in business.values() for entry in listed if isinstance(entry, dict)]
+    except (ValueError, AttributeError):
+        return None
+    used = [float(entry.get(key) or 0) for entry in entries for key in ("call_count", "total_time", "total_cputime")]
+    return LIMIT_DEFAULT_WAIT if used and max(used) >= LIMIT_REACHED else None
 
 
 def _regain(response: requests.Response) -> float | None:

@@ -161,14 +161,15 @@ class TikTokChannel(TokenChannel):
             return failed.receipt
         publish_id = str(data["publish_id"])
         self.remember(post, publish_id)
-        uploaded = self._upload(data["upload_url"], path, body["source_info"])
+        uploaded = self._upload(data["upload_url"], path, body["source_info"], post)
         if uploaded.outcome != Outcome.SENT:
             return Receipt(uploaded.outcome, remote_id=publish_id, retry_after=uploaded.retry_after,
                            http_status=uploaded.http_status, message=uploaded.message)
-        return self._follow(publish_id, self.settings.status_polls, creator.get("creator_username"))
+        return self._follow(publish_id, self.settings.status_polls, creator.get("creator_username"), post=post)
 
-    def _upload(self, url: str, path: Path, source: dict[str, int]) -> Receipt:
-        """PUT the file in the chunks announced at init; only the last chunk's outcome can be unknown."""
+    def _upload(self, url: str, path: Path, source: dict[str, int], post: Post) -> Receipt:
+        """PUT the file in the chunks announced at init; only the last chunk's outcome can be unknown.
+        Each chunk renews the delivery's lease (``progress``): a long upload is never taken for dead."""
         size, chunk, count = source["video_size"], source["chunk_size"], source["total_chunk_count"]
         with path.open("rb") as handle:
             for n in range(count):
@@ -182,16 +183,20 @@ class TikTokChannel(TokenChannel):
                     url, data=d, headers=h, timeout=(min(5.0, self.settings.timeout_seconds),
                                                      self.settings.upload_timeout_seconds)),
                     lambda r: Receipt(Outcome.SENT, http_status=r.status_code), _upload_status)
+                self.progress(post)
                 if receipt.outcome != Outcome.SENT:
                     if receipt.outcome == Outcome.UNKNOWN and n < count - 1:
                         return Receipt(Outcome.RETRYABLE, message=f"tải video lên bị gián đoạn: {receipt.message}")
                     return receipt
         return Receipt(Outcome.SENT)
 
-    def _follow(self, publish_id: str, polls: int, username: str | None = None, size: int | None = None) -> Receipt:
+    def _follow(self, publish_id: str, polls: int, username: str | None = None, size: int | None = None, *,
+                post: Post | None = None) -> Receipt:
         for attempt in range(polls):
             if attempt:
                 time.sleep(self.settings.status_wait_seconds)
+                if post is not None:
+                    self.progress(post)
             try:
                 data = self._api("post/publish/status/fetch/", {"publish_id": publish_id})
             except Failed as failed:

@@ -190,7 +190,7 @@ class TokenChannel(HttpChannel):
 
     def now(self) -> datetime:
         """The store's clock (the service's, or a test's), from which new expiry times count."""
-        return self.tokens.now() if self.tokens else utc_now()
+        return self.tokens.now() if self.tokens else self.clock()
 
     def current_tokens(self, *, force: Tokens | None = None) -> Tokens:
         """A usable pair: the stored one, renewed first when it is due (or when ``force`` was refused)."""

@@ -46,6 +46,7 @@ QUOTA = {-211}
 SETUP = {-204, -205, -209, -212, -221, -224}
 PROCESSING = -214
 NIGHT = -234
+SEARCH_PAGE, SEARCH_PAGES = 10, 50  # reconcile reads the OA's articles ten at a time, at most 500
 TITLE_MAX, AUTHOR_MAX, DESCRIPTION_MAX = 150, 50, 300
 
 
@@ -120,13 +121,14 @@ class ZaloChannel(TokenChannel):
             return self._search(post)
         if receipt.outcome == Outcome.SENT:
             return Reconciled(Found.PRESENT, receipt.remote_id, receipt.url, receipt.message)
-        return Reconciled(Found.UNKNOWN, message=receipt.message)
+        return Reconciled(Found.UNKNOWN, message=receipt.message, retry_after=receipt.retry_after)
 
     def _after_create(self, post: Post, token: str) -> Receipt:
         """Verify until Zalo gives the article id (it answers -214 while processing)."""
         for attempt in range(self.settings.verify_tries):
             if attempt:
                 time.sleep(self.settings.verify_wait_seconds)
+                self.progress(post)
             try:
                 data = self._api("POST", "article/verify", json={"token": token})
             except Failed as failed:
@@ -151,7 +153,7 @@ class ZaloChannel(TokenChannel):
             receipt = failed.receipt
             if receipt.outcome in (Outcome.RETRYABLE, Outcome.RATE_LIMITED):
                 return _pending(f"article:{article_id}", f"bài đã đăng, chưa gửi được tới người quan tâm: "
-                                                         f"{receipt.message}")
+                                                         f"{receipt.message}", receipt.retry_after)
             if receipt.outcome == Outcome.UNKNOWN:  # it may have gone out: never broadcast twice
                 return Receipt(Outcome.SENT, remote_id=article_id,
                                message=f"bài đã đăng; không rõ đã gửi tới người quan tâm chưa, không gửi lại "
@@ -162,17 +164,27 @@ class ZaloChannel(TokenChannel):
                        message=f"đã gửi tới người quan tâm (message_id {data.get('message_id')})")
 
     def _search(self, post: Post) -> Reconciled:
-        """After a create that timed out: look for the reference among the OA's newest articles."""
+        """After a create that timed out: look for the reference among the OA's articles, newest first,
+        page after page. Zalo's list gives no dates, so it reads on to the end of the list (at most
+        ``SEARCH_PAGES`` pages: an OA that posted more since the lost answer is asked again later)."""
+        offset = 0
         try:
-            listed = self._api("GET", "article/getslice", params={"offset": 0, "limit": 10, "type": "normal"})
-            for item in listed.get("medias", []):
-                detail = self._api("GET", "article/getdetail", params={"id": item["id"]})
-                texts = [detail.get("description", "")] + [b.get("content", "") for b in detail.get("body", [])]
-                if any(marker(post) in (text or "") for text in texts):
-                    return Reconciled(Found.PRESENT, str(item["id"]), detail.get("link"))
+            for _ in range(SEARCH_PAGES):
+                listed = self._api("GET", "article/getslice",
+                                   params={"offset": offset, "limit": SEARCH_PAGE, "type": "normal"})
+                items = listed.get("medias", [])
+                for item in items:
+                    detail = self._api("GET", "article/getdetail", params={"id": item["id"]})
+                    texts = [detail.get("description", "")] + [b.get("content", "") for b in detail.get("body", [])]
+                    if any(marker(post) in (text or "") for text in texts):
+                        return Reconciled(Found.PRESENT, str(item["id"]), detail.get("link"))
+                offset += len(items)
+                self.progress(post)
+                if not items or offset >= int(listed.get("total") or 0):
+                    return Reconciled(Found.ABSENT)
         except Failed as failed:
             return Reconciled(Found.UNKNOWN, message=failed.receipt.message)
-        return Reconciled(Found.ABSENT)
+        return Reconciled(Found.UNKNOWN, message=f"đã xem {offset} bài mới nhất của OA mà chưa hết; sẽ hỏi lại")
 
     # -- one call, with its token and error reading -------------------------------------------------
 
@@ -191,7 +203,8 @@ class ZaloChannel(TokenChannel):
         return answer.get("data") or {}
 
     def _once(self, method: str, path: str, tokens: Tokens, **kwargs: Any) -> tuple[Receipt, dict[str, Any]]:
-        return call_json(lambda: self._request(method, path, tokens, **kwargs), read=_read)
+        return call_json(lambda: self._request(method, path, tokens, **kwargs),
+                         read=lambda response, answer: _read(response, answer, self.clock()))
 
     def _request(self, method: str, path: str, tokens: Tokens, **kwargs: Any) -> requests.Response:
         timeout = self.send_timeout() if method == "POST" else self.settings.timeout_seconds
@@ -235,12 +248,13 @@ class ZaloChannel(TokenChannel):
         return problems
 
 
-def _pending(remote_id: str, message: str) -> Receipt:
-    return Receipt(Outcome.PENDING, remote_id=remote_id, message=message)
+def _pending(remote_id: str, message: str, retry_after: float | None = None) -> Receipt:
+    return Receipt(Outcome.PENDING, remote_id=remote_id, message=message, retry_after=retry_after)
 
 
-def _read(response: requests.Response, answer: dict[str, Any]) -> Receipt:
-    """Zalo's envelope: success is ``error`` 0, anything else is a failure sent with HTTP 200."""
+def _read(response: requests.Response, answer: dict[str, Any], now: datetime) -> Receipt:
+    """Zalo's envelope: success is ``error`` 0, anything else is a failure sent with HTTP 200.
+    ``now``: the service's clock, for the night ban."""
     code = int(answer.get("error", 0))
     if code == 0:
         return Receipt(Outcome.SENT, http_status=response.status_code)
@@ -262,7 +276,7 @@ def _read(response: requests.Response, answer: dict[str, Any]) -> Receipt:
     if code == PROCESSING:
         return Receipt(Outcome.PENDING, error_code=ident, message=f"Zalo đang xử lý ({said})")
     if code == NIGHT:
-        return Receipt(Outcome.RATE_LIMITED, retry_after=_until_morning(), error_code=ident,
+        return Receipt(Outcome.RATE_LIMITED, retry_after=_until_morning(now), error_code=ident,
                        message=f"Zalo không cho gửi tin từ 22 giờ đến 6 giờ; sẽ gửi sau 6 giờ ({said})")
     if code == -248:
         return Receipt(Outcome.PERMANENT, error_code=ident,
@@ -270,8 +284,8 @@ def _read(response: requests.Response, answer: dict[str, Any]) -> Receipt:
     return Receipt(Outcome.PERMANENT, error_code=ident, message=f"bị từ chối ({said})")
 
 
-def _until_morning() -> float:
-    now = datetime.now(LOCAL_TZ)
+def _until_morning(moment: datetime) -> float:
+    now = moment.astimezone(LOCAL_TZ)
     morning = now.replace(hour=6, minute=0, second=0, microsecond=0)
     if now >= morning:
         morning += timedelta(days=1)

@@ -74,6 +74,7 @@ class App:
             if ch.enabled
         }
         for name, channel in built.items():
+            channel.clock = self.now  # time rules (Zalo's night, token expiry) on the service's clock
             if isinstance(channel, TokenChannel):  # Zalo, TikTok: their renewed tokens live in the database
                 channel.tokens = TokenStore(self.engine, name, now=self.now)
             if channel.speaks:  # TikTok's videos, WordPress's players: the loudspeaker's voices

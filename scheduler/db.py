@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -62,6 +63,17 @@ def _tune_sqlite(engine: Engine) -> None:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def database_now(session: Session) -> datetime:
+    """The database server's clock, in UTC: the one clock every node shares, for leases.
+
+    A node whose own clock is off (or a process acting "as if" at another time) still reads the
+    same leases as every other node."""
+    if session.get_bind().dialect.name == "sqlite":
+        text = session.execute(sa.text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+    return session.execute(sa.text("SELECT clock_timestamp() AT TIME ZONE 'UTC'")).scalar_one().replace(tzinfo=UTC)
 
 
 @contextmanager

@@ -3,17 +3,35 @@
 One pass (``Dispatcher.run_once``) does, in order:
 
 1. **expire** deliveries not yet started whose time is past: they are never sent late;
-2. **rescue** deliveries left in ``sending`` by a process that died (its lease ran out, or it was a
-   process on this machine that no longer exists): they go to ``needs_reconcile``, never back to
-   ``pending``, because the post may already be out;
+2. **rescue** deliveries left in ``sending`` by a worker that is gone: they go to ``needs_reconcile``,
+   never back to ``pending``, because the post may already be out;
 3. **reconcile** deliveries whose outcome is unknown, by asking the channel;
 4. **publish** what platforms have published at its due time (``scheduled`` → ``delivered``), and
    **retract** posts scheduled on a platform whose approval was voided;
 5. **claim** due deliveries and send each once. Channels with ``send_ahead_minutes`` get theirs that
    much ahead of the due time, for the platform to publish then.
 
-Each claim and each result is its own short transaction around the network call, and a result is
-written only while the row still carries the claimant's ``attempt_id`` (a fencing token).
+The rules that keep a post from going out twice, whatever the timing:
+
+- **Leases run on the database's clock** (``database_now``): the one clock every node shares, so a
+  node whose own clock runs minutes ahead never reads another node's lease as over.
+- **A claim reserves; a start sends.** Claiming a batch only reserves its rows (this worker's attempt
+  id, ``lease_until`` one lease ahead); other workers skip reserved rows. Each send then *starts* in
+  a transaction of its own: the row becomes ``sending`` only if it is still pending or waiting to
+  retry and still carries this worker's attempt id, and gets a fresh lease; only after that commit
+  does the request leave. A reservation that ran out while earlier sends were slow belongs to whoever
+  reserves the row next: this worker's start then finds another attempt id and sends nothing.
+- **Rescue waits for the lease plus a margin.** Another worker takes a ``sending`` row only once
+  ``lease_until`` plus the rescue margin has passed on the database's clock (the margin is longer
+  than any single request a channel makes; channels that make many, like uploads, renew the lease
+  as they go), or at once when the owner is a dead process on this machine.
+- **Fencing.** A result is written only while the row still carries the writer's attempt id.
+- **One pass handles a delivery once**, and every retry waits at least the policy's floor.
+
+A channel that fails for every delivery (a platform outage) is held for a while instead of each
+delivery burning its attempts (a circuit breaker); a platform that says the account is at its limit
+(429, Facebook's usage headers) makes the whole channel wait; a refused token holds the channel
+until a person renews it (``cchc channel check``). Staff see each hold and why.
 """
 
 from __future__ import annotations
@@ -30,7 +48,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from channels.base import Channel, Found, Outcome, Post, Receipt, Reconciled
@@ -39,9 +57,9 @@ from channels.preview import preview_reconcile, preview_send
 from channels.secrets import redact
 from scheduler import audit
 from scheduler.announcements import content_hash, current_approval
-from scheduler.clock import show_vn
+from scheduler.clock import show_vn, utc_now
 from scheduler.config import CHANNEL_CATEGORIES
-from scheduler.db import read_session, write_session
+from scheduler.db import database_now, read_session, write_session
 from scheduler.models import (
     Announcement,
     AnnouncementStatus,
@@ -104,8 +122,18 @@ class Claim:
     started: float = 0.0  # monotonic time the send or reconcile began, for the attempt's duration
 
 
+@dataclass(frozen=True)
+class Reserved:
+    """A due delivery this worker reserved; it is sent only if ``Dispatcher._start`` still finds it so."""
+
+    delivery_id: int
+    attempt_id: str
+    channel_id: str
+
+
 class Dispatcher:
-    """Moves due deliveries through the state machine. ``now`` comes from the injected clock."""
+    """Moves due deliveries through the state machine. ``now`` comes from the injected clock (due
+    times, retries, holds); leases come from the database's clock."""
 
     def __init__(
         self,
@@ -131,19 +159,34 @@ class Dispatcher:
         self.ahead = ahead or {}  # channel -> how long before the due time its posts are sent
         # Loudspeaker deliveries go out in slot programmes (scheduler.broadcast), not one by one.
         self.slotted = sorted(name for name, channel in channels.items() if channel.slotted)
+        self.lease = timedelta(seconds=self.policy.lease_seconds)
+        # Longer than any single request of any channel: a live worker's send is never rescued.
+        self.margin = timedelta(seconds=max([self.policy.rescue_margin_seconds,
+                                             *(c.longest_request() + 60 for c in channels.values())]))
         self.held: set[str] = set()  # channels put on hold during the current pass
+        self.handled: set[int] = set()  # deliveries this pass has already handled
         for channel in channels.values():
             channel.on_remote_id = self._keep_remote_id
+            channel.on_progress = self._renew
 
     def _keep_remote_id(self, post: Post, remote_id: str) -> None:
         """A channel learned the platform's id mid-send: store it now, for reconcile after a crash."""
         with write_session(self.engine) as session:
             session.execute(update(Delivery).where(col(Delivery.id) == post.delivery_id,
                                                    col(Delivery.state) == S.SENDING).values(remote_id=remote_id))
+        self._renew(post)
+
+    def _renew(self, post: Post) -> None:
+        """A long send is still under way: extend its lease (database clock) so nobody rescues it."""
+        with write_session(self.engine) as session:
+            until = database_now(session) + self.lease
+            session.execute(update(Delivery).where(col(Delivery.id) == post.delivery_id,
+                                                   col(Delivery.state) == S.SENDING,
+                                                   col(Delivery.claimed_by) == self.worker).values(lease_until=until))
 
     def run_once(self) -> PassReport:
         report = PassReport()
-        self.held = set()  # a hold lives in the database; this set only covers claims made before it began
+        self.held, self.handled = set(), set()  # holds live in the database; these cover this pass only
         report.expired = self.expire_overdue()
         report.rescued = self.rescue_abandoned()
         for claim in self._claim("reconcile"):
@@ -153,10 +196,13 @@ class Dispatcher:
         for claim in self._claim("retract"):
             state = self._retract_one(claim)
             report.retracted[state] = report.retracted.get(state, 0) + 1
-        while claims := self._claim("send"):
-            for claim in claims:
-                state = self._send_one(claim)
-                report.sent[state] = report.sent.get(state, 0) + 1
+        while reserved := self._reserve():
+            for row in reserved:
+                self.handled.add(row.delivery_id)
+                claim = self._start(row)
+                if claim is not None:
+                    state = self._send_one(claim)
+                    report.sent[state] = report.sent.get(state, 0) + 1
         return report
 
     # -- sweeps -------------------------------------------------------------------------------
@@ -175,25 +221,35 @@ class Dispatcher:
         return len(rows)
 
     def rescue_abandoned(self) -> int:
-        """Send deliveries stranded in ``sending`` by a dead process to reconcile."""
+        """Send deliveries stranded in ``sending`` by a gone worker to reconcile (see the rules above),
+        and free the reservations and reconcile claims of a dead process on this machine at once."""
         now = self.now()
         with write_session(self.engine) as session:
+            db_now = database_now(session)
             rows = session.exec(select(Delivery).where(Delivery.state == S.SENDING,
                                                        col(Delivery.channel_id).notin_(self.slotted))
                                 .with_for_update(skip_locked=True)).all()
             rescued = 0
             for d in rows:
-                if not (d.lease_until is not None and d.lease_until <= now) and owner_alive(d.claimed_by):
+                over = d.lease_until is None or d.lease_until + self.margin <= db_now
+                if not over and owner_alive(d.claimed_by):
                     continue
                 check_transition(d.state, S.NEEDS_RECONCILE)
                 attempt = session.exec(select(Attempt).where(Attempt.attempt_id == d.attempt_id)).first()
                 if attempt is not None and attempt.outcome is None:
                     attempt.outcome, attempt.finished_at = "interrupted", now
                     attempt.message = f"tiến trình {d.claimed_by} dừng giữa chừng; sẽ kiểm tra lại trên nền tảng"
-                d.state, d.next_attempt_at, d.updated_at = S.NEEDS_RECONCILE, now, now
+                d.state, d.next_attempt_at, d.updated_at, d.lease_until = S.NEEDS_RECONCILE, now, now, None
                 d.last_error = "lần gửi trước bị gián đoạn; đang kiểm tra trên nền tảng trước khi gửi lại"
                 log.warning("delivery %s was left in sending by %s: reconciling", d.ref_code, d.claimed_by)
                 rescued += 1
+            held = session.exec(select(Delivery).where(
+                col(Delivery.state).in_([*CLAIMABLE, S.NEEDS_RECONCILE, S.RETRACTING]),
+                col(Delivery.channel_id).notin_(self.slotted), col(Delivery.lease_until) > db_now)
+                .with_for_update(skip_locked=True)).all()
+            for d in held:
+                if not owner_alive(d.claimed_by):
+                    d.lease_until = None
         return rescued
 
     def publish_scheduled(self) -> int:
@@ -219,41 +275,82 @@ class Dispatcher:
                  for name, lead in self.ahead.items() if name in self.channels]
         return or_(due, *early) if early else due
 
-    def _claim(self, kind: str) -> list[Claim]:
+    def _free(self, db_now: datetime):
+        """Rows no other worker holds: never reserved, or their lease is over (database clock)."""
+        return or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) <= db_now)
+
+    def _reserve(self) -> list[Reserved]:
+        """Reserve a batch of due deliveries for this worker (nothing is sent yet: ``_start`` decides)."""
         now = self.now()
-        if kind == "reconcile":
-            due = [Delivery.state == S.NEEDS_RECONCILE, Delivery.next_attempt_at <= now]
-        elif kind == "retract":
-            due = [Delivery.state == S.RETRACTING, Delivery.next_attempt_at <= now]
-        else:
-            due = [col(Delivery.state).in_(CLAIMABLE), self._due_to_send(now), Delivery.expires_at > now]
         with write_session(self.engine) as session:
-            due.append(col(Delivery.channel_id).notin_([*self.slotted, *held_channels(session)]))
+            db_now = database_now(session)
             rows = session.exec(
                 select(Delivery)
-                .where(*due)
+                .where(col(Delivery.state).in_(CLAIMABLE), self._due_to_send(now), Delivery.expires_at > now,
+                       col(Delivery.channel_id).notin_([*self.slotted, *self.held, *held_channels(session, now)]),
+                       col(Delivery.id).notin_(self.handled), self._free(db_now))
+                .order_by(col(Delivery.priority_rank), col(Delivery.due_at), col(Delivery.id))
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            reserved = []
+            for d in rows:
+                d.attempt_id, d.claimed_by, d.lease_until = str(uuid.uuid4()), self.worker, db_now + self.lease
+                reserved.append(Reserved(d.id, d.attempt_id, d.channel_id))
+        return reserved
+
+    def _start(self, row: Reserved) -> Claim | None:
+        """Mark a reserved delivery as being sent, if it is still this worker's and still to go out;
+        the send happens only after this commits. None when there is nothing to send."""
+        now = self.now()
+        with write_session(self.engine) as session:
+            d = session.exec(select(Delivery).where(
+                col(Delivery.id) == row.delivery_id, col(Delivery.attempt_id) == row.attempt_id,
+                col(Delivery.state).in_(CLAIMABLE)).with_for_update()).first()
+            if d is None:
+                return None  # its reservation ran out and another worker has it
+            if row.channel_id in self.held or d.expires_at <= now:
+                d.lease_until = None  # held this pass, or expired since: leave it for later passes
+                return None
+            post = post_or_cancel(session, d, now)
+            if post is None:
+                return None
+            check_transition(d.state, S.SENDING)
+            d.state, d.attempt_count, d.updated_at = S.SENDING, d.attempt_count + 1, now
+            d.lease_until = database_now(session) + self.lease
+            session.add(Attempt(delivery_id=d.id, attempt_id=row.attempt_id, started_at=now, kind="send"))
+            return Claim(d.id, row.attempt_id, d.channel_id, post, d.attempt_count, d.reconcile_count,
+                         d.expires_at, d.remote_id)
+
+    def _claim(self, kind: str) -> list[Claim]:
+        """Deliveries to ask the platform about (``reconcile``) or to take back (``retract``), held for
+        this worker by a lease like a send."""
+        now = self.now()
+        state = S.NEEDS_RECONCILE if kind == "reconcile" else S.RETRACTING
+        with write_session(self.engine) as session:
+            db_now = database_now(session)
+            rows = session.exec(
+                select(Delivery)
+                .where(Delivery.state == state, Delivery.next_attempt_at <= now, self._free(db_now),
+                       col(Delivery.channel_id).notin_([*self.slotted, *held_channels(session, now)]),
+                       col(Delivery.id).notin_(self.handled))
                 .order_by(col(Delivery.priority_rank), col(Delivery.due_at), col(Delivery.id))
                 .limit(self.batch)
                 .with_for_update(skip_locked=True)
             ).all()
             claims = []
             for d in rows:
+                self.handled.add(d.id)
                 post = post_or_cancel(session, d, now)
                 if post is None:
                     continue
                 attempt_id = str(uuid.uuid4())
-                if kind != "send":
-                    if kind == "reconcile":
-                        d.reconcile_count += 1
-                    else:
-                        d.attempt_count += 1
-                    # Hold the row for the lease so no other worker asks at the same time.
-                    d.next_attempt_at = now + timedelta(seconds=self.policy.lease_seconds)
+                if kind == "reconcile":
+                    d.reconcile_count += 1
                 else:
-                    check_transition(d.state, S.SENDING)
-                    d.state, d.attempt_count = S.SENDING, d.attempt_count + 1
-                    d.lease_until = now + timedelta(seconds=self.policy.lease_seconds)
+                    d.attempt_count += 1
                 d.attempt_id, d.claimed_by, d.updated_at = attempt_id, self.worker, now
+                d.lease_until = db_now + self.lease
                 session.add(Attempt(delivery_id=d.id, attempt_id=attempt_id, started_at=now, kind=kind))
                 claims.append(Claim(d.id, attempt_id, d.channel_id, post, d.attempt_count, d.reconcile_count,
                                     d.expires_at, d.remote_id))
@@ -263,10 +360,6 @@ class Dispatcher:
 
     def _send_one(self, claim: Claim) -> str:
         claim.started = time.monotonic()
-        if claim.channel_id in self.held:  # its token failed earlier in this pass: wait, do not try it again
-            why = "kênh đang tạm dừng, chờ người cấp lại thông tin xác thực (cchc channel check)"
-            return self._record(claim, Decision(S.RETRY_WAIT, self.now(), why), outcome="held", message=why,
-                                preview=False)
         channel = self.channels.get(claim.channel_id)
         if channel is None:
             receipt = Receipt(Outcome.PERMANENT, message=f"kênh '{claim.channel_id}' không còn trong cấu hình")
@@ -284,9 +377,34 @@ class Dispatcher:
                 log.exception("channel %s raised while sending %s", claim.channel_id, claim.post.ref_code)
                 receipt = Receipt(Outcome.UNKNOWN, message=f"lỗi trong kênh: {describe(exc)}")
         decision = after_send(receipt, attempts=claim.attempts, now=self.now(), policy=self.policy, rng=self.rng)
-        return self._record(claim, decision, outcome=receipt.outcome, http_status=receipt.http_status,
-                            error_code=receipt.error_code, message=receipt.message,
-                            preview=self.modes.get(claim.channel_id) == "preview")
+        state = self._record(claim, decision, outcome=receipt.outcome, http_status=receipt.http_status,
+                             error_code=receipt.error_code, message=receipt.message,
+                             preview=self.modes.get(claim.channel_id) == "preview")
+        self._channel_health(claim.channel_id, receipt)
+        return state
+
+    def _channel_health(self, name: str, receipt: Receipt) -> None:
+        """What one send says about the whole channel: a limit to wait for, an outage to sit out."""
+        now = self.now()
+        wait = receipt.channel_wait
+        if receipt.outcome is Outcome.RATE_LIMITED:
+            wait = max(wait or 0, self.policy.wait(receipt.retry_after, self.policy.rate_limit_default_seconds)
+                       .total_seconds())
+        with write_session(self.engine) as session:
+            if wait:
+                set_wait(session, name, f"nền tảng giới hạn số lần gọi: {receipt.message}"[:500],
+                         now + self.policy.wait(wait, 0), now)
+                self.held.add(name)
+            if receipt.outcome in (Outcome.RETRYABLE, Outcome.UNKNOWN):
+                failures = count_failure(session, name, now)
+                if failures >= self.policy.outage_after:
+                    step = failures - self.policy.outage_after
+                    hold = min(self.policy.cap_seconds, self.policy.outage_hold_seconds * 2 ** step)
+                    set_wait(session, name, f"nền tảng đang lỗi ({failures} lần liên tiếp): {receipt.message}"[:500],
+                             now + timedelta(seconds=hold), now)
+                    self.held.add(name)
+            elif receipt.outcome in (Outcome.SENT, Outcome.PENDING):
+                clear_failures(session, name)
 
     def _reconcile_one(self, claim: Claim) -> str:
         claim.started = time.monotonic()
@@ -369,8 +487,20 @@ class Dispatcher:
         return values["state"]
 
 
-REAUTH_KEY = "reauth:"
+REAUTH_KEY = "reauth:"  # held until a person renews the channel's credentials
+WAIT_KEY = "wait:"  # held until a time (updated_at): a platform's limit, or an outage being sat out
+FAILURES_KEY = "failures:"  # transient failures in a row, for the circuit breaker
 PREVIEWED_OUTCOME = "previewed"  # the attempt's outcome on a channel in preview mode: nothing was sent
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Why a channel sends nothing now: ``until`` a time, or (None) until a person acts."""
+
+    channel: str
+    reason: str
+    since: datetime
+    until: datetime | None
 
 
 def hold_channel(session: Session, channel: str, reason: str, now: datetime) -> None:
@@ -387,24 +517,65 @@ def hold_channel(session: Session, channel: str, reason: str, now: datetime) -> 
         log.error("channel %s needs new credentials; its deliveries wait: %s", channel, reason)
 
 
-def held_channels(session: Session) -> list[str]:
-    return list(holds(session))
+def set_wait(session: Session, channel: str, reason: str, until: datetime, now: datetime) -> None:
+    """Send nothing on ``channel`` before ``until`` (a limit reached, an outage): recorded and audited."""
+    row = session.get(ServiceState, WAIT_KEY + channel)
+    if row is not None and row.updated_at >= until:
+        return
+    if row is None:
+        row = ServiceState(key=WAIT_KEY + channel, value="", updated_at=until)
+        session.add(row)
+    row.value, row.updated_at = reason, until
+    audit.record(session, actor="cchc-dispatch", action="channel-hold", subject=f"channel:{channel}", at=now,
+                 reason=reason[:500], until=show_vn(until))
+    log.warning("channel %s waits until %s: %s", channel, show_vn(until), reason)
 
 
-def holds(session: Session) -> dict[str, ServiceState]:
-    """The held channels, each with its hold (``value``: why; ``updated_at``: since when)."""
-    rows = session.exec(select(ServiceState).where(col(ServiceState.key).startswith(REAUTH_KEY))).all()
-    return {row.key.removeprefix(REAUTH_KEY): row for row in rows}
+def count_failure(session: Session, channel: str, now: datetime) -> int:
+    row = session.get(ServiceState, FAILURES_KEY + channel)
+    if row is None:
+        row = ServiceState(key=FAILURES_KEY + channel, value="0", updated_at=now)
+        session.add(row)
+    row.value, row.updated_at = str(int(row.value) + 1), now
+    return int(row.value)
+
+
+def clear_failures(session: Session, channel: str) -> None:
+    row = session.get(ServiceState, FAILURES_KEY + channel)
+    if row is not None:
+        session.delete(row)
+
+
+def held_channels(session: Session, now: datetime) -> list[str]:
+    return [hold.channel for hold in holds(session, now)]
+
+
+def holds(session: Session, now: datetime) -> list[Hold]:
+    """The channels that send nothing now, with why, since when and until when."""
+    rows = session.exec(select(ServiceState).where(or_(col(ServiceState.key).startswith(REAUTH_KEY),
+                                                       col(ServiceState.key).startswith(WAIT_KEY)))).all()
+    found = []
+    for row in rows:
+        if row.key.startswith(REAUTH_KEY):
+            found.append(Hold(row.key.removeprefix(REAUTH_KEY), row.value, row.updated_at, None))
+        elif row.updated_at > now:
+            found.append(Hold(row.key.removeprefix(WAIT_KEY), row.value, now, row.updated_at))
+    return sorted(found, key=lambda hold: hold.channel)
 
 
 def release_channel(session: Session, channel: str, *, actor: str = "cli",
                     now: datetime | None = None) -> bool:
-    row = session.get(ServiceState, REAUTH_KEY + channel)
-    if row is not None:
-        session.delete(row)
+    """End every hold of ``channel`` (its credentials were checked and work)."""
+    released = False
+    for key in (REAUTH_KEY + channel, WAIT_KEY + channel, FAILURES_KEY + channel):
+        row = session.get(ServiceState, key)
+        if row is not None:
+            session.delete(row)
+            released = released or not key.startswith(FAILURES_KEY)
+    if released:
         audit.record(session, actor=actor, action="channel-release", subject=f"channel:{channel}",
-                     at=now or row.updated_at)
-    return row is not None
+                     at=now or utc_now())
+    return released
 
 
 def due_in_slot(channel: str, slot_at: datetime) -> SelectOfScalar[Delivery]:
@@ -440,10 +611,14 @@ def post_or_cancel(session: Session, d: Delivery, now: datetime) -> Post | None:
             Translation.announcement_id == ann.id, Translation.lang == d.lang)).first()
         if tr is not None:
             title, body, audio = tr.title, tr.body, tr.audio_path
+    first = None
+    if d.state not in CLAIMABLE:  # being reconciled or retracted: how far back the platform must look
+        first = session.exec(select(func.min(Attempt.started_at)).where(Attempt.delivery_id == d.id,
+                                                                       Attempt.kind == "send")).one()
     return Post(delivery_id=d.id, ref_code=d.ref_code, announcement_id=ann.id, lang=d.lang,
                 title=title, body=body, priority=ann.priority, topics=list(ann.topics),
                 due_at=d.due_at, unit_name=unit.name if unit else ann.unit_id, sent_at=now,
-                audio_path=audio)
+                audio_path=audio, first_sent_at=first)
 
 
 def website_links(session: Session, announcement_id: int, lang: str) -> dict[str, str]:

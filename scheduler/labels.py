@@ -16,7 +16,8 @@ ANNOUNCEMENT_STATUS = {A.DRAFT: "Nháp", A.SUBMITTED: "Chờ duyệt", A.APPROVE
 DELIVERY_STATE = {S.PENDING: "Chờ đến giờ", S.SENDING: "Đang gửi", S.DELIVERED: "Đã đăng/phát",
                   S.RETRY_WAIT: "Chờ thử lại", S.FAILED: "Lỗi", S.NEEDS_RECONCILE: "Đang kiểm tra lại",
                   S.EXPIRED: "Quá hạn", S.CANCELLED: "Đã hủy", S.SCHEDULED: "Đã hẹn giờ trên nền tảng",
-                  S.RETRACTING: "Đang gỡ", S.PREVIEWED: "Xem trước (không đăng)"}
+                  S.RETRACTING: "Đang gỡ", S.PREVIEWED: "Xem trước (không đăng)",
+                  S.NEEDS_PERSON: "Cần người xác nhận"}
 AS_RUN_STATUS = {R.PREPARED: "Đã dựng, chờ giờ phát", R.PLAYING: "Đang phát", R.PLAYED: "Đã phát",
                  R.SKIPPED: "Không có tin, không phát", R.MISSED: "Bị lỡ", R.INTERRUPTED: "Bị ngắt",
                  R.FAILED: "Không phát được"}
@@ -32,7 +33,7 @@ AUDIT_ACTION = {"create": "tạo thông báo", "edit": "sửa", "translate": "d�
                 "logout": "đăng xuất", "user-add": "tạo tài khoản", "user-passwd": "đổi mật khẩu",
                 "user-disable": "khóa tài khoản", "user-enable": "mở khóa tài khoản",
                 "user-sessions-revoked": "chấm dứt các phiên đăng nhập", "channel-hold": "tạm dừng kênh",
-                "channel-release": "mở lại kênh"}
+                "channel-release": "mở lại kênh", "settle": "xác nhận lượt phát"}
 PREVIEW_MODE = "xem trước (không đăng)"
 
 
@@ -45,5 +46,6 @@ OUTCOME = {"sent": "đã gửi", "previewed": PREVIEW_MODE, "pending": "nền t�
            "needs_reauth": "cần cấp lại thông tin xác thực", "unknown": "chưa rõ kết quả", "held": "tạm giữ",
            "interrupted": "bị gián đoạn", "reconcile:present": "kiểm tra: đã có trên nền tảng",
            "reconcile:absent": "kiểm tra: chưa có trên nền tảng", "reconcile:unknown": "kiểm tra: chưa rõ",
-           "retract:sent": "đã gỡ bài hẹn giờ"}
+           "retract:sent": "đã gỡ bài hẹn giờ", "posted": "người xác nhận: đã đăng",
+           "not-posted": "người xác nhận: chưa đăng"}
 

@@ -114,6 +114,7 @@ class DeliveryState(StrEnum):
     SCHEDULED = "scheduled"  # handed to a platform that publishes it at the due time
     RETRACTING = "retracting"  # scheduled on a platform, approval voided: being taken back
     PREVIEWED = "previewed"  # a channel in preview mode wrote the request it would send: nothing went out
+    NEEDS_PERSON = "needs_person"  # the platform cannot say whether it is out, and its time is over
 
 
 class Unit(SQLModel, table=True):

@@ -24,7 +24,8 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
 SYSTEM = "cchc-"  # names of the service's own automatic actions (cchc-fill, cchc-service): never a person
 APPROVERS = (Role.APPROVER, Role.ADMIN)
 # What only approvers (and admins) may do; every active account may write, translate and submit.
-APPROVER_ACTIONS = {"approve": "phê duyệt", "reject": "từ chối", "cancel": "hủy thông báo"}
+APPROVER_ACTIONS = {"approve": "phê duyệt", "reject": "từ chối", "cancel": "hủy thông báo",
+                    "settle": "xác nhận lượt phát"}
 MIN_PASSWORD = 10
 SESSION_HOURS = 10  # one working day: staff log in again each morning
 MAX_FAILURES = 5  # per name, and per address, within FAILURE_WINDOW

@@ -502,6 +502,32 @@ _simple_action("cancel", "Hủy thông báo và các lượt phát chưa gửi."
                "Đã hủy thông báo {id}; {result} lượt chưa gửi bị hủy.", reason=True)
 
 
+@cli.command()
+@click.argument("delivery")
+@click.option("--posted", "url", metavar="URL", help="Bài đã có trên nền tảng, ở địa chỉ này.")
+@click.option("--not-posted", is_flag=True, help="Bài không có trên nền tảng.")
+@with_app()
+def settle(app: App, user: str | None, delivery: str, url: str | None, not_posted: bool) -> None:
+    """Xác nhận một lượt phát mà nền tảng không trả lời được: đã đăng (kèm địa chỉ) hay chưa."""
+    from scheduler import deliveries
+
+    if (url is None) == (not not_posted):
+        raise InputError("--posted", "hãy chọn một: --posted ĐỊA-CHỈ-BÀI hoặc --not-posted")
+    actor = need_user(app, user, "settle")
+    with write_session(app.ready_engine()) as session:
+        found = deliveries.find(session, delivery)
+        state = deliveries.settle(session, delivery=found, posted=url is not None, url=url, actor=actor,
+                                  now=app.now())
+        ref = found.ref_code
+    click.echo(f"Đã xác nhận lượt {ref}: {labels_state(state)}.")
+
+
+def labels_state(state: str) -> str:
+    from scheduler.labels import DELIVERY_STATE
+
+    return DELIVERY_STATE[DeliveryState(state)].lower()
+
+
 @cli.command("list")
 @click.option("--status", type=click.Choice(["draft", "submitted", "approved", "rejected", "cancelled"]))
 @click.option("--unit")
@@ -928,16 +954,14 @@ def channel_group() -> None:
 @with_app(writes=False)
 def channel_check(app: App, user: str | None, name: str) -> None:
     """Kiểm tra thông tin xác thực và quyền của một kênh trên nền tảng; nói rõ cần sửa gì."""
-    from scheduler.dispatch import REAUTH_KEY, release_channel
-    from scheduler.models import ServiceState
+    from scheduler.dispatch import holds, release_channel
 
     target = app.channels.get(name)
     if target is None:
         raise InputError("NAME", f"không có kênh '{name}'; các kênh: {', '.join(sorted(app.channels))}")
     problems = [redact(p) for p in target.secret_problems() or target.check()]
     with write_session(app.ready_engine()) as session:
-        held = session.get(ServiceState, REAUTH_KEY + name)
-        reason = held.value if held else None
+        reason = next((hold.reason for hold in holds(session, app.now()) if hold.channel == name), None)
         if not problems:
             release_channel(session, name, actor=user or "cli", now=app.now())
     mode = app.config.channels[name].mode

@@ -93,6 +93,7 @@ class FakeReceiver(FakeServer):
         self.script: list[tuple] = []
         self.release = threading.Event()
         self.token: str | None = None
+        self.delay = 0.0  # seconds each POST takes before the item is stored and answered (a slow platform)
         receiver = self
 
         class Handler(JsonHandler):
@@ -119,6 +120,7 @@ class FakeReceiver(FakeServer):
                 if step[0] == "drop":
                     self.connection.shutdown(2)
                     return
+                time.sleep(receiver.delay)
                 item = {"id": f"item-{len(receiver.ledger) + 1}", "url": f"http://fake/{payload['ref']}",
                         "ref": payload["ref"]}
                 if isinstance(step[0], int) and step[0] >= 300:
@@ -318,11 +320,16 @@ class FakeGraph(FakeServer):
                 if path.endswith("/debug_token"):
                     self._reply(200, {"data": {"app_id": "438", "application": "CCHC", **fake.token_info}})
                 elif path.endswith((f"/{fake.page_id}/feed", f"/{fake.page_id}/scheduled_posts")):
-                    limit = int(fields.get("limit", 25))
+                    limit = min(int(fields.get("limit", 25)), 100)  # Graph pages: at most 100 a page
+                    start = int(base64.b64decode(fields["after"]).decode()) if fields.get("after") else 0
                     waiting = path.endswith("/scheduled_posts")
                     shown = [{k: v for k, v in p.items() if k not in ("photo", "publish_at")}
                              for p in reversed(fake.posts) if (p.get("publish_at", 0) > fake.now()) == waiting]
-                    self._reply(200, {"data": shown[:limit]}, self._usage())
+                    page = {"data": shown[start:start + limit]}
+                    if start + limit < len(shown):  # cursor paging, as Graph does it
+                        after = base64.b64encode(str(start + limit).encode()).decode()
+                        page["paging"] = {"cursors": {"after": after}, "next": f"{fake.url}{path}?after={after}"}
+                    self._reply(200, page, self._usage())
                 else:
                     self._error(100, "Unknown path components", status=404)
 

@@ -76,7 +76,9 @@ def test_killed_after_the_platform_stored_the_post_is_reconciled_not_resent(live
 def test_killed_before_the_platform_stored_the_post_is_sent_exactly_once_more(live_hook, receiver):
     receiver.script = [("hang-before-storing",)]
     kill_mid_send(live_hook, receiver)
-    run(live_hook, "dispatch", "--once", "--now", "2025-09-02 06:01")
+    run(live_hook, "dispatch", "--once", "--now", "2025-09-02 06:01")  # reconcile: the receiver has nothing
+    assert delivery(live_hook)[1] == "retry_wait"
+    run(live_hook, "dispatch", "--once", "--now", "2025-09-02 06:03")  # sent again, after the backoff
     ref, state, _ = delivery(live_hook)
     assert state == "delivered"
     assert receiver.posts_for(ref) == 2 and list(receiver.ledger) == [ref]

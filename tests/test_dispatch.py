@@ -3,13 +3,12 @@
 import socket
 from datetime import timedelta
 
-import pytest
 from sqlmodel import select
 
 from channels.base import Found, Outcome, Receipt, Reconciled
 from scheduler import announcements
 from scheduler.announcements import Draft
-from scheduler.db import read_session, write_session
+from scheduler.db import database_now, read_session, write_session
 from scheduler.dispatch import Dispatcher
 from scheduler.models import Attempt, Delivery
 from scheduler.models import DeliveryState as S
@@ -21,6 +20,14 @@ POLICY = RetryPolicy(base_seconds=60, cap_seconds=600, max_attempts=3, reconcile
 
 def dispatcher(app, channel, **kw):
     return Dispatcher(app.engine, {channel.name: channel}, {}, now=app.now, policy=POLICY, **kw)
+
+
+def lease_ran_out(app) -> None:
+    """Every lease ended a day ago on the database's clock (as if a worker had been stuck that long)."""
+    from sqlalchemy import update
+
+    with write_session(app.engine) as session:
+        session.execute(update(Delivery).values(lease_until=database_now(session) - timedelta(days=1)))
 
 
 def only_delivery(app):
@@ -78,9 +85,8 @@ def test_rate_limit_honours_retry_after(app, clock):
     assert attempts(app)[0].http_status == 429
 
 
-@pytest.mark.parametrize(("outcome", "words"), [(Outcome.PERMANENT, "nội dung bị từ chối"),
-                                                (Outcome.NEEDS_REAUTH, "xác thực")])
-def test_permanent_failures_stop_with_the_platform_message(app, clock, outcome, words):
+def test_permanent_failures_stop_with_the_platform_message(app, clock):
+    outcome, words = Outcome.PERMANENT, "nội dung bị từ chối"
     approved(app)
     clock.advance(timedelta(hours=1))
     channel = ScriptedChannel(receipts=[Receipt(outcome, message="nội dung bị từ chối", http_status=400)])
@@ -114,6 +120,9 @@ def test_reconcile_absent_sends_exactly_once_more(app, clock):
     worker = dispatcher(app, channel)
     worker.run_once()
     clock.advance(timedelta(minutes=1))
+    worker.run_once()  # the platform has nothing: sent again after a backoff, not at once
+    assert len(channel.sent) == 1 and only_delivery(app).state == S.RETRY_WAIT
+    clock.advance(timedelta(minutes=2))
     worker.run_once()
     assert len(channel.sent) == 2 and only_delivery(app).state == S.DELIVERED
 
@@ -156,9 +165,9 @@ def test_stale_worker_cannot_overwrite_a_newer_attempt(app, clock):
     """Fencing: a result is written only by the holder of the current attempt id."""
     approved(app)
     clock.advance(timedelta(hours=1))
-    slow = dispatcher(app, ScriptedChannel())
-    claim = slow._claim("send")[0]
-    clock.advance(timedelta(seconds=POLICY.lease_seconds + 1))  # the lease runs out mid-send
+    slow = dispatcher(app, ScriptedChannel(), worker="elsewhere:2")
+    claim = slow._start(slow._reserve()[0])
+    lease_ran_out(app)  # by the database's clock, and its margin too
     rescuer = dispatcher(app, ScriptedChannel(reconciles=[Reconciled(Found.PRESENT, "x-1", "u")]),
                          worker="elsewhere:1")
     assert rescuer.rescue_abandoned() == 1
@@ -173,7 +182,7 @@ def test_abandoned_send_of_a_dead_local_process_is_reconciled_at_once(app, clock
     approved(app)
     clock.advance(timedelta(hours=1))
     dead = dispatcher(app, ScriptedChannel(), worker=f"{socket.gethostname()}:999999")
-    dead._claim("send")
+    dead._start(dead._reserve()[0])
     channel = ScriptedChannel(reconciles=[Reconciled(Found.PRESENT, "w-1", "u")])
     report = dispatcher(app, channel).run_once()
     assert report.rescued == 1 and channel.sent == [] and only_delivery(app).state == S.DELIVERED

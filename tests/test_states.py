@@ -32,6 +32,9 @@ EXPECTED = {
     (S.RETRACTING, S.CANCELLED), (S.RETRACTING, S.FAILED), (S.RETRACTING, S.RETRACTING),
     # a channel in preview mode wrote the request, nothing went out
     (S.SENDING, S.PREVIEWED), (S.NEEDS_RECONCILE, S.PREVIEWED),
+    # the platform cannot say, past the delivery's time: a person settles it
+    (S.NEEDS_RECONCILE, S.NEEDS_PERSON), (S.NEEDS_PERSON, S.DELIVERED), (S.NEEDS_PERSON, S.RETRY_WAIT),
+    (S.NEEDS_PERSON, S.EXPIRED),
 }
 
 
@@ -75,15 +78,23 @@ def test_retryable_fails_after_the_attempt_limit():
     assert d.state == S.FAILED and "4 lần" in d.error
 
 
-def test_rate_limit_waits_exactly_retry_after_and_is_not_capped_by_attempts():
-    d = decide(Receipt(Outcome.RATE_LIMITED, retry_after=1800, message="429"), attempts=10)
+def test_rate_limit_waits_for_retry_after_and_counts_toward_the_attempt_limit():
+    d = decide(Receipt(Outcome.RATE_LIMITED, retry_after=1800, message="429"), attempts=3)
     assert (d.state, d.next_attempt_at) == (S.RETRY_WAIT, NOW + timedelta(seconds=1800))
+    assert decide(Receipt(Outcome.RATE_LIMITED, retry_after=5, message="429"), attempts=4).state == S.FAILED
 
 
-def test_permanent_and_reauth_fail_with_the_platform_message():
+@pytest.mark.parametrize("outcome", [Outcome.RATE_LIMITED, Outcome.RETRYABLE])
+@pytest.mark.parametrize("retry_after", [0, -5, None])
+def test_every_retry_waits_at_least_the_floor_whatever_retry_after_says(outcome, retry_after):
+    d = decide(Receipt(outcome, retry_after=retry_after, message="429"), attempts=1)
+    assert d.state == S.RETRY_WAIT and d.next_attempt_at - NOW >= timedelta(seconds=POLICY.min_retry_seconds)
+
+
+def test_permanent_fails_and_a_refused_token_waits_with_its_channel():
     assert decide(Receipt(Outcome.PERMANENT, message="bị từ chối (400): bad")).error == "bị từ chối (400): bad"
     d = decide(Receipt(Outcome.NEEDS_REAUTH, message="token expired"))
-    assert d.state == S.FAILED and "xác thực" in d.error and "token expired" in d.error
+    assert d.state == S.RETRY_WAIT and "xác thực" in d.error and "token expired" in d.error
 
 
 @pytest.mark.parametrize("outcome", [Outcome.UNKNOWN, Outcome.PENDING])
@@ -101,9 +112,9 @@ def test_reconcile_present_delivers():
     assert reconcile(Found.PRESENT).state == S.DELIVERED
 
 
-def test_reconcile_absent_allows_one_more_send_now():
-    d = reconcile(Found.ABSENT)
-    assert (d.state, d.next_attempt_at) == (S.RETRY_WAIT, NOW)
+def test_reconcile_absent_allows_one_more_send_after_the_same_backoff_as_a_failure():
+    d = reconcile(Found.ABSENT, attempts=3)
+    assert d.state == S.RETRY_WAIT and timedelta(seconds=120) <= d.next_attempt_at - NOW <= timedelta(seconds=240)
 
 
 def test_reconcile_absent_after_expiry_expires_and_after_limit_fails():
@@ -111,11 +122,14 @@ def test_reconcile_absent_after_expiry_expires_and_after_limit_fails():
     assert reconcile(Found.ABSENT, attempts=4).state == S.FAILED
 
 
-def test_reconcile_unknown_keeps_asking_and_flags_a_person_after_the_limit():
+def test_reconcile_unknown_keeps_asking_then_asks_a_person_once_the_time_is_over():
     d = reconcile(Found.UNKNOWN, reconciles=2)
     assert d.state == S.NEEDS_RECONCILE and d.next_attempt_at > NOW
-    late = reconcile(Found.UNKNOWN, reconciles=POLICY.max_reconciles)
-    assert late.state == S.NEEDS_RECONCILE and "cần người kiểm tra" in late.error
+    late = reconcile(Found.UNKNOWN, reconciles=POLICY.max_reconciles + 5, expires=NOW)
+    assert late.state == S.NEEDS_PERSON and "cần người kiểm tra" in late.error
+    waited = after_reconcile(Reconciled(Found.UNKNOWN, retry_after=7200), attempts=1, reconciles=1, now=NOW,
+                             expires_at=NOW + timedelta(hours=5), policy=POLICY, rng=random.Random(3))
+    assert waited.next_attempt_at == NOW + timedelta(hours=2)  # Zalo's night: ask again in the morning
 
 
 def test_a_scheduled_receipt_or_find_waits_for_the_due_time_instead_of_counting_now():

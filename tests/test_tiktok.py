@@ -149,8 +149,8 @@ def test_a_large_video_goes_up_in_chunks_the_way_init_announced(tt, clock, tikto
 
 @pytest.mark.parametrize(("step", "outcome", "state", "words"), [
     (("error", 401, "scope_not_authorized", "The user did not authorize the scope"), Outcome.NEEDS_REAUTH,
-     S.FAILED, "video.publish"),
-    (("error", 403, "spam_risk_user_banned_from_posting", "banned"), Outcome.NEEDS_REAUTH, S.FAILED, "cấm"),
+     S.RETRY_WAIT, "video.publish"),  # held: it waits with the channel for a person to fix the account
+    (("error", 403, "spam_risk_user_banned_from_posting", "banned"), Outcome.NEEDS_REAUTH, S.RETRY_WAIT, "cấm"),
     (("error", 403, "spam_risk_too_many_posts", "daily cap"), Outcome.RATE_LIMITED, S.RETRY_WAIT, "trong ngày"),
     (("error", 403, "reached_active_user_cap", "cap"), Outcome.RATE_LIMITED, S.RETRY_WAIT, "trong ngày"),
     (("error", 429, "rate_limit_exceeded", "API rate limit exceeded"), Outcome.RATE_LIMITED, S.RETRY_WAIT,
@@ -192,7 +192,11 @@ def test_an_app_that_is_not_audited_is_refused_public_posts_and_held(config_dir,
     approved(app, channels=TT, at=at)
     dispatch(app, clock, at)
     [d] = all_deliveries(app)
-    assert d.state == S.FAILED and "chưa được TikTok duyệt" in d.last_error and tiktok.publishes == {}
+    assert d.state == S.RETRY_WAIT and "chưa được TikTok duyệt" in d.last_error and tiktok.publishes == {}
+    from scheduler.dispatch import held_channels
+
+    with read_session(app.engine) as session:
+        assert held_channels(session, clock.now()) == ["muong-la-tiktok"]
     app.engine.dispose()
 
 
@@ -216,7 +220,7 @@ def test_tokens_are_renewed_when_due_and_when_tiktok_refuses_them(tt, clock, tik
     approved(tt, channels=TT, at=at + timedelta(hours=4), title="Tin bốn")
     dispatch(tt, clock, at + timedelta(hours=4))
     last = all_deliveries(tt)[-1]
-    assert last.state == S.FAILED and "cchc channel token muong-la-tiktok" in last.last_error
+    assert last.state == S.RETRY_WAIT and "cchc channel token muong-la-tiktok" in last.last_error
 
 
 def test_a_lost_answer_to_the_last_chunk_is_settled_by_status_not_a_second_post(tt, clock, tiktok, one_video):
@@ -239,6 +243,9 @@ def test_an_upload_tiktok_did_not_keep_is_found_unfinished_and_sent_again(tt, cl
     [d] = all_deliveries(tt)
     assert d.state == S.NEEDS_RECONCILE and tiktok.posts() == []  # the only chunk is the last: unknown
     dispatch(tt, clock, d.next_attempt_at)  # status: 0 bytes of the file arrived → nothing to publish
+    [d] = all_deliveries(tt)
+    assert d.state == S.RETRY_WAIT and tiktok.posts() == []  # sent again after a backoff
+    dispatch(tt, clock, d.next_attempt_at)
     [d] = all_deliveries(tt)
     assert d.state == S.DELIVERED and len(tiktok.publishes) == 2 and len(tiktok.posts()) == 1
 

@@ -82,7 +82,8 @@ def test_the_channels_page_shows_health_held_channels_and_expiring_tokens(staff,
     assert "mã truy cập hết hạn 2025-09-06 07:00" in zalo
     assert "lam-moi-123" not in page
     dashboard = mai.get("/").text
-    assert "Kênh <b>muong-la-facebook</b> đang tạm dừng từ 2025-09-01 10:00: mã trang hết hạn" in dashboard
+    assert ("Kênh <b>muong-la-facebook</b> đang tạm dừng từ 01/09/2025 10:00, chờ người cấp lại thông tin xác thực: "
+            "mã trang hết hạn") in dashboard
     assert "Mã truy cập của kênh <b>muong-la-zalo</b> hết hạn lúc 2025-09-06 07:00 (còn 4 ngày)" in dashboard
 
 

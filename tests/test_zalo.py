@@ -102,8 +102,8 @@ def test_the_create_token_is_kept_even_if_the_process_dies_before_verify(za, clo
     ((-32, "Your OA reached limit call api"), Outcome.RATE_LIMITED, S.RETRY_WAIT, "giới hạn"),
     ((-211, "Out of quota"), Outcome.RATE_LIMITED, S.RETRY_WAIT, "hạn mức"),
     ((-223, "Your OA has reach the limit quota create article"), Outcome.RATE_LIMITED, S.RETRY_WAIT, "hạn mức"),
-    ((-223, "OA has not authorized this API"), Outcome.NEEDS_REAUTH, S.FAILED, "quyền"),
-    ((-209, "Not supported this api"), Outcome.NEEDS_REAUTH, S.FAILED, "gói dịch vụ"),
+    ((-223, "OA has not authorized this API"), Outcome.NEEDS_REAUTH, S.RETRY_WAIT, "quyền"),
+    ((-209, "Not supported this api"), Outcome.NEEDS_REAUTH, S.RETRY_WAIT, "gói dịch vụ"),
     ((-201, "title is invalid!"), Outcome.PERMANENT, S.FAILED, "bị từ chối"),
     ((-248, "Violates our platform standards"), Outcome.PERMANENT, S.FAILED, "vi phạm"),
 ])
@@ -132,7 +132,10 @@ def test_a_rate_limit_waits_a_minute_and_a_server_error_is_reconciled(za, clock,
     dispatch(za, clock, d.next_attempt_at)
     [d] = all_deliveries(za)
     assert d.state == S.NEEDS_RECONCILE  # a 502 may hide a stored article: look, do not create again
-    dispatch(za, clock, d.next_attempt_at)  # Zalo has none: safe to send again, in the same pass
+    dispatch(za, clock, d.next_attempt_at)  # Zalo has none: safe to send again, after a backoff
+    [d] = all_deliveries(za)
+    assert d.state == S.RETRY_WAIT and zalo.articles == []
+    dispatch(za, clock, d.next_attempt_at)
     [d] = all_deliveries(za)
     assert d.state == S.DELIVERED and len(zalo.articles) == 1
     with read_session(za.engine) as session:
@@ -178,7 +181,7 @@ def test_a_dead_refresh_token_holds_the_channel_and_says_how_to_fix_it(za, clock
     zalo.refresh_tokens = set()  # e.g. unused for three months
     dispatch(za, clock, at)
     [d] = all_deliveries(za)
-    assert d.state == S.FAILED and "cchc channel token muong-la-zalo" in d.last_error
+    assert d.state == S.RETRY_WAIT and "cchc channel token muong-la-zalo" in d.last_error  # waits for a person
     with read_session(za.engine) as session:
         assert session.get(ServiceState, "reauth:muong-la-zalo") is not None
 
@@ -235,13 +238,15 @@ def test_the_follower_broadcast_waits_for_morning_and_goes_out_once(config_dir, 
     monkeypatch.setenv("CCHC_ZALO_SECRET_KEY", APP_SECRET)
     app = make_app(settings, clock)
     app.channels["muong-la-zalo"].tokens.save(Tokens("", FIRST_REFRESH))
-    at = START + timedelta(hours=1)
+    at = START + timedelta(hours=16)  # 23:00 in Vietnam, on the service's clock and on Zalo's
     approved(app, channels=ZA, at=at)
     zalo.now = lambda: datetime(2025, 9, 1, 23, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
     dispatch(app, clock, at)
     [d] = all_deliveries(app)
     assert d.state == S.NEEDS_RECONCILE and d.remote_id == f"article:{zalo.articles[0]['id']}"
     assert "22 giờ" in d.last_error and zalo.broadcasts == []
+    morning = datetime(2025, 9, 2, 6, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert d.next_attempt_at == morning  # the night's end on the service's clock, not the machine's
     zalo.now = lambda: datetime(2025, 9, 2, 7, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
     dispatch(app, clock, d.next_attempt_at)
     [d] = all_deliveries(app)

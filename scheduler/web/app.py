@@ -64,7 +64,7 @@ CALENDAR_ITEMS = 6  # per day in the month view; the week view shows all
 MAX_FORM_BYTES = 2 * announcements.MAX_AUDIO_BYTES + 2**20  # two recordings and the text
 STATUS_TEXT, STATE_TEXT, ROLE_TEXT = labels.ANNOUNCEMENT_STATUS, labels.DELIVERY_STATE, labels.ROLE
 LANG_TEXT = {"vi": "Tiếng Việt", "blt": "Tiếng Thái", "hmn": "Tiếng Mông"}
-ATTENTION = (S.FAILED, S.NEEDS_RECONCILE, S.RETRACTING)
+ATTENTION = (S.NEEDS_PERSON, S.FAILED, S.NEEDS_RECONCILE, S.RETRACTING)
 
 
 class NeedLogin(Exception):
@@ -275,8 +275,9 @@ def create_web(core: App) -> FastAPI:
             except CchcError as exc:  # e.g. no plan for this year yet: the rest of the page still matters
                 quotas, plan_problem = [], forms.message(exc)
             attention = session.exec(select(Delivery).where(col(Delivery.state).in_(ATTENTION))
-                                     .order_by(col(Delivery.due_at).desc()).limit(50)).all()
-            held = holds(session)
+                                     .order_by(col(Delivery.state) != S.NEEDS_PERSON, col(Delivery.due_at).desc())
+                                     .limit(50)).all()
+            held = holds(session, now)
             beat = session.get(ServiceState, "heartbeat")
             unrecorded = queries.missing_recordings(session, core.config)
             tokens = queries.expiring_tokens(session, now, token_warnings())
@@ -287,7 +288,8 @@ def create_web(core: App) -> FastAPI:
             "loudspeaker_today": [r for r in today if r["channel"] in loudspeakers],
             "quotas": quotas, "plan_problem": plan_problem,
             "attention": [queries.delivery_row(d) for d in attention],
-            "held": [{"channel": name, "why": h.value, "since": show(h.updated_at)} for name, h in held.items()],
+            "held": [{"channel": h.channel, "why": h.reason, "since": show_vn(h.since),
+                      "until": show_vn(h.until) if h.until else None} for h in held],
             "unrecorded": unrecorded, "tokens": tokens,
             "heartbeat": show(beat.updated_at) if beat else None,
             "heartbeat_late": beat is None or now - beat.updated_at > timedelta(minutes=5),
@@ -597,6 +599,24 @@ def create_web(core: App) -> FastAPI:
         return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",  # BOM: Excel reads UTF-8
                         headers={"Content-Disposition": 'attachment; filename="nhat-ky-phat.csv"'})
 
+    @web.post("/deliveries/{delivery_id}/settle", include_in_schema=False)
+    async def settle(request: Request, delivery_id: RowId) -> Response:
+        """A person looked on the platform and says whether the post is there (needs_person)."""
+        from scheduler import deliveries
+
+        who = staff(request)
+        values = await form(request, who)
+        if not who.approver:
+            raise HTTPException(403, "Chỉ người có vai trò Thẩm định hoặc Quản trị mới xác nhận được lượt phát.")
+        posted = str(values.get("posted") or "") == "1"
+        url = str(values.get("url") or "").strip() or None
+        with write_session(engine()) as session:
+            found = deliveries.find(session, str(delivery_id))
+            state = deliveries.settle(session, delivery=found, posted=posted, url=url if posted else None,
+                                      actor=who.user.name, now=core.now())
+            ref = found.ref_code
+        return back("/", f"Đã xác nhận lượt {ref}: {STATE_TEXT[S(state)].lower()}.")
+
     # -- calendar, reports, channels --------------------------------------------------------------
 
     @web.get("/calendar", response_class=HTMLResponse, include_in_schema=False)
@@ -666,11 +686,12 @@ def create_web(core: App) -> FastAPI:
         now = core.now()
         with read_session(engine()) as session:
             health = queries.channel_health(session, since=now - timedelta(days=7))
-            held = holds(session)
+            held = {h.channel: h for h in holds(session, now)}
             tokens = {t["channel"]: t for t in queries.expiring_tokens(session, now, token_warnings())}
         rows = [{"name": name, "title": ch.title, "kind": ch.kind, "unit": core.config.units[ch.unit].name,
                  "mode": ch.mode, "enabled": ch.enabled, "languages": ch.languages,
-                 "ahead": ch.send_ahead_minutes, "held": held[name].value if name in held else None,
+                 "ahead": ch.send_ahead_minutes, "held": held[name].reason if name in held else None,
+                 "held_until": show_vn(held[name].until) if name in held and held[name].until else None,
                  "token": tokens.get(name), **health.get(name, {"counts": {}})}
                 for name, ch in core.config.channels.items()]
         return page(request, "channels.html", who, rows=rows)
