@@ -88,6 +88,7 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, s
 class FakeReceiver(FakeServer):
     def __init__(self) -> None:
         self.ledger: dict[str, dict] = {}
+        self.stores: dict[str, int] = {}  # how many times each ref was stored (twice: a duplicate post)
         self.requests: list[dict] = []
         # (status, headers) | ("stall", seconds) | ("hang",) | ("hang-before-storing",) | ("drop",)
         self.script: list[tuple] = []
@@ -127,6 +128,7 @@ class FakeReceiver(FakeServer):
                     self._reply(step[0], {"error": "scripted"}, step[1])
                     return
                 receiver.ledger[payload["ref"]] = item
+                receiver.stores[payload["ref"]] = receiver.stores.get(payload["ref"], 0) + 1
                 if step[0] == "stall":
                     time.sleep(step[1])
                 elif step[0] == "hang":
