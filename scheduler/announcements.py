@@ -203,8 +203,12 @@ def cancel(session: Session, *, ann: Announcement, actor: str, reason: str, now:
 
 def content_hash(session: Session, ann: Announcement) -> str:
     """SHA-256 of everything an approver approves: texts, recordings, channels, languages, times."""
-    translations = session.exec(select(Translation).where(Translation.announcement_id == ann.id)
-                                .order_by(Translation.lang)).all()
+    return content_hash_of(ann, session.exec(select(Translation).where(Translation.announcement_id == ann.id)).all())
+
+
+def content_hash_of(ann: Announcement, translations: list[Translation]) -> str:
+    """``content_hash`` with the announcement's translations already loaded (in any order)."""
+    translations = sorted(translations, key=lambda t: t.lang)
     document = {
         "title": ann.title, "body": ann.body, "topics": ann.topics, "channels": ann.channels,
         "languages": ann.languages, "priority": ann.priority, "next_slot": ann.next_slot,

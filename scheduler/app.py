@@ -113,4 +113,6 @@ class App:
         modes = {name: ch.mode for name, ch in self.config.channels.items()}
         ahead = {name: timedelta(minutes=ch.send_ahead_minutes) for name, ch in self.config.channels.items()
                  if ch.send_ahead_minutes and ch.mode == "live"}
-        return Dispatcher(self.ready_engine(), self.channels, modes, now=self.now, policy=policy, ahead=ahead)
+        in_flight = {name: ch.in_flight for name, ch in self.config.channels.items()}
+        return Dispatcher(self.ready_engine(), self.channels, modes, now=self.now, policy=policy, ahead=ahead,
+                          in_flight=in_flight)

@@ -143,6 +143,9 @@ class ChannelConfig(_Strict):
     # repeat (a broadcast heard again), websites and social pages post once (the same article five
     # times is noise); set true to repost on a channel that wants it.
     repeats: bool | None = None
+    # Sends on this channel in flight at once (each pass starts at one and doubles while the platform
+    # answers well): more is faster on a slow platform, one is gentlest.
+    in_flight: int = Field(default=4, ge=1, le=16)
     enabled: bool = True
     settings: dict[str, Any] = {}
 

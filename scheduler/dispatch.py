@@ -15,18 +15,18 @@ The rules that keep a post from going out twice, whatever the timing:
 
 - **Leases run on the database's clock** (``database_now``): the one clock every node shares, so a
   node whose own clock runs minutes ahead never reads another node's lease as over.
-- **A claim reserves; a start sends.** Claiming a batch only reserves its rows (this worker's attempt
-  id, ``lease_until`` one lease ahead); other workers skip reserved rows. Each send then *starts* in
-  a transaction of its own: the row becomes ``sending`` only if it is still pending or waiting to
-  retry and still carries this worker's attempt id, and gets a fresh lease; only after that commit
-  does the request leave. A reservation that ran out while earlier sends were slow belongs to whoever
-  reserves the row next: this worker's start then finds another attempt id and sends nothing.
+- **A claim is a start, and a send leaves right after it.** Sends go in *waves*: one transaction
+  takes the due rows no other worker holds (``SKIP LOCKED``; at most ``in_flight`` a channel), marks
+  them ``sending`` with this worker's attempt id and a fresh lease, and commits; then every request
+  of the wave leaves at once, in parallel. No row waits in a claim behind another's slow send, so a
+  lease never runs out before its request has left. All results of the wave are written together.
 - **Rescue waits for the lease plus a margin.** Another worker takes a ``sending`` row only once
   ``lease_until`` plus the rescue margin has passed on the database's clock (the margin is longer
   than any single request a channel makes; channels that make many, like uploads, renew the lease
   as they go), or at once when the owner is a dead process on this machine.
 - **Fencing.** A result is written only while the row still carries the writer's attempt id.
-- **One pass handles a delivery once**, and every retry waits at least the policy's floor.
+- **One pass handles a delivery once**: every retry waits at least the policy's floor, and what a
+  pass reconciled or retracted is not sent in the same pass.
 
 A channel that fails for every delivery (a platform outage) is held for a while instead of each
 delivery burning its attempts (a circuit breaker); a platform that says the account is at its limit
@@ -42,11 +42,13 @@ import random
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, bindparam, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -56,13 +58,14 @@ from channels.http import describe
 from channels.preview import preview_reconcile, preview_send
 from channels.secrets import redact
 from scheduler import audit
-from scheduler.announcements import content_hash, current_approval
+from scheduler.announcements import content_hash_of, current_approval
 from scheduler.clock import show_vn, utc_now
 from scheduler.config import CHANNEL_CATEGORIES
 from scheduler.db import database_now, read_session, write_session
 from scheduler.models import (
     Announcement,
     AnnouncementStatus,
+    Approval,
     Attempt,
     Delivery,
     ServiceState,
@@ -119,16 +122,25 @@ class Claim:
     reconciles: int
     expires_at: datetime
     remote_id: str | None
+    attempt_row: int  # the Attempt row this claim writes its result into
     started: float = 0.0  # monotonic time the send or reconcile began, for the attempt's duration
 
 
 @dataclass(frozen=True)
-class Reserved:
-    """A due delivery this worker reserved; it is sent only if ``Dispatcher._start`` still finds it so."""
+class Result:
+    """What one claim came to, to be written by ``Dispatcher._write`` (with others of its wave)."""
 
-    delivery_id: int
-    attempt_id: str
-    channel_id: str
+    claim: Claim
+    decision: Decision
+    outcome: str
+    message: str = ""
+    http_status: int | None = None
+    error_code: str | None = None
+    preview: bool = False
+    receipt: Receipt | None = None  # a send's receipt, for the channel's health
+
+
+DEFAULT_IN_FLIGHT = 4
 
 
 class Dispatcher:
@@ -145,8 +157,9 @@ class Dispatcher:
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
         worker: str | None = None,
-        batch: int = 20,
+        batch: int = 50,
         ahead: dict[str, timedelta] | None = None,
+        in_flight: dict[str, int] | None = None,
     ):
         self.engine = engine
         self.channels = channels
@@ -157,6 +170,8 @@ class Dispatcher:
         self.worker = worker or worker_name()
         self.batch = batch
         self.ahead = ahead or {}  # channel -> how long before the due time its posts are sent
+        # channel -> sends in flight at once (the wave's share of the channel)
+        self.in_flight = {name: (in_flight or {}).get(name, DEFAULT_IN_FLIGHT) for name in channels}
         # Loudspeaker deliveries go out in slot programmes (scheduler.broadcast), not one by one.
         self.slotted = sorted(name for name, channel in channels.items() if channel.slotted)
         self.lease = timedelta(seconds=self.policy.lease_seconds)
@@ -164,7 +179,9 @@ class Dispatcher:
         self.margin = timedelta(seconds=max([self.policy.rescue_margin_seconds,
                                              *(c.longest_request() + 60 for c in channels.values())]))
         self.held: set[str] = set()  # channels put on hold during the current pass
-        self.handled: set[int] = set()  # deliveries this pass has already handled
+        self.checked: set[int] = set()  # deliveries this pass reconciled or retracted: not sent in it too
+        self.window: dict[str, int] = {}  # sends a channel may have in flight now (see _send_wave)
+        self._pool: ThreadPoolExecutor | None = None
         for channel in channels.values():
             channel.on_remote_id = self._keep_remote_id
             channel.on_progress = self._renew
@@ -186,7 +203,8 @@ class Dispatcher:
 
     def run_once(self) -> PassReport:
         report = PassReport()
-        self.held, self.handled = set(), set()  # holds live in the database; these cover this pass only
+        self.held, self.checked = set(), set()  # holds live in the database; these cover this pass only
+        self.window = dict.fromkeys(self.channels, 1)
         report.expired = self.expire_overdue()
         report.rescued = self.rescue_abandoned()
         for claim in self._claim("reconcile"):
@@ -196,14 +214,15 @@ class Dispatcher:
         for claim in self._claim("retract"):
             state = self._retract_one(claim)
             report.retracted[state] = report.retracted.get(state, 0) + 1
-        while reserved := self._reserve():
-            for row in reserved:
-                self.handled.add(row.delivery_id)
-                claim = self._start(row)
-                if claim is not None:
-                    state = self._send_one(claim)
-                    report.sent[state] = report.sent.get(state, 0) + 1
+        while claims := self._claim_sends():
+            for state in self._send_wave(claims):
+                report.sent[state] = report.sent.get(state, 0) + 1
         return report
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     # -- sweeps -------------------------------------------------------------------------------
 
@@ -222,7 +241,7 @@ class Dispatcher:
 
     def rescue_abandoned(self) -> int:
         """Send deliveries stranded in ``sending`` by a gone worker to reconcile (see the rules above),
-        and free the reservations and reconcile claims of a dead process on this machine at once."""
+        and free the leases of reconcile claims held by a dead process on this machine at once."""
         now = self.now()
         with write_session(self.engine) as session:
             db_now = database_now(session)
@@ -276,11 +295,12 @@ class Dispatcher:
         return or_(due, *early) if early else due
 
     def _free(self, db_now: datetime):
-        """Rows no other worker holds: never reserved, or their lease is over (database clock)."""
+        """Rows no other worker holds: never claimed, or their lease is over (database clock)."""
         return or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) <= db_now)
 
-    def _reserve(self) -> list[Reserved]:
-        """Reserve a batch of due deliveries for this worker (nothing is sent yet: ``_start`` decides)."""
+    def _claim_sends(self) -> list[Claim]:
+        """The next wave: due deliveries no one holds, at most ``in_flight`` a channel, marked as being
+        sent by this worker in one transaction. Their requests leave only after it commits."""
         now = self.now()
         with write_session(self.engine) as session:
             db_now = database_now(session)
@@ -288,39 +308,29 @@ class Dispatcher:
                 select(Delivery)
                 .where(col(Delivery.state).in_(CLAIMABLE), self._due_to_send(now), Delivery.expires_at > now,
                        col(Delivery.channel_id).notin_([*self.slotted, *self.held, *held_channels(session, now)]),
-                       col(Delivery.id).notin_(self.handled), self._free(db_now))
+                       col(Delivery.id).notin_(self.checked), self._free(db_now))
                 .order_by(col(Delivery.priority_rank), col(Delivery.due_at), col(Delivery.id))
-                .limit(self.batch)
+                .limit(min(self.batch, sum(self.window.values()) or 1))
                 .with_for_update(skip_locked=True)
             ).all()
-            reserved = []
+            share: Counter[str] = Counter()
+            wave = []
             for d in rows:
-                d.attempt_id, d.claimed_by, d.lease_until = str(uuid.uuid4()), self.worker, db_now + self.lease
-                reserved.append(Reserved(d.id, d.attempt_id, d.channel_id))
-        return reserved
+                if share[d.channel_id] < self.window.get(d.channel_id, 1):
+                    share[d.channel_id] += 1
+                    wave.append(d)
+            # A social post links to the article: it waits for a wave after its website's.
+            articles = {d.announcement_id for d in wave if self._is_website(d.channel_id)}
+            wave = [d for d in wave if d.announcement_id not in articles or not self._links(d.channel_id)]
+            return self._start(session, wave, "send", db_now, now)
 
-    def _start(self, row: Reserved) -> Claim | None:
-        """Mark a reserved delivery as being sent, if it is still this worker's and still to go out;
-        the send happens only after this commits. None when there is nothing to send."""
-        now = self.now()
-        with write_session(self.engine) as session:
-            d = session.exec(select(Delivery).where(
-                col(Delivery.id) == row.delivery_id, col(Delivery.attempt_id) == row.attempt_id,
-                col(Delivery.state).in_(CLAIMABLE)).with_for_update()).first()
-            if d is None:
-                return None  # its reservation ran out and another worker has it
-            if row.channel_id in self.held or d.expires_at <= now:
-                d.lease_until = None  # held this pass, or expired since: leave it for later passes
-                return None
-            post = post_or_cancel(session, d, now)
-            if post is None:
-                return None
-            check_transition(d.state, S.SENDING)
-            d.state, d.attempt_count, d.updated_at = S.SENDING, d.attempt_count + 1, now
-            d.lease_until = database_now(session) + self.lease
-            session.add(Attempt(delivery_id=d.id, attempt_id=row.attempt_id, started_at=now, kind="send"))
-            return Claim(d.id, row.attempt_id, d.channel_id, post, d.attempt_count, d.reconcile_count,
-                         d.expires_at, d.remote_id)
+    def _is_website(self, name: str) -> bool:
+        channel = self.channels.get(name)
+        return channel is not None and channel.kind in CHANNEL_CATEGORIES["website"]
+
+    def _links(self, name: str) -> bool:
+        channel = self.channels.get(name)
+        return channel is not None and channel.links_to_website
 
     def _claim(self, kind: str) -> list[Claim]:
         """Deliveries to ask the platform about (``reconcile``) or to take back (``retract``), held for
@@ -333,78 +343,93 @@ class Dispatcher:
                 select(Delivery)
                 .where(Delivery.state == state, Delivery.next_attempt_at <= now, self._free(db_now),
                        col(Delivery.channel_id).notin_([*self.slotted, *held_channels(session, now)]),
-                       col(Delivery.id).notin_(self.handled))
+                       col(Delivery.id).notin_(self.checked))
                 .order_by(col(Delivery.priority_rank), col(Delivery.due_at), col(Delivery.id))
                 .limit(self.batch)
                 .with_for_update(skip_locked=True)
             ).all()
-            claims = []
-            for d in rows:
-                self.handled.add(d.id)
-                post = post_or_cancel(session, d, now)
-                if post is None:
-                    continue
-                attempt_id = str(uuid.uuid4())
-                if kind == "reconcile":
-                    d.reconcile_count += 1
-                else:
-                    d.attempt_count += 1
-                d.attempt_id, d.claimed_by, d.updated_at = attempt_id, self.worker, now
-                d.lease_until = db_now + self.lease
-                session.add(Attempt(delivery_id=d.id, attempt_id=attempt_id, started_at=now, kind=kind))
-                claims.append(Claim(d.id, attempt_id, d.channel_id, post, d.attempt_count, d.reconcile_count,
-                                    d.expires_at, d.remote_id))
-        return claims
+            self.checked.update(d.id for d in rows)
+            return self._start(session, rows, kind, db_now, now)
 
-    # -- one delivery -------------------------------------------------------------------------
+    def _start(self, session: Session, rows: list[Delivery], kind: str, db_now: datetime,
+               now: datetime) -> list[Claim]:
+        """Give each row (locked by the caller) this worker's attempt id and a lease, and open its
+        attempt; rows whose approval went are cancelled instead."""
+        posts = load_posts(session, rows, now)
+        started = []
+        for d in rows:
+            post = posts.get(d.id)
+            if post is None:
+                continue
+            if kind == "send":
+                check_transition(d.state, S.SENDING)
+                d.state = S.SENDING
+            if kind == "reconcile":
+                d.reconcile_count += 1
+            else:
+                d.attempt_count += 1
+            d.attempt_id, d.claimed_by, d.updated_at = str(uuid.uuid4()), self.worker, now
+            d.lease_until = db_now + self.lease
+            attempt = Attempt(delivery_id=d.id, attempt_id=d.attempt_id, started_at=now, kind=kind)
+            session.add(attempt)
+            started.append((d, post, attempt))
+        session.flush()
+        return [Claim(d.id, d.attempt_id, d.channel_id, post, d.attempt_count, d.reconcile_count, d.expires_at,
+                      d.remote_id, attempt.id) for d, post, attempt in started]
 
-    def _send_one(self, claim: Claim) -> str:
+    # -- sends --------------------------------------------------------------------------------
+
+    def _send_wave(self, claims: list[Claim]) -> list[str]:
+        """Send a wave's requests at once, then write all their results in one transaction.
+
+        A channel starts each pass with one send in flight and doubles it (up to its ``in_flight``)
+        after each wave its platform took without complaint; any other answer brings it back to one.
+        So a platform at its limit, or down, sees one request, not a volley, before the channel waits.
+        """
+        if len(claims) == 1:
+            receipts = [self._send(claims[0])]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=max(sum(self.in_flight.values()), 1),
+                                                thread_name_prefix="cchc-send")
+            receipts = list(self._pool.map(self._send, claims))
+        now = self.now()
+        results = []
+        calm = {claim.channel_id: True for claim in claims}
+        for claim, receipt in zip(claims, receipts, strict=True):
+            calm[claim.channel_id] &= receipt.outcome in (Outcome.SENT, Outcome.PENDING) and not receipt.channel_wait
+        for name, fine in calm.items():
+            self.window[name] = min(self.in_flight.get(name, DEFAULT_IN_FLIGHT), self.window.get(name, 1) * 2) \
+                if fine else 1
+        for claim, receipt in zip(claims, receipts, strict=True):
+            decision = after_send(receipt, attempts=claim.attempts, now=now, policy=self.policy, rng=self.rng)
+            results.append(Result(claim, decision, receipt.outcome, receipt.message, receipt.http_status,
+                                  receipt.error_code, preview=self.modes.get(claim.channel_id) == "preview",
+                                  receipt=receipt))
+        return self._write(results)
+
+    def _send(self, claim: Claim) -> Receipt:
+        """The one call to ``Channel.send`` (in a wave's thread): never raises."""
         claim.started = time.monotonic()
         channel = self.channels.get(claim.channel_id)
         if channel is None:
-            receipt = Receipt(Outcome.PERMANENT, message=f"kênh '{claim.channel_id}' không còn trong cấu hình")
-        elif self.modes.get(claim.channel_id) == "preview":
-            receipt = preview_send(channel, claim.post)
-        else:
-            post = claim.post
+            return Receipt(Outcome.PERMANENT, message=f"kênh '{claim.channel_id}' không còn trong cấu hình")
+        if self.modes.get(claim.channel_id) == "preview":
+            return preview_send(channel, claim.post)
+        post = claim.post
+        try:
             if channel.links_to_website:  # looked up now: the website may have published it in this pass
                 with read_session(self.engine) as session:
                     post = replace(post, extra={**post.extra,
                                                 **website_links(session, post.announcement_id, post.lang)})
-            try:
-                receipt = channel.send(post)
-            except Exception as exc:  # a channel bug: the post may or may not be out
-                log.exception("channel %s raised while sending %s", claim.channel_id, claim.post.ref_code)
-                receipt = Receipt(Outcome.UNKNOWN, message=f"lỗi trong kênh: {describe(exc)}")
-        decision = after_send(receipt, attempts=claim.attempts, now=self.now(), policy=self.policy, rng=self.rng)
-        state = self._record(claim, decision, outcome=receipt.outcome, http_status=receipt.http_status,
-                             error_code=receipt.error_code, message=receipt.message,
-                             preview=self.modes.get(claim.channel_id) == "preview")
-        self._channel_health(claim.channel_id, receipt)
-        return state
+            return channel.send(post)
+        except Exception as exc:  # a channel bug: the post may or may not be out
+            log.exception("channel %s raised while sending %s", claim.channel_id, claim.post.ref_code)
+            return Receipt(Outcome.UNKNOWN, message=f"lỗi trong kênh: {describe(exc)}")
 
-    def _channel_health(self, name: str, receipt: Receipt) -> None:
-        """What one send says about the whole channel: a limit to wait for, an outage to sit out."""
-        now = self.now()
-        wait = receipt.channel_wait
-        if receipt.outcome is Outcome.RATE_LIMITED:
-            wait = max(wait or 0, self.policy.wait(receipt.retry_after, self.policy.rate_limit_default_seconds)
-                       .total_seconds())
-        with write_session(self.engine) as session:
-            if wait:
-                set_wait(session, name, f"nền tảng giới hạn số lần gọi: {receipt.message}"[:500],
-                         now + self.policy.wait(wait, 0), now)
-                self.held.add(name)
-            if receipt.outcome in (Outcome.RETRYABLE, Outcome.UNKNOWN):
-                failures = count_failure(session, name, now)
-                if failures >= self.policy.outage_after:
-                    step = failures - self.policy.outage_after
-                    hold = min(self.policy.cap_seconds, self.policy.outage_hold_seconds * 2 ** step)
-                    set_wait(session, name, f"nền tảng đang lỗi ({failures} lần liên tiếp): {receipt.message}"[:500],
-                             now + timedelta(seconds=hold), now)
-                    self.held.add(name)
-            elif receipt.outcome in (Outcome.SENT, Outcome.PENDING):
-                clear_failures(session, name)
+    def _send_one(self, claim: Claim) -> str:
+        """Send one claimed delivery and write its result (a wave of one)."""
+        return self._send_wave([claim])[0]
 
     def _reconcile_one(self, claim: Claim) -> str:
         claim.started = time.monotonic()
@@ -421,8 +446,8 @@ class Dispatcher:
                 result = Reconciled(Found.UNKNOWN, message=f"lỗi trong kênh: {type(exc).__name__}")
         decision = after_reconcile(result, attempts=claim.attempts, reconciles=claim.reconciles,
                                    now=self.now(), expires_at=claim.expires_at, policy=self.policy, rng=self.rng)
-        return self._record(claim, decision, outcome=f"reconcile:{result.found}", message=result.message,
-                            preview=self.modes.get(claim.channel_id) == "preview")
+        return self._write([Result(claim, decision, f"reconcile:{result.found}", result.message,
+                                   preview=self.modes.get(claim.channel_id) == "preview")])[0]
 
     def _retract_one(self, claim: Claim) -> str:
         claim.started = time.monotonic()
@@ -439,52 +464,114 @@ class Dispatcher:
                 receipt = Receipt(Outcome.UNKNOWN, message=f"lỗi trong kênh: {type(exc).__name__}")
         decision = after_retract(receipt, attempts=claim.attempts, now=self.now(), expires_at=claim.expires_at,
                                  policy=self.policy, rng=self.rng)
-        return self._record(claim, decision, outcome=f"retract:{receipt.outcome}", http_status=receipt.http_status,
-                            error_code=receipt.error_code, message=receipt.message, preview=False)
+        return self._write([Result(claim, decision, f"retract:{receipt.outcome}", receipt.message,
+                                   receipt.http_status, receipt.error_code)])[0]
 
-    def _record(self, claim: Claim, decision: Decision, *, outcome: str, message: str = "",
-                http_status: int | None = None, error_code: str | None = None, preview: bool) -> str:
-        """Write the outcome of a claim (fenced by its attempt id) and return the state written."""
+    # -- results ------------------------------------------------------------------------------
+
+    def _write(self, results: list[Result]) -> list[str]:
+        """Write the outcomes of claims in one transaction (each fenced by its attempt id) and return the
+        states written: the one guarded path for sends, reconciles and retracts."""
         now = self.now()
-        message = redact(message or "")[:2000]
+        written = []
         with write_session(self.engine) as session:
-            if decision.state == S.SCHEDULED:  # not live yet: if the approval went meanwhile, take it back
-                problem = approval_problem(session, session.get(Delivery, claim.delivery_id))
-                if problem:
-                    decision = replace(decision, state=S.RETRACTING, error=f"{problem}: sẽ gỡ bài hẹn giờ")
-            values = {
-                "state": decision.state, "next_attempt_at": decision.next_attempt_at,
-                "last_error": decision.error and redact(decision.error)[:2000], "updated_at": now,
-                "lease_until": None,
-            }
-            if decision.remote_id:
-                values.update(remote_id=decision.remote_id, remote_url=decision.remote_url)
-            if preview and decision.state == S.DELIVERED:  # written to the outbox, not published
-                values["state"], outcome = S.PREVIEWED, PREVIEWED_OUTCOME
-            if decision.finished:
-                values["finished_at"] = now
-            # Fencing: only the holder of the current attempt id may write the outcome.
-            result = session.execute(
-                update(Delivery)
-                .where(col(Delivery.id) == claim.delivery_id, col(Delivery.attempt_id) == claim.attempt_id)
-                .values(**values)
-            )
-            attempt = session.exec(select(Attempt).where(Attempt.attempt_id == claim.attempt_id)).one()
-            attempt.finished_at = now
-            attempt.duration_ms = int((time.monotonic() - claim.started) * 1000)
-            attempt.outcome, attempt.http_status, attempt.error_code = str(outcome), http_status, error_code
-            attempt.message, attempt.remote_id = message, decision.remote_id
-            if result.rowcount == 0:
-                attempt.message = f"kết quả đến muộn, một lần thử mới hơn đã thay thế: {message}"[:2000]
-                log.warning("stale result for delivery %s ignored", claim.delivery_id)
-            elif outcome == Outcome.NEEDS_REAUTH:
-                hold_channel(session, claim.channel_id, message, now)
-                self.held.add(claim.channel_id)
-        fine = values["state"] in (S.DELIVERED, S.SCHEDULED, S.PREVIEWED) or outcome == f"retract:{Outcome.SENT}"
-        level = logging.INFO if fine else logging.WARNING
-        log.log(level, "delivery %s on %s: %s -> %s %s", claim.post.ref_code, claim.channel_id,
-                outcome, values["state"], message)
-        return values["state"]
+            holding = dict(session.execute(
+                select(Delivery.id, Delivery.attempt_id)
+                .where(col(Delivery.id).in_([r.claim.delivery_id for r in results])).with_for_update()).all())
+            deliveries, attempts = [], []
+            for r in results:
+                claim, decision, outcome = r.claim, r.decision, str(r.outcome)
+                message = redact(r.message or "")[:2000]
+                fresh = holding.get(claim.delivery_id) == claim.attempt_id
+                if fresh and decision.state == S.SCHEDULED:  # not live yet: approval gone meanwhile? take it back
+                    problem = approval_problem(session, session.get(Delivery, claim.delivery_id))
+                    if problem:
+                        decision = replace(decision, state=S.RETRACTING, error=f"{problem}: sẽ gỡ bài hẹn giờ")
+                state = decision.state
+                if r.preview and state == S.DELIVERED:  # written to the outbox, not published
+                    state, outcome = S.PREVIEWED, PREVIEWED_OUTCOME
+                if fresh:
+                    deliveries.append({
+                        "b_id": claim.delivery_id, "b_state": state, "b_next": decision.next_attempt_at,
+                        "b_error": decision.error and redact(decision.error)[:2000], "b_updated": now,
+                        "b_remote_id": decision.remote_id, "b_remote_url": decision.remote_url if decision.remote_id
+                        else None, "b_finished": now if decision.finished else None})
+                else:
+                    message = f"kết quả đến muộn, một lần thử mới hơn đã thay thế: {message}"[:2000]
+                    log.warning("stale result for delivery %s ignored", claim.delivery_id)
+                attempts.append({
+                    "b_id": claim.attempt_row, "b_finished": now,
+                    "b_duration": int((time.monotonic() - claim.started) * 1000), "b_outcome": outcome[:20],
+                    "b_status": r.http_status, "b_code": r.error_code, "b_message": message,
+                    "b_remote_id": decision.remote_id})
+                if fresh and r.outcome == Outcome.NEEDS_REAUTH:
+                    hold_channel(session, claim.channel_id, message, now)
+                    self.held.add(claim.channel_id)
+                fine = state in (S.DELIVERED, S.SCHEDULED, S.PREVIEWED) or outcome == f"retract:{Outcome.SENT}"
+                log.log(logging.INFO if fine else logging.WARNING, "delivery %s on %s: %s -> %s %s",
+                        claim.post.ref_code, claim.channel_id, outcome, state, message)
+                written.append(state)
+            if deliveries:
+                session.execute(_WRITE_DELIVERY, deliveries)
+            session.execute(_WRITE_ATTEMPT, attempts)
+            self._channel_health(session, [r for r in results if r.receipt is not None], now)
+        return written
+
+    def _channel_health(self, session: Session, results: list[Result], now: datetime) -> None:
+        """What a wave's sends say about their channels: a limit to wait for, an outage to sit out."""
+        if not results:
+            return
+        names = {r.claim.channel_id for r in results}
+        known = {row.key for row in session.exec(select(ServiceState).where(
+            col(ServiceState.key).in_([key + name for name in names for key in (WAIT_KEY, FAILURES_KEY)])))}
+        for r in results:
+            name, receipt = r.claim.channel_id, r.receipt
+            assert receipt is not None
+            wait = receipt.channel_wait
+            if receipt.outcome is Outcome.RATE_LIMITED:
+                wait = max(wait or 0, self.policy.wait(receipt.retry_after, self.policy.rate_limit_default_seconds)
+                           .total_seconds())
+            if wait:
+                set_wait(session, name, f"nền tảng giới hạn số lần gọi: {receipt.message}"[:500],
+                         now + self.policy.wait(wait, 0), now)
+                self.held.add(name)
+            if receipt.outcome in (Outcome.RETRYABLE, Outcome.UNKNOWN):
+                failures = count_failure(session, name, now)
+                known.add(FAILURES_KEY + name)
+                if failures >= self.policy.outage_after:
+                    step = failures - self.policy.outage_after
+                    hold = min(self.policy.cap_seconds, self.policy.outage_hold_seconds * 2 ** step)
+                    set_wait(session, name, f"nền tảng đang lỗi ({failures} lần liên tiếp): {receipt.message}"[:500],
+                             now + timedelta(seconds=hold), now)
+                    self.held.add(name)
+            elif receipt.outcome in (Outcome.SENT, Outcome.PENDING) and FAILURES_KEY + name in known:
+                clear_failures(session, name)
+                known.discard(FAILURES_KEY + name)
+
+
+def _bulk(table, **columns: str):
+    """An UPDATE of ``table`` by id for executemany: each column set from the named parameter, typed
+    as the column (so UTC times and redacted text are stored as everywhere else)."""
+    return update(table).where(table.c.id == bindparam("b_id")).values(
+        {name: bindparam(param, type_=table.c[name].type) for name, param in columns.items()})
+
+
+_DELIVERIES, _ATTEMPTS = Delivery.__table__, Attempt.__table__
+# remote id, address and finish time are kept when a result brings none (a reconcile still waiting).
+_WRITE_DELIVERY = update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("b_id")).values(
+    state=bindparam("b_state", type_=_DELIVERIES.c.state.type),
+    next_attempt_at=bindparam("b_next", type_=_DELIVERIES.c.next_attempt_at.type),
+    last_error=bindparam("b_error", type_=_DELIVERIES.c.last_error.type),
+    updated_at=bindparam("b_updated", type_=_DELIVERIES.c.updated_at.type),
+    lease_until=None,
+    remote_id=func.coalesce(bindparam("b_remote_id", type_=_DELIVERIES.c.remote_id.type), _DELIVERIES.c.remote_id),
+    remote_url=func.coalesce(bindparam("b_remote_url", type_=_DELIVERIES.c.remote_url.type),
+                             _DELIVERIES.c.remote_url),
+    finished_at=func.coalesce(bindparam("b_finished", type_=_DELIVERIES.c.finished_at.type),
+                              _DELIVERIES.c.finished_at),
+)
+_WRITE_ATTEMPT = _bulk(_ATTEMPTS, finished_at="b_finished", duration_ms="b_duration", outcome="b_outcome",
+                       http_status="b_status", error_code="b_code", message="b_message", remote_id="b_remote_id")
 
 
 REAUTH_KEY = "reauth:"  # held until a person renews the channel's credentials
@@ -588,37 +675,64 @@ def approval_problem(session: Session, d: Delivery) -> str | None:
     """Why ``d`` may no longer go out (its approval was voided or its content changed), or None."""
     ann = session.get(Announcement, d.announcement_id)
     approval = current_approval(session, ann) if ann else None
+    translations = ann and session.exec(select(Translation).where(Translation.announcement_id == ann.id)).all()
+    return _problem(d, ann, approval, translations or [])
+
+
+def _problem(d: Delivery, ann: Announcement | None, approval: Approval | None,
+             translations: list[Translation]) -> str | None:
     if ann is None or ann.status != AnnouncementStatus.APPROVED or approval is None:
         return "thông báo không còn được phê duyệt"
-    if approval.id != d.approval_id or content_hash(session, ann) != d.content_hash:
+    if approval.id != d.approval_id or content_hash_of(ann, translations) != d.content_hash:
         return "nội dung đã thay đổi sau khi phê duyệt"
     return None
 
 
 def post_or_cancel(session: Session, d: Delivery, now: datetime) -> Post | None:
     """The content to send, after re-checking the approval; cancels a delivery that lost it."""
-    problem = approval_problem(session, d)
-    if problem and d.state in CLAIMABLE:
-        d.state, d.last_error, d.finished_at, d.updated_at = S.CANCELLED, problem, now, now
-        log.warning("delivery %s cancelled at send time: %s", d.ref_code, problem)
-        return None
-    ann = session.get(Announcement, d.announcement_id)
-    assert ann is not None
-    unit = session.get(Unit, ann.unit_id)
-    title, body, audio = ann.title, ann.body, None
-    if d.lang != "vi":
-        tr = session.exec(select(Translation).where(
-            Translation.announcement_id == ann.id, Translation.lang == d.lang)).first()
-        if tr is not None:
+    return load_posts(session, [d], now).get(d.id)
+
+
+def load_posts(session: Session, rows: list[Delivery], now: datetime) -> dict[int, Post]:
+    """The content to send for each delivery (by id), with one query a table for the whole batch,
+    after re-checking each one's approval: a claimable delivery that lost it is cancelled."""
+    if not rows:
+        return {}
+    ids = sorted({d.announcement_id for d in rows})
+    anns = {a.id: a for a in session.exec(select(Announcement).where(col(Announcement.id).in_(ids)))}
+    approvals: dict[int, Approval] = {}
+    for approval in session.exec(select(Approval).where(
+            col(Approval.announcement_id).in_(ids), Approval.decision == "approved",
+            col(Approval.voided_at).is_(None)).order_by(col(Approval.id))):
+        approvals[approval.announcement_id] = approval  # the newest wins, as in current_approval
+    translations: dict[int, list[Translation]] = {}
+    for tr in session.exec(select(Translation).where(col(Translation.announcement_id).in_(ids))):
+        translations.setdefault(tr.announcement_id, []).append(tr)
+    units = {u.id: u for u in session.exec(select(Unit).where(
+        col(Unit.id).in_(sorted({a.unit_id for a in anns.values()}))))}
+    reopened = [d.id for d in rows if d.state not in CLAIMABLE]  # reconciled or retracted: how far back to look
+    first = dict(session.execute(select(Attempt.delivery_id, func.min(Attempt.started_at))
+                                 .where(col(Attempt.delivery_id).in_(reopened), Attempt.kind == "send")
+                                 .group_by(col(Attempt.delivery_id))).all()) if reopened else {}
+    posts = {}
+    for d in rows:
+        ann = anns.get(d.announcement_id)
+        problem = _problem(d, ann, approvals.get(d.announcement_id), translations.get(d.announcement_id, []))
+        if problem and d.state in CLAIMABLE:
+            d.state, d.last_error, d.finished_at, d.updated_at = S.CANCELLED, problem, now, now
+            log.warning("delivery %s cancelled at send time: %s", d.ref_code, problem)
+            continue
+        assert ann is not None
+        unit = units.get(ann.unit_id)
+        title, body, audio = ann.title, ann.body, None
+        tr = next((t for t in translations.get(ann.id, []) if t.lang == d.lang), None)
+        if d.lang != "vi" and tr is not None:
             title, body, audio = tr.title, tr.body, tr.audio_path
-    first = None
-    if d.state not in CLAIMABLE:  # being reconciled or retracted: how far back the platform must look
-        first = session.exec(select(func.min(Attempt.started_at)).where(Attempt.delivery_id == d.id,
-                                                                       Attempt.kind == "send")).one()
-    return Post(delivery_id=d.id, ref_code=d.ref_code, announcement_id=ann.id, lang=d.lang,
-                title=title, body=body, priority=ann.priority, topics=list(ann.topics),
-                due_at=d.due_at, unit_name=unit.name if unit else ann.unit_id, sent_at=now,
-                audio_path=audio, first_sent_at=first)
+        posts[d.id] = Post(delivery_id=d.id, ref_code=d.ref_code, announcement_id=ann.id, lang=d.lang,
+                           title=title, body=body, priority=ann.priority, topics=list(ann.topics),
+                           due_at=d.due_at, unit_name=unit.name if unit else ann.unit_id, sent_at=now,
+                           audio_path=audio, first_sent_at=first.get(d.id))
+    return posts
 
 
 def website_links(session: Session, announcement_id: int, lang: str) -> dict[str, str]:

@@ -253,6 +253,9 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("approval_id", "channel_id", "lang", "due_at"),
         sa.Index("ix_delivery_due", "state", "next_attempt_at"),
+        sa.Index("ix_delivery_expiry", "state", "expires_at"),
+        sa.Index("ix_delivery_channel_queue", "channel_id", "state", "due_at"),
+        sa.Index("ix_delivery_channel_finished", "channel_id", "finished_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     announcement_id: int = Field(foreign_key="announcement.id", index=True)
@@ -285,7 +288,7 @@ class Attempt(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     delivery_id: int = Field(foreign_key="delivery.id", index=True)
-    attempt_id: str = Field(max_length=36)
+    attempt_id: str = Field(max_length=36, index=True)
     kind: str = Field(max_length=12)
     started_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     finished_at: datetime | None = _when()

@@ -166,7 +166,7 @@ def test_stale_worker_cannot_overwrite_a_newer_attempt(app, clock):
     approved(app)
     clock.advance(timedelta(hours=1))
     slow = dispatcher(app, ScriptedChannel(), worker="elsewhere:2")
-    claim = slow._start(slow._reserve()[0])
+    claim = slow._claim_sends()[0]
     lease_ran_out(app)  # by the database's clock, and its margin too
     rescuer = dispatcher(app, ScriptedChannel(reconciles=[Reconciled(Found.PRESENT, "x-1", "u")]),
                          worker="elsewhere:1")
@@ -182,7 +182,7 @@ def test_abandoned_send_of_a_dead_local_process_is_reconciled_at_once(app, clock
     approved(app)
     clock.advance(timedelta(hours=1))
     dead = dispatcher(app, ScriptedChannel(), worker=f"{socket.gethostname()}:999999")
-    dead._start(dead._reserve()[0])
+    dead._claim_sends()
     channel = ScriptedChannel(reconciles=[Reconciled(Found.PRESENT, "w-1", "u")])
     report = dispatcher(app, channel).run_once()
     assert report.rescued == 1 and channel.sent == [] and only_delivery(app).state == S.DELIVERED
@@ -213,3 +213,42 @@ def test_emergency_items_are_sent_before_older_normal_ones(app, clock):
     channel = ScriptedChannel()
     dispatcher(app, channel).run_once()
     assert [p.title for p in channel.sent] == ["Tin khẩn", "Tin thường"]
+
+
+def test_a_slow_platform_gets_its_sends_in_flight_at_once_and_one_complaint_narrows_them(app, clock):
+    """Waves: one send, then two, then up to ``in_flight`` at once while the platform answers well;
+    a 429 brings the channel back to one (and holds it), so a limited platform never gets a volley."""
+    import threading
+    import time
+
+    for n in range(12):
+        approved(app, at=app.now() + timedelta(minutes=30 + n), title=f"Tin {n}")
+    clock.advance(timedelta(hours=1))
+    lock, flying, peaks = threading.Lock(), [0], []
+
+    def slow(post):
+        with lock:
+            flying[0] += 1
+            peaks.append(flying[0])
+        time.sleep(0.05)
+        with lock:
+            flying[0] -= 1
+        return Receipt(Outcome.SENT, remote_id=f"r-{post.ref_code}")
+
+    channel = ScriptedChannel(receipts=[slow] * 12)
+    report = dispatcher(app, channel, in_flight={channel.name: 4}).run_once()
+    assert report.sent == {S.DELIVERED: 12} and len(channel.sent) == 12
+    assert peaks[0] == 1 and max(peaks) == 4  # started alone, then four at once, never more
+
+    for n in range(6):
+        approved(app, at=app.now() + timedelta(minutes=30 + n), title=f"Tin sau {n}")
+    clock.advance(timedelta(hours=1))
+    limited = Receipt(Outcome.RATE_LIMITED, retry_after=600, http_status=429, message="429")
+    channel = ScriptedChannel(receipts=[Receipt(Outcome.SENT, remote_id="a"), limited,
+                                        Receipt(Outcome.SENT, remote_id="b")])
+    report = dispatcher(app, channel, in_flight={channel.name: 4}).run_once()
+    # a wave of 1, then of 2 that meets the limit: the channel waits, the other 3 are not tried
+    assert len(channel.sent) == 3 and report.sent == {S.DELIVERED: 2, S.RETRY_WAIT: 1}
+    with read_session(app.engine) as session:
+        left = session.exec(select(Delivery).where(Delivery.state == S.PENDING)).all()
+    assert len(left) == 3
