@@ -146,7 +146,8 @@ def main() -> None:
                 services[1] = start_service(True)
                 kills += 1
             with engine.connect() as conn:
-                states = Counter(dict(conn.execute(sa.text("SELECT state, count(*) FROM delivery GROUP BY state"))))
+                rows = conn.execute(sa.text("SELECT state, count(*) FROM delivery GROUP BY state")).all()
+            states = Counter(dict(rows))
             if kills % 10 == 0 or kills >= args.kills:
                 print(f"  {time.monotonic() - began:6.0f} s, {kills} kills: {dict(states)}", flush=True)
             if kills >= args.kills and not any(states.get(s) for s in OPEN):

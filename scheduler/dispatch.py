@@ -181,7 +181,7 @@ class Dispatcher:
         self.held: set[str] = set()  # channels put on hold during the current pass
         self.checked: set[int] = set()  # deliveries this pass reconciled or retracted: not sent in it too
         self.window: dict[str, int] = {}  # sends a channel may have in flight now (see _send_wave)
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: ThreadPoolExecutor | None = None  # the wave's threads; they end with the dispatcher
         for channel in channels.values():
             channel.on_remote_id = self._keep_remote_id
             channel.on_progress = self._renew
@@ -218,11 +218,6 @@ class Dispatcher:
             for state in self._send_wave(claims):
                 report.sent[state] = report.sent.get(state, 0) + 1
         return report
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
 
     # -- sweeps -------------------------------------------------------------------------------
 
