@@ -157,7 +157,7 @@ class Dispatcher:
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
         worker: str | None = None,
-        batch: int = 50,
+        batch: int = 20,
         ahead: dict[str, timedelta] | None = None,
         in_flight: dict[str, int] | None = None,
     ):
