@@ -171,11 +171,7 @@ def database(kind: str, folder: Path, servers: list) -> str:
     server = PostgresServer()
     server.start()
     servers.append(server)
-    admin = sa.create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql("CREATE DATABASE bench")
-    admin.dispose()
-    return server.url("bench")
+    return server.create("bench")
 
 
 def main() -> None:

@@ -58,7 +58,7 @@ from channels.http import describe
 from channels.preview import preview_reconcile, preview_send
 from channels.secrets import redact
 from scheduler import audit
-from scheduler.announcements import content_hash_of, current_approval
+from scheduler.announcements import content_hash_of
 from scheduler.clock import show_vn, utc_now
 from scheduler.config import CHANNEL_CATEGORIES
 from scheduler.db import database_now, read_session, write_session
@@ -488,7 +488,7 @@ class Dispatcher:
                 if fresh:
                     deliveries.append({
                         "b_id": claim.delivery_id, "b_state": state, "b_next": decision.next_attempt_at,
-                        "b_error": decision.error and redact(decision.error)[:2000], "b_updated": now,
+                        "b_error": decision.error and redact(decision.error)[:2000], "b_updated": now, "b_lease": None,
                         "b_remote_id": decision.remote_id, "b_remote_url": decision.remote_url if decision.remote_id
                         else None, "b_finished": now if decision.finished else None})
                 else:
@@ -544,28 +544,22 @@ class Dispatcher:
                 known.discard(FAILURES_KEY + name)
 
 
-def _bulk(table, **columns: str):
+def _bulk(table, keep: tuple[str, ...] = (), **columns: str):
     """An UPDATE of ``table`` by id for executemany: each column set from the named parameter, typed
-    as the column (so UTC times and redacted text are stored as everywhere else)."""
-    return update(table).where(table.c.id == bindparam("b_id")).values(
-        {name: bindparam(param, type_=table.c[name].type) for name, param in columns.items()})
+    as the column (so UTC times and redacted text are stored as everywhere else); a column in ``keep``
+    keeps its value when the parameter is None."""
+    values = {}
+    for name, param in columns.items():
+        value = bindparam(param, type_=table.c[name].type)
+        values[name] = func.coalesce(value, table.c[name]) if name in keep else value
+    return update(table).where(table.c.id == bindparam("b_id")).values(values)
 
 
-_DELIVERIES, _ATTEMPTS = Delivery.__table__, Attempt.__table__
 # remote id, address and finish time are kept when a result brings none (a reconcile still waiting).
-_WRITE_DELIVERY = update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("b_id")).values(
-    state=bindparam("b_state", type_=_DELIVERIES.c.state.type),
-    next_attempt_at=bindparam("b_next", type_=_DELIVERIES.c.next_attempt_at.type),
-    last_error=bindparam("b_error", type_=_DELIVERIES.c.last_error.type),
-    updated_at=bindparam("b_updated", type_=_DELIVERIES.c.updated_at.type),
-    lease_until=None,
-    remote_id=func.coalesce(bindparam("b_remote_id", type_=_DELIVERIES.c.remote_id.type), _DELIVERIES.c.remote_id),
-    remote_url=func.coalesce(bindparam("b_remote_url", type_=_DELIVERIES.c.remote_url.type),
-                             _DELIVERIES.c.remote_url),
-    finished_at=func.coalesce(bindparam("b_finished", type_=_DELIVERIES.c.finished_at.type),
-                              _DELIVERIES.c.finished_at),
-)
-_WRITE_ATTEMPT = _bulk(_ATTEMPTS, finished_at="b_finished", duration_ms="b_duration", outcome="b_outcome",
+_WRITE_DELIVERY = _bulk(Delivery.__table__, ("remote_id", "remote_url", "finished_at"), state="b_state",
+                        next_attempt_at="b_next", last_error="b_error", updated_at="b_updated", lease_until="b_lease",
+                        remote_id="b_remote_id", remote_url="b_remote_url", finished_at="b_finished")
+_WRITE_ATTEMPT = _bulk(Attempt.__table__, finished_at="b_finished", duration_ms="b_duration", outcome="b_outcome",
                        http_status="b_status", error_code="b_code", message="b_message", remote_id="b_remote_id")
 
 
@@ -668,10 +662,25 @@ def due_in_slot(channel: str, slot_at: datetime) -> SelectOfScalar[Delivery]:
 
 def approval_problem(session: Session, d: Delivery) -> str | None:
     """Why ``d`` may no longer go out (its approval was voided or its content changed), or None."""
-    ann = session.get(Announcement, d.announcement_id)
-    approval = current_approval(session, ann) if ann else None
-    translations = ann and session.exec(select(Translation).where(Translation.announcement_id == ann.id)).all()
-    return _problem(d, ann, approval, translations or [])
+    anns, approvals, translations = _approval_inputs(session, [d.announcement_id])
+    return _problem(d, anns.get(d.announcement_id), approvals.get(d.announcement_id),
+                    translations.get(d.announcement_id, []))
+
+
+def _approval_inputs(session: Session, ids: list[int]) -> tuple[dict[int, Announcement], dict[int, Approval],
+                                                                dict[int, list[Translation]]]:
+    """What the approval check reads, for announcements ``ids``, with one query a table: each one, its
+    current approval (the newest approved and not voided, as ``current_approval``) and translations."""
+    anns = {a.id: a for a in session.exec(select(Announcement).where(col(Announcement.id).in_(ids)))}
+    approvals: dict[int, Approval] = {}
+    for approval in session.exec(select(Approval).where(
+            col(Approval.announcement_id).in_(ids), Approval.decision == "approved",
+            col(Approval.voided_at).is_(None)).order_by(col(Approval.id))):
+        approvals[approval.announcement_id] = approval  # the newest wins
+    translations: dict[int, list[Translation]] = {}
+    for tr in session.exec(select(Translation).where(col(Translation.announcement_id).in_(ids))):
+        translations.setdefault(tr.announcement_id, []).append(tr)
+    return anns, approvals, translations
 
 
 def _problem(d: Delivery, ann: Announcement | None, approval: Approval | None,
@@ -693,16 +702,7 @@ def load_posts(session: Session, rows: list[Delivery], now: datetime) -> dict[in
     after re-checking each one's approval: a claimable delivery that lost it is cancelled."""
     if not rows:
         return {}
-    ids = sorted({d.announcement_id for d in rows})
-    anns = {a.id: a for a in session.exec(select(Announcement).where(col(Announcement.id).in_(ids)))}
-    approvals: dict[int, Approval] = {}
-    for approval in session.exec(select(Approval).where(
-            col(Approval.announcement_id).in_(ids), Approval.decision == "approved",
-            col(Approval.voided_at).is_(None)).order_by(col(Approval.id))):
-        approvals[approval.announcement_id] = approval  # the newest wins, as in current_approval
-    translations: dict[int, list[Translation]] = {}
-    for tr in session.exec(select(Translation).where(col(Translation.announcement_id).in_(ids))):
-        translations.setdefault(tr.announcement_id, []).append(tr)
+    anns, approvals, translations = _approval_inputs(session, sorted({d.announcement_id for d in rows}))
     units = {u.id: u for u in session.exec(select(Unit).where(
         col(Unit.id).in_(sorted({a.unit_id for a in anns.values()}))))}
     reopened = [d.id for d in rows if d.state not in CLAIMABLE]  # reconciled or retracted: how far back to look

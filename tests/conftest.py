@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from scheduler.clock import FrozenClock
 from scheduler.db import make_engine, migrate
@@ -42,11 +41,7 @@ def no_internet(monkeypatch):
 def postgres():
     server = PostgresServer()
     server.start()
-    engine = sa.create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql("CREATE DATABASE cchc_template")
-    engine.dispose()
-    template = make_engine(server.url("cchc_template"))
+    template = make_engine(server.create("cchc_template"))
     migrate(template)
     template.dispose()
     yield server
@@ -72,13 +67,8 @@ def db_url(request, tmp_path):
         return
     server: PostgresServer = request.getfixturevalue("postgres")
     name = f"t{next(_counter)}"
-    admin = sa.create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE cchc_template")
-    yield server.url(name)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.dispose()
+    yield server.create(name, template="cchc_template")
+    server.admin(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import sqlalchemy as sa
+
 
 def _bin(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
@@ -56,6 +58,20 @@ class PostgresServer:
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create(self, database: str, *, template: str | None = None) -> str:
+        """Create ``database`` (a copy of ``template``, if given) and return its URL."""
+        self.admin(f"CREATE DATABASE {database}" + (f" TEMPLATE {template}" if template else ""))
+        return self.url(database)
+
+    def admin(self, statement: str) -> None:
+        """Run one statement outside a transaction (CREATE/DROP DATABASE) as the superuser."""
+        engine = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql(statement)
+        finally:
+            engine.dispose()
 
     def stop(self) -> None:
         try:
