@@ -47,8 +47,9 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from channels.tokens import KEY_ENV, Tokens, new_key  # noqa: E402
+from channels.tokens import Tokens  # noqa: E402
 from scheduler.clock import Clock, show  # noqa: E402
+from scheduler.credentials import KEY_ENV, new_key  # noqa: E402
 from scheduler.settings import Settings  # noqa: E402
 from tests.cli import environment  # noqa: E402
 from tests.fakes import FakeGraph, FakeReceiver, FakeZalo  # noqa: E402

@@ -23,7 +23,7 @@ What it does, per research/api_contracts.md §3 (TikTok's reference pages):
   ``privacy_level_option_mismatch`` and ``spam_risk_user_banned_from_posting`` hold the channel for a
   person; ``rate_limit_exceeded`` waits a minute; the daily caps wait an hour.
 - Tokens: the access token lives hours, the refresh token is rotated on each renewal
-  (``POST /v2/oauth/token/``), kept sealed by ``channels.tokens``.
+  (``POST /v2/oauth/token/``), kept sealed by ``scheduler.credentials``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ What it does, per research/api_contracts.md §2 (Zalo's own SDK samples):
   reconcile carries on from there and never creates or broadcasts twice. A broadcast refused at
   night (-234) waits for 06:00.
 - Access tokens live 25 h; refresh tokens are single-use and replaced on each renewal
-  (``POST {oauth}/v4/oa/access_token``, header ``secret_key``), kept sealed by ``channels.tokens``.
+  (``POST {oauth}/v4/oa/access_token``, header ``secret_key``), kept sealed by ``scheduler.credentials``.
   -216/-220 (token invalid or expired) renew the token and try once more.
 - Check: the stored tokens, then ``GET /v2.0/oa/getoa`` (the OA the token belongs to).
 """

@@ -17,13 +17,13 @@ from pathlib import Path
 
 from sqlmodel import Session, col, func, select
 
+from channels.base import LANGUAGE_NAMES
 from scheduler import audit
 from scheduler.clock import LOCAL_TZ, local_midnight, next_slot, show, show_vn
 from scheduler.config import Config
 from scheduler.errors import ContentChangedError, InputError, NotFoundError, RuleError
 from scheduler.labels import ANNOUNCEMENT_STATUS
 from scheduler.models import (
-    LANGUAGE_NAMES,
     PRIORITY_RANK,
     Announcement,
     AnnouncementStatus,

@@ -14,9 +14,10 @@ from sqlalchemy.engine import Engine
 from channels import build_channel
 from channels.base import Channel
 from channels.loudspeaker import LoudspeakerChannel
-from channels.tokens import TokenChannel, TokenStore
+from channels.tokens import TokenChannel
 from scheduler.clock import Clock
 from scheduler.config import Config, load_config
+from scheduler.credentials import CredentialStore
 from scheduler.db import ensure_ready, make_engine
 from scheduler.dispatch import Dispatcher
 from scheduler.errors import InputError
@@ -76,7 +77,7 @@ class App:
         for name, channel in built.items():
             channel.clock = self.now  # time rules (Zalo's night, token expiry) on the service's clock
             if isinstance(channel, TokenChannel):  # Zalo, TikTok: their renewed tokens live in the database
-                channel.tokens = TokenStore(self.engine, name, now=self.now)
+                channel.tokens = CredentialStore(self.engine, name, now=self.now)
             if channel.speaks:  # TikTok's videos, WordPress's players: the loudspeaker's voices
                 channel.voices = self.voices
         return built

@@ -28,11 +28,12 @@ from enum import StrEnum
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
+from channels.base import LANGUAGE_NAMES
 from scheduler import audit
 from scheduler.clock import slot_times
 from scheduler.config import CHANNEL_CATEGORIES, Config, PlanFile, TargetConfig
 from scheduler.errors import InputError
-from scheduler.models import LANGUAGE_NAMES, Announcement, AuditEvent, Delivery, DeliveryState
+from scheduler.models import Announcement, AuditEvent, Delivery, DeliveryState
 from scheduler.periods import Span, span_at, spans_in
 from scheduler.states import COMING
 

@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from channels.loudspeaker.config import SpeechFile, check_slots
 from scheduler.errors import ConfigError
-from scheduler.text import check_slots, language_problem
+from scheduler.text import language_problem
 
 Period = Literal["week", "month", "quarter", "half", "year"]
 
@@ -158,36 +159,6 @@ class ChannelConfig(_Strict):
 class ChannelsFile(_Strict):
     groups: dict[str, list[str]] = {}
     channels: dict[str, ChannelConfig]
-
-
-Engine = Literal["gtts", "espeak-ng", "recording"]
-
-
-class GttsConfig(_Strict):
-    timeout_seconds: float = Field(default=10, gt=0, le=120)
-    cooldown_minutes: float = Field(default=10, ge=0)
-    endpoint: str | None = None
-
-
-class EspeakConfig(_Strict):
-    voice: str = "vi"
-    words_per_minute: int = Field(default=150, ge=80, le=400)
-
-
-class RecordingsConfig(_Strict):
-    max_minutes: float = Field(default=15, gt=0)
-    silence_dbfs: float = Field(default=-50, lt=0)
-
-
-class SpeechFile(_Strict):
-    """``config/speech.toml``: the TTS engines per language and the lexicon read aloud in full."""
-
-    engines: dict[str, list[Engine]]
-    gtts: GttsConfig = GttsConfig()
-    espeak: EspeakConfig = EspeakConfig()
-    recordings: RecordingsConfig = RecordingsConfig()
-    abbreviations: dict[str, str] = {}
-    document_codes: dict[str, str] = {}
 
 
 class SampleSchedule(_Strict):

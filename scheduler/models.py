@@ -72,7 +72,6 @@ class Language(StrEnum):
     HMN = "hmn"
 
 
-LANGUAGE_NAMES = {"vi": "tiếng Việt", "blt": "tiếng Thái", "hmn": "tiếng Mông"}
 
 
 class Priority(StrEnum):

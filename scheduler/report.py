@@ -17,11 +17,12 @@ from pathlib import Path
 
 from sqlmodel import Session, col, func, select
 
+from channels.base import LANGUAGE_NAMES
 from scheduler.clock import show_vn
 from scheduler.compliance import STATUS_TEXT, Compliance, evaluate
 from scheduler.config import Config
 from scheduler.labels import CHANNEL_KIND
-from scheduler.models import LANGUAGE_NAMES, Announcement, AsRun, AsRunStatus, Delivery, DeliveryState
+from scheduler.models import Announcement, AsRun, AsRunStatus, Delivery, DeliveryState
 from scheduler.periods import Span
 from scheduler.text import spreadsheet_cell
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from pathlib import Path
 
+from channels.base import LANGUAGE_NAMES
 from scheduler.errors import InputError
-from scheduler.models import LANGUAGE_NAMES
 
 MAX_TITLE = 300
 MAX_BODY = 20_000
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 def language_problem(code: str) -> str | None:
@@ -62,18 +60,6 @@ def read_text_file(path: str | Path, field: str) -> str:
             f"tệp '{file}' không phải văn bản UTF-8 (byte lạ ở vị trí {exc.start}); "
             "hãy lưu lại tệp với bảng mã UTF-8 (trong Notepad/Word: Lưu thành... > Mã hóa UTF-8)",
         ) from exc
-
-
-def is_hhmm(value: str) -> bool:
-    return bool(_HHMM.match(value))
-
-
-def check_slots(values: list[str]) -> list[str]:
-    """Daily slot times (``HH:MM``), sorted; a ``ValueError`` for config validators otherwise."""
-    for value in values:
-        if not is_hhmm(value):
-            raise ValueError(f"khung giờ '{value}' phải có dạng HH:MM, ví dụ 06:00")
-    return sorted(values)
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

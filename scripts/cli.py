@@ -984,7 +984,7 @@ def channel_check(app: App, user: str | None, name: str) -> None:
 @channel_group.command("key")
 def channel_key() -> None:
     """In ra một khóa mã hoá mới, để đặt vào biến CCHC_SECRET_KEY (khóa cất mã của Zalo, TikTok)."""
-    from channels.tokens import new_key
+    from scheduler.credentials import new_key
 
     click.echo(new_key())
 

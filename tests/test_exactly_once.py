@@ -153,7 +153,8 @@ def test_reconcile_looks_back_past_the_first_page_on_zalo(za, clock, zalo):
 
 @pytest.fixture
 def za(config_dir, settings, clock, monkeypatch):
-    from channels.tokens import KEY_ENV, Tokens
+    from channels.tokens import Tokens
+    from scheduler.credentials import KEY_ENV
     from tests.fakes import FakeZalo
     from tests.test_zalo import APP_ID, APP_SECRET, FIRST_REFRESH, KEY, live
 

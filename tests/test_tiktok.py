@@ -18,7 +18,8 @@ import pytest
 from sqlmodel import select
 
 from channels.base import Outcome
-from channels.tokens import KEY_ENV, Tokens, new_key
+from channels.tokens import Tokens
+from scheduler.credentials import KEY_ENV, new_key
 from scheduler.db import read_session
 from scheduler.models import Attempt, Credential, ServiceState
 from scheduler.models import DeliveryState as S

@@ -11,7 +11,8 @@ from datetime import timedelta
 import pytest
 from openpyxl import load_workbook
 
-from channels.tokens import KEY_ENV, Tokens, new_key
+from channels.tokens import Tokens
+from scheduler.credentials import KEY_ENV, new_key
 from scheduler.db import write_session
 from scheduler.dispatch import hold_channel
 from tests.conftest import START

@@ -16,7 +16,8 @@ import pytest
 from sqlmodel import select
 
 from channels.base import Outcome
-from channels.tokens import KEY_ENV, TokenProblem, Tokens, TokenStore, new_key
+from channels.tokens import TokenProblem, Tokens
+from scheduler.credentials import KEY_ENV, CredentialStore, new_key
 from scheduler.db import read_session, write_session
 from scheduler.models import Attempt, Credential, ServiceState
 from scheduler.models import DeliveryState as S
@@ -189,7 +190,7 @@ def test_a_dead_refresh_token_holds_the_channel_and_says_how_to_fix_it(za, clock
 def test_one_renewal_at_a_time_between_two_workers(za, zalo):
     """Two workers find the token due at once: Zalo is asked once, both end with the new pair."""
     channel = za.channels["muong-la-zalo"]
-    stores = [TokenStore(za.engine, "muong-la-zalo", now=za.now) for _ in range(2)]
+    stores = [CredentialStore(za.engine, "muong-la-zalo", now=za.now) for _ in range(2)]
     seen = stores[0].load()
     zalo.refresh_delay = 0.5
     results: list = []

@@ -13,9 +13,9 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from channels.base import Channel, ChannelSettings, Outcome, Post, Receipt
+from channels.loudspeaker.config import check_slots
 from channels.loudspeaker.playout import HttpPlayout, IcecastPlayout, PlayoutError
 from channels.secrets import read_secret
-from scheduler.text import check_slots
 
 _ENV = r"^[A-Z][A-Z0-9_]*$"
 

@@ -25,10 +25,9 @@ from pathlib import Path
 from pydub import AudioSegment
 from pydub.exceptions import CouldntDecodeError
 
-from channels.base import Post
+from channels.base import LANGUAGE_NAMES, Post
+from channels.loudspeaker.config import RecordingsConfig, SpeechFile
 from channels.loudspeaker.speech import SpeechError, SpeechText
-from scheduler.config import RecordingsConfig, SpeechFile
-from scheduler.models import LANGUAGE_NAMES
 
 log = logging.getLogger("cchc.tts")
 MIN_CLIP_MS = 300

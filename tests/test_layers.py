@@ -1,0 +1,60 @@
+"""The layers: ``channels`` sits below ``scheduler`` and never reaches up into it.
+
+A channel gets what it needs from the core (the token store, the clock, the remote-id callback)
+through the small interfaces declared in ``channels``; so every channel module imports alone, in a
+fresh interpreter, without loading any of ``scheduler``.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHANNEL_MODULES = sorted(
+    ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+    for path in (ROOT / "channels").rglob("*.py")
+)
+
+
+def _imported(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_no_channel_module_names_the_scheduler_even_in_a_late_import():
+    reaching_up = {str(path.relative_to(ROOT)): sorted(n for n in _imported(path) if n.split(".")[0] == "scheduler")
+                   for path in (ROOT / "channels").rglob("*.py")}
+    assert {path: names for path, names in reaching_up.items() if names} == {}
+
+
+def test_each_channel_module_imports_alone_without_the_scheduler():
+    assert len(CHANNEL_MODULES) > 10 and "channels.loudspeaker.tts" in CHANNEL_MODULES
+    script = (
+        "import importlib, sys\n"
+        "name = sys.argv[1]\n"
+        "importlib.import_module(name)\n"
+        "up = sorted(m for m in sys.modules if m == 'scheduler' or m.startswith('scheduler.'))\n"
+        "print(name, up)\n"
+        "sys.exit(1 if up else 0)\n"
+    )
+    failures = []
+    for name in CHANNEL_MODULES:
+        done = subprocess.run([sys.executable, "-c", script, name], check=False, cwd=ROOT,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            failures.append(f"{name}: {done.stdout.strip()} {done.stderr.strip()[-400:]}")
+    assert failures == []
+
+
+def test_the_scheduler_imports_alone_too():
+    done = subprocess.run([sys.executable, "-c", "import scheduler.app, scheduler.dispatch, scheduler.config"],
+                          check=False, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
