@@ -29,6 +29,9 @@ from channels.secrets import control_problem, mask
 SEND_MARGIN = timedelta(minutes=2)
 # The languages a post may be in (BCP-47; ``blt`` is the Thái of Sơn La), as staff read them.
 LANGUAGE_NAMES = {"vi": "tiếng Việt", "blt": "tiếng Thái", "hmn": "tiếng Mông"}
+# What a channel is, as plans speak of them: a plan's target may name a category, and counts every
+# channel of it, including kinds added later.
+CATEGORIES = ("website", "social", "loudspeaker")
 
 
 class Outcome(StrEnum):
@@ -139,11 +142,16 @@ class OutgoingRequest:
 class Channel(ABC):
     """One configured output.
 
-    Subclasses set ``kind`` (the registry key used in ``config/channels.toml``) and ``Settings``
-    (validated when the configuration is loaded, so a typo fails ``cchc config check``, not a send).
+    Subclasses set ``kind`` (the registry key used in ``config/channels.toml``), ``category``, ``label``
+    and ``Settings`` (validated when the configuration is loaded, so a typo fails ``cchc config check``,
+    not a send).
     """
 
     kind: ClassVar[str]
+    category: ClassVar[str]  # one of CATEGORIES
+    label: ClassVar[str]  # what staff call this kind (Vietnamese)
+    # True for channels that only write files under the data folder: safe to run on a practice copy.
+    local: ClassVar[bool] = False
     Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
     supports_preview: ClassVar[bool] = False
     # True for channels whose deliveries wait for a daily slot (loudspeaker): the dispatcher leaves
@@ -245,6 +253,11 @@ class Channel(ABC):
         """Take back a post scheduled on the platform (its approval was voided): ``SENT`` when it is
         gone, or was never there; otherwise the usual outcomes, and the dispatcher tries again."""
         return Receipt(Outcome.PERMANENT, message="kênh này không gỡ được bài đã gửi")
+
+    def preview_text(self, post: Post) -> str:
+        """The text readers will see for ``post`` on this channel (the approver's preview): the body,
+        unless the platform's own text differs (a social caption cut to length, a page's HTML)."""
+        return post.body
 
     def request_for(self, post: Post) -> OutgoingRequest:
         """The exact request ``send`` would make, with secrets masked (preview mode)."""

@@ -76,6 +76,8 @@ class FacebookChannel(HttpChannel):
     """Posts each delivery to a Facebook Page's feed (kind ``facebook``); see the module docstring."""
 
     kind = "facebook"
+    category = "social"
+    label = "Facebook"
     Settings = FacebookSettings
     supports_preview = True
     links_to_website = True
@@ -95,10 +97,13 @@ class FacebookChannel(HttpChannel):
         remember(proof)  # derived from both secrets: as secret as they are
         return {"appsecret_proof": proof}
 
+    def preview_text(self, post: Post) -> str:
+        return social_text(post, limit=self.settings.max_chars, hashtags=self.settings.hashtags,
+                           link=post.extra.get("website_url"))
+
     def _form(self, post: Post, token: str) -> dict[str, str]:
         link = post.extra.get("website_url")
-        form = {"message": social_text(post, limit=self.settings.max_chars, hashtags=self.settings.hashtags,
-                                        link=link)}
+        form = {"message": self.preview_text(post)}
         if link:
             form["link"] = link
         if self.scheduled_on_platform(post):

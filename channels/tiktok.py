@@ -81,6 +81,8 @@ class TikTokChannel(TokenChannel):
     """Posts each delivery as a video on a TikTok account (kind ``tiktok``); see the module docstring."""
 
     kind = "tiktok"
+    category = "social"
+    label = "TikTok"
     Settings = TikTokSettings
     supports_preview = True
     links_to_website = True
@@ -92,6 +94,9 @@ class TikTokChannel(TokenChannel):
 
     def privacy(self) -> str:
         return self.settings.privacy_level if self.settings.audited else "SELF_ONLY"
+
+    def preview_text(self, post: Post) -> str:
+        return self.caption(post)
 
     def caption(self, post: Post) -> str:
         limit = TITLE_MAX

@@ -47,6 +47,8 @@ class WebhookChannel(HttpChannel):
     """Posts each delivery as JSON to a configured address (kind ``webhook``)."""
 
     kind = "webhook"
+    category = "website"
+    label = "Chuyển sang hệ thống khác"
     Settings = WebhookSettings
     supports_preview = True
 

@@ -36,6 +36,9 @@ class WebsiteChannel(Channel):
     """Publishes to the built-in static website (kind ``website``)."""
 
     kind = "website"
+    category = "website"
+    label = "Trang thông tin điện tử"
+    local = True  # writes files under the data folder only
     Settings = WebsiteSettings
 
     def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path):

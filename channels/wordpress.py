@@ -65,6 +65,8 @@ class WordPressChannel(HttpChannel):
     """Publishes each delivery as a post on a WordPress site (kind ``wordpress``); see the module docstring."""
 
     kind = "wordpress"
+    category = "website"
+    label = "Cổng thông tin điện tử (WordPress)"
     Settings = WordPressSettings
     supports_preview = True
     speaks = True
@@ -117,6 +119,9 @@ class WordPressChannel(HttpChannel):
         # A post that goes out now carries no date: the site's own clock dates it, so a late retry is not
         # back-dated below newer posts, and a server clock ahead of the site's cannot make it "future".
         return body
+
+    def preview_text(self, post: Post) -> str:
+        return self._body(post, [0], [0] * len(post.topics))["content"]
 
     def request_for(self, post: Post) -> OutgoingRequest:
         url, params = self._endpoint("posts")

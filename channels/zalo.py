@@ -68,6 +68,8 @@ class ZaloChannel(TokenChannel):
     """Publishes each delivery as an article of a Zalo Official Account (kind ``zalo``)."""
 
     kind = "zalo"
+    category = "social"
+    label = "Zalo OA"
     Settings = ZaloSettings
     supports_preview = True
     links_to_website = True

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlmodel import Session, col, func, select
 
+from channels import REGISTRY
 from channels.base import LANGUAGE_NAMES
 from scheduler import audit
 from scheduler.clock import LOCAL_TZ, local_midnight, next_slot, show, show_vn
@@ -277,7 +278,7 @@ def expand(session: Session, *, config: Config, ann: Announcement, approval: App
             if channel is None or not channel.enabled:
                 raise RuleError(f"kênh '{name}' không còn hoạt động; hãy sửa danh sách kênh của thông báo")
             at = due
-            if channel.kind == "loudspeaker" and ann.priority != Priority.EMERGENCY:
+            if REGISTRY[channel.kind].slotted and ann.priority != Priority.EMERGENCY:
                 at = next_slot(channel.settings["slots"], due, inclusive=True)  # it plays in a slot
             expires = at + timedelta(minutes=channel.grace_minutes)
             if ann.expires_at:

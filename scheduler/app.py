@@ -98,7 +98,7 @@ class App:
 
     def loudspeaker(self, name: str | None = None) -> str:
         """The loudspeaker channel named, or the default unit's first one."""
-        names = [n for n, ch in self.config.channels.items() if ch.kind == "loudspeaker" and ch.enabled]
+        names = [n for n, ch in self.config.channels.items() if ch.slotted and ch.enabled]
         if name is None:
             own = [n for n in names if self.config.channels[n].unit == self.config.default_unit]
             if not (own or names):

@@ -28,10 +28,10 @@ from enum import StrEnum
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from channels.base import LANGUAGE_NAMES
+from channels.base import CATEGORIES, LANGUAGE_NAMES
 from scheduler import audit
 from scheduler.clock import slot_times
-from scheduler.config import CHANNEL_CATEGORIES, Config, PlanFile, TargetConfig
+from scheduler.config import Config, PlanFile, TargetConfig
 from scheduler.errors import InputError
 from scheduler.models import Announcement, AuditEvent, Delivery, DeliveryState
 from scheduler.periods import Span, span_at, spans_in
@@ -156,10 +156,10 @@ def plan_for(config: Config, unit: str, year: int) -> PlanFile:
 
 
 def target_channels(config: Config, unit: str, target: TargetConfig) -> list[str]:
-    """The unit's channels a target counts: a category of kinds, a group, or one channel."""
+    """The unit's channels a target counts: a category of channels, a group, or one channel."""
     own = config.channels_of(unit)
-    if target.channel in CHANNEL_CATEGORIES:
-        return sorted(name for name, ch in own.items() if ch.kind in CHANNEL_CATEGORIES[target.channel])
+    if target.channel in CATEGORIES:
+        return sorted(config.in_category(target.channel, unit))
     return [name for name in config.groups.get(target.channel, [target.channel]) if name in own]
 
 
@@ -261,7 +261,7 @@ def _judge(row: Row, plan: PlanFile, config: Config, channels: list[str], now: d
 
 def _slots_left(config: Config, channels: list[str], since: datetime, until: datetime) -> int | None:
     """Loudspeaker slots still to come before ``until`` (None when the target has no slotted channel)."""
-    slots = {s for name in channels if config.channels[name].kind == "loudspeaker"
+    slots = {s for name in channels if config.channels[name].slotted
              for s in config.channels[name].settings.get("slots", [])}
     return len(slot_times(sorted(slots), since, until)) if slots else None
 

@@ -12,23 +12,20 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from channels.base import CATEGORIES
 from channels.loudspeaker.config import SpeechFile, check_slots
 from scheduler.errors import ConfigError
 from scheduler.text import language_problem
 
+if TYPE_CHECKING:
+    from channels.base import Channel
+
 Period = Literal["week", "month", "quarter", "half", "year"]
 
-# What a plan's target can name: a category of channel, as plans speak of them. A category counts
-# every channel kind listed for it, including kinds that later issues add.
-CHANNEL_CATEGORIES: dict[str, frozenset[str]] = {
-    "website": frozenset({"website", "wordpress", "webhook"}),
-    "loudspeaker": frozenset({"loudspeaker"}),
-    "social": frozenset({"facebook", "zalo", "tiktok"}),
-}
 
 
 class _Strict(BaseModel):
@@ -155,6 +152,22 @@ class ChannelConfig(_Strict):
     def _check_languages(cls, values: list[str]) -> list[str]:
         return _languages(values)
 
+    @property
+    def channel_class(self) -> type[Channel]:
+        """The class of this kind, which knows its category, label and whether it waits for slots
+        (its module is imported on first use). Only for a loaded ``Config``: kinds are checked there."""
+        from channels import REGISTRY  # late import: loading the config names kinds, not their libraries
+
+        return REGISTRY[self.kind]
+
+    @property
+    def category(self) -> str:
+        return self.channel_class.category
+
+    @property
+    def slotted(self) -> bool:
+        return self.channel_class.slotted
+
 
 class ChannelsFile(_Strict):
     groups: dict[str, list[str]] = {}
@@ -227,10 +240,13 @@ class Config:
 
     def repeats(self, name: str) -> bool:
         """Whether a repeating announcement goes out again on channel ``name`` (see ``ChannelConfig.repeats``)."""
-        from channels import REGISTRY  # late import: channels depend on this module's types
-
         channel = self.channels[name]
-        return channel.repeats if channel.repeats is not None else REGISTRY[channel.kind].slotted
+        return channel.repeats if channel.repeats is not None else channel.slotted
+
+    def in_category(self, category: str, unit: str | None = None) -> list[str]:
+        """The channels of ``category`` (of ``unit``, when given), enabled or not, in config order."""
+        return [name for name, ch in self.channels.items()
+                if ch.category == category and (unit is None or ch.unit == unit)]
 
 
 def load_config(directory: Path) -> Config:
@@ -458,7 +474,7 @@ def _cross_check(
         for member in members:
             if member not in channels.channels:
                 report(channels_file, ("groups", group), f"không có kênh '{member}'")
-    targets_ok = set(CHANNEL_CATEGORIES) | set(channels.groups) | set(channels.channels)
+    targets_ok = set(CATEGORIES) | set(channels.groups) | set(channels.channels)
     for loaded in plans:
         plan: PlanFile = loaded.model
         if unit_ids is not None and plan.unit not in unit_ids:
@@ -466,7 +482,7 @@ def _cross_check(
         for key, target in plan.targets.items():
             if target.channel not in targets_ok:
                 report(loaded, ("targets", key, "channel"),
-                       f"'{target.channel}' không phải loại kênh ({', '.join(CHANNEL_CATEGORIES)}), "
+                       f"'{target.channel}' không phải loại kênh ({', '.join(CATEGORIES)}), "
                        "nhóm hay tên kênh đã khai báo")
             for field_name in ("topics", "exclude_topics"):
                 for code in getattr(target, field_name):

@@ -60,7 +60,6 @@ from channels.secrets import redact
 from scheduler import audit
 from scheduler.announcements import content_hash_of
 from scheduler.clock import show_vn, utc_now
-from scheduler.config import CHANNEL_CATEGORIES
 from scheduler.db import database_now, read_session, write_session
 from scheduler.models import (
     Announcement,
@@ -72,8 +71,8 @@ from scheduler.models import (
     Translation,
     Unit,
 )
-from scheduler.models import Channel as ChannelRow
 from scheduler.models import DeliveryState as S
+from scheduler.queries import website_links
 from scheduler.states import (
     CLAIMABLE,
     Decision,
@@ -163,6 +162,7 @@ class Dispatcher:
     ):
         self.engine = engine
         self.channels = channels
+        self.websites = [name for name, channel in channels.items() if channel.category == "website"]
         self.modes = modes
         self.now = now
         self.policy = policy or RetryPolicy()
@@ -321,7 +321,7 @@ class Dispatcher:
 
     def _is_website(self, name: str) -> bool:
         channel = self.channels.get(name)
-        return channel is not None and channel.kind in CHANNEL_CATEGORIES["website"]
+        return channel is not None and channel.category == "website"
 
     def _links(self, name: str) -> bool:
         channel = self.channels.get(name)
@@ -416,7 +416,8 @@ class Dispatcher:
             if channel.links_to_website:  # looked up now: the website may have published it in this pass
                 with read_session(self.engine) as session:
                     post = replace(post, extra={**post.extra,
-                                                **website_links(session, post.announcement_id, post.lang)})
+                                                **website_links(session, self.websites, post.announcement_id,
+                                                                  post.lang)})
             return channel.send(post)
         except Exception as exc:  # a channel bug: the post may or may not be out
             log.exception("channel %s raised while sending %s", claim.channel_id, claim.post.ref_code)
@@ -728,16 +729,6 @@ def load_posts(session: Session, rows: list[Delivery], now: datetime) -> dict[in
                            due_at=d.due_at, unit_name=unit.name if unit else ann.unit_id, sent_at=now,
                            audio_path=audio, first_sent_at=first.get(d.id))
     return posts
-
-
-def website_links(session: Session, announcement_id: int, lang: str) -> dict[str, str]:
-    """Where the announcement is already on a website (same language first): social posts link to it."""
-    rows = session.exec(select(Delivery.lang, Delivery.remote_url).join(ChannelRow).where(
-        Delivery.announcement_id == announcement_id, Delivery.state == S.DELIVERED,
-        col(Delivery.remote_url).is_not(None),
-        col(ChannelRow.kind).in_(sorted(CHANNEL_CATEGORIES["website"]))).order_by(col(Delivery.finished_at))).all()
-    url = next((u for code, u in rows if code == lang), None) or next((u for code, u in rows if code == "vi"), None)
-    return {"website_url": url} if url else {}
 
 
 def owner_alive(claimed_by: str | None) -> bool:

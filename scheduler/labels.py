@@ -1,4 +1,5 @@
-"""The Vietnamese names staff read for the system's codes: states, statuses, channel kinds, roles.
+"""The Vietnamese names staff read for the system's codes: states, statuses, roles (a channel kind's
+name is its class's ``label``).
 
 One place for pages, reports, exports and command-line tables, so the same thing has the same name
 everywhere. Codes stay English in the database and the API; people read these.
@@ -21,9 +22,6 @@ DELIVERY_STATE = {S.PENDING: "Chờ đến giờ", S.SENDING: "Đang gửi", S.D
 AS_RUN_STATUS = {R.PREPARED: "Đã dựng, chờ giờ phát", R.PLAYING: "Đang phát", R.PLAYED: "Đã phát",
                  R.SKIPPED: "Không có tin, không phát", R.MISSED: "Bị lỡ", R.INTERRUPTED: "Bị ngắt",
                  R.FAILED: "Không phát được"}
-CHANNEL_KIND = {"website": "Trang thông tin điện tử", "wordpress": "Cổng thông tin điện tử (WordPress)",
-                "webhook": "Chuyển sang hệ thống khác", "loudspeaker": "Truyền thanh", "facebook": "Facebook",
-                "zalo": "Zalo OA", "tiktok": "TikTok"}
 ROLE = {Role.EDITOR: "Biên tập", Role.APPROVER: "Thẩm định", Role.ADMIN: "Quản trị"}
 SYSTEM_ACTORS = {"cchc-fill": "hệ thống (tự xếp tin dùng lại)", "cchc-service": "hệ thống (dịch vụ)",
                  "cchc-dispatch": "hệ thống (gửi tin)", "cli": "dòng lệnh trên máy chủ"}

@@ -6,6 +6,7 @@ exports all show the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -211,8 +212,6 @@ def spoken_version(session: Session, announcement_id: int, lang: str) -> tuple[s
 
 def preview_post(session: Session, config: Config, announcement_id: int, lang: str, now: datetime) -> Post:
     """The post a channel would get for this announcement in ``lang`` if it went out now (previews)."""
-    from scheduler.dispatch import website_links  # the dispatcher imports this module
-
     check_language(lang)
     ann = session.get(Announcement, announcement_id)
     if ann is None:
@@ -225,7 +224,18 @@ def preview_post(session: Session, config: Config, announcement_id: int, lang: s
     title, body = versions[lang]
     return draft_post(config, unit=ann.unit_id, ref=ann.ref_code, announcement_id=ann.id, lang=lang, title=title,
                       body=body, priority=ann.priority, topics=list(ann.topics), now=now,
-                      extra=website_links(session, ann.id, lang))
+                      extra=website_links(session, config.in_category("website"), ann.id, lang))
+
+
+def website_links(session: Session, websites: Collection[str], announcement_id: int, lang: str) -> dict[str, str]:
+    """Where the announcement is already on one of the ``websites`` channels (same language first):
+    social posts link to it."""
+    rows = session.exec(select(Delivery.lang, Delivery.remote_url).where(
+        Delivery.announcement_id == announcement_id, Delivery.state == DeliveryState.DELIVERED,
+        col(Delivery.remote_url).is_not(None), col(Delivery.channel_id).in_(sorted(websites)))
+        .order_by(col(Delivery.finished_at))).all()
+    url = next((u for code, u in rows if code == lang), None) or next((u for code, u in rows if code == "vi"), None)
+    return {"website_url": url} if url else {}
 
 
 def draft_post(config: Config, *, unit: str, ref: str, announcement_id: int, lang: str, title: str, body: str,
@@ -254,7 +264,7 @@ def missing_recordings(session: Session, config: Config) -> list[dict]:
 
     They would fail when the programme is built; staff can still upload the recording now."""
     needs = [lang for lang, chain in config.speech.engines.items() if chain == ["recording"]]
-    loud = [name for name, ch in config.channels.items() if ch.kind == "loudspeaker"]
+    loud = [name for name, ch in config.channels.items() if ch.slotted]
     if not needs or not loud:
         return []
     query = (select(Delivery, Translation)

@@ -21,7 +21,6 @@ from channels.base import LANGUAGE_NAMES
 from scheduler.clock import show_vn
 from scheduler.compliance import STATUS_TEXT, Compliance, evaluate
 from scheduler.config import Config
-from scheduler.labels import CHANNEL_KIND
 from scheduler.models import Announcement, AsRun, AsRunStatus, Delivery, DeliveryState
 from scheduler.periods import Span
 from scheduler.text import spreadsheet_cell
@@ -109,7 +108,7 @@ def gather(session: Session, config: Config, *, unit: str, span: Span, now: date
             cell[2] += count
     for (channel, lang), (done, filled, failed) in sorted(per.items()):
         report.channels.append({"channel": channels[channel].title,
-                                "kind": CHANNEL_KIND.get(channels[channel].kind, channels[channel].kind),
+                                "kind": channels[channel].channel_class.label,
                                 "lang": LANGUAGE_NAMES.get(lang, lang), "delivered": done, "filled": filled,
                                 "failed": failed})
     by_lang: dict[str, list[int]] = defaultdict(lambda: [0, 0])

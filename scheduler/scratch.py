@@ -31,7 +31,6 @@ from scheduler.models import ServiceState
 from scheduler.settings import Settings
 
 PRACTICE_KEY = "practice"
-LOCAL_KINDS = frozenset({"website"})  # kinds that only write files under the data folder
 # Never copied into a scratch database: sealed tokens, open sessions, failed logins.
 NOT_COPIED = frozenset({"credential", "web_session", "login_attempt"})
 
@@ -50,14 +49,12 @@ def safe_config(config: Config, unit: str | None = None) -> Config:
     """``config`` with every channel made unable to reach a platform or the station: those with a
     preview mode preview; websites and loudspeakers write only under the data folder in use (their
     own ``folder`` dropped, the loudspeaker played out to a folder). ``unit``: keep only its channels."""
-    from channels import REGISTRY  # late import: channels depend on the config's types
-
     channels = {}
     for name, ch in config.channels.items():
         if (unit and ch.unit != unit) or not ch.enabled:
             continue
-        kind = REGISTRY[ch.kind]
-        if kind.slotted or ch.kind in LOCAL_KINDS:
+        kind = ch.channel_class
+        if kind.slotted or kind.local:
             settings = {k: v for k, v in ch.settings.items() if k not in ("folder", "icecast", "http")}
             if kind.slotted:
                 settings["playout"] = "folder"

@@ -109,7 +109,7 @@ def _run(engine, config: Config, unit: str, folder: Path, span: Span) -> Simulat
     channels = {name: build_channel(name, ch.kind, ch.settings, data_dir=folder)
                 for name, ch in config.channels.items()}
     dispatcher = Dispatcher(engine, channels, {n: ch.mode for n, ch in config.channels.items()}, now=clock.now)
-    loudspeakers = {n: ch.settings["slots"] for n, ch in config.channels.items() if ch.kind == "loudspeaker"}
+    loudspeakers = {n: ch.settings["slots"] for n, ch in config.channels.items() if ch.slotted}
     events = _events(engine, loudspeakers, span)
     counts = {"sent": 0, "filled": 0, "slots": 0, "expired": 0}
     warnings: list[tuple[datetime, Row]] = []

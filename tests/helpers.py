@@ -96,6 +96,7 @@ class ScriptedChannel(Channel):
     """A channel whose answers a test scripts: a list of receipts (or callables) used in turn."""
 
     kind = "scripted"
+    category, label = "social", "kênh thử"
 
     def __init__(self, name: str = "muong-la-website", *, data_dir: Path = Path("/nonexistent"),
                  receipts: list[Receipt | Callable[[Post], Receipt]] | None = None,

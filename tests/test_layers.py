@@ -58,3 +58,39 @@ def test_the_scheduler_imports_alone_too():
     done = subprocess.run([sys.executable, "-c", "import scheduler.app, scheduler.dispatch, scheduler.config"],
                           check=False, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_every_registered_kind_says_its_category_and_its_name_for_staff():
+    from channels import REGISTRY
+    from channels.base import CATEGORIES
+
+    for kind, cls in REGISTRY.items():
+        assert cls.kind == kind and cls.category in CATEGORIES and cls.label.strip(), kind
+    assert {cls.category for cls in REGISTRY.values()} == set(CATEGORIES)
+
+
+def test_the_core_and_the_faces_never_branch_on_a_channel_kind_by_name():
+    from channels import REGISTRY
+
+    kinds = set(REGISTRY)
+    found = []
+    for path in [*(ROOT / "scheduler").rglob("*.py"), *(ROOT / "scripts").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Compare):
+                continue
+            sides = [node.left, *node.comparators]
+            names_kind = any(isinstance(s, ast.Attribute) and s.attr == "kind" for s in sides)
+            literals = {c.value for s in sides for c in ast.walk(s) if isinstance(c, ast.Constant)}
+            if names_kind and literals & kinds:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert found == []
+
+
+def test_a_kind_is_imported_only_when_it_is_used():
+    script = ("import sys\nfrom channels import REGISTRY\nREGISTRY['webhook']\n"
+              "print(sorted(m for m in sys.modules if m.startswith('channels.')))\n")
+    done = subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT, capture_output=True, text=True)
+    loaded = set(ast.literal_eval(done.stdout.strip()))
+    assert "channels.webhook" in loaded
+    assert not loaded & {"channels.facebook", "channels.zalo", "channels.tiktok", "channels.wordpress",
+                         "channels.loudspeaker", "channels.loudspeaker.tts"}

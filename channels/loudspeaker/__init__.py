@@ -79,6 +79,8 @@ class LoudspeakerChannel(Channel):
     """A commune loudspeaker cluster: daily slots, a programme per slot, one playout backend."""
 
     kind = "loudspeaker"
+    category = "loudspeaker"
+    label = "Truyền thanh"
     Settings = LoudspeakerSettings
     slotted: ClassVar[bool] = True
     settings: LoudspeakerSettings

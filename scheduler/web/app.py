@@ -264,7 +264,7 @@ def create_web(core: App) -> FastAPI:
         now = core.now()
         day = now.astimezone(LOCAL_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
         unit = core.config.default_unit
-        loudspeakers = [n for n, ch in core.config.channels.items() if ch.kind == "loudspeaker" and ch.unit == unit]
+        loudspeakers = [n for n, ch in core.config.channels_of(unit).items() if ch.slotted]
         with read_session(engine()) as session:
             today = queries.schedule(session, since=day, until=day + timedelta(days=1), unit=unit)
             slots = queries.as_run(session, since=day, until=day + timedelta(days=1))
@@ -440,7 +440,7 @@ def create_web(core: App) -> FastAPI:
                     listen=listen, note=note)
 
     def loudspeaker_of(names: list[str]) -> str | None:
-        return next((n for n in names if core.config.channels[n].kind == "loudspeaker" and n in core.channels), None)
+        return next((n for n in names if core.config.channels[n].slotted and n in core.channels), None)
 
     def previews(posts: dict[str, Any], names: list[str]) -> list[dict]:
         """What each channel would send, per language: the approver sees exactly what goes out."""
@@ -455,11 +455,7 @@ def create_web(core: App) -> FastAPI:
                     shown.append({"channel": name, "title": title, "lang": lang, "language": language, "text": "",
                                   "problem": post})
                     continue
-                text = post.body
-                if channel.supports_preview:
-                    body = channel.request_for(post).body
-                    text = (body.get("message") or body.get("caption") or body.get("content") or post.body
-                            if isinstance(body, dict) else str(body))
+                text = channel.preview_text(post)
                 limit = getattr(channel.settings, "max_chars", None)
                 shown.append({"channel": name, "title": title, "lang": lang, "language": language,
                               "post_title": post.title,
