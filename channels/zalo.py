@@ -25,7 +25,9 @@ What it does, per research/api_contracts.md §2 (Zalo's own SDK samples):
 
 from __future__ import annotations
 
+import html
 import time
+import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -168,14 +170,20 @@ class ZaloChannel(TokenChannel):
     def _search(self, post: Post) -> Reconciled:
         """After a create that timed out: look for the reference among the OA's articles, newest first,
         page after page. Zalo's list gives no dates, so it reads on to the end of the list (at most
-        ``SEARCH_PAGES`` pages: an OA that posted more since the lost answer is asked again later)."""
-        offset = 0
+        ``SEARCH_PAGES`` pages: an OA that posted more since the lost answer is asked again later).
+
+        The list gives each article's title, not its text: only articles whose title is the post's
+        (compared as ``_same_title`` does) are opened to look for the reference, so a search costs one
+        request a page, not one an article. An item listed without a title is opened."""
+        offset, title = 0, _title_key(self.article(post)["title"])
         try:
             for _ in range(SEARCH_PAGES):
                 listed = self._api("GET", "article/getslice",
                                    params={"offset": offset, "limit": SEARCH_PAGE, "type": "normal"})
                 items = listed.get("medias", [])
                 for item in items:
+                    if item.get("title") is not None and _title_key(str(item["title"])) != title:
+                        continue
                     detail = self._api("GET", "article/getdetail", params={"id": item["id"]})
                     texts = [detail.get("description", "")] + [b.get("content", "") for b in detail.get("body", [])]
                     if any(marker(post) in (text or "") for text in texts):
@@ -292,3 +300,10 @@ def _until_morning(moment: datetime) -> float:
     if now >= morning:
         morning += timedelta(days=1)
     return (morning - now).total_seconds()
+
+
+def _title_key(title: str) -> str:
+    """A title as compared in a reconcile: markup entities decoded, Unicode composed, spaces collapsed
+    and case folded, so the OA's way of showing our title still matches it."""
+    text = unicodedata.normalize("NFC", html.unescape(title))
+    return " ".join(text.split()).casefold()
