@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from channels.base import Channel
+if TYPE_CHECKING:
+    from channels.base import Channel
 
 _CLASSES = {
     "website": "channels.website:WebsiteChannel",
@@ -25,7 +26,7 @@ _CLASSES = {
 }
 
 
-class _Registry(Mapping[str, type[Channel]]):
+class _Registry(Mapping[str, "type[Channel]"]):
     """``kind`` -> channel class, importing the class's module on first use."""
 
     def __getitem__(self, kind: str) -> type[Channel]:

@@ -27,8 +27,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from channels.secrets import control_problem, mask
 
 SEND_MARGIN = timedelta(minutes=2)
-# The languages a post may be in (BCP-47; ``blt`` is the Thái of Sơn La), as staff read them.
-LANGUAGE_NAMES = {"vi": "tiếng Việt", "blt": "tiếng Thái", "hmn": "tiếng Mông"}
 # What a channel is, as plans speak of them: a plan's target may name a category, and counts every
 # channel of it, including kinds added later.
 CATEGORIES = ("website", "social", "loudspeaker")

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlmodel import Session, col, func, select
 
 from channels import REGISTRY
-from channels.base import LANGUAGE_NAMES
+from channels.languages import LANGUAGE_NAMES
 from scheduler import audit
 from scheduler.clock import LOCAL_TZ, local_midnight, next_slot, show, show_vn
 from scheduler.config import Config

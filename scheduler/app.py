@@ -9,24 +9,20 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Engine
-
-from channels import build_channel
-from channels.base import Channel
-from channels.loudspeaker import LoudspeakerChannel
-from channels.tokens import TokenChannel
 from scheduler.clock import Clock
 from scheduler.config import Config, load_config
-from scheduler.credentials import CredentialStore
 from scheduler.db import ensure_ready, make_engine
-from scheduler.dispatch import Dispatcher
 from scheduler.errors import InputError
-from scheduler.settings import Settings
-from scheduler.states import RetryPolicy
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # built on first use, so a command that only reads loads no channel or dispatcher
+    from sqlalchemy.engine import Engine
+
+    from channels.base import Channel
     from channels.loudspeaker.tts import Voices
     from scheduler.broadcast import Broadcaster
+    from scheduler.dispatch import Dispatcher
+    from scheduler.settings import Settings
+    from scheduler.states import RetryPolicy
 
 
 class App:
@@ -69,6 +65,10 @@ class App:
 
     @cached_property
     def channels(self) -> dict[str, Channel]:
+        from channels import build_channel
+        from channels.tokens import TokenChannel
+        from scheduler.credentials import CredentialStore
+
         built = {
             name: build_channel(name, ch.kind, ch.settings, data_dir=self.settings.data_dir)
             for name, ch in self.config.channels.items()
@@ -90,6 +90,7 @@ class App:
         return Voices(self.config.speech, self.settings.data_dir / "cache" / "tts", 44100)
 
     def broadcaster(self, **kwargs: Any) -> Broadcaster:
+        from channels.loudspeaker import LoudspeakerChannel
         from scheduler.broadcast import Broadcaster  # pydub and the TTS chain load only when needed
 
         loudspeakers = {name: ch for name, ch in self.channels.items() if isinstance(ch, LoudspeakerChannel)}
@@ -111,6 +112,8 @@ class App:
         return name
 
     def dispatcher(self, policy: RetryPolicy | None = None) -> Dispatcher:
+        from scheduler.dispatch import Dispatcher
+
         modes = {name: ch.mode for name, ch in self.config.channels.items()}
         ahead = {name: timedelta(minutes=ch.send_ahead_minutes) for name, ch in self.config.channels.items()
                  if ch.send_ahead_minutes and ch.mode == "live"}

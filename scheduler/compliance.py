@@ -28,7 +28,8 @@ from enum import StrEnum
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from channels.base import CATEGORIES, LANGUAGE_NAMES
+from channels.base import CATEGORIES
+from channels.languages import LANGUAGE_NAMES
 from scheduler import audit
 from scheduler.clock import slot_times
 from scheduler.config import Config, PlanFile, TargetConfig

@@ -8,20 +8,21 @@ none of this; its claims use ``FOR UPDATE SKIP LOCKED`` (see ``scheduler.dispatc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from scheduler.errors import DatabaseNotReadyError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_PRAGMAS = (
@@ -96,6 +97,8 @@ def read_session(engine: Engine) -> Iterator[Session]:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config  # alembic loads only to migrate, or when the quick check doubts
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
@@ -109,6 +112,8 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     foreign keys would refuse while other rows point at it: they are switched off for the migration
     (a PRAGMA that only works outside a transaction) and every reference is checked before the commit.
     """
+    from alembic import command
+
     config = _alembic_config(engine)
     with engine.connect() as connection:
         raw = connection.connection.driver_connection  # pysqlite outside any transaction (isolation_level None)
@@ -128,18 +133,44 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision(engine: Engine) -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+
+
+_REVISION = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
+
+
+def quick_head() -> str | None:
+    """The newest migration, read from the files without loading alembic: the one revision that no
+    other names as its ``down_revision`` (None if that is not exactly one; alembic then decides)."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for key, value in _REVISION.findall(path.read_text(encoding="utf-8")):
+            (revisions if key == "revision" else parents).add(value)
+    heads = revisions - parents
+    return next(iter(heads)) if len(heads) == 1 else None
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    """``alembic_version`` as stored, read with one query (None when there is no such table yet)."""
+    with engine.connect() as connection:
+        if not sa.inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def ensure_ready(engine: Engine) -> None:
     """Refuse to work on a database that ``cchc init`` has not created or upgraded."""
     try:
-        current = current_revision(engine)
+        current = _stored_revision(engine)
     except sa.exc.OperationalError as exc:
         raise DatabaseNotReadyError(
             f"không mở được cơ sở dữ liệu ({engine.url.render_as_string(hide_password=True)}): "
@@ -147,5 +178,5 @@ def ensure_ready(engine: Engine) -> None:
         ) from exc
     if current is None:
         raise DatabaseNotReadyError("cơ sở dữ liệu chưa được tạo; hãy chạy: cchc init")
-    if current != head_revision(engine):
+    if current != quick_head() and current != head_revision(engine):
         raise DatabaseNotReadyError("cơ sở dữ liệu cũ hơn phần mềm; hãy chạy: cchc init")

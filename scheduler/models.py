@@ -7,7 +7,6 @@ lists are JSON; enums are stored as their string values so migrations never figh
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +15,16 @@ from sqlmodel import AutoString, Field, SQLModel
 
 from channels.secrets import redact, redact_any
 from scheduler.clock import utc_now
+from scheduler.codes import (  # noqa: F401  the enums the tables store; most code imports them from here
+    PRIORITY_RANK,
+    AnnouncementStatus,
+    AsRunStatus,
+    DeliveryState,
+    Language,
+    Priority,
+    Repeat,
+    Role,
+)
 
 
 class UTCDateTime(TypeDecorator):
@@ -62,58 +71,6 @@ def _when(nullable: bool = True, index: bool = False) -> Any:
 
 def _json(default_factory: Any = list) -> Any:
     return Field(default_factory=default_factory, sa_type=sa.JSON, nullable=False)
-
-
-class Language(StrEnum):
-    """BCP-47 codes. ``blt`` is Tai Dam (the Thái of Sơn La); ``th`` (Thailand) is never valid."""
-
-    VI = "vi"
-    BLT = "blt"
-    HMN = "hmn"
-
-
-
-
-class Priority(StrEnum):
-    """Priority levels of Circular 39/2020/TT-BTTTT."""
-
-    NORMAL = "normal"
-    PRIORITY = "priority"
-    EMERGENCY = "emergency"
-
-
-PRIORITY_RANK = {Priority.EMERGENCY: 0, Priority.PRIORITY: 1, Priority.NORMAL: 2}
-
-
-class AnnouncementStatus(StrEnum):
-    DRAFT = "draft"
-    SUBMITTED = "submitted"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-
-
-class Repeat(StrEnum):
-    NONE = "none"
-    DAILY = "daily"
-    WEEKLY = "weekly"
-
-
-class DeliveryState(StrEnum):
-    """The delivery state machine of DESIGN.md §3; transitions live in ``scheduler.states``."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    DELIVERED = "delivered"
-    RETRY_WAIT = "retry_wait"
-    FAILED = "failed"
-    NEEDS_RECONCILE = "needs_reconcile"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-    SCHEDULED = "scheduled"  # handed to a platform that publishes it at the due time
-    RETRACTING = "retracting"  # scheduled on a platform, approval voided: being taken back
-    PREVIEWED = "previewed"  # a channel in preview mode wrote the request it would send: nothing went out
-    NEEDS_PERSON = "needs_person"  # the platform cannot say whether it is out, and its time is over
 
 
 class Unit(SQLModel, table=True):
@@ -335,16 +292,6 @@ class Credential(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
-class AsRunStatus(StrEnum):
-    PREPARED = "prepared"  # the programme is built and handed to playout, the slot has not begun
-    PLAYING = "playing"
-    PLAYED = "played"
-    SKIPPED = "skipped"  # nothing was due in the slot: nothing played, and nothing failed
-    MISSED = "missed"  # the slot passed by more than its grace time without playing: never played late
-    INTERRUPTED = "interrupted"  # the service stopped during a live programme
-    FAILED = "failed"  # the programme could not be built or handed to playout
-
-
 class AsRun(SQLModel, table=True):
     """Nhật ký phát: one loudspeaker slot (or emergency broadcast) and what actually played in it.
 
@@ -373,15 +320,6 @@ class AsRun(SQLModel, table=True):
     prepared_at: datetime | None = _when()
     started_at: datetime | None = _when()
     ended_at: datetime | None = _when()
-
-
-class Role(StrEnum):
-    """What a staff member may do in the web app: editors write, approvers also approve others'
-    texts (never their own), admins also manage users."""
-
-    EDITOR = "editor"
-    APPROVER = "approver"
-    ADMIN = "admin"
 
 
 class User(SQLModel, table=True):

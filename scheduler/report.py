@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlmodel import Session, col, func, select
 
-from channels.base import LANGUAGE_NAMES
+from channels.languages import LANGUAGE_NAMES
 from scheduler.clock import show_vn
 from scheduler.compliance import STATUS_TEXT, Compliance, evaluate
 from scheduler.config import Config

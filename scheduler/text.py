@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 
-from channels.base import LANGUAGE_NAMES
+from channels.languages import LANGUAGE_NAMES
 from scheduler.errors import InputError
 
 MAX_TITLE = 300

@@ -13,24 +13,22 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import sqlalchemy.exc
-from sqlmodel import select
 
 from channels.secrets import install_log_redaction, redact
-from scheduler import announcements, catalog, queries, samples
-from scheduler.announcements import Draft
-from scheduler.app import App
 from scheduler.clock import LOCAL_TZ, Clock, local_midnight, parse_local, parse_local_date, show, show_vn
-from scheduler.db import migrate, read_session, write_session
+from scheduler.codes import DeliveryState
 from scheduler.errors import CchcError, ConfigError, InputError, RuleError
-from scheduler.models import Announcement, DeliveryState
 from scheduler.periods import Span, parse_period, span_at
-from scheduler.settings import Settings
 from scheduler.text import check_language, read_text_file
 from scripts.output import emit, table, to_json
+
+if TYPE_CHECKING:  # the commands import the core when they run, so `cchc --help` loads none of it
+    from scheduler import announcements
+    from scheduler.app import App
+    from scheduler.settings import Settings
 
 ANNOUNCEMENT_COLUMNS = ["id", "ref", "status", "priority", "when", "repeat", "channels", "languages",
                         "delivered", "author", "title"]
@@ -72,7 +70,11 @@ class CchcGroup(click.Group):
             for line in redact(str(exc)).splitlines():
                 click.echo(f"Lỗi: {line}", err=True)
             ctx.exit(exc.exit_code)
-        except sqlalchemy.exc.OperationalError as exc:
+        except Exception as exc:
+            import sqlalchemy.exc  # loaded already: only a command that reached the database raises it
+
+            if not isinstance(exc, sqlalchemy.exc.OperationalError):
+                raise
             click.echo(f"Lỗi: không làm việc được với cơ sở dữ liệu: {redact(str(exc.orig).splitlines()[0])}",
                        err=True)
             ctx.exit(1)
@@ -137,6 +139,8 @@ def with_app(log_level: int = logging.WARNING, *, writes: bool = True, acting: b
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapper(*args: Any, now_text: str | None, scratch: bool, **kwargs: Any) -> Any:
+            from scheduler.app import App
+            from scheduler.settings import Settings
             user = kwargs.pop("user", None) if acting else None
             settings = Settings()
             _setup_logging(settings, log_level)
@@ -162,6 +166,7 @@ def with_app(log_level: int = logging.WARNING, *, writes: bool = True, acting: b
 def _scratch_app(settings: Settings, clock: Clock) -> App:
     """The App of the scratch copy, made from the real data the first time."""
     from scheduler import scratch
+    from scheduler.app import App
 
     real = App(settings, clock)
     place, made = scratch.ensure(settings, real.engine, clock.now())
@@ -175,6 +180,7 @@ def need_user(app: App, user: str | None, action: str) -> str:
     """The person acting: ``--user`` or ``CCHC_USER``, an active account allowed to ``action`` once
     accounts exist (``scheduler.users.acting``)."""
     from scheduler import users
+    from scheduler.db import read_session
 
     if not user:
         raise InputError("--user", "hãy cho biết bạn là ai: thêm --user TÊN hoặc đặt biến CCHC_USER")
@@ -203,7 +209,11 @@ def cli() -> None:
 @with_app(writes=False)
 def init(app: App, user: str | None, with_samples: bool, practice: bool) -> None:
     """Tạo hoặc nâng cấp cơ sở dữ liệu và nạp cấu hình (chạy lại không thay đổi gì)."""
-    from scheduler import scratch
+    from sqlmodel import select
+
+    from scheduler import catalog, samples, scratch
+    from scheduler.db import migrate, read_session, write_session
+    from scheduler.models import Announcement
 
     config = app.config
     migrate(app.engine)
@@ -235,6 +245,8 @@ def init(app: App, user: str | None, with_samples: bool, practice: bool) -> None
 def scratch_cmd(reset: bool) -> None:
     """Bản thử (data/scratch): nơi thử mọi lệnh với --scratch, kể cả --now, không đụng tới dữ liệu thật."""
     from scheduler import scratch
+    from scheduler.app import App
+    from scheduler.settings import Settings
 
     settings = Settings()
     app = App(settings)
@@ -276,6 +288,8 @@ def plan_group() -> None:
 @with_app(writes=False)
 def plan_show(app: App, user: str | None, unit: str | None, as_json: bool) -> None:
     """Xem kế hoạch của đơn vị: các nội dung (mục a, b, ...) và chỉ tiêu."""
+    from scheduler import queries
+    from scheduler.db import read_session
     unit = unit or app.config.default_unit
     with read_session(app.ready_engine()) as session:
         plans = queries.plan(session, unit)
@@ -374,7 +388,9 @@ def _body(body: str | None, body_file: str | None) -> str | None:
 
 
 def _draft(body: str | None, body_file: str | None, at_text: str | None, until_text: str | None,
-           expires_text: str | None, topics: tuple, channels: tuple, languages: tuple, **kw: Any) -> Draft:
+           expires_text: str | None, topics: tuple, channels: tuple, languages: tuple, **kw: Any
+           ) -> announcements.Draft:
+    from scheduler.announcements import Draft
     return Draft(
         body=_body(body, body_file), title=kw.get("title"), topics=list(topics) or None,
         channels=list(channels) or None,
@@ -393,6 +409,8 @@ def _draft(body: str | None, body_file: str | None, at_text: str | None, until_t
 @with_app()
 def queue(app: App, user: str | None, submit_now: bool, **fields: Any) -> None:
     """Tạo một thông báo mới (in ra mã số của nó)."""
+    from scheduler import announcements
+    from scheduler.db import write_session
     author = need_user(app, user, "queue")
     draft = _draft(**fields)
     with write_session(app.ready_engine()) as session:
@@ -410,6 +428,8 @@ def queue(app: App, user: str | None, submit_now: bool, **fields: Any) -> None:
 @with_app()
 def edit(app: App, user: str | None, announcement_id: int, **fields: Any) -> None:
     """Sửa một thông báo (phê duyệt trước đó mất hiệu lực)."""
+    from scheduler import announcements
+    from scheduler.db import write_session
     actor = need_user(app, user, "edit")
     draft = _draft(**fields)
     with write_session(app.ready_engine()) as session:
@@ -431,6 +451,8 @@ def edit(app: App, user: str | None, announcement_id: int, **fields: Any) -> Non
 def translate(app: App, user: str | None, announcement_id: int, lang: str, title: str | None,
               body: str | None, body_file: str | None, audio: Path | None) -> None:
     """Thêm hoặc thay bản dịch tiếng Thái / tiếng Mông (kèm ghi âm nếu có)."""
+    from scheduler import announcements
+    from scheduler.db import write_session
     translator = need_user(app, user, "translate")
     check_language(lang)
     body = _body(body, body_file)
@@ -458,6 +480,8 @@ def translate(app: App, user: str | None, announcement_id: int, lang: str, title
 @with_app()
 def approve(app: App, user: str | None, announcement_id: int, shown_hash: str | None) -> None:
     """Phê duyệt (người khác với người viết, sửa, dịch) và xếp lịch các lượt phát."""
+    from scheduler import announcements
+    from scheduler.db import write_session
     actor = need_user(app, user, "approve")
     with write_session(app.ready_engine()) as session:
         ann = announcements.get(session, announcement_id)
@@ -477,10 +501,12 @@ def _simple_action(name: str, help_text: str, action: Callable[..., Any], done: 
     @click.argument("announcement_id", type=ROW_ID, metavar="ID")
     @with_app()
     def command(app: App, user: str | None, announcement_id: int, **kw: Any) -> None:
+        from scheduler import announcements
+        from scheduler.db import write_session
         actor = need_user(app, user, name)
         with write_session(app.ready_engine()) as session:
             ann = announcements.get(session, announcement_id)
-            result = action(session, app, ann, actor, kw.get("reason") or "")
+            result = action(announcements, session, app, ann, actor, kw.get("reason") or "")
         click.echo(done.format(id=announcement_id, result=result))
 
     command.__doc__ = help_text
@@ -490,14 +516,14 @@ def _simple_action(name: str, help_text: str, action: Callable[..., Any], done: 
 
 
 _simple_action("submit", "Gửi thông báo đi thẩm định.",
-               lambda s, app, ann, actor, _: announcements.submit(s, ann=ann, actor=actor, now=app.now()),
+               lambda core, s, app, ann, actor, _: core.submit(s, ann=ann, actor=actor, now=app.now()),
                "Đã gửi duyệt thông báo {id}.")
 _simple_action("reject", "Từ chối, kèm lý do.",
-               lambda s, app, ann, actor, why: announcements.reject(
+               lambda core, s, app, ann, actor, why: core.reject(
                    s, ann=ann, approver=actor, reason=why, now=app.now()),
                "Đã từ chối thông báo {id}.", reason=True)
 _simple_action("cancel", "Hủy thông báo và các lượt phát chưa gửi.",
-               lambda s, app, ann, actor, why: announcements.cancel(
+               lambda core, s, app, ann, actor, why: core.cancel(
                    s, ann=ann, actor=actor, reason=why, now=app.now()),
                "Đã hủy thông báo {id}; {result} lượt chưa gửi bị hủy.", reason=True)
 
@@ -510,6 +536,7 @@ _simple_action("cancel", "Hủy thông báo và các lượt phát chưa gửi."
 def settle(app: App, user: str | None, delivery: str, url: str | None, not_posted: bool) -> None:
     """Xác nhận một lượt phát mà nền tảng không trả lời được: đã đăng (kèm địa chỉ) hay chưa."""
     from scheduler import deliveries
+    from scheduler.db import write_session
 
     if (url is None) == (not not_posted):
         raise InputError("--posted", "hãy chọn một: --posted ĐỊA-CHỈ-BÀI hoặc --not-posted")
@@ -535,6 +562,8 @@ def labels_state(state: str) -> str:
 @with_app(writes=False)
 def list_(app: App, user: str | None, status: str | None, unit: str | None, as_json: bool) -> None:
     """Danh sách thông báo."""
+    from scheduler import queries
+    from scheduler.db import read_session
     with read_session(app.ready_engine()) as session:
         rows = queries.announcements(session, status=status, unit=unit)
     emit(rows, ANNOUNCEMENT_COLUMNS, fmt="json" if as_json else "table", empty="Chưa có thông báo nào.")
@@ -546,6 +575,8 @@ def list_(app: App, user: str | None, status: str | None, unit: str | None, as_j
 @with_app(writes=False)
 def show_cmd(app: App, user: str | None, announcement_id: int, as_json: bool) -> None:
     """Toàn bộ một thông báo: nội dung, bản dịch, phê duyệt, các lượt phát."""
+    from scheduler import queries
+    from scheduler.db import read_session
     with read_session(app.ready_engine()) as session:
         data = queries.announcement(session, announcement_id)
     if as_json:
@@ -572,6 +603,8 @@ def show_cmd(app: App, user: str | None, announcement_id: int, as_json: bool) ->
 @with_app(writes=False)
 def schedule(app: App, user: str | None, days: int, unit: str | None, as_json: bool) -> None:
     """Các lượt phát sắp tới (và những lượt đang chờ gửi lại hay kiểm tra lại)."""
+    from scheduler import queries
+    from scheduler.db import read_session
     now = app.now()
     with read_session(app.ready_engine()) as session:
         rows = queries.schedule(session, since=now, until=now + timedelta(days=days), unit=unit)
@@ -618,6 +651,7 @@ def _password(from_stdin: bool) -> str:
 
 def _manager(app: App, user: str | None) -> str:
     from scheduler import users
+    from scheduler.db import read_session
 
     with read_session(app.ready_engine()) as session:
         return users.managing(session, user)
@@ -632,6 +666,7 @@ def _manager(app: App, user: str | None) -> str:
 def user_add(app: App, user: str | None, name: str, role: str, from_stdin: bool) -> None:
     """Tạo tài khoản; mật khẩu được hỏi (không hiện khi gõ) hoặc đọc từ đầu vào chuẩn."""
     from scheduler import users
+    from scheduler.db import write_session
 
     actor = _manager(app, user)
     password = _password(from_stdin)
@@ -646,6 +681,7 @@ def user_add(app: App, user: str | None, name: str, role: str, from_stdin: bool)
 def user_list(app: App, user: str | None, as_json: bool) -> None:
     """Các tài khoản: vai trò, đang hoạt động hay đã khóa, số phiên đăng nhập đang mở."""
     from scheduler import labels, users
+    from scheduler.db import read_session
 
     with read_session(app.ready_engine()) as session:
         rows = users.list_users(session, app.now())
@@ -662,6 +698,7 @@ def user_list(app: App, user: str | None, as_json: bool) -> None:
 def user_passwd(app: App, user: str | None, name: str, from_stdin: bool) -> None:
     """Đặt mật khẩu mới cho một tài khoản; các phiên đăng nhập của nó kết thúc ngay."""
     from scheduler import users
+    from scheduler.db import write_session
 
     actor = _manager(app, user)
     password = _password(from_stdin)
@@ -675,6 +712,7 @@ def _set_active(name: str, active: bool, help_text: str) -> None:
     @with_app()
     def command(app: App, user: str | None, name: str) -> None:
         from scheduler import users
+        from scheduler.db import write_session
 
         actor = _manager(app, user)
         with write_session(app.ready_engine()) as session:
@@ -697,6 +735,7 @@ _set_active("enable", True, "Mở khóa một tài khoản đã khóa.")
 def user_sessions(app: App, user: str | None, name: str, revoke: bool) -> None:
     """Các phiên đăng nhập đang mở của một tài khoản; --revoke để kết thúc tất cả."""
     from scheduler import users
+    from scheduler.db import read_session, write_session
 
     if revoke:
         app.refuse_trial_time()
@@ -727,6 +766,7 @@ def audit(app: App, user: str | None, since_text: str | None, until_text: str | 
     """Nhật ký thao tác: ai làm gì, với thông báo, tài khoản hay kênh nào, lúc nào (mới nhất trước)."""
     from scheduler import audit as trail
     from scheduler import labels
+    from scheduler.db import read_session
 
     with read_session(app.ready_engine()) as session:
         rows = trail.events(session, since=_moment(since_text, "--since"),
@@ -773,6 +813,8 @@ def dispatch(app: App, user: str | None, once: bool) -> None:
 def logs(app: App, user: str | None, since_text: str | None, until_text: str | None, channel: str | None,
          status: str | None, lang: str | None, limit: int | None, fmt: str, as_json: bool) -> None:
     """Nhật ký phát: mọi lần gửi và kiểm tra lại, với kết quả."""
+    from scheduler import queries
+    from scheduler.db import read_session
     if lang:
         check_language(lang)
     if channel and channel not in app.config.channels:
@@ -818,6 +860,8 @@ def render(app: App, user: str | None, announcement_id: int | None, text: str | 
            channel: str | None) -> None:
     """Nghe thử: đọc một thông báo hoặc một đoạn văn bản thành tệp âm thanh, cho biết giọng nào đã đọc."""
     from channels.loudspeaker.tts import NoVoice
+    from scheduler import queries
+    from scheduler.db import read_session
 
     check_language(lang)
     if (announcement_id is None) == (text is None):
@@ -850,6 +894,7 @@ def render(app: App, user: str | None, announcement_id: int | None, text: str | 
 def programme(app: App, user: str | None, channel: str | None, slot_text: str, out: Path | None, build: bool,
               as_json: bool) -> None:
     """Xem trước (hoặc dựng) chương trình phát của một khung giờ: thứ tự, thời lượng, giọng đọc."""
+    from scheduler import queries
     name = app.loudspeaker(channel)
     slot_at = parse_local(slot_text, "--slot")
     slots = app.channels[name].settings.slots
@@ -893,6 +938,8 @@ def programme(app: App, user: str | None, channel: str | None, slot_text: str, o
 @with_app(writes=False)
 def asrun(app: App, user: str | None, date_text: str | None, channel: str | None, as_json: bool) -> None:
     """Nhật ký phát thanh: từng khung giờ, giờ bắt đầu và kết thúc thực tế, tin và ngôn ngữ đã phát."""
+    from scheduler import queries
+    from scheduler.db import read_session
     day = parse_local_date(date_text, "--date") if date_text else app.now().astimezone(LOCAL_TZ).date()
     if channel:
         app.loudspeaker(channel)
@@ -928,6 +975,8 @@ def asrun(app: App, user: str | None, date_text: str | None, channel: str | None
 @with_app(writes=False)
 def preview(app: App, user: str | None, announcement_id: int, channel: str, lang: str) -> None:
     """Xem đúng nội dung và yêu cầu mà một kênh sẽ gửi cho thông báo này (không gửi gì)."""
+    from scheduler import queries
+    from scheduler.db import read_session
     target = app.channels.get(channel)
     if target is None:
         raise InputError("--channel", f"không có kênh '{channel}'; các kênh: {', '.join(sorted(app.channels))}")
@@ -954,6 +1003,7 @@ def channel_group() -> None:
 @with_app(writes=False)
 def channel_check(app: App, user: str | None, name: str) -> None:
     """Kiểm tra thông tin xác thực và quyền của một kênh trên nền tảng; nói rõ cần sửa gì."""
+    from scheduler.db import write_session
     from scheduler.dispatch import holds, release_channel
 
     target = app.channels.get(name)
@@ -1042,6 +1092,7 @@ def _period(app: App, text: str | None) -> Span:
 def compliance(app: App, user: str | None, period_text: str | None, unit: str | None, as_json: bool) -> None:
     """Tiến độ thực hiện chỉ tiêu của kế hoạch trong một kỳ: đạt, đúng tiến độ, có nguy cơ, không đạt."""
     from scheduler.compliance import evaluate
+    from scheduler.db import read_session
 
     span = _period(app, period_text)
     with read_session(app.ready_engine()) as session:
@@ -1106,6 +1157,7 @@ def simulate(app: App, user: str | None, first_text: str, last_text: str, unit: 
 def report(app: App, user: str | None, period_text: str, fmt: str, out: Path | None, unit: str | None) -> None:
     """Báo cáo kết quả công tác thông tin, tuyên truyền CCHC gửi Sở Nội vụ (DOCX, XLSX hoặc CSV)."""
     from scheduler import report as reports
+    from scheduler.db import read_session
 
     span = parse_period(period_text)
     unit = unit or app.config.default_unit

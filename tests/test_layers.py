@@ -94,3 +94,12 @@ def test_a_kind_is_imported_only_when_it_is_used():
     assert "channels.webhook" in loaded
     assert not loaded & {"channels.facebook", "channels.zalo", "channels.tiktok", "channels.wordpress",
                          "channels.loudspeaker", "channels.loudspeaker.tts"}
+
+
+def test_the_command_line_loads_no_database_or_channel_library_until_a_command_runs():
+    script = ("import sys\nfrom click.testing import CliRunner\nfrom scripts.cli import cli\n"
+              "assert CliRunner().invoke(cli, ['--help']).exit_code == 0\n"
+              "print(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'alembic', 'requests', 'pydub', 'PIL',"
+              " 'cryptography', 'pydantic') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT, capture_output=True, text=True)
+    assert done.stdout.strip() == "[]"

@@ -8,14 +8,16 @@ builds its playout backend; the dispatcher leaves its deliveries alone (``slotte
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from channels.base import Channel, ChannelSettings, Outcome, Post, Receipt
 from channels.loudspeaker.config import check_slots
-from channels.loudspeaker.playout import HttpPlayout, IcecastPlayout, PlayoutError
 from channels.secrets import read_secret
+
+if TYPE_CHECKING:  # playout (requests) loads when a programme goes out, not with the settings
+    from channels.loudspeaker.playout import HttpPlayout, IcecastPlayout
 
 _ENV = r"^[A-Z][A-Z0-9_]*$"
 
@@ -99,6 +101,8 @@ class LoudspeakerChannel(Channel):
         return problems
 
     def icecast(self) -> IcecastPlayout:
+        from channels.loudspeaker.playout import IcecastPlayout, PlayoutError
+
         s = self.settings.icecast
         assert s is not None
         password = read_secret(s.password_env)
@@ -107,6 +111,8 @@ class LoudspeakerChannel(Channel):
         return IcecastPlayout(s.url, s.mount, s.user, password, name=self.settings.station_id[:80])
 
     def http(self) -> HttpPlayout:
+        from channels.loudspeaker.playout import HttpPlayout
+
         s = self.settings.http
         assert s is not None
         return HttpPlayout(s.url, read_secret(s.token_env) if s.token_env else None, auth_header=s.auth_header,

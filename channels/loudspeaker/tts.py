@@ -25,7 +25,8 @@ from pathlib import Path
 from pydub import AudioSegment
 from pydub.exceptions import CouldntDecodeError
 
-from channels.base import LANGUAGE_NAMES, Post
+from channels.base import Post
+from channels.languages import LANGUAGE_NAMES
 from channels.loudspeaker.config import RecordingsConfig, SpeechFile
 from channels.loudspeaker.speech import SpeechError, SpeechText
 
