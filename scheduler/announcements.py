@@ -22,6 +22,7 @@ from channels.languages import LANGUAGE_NAMES
 from scheduler import audit
 from scheduler.clock import LOCAL_TZ, local_midnight, next_slot, show, show_vn
 from scheduler.config import Config
+from scheduler.deliveries import move
 from scheduler.errors import ContentChangedError, InputError, NotFoundError, RuleError
 from scheduler.labels import ANNOUNCEMENT_STATUS
 from scheduler.models import (
@@ -494,11 +495,10 @@ def _cancel_unsent(session: Session, ann: Announcement, *, now: datetime, why: s
         col(Delivery.state).in_([*CANCELLABLE, DeliveryState.SCHEDULED]))).all()
     for delivery in rows:
         if delivery.state == DeliveryState.SCHEDULED:
-            delivery.state, delivery.next_attempt_at = DeliveryState.RETRACTING, now
-            delivery.last_error = f"{why}: đang gỡ bài đã hẹn giờ trên nền tảng"
+            move(delivery, DeliveryState.RETRACTING, now, next_attempt_at=now,
+                 last_error=f"{why}: đang gỡ bài đã hẹn giờ trên nền tảng")
         else:
-            delivery.state, delivery.last_error, delivery.finished_at = DeliveryState.CANCELLED, why, now
-        delivery.updated_at = now
+            move(delivery, DeliveryState.CANCELLED, now, last_error=why, finished_at=now)
     return len(rows)
 
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -40,12 +39,14 @@ from channels.secrets import redact
 from scheduler.clock import LOCAL_TZ, next_slot, show, show_vn, slot_times
 from scheduler.config import Config
 from scheduler.db import read_session, write_session
+from scheduler.deliveries import move
+from scheduler.deliveries import played as played_part
 from scheduler.dispatch import approval_problem, due_in_slot, owner_alive, post_or_cancel, worker_name
 from scheduler.fill import fill_slot
 from scheduler.labels import AS_RUN_STATUS
 from scheduler.models import PRIORITY_RANK, AsRun, AsRunStatus, Attempt, Delivery, Priority, ServiceState
 from scheduler.models import DeliveryState as S
-from scheduler.states import CLAIMABLE, check_transition
+from scheduler.states import CLAIMABLE
 
 log = logging.getLogger("cchc.broadcast")
 EMERGENCY_RANK = PRIORITY_RANK[Priority.EMERGENCY]
@@ -261,8 +262,7 @@ class Broadcaster:
             for delivery_id, reason in prepared.held:
                 d = session.get(Delivery, delivery_id)
                 if d is not None and d.state in CLAIMABLE:
-                    check_transition(d.state, S.FAILED)
-                    d.state, d.last_error, d.finished_at, d.updated_at = S.FAILED, reason, now, now
+                    move(d, S.FAILED, now, last_error=reason, finished_at=now)
                     session.add(Attempt(delivery_id=d.id, attempt_id=str(uuid.uuid4()), kind="send",
                                         started_at=now, finished_at=now, outcome="held", message=reason))
                     log.warning("delivery %s held: %s", d.ref_code, reason)
@@ -293,9 +293,8 @@ class Broadcaster:
             Delivery.approval_id == d.approval_id, Delivery.channel_id == d.channel_id, Delivery.lang == d.lang,
             Delivery.due_at == later)).first()
         if clash is not None:
-            check_transition(d.state, S.EXPIRED)
-            d.state, d.finished_at = S.EXPIRED, now
-            d.last_error = f"{reason}; khung giờ {show_vn(later)} đã có lượt phát này nên không dời"
+            move(d, S.EXPIRED, now, finished_at=now,
+                 last_error=f"{reason}; khung giờ {show_vn(later)} đã có lượt phát này nên không dời")
         else:
             d.due_at, d.next_attempt_at, d.expires_at = later, later, expires
             d.last_error = f"{reason} {show_vn(slot_at)}: dời sang {show_vn(later)}"
@@ -395,10 +394,9 @@ class Broadcaster:
             by_id = {d.id: d for d in due}
             for part in parts:
                 d = by_id[part["delivery_id"]]
-                check_transition(d.state, S.SENDING)
                 attempt_id = str(uuid.uuid4())
-                d.state, d.attempt_count, d.attempt_id = S.SENDING, d.attempt_count + 1, attempt_id
-                d.lease_until, d.claimed_by, d.updated_at = end + timedelta(hours=1), self.worker, now
+                move(d, S.SENDING, now, attempt_count=d.attempt_count + 1, attempt_id=attempt_id,
+                     lease_until=end + timedelta(hours=1), claimed_by=self.worker)
                 session.add(Attempt(delivery_id=d.id, attempt_id=attempt_id, kind="send", started_at=now))
                 part["attempt_id"] = attempt_id
             row.parts = parts
@@ -460,17 +458,13 @@ class Broadcaster:
                 part["played"], part["played_at"] = True, now.isoformat()
                 message = (f"đã phát trong khung giờ {show_vn(row.slot_at)}, từ giây {part['start_ms'] // 1000} "
                            f"đến {(part['start_ms'] + part['duration_ms']) // 1000}, giọng {part['engine']}")
-                result = session.execute(
-                    update(Delivery)
-                    .where(col(Delivery.id) == part["delivery_id"], col(Delivery.attempt_id) == part["attempt_id"],
-                           col(Delivery.state) == S.SENDING)
-                    .values(state=S.DELIVERED, finished_at=now, updated_at=now, lease_until=None,
-                            remote_id=f"as-run:{row.id}", remote_url=row.path, last_error=None))
+                out = played_part(session, part["delivery_id"], part["attempt_id"], now,
+                                  remote_id=f"as-run:{row.id}", remote_url=row.path, last_error=None)
                 attempt = session.exec(select(Attempt).where(Attempt.attempt_id == part["attempt_id"])).first()
                 if attempt is not None:
                     attempt.outcome, attempt.finished_at, attempt.message = "sent", now, message
                     attempt.duration_ms = part["duration_ms"]
-                if result.rowcount == 0:
+                if not out:
                     log.warning("delivery %s changed while its part played; left as it is", part["ref_code"])
             row.parts = parts
             if all(p["played"] for p in parts):
@@ -490,8 +484,7 @@ class Broadcaster:
                     continue
                 d = session.get(Delivery, part["delivery_id"])
                 if d is not None and d.state == S.SENDING and d.attempt_id == part.get("attempt_id"):
-                    d.state, d.finished_at, d.updated_at = S.FAILED, now, now
-                    d.last_error = f"{why}; phần này chưa phát và không phát muộn"
+                    move(d, S.FAILED, now, finished_at=now, last_error=f"{why}; phần này chưa phát và không phát muộn")
             row.status, row.ended_at, row.message = status, now, why
 
     # -- missed slots and emergencies ------------------------------------------------------------
@@ -508,8 +501,7 @@ class Broadcaster:
                 session.add(row)
             expired = []
             for d in self._due(session, name, slot_at, kind="slot", now=now):
-                check_transition(d.state, S.EXPIRED)
-                d.state, d.finished_at, d.updated_at, d.last_error = S.EXPIRED, now, now, why
+                move(d, S.EXPIRED, now, finished_at=now, last_error=why)
                 expired.append(d.ref_code)
             row.status, row.message, row.ended_at, row.items = AsRunStatus.MISSED, why, now, len(expired)
             row.notes = [*row.notes, *(f"lượt {ref} không được phát" for ref in expired)]

@@ -1,16 +1,23 @@
-"""Changes to a delivery that a person makes: settling one the platform cannot answer about.
+"""The one writer of a delivery's state.
 
-(The dispatcher and the broadcaster move deliveries through their states as they work; what a
-person decides goes through here, checked against the state machine and audited.)
+Every change of ``Delivery.state`` goes through ``move`` (one row the caller holds), ``write_results``
+(a wave of the dispatcher's results, fenced by attempt) or ``played`` (a part of a loudspeaker
+programme, fenced the same way): each is checked against the state machine of ``scheduler.states``
+and stamps ``updated_at``. The dispatcher, the broadcaster, announcements, the simulation and the
+faces call these; ``tests/test_layers.py`` fails if any other module sets a state.
+
+What a person decides (``settle``: a post the platform cannot answer about) is also audited here.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam, func, update
+from sqlmodel import Session, col, select
 
 from scheduler import audit
 from scheduler.errors import InputError, NotFoundError, RuleError
@@ -19,6 +26,54 @@ from scheduler.models import DeliveryState as S
 from scheduler.states import check_transition
 
 SETTLEABLE = (S.NEEDS_PERSON, S.NEEDS_RECONCILE)
+
+
+def move(d: Delivery, new: S, now: datetime, **changes: Any) -> None:
+    """Put ``d`` (a row the caller's transaction holds) in state ``new``, with the other columns in
+    ``changes``; raises ``IllegalTransitionError`` for a move the state machine does not allow."""
+    check_transition(d.state, new)
+    d.state, d.updated_at = new, now
+    for name, value in changes.items():
+        setattr(d, name, value)
+
+
+def bulk_update(table, keep: tuple[str, ...] = (), **columns: str):  # noqa: ANN001, ANN201
+    """An UPDATE of ``table`` by id for executemany: each column set from the named parameter, typed
+    as the column (so UTC times and redacted text are stored as everywhere else); a column in ``keep``
+    keeps its value when the parameter is None."""
+    values = {}
+    for name, param in columns.items():
+        value = bindparam(param, type_=table.c[name].type)
+        values[name] = func.coalesce(value, table.c[name]) if name in keep else value
+    return update(table).where(table.c.id == bindparam("b_id")).values(values)
+
+
+# remote id, address and finish time are kept when a result brings none (a reconcile still waiting).
+_WRITE_RESULT = bulk_update(Delivery.__table__, ("remote_id", "remote_url", "finished_at"), state="b_state",
+                            next_attempt_at="b_next", last_error="b_error", updated_at="b_updated",
+                            lease_until="b_lease", remote_id="b_remote_id", remote_url="b_remote_url",
+                            finished_at="b_finished")
+
+
+def write_results(session: Session, rows: list[dict[str, Any]], old: dict[int, str]) -> None:
+    """The dispatcher's results of one wave, in one statement: each row's ``b_state`` checked against
+    the state its delivery was in (``old``, read under lock by the caller, who wrote only rows its
+    attempt still holds)."""
+    for row in rows:
+        check_transition(old[row["b_id"]], row["b_state"])
+    if rows:
+        session.execute(_WRITE_RESULT, rows)
+
+
+def played(session: Session, delivery_id: int, attempt_id: str, now: datetime, **changes: Any) -> bool:
+    """A loudspeaker part went out: ``sending`` → ``delivered``, only if the attempt that started it
+    still holds the row (False if it changed meanwhile; nothing is written then)."""
+    check_transition(S.SENDING, S.DELIVERED)
+    result = session.execute(
+        update(Delivery).where(col(Delivery.id) == delivery_id, col(Delivery.attempt_id) == attempt_id,
+                               col(Delivery.state) == S.SENDING)
+        .values(state=S.DELIVERED, finished_at=now, updated_at=now, lease_until=None, **changes))
+    return result.rowcount > 0
 
 
 def find(session: Session, ident: str) -> Delivery:
@@ -58,8 +113,7 @@ def settle(session: Session, *, delivery: Delivery, posted: bool, url: str | Non
         state = S.EXPIRED
         delivery.finished_at = now
         why = f"{actor} xác nhận bài chưa có trên nền tảng; đã quá hạn nên không gửi muộn"
-    check_transition(delivery.state, state)
-    delivery.state, delivery.last_error, delivery.updated_at, delivery.lease_until = state, why, now, None
+    move(delivery, state, now, last_error=why, lease_until=None)
     session.add(Attempt(delivery_id=delivery.id, attempt_id=str(uuid.uuid4()), kind="settle", started_at=now,
                         finished_at=now, outcome="posted" if posted else "not-posted", message=why,
                         remote_id=delivery.remote_id))

@@ -48,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, or_, update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -61,6 +61,7 @@ from scheduler import audit
 from scheduler.announcements import content_hash_of
 from scheduler.clock import show_vn, utc_now
 from scheduler.db import database_now, read_session, write_session
+from scheduler.deliveries import bulk_update, move, write_results
 from scheduler.models import (
     Announcement,
     AnnouncementStatus,
@@ -80,7 +81,6 @@ from scheduler.states import (
     after_reconcile,
     after_retract,
     after_send,
-    check_transition,
 )
 
 log = logging.getLogger("cchc.dispatch")
@@ -228,9 +228,8 @@ class Dispatcher:
                 col(Delivery.state).in_(CLAIMABLE), Delivery.expires_at <= now)
                 .with_for_update(skip_locked=True)).all()
             for d in rows:
-                check_transition(d.state, S.EXPIRED)
-                d.state, d.finished_at, d.updated_at = S.EXPIRED, now, now
-                d.last_error = f"quá hạn lúc {show_vn(d.expires_at)} trước khi gửi được; không gửi muộn"
+                move(d, S.EXPIRED, now, finished_at=now,
+                     last_error=f"quá hạn lúc {show_vn(d.expires_at)} trước khi gửi được; không gửi muộn")
                 log.warning("delivery %s expired unsent (%s)", d.ref_code, d.channel_id)
         return len(rows)
 
@@ -248,13 +247,12 @@ class Dispatcher:
                 over = d.lease_until is None or d.lease_until + self.margin <= db_now
                 if not over and owner_alive(d.claimed_by):
                     continue
-                check_transition(d.state, S.NEEDS_RECONCILE)
                 attempt = session.exec(select(Attempt).where(Attempt.attempt_id == d.attempt_id)).first()
                 if attempt is not None and attempt.outcome is None:
                     attempt.outcome, attempt.finished_at = "interrupted", now
                     attempt.message = f"tiến trình {d.claimed_by} dừng giữa chừng; sẽ kiểm tra lại trên nền tảng"
-                d.state, d.next_attempt_at, d.updated_at, d.lease_until = S.NEEDS_RECONCILE, now, now, None
-                d.last_error = "lần gửi trước bị gián đoạn; đang kiểm tra trên nền tảng trước khi gửi lại"
+                move(d, S.NEEDS_RECONCILE, now, next_attempt_at=now, lease_until=None,
+                     last_error="lần gửi trước bị gián đoạn; đang kiểm tra trên nền tảng trước khi gửi lại")
                 log.warning("delivery %s was left in sending by %s: reconciling", d.ref_code, d.claimed_by)
                 rescued += 1
             held = session.exec(select(Delivery).where(
@@ -273,8 +271,7 @@ class Dispatcher:
             rows = session.exec(select(Delivery).where(Delivery.state == S.SCHEDULED, Delivery.due_at <= now)
                                 .with_for_update(skip_locked=True)).all()
             for d in rows:
-                check_transition(d.state, S.DELIVERED)
-                d.state, d.finished_at, d.updated_at = S.DELIVERED, d.due_at, now
+                move(d, S.DELIVERED, now, finished_at=d.due_at)
         return len(rows)
 
     # -- claims -------------------------------------------------------------------------------
@@ -357,8 +354,7 @@ class Dispatcher:
             if post is None:
                 continue
             if kind == "send":
-                check_transition(d.state, S.SENDING)
-                d.state = S.SENDING
+                move(d, S.SENDING, now)
             if kind == "reconcile":
                 d.reconcile_count += 1
             else:
@@ -471,9 +467,10 @@ class Dispatcher:
         now = self.now()
         written = []
         with write_session(self.engine) as session:
-            holding = dict(session.execute(
-                select(Delivery.id, Delivery.attempt_id)
-                .where(col(Delivery.id).in_([r.claim.delivery_id for r in results])).with_for_update()).all())
+            held = session.execute(
+                select(Delivery.id, Delivery.attempt_id, Delivery.state)
+                .where(col(Delivery.id).in_([r.claim.delivery_id for r in results])).with_for_update()).all()
+            holding = {row.id: row.attempt_id for row in held}
             deliveries, attempts = [], []
             for r in results:
                 claim, decision, outcome = r.claim, r.decision, str(r.outcome)
@@ -507,8 +504,7 @@ class Dispatcher:
                 log.log(logging.INFO if fine else logging.WARNING, "delivery %s on %s: %s -> %s %s",
                         claim.post.ref_code, claim.channel_id, outcome, state, message)
                 written.append(state)
-            if deliveries:
-                session.execute(_WRITE_DELIVERY, deliveries)
+            write_results(session, deliveries, {row.id: row.state for row in held})
             session.execute(_WRITE_ATTEMPT, attempts)
             self._channel_health(session, [r for r in results if r.receipt is not None], now)
         return written
@@ -545,22 +541,7 @@ class Dispatcher:
                 known.discard(FAILURES_KEY + name)
 
 
-def _bulk(table, keep: tuple[str, ...] = (), **columns: str):
-    """An UPDATE of ``table`` by id for executemany: each column set from the named parameter, typed
-    as the column (so UTC times and redacted text are stored as everywhere else); a column in ``keep``
-    keeps its value when the parameter is None."""
-    values = {}
-    for name, param in columns.items():
-        value = bindparam(param, type_=table.c[name].type)
-        values[name] = func.coalesce(value, table.c[name]) if name in keep else value
-    return update(table).where(table.c.id == bindparam("b_id")).values(values)
-
-
-# remote id, address and finish time are kept when a result brings none (a reconcile still waiting).
-_WRITE_DELIVERY = _bulk(Delivery.__table__, ("remote_id", "remote_url", "finished_at"), state="b_state",
-                        next_attempt_at="b_next", last_error="b_error", updated_at="b_updated", lease_until="b_lease",
-                        remote_id="b_remote_id", remote_url="b_remote_url", finished_at="b_finished")
-_WRITE_ATTEMPT = _bulk(Attempt.__table__, finished_at="b_finished", duration_ms="b_duration", outcome="b_outcome",
+_WRITE_ATTEMPT = bulk_update(Attempt.__table__, finished_at="b_finished", duration_ms="b_duration", outcome="b_outcome",
                        http_status="b_status", error_code="b_code", message="b_message", remote_id="b_remote_id")
 
 
@@ -715,7 +696,7 @@ def load_posts(session: Session, rows: list[Delivery], now: datetime) -> dict[in
         ann = anns.get(d.announcement_id)
         problem = _problem(d, ann, approvals.get(d.announcement_id), translations.get(d.announcement_id, []))
         if problem and d.state in CLAIMABLE:
-            d.state, d.last_error, d.finished_at, d.updated_at = S.CANCELLED, problem, now, now
+            move(d, S.CANCELLED, now, last_error=problem, finished_at=now)
             log.warning("delivery %s cancelled at send time: %s", d.ref_code, problem)
             continue
         assert ann is not None

@@ -24,6 +24,7 @@ from scheduler.clock import LOCAL_TZ, FrozenClock, local_midnight, show_vn, slot
 from scheduler.compliance import Compliance, Row, evaluate, warn
 from scheduler.config import Config
 from scheduler.db import make_engine, migrate, read_session, write_session
+from scheduler.deliveries import move
 from scheduler.dispatch import Dispatcher, due_in_slot
 from scheduler.errors import InputError
 from scheduler.fill import fill_slot
@@ -158,6 +159,7 @@ def _play_slot(engine, config: Config, channel: str, slot_at: datetime) -> int:
     with write_session(engine) as session:
         filled = fill_slot(session, config, channel, slot_at, now=slot_at, count_preview=True)
         for d in session.exec(due_in_slot(channel, slot_at)).all():
-            d.state, d.finished_at, d.updated_at = DeliveryState.PREVIEWED, slot_at, slot_at
-            d.last_error = f"mô phỏng: sẽ phát lúc {show_vn(slot_at)}"
+            move(d, DeliveryState.SENDING, slot_at)  # as the broadcaster claims it, then plays nothing
+            move(d, DeliveryState.PREVIEWED, slot_at, finished_at=slot_at,
+                 last_error=f"mô phỏng: sẽ phát lúc {show_vn(slot_at)}")
     return len({d.announcement_id for d in filled})

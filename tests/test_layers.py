@@ -103,3 +103,22 @@ def test_the_command_line_loads_no_database_or_channel_library_until_a_command_r
               " 'cryptography', 'pydantic') if m in sys.modules))\n")
     done = subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT, capture_output=True, text=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_only_the_one_writer_sets_a_deliverys_state():
+    """``scheduler/deliveries.py`` checks every change against the state machine; a state set anywhere
+    else would skip that check."""
+    found = []
+    for path in [*(ROOT / "scheduler").rglob("*.py"), *(ROOT / "scripts").rglob("*.py")]:
+        if path.name == "deliveries.py" or "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
+                if isinstance(node, ast.AugAssign | ast.AnnAssign) else []
+            flat = [t for target in targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])]
+            if any(isinstance(t, ast.Attribute) and t.attr == "state" for t in flat):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "values" \
+                    and any(k.arg == "state" for k in node.keywords):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} (UPDATE)")
+    assert found == []
