@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -400,16 +401,25 @@ class Broadcaster:
                 session.add(Attempt(delivery_id=d.id, attempt_id=attempt_id, kind="send", started_at=now))
                 part["attempt_id"] = attempt_id
             row.parts = parts
-            row.started_at, row.worker, row.items = now, self.worker, len(parts)
+            row.started_at, row.worker, row.items = now, self.worker, len(parts)  # stamped again once committed
             row.status = AsRunStatus.PLAYING if parts else AsRunStatus.SKIPPED  # nothing due: nothing played
             if not parts:
                 row.ended_at = now
-            delay = (now - prepared.slot_at).total_seconds()
-            log.info("slot %s %s started %.3fs after its time with %d parts", prepared.channel,
-                     show(prepared.slot_at), delay, len(parts))
             session.flush()
             session.expunge(row)
-            return row, True
+        if parts:
+            row.started_at = self._started(row.id, prepared)
+        return row, True
+
+    def _started(self, as_run_id: int, prepared: Prepared) -> datetime:
+        """Stamp the programme's start once its claim is committed: the moment it really goes out, not the
+        moment the claim began (what the as-run log and the slot-start figures report)."""
+        now = self.now()
+        with write_session(self.engine) as session:
+            session.execute(update(AsRun).where(col(AsRun.id) == as_run_id).values(started_at=now))
+        log.info("slot %s %s started %.3fs after its time with %d parts", prepared.channel,
+                 show(prepared.slot_at), (now - prepared.slot_at).total_seconds(), len(prepared.parts))
+        return now
 
     def _stream(self, row: AsRun) -> None:
         channel = self.channel(row.channel_id)

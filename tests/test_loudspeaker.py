@@ -110,6 +110,30 @@ def test_a_slot_plays_each_item_in_vi_then_blt_then_hmn_levelled_and_logged(loa,
         assert len(session.exec(select(Attempt)).all()) == 3
 
 
+def test_the_as_run_start_is_stamped_when_the_claim_is_committed_not_when_it_began(loa, clock, monkeypatch):
+    """The claim of a busy slot takes time (a lock, a slow disk): the as-run log says when the
+    programme really went out, after its claim committed."""
+    from scheduler import broadcast
+
+    approved(loa, channels=LOA, body="Thông báo lịch tiếp công dân.")
+    broadcaster = loa.broadcaster()
+    clock.advance(SLOT - timedelta(minutes=10) - clock.now())
+    broadcaster.prepare("muong-la-loa", SLOT)
+    clock.advance(timedelta(minutes=10))
+    real_move = broadcast.move
+
+    def slow_claim(d, new, now, **changes):  # each row claimed takes 400 ms of the slot
+        clock.advance(timedelta(milliseconds=400))
+        real_move(d, new, now, **changes)
+
+    monkeypatch.setattr(broadcast, "move", slow_claim)
+    run = broadcaster.play("muong-la-loa", SLOT)
+    with read_session(loa.engine) as session:
+        [attempt] = session.exec(select(Attempt)).all()
+    assert attempt.started_at == SLOT  # the claim began on time
+    assert run.started_at == as_runs(loa)[0].started_at == SLOT + timedelta(milliseconds=400)
+
+
 def test_clips_are_cached_and_a_new_programme_is_built_from_them(loa, clock):
     approved(loa, channels=LOA, languages=["vi"])
     broadcaster = loa.broadcaster()
