@@ -208,7 +208,8 @@ class Channel(ABC):
         try:
             cls.Settings.model_validate(settings)
         except ValidationError as exc:
-            return [(tuple(err["loc"]), err["msg"]) for err in exc.errors()]
+            return [(tuple(err["loc"]), str(err["ctx"]["error"]) if err["type"] == "value_error" else err["msg"])
+                    for err in exc.errors()]
         return []
 
     def check(self) -> list[str]:

@@ -33,7 +33,7 @@ from sqlmodel import Session, col, select
 
 from channels.files import atomic_write
 from channels.loudspeaker import LoudspeakerChannel
-from channels.loudspeaker.playout import PlayoutError, playlist, prune, sidecar
+from channels.loudspeaker.playout import PlayoutError, playlist, playout_class, prune, sidecar
 from channels.loudspeaker.programme import Item, Layout, Piece, assemble, export_mp3, fit, jingle, level
 from channels.loudspeaker.tts import Clip, NoVoice, Voices, voice_post
 from channels.secrets import redact
@@ -107,7 +107,7 @@ class Broadcaster:
         if s.folder:
             folder = Path(s.folder)
             return folder if folder.is_absolute() else self.data_dir / folder
-        return self.data_dir / ("playout" if s.playout == "folder" else "programmes") / name
+        return self.data_dir / self.channel(name).playout_kind.folder_name / name
 
     def listen(self, name: str, text: str, lang: str, recording: Path | None, out: Path) -> Clip:
         """Voice one text (or recording) as channel ``name`` would, levelled, into ``out`` (.mp3 or .wav):
@@ -197,8 +197,8 @@ class Broadcaster:
         with read_session(self.engine) as session:
             row = self._as_run(session, name, slot_at, kind)
         uploaded = row is not None and (row.message or "").startswith(UPLOADED)
-        if self.channel(name).settings.playout == "http" and uploaded:
-            receipt = self.channel(name).http().withdraw(self._external_id(name, slot_at))
+        if self.channel(name).playout_kind.ahead and uploaded:
+            receipt = self.channel(name).playout().withdraw(self._external_id(name, slot_at))
             if receipt.outcome != "sent":
                 log.error("%s %s: the emptied programme could not be withdrawn from the platform: %s", name,
                           show(slot_at), receipt.message)
@@ -280,7 +280,7 @@ class Broadcaster:
             row.message = None if prepared.parts else "không có tin nào đến hạn trong khung giờ này"
             session.flush()
             prepared.as_run_id = row.id
-        if s.playout == "http" and prepared.parts:
+        if self.channel(prepared.channel).playout_kind.ahead and prepared.parts:
             self._upload(prepared)
 
     def _roll_over(self, session: Session, delivery_id: int, slot_at: datetime, reason: str, now: datetime) -> None:
@@ -305,7 +305,7 @@ class Broadcaster:
     def _upload(self, prepared: Prepared) -> bool:
         channel = self.channel(prepared.channel)
         assert prepared.path is not None
-        receipt = channel.http().upload(prepared.path, {
+        receipt = channel.playout().hand_over(prepared.path, {
             "title": f"{self.config.channels[prepared.channel].title} {show_vn(prepared.slot_at)}",
             "start_at": prepared.slot_at.astimezone(LOCAL_TZ).isoformat(),
             "external_id": self._external_id(prepared.channel, prepared.slot_at),
@@ -352,10 +352,10 @@ class Broadcaster:
         if claimed.status != AsRunStatus.PLAYING:
             return claimed
         channel = self.channel(name)
-        if channel.settings.playout == "icecast":
+        if channel.playout_kind.live:
             self._stream(claimed)
         else:
-            if channel.settings.playout == "http" and (claimed.message or "").startswith(NOT_UPLOADED):
+            if channel.playout_kind.ahead and (claimed.message or "").startswith(NOT_UPLOADED):
                 if not self._upload(prepared):
                     self._interrupt(claimed.id, "không tải được chương trình lên nền tảng truyền thanh",
                                     status=AsRunStatus.FAILED)
@@ -431,7 +431,7 @@ class Broadcaster:
                 ends[:] = [end for end in ends if end > ms]
 
         try:
-            channel.icecast().stream(Path(row.path or ""), row.duration_ms, progress, sleep=self.sleep)
+            channel.playout().stream(Path(row.path or ""), row.duration_ms, progress, sleep=self.sleep)
         except (PlayoutError, OSError) as exc:
             message = redact(str(exc))
             log.error("live push of %s %s stopped: %s", row.channel_id, show(row.slot_at), message)
@@ -448,7 +448,7 @@ class Broadcaster:
             rows = session.exec(select(AsRun).where(AsRun.status == AsRunStatus.PLAYING)).all()
         for row in rows:
             assert row.started_at is not None
-            if row.backend == "icecast":
+            if playout_class(row.backend).live:
                 if row.worker != self.worker and not owner_alive(row.worker):
                     self._interrupt(row.id, f"dịch vụ ({row.worker}) dừng giữa buổi phát trực tiếp")
                 continue

@@ -11,16 +11,20 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import requests
+from pydantic import BaseModel, ConfigDict
 from pydub import AudioSegment
 from sqlmodel import select
 
-from channels.loudspeaker.playout import PlayoutError
+from channels.base import Outcome, Receipt
+from channels.loudspeaker.playout import Playout, PlayoutError
 from channels.loudspeaker.tts import NoVoice, Voices
 from scheduler.config import load_config
 from scheduler.db import read_session, write_session
+from scheduler.errors import ConfigError
 from scheduler.models import AsRun, Attempt, Delivery
 from scheduler.models import DeliveryState as S
 from tests.conftest import START
@@ -546,3 +550,67 @@ def test_a_silent_slot_plays_an_evergreen_item_marked_automatic(short_station, s
     broadcaster.settle()
     assert [d.state for d in deliveries(app).values()] == [S.DELIVERED]
     app.engine.dispose()
+
+
+# -- a new playout is one class and one line in PLAYOUTS ------------------------------------------
+
+
+class VendorSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    station_code: str
+
+
+class VendorPlayout(Playout):
+    """A smart-radio vendor that takes programmes ahead of the slot, as a new module would declare it."""
+
+    name = "vendor"
+    Settings = VendorSettings
+    ahead = True
+    handed: ClassVar[list[tuple[str, dict]]] = []
+    withdrawn: ClassVar[list[str]] = []
+
+    @classmethod
+    def build(cls, settings, *, station):  # noqa: ANN001, ANN206
+        assert isinstance(settings, VendorSettings)
+        return cls()
+
+    def hand_over(self, path, values):  # noqa: ANN001, ANN201
+        self.handed.append((path.name, values))
+        return Receipt(Outcome.SENT, remote_id="v-1", message="đã nhận")
+
+    def withdraw(self, external_id):  # noqa: ANN001, ANN201
+        self.withdrawn.append(external_id)
+        return Receipt(Outcome.SENT, message="đã gỡ")
+
+
+def test_a_vendor_playout_declared_in_one_class_gets_its_table_checked_and_its_programmes(
+        short_station, settings, clock, monkeypatch):
+    from channels.loudspeaker import playout
+
+    monkeypatch.setitem(playout.PLAYOUTS, "vendor", "tests.test_loudspeaker:VendorPlayout")
+    monkeypatch.setattr(VendorPlayout, "handed", [])
+    monkeypatch.setattr(VendorPlayout, "withdrawn", [])
+    original = (short_station / "channels.toml").read_text(encoding="utf-8")
+    for table, problem in [("", r"settings.vendor\] \(station_code\)"),
+                           ('station = "x"',
+                            r"settings: vendor.station_code: thiếu khóa bắt buộc này; vendor.station: khóa không")]:
+        (short_station / "channels.toml").write_text(original, encoding="utf-8")
+        set_channel(short_station, LOA[0], playout='"vendor"',
+                    **({"vendor.table": f"[channels.muong-la-loa.settings.vendor]\n{table}"} if table else {}))
+        with pytest.raises(ConfigError, match=problem):
+            load_config(short_station)
+    (short_station / "channels.toml").write_text(original, encoding="utf-8")
+    set_channel(short_station, LOA[0], playout='"vendor"',
+                **{"vendor.table": '[channels.muong-la-loa.settings.vendor]\nstation_code = "ML-01"'})
+    app = make_app(settings, clock)
+    ann = approved(app, channels=LOA)
+    broadcaster = app.broadcaster()
+    broadcaster.prepare("muong-la-loa", SLOT)
+    [(name, values)] = VendorPlayout.handed
+    assert name == "0000.mp3" or name.endswith(".mp3")
+    assert values["external_id"] == "muong-la-loa/2025-09-01T17:00:00"
+    assert (settings.data_dir / "programmes" / "muong-la-loa").exists()
+    cancel(app, ann, clock)
+    clock.advance(timedelta(minutes=1))
+    broadcaster.refresh_prepared()
+    assert VendorPlayout.withdrawn == ["muong-la-loa/2025-09-01T17:00:00"]

@@ -8,40 +8,15 @@ builds its playout backend; the dispatcher leaves its deliveries alone (``slotte
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from channels.base import Channel, ChannelSettings, Outcome, Post, Receipt
 from channels.loudspeaker.config import check_slots
-from channels.secrets import read_secret
+from channels.loudspeaker.playout import PLAYOUTS, Playout, playout_class
 
-if TYPE_CHECKING:  # playout (requests) loads when a programme goes out, not with the settings
-    from channels.loudspeaker.playout import HttpPlayout, IcecastPlayout
-
-_ENV = r"^[A-Z][A-Z0-9_]*$"
-
-
-class IcecastSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    url: str = Field(pattern=r"^http://")
-    mount: str = Field(pattern=r"^/?[A-Za-z0-9._\-/]+$")
-    user: str = "source"
-    password_env: str = Field(pattern=_ENV)
-
-
-class HttpPlayoutSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    url: str = Field(pattern=r"^https?://")
-    token_env: str | None = Field(default=None, pattern=_ENV)
-    auth_header: str = "Authorization"
-    auth_scheme: str = "Bearer"
-    file_field: str = "file"
-    fields: dict[str, str] = {}
-    id_field: str = "id"
-    timeout_seconds: float = Field(default=60, gt=0, le=600)
+_TABLE_ERRORS = {"missing": "thiếu khóa bắt buộc này", "extra_forbidden": "khóa không hợp lệ (gõ nhầm?)"}
 
 
 class LoudspeakerSettings(ChannelSettings):
@@ -56,24 +31,45 @@ class LoudspeakerSettings(ChannelSettings):
     bitrate: str = Field(default="64k", pattern=r"^(32|48|56|64|96|128|160|192)k$")
     sample_rate: Literal[22050, 24000, 32000, 44100, 48000] = 44100
     audio_channels: Literal[1, 2] = 1
-    playout: Literal["folder", "icecast", "http"] = "folder"
+    playout: str = "folder"  # a name in playout.PLAYOUTS
     folder: str | None = None
     keep_days: int = Field(default=14, ge=1)
-    icecast: IcecastSettings | None = None
-    http: HttpPlayoutSettings | None = None
+    # The tables named after a playout ([...settings.icecast], [...settings.http]), each validated by
+    # that playout's Settings; only the chosen one is used.
+    backends: dict[str, Any] = {}
 
     @field_validator("slots")
     @classmethod
     def _slots(cls, values: list[str]) -> list[str]:
         return check_slots(list(set(values)))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _tables(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "backends" not in data:
+            data = dict(data)
+            data["backends"] = {name: data.pop(name) for name in list(data) if name in PLAYOUTS}
+        return data
+
     @model_validator(mode="after")
     def _backend(self) -> LoudspeakerSettings:
-        if self.playout == "icecast" and self.icecast is None:
-            raise ValueError("playout = \"icecast\" cần bảng [channels.<tên>.settings.icecast] (url, mount, "
-                             "password_env)")
-        if self.playout == "http" and self.http is None:
-            raise ValueError("playout = \"http\" cần bảng [channels.<tên>.settings.http] (url, token_env...)")
+        if self.playout not in PLAYOUTS:
+            raise ValueError(f"playout '{self.playout}' không có; chọn một trong: {', '.join(PLAYOUTS)}")
+        for name, table in list(self.backends.items()):
+            model = playout_class(name).Settings
+            if model is None or isinstance(table, BaseModel):
+                continue
+            try:
+                self.backends[name] = model.model_validate(table)
+            except ValidationError as exc:
+                raise ValueError("; ".join(
+                    f"{name}.{'.'.join(map(str, e['loc']))}: {_TABLE_ERRORS.get(e['type'], e['msg'])}"
+                    for e in exc.errors())) from None
+        model = playout_class(self.playout).Settings
+        if model is not None and self.playout not in self.backends:
+            needed = ", ".join(n for n, f in model.model_fields.items() if f.is_required())
+            raise ValueError(f"playout = \"{self.playout}\" cần bảng [channels.<tên>.settings.{self.playout}] "
+                             f"({needed})")
         return self
 
 
@@ -92,32 +88,18 @@ class LoudspeakerChannel(Channel):
         return Receipt(Outcome.PERMANENT, message="kênh truyền thanh chỉ phát theo khung giờ")
 
     def check(self) -> list[str]:
-        problems = []
         s = self.settings
-        if s.playout == "icecast" and s.icecast and not read_secret(s.icecast.password_env):
-            problems.append(f"chưa đặt biến môi trường {s.icecast.password_env} (mật khẩu nguồn Icecast)")
-        if s.playout == "http" and s.http and s.http.token_env and not read_secret(s.http.token_env):
-            problems.append(f"chưa đặt biến môi trường {s.http.token_env} (mã truy cập nền tảng truyền thanh)")
-        return problems
+        return playout_class(s.playout).problems(s.backends.get(s.playout))
 
-    def icecast(self) -> IcecastPlayout:
-        from channels.loudspeaker.playout import IcecastPlayout, PlayoutError
+    @property
+    def playout_kind(self) -> type[Playout]:
+        """The class of this channel's playout: what it does ahead of and at slot time."""
+        return playout_class(self.settings.playout)
 
-        s = self.settings.icecast
-        assert s is not None
-        password = read_secret(s.password_env)
-        if not password:
-            raise PlayoutError(f"chưa đặt biến môi trường {s.password_env} (mật khẩu nguồn Icecast)")
-        return IcecastPlayout(s.url, s.mount, s.user, password, name=self.settings.station_id[:80])
-
-    def http(self) -> HttpPlayout:
-        from channels.loudspeaker.playout import HttpPlayout
-
-        s = self.settings.http
-        assert s is not None
-        return HttpPlayout(s.url, read_secret(s.token_env) if s.token_env else None, auth_header=s.auth_header,
-                           auth_scheme=s.auth_scheme, file_field=s.file_field, fields=s.fields,
-                           id_field=s.id_field, timeout=s.timeout_seconds)
+    def playout(self) -> Playout:
+        """This channel's playout, built from its table (``PlayoutError`` if a secret is missing)."""
+        s = self.settings
+        return self.playout_kind.build(s.backends.get(s.playout), station=s.station_id[:80])
 
     def describe(self) -> str:
         s = self.settings

@@ -1,4 +1,11 @@
-"""Playout: how a programme reaches the loudspeakers, chosen per channel.
+"""Playout: how a programme reaches the loudspeakers, chosen per channel (``playout = "..."``).
+
+Each way is a ``Playout`` subclass named in ``PLAYOUTS``: it says whether the service pushes the
+audio itself at slot time (``live``: ``stream``), or hands the programme to a platform before the
+slot (``ahead``: ``hand_over``, and ``withdraw`` when the slot is emptied), and declares the table
+of settings it reads (``[channels.<name>.settings.<playout>]``). A smart-radio vendor's API is one
+new module with its subclass and one line in ``PLAYOUTS``; the broadcaster asks the class, never
+the name.
 
 - ``folder``: the programme (MP3 + M3U + JSON sidecar) is written ahead of the slot into a folder
   the station PC plays from; nothing more is sent at slot time. Old programmes are pruned.
@@ -18,15 +25,18 @@ import logging
 import shutil
 import socket
 import time
+from abc import ABC
 from collections.abc import Callable
 from datetime import date, timedelta
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from channels.base import Outcome, Receipt
-from channels.http import call, classify_status, new_session
-from channels.secrets import redact, remember
+from channels.secrets import read_secret, redact, remember
 
 log = logging.getLogger("cchc.playout")
 PREROLL_SECONDS = 2.0  # sent at once so players fill their buffer before pacing begins
@@ -52,8 +62,101 @@ def prune(folder: Path, today: date, keep_days: int) -> list[Path]:
     return removed
 
 
-class IcecastPlayout:
+_ENV = r"^[A-Z][A-Z0-9_]*$"
+
+PLAYOUTS = {
+    "folder": "channels.loudspeaker.playout:FolderPlayout",
+    "icecast": "channels.loudspeaker.playout:IcecastPlayout",
+    "http": "channels.loudspeaker.playout:HttpPlayout",
+}
+
+
+def playout_class(name: str) -> type[Playout]:
+    module, _, cls = PLAYOUTS[name].partition(":")
+    return getattr(import_module(module), cls)
+
+
+class Playout(ABC):
+    """One way a programme reaches the station. The base does nothing beyond writing the programme's
+    files (MP3, M3U, JSON) into the channel's folder, which every playout gets."""
+
+    name: ClassVar[str]
+    Settings: ClassVar[type[BaseModel] | None] = None  # its table, when it needs one
+    live: ClassVar[bool] = False  # the service pushes the audio itself at slot time (``stream``)
+    ahead: ClassVar[bool] = False  # handed to a platform before the slot (``hand_over``; ``withdraw``)
+    folder_name: ClassVar[str] = "programmes"  # data/<folder_name>/<channel>, unless the channel sets ``folder``
+
+    @classmethod
+    def build(cls, settings: BaseModel | None, *, station: str) -> Playout:
+        """The playout of a channel, from its table (``settings``) and its station name."""
+        return cls()
+
+    @classmethod
+    def problems(cls, settings: BaseModel | None) -> list[str]:
+        """What would stop it (a secret not set), for ``cchc channel check``."""
+        return []
+
+    def hand_over(self, path: Path, values: dict[str, Any]) -> Receipt:
+        raise NotImplementedError
+
+    def withdraw(self, external_id: str) -> Receipt:
+        raise NotImplementedError
+
+    def stream(self, path: Path, duration_ms: int, on_progress: Callable[[int], None],
+               sleep: Callable[[float], None] = time.sleep) -> None:
+        raise NotImplementedError
+
+
+class FolderPlayout(Playout):
+    """The programme is written ahead of the slot into a folder the station PC plays from."""
+
+    name = "folder"
+    folder_name = "playout"
+
+
+class IcecastSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^http://")
+    mount: str = Field(pattern=r"^/?[A-Za-z0-9._\-/]+$")
+    user: str = "source"
+    password_env: str = Field(pattern=_ENV)
+
+
+class HttpPlayoutSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^https?://")
+    token_env: str | None = Field(default=None, pattern=_ENV)
+    auth_header: str = "Authorization"
+    auth_scheme: str = "Bearer"
+    file_field: str = "file"
+    fields: dict[str, str] = {}
+    id_field: str = "id"
+    timeout_seconds: float = Field(default=60, gt=0, le=600)
+
+
+class IcecastPlayout(Playout):
     """A source client for Icecast 2.4: one ``PUT`` per programme, paced in real time."""
+
+    name = "icecast"
+    Settings = IcecastSettings
+    live = True
+
+    @classmethod
+    def build(cls, settings: BaseModel | None, *, station: str) -> IcecastPlayout:
+        assert isinstance(settings, IcecastSettings)
+        password = read_secret(settings.password_env)
+        if not password:
+            raise PlayoutError(f"chưa đặt biến môi trường {settings.password_env} (mật khẩu nguồn Icecast)")
+        return cls(settings.url, settings.mount, settings.user, password, name=station)
+
+    @classmethod
+    def problems(cls, settings: BaseModel | None) -> list[str]:
+        assert isinstance(settings, IcecastSettings)
+        if read_secret(settings.password_env):
+            return []
+        return [f"chưa đặt biến môi trường {settings.password_env} (mật khẩu nguồn Icecast)"]
 
     def __init__(self, url: str, mount: str, user: str, password: str, *, name: str, timeout: float = 10.0):
         parts = urlsplit(url)
@@ -124,7 +227,7 @@ class IcecastPlayout:
         raise PlayoutError(f"Icecast trả lời không mong đợi: {redact(status_line) or 'không có trả lời'}")
 
 
-class HttpPlayout:
+class HttpPlayout(Playout):
     """Uploads a programme to a smart-radio platform. The generic contract:
 
     ``POST url`` (multipart/form-data) with the MP3 in the ``file_field`` part and the form fields
@@ -140,15 +243,38 @@ class HttpPlayout:
     does not have, means it will not play.
     """
 
+    name = "http"
+    Settings = HttpPlayoutSettings
+    ahead = True
+
     def __init__(self, url: str, token: str | None, *, auth_header: str, auth_scheme: str, file_field: str,
                  fields: dict[str, str], id_field: str, timeout: float):
+        from channels.http import new_session  # requests loads when a programme is handed over
+
         self.url, self._token = url, token
         self.auth_header, self.auth_scheme = auth_header, auth_scheme
         self.file_field, self.fields, self.id_field = file_field, fields, id_field
         self.timeout = timeout
         self._session = new_session()
 
-    def upload(self, path: Path, values: dict[str, Any]) -> Receipt:
+    @classmethod
+    def build(cls, settings: BaseModel | None, *, station: str) -> HttpPlayout:
+        assert isinstance(settings, HttpPlayoutSettings)
+        return cls(settings.url, read_secret(settings.token_env) if settings.token_env else None,
+                   auth_header=settings.auth_header, auth_scheme=settings.auth_scheme,
+                   file_field=settings.file_field, fields=settings.fields, id_field=settings.id_field,
+                   timeout=settings.timeout_seconds)
+
+    @classmethod
+    def problems(cls, settings: BaseModel | None) -> list[str]:
+        assert isinstance(settings, HttpPlayoutSettings)
+        if settings.token_env and not read_secret(settings.token_env):
+            return [f"chưa đặt biến môi trường {settings.token_env} (mã truy cập nền tảng truyền thanh)"]
+        return []
+
+    def hand_over(self, path: Path, values: dict[str, Any]) -> Receipt:
+        from channels.http import call
+
         headers = self._headers()
         form = {self.fields.get(key, key): str(value) for key, value in values.items()}
 
@@ -168,6 +294,8 @@ class HttpPlayout:
 
     def withdraw(self, external_id: str) -> Receipt:
         """Take the programme ``external_id`` off the platform (its slot has nothing left to play)."""
+        from channels.http import call, classify_status
+
         field = self.fields.get("external_id", "external_id")
 
         def gone(response) -> Receipt | None:  # noqa: ANN001

@@ -19,8 +19,10 @@ import tempfile
 import threading
 import time
 import wave
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from pydub import AudioSegment
 from pydub.exceptions import CouldntDecodeError
@@ -60,10 +62,35 @@ class Clip:
         return AudioSegment.from_wav(self.path)
 
 
-class GttsEngine:
+class Engine(ABC):
+    """A TTS engine: it reads a text in a language into an audio file, or raises ``VoiceError`` with
+    why not. Named in ``ENGINES`` and in ``config/speech.toml``'s chains; ``Voices`` caches what it
+    makes and falls back along the chain."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    @abstractmethod
+    def build(cls, speech: SpeechFile) -> Engine:
+        """The engine with its options from ``config/speech.toml``."""
+
+    @abstractmethod
+    def voice(self, lang: str) -> str:
+        """The voice it uses for ``lang`` (part of the cache key: a new voice makes new clips)."""
+
+    @abstractmethod
+    def synthesize(self, text: str, lang: str, out: Path) -> None:
+        """Write the audio of ``text`` to ``out`` (any format ffmpeg reads)."""
+
+
+class GttsEngine(Engine):
     """Google Translate's voice through gTTS (one HTTPS POST per ~100-character chunk)."""
 
     name = "gtts"
+
+    @classmethod
+    def build(cls, speech: SpeechFile) -> GttsEngine:
+        return cls(speech.gtts.timeout_seconds, speech.gtts.cooldown_minutes * 60, speech.gtts.endpoint)
 
     def __init__(self, timeout: float, cooldown_seconds: float, endpoint: str | None = None):
         self.timeout, self.cooldown = timeout, cooldown_seconds
@@ -101,10 +128,14 @@ class GttsEngine:
             self._resting_until = time.monotonic() + self.cooldown
 
 
-class EspeakEngine:
+class EspeakEngine(Engine):
     """espeak-ng, offline and robotic; Debian's package has Vietnamese voices only (no Thai, no Mông)."""
 
     name = "espeak-ng"
+
+    @classmethod
+    def build(cls, speech: SpeechFile) -> EspeakEngine:
+        return cls(speech.espeak.voice, speech.espeak.words_per_minute)
 
     def __init__(self, voice: str, words_per_minute: int):
         self._voice, self.wpm = voice, words_per_minute
@@ -129,6 +160,10 @@ class EspeakEngine:
             text_file.unlink(missing_ok=True)
         if result.returncode != 0 or not out.exists():
             raise VoiceError(f"espeak-ng lỗi: {result.stderr.strip()[:200] or result.returncode}")
+
+
+# The engines a chain in config/speech.toml may name (besides "recording", the translator's own voice).
+ENGINES: dict[str, type[Engine]] = {engine.name: engine for engine in (GttsEngine, EspeakEngine)}
 
 
 def decode(path: Path, sample_rate: int | None, *, what: str, max_seconds: float | None = None) -> AudioSegment:
@@ -205,10 +240,7 @@ class Voices:
         self.speech = SpeechText(speech.abbreviations, speech.document_codes)
         self.cache_dir = cache_dir
         self.sample_rate = sample_rate
-        self.engines = {
-            "gtts": GttsEngine(speech.gtts.timeout_seconds, speech.gtts.cooldown_minutes * 60, speech.gtts.endpoint),
-            "espeak-ng": EspeakEngine(speech.espeak.voice, speech.espeak.words_per_minute),
-        }
+        self.engines = {name: engine.build(speech) for name, engine in ENGINES.items()}
 
     def speech_text(self, text: str, lang: str) -> str:
         """What the voice reads: Vietnamese is expanded; other languages are read from recordings."""
