@@ -100,6 +100,10 @@ class Post:
     extra: dict[str, Any] = field(default_factory=dict)
     # When it was first sent (for reconcile: how far back to look on the platform); None if never.
     first_sent_at: datetime | None = None
+    # For reconcile on a platform that lists posts without dates (Zalo): this channel's own posts,
+    # newest first, that went out before ``first_sent_at`` (by a margin wider than any clock skew).
+    # A search that meets one has looked far enough back.
+    older_remote_ids: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -48,7 +48,7 @@ QUOTA = {-211}
 SETUP = {-204, -205, -209, -212, -221, -224}
 PROCESSING = -214
 NIGHT = -234
-SEARCH_PAGE, SEARCH_PAGES = 10, 50  # reconcile reads the OA's articles ten at a time, at most 500
+SEARCH_PAGE, SEARCH_PAGES = 10, 200  # reconcile reads the OA's list ten at a time, at most 2,000 articles
 TITLE_MAX, AUTHOR_MAX, DESCRIPTION_MAX = 150, 50, 300
 
 
@@ -173,15 +173,22 @@ class ZaloChannel(TokenChannel):
         ``SEARCH_PAGES`` pages: an OA that posted more since the lost answer is asked again later).
 
         The list gives each article's title, not its text: only articles whose title is the post's
-        (compared as ``_same_title`` does) are opened to look for the reference, so a search costs one
-        request a page, not one an article. An item listed without a title is opened."""
+        (compared as ``_title_key`` does) are opened to look for the reference, so a search costs one
+        request a page, not one an article. An item listed without a title is opened.
+
+        It stops, with ABSENT, at the first of the channel's own articles from before the first send
+        (``post.older_remote_ids``): the list is newest first, so the lost one would be above it."""
         offset, title = 0, _title_key(self.article(post)["title"])
+        older = set(post.older_remote_ids)
         try:
             for _ in range(SEARCH_PAGES):
                 listed = self._api("GET", "article/getslice",
                                    params={"offset": offset, "limit": SEARCH_PAGE, "type": "normal"})
                 items = listed.get("medias", [])
                 for item in items:
+                    if str(item["id"]) in older:
+                        return Reconciled(Found.ABSENT, message=f"đã xem tới bài {item['id']} đăng trước lần gửi "
+                                                                "đầu: bài này chưa có trên OA")
                     if item.get("title") is not None and _title_key(str(item["title"])) != title:
                         continue
                     detail = self._api("GET", "article/getdetail", params={"id": item["id"]})

@@ -691,6 +691,7 @@ def load_posts(session: Session, rows: list[Delivery], now: datetime) -> dict[in
     first = dict(session.execute(select(Attempt.delivery_id, func.min(Attempt.started_at))
                                  .where(col(Attempt.delivery_id).in_(reopened), Attempt.kind == "send")
                                  .group_by(col(Attempt.delivery_id))).all()) if reopened else {}
+    older = {d.id: _older_remote_ids(session, d.channel_id, first[d.id]) for d in rows if d.id in first}
     posts = {}
     for d in rows:
         ann = anns.get(d.announcement_id)
@@ -708,8 +709,20 @@ def load_posts(session: Session, rows: list[Delivery], now: datetime) -> dict[in
         posts[d.id] = Post(delivery_id=d.id, ref_code=d.ref_code, announcement_id=ann.id, lang=d.lang,
                            title=title, body=body, priority=ann.priority, topics=list(ann.topics),
                            due_at=d.due_at, unit_name=unit.name if unit else ann.unit_id, sent_at=now,
-                           audio_path=audio, first_sent_at=first.get(d.id))
+                           audio_path=audio, first_sent_at=first.get(d.id), older_remote_ids=older.get(d.id, ()))
     return posts
+
+
+OLDER_MARGIN = timedelta(minutes=15)  # wider than the clock skew between nodes that the soak survives
+
+
+def _older_remote_ids(session: Session, channel: str, first_sent: datetime, count: int = 5) -> tuple[str, ...]:
+    """This channel's newest posts that were out ``OLDER_MARGIN`` before ``first_sent`` (a reconcile's
+    landmark on platforms that list no dates); one indexed query, (channel_id, finished_at)."""
+    return tuple(session.exec(select(Delivery.remote_id).where(
+        Delivery.channel_id == channel, Delivery.state == S.DELIVERED, col(Delivery.remote_id).is_not(None),
+        col(Delivery.finished_at) < first_sent - OLDER_MARGIN)
+        .order_by(col(Delivery.finished_at).desc()).limit(count)).all())
 
 
 def owner_alive(claimed_by: str | None) -> bool:

@@ -379,3 +379,31 @@ def test_a_reconcile_opens_only_the_articles_that_carry_the_posts_title(za, cloc
     found = channel.reconcile(post(lost.ref_code), None)
     assert found.found == Found.PRESENT and found.remote_id == same["id"]
     assert details() - before == 2
+
+
+def test_a_reconcile_on_a_big_oa_stops_at_the_channels_own_article_from_before_the_send(za, clock, zalo):
+    """Zalo lists no dates, so an OA of thousands of articles could never be read to its end: a lost
+    create stayed "unknown" until a person settled it. The channel's own articles delivered before
+    the first send mark how far back to look: the search stops at the first one it meets."""
+    def foreign(n: int) -> dict:
+        return {"id": f"f{n:05d}", "token": f"ftok-{n}", "polls": 0, "verified": True, "title": f"Bài khác {n}",
+                "author": "Người khác", "description": "Tin khác.", "body": [], "status": "show", "cover": {},
+                "link": f"https://zalo.me/article/f{n:05d}"}
+
+    zalo.articles.extend(foreign(n) for n in range(2500))  # years of the OA's posts, older than ours
+    for n in range(3):
+        approved(za, channels=ZA, at=START + timedelta(minutes=n + 1), title=f"Tin cũ {n}")
+    dispatch(za, clock, START + timedelta(minutes=5))
+    assert {d.state for d in all_deliveries(za)} == {S.DELIVERED}
+    later = START + timedelta(hours=2)
+    zalo.articles.extend(foreign(3000 + n) for n in range(30))  # posted on Zalo by hand meanwhile
+    approved(za, channels=ZA, at=later, title="Tin bị mất câu trả lời")
+    zalo.script = [("http", 502, "<html>Bad Gateway</html>")]
+    dispatch(za, clock, later)
+    [lost] = [d for d in all_deliveries(za) if d.state != S.DELIVERED]
+    assert lost.state == S.NEEDS_RECONCILE
+    before = sum(1 for r in zalo.requests if r["path"].endswith("/article/getslice"))
+    dispatch(za, clock, lost.next_attempt_at)
+    [lost] = [d for d in all_deliveries(za) if d.ref_code == lost.ref_code]
+    assert lost.state == S.RETRY_WAIT  # not there: safe to create, after a backoff
+    assert sum(1 for r in zalo.requests if r["path"].endswith("/article/getslice")) - before == 4
