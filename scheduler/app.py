@@ -34,6 +34,7 @@ class App:
         self.clock = clock or Clock()
         self.scratch = scratch
         self.trial_time = False  # the clock was set with --now
+        self._ready = False
 
     def refuse_trial_time(self) -> None:
         """A change made "as if it were another time" is allowed on a practice database only."""
@@ -59,8 +60,11 @@ class App:
         return make_engine(self.settings.url)
 
     def ready_engine(self) -> Engine:
-        """The engine, after checking that ``cchc init`` has created the current schema."""
-        ensure_ready(self.engine)
+        """The engine, after checking that ``cchc init`` has created the current schema: once per
+        ``App`` (a service or the web app checks at its first use, not at every pass or page)."""
+        if not self._ready:
+            ensure_ready(self.engine)
+            self._ready = True
         return self.engine
 
     @cached_property

@@ -257,3 +257,17 @@ def test_an_approval_of_a_page_opened_before_an_edit_approves_nothing_and_shows_
     missing = hung.post(f"/api/announcements/{ann_id}/approve", headers={"X-CSRF-Token": me["csrf"]})
     assert missing.status_code == 400 and "content_hash" in missing.json()["error"]
     assert approve(hung, hung_csrf, ann_id).status_code == 303
+
+
+def test_the_schema_is_checked_once_not_on_every_page(staff, monkeypatch):
+    """Every page used to re-read the migration state; a running web app checks it at its first page."""
+    from scheduler import app as app_module
+    from tests.web import logged_in
+
+    calls = []
+    real = app_module.ensure_ready
+    monkeypatch.setattr(app_module, "ensure_ready", lambda engine: calls.append(1) or real(engine))
+    client, _ = logged_in(staff, "lan")
+    for path in ("/", "/announcements", "/deliveries", "/calendar"):
+        assert client.get(path).status_code == 200
+    assert len(calls) <= 1
