@@ -1,0 +1,129 @@
+"""What every route of the web app shares: the core and the logged-in staff member as FastAPI
+dependencies, the form and CSRF checks, rendering a page, and the names pages show.
+
+``create_web`` puts the ``App`` and the templates on ``app.state``; a route asks for ``core: CoreDep``
+and calls ``staff(request)`` (which raises ``NeedLogin``: pages go to the login form, the API answers
+401).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel
+
+from scheduler import labels, users
+from scheduler.app import App
+from scheduler.clock import show
+from scheduler.db import read_session
+from scheduler.models import DeliveryState as S
+from scheduler.models import Role, User
+
+RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]  # a larger number names no row (and overflows SQL)
+PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
+COOKIE, LOGIN_COOKIE = "cchc_session", "cchc_login"
+FONT_DIR = Path("/usr/share/fonts/truetype/noto")  # Debian's fonts-noto-core, installed by scripts/setup.sh
+FONTS = ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf", "NotoSansTaiViet-Regular.ttf")
+PAGE_SIZE = 50
+CALENDAR_ITEMS = 6  # per day in the month view; the week view shows all
+STATUS_TEXT, STATE_TEXT, ROLE_TEXT = labels.ANNOUNCEMENT_STATUS, labels.DELIVERY_STATE, labels.ROLE
+LANG_TEXT = {"vi": "Tiếng Việt", "blt": "Tiếng Thái", "hmn": "Tiếng Mông"}
+ATTENTION = (S.NEEDS_PERSON, S.FAILED, S.NEEDS_RECONCILE, S.RETRACTING)
+
+
+class NeedLogin(Exception):
+    """No open session: pages go to the login form, the API answers 401."""
+
+
+@dataclass(frozen=True)
+class Staff:
+    user: User
+    csrf: str
+
+    @property
+    def approver(self) -> bool:
+        return self.user.role in users.APPROVERS
+
+    @property
+    def admin(self) -> bool:
+        return self.user.role == Role.ADMIN
+
+
+class DraftIn(BaseModel):
+    """An announcement as the JSON API takes it (times in Vietnam time, ``YYYY-MM-DD HH:MM``)."""
+
+    title: str | None = None
+    body: str | None = None
+    topics: list[str] | None = None
+    channels: list[str] | None = None
+    languages: list[str] | None = None
+    priority: str | None = None
+    at: str | None = None
+    next_slot: bool | None = None
+    repeat: str | None = None
+    until: str | None = None
+    expires: str | None = None
+    submit: bool = False
+
+
+def core_of(request: Request) -> App:
+    return request.app.state.core
+
+
+CoreDep = Annotated[App, Depends(core_of)]
+
+
+def staff(request: Request) -> Staff:
+    """The staff member of the request's session; ``NeedLogin`` without one."""
+    core = core_of(request)
+    with read_session(core.ready_engine()) as session:
+        found = users.current(session, request.cookies.get(COOKIE), core.now())
+    if found is None:
+        raise NeedLogin
+    return Staff(found[0], found[1].csrf)
+
+
+async def form(request: Request, who: Staff) -> dict[str, Any]:
+    """The posted form, after its CSRF token was checked against the session."""
+    data = await request.form()
+    sent = str(data.get("csrf") or request.headers.get("X-CSRF-Token") or "")
+    if not secrets.compare_digest(sent, who.csrf):
+        raise HTTPException(403, "Biểu mẫu đã cũ hoặc không hợp lệ; hãy tải lại trang rồi làm lại.")
+    return {key: data.getlist(key) if len(data.getlist(key)) > 1 else data.get(key) for key in data}
+
+
+def api_csrf(request: Request, who: Staff) -> None:
+    if not secrets.compare_digest(request.headers.get("X-CSRF-Token", ""), who.csrf):
+        raise HTTPException(403, "thiếu hoặc sai X-CSRF-Token (lấy từ GET /api/me)")
+
+
+def page(request: Request, template: str, who: Staff | None, code: int = 200, **context: Any) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(
+        request, template, {"who": who, "now": show(core_of(request).now()), **context}, status_code=code)
+
+
+def back(path: str, note: str = "") -> RedirectResponse:
+    return RedirectResponse(path + (f"?{urlencode({'note': note})}" if note else ""), status_code=303)
+
+
+def web_link(url: str | None) -> bool:
+    """Whether a URL that came back from a platform may be shown as a link: http or https only (never
+    ``javascript:``, ``data:`` or a file path)."""
+    return bool(url) and urlsplit(url.strip()).scheme.lower() in ("http", "https") and "\n" not in url
+
+
+def local_path(path: str) -> str:
+    """Only a path on this site may be a redirect target (never ``//elsewhere``)."""
+    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/"
+
+
+def is_https(request: Request) -> bool:
+    """Over https (directly, or through a trusted proxy: CCHC_TRUSTED_PROXIES), cookies are Secure."""
+    return request.url.scheme == "https"

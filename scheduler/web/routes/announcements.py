@@ -1,0 +1,307 @@
+"""Announcements: list, compose and edit (with translations and recordings), read, act on."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from sqlmodel import select
+from starlette.concurrency import run_in_threadpool
+
+from scheduler import announcements, queries, users
+from scheduler.app import App
+from scheduler.db import read_session, write_session
+from scheduler.errors import CchcError, ContentChangedError, InputError
+from scheduler.models import Announcement, AnnouncementStatus, Translation
+from scheduler.web import forms
+from scheduler.web.deps import (
+    LANG_TEXT,
+    STATUS_TEXT,
+    CoreDep,
+    RowId,
+    Staff,
+    back,
+    form,
+    page,
+    staff,
+)
+
+router = APIRouter()
+
+
+@router.get("/announcements", response_class=HTMLResponse, include_in_schema=False)
+def announcement_list(request: Request, core: CoreDep, status: str | None = None, note: str = "") -> HTMLResponse:
+    who = staff(request)
+    if status and status not in STATUS_TEXT:
+        raise InputError("Trạng thái", "hãy chọn trạng thái trong danh sách")
+    with read_session(core.ready_engine()) as session:
+        rows = queries.announcements(session, status=status or None)
+    return page(request, "announcements.html", who, rows=rows, status=status or "", note=note)
+
+
+@router.get("/approvals", response_class=HTMLResponse, include_in_schema=False)
+def approvals(request: Request, core: CoreDep, note: str = "") -> HTMLResponse:
+    who = staff(request)
+    with read_session(core.ready_engine()) as session:
+        rows = queries.announcements(session, status="submitted")
+    return page(request, "announcements.html", who, rows=rows, status="submitted", note=note, approvals=True)
+
+
+@router.get("/announcements/new", response_class=HTMLResponse, include_in_schema=False)
+def new_announcement(request: Request, core: CoreDep) -> HTMLResponse:
+    who = staff(request)
+    return compose_page(core, request, who, {"languages": ["vi"], "priority": "normal", "repeat": "none"})
+
+
+@router.get("/announcements/{announcement_id}/edit", response_class=HTMLResponse, include_in_schema=False)
+def edit_announcement(request: Request, core: CoreDep, announcement_id: RowId) -> HTMLResponse:
+    who = staff(request)
+    with read_session(core.ready_engine()) as session:
+        detail = queries.announcement(session, announcement_id)
+    if detail["status"] == "cancelled":
+        raise HTTPException(409, f"Thông báo {detail['ref']} đã bị hủy, không sửa được; hãy soạn thông báo mới.")
+    return compose_page(core, request, who, forms.form_values(detail), ann=detail)
+
+
+def compose_page(core: App, request: Request, who: Staff, values: dict[str, Any], *, ann: dict | None = None,
+                 error: str | None = None) -> HTMLResponse:
+    config, unit = core.config, core.config.default_unit
+    plan = next((p for p in config.plans.values() if p.unit == unit), None)
+    return page(request, "compose.html", who, code=400 if error else 200, values=values, ann=ann, error=error,
+                topics={code: t.text for code, t in plan.topics.items()} if plan else {},
+                channels={n: ch.title for n, ch in config.channels.items() if ch.unit == unit and ch.enabled},
+                previewing={n for n, ch in config.channels.items() if ch.mode == "preview"},
+                repeating=[ch.title for n, ch in config.channels.items()
+                           if ch.unit == unit and ch.enabled and config.repeats(n)],
+                translated=forms.TRANSLATED, audio_types=",".join(forms.AUDIO_TYPES),
+                max_audio_mb=announcements.MAX_AUDIO_BYTES // 2**20)
+
+
+@router.post("/announcements", include_in_schema=False)
+async def create_announcement(request: Request, core: CoreDep) -> Response:
+    return await save(core, request, None)
+
+
+@router.post("/announcements/{announcement_id}/edit", include_in_schema=False)
+async def update_announcement(request: Request, core: CoreDep, announcement_id: RowId) -> Response:
+    return await save(core, request, announcement_id)
+
+
+async def save(core: App, request: Request, announcement_id: int | None) -> Response:
+    """Create or change an announcement with its translations and recordings, in one transaction:
+    if anything is wrong nothing is stored, and the form comes back as it was typed."""
+    who = staff(request)
+    values = await form(request, who)
+    uploads: dict[str, Path] = {}
+    try:
+        for lang in forms.TRANSLATED:
+            saved = await forms.save_upload(values.get(f"audio_{lang}"), f"audio_{lang}", uploads_dir(core))
+            if saved is not None:
+                uploads[lang] = saved
+        ann_id, notes = await run_in_threadpool(store, core, who, announcement_id, values, uploads)
+    except CchcError as exc:
+        shown = None
+        if announcement_id is not None:
+            with read_session(core.ready_engine()) as session:
+                shown = queries.announcement(session, announcement_id)
+        return compose_page(core, request, who, forms.listed(values), ann=shown, error=forms.message(exc))
+    finally:
+        for path in uploads.values():
+            path.unlink(missing_ok=True)
+    return back(f"/announcements/{ann_id}", " ".join(notes))
+
+
+def uploads_dir(core: App) -> Path:
+    return core.settings.data_dir / "uploads"
+
+
+def store(core: App, who: Staff, announcement_id: int | None, values: dict[str, Any],
+          uploads: dict[str, Path]) -> tuple[int, list[str]]:
+    from channels.loudspeaker.tts import VoiceError, load_recording
+
+    for lang, path in uploads.items():  # not audio, silent or far too long: refused now, not at broadcast
+        try:
+            load_recording(path, core.config.speech.recordings)
+        except VoiceError as exc:
+            raise InputError(f"audio_{lang}", str(exc).replace(path.name, "đã chọn")) from None
+    actor, now = who.user.name, core.now()
+    with write_session(core.ready_engine()) as session:
+        if announcement_id is None:
+            ann = announcements.create(session, config=core.config, draft=forms.draft_from(values),
+                                       author=actor, now=now)
+            notes = [f"Đã lưu thông báo {ann.ref_code}."]
+        else:
+            ann = announcements.get(session, announcement_id)
+            changes = announcements.edit(session, config=core.config, ann=ann,
+                                         draft=forms.draft_from(values, ann), actor=actor, now=now)
+            notes = [f"Đã lưu thay đổi của {ann.ref_code}."] + [f"{n[:1].upper()}{n[1:]}." for n in changes]
+        for lang in forms.TRANSLATED:
+            notes += _translation(core, session, ann, lang, values, uploads.get(lang), actor, now)
+        if values.get("submit") and ann.status in (AnnouncementStatus.DRAFT, AnnouncementStatus.REJECTED):
+            announcements.submit(session, ann=ann, actor=actor, now=now)
+            notes.append("Đã gửi duyệt.")
+        return ann.id, notes
+
+
+def _translation(core: App, session, ann: Announcement, lang: str, values: dict[str, Any], audio: Path | None,
+                 actor: str, now: datetime) -> list[str]:
+    """Store the form's ``lang`` version if it is new or changed; an empty box leaves it as it was."""
+    body = str(values.get(f"body_{lang}") or "").strip()
+    title = str(values.get(f"title_{lang}") or "").strip() or None
+    if not body and audio is None:
+        return []
+    existing = session.exec(select(Translation).where(Translation.announcement_id == ann.id,
+                                                      Translation.lang == lang)).first()
+    if (audio is None and existing is not None and existing.body == body
+            and existing.title == (title or ann.title)):
+        return []
+    try:
+        changes = announcements.translate(session, ann=ann, lang=lang, title=title, body=body, audio=audio,
+                                          recordings=core.settings.data_dir / "recordings", translator=actor,
+                                          now=now)
+    except InputError as exc:
+        field = {"--body": f"body_{lang}", "--title": f"title_{lang}"}.get(exc.field, exc.field)
+        raise InputError(field, str(exc).removeprefix(exc.field + ": ")) from None
+    return [f"Đã lưu {LANG_TEXT[lang]}{' kèm ghi âm' if audio else ''}."] + [
+        f"{n[:1].upper()}{n[1:]}." for n in changes]
+
+
+@router.get("/announcements/{announcement_id}", response_class=HTMLResponse, include_in_schema=False)
+def announcement_page(request: Request, core: CoreDep, announcement_id: RowId, note: str = "") -> HTMLResponse:
+    who = staff(request)
+    with read_session(core.ready_engine()) as session:
+        detail = queries.announcement(session, announcement_id)
+        posts: dict[str, Any] = {}  # one post (or why there is none) per language, for every channel
+        for lang in detail["languages"]:
+            try:
+                posts[lang] = queries.preview_post(session, core.config, announcement_id, lang, core.now())
+            except CchcError as exc:
+                posts[lang] = forms.message(exc)
+    listen = detail["languages"] if loudspeaker_of(core, detail["channels"]) else []
+    return page(request, "announcement.html", who, a=detail, previews=previews(core, posts, detail["channels"]),
+                listen=listen, note=note)
+
+
+def loudspeaker_of(core: App, names: list[str]) -> str | None:
+    return next((n for n in names if core.config.channels[n].slotted and n in core.channels), None)
+
+
+def previews(core: App, posts: dict[str, Any], names: list[str]) -> list[dict]:
+    """What each channel would send, per language: the approver sees exactly what goes out."""
+    shown = []
+    for name in names:
+        channel = core.channels.get(name)
+        for lang, post in posts.items():
+            if channel is None or lang not in core.config.channels[name].languages:
+                continue
+            title, language = core.config.channels[name].title, LANG_TEXT.get(lang, lang)
+            if isinstance(post, str):
+                shown.append({"channel": name, "title": title, "lang": lang, "language": language, "text": "",
+                              "problem": post})
+                continue
+            text = channel.preview_text(post)
+            limit = getattr(channel.settings, "max_chars", None)
+            shown.append({"channel": name, "title": title, "lang": lang, "language": language,
+                          "post_title": post.title,
+                          "text": text, "length": len(text), "limit": limit})
+    return shown
+
+
+@router.post("/api/preview", tags=["api"])
+async def api_preview(request: Request, core: CoreDep) -> dict[str, Any]:
+    """What each chosen channel would send for the compose form's text, before it is saved (form fields
+    as the compose page sends them; ``X-CSRF-Token`` header)."""
+    who = staff(request)
+    values = await form(request, who)
+    unit = core.config.default_unit
+    chosen = [values.get("channels")] if isinstance(values.get("channels"), str) else values.get("channels") or []
+    names = [n for n in core.config.expand_channels([c for c in chosen if c in core.config.channels
+                                                     or c in core.config.groups], unit)
+             if n in core.channels]
+    langs = values.get("languages") or ["vi"]
+    title = str(values.get("title") or "")
+    posts: dict[str, Any] = {}
+    for lang in [langs] if isinstance(langs, str) else langs:
+        if lang not in LANG_TEXT:
+            continue
+        body = str(values.get("body" if lang == "vi" else f"body_{lang}") or "")
+        if not body.strip() and lang != "vi":
+            posts[lang] = f"chưa nhập bản t{LANG_TEXT[lang][1:]}"  # "bản tiếng Mông"
+            continue
+        heading = title if lang == "vi" else str(values.get(f"title_{lang}") or "") or title
+        posts[lang] = queries.draft_post(core.config, unit=unit, ref="XEM-TRUOC", announcement_id=0, lang=lang,
+                                         title=heading, body=body, priority=str(values.get("priority") or "normal"),
+                                         topics=[], now=core.now())
+    return {"previews": previews(core, posts, names)}
+
+
+@router.get("/announcements/{announcement_id}/audio/{lang}", include_in_schema=False)
+def listen(request: Request, core: CoreDep, announcement_id: RowId, lang: str) -> Response:
+    """The announcement in ``lang`` as the loudspeaker will play it (voice or recording, levelled), as MP3."""
+    from channels.loudspeaker.tts import NoVoice
+
+    staff(request)
+    if lang not in LANG_TEXT:
+        raise HTTPException(404, "Không có tiếng này.")
+    with read_session(core.ready_engine()) as session:
+        detail = queries.announcement(session, announcement_id)
+        text, recording = queries.spoken_version(session, announcement_id, lang)
+    name = loudspeaker_of(core, detail["channels"]) or core.loudspeaker()
+    folder = core.settings.data_dir / "cache" / "listen"
+    # Rendered once per version: the recording's stored name carries its digest, the text is in the key.
+    key = hashlib.sha256("\n".join([name, lang, text, str(recording or "")]).encode()).hexdigest()
+    cached = folder / f"{key}.mp3"
+    if not cached.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+            try:
+                core.broadcaster().listen(name, text, lang, recording, Path(tmp) / "nghe-thu.mp3")
+            except NoVoice as exc:
+                raise HTTPException(409, f"Chưa nghe thử được: {exc}") from None
+            os.replace(Path(tmp) / "nghe-thu.mp3", cached)
+    return FileResponse(cached, media_type="audio/mpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.post("/announcements/{announcement_id}/{action}", include_in_schema=False)
+async def act(request: Request, core: CoreDep, announcement_id: RowId, action: str) -> Response:
+    who = staff(request)
+    values = await form(request, who)
+    try:
+        note = act_on(core, who, announcement_id, action, str(values.get("reason") or ""),
+                    str(values.get("content_hash") or ""))
+    except ContentChangedError as exc:  # show the new version: the approver reads it before deciding
+        return back(f"/announcements/{announcement_id}", forms.message(exc))
+    return back(f"/announcements/{announcement_id}", note)
+
+
+def act_on(core: App, who: Staff, announcement_id: int, action: str, reason: str, shown_hash: str = "") -> str:
+    if action in users.APPROVER_ACTIONS and not who.approver:
+        raise HTTPException(403, "Chỉ người có vai trò Thẩm định hoặc Quản trị mới làm được việc này.")
+    actor, now = who.user.name, core.now()
+    with write_session(core.ready_engine()) as session:
+        ann = announcements.get(session, announcement_id)
+        if action == "submit":
+            announcements.submit(session, ann=ann, actor=actor, now=now)
+            return "Đã gửi duyệt."
+        if action == "approve":
+            if not shown_hash:
+                raise InputError("content_hash", "thiếu mã nội dung của bản đã đọc (content_hash); hãy mở lại "
+                                                 "trang thông báo, đọc rồi phê duyệt")
+            count = len(announcements.approve(session, config=core.config, ann=ann, approver=actor, now=now,
+                                              shown_hash=shown_hash))
+            return f"Đã phê duyệt: {count} lượt phát đã được xếp lịch."
+        if action == "reject":
+            if not reason.strip():
+                raise InputError("reason", "hãy ghi lý do từ chối để người viết sửa")
+            announcements.reject(session, ann=ann, approver=actor, reason=reason, now=now)
+            return "Đã từ chối và gửi lý do cho người viết."
+        if action == "cancel":
+            count = announcements.cancel(session, ann=ann, actor=actor, reason=reason, now=now)
+            return f"Đã hủy thông báo; {count} lượt chưa phát bị hủy."
+    raise HTTPException(404, "Không có thao tác này.")

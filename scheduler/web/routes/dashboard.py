@@ -1,0 +1,75 @@
+"""The dashboard: today's schedule and slots, quotas, what needs a person."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlmodel import col, func, select
+
+from scheduler import queries
+from scheduler.app import App
+from scheduler.clock import LOCAL_TZ, show, show_vn
+from scheduler.db import read_session
+from scheduler.dispatch import holds
+from scheduler.errors import CchcError
+from scheduler.models import Announcement, AnnouncementStatus, Delivery, ServiceState
+from scheduler.models import DeliveryState as S
+from scheduler.periods import span_at
+from scheduler.web import forms
+from scheduler.web.deps import (
+    ATTENTION,
+    CoreDep,
+    page,
+    staff,
+)
+from scheduler.web.routes.views import token_warnings
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def dashboard(request: Request, core: CoreDep) -> HTMLResponse:
+    who = staff(request)
+    return page(request, "dashboard.html", who, **overview(core))
+
+
+def overview(core: App) -> dict[str, Any]:
+    from scheduler.compliance import evaluate
+
+    now = core.now()
+    day = now.astimezone(LOCAL_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+    unit = core.config.default_unit
+    loudspeakers = [n for n, ch in core.config.channels_of(unit).items() if ch.slotted]
+    with read_session(core.ready_engine()) as session:
+        today = queries.schedule(session, since=day, until=day + timedelta(days=1), unit=unit)
+        slots = queries.as_run(session, since=day, until=day + timedelta(days=1))
+        try:
+            quotas = [evaluate(session, core.config, unit=unit, span=span_at(kind, now), now=now)
+                      for kind in ("month", "quarter")]
+            plan_problem = None
+        except CchcError as exc:  # e.g. no plan for this year yet: the rest of the page still matters
+            quotas, plan_problem = [], forms.message(exc)
+        attention = session.exec(select(Delivery).where(col(Delivery.state).in_(ATTENTION))
+                                 .order_by(col(Delivery.state) != S.NEEDS_PERSON, col(Delivery.due_at).desc())
+                                 .limit(50)).all()
+        held = holds(session, now)
+        beat = session.get(ServiceState, "heartbeat")
+        unrecorded = queries.missing_recordings(session, core.config)
+        tokens = queries.expiring_tokens(session, now, token_warnings(core))
+        waiting = session.exec(select(func.count()).select_from(Announcement).where(
+            Announcement.status == AnnouncementStatus.SUBMITTED)).one()
+    return {
+        "unit": core.config.units[unit].name, "today": today, "slots": slots,
+        "loudspeaker_today": [r for r in today if r["channel"] in loudspeakers],
+        "quotas": quotas, "plan_problem": plan_problem,
+        "attention": [queries.delivery_row(d) for d in attention],
+        "held": [{"channel": h.channel, "why": h.reason, "since": show_vn(h.since),
+                  "until": show_vn(h.until) if h.until else None} for h in held],
+        "unrecorded": unrecorded, "tokens": tokens,
+        "heartbeat": show(beat.updated_at) if beat else None,
+        "heartbeat_late": beat is None or now - beat.updated_at > timedelta(minutes=5),
+        "waiting": waiting,
+    }
