@@ -110,6 +110,18 @@ def edit(session: Session, *, config: Config, ann: Announcement, draft: Draft, a
     return notes
 
 
+def check_recording(path: Path, config: Config, field: str, *, shown_as: str | None = None) -> None:
+    """Refuse a recording now, not at broadcast time, if it is not audio, is silent or is far too long
+    (``InputError`` on ``field``); ``shown_as`` replaces the file's own name in the message."""
+    from channels.loudspeaker.tts import VoiceError, load_recording  # pydub loads only with a recording
+
+    try:
+        load_recording(path, config.speech.recordings)
+    except VoiceError as exc:
+        message = str(exc).replace(path.name, shown_as) if shown_as else str(exc)
+        raise InputError(field, message) from None
+
+
 def translate(session: Session, *, ann: Announcement, lang: str, title: str | None, body: str,
               audio: Path | None, recordings: Path, translator: str, now: datetime) -> list[str]:
     """Add or replace the ``blt``/``hmn`` version of an announcement, optionally with a recording."""

@@ -457,12 +457,7 @@ def translate(app: App, user: str | None, announcement_id: int, lang: str, title
     check_language(lang)
     body = _body(body, body_file)
     if audio is not None and audio.is_file():
-        from channels.loudspeaker.tts import VoiceError, load_recording
-
-        try:  # refuse a file that is not audio, silent or far too long now, not at broadcast time
-            load_recording(audio, app.config.speech.recordings)
-        except VoiceError as exc:
-            raise InputError("--audio", str(exc)) from None
+        announcements.check_recording(audio, app.config, "--audio")
     with write_session(app.ready_engine()) as session:
         ann = announcements.get(session, announcement_id)
         notes = announcements.translate(session, ann=ann, lang=lang, title=title, body=body or "",

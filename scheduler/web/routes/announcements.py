@@ -123,13 +123,8 @@ def uploads_dir(core: App) -> Path:
 
 def store(core: App, who: Staff, announcement_id: int | None, values: dict[str, Any],
           uploads: dict[str, Path]) -> tuple[int, list[str]]:
-    from channels.loudspeaker.tts import VoiceError, load_recording
-
-    for lang, path in uploads.items():  # not audio, silent or far too long: refused now, not at broadcast
-        try:
-            load_recording(path, core.config.speech.recordings)
-        except VoiceError as exc:
-            raise InputError(f"audio_{lang}", str(exc).replace(path.name, "đã chọn")) from None
+    for lang, path in uploads.items():
+        announcements.check_recording(path, core.config, f"audio_{lang}", shown_as="đã chọn")
     actor, now = who.user.name, core.now()
     with write_session(core.ready_engine()) as session:
         if announcement_id is None:
