@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import unicodedata
 from typing import Any
 
 import click
 
-from scheduler.text import spreadsheet_cell
+from scheduler.text import csv_text
 
 
 def width(text: str) -> int:
@@ -41,16 +39,6 @@ def table(rows: list[dict], columns: list[str], headers: dict[str, str] | None =
     return "\n".join(out)
 
 
-def to_csv(rows: list[dict], columns: list[str]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: spreadsheet_cell(",".join(map(str, v)) if isinstance(v, list) else v)
-                         for k, v in row.items()})
-    return buffer.getvalue()
-
-
 def to_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)
 
@@ -59,7 +47,7 @@ def emit(rows: list[dict], columns: list[str], *, fmt: str, empty: str) -> None:
     if fmt == "json":
         click.echo(to_json(rows))
     elif fmt == "csv":
-        click.echo(to_csv(rows, columns), nl=False)
+        click.echo(csv_text(rows, columns), nl=False)
     elif not rows:
         click.echo(empty)
     else:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -17,7 +15,7 @@ from scheduler.clock import local_midnight, parse_local_date
 from scheduler.db import read_session, write_session
 from scheduler.errors import InputError
 from scheduler.models import DeliveryState as S
-from scheduler.text import spreadsheet_cell
+from scheduler.text import csv_text
 from scheduler.web.deps import (
     LANG_TEXT,
     PAGE_SIZE,
@@ -68,13 +66,9 @@ def delivery_csv(request: Request, core: CoreDep, channel: str = "", state: str 
     staff(request)
     with read_session(core.ready_engine()) as session:
         rows = queries.log_rows(session, **log_filters(core, channel, state, lang, since, until))
-    out = io.StringIO()
     columns = ["time", "ref", "channel", "lang", "origin", "due", "action", "outcome", "http", "ms", "state",
                "remote_id", "url", "message"]
-    writer = csv.DictWriter(out, columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows({key: spreadsheet_cell(value) for key, value in row.items()} for row in rows)
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",  # BOM: Excel reads UTF-8
+    return Response("\ufeff" + csv_text(rows, columns), media_type="text/csv; charset=utf-8",  # BOM: Excel reads UTF-8
                     headers={"Content-Disposition": 'attachment; filename="nhat-ky-phat.csv"'})
 
 
