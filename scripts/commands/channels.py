@@ -1,0 +1,128 @@
+"""Channels: what a post would look like, credentials, keys and renewed tokens."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from channels.secrets import redact
+from scheduler.clock import show
+from scheduler.errors import InputError
+from scripts.commands.common import (
+    ROW_ID,
+    CchcGroup,
+    Commands,
+    with_app,
+)
+
+if TYPE_CHECKING:
+    from scheduler.app import App
+
+cli = Commands()
+
+
+@cli.command()
+@click.argument("announcement_id", type=ROW_ID, metavar="ID")
+@click.option("--channel", required=True, help="Tên kênh (xem config/channels.toml).")
+@click.option("--lang", default="vi", show_default=True, help="vi, blt hoặc hmn.")
+@with_app(writes=False)
+def preview(app: App, user: str | None, announcement_id: int, channel: str, lang: str) -> None:
+    """Xem đúng nội dung và yêu cầu mà một kênh sẽ gửi cho thông báo này (không gửi gì)."""
+    from scheduler import queries
+    from scheduler.db import read_session
+    target = app.channels.get(channel)
+    if target is None:
+        raise InputError("--channel", f"không có kênh '{channel}'; các kênh: {', '.join(sorted(app.channels))}")
+    if not target.supports_preview:
+        raise InputError("--channel", f"kênh loại {target.kind} không có bản xem trước yêu cầu; với kênh truyền "
+                                      "thanh hãy dùng cchc render hoặc cchc programme, với trang web: cchc show")
+    with read_session(app.ready_engine()) as session:
+        post = queries.preview_post(session, app.config, announcement_id, lang, app.now())
+    request = target.request_for(post)
+    click.echo(request.to_json())
+    message = request.body.get("message") if isinstance(request.body, dict) else None
+    if message is not None:
+        limit = getattr(target.settings, "max_chars", None)
+        click.echo(f"Độ dài: {len(message)} ký tự" + (f" (tối đa {limit})" if limit else ""), err=True)
+
+
+@cli.group("channel", cls=CchcGroup)
+def channel_group() -> None:
+    """Kênh phát, đăng tin."""
+
+
+@channel_group.command("check")
+@click.argument("name")
+@with_app(writes=False)
+def channel_check(app: App, user: str | None, name: str) -> None:
+    """Kiểm tra thông tin xác thực và quyền của một kênh trên nền tảng; nói rõ cần sửa gì."""
+    from scheduler.db import write_session
+    from scheduler.dispatch import holds, release_channel
+
+    target = app.channels.get(name)
+    if target is None:
+        raise InputError("NAME", f"không có kênh '{name}'; các kênh: {', '.join(sorted(app.channels))}")
+    problems = [redact(p) for p in target.secret_problems() or target.check()]
+    with write_session(app.ready_engine()) as session:
+        reason = next((hold.reason for hold in holds(session, app.now()) if hold.channel == name), None)
+        if not problems:
+            release_channel(session, name, actor=user or "cli", now=app.now())
+    mode = app.config.channels[name].mode
+    if problems:
+        click.echo(f"Kênh {name} ({target.kind}, {mode}) chưa sẵn sàng:")
+        for problem in problems:
+            click.echo(f"  - {problem}")
+        if reason:
+            click.echo(f"  Kênh đang tạm dừng gửi vì: {reason}")
+        for note in target.notes():
+            click.echo(f"  Lưu ý: {redact(note)}")
+        raise SystemExit(1)
+    click.echo(f"Kênh {name} ({target.kind}, {mode}): thông tin xác thực và quyền đều ổn.")
+    if reason:
+        click.echo("  Kênh đã được mở lại: các lượt đang chờ sẽ được gửi (nếu còn trong hạn).")
+    for note in target.notes():
+        click.echo(f"  Lưu ý: {note}")
+
+
+@channel_group.command("key")
+def channel_key() -> None:
+    """In ra một khóa mã hoá mới, để đặt vào biến CCHC_SECRET_KEY (khóa cất mã của Zalo, TikTok)."""
+    from scheduler.credentials import new_key
+
+    click.echo(new_key())
+
+
+@channel_group.command("token")
+@click.argument("name")
+@click.option("--refresh-token-stdin", "from_stdin", is_flag=True,
+              help="Đọc mã làm mới từ đầu vào chuẩn thay vì hỏi.")
+@with_app()
+def channel_token(app: App, user: str | None, name: str, from_stdin: bool) -> None:
+    """Nhập mã làm mới (refresh token) của kênh Zalo hoặc TikTok: mã được mã hoá rồi mới lưu, và đổi
+    ngay lấy mã truy cập để biết mã dùng được."""
+    from channels.tokens import TokenChannel, TokenProblem, Tokens, VaultError
+
+    target = app.channels.get(name)
+    if target is None:
+        raise InputError("NAME", f"không có kênh '{name}'; các kênh: {', '.join(sorted(app.channels))}")
+    if not isinstance(target, TokenChannel) or target.tokens is None:
+        raise InputError("NAME", f"kênh {name} ({target.kind}) không dùng mã làm mới; thông tin xác thực của kênh "
+                                 "này đặt trong biến môi trường ghi ở config/channels.toml")
+    app.ready_engine()
+    text = sys.stdin.readline() if from_stdin else click.prompt("Mã làm mới (refresh token)", hide_input=True)
+    if not text.strip():
+        raise InputError("--refresh-token-stdin", "không nhận được mã nào; hãy dán mã làm mới rồi nhấn Enter")
+    try:
+        stored = target.tokens.save(Tokens(access_token="", refresh_token=text.strip()))
+    except VaultError as exc:
+        raise InputError("CCHC_SECRET_KEY", str(exc)) from None
+    try:
+        fresh = target.current_tokens(force=stored)  # one renewal: proves the token, gets an access token
+    except TokenProblem as exc:
+        click.echo(f"Đã lưu mã nhưng nền tảng không nhận: {exc.receipt.message}", err=True)
+        raise SystemExit(1) from None
+    until = show(fresh.access_expires_at) if fresh.access_expires_at else "không rõ"
+    click.echo(f"Đã lưu mã (mã hoá) của kênh {name}; mã truy cập mới dùng được đến {until}.")
+    click.echo(f"Tiếp theo: cchc channel check {name}")

@@ -1,0 +1,160 @@
+"""The loudspeaker: speech text, a voice to listen to, a slot's programme, the as-run log."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from scheduler.clock import LOCAL_TZ, local_midnight, parse_local, parse_local_date, show
+from scheduler.errors import InputError, RuleError
+from scheduler.text import check_language, read_text_file
+from scripts.commands.common import (
+    ROW_ID,
+    Commands,
+    fmt_option,
+    with_app,
+)
+from scripts.output import table, to_json
+
+if TYPE_CHECKING:
+    from scheduler.app import App
+
+cli = Commands()
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--file", "text_file", type=click.Path(dir_okay=False), help="Đọc văn bản từ tệp UTF-8.")
+@with_app(writes=False)
+def speech(app: App, user: str | None, text: str | None, text_file: str | None) -> None:
+    """In ra văn bản mà giọng đọc sẽ đọc (ngày, số, số hiệu văn bản, chữ viết tắt đã viết ra đầy đủ)."""
+    from channels.loudspeaker.speech import SpeechError, SpeechText
+
+    content = read_text_file(text_file, "--file") if text_file else text
+    if not content:
+        raise InputError("TEXT", "hãy đưa văn bản cần đọc, ví dụ: cchc speech \"Ngày 01/8/2025, UBND xã...\"")
+    lexicon = app.config.speech
+    try:
+        click.echo(SpeechText(lexicon.abbreviations, lexicon.document_codes).speak(content))
+    except SpeechError as exc:
+        raise InputError("TEXT", str(exc)) from None
+
+
+@cli.command()
+@click.argument("announcement_id", type=ROW_ID, required=False, metavar="ID")
+@click.option("--text", help="Đọc văn bản này thay cho một thông báo.")
+@click.option("--lang", default="vi", show_default=True, help="vi, blt hoặc hmn.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Tệp âm thanh ra (.mp3 hoặc .wav).")
+@click.option("--channel", help="Kênh truyền thanh lấy thông số âm thanh (mặc định: kênh của đơn vị mặc định).")
+@with_app(writes=False)
+def render(app: App, user: str | None, announcement_id: int | None, text: str | None, lang: str, out: Path,
+           channel: str | None) -> None:
+    """Nghe thử: đọc một thông báo hoặc một đoạn văn bản thành tệp âm thanh, cho biết giọng nào đã đọc."""
+    from channels.loudspeaker.tts import NoVoice
+    from scheduler import queries
+    from scheduler.db import read_session
+
+    check_language(lang)
+    if (announcement_id is None) == (text is None):
+        raise InputError("ID/--text", "hãy đưa mã thông báo HOẶC --text \"văn bản\" (chỉ một trong hai)")
+    if out.suffix.lower() not in (".mp3", ".wav"):
+        raise InputError("--out", "tên tệp ra phải kết thúc bằng .mp3 hoặc .wav")
+    name = app.loudspeaker(channel)
+    recording = None
+    if announcement_id is not None:
+        with read_session(app.ready_engine()) as session:
+            text, recording = queries.spoken_version(session, announcement_id, lang)
+    try:
+        clip = app.broadcaster().listen(name, text or "", lang, recording, out)
+    except NoVoice as exc:
+        raise InputError("--lang" if recording is None and lang != "vi" else "TEXT", str(exc)) from None
+    click.echo(f"Voiced by: {clip.engine} ({clip.voice}){' [from cache]' if clip.cached else ''}")
+    click.echo(f"Length: {clip.duration_ms / 1000:.1f} s -> {out}")
+    if lang == "vi":
+        click.echo(f"Speech text: {clip.speech_text}")
+
+
+@cli.command()
+@click.option("--channel", help="Kênh truyền thanh (mặc định: kênh của đơn vị mặc định).")
+@click.option("--slot", "slot_text", required=True, metavar='"YYYY-MM-DD HH:MM"', help="Khung giờ phát.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Ghi chương trình ra tệp MP3 này.")
+@click.option("--build", is_flag=True,
+              help="Dựng thật như dịch vụ sẽ làm trước giờ phát (ghi nhật ký, dời tin không vừa).")
+@fmt_option
+@with_app(writes=False)
+def programme(app: App, user: str | None, channel: str | None, slot_text: str, out: Path | None, build: bool,
+              as_json: bool) -> None:
+    """Xem trước (hoặc dựng) chương trình phát của một khung giờ: thứ tự, thời lượng, giọng đọc."""
+    from scheduler import queries
+    name = app.loudspeaker(channel)
+    slot_at = parse_local(slot_text, "--slot")
+    slots = app.channels[name].settings.slots
+    if show(slot_at)[-5:] not in slots:
+        raise InputError("--slot", f"{show(slot_at)[-5:]} không phải khung giờ của kênh {name}; "
+                                   f"các khung giờ: {', '.join(slots)}")
+    if out is not None and out.suffix.lower() != ".mp3":
+        raise InputError("--out", "tên tệp ra phải kết thúc bằng .mp3")
+    if build:  # building records the slot: not "as if it were another time" on real data
+        app.refuse_trial_time()
+    broadcaster = app.broadcaster()
+    if not build and out is None:
+        out = app.settings.data_dir / "cache" / "preview" / f"{name}.mp3"
+    from channels.loudspeaker.playout import PlayoutError
+
+    try:
+        prepared = broadcaster.prepare(name, slot_at, dry_run=not build, out=out)
+    except PlayoutError as exc:  # e.g. --build for a slot that has already played
+        raise RuleError(str(exc)) from None
+    rows = [{"at": queries.minutes(p["start_ms"]), "ref": p["ref_code"], "lang": p["lang"], "engine": p["engine"],
+             "length": queries.minutes(p["duration_ms"]), "title": p["title"]} for p in prepared.parts]
+    if as_json:
+        click.echo(to_json({"channel": name, "slot": show(slot_at), "length": queries.minutes(prepared.duration_ms),
+                            "file": str(prepared.path or ""), "parts": rows, "notes": prepared.notes}))
+        return
+    click.echo(f"Programme {name} {show(slot_at)} ({'built' if build else 'preview'}): "
+               f"{queries.minutes(prepared.duration_ms)}, {len(rows)} parts")
+    if rows:
+        click.echo(table(rows, ["at", "ref", "lang", "engine", "length", "title"]))
+        click.echo(f"File: {prepared.path}")
+    else:
+        click.echo("Không có tin nào đến hạn trong khung giờ này.")
+    for note in prepared.notes:
+        click.echo(f"  - {note}")
+
+
+@cli.command()
+@click.option("--date", "date_text", metavar="YYYY-MM-DD", help="Ngày (mặc định: hôm nay).")
+@click.option("--channel")
+@fmt_option
+@with_app(writes=False)
+def asrun(app: App, user: str | None, date_text: str | None, channel: str | None, as_json: bool) -> None:
+    """Nhật ký phát thanh: từng khung giờ, giờ bắt đầu và kết thúc thực tế, tin và ngôn ngữ đã phát."""
+    from scheduler import queries
+    from scheduler.db import read_session
+    day = parse_local_date(date_text, "--date") if date_text else app.now().astimezone(LOCAL_TZ).date()
+    if channel:
+        app.loudspeaker(channel)
+    with read_session(app.ready_engine()) as session:
+        rows = queries.as_run(session, since=local_midnight(day), until=local_midnight(day + timedelta(days=1)),
+                              channel=channel)
+    if as_json:
+        click.echo(to_json(rows))
+        return
+    if not rows:
+        click.echo(f"Chưa có khung giờ nào trong nhật ký phát ngày {day:%d/%m/%Y}.")
+        return
+    click.echo(table(rows, ["slot", "channel", "kind", "status", "started", "ended", "delay_s", "length",
+                            "played", "message"]))
+    for row in rows:
+        if row["parts"] or row["notes"]:
+            click.echo(f"\n{row['slot']} {row['channel']}:")
+        for part in row["parts"]:
+            mark = "đã phát" if part["played"] else "chưa phát"
+            click.echo(f"  {part['at']:>6} {part['ref']:<16} {part['lang']:<4} {part['engine']:<10} "
+                       f"{part['length']:>6} {mark}  {part['title'][:50]}")
+        for note in row["notes"]:
+            click.echo(f"  - {note}")

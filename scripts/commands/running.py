@@ -1,0 +1,240 @@
+"""Running: the service, the web app, dispatch by hand, accounts, the audit trail and the delivery log."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from scheduler.clock import show, show_vn
+from scheduler.codes import DeliveryState
+from scheduler.errors import InputError
+from scheduler.text import check_language
+from scripts.commands.common import (
+    LOG_COLUMNS,
+    CchcGroup,
+    Commands,
+    fmt_option,
+    moment,
+    with_app,
+)
+from scripts.output import emit, to_json
+
+if TYPE_CHECKING:
+    from scheduler.app import App
+
+cli = Commands()
+
+
+@cli.command()
+@with_app(log_level=logging.INFO)
+def run(app: App, user: str | None) -> None:
+    """Chạy dịch vụ: gửi các lượt đến hạn theo lịch, cho đến khi Ctrl-C hoặc SIGTERM."""
+    from scheduler.service import run as run_service
+
+    run_service(app)
+
+
+@cli.command()
+@click.option("--host", help="Địa chỉ nghe (mặc định CCHC_WEB_HOST, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Cổng (mặc định CCHC_WEB_PORT, 8090).")
+@with_app(log_level=logging.INFO)
+def web(app: App, user: str | None, host: str | None, port: int | None) -> None:
+    """Chạy riêng ứng dụng web cho cán bộ (soạn, duyệt, xem lịch và nhật ký phát)."""
+    from scheduler.web.server import server
+
+    app.ready_engine()
+    host, port = host or app.settings.web_host, port or app.settings.web_port
+    click.echo(f"Ứng dụng web: http://{host}:{port}/ (Ctrl-C để dừng)", err=True)
+    server(app, host, port).run()
+
+
+@cli.group("user", cls=CchcGroup)
+def user_group() -> None:
+    """Tài khoản cán bộ đăng nhập ứng dụng web."""
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Mật khẩu", hide_input=True, confirmation_prompt="Nhập lại mật khẩu")
+
+
+def _manager(app: App, user: str | None) -> str:
+    from scheduler import users
+    from scheduler.db import read_session
+
+    with read_session(app.ready_engine()) as session:
+        return users.managing(session, user)
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["editor", "approver", "admin"]),
+              help="editor: soạn; approver: soạn và duyệt bài của người khác; admin: toàn quyền.")
+@click.option("--password-stdin", "from_stdin", is_flag=True, help="Đọc mật khẩu từ đầu vào chuẩn (một dòng).")
+@with_app()
+def user_add(app: App, user: str | None, name: str, role: str, from_stdin: bool) -> None:
+    """Tạo tài khoản; mật khẩu được hỏi (không hiện khi gõ) hoặc đọc từ đầu vào chuẩn."""
+    from scheduler import users
+    from scheduler.db import write_session
+
+    actor = _manager(app, user)
+    password = _password(from_stdin)
+    with write_session(app.ready_engine()) as session:
+        added = users.add_user(session, name=name, role=role, password=password, actor=actor, now=app.now())
+    click.echo(f"Đã tạo tài khoản {added.name} ({role}).")
+
+
+@user_group.command("list")
+@fmt_option
+@with_app(writes=False)
+def user_list(app: App, user: str | None, as_json: bool) -> None:
+    """Các tài khoản: vai trò, đang hoạt động hay đã khóa, số phiên đăng nhập đang mở."""
+    from scheduler import labels, users
+    from scheduler.db import read_session
+
+    with read_session(app.ready_engine()) as session:
+        rows = users.list_users(session, app.now())
+    shown = [{**row, "role": labels.ROLE[row["role"]], "active": "hoạt động" if row["active"] else "đã khóa",
+              "created": show_vn(row["created"], time=False)} for row in rows]
+    emit(rows if as_json else shown, ["name", "role", "active", "sessions", "created"],
+         fmt="json" if as_json else "table", empty="Chưa có tài khoản nào; tạo bằng: cchc user add TÊN --role admin")
+
+
+@user_group.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", "from_stdin", is_flag=True, help="Đọc mật khẩu mới từ đầu vào chuẩn (một dòng).")
+@with_app()
+def user_passwd(app: App, user: str | None, name: str, from_stdin: bool) -> None:
+    """Đặt mật khẩu mới cho một tài khoản; các phiên đăng nhập của nó kết thúc ngay."""
+    from scheduler import users
+    from scheduler.db import write_session
+
+    actor = _manager(app, user)
+    password = _password(from_stdin)
+    with write_session(app.ready_engine()) as session:
+        changed = users.set_password(session, name=name, password=password, actor=actor, now=app.now())
+    click.echo(f"Đã đổi mật khẩu của {changed.name}; các phiên đăng nhập cũ đã kết thúc.")
+
+
+def _set_active(name: str, active: bool, help_text: str) -> None:
+    @click.argument("name")
+    @with_app()
+    def command(app: App, user: str | None, name: str) -> None:
+        from scheduler import users
+        from scheduler.db import write_session
+
+        actor = _manager(app, user)
+        with write_session(app.ready_engine()) as session:
+            changed = users.set_active(session, name=name, active=active, actor=actor, now=app.now())
+        click.echo(f"Đã {'mở khóa' if active else 'khóa'} tài khoản {changed.name}"
+                   + ("." if active else "; các phiên đăng nhập của nó đã kết thúc."))
+
+    command.__doc__ = help_text
+    user_group.command(name)(command)
+
+
+_set_active("disable", False, "Khóa một tài khoản: không đăng nhập được nữa, các phiên đang mở kết thúc ngay.")
+_set_active("enable", True, "Mở khóa một tài khoản đã khóa.")
+
+
+@user_group.command("sessions")
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Kết thúc mọi phiên đăng nhập của tài khoản này ngay.")
+@with_app(writes=False)
+def user_sessions(app: App, user: str | None, name: str, revoke: bool) -> None:
+    """Các phiên đăng nhập đang mở của một tài khoản; --revoke để kết thúc tất cả."""
+    from scheduler import users
+    from scheduler.db import read_session, write_session
+
+    if revoke:
+        app.refuse_trial_time()
+        actor = _manager(app, user)
+        with write_session(app.ready_engine()) as session:
+            ended = users.revoke_sessions(session, name=name, actor=actor, now=app.now())
+        click.echo(f"Đã kết thúc {ended} phiên đăng nhập của {name}.")
+        return
+    with read_session(app.ready_engine()) as session:
+        rows = users.open_sessions(session, name=name, now=app.now())
+    if not rows:
+        click.echo(f"{name} không có phiên đăng nhập nào đang mở.")
+    for row in rows:
+        click.echo(f"  từ {show_vn(row.created_at)} đến {show_vn(row.expires_at)}")
+
+
+@cli.command()
+@click.option("--since", "since_text", metavar="YYYY-MM-DD[ HH:MM]")
+@click.option("--until", "until_text", metavar="YYYY-MM-DD[ HH:MM]")
+@click.option("--user", "who", help="Chỉ việc của người này (tên đăng nhập, hoặc cchc-fill...).")
+@click.option("--action", help="Chỉ một loại việc, ví dụ approve, edit, login-failed, channel-hold.")
+@click.option("--subject", help="Chỉ một đối tượng, ví dụ announcement:12, user:lan, channel:muong-la-zalo.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
+@fmt_option
+@with_app(writes=False, acting=False)
+def audit(app: App, user: str | None, since_text: str | None, until_text: str | None, who: str | None,
+          action: str | None, subject: str | None, limit: int, as_json: bool) -> None:
+    """Nhật ký thao tác: ai làm gì, với thông báo, tài khoản hay kênh nào, lúc nào (mới nhất trước)."""
+    from scheduler import audit as trail
+    from scheduler import labels
+    from scheduler.db import read_session
+
+    with read_session(app.ready_engine()) as session:
+        rows = trail.events(session, since=moment(since_text, "--since"),
+                            until=moment(until_text, "--until", end_of_day=True), actor=who, action=action,
+                            subject=subject, limit=limit)
+    data = [{"at": show_vn(e.at), "actor": e.actor, "action": e.action, "subject": e.subject, "detail": e.detail}
+            for e in rows]
+    if as_json:
+        click.echo(to_json(data))
+        return
+    shown = [{**row, "actor": labels.actor(row["actor"]), "action": labels.AUDIT_ACTION.get(row["action"],
+                                                                                            row["action"]),
+              "detail": ", ".join(f"{k}={v}" for k, v in row["detail"].items())} for row in data]
+    emit(shown, ["at", "actor", "action", "subject", "detail"], fmt="table", empty="Không có thao tác nào.")
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Xử lý một lượt những gì đến hạn rồi thoát.")
+@with_app(log_level=logging.INFO)
+def dispatch(app: App, user: str | None, once: bool) -> None:
+    """Gửi những lượt đến hạn một lần rồi thoát (cho cron và kiểm thử)."""
+    if not once:
+        raise InputError("--once", "hãy thêm --once (hoặc dùng 'cchc run' để chạy dịch vụ liên tục)")
+    report = app.dispatcher().run_once()
+    click.echo(f"Dispatch at {show(app.now())}: {report.summary()}")
+    if any(ch.slotted for ch in app.channels.values()):
+        app.broadcaster().run_due()
+    from scheduler.service import check_quotas
+
+    if warned := check_quotas(app):
+        click.echo(f"{warned} cảnh báo chỉ tiêu mới (xem: cchc compliance)")
+
+
+@cli.command()
+@click.option("--since", "since_text", metavar="YYYY-MM-DD[ HH:MM]")
+@click.option("--until", "until_text", metavar="YYYY-MM-DD[ HH:MM]")
+@click.option("--channel")
+@click.option("--status", type=click.Choice([s.value for s in DeliveryState]))
+@click.option("--lang")
+@click.option("--limit", type=click.IntRange(1), help="Số dòng tối đa.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@fmt_option
+@with_app(writes=False)
+def logs(app: App, user: str | None, since_text: str | None, until_text: str | None, channel: str | None,
+         status: str | None, lang: str | None, limit: int | None, fmt: str, as_json: bool) -> None:
+    """Nhật ký phát: mọi lần gửi và kiểm tra lại, với kết quả."""
+    from scheduler import queries
+    from scheduler.db import read_session
+    if lang:
+        check_language(lang)
+    if channel and channel not in app.config.channels:
+        raise InputError("--channel", f"không có kênh '{channel}'; các kênh: {', '.join(app.config.channels)}")
+    since = moment(since_text, "--since")
+    until = moment(until_text, "--until", end_of_day=True)
+    with read_session(app.ready_engine()) as session:
+        rows = queries.log_rows(session, since=since, until=until, channel=channel, status=status,
+                                lang=lang, limit=limit)
+    emit(rows, LOG_COLUMNS, fmt="json" if as_json else fmt, empty="Nhật ký trống với bộ lọc này.")

@@ -1,0 +1,176 @@
+"""Setting up: the database, the practice copy, the configuration and the plans."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from scheduler.errors import ConfigError, InputError, RuleError
+from scheduler.text import read_text_file
+from scripts.commands.common import (
+    CchcGroup,
+    Commands,
+    fmt_option,
+    with_app,
+)
+
+if TYPE_CHECKING:
+    from scheduler.app import App
+
+cli = Commands()
+
+
+@cli.command()
+@click.option("--samples", "with_samples", is_flag=True,
+              help="Nạp thêm các thông báo mẫu (đã gửi duyệt) để thử.")
+@click.option("--practice", is_flag=True,
+              help="Cơ sở dữ liệu để thử và kiểm thử: mọi lệnh nhận --now. Không dùng cho dữ liệu thật.")
+@with_app(writes=False)
+def init(app: App, user: str | None, with_samples: bool, practice: bool) -> None:
+    """Tạo hoặc nâng cấp cơ sở dữ liệu và nạp cấu hình (chạy lại không thay đổi gì)."""
+    from sqlmodel import select
+
+    from scheduler import catalog, samples, scratch
+    from scheduler.db import migrate, read_session, write_session
+    from scheduler.models import Announcement
+
+    config = app.config
+    migrate(app.engine)
+    if practice:
+        with read_session(app.engine) as session:
+            used = session.exec(select(Announcement.id).limit(1)).first() is not None
+        if used and not scratch.is_practice(app.engine):
+            raise RuleError("cơ sở dữ liệu này đã có thông báo thật; không đổi nó thành cơ sở dữ liệu thử được. "
+                            "Hãy dùng --scratch, hoặc CCHC_DATA_DIR / CCHC_DATABASE_URL khác cho bản thử")
+        scratch.mark_practice(app.engine, app.now())
+    app.refuse_trial_time()
+    with write_session(app.engine) as session:
+        changes = catalog.sync(session, config)
+        created = []
+        if with_samples:
+            created = samples.load(session, config=config, now=app.now(),
+                                   recordings=app.settings.data_dir / "recordings")
+    for line in changes:
+        click.echo(f"  {line}")
+    for ann in created:
+        click.echo(f"  sample announcement {ann.id} ({ann.ref_code}) queued and submitted: {ann.title}")
+    kind = " (practice: --now allowed)" if practice or app.scratch else ""
+    click.echo(f"Database ready at {app.engine.url.render_as_string(hide_password=True)}{kind}; "
+               f"{len(changes) + len(created)} change(s).")
+
+
+@cli.command("scratch")
+@click.option("--reset", is_flag=True, help="Bỏ bản thử cũ và sao chép lại từ dữ liệu thật.")
+def scratch_cmd(reset: bool) -> None:
+    """Bản thử (data/scratch): nơi thử mọi lệnh với --scratch, kể cả --now, không đụng tới dữ liệu thật."""
+    from scheduler import scratch
+    from scheduler.app import App
+    from scheduler.settings import Settings
+
+    settings = Settings()
+    app = App(settings)
+    place, made = scratch.ensure(settings, app.engine, app.now(), reset=reset)
+    app.engine.dispose()
+    state = "vừa sao chép từ dữ liệu thật" if made else "đã có (thêm --reset để sao chép lại)"
+    click.echo(f"Bản thử: {place} ({state}).")
+    click.echo("Thêm --scratch vào mỗi lệnh (hoặc đặt CCHC_SCRATCH=1) để làm trên bản thử, ví dụ:")
+    click.echo('  cchc schedule --scratch            (giờ các lượt đang chờ)')
+    click.echo('  cchc dispatch --once --scratch --now "YYYY-MM-DD HH:MM"')
+
+
+@cli.group("config", cls=CchcGroup)
+def config_group() -> None:
+    """Cấu hình trong thư mục config/."""
+
+
+@config_group.command("check")
+@with_app(writes=False)
+def config_check(app: App, user: str | None) -> None:
+    """Kiểm tra mọi tệp cấu hình và báo mọi lỗi (tệp, dòng, điều cần sửa)."""
+    config = app.config
+    problems = [f"kênh {name}: {problem}" for name, channel in app.channels.items()
+                for problem in channel.secret_problems()]
+    if problems:
+        raise ConfigError(problems)
+    click.echo(f"Cấu hình hợp lệ ({config.directory}): {len(config.units)} đơn vị, {len(config.plans)} kế hoạch, "
+               f"{len(config.channels)} kênh, {len(config.samples)} thông báo mẫu.")
+
+
+@cli.group("plan", cls=CchcGroup)
+def plan_group() -> None:
+    """Kế hoạch tuyên truyền CCHC."""
+
+
+@plan_group.command("show")
+@click.option("--unit", help="Mã đơn vị (mặc định: đơn vị mặc định trong config/units.toml).")
+@fmt_option
+@with_app(writes=False)
+def plan_show(app: App, user: str | None, unit: str | None, as_json: bool) -> None:
+    """Xem kế hoạch của đơn vị: các nội dung (mục a, b, ...) và chỉ tiêu."""
+    from scheduler import queries
+    from scheduler.db import read_session
+    unit = unit or app.config.default_unit
+    with read_session(app.ready_engine()) as session:
+        plans = queries.plan(session, unit)
+    if not plans:
+        raise InputError("--unit", f"đơn vị '{unit}' chưa có kế hoạch; các đơn vị: {', '.join(app.config.units)}")
+    if as_json:
+        click.echo(json.dumps(plans, ensure_ascii=False, indent=2))
+        return
+    for p in plans:
+        click.echo(f"{p['title']} ({p['id']})\n{p['decision']}")
+        if p["issued"] or p["effective"]:
+            click.echo(f"Ban hành {_day(p['issued'])}; áp dụng từ {_day(p['effective'] or p['issued'])}")
+        click.echo("\nNội dung:")
+        for t in p["topics"]:
+            click.echo(f"  {t['code']}) [{t['clause']}] {t['text']}")
+        click.echo("\nChỉ tiêu:")
+        for t in p["targets"]:
+            about = f"; chỉ mục {', '.join(t['topics'])}" if t["topics"] else ""
+            about += f"; không tính mục {', '.join(t['exclude_topics'])}" if t["exclude_topics"] else ""
+            click.echo(f"  [{t['clause']}] ít nhất {t['minimum']} / {t['period']} trên {t['channel']} "
+                       f"({', '.join(t['languages'])}{about}): {t['description']}")
+
+
+def _day(iso: str | None) -> str:
+    """``2025-08-01`` as staff write it: 01/08/2025."""
+    return f"{iso[8:10]}/{iso[5:7]}/{iso[:4]}" if iso else "(chưa ghi)"
+
+
+@plan_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--unit", help="Đơn vị của kế hoạch (mặc định: đơn vị mặc định).")
+@click.option("--id", "plan_id", help="Mã kế hoạch (mặc định: <đơn vị>-<năm>).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Ghi đề xuất vào tệp này (mặc định: in ra màn hình). Không ghi đè tệp đã có.")
+@with_app(writes=False)
+def plan_import(app: App, user: str | None, file: Path, unit: str | None, plan_id: str | None,
+                out: Path | None) -> None:
+    """Đọc văn bản kế hoạch (tệp .txt) và đề xuất tệp cấu hình kế hoạch: các mục nội dung và chỉ tiêu."""
+    from scheduler.plan_import import propose, to_toml
+
+    unit = unit or app.config.default_unit
+    if unit not in app.config.units:
+        raise InputError("--unit", f"không có đơn vị '{unit}'; các đơn vị: {', '.join(sorted(app.config.units))}")
+    proposal = propose(read_text_file(file, "FILE"), config=app.config, unit=unit)
+    if proposal.year is None:
+        raise InputError("FILE", "không tìm thấy năm của kế hoạch (\"năm 20..\") trong văn bản")
+    text = to_toml(proposal, plan_id=plan_id or f"{unit}-{proposal.year}", unit=unit, source=file.name)
+    if out is None:
+        click.echo(text)
+    elif out.exists():
+        raise InputError("--out", f"tệp '{out}' đã có; hãy chọn tên khác (đề xuất không ghi đè kế hoạch đã có)")
+    else:
+        out.write_text(text, encoding="utf-8")
+    click.echo(f"Đề xuất {len(proposal.topics)} mục nội dung, {len(proposal.targets)} chỉ tiêu:", err=True)
+    for key, t in proposal.targets.items():
+        click.echo(f"  {key}: [{t['clause']}] ít nhất {t['minimum']}/{t['period']} trên {t['channel']} "
+                   f"({', '.join(t['languages'])})", err=True)
+    for note in proposal.notes:
+        click.echo(f"  Lưu ý: {note}", err=True)
+    if out is not None:
+        click.echo(f"Đã ghi {out}. Hãy đọc lại với văn bản gốc, đặt vào config/plans/ rồi chạy: cchc config check",
+                   err=True)
