@@ -37,15 +37,15 @@ def move(d: Delivery, new: S, now: datetime, **changes: Any) -> None:
         setattr(d, name, value)
 
 
-def bulk_update(table, keep: tuple[str, ...] = (), **columns: str):  # noqa: ANN001, ANN201
-    """An UPDATE of ``table`` by id for executemany: each column set from the named parameter, typed
-    as the column (so UTC times and redacted text are stored as everywhere else); a column in ``keep``
-    keeps its value when the parameter is None."""
+def bulk_update(table, keep: tuple[str, ...] = (), by: str = "id", **columns: str):  # noqa: ANN001, ANN201
+    """An UPDATE of ``table`` by ``by`` (parameter ``b_id``) for executemany: each column set from the
+    named parameter, typed as the column (so UTC times and redacted text are stored as everywhere
+    else); a column in ``keep`` keeps its value when the parameter is None."""
     values = {}
     for name, param in columns.items():
         value = bindparam(param, type_=table.c[name].type)
         values[name] = func.coalesce(value, table.c[name]) if name in keep else value
-    return update(table).where(table.c.id == bindparam("b_id")).values(values)
+    return update(table).where(table.c[by] == bindparam("b_id")).values(values)
 
 
 # remote id, address and finish time are kept when a result brings none (a reconcile still waiting).

@@ -48,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, insert, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -121,7 +121,6 @@ class Claim:
     reconciles: int
     expires_at: datetime
     remote_id: str | None
-    attempt_row: int  # the Attempt row this claim writes its result into
     started: float = 0.0  # monotonic time the send or reconcile began, for the attempt's duration
 
 
@@ -163,6 +162,8 @@ class Dispatcher:
         self.engine = engine
         self.channels = channels
         self.websites = [name for name, channel in channels.items() if channel.category == "website"]
+        self.clean: set[str] = set()
+        self.unit_names: dict[str, str] = {}  # units change only with the configuration: read once
         self.modes = modes
         self.now = now
         self.policy = policy or RetryPolicy()
@@ -204,6 +205,7 @@ class Dispatcher:
     def run_once(self) -> PassReport:
         report = PassReport()
         self.held, self.checked = set(), set()  # holds live in the database; these cover this pass only
+        self.clean: set[str] = set()  # channels seen without a failure count this pass (no need to look again)
         self.window = dict.fromkeys(self.channels, 1)
         report.expired = self.expire_overdue()
         report.rescued = self.rescue_abandoned()
@@ -347,7 +349,7 @@ class Dispatcher:
                now: datetime) -> list[Claim]:
         """Give each row (locked by the caller) this worker's attempt id and a lease, and open its
         attempt; rows whose approval went are cancelled instead."""
-        posts = load_posts(session, rows, now)
+        posts = load_posts(session, rows, now, self.unit_names)
         started = []
         for d in rows:
             post = posts.get(d.id)
@@ -361,12 +363,14 @@ class Dispatcher:
                 d.attempt_count += 1
             d.attempt_id, d.claimed_by, d.updated_at = str(uuid.uuid4()), self.worker, now
             d.lease_until = db_now + self.lease
-            attempt = Attempt(delivery_id=d.id, attempt_id=d.attempt_id, started_at=now, kind=kind)
-            session.add(attempt)
-            started.append((d, post, attempt))
+            started.append((d, post))
         session.flush()
+        if started:  # the attempts opened, in one statement; results find them by attempt_id
+            session.execute(insert(Attempt.__table__), [
+                {"delivery_id": d.id, "attempt_id": d.attempt_id, "started_at": now, "kind": kind}
+                for d, _ in started])
         return [Claim(d.id, d.attempt_id, d.channel_id, post, d.attempt_count, d.reconcile_count, d.expires_at,
-                      d.remote_id, attempt.id) for d, post, attempt in started]
+                      d.remote_id) for d, post in started]
 
     # -- sends --------------------------------------------------------------------------------
 
@@ -493,7 +497,7 @@ class Dispatcher:
                     message = f"kết quả đến muộn, một lần thử mới hơn đã thay thế: {message}"[:2000]
                     log.warning("stale result for delivery %s ignored", claim.delivery_id)
                 attempts.append({
-                    "b_id": claim.attempt_row, "b_finished": now,
+                    "b_id": claim.attempt_id, "b_finished": now,
                     "b_duration": int((time.monotonic() - claim.started) * 1000), "b_outcome": outcome[:20],
                     "b_status": r.http_status, "b_code": r.error_code, "b_message": message,
                     "b_remote_id": decision.remote_id})
@@ -513,9 +517,11 @@ class Dispatcher:
         """What a wave's sends say about their channels: a limit to wait for, an outage to sit out."""
         if not results:
             return
-        names = {r.claim.channel_id for r in results}
-        known = {row.key for row in session.exec(select(ServiceState).where(
-            col(ServiceState.key).in_([key + name for name in names for key in (WAIT_KEY, FAILURES_KEY)])))}
+        fine = {r.claim.channel_id for r in results
+                if r.receipt and r.receipt.outcome in (Outcome.SENT, Outcome.PENDING)}
+        look = sorted(fine - self.clean)  # a success clears a failure count: is there one? (once a pass)
+        known = set(session.exec(select(ServiceState.key).where(
+            col(ServiceState.key).in_([FAILURES_KEY + name for name in look])))) if look else set()
         for r in results:
             name, receipt = r.claim.channel_id, r.receipt
             assert receipt is not None
@@ -530,19 +536,23 @@ class Dispatcher:
             if receipt.outcome in (Outcome.RETRYABLE, Outcome.UNKNOWN):
                 failures = count_failure(session, name, now)
                 known.add(FAILURES_KEY + name)
+                self.clean.discard(name)
                 if failures >= self.policy.outage_after:
                     step = failures - self.policy.outage_after
                     hold = min(self.policy.cap_seconds, self.policy.outage_hold_seconds * 2 ** step)
                     set_wait(session, name, f"nền tảng đang lỗi ({failures} lần liên tiếp): {receipt.message}"[:500],
                              now + timedelta(seconds=hold), now)
                     self.held.add(name)
-            elif receipt.outcome in (Outcome.SENT, Outcome.PENDING) and FAILURES_KEY + name in known:
-                clear_failures(session, name)
-                known.discard(FAILURES_KEY + name)
+            elif receipt.outcome in (Outcome.SENT, Outcome.PENDING):
+                if FAILURES_KEY + name in known:
+                    clear_failures(session, name)
+                    known.discard(FAILURES_KEY + name)
+                self.clean.add(name)
 
 
-_WRITE_ATTEMPT = bulk_update(Attempt.__table__, finished_at="b_finished", duration_ms="b_duration", outcome="b_outcome",
-                       http_status="b_status", error_code="b_code", message="b_message", remote_id="b_remote_id")
+_WRITE_ATTEMPT = bulk_update(Attempt.__table__, by="attempt_id", finished_at="b_finished", duration_ms="b_duration",
+                             outcome="b_outcome", http_status="b_status", error_code="b_code", message="b_message",
+                             remote_id="b_remote_id")
 
 
 REAUTH_KEY = "reauth:"  # held until a person renews the channel's credentials
@@ -679,14 +689,17 @@ def post_or_cancel(session: Session, d: Delivery, now: datetime) -> Post | None:
     return load_posts(session, [d], now).get(d.id)
 
 
-def load_posts(session: Session, rows: list[Delivery], now: datetime) -> dict[int, Post]:
+def load_posts(session: Session, rows: list[Delivery], now: datetime,
+               unit_names: dict[str, str] | None = None) -> dict[int, Post]:
     """The content to send for each delivery (by id), with one query a table for the whole batch,
     after re-checking each one's approval: a claimable delivery that lost it is cancelled."""
     if not rows:
         return {}
     anns, approvals, translations = _approval_inputs(session, sorted({d.announcement_id for d in rows}))
-    units = {u.id: u for u in session.exec(select(Unit).where(
-        col(Unit.id).in_(sorted({a.unit_id for a in anns.values()}))))}
+    names = {} if unit_names is None else unit_names  # the caller's cache of unit names, filled here
+    missing = sorted({a.unit_id for a in anns.values()} - set(names))
+    if missing:
+        names.update(session.execute(select(Unit.id, Unit.name).where(col(Unit.id).in_(missing))).all())
     reopened = [d.id for d in rows if d.state not in CLAIMABLE]  # reconciled or retracted: how far back to look
     first = dict(session.execute(select(Attempt.delivery_id, func.min(Attempt.started_at))
                                  .where(col(Attempt.delivery_id).in_(reopened), Attempt.kind == "send")
@@ -701,14 +714,13 @@ def load_posts(session: Session, rows: list[Delivery], now: datetime) -> dict[in
             log.warning("delivery %s cancelled at send time: %s", d.ref_code, problem)
             continue
         assert ann is not None
-        unit = units.get(ann.unit_id)
         title, body, audio = ann.title, ann.body, None
         tr = next((t for t in translations.get(ann.id, []) if t.lang == d.lang), None)
         if d.lang != "vi" and tr is not None:
             title, body, audio = tr.title, tr.body, tr.audio_path
         posts[d.id] = Post(delivery_id=d.id, ref_code=d.ref_code, announcement_id=ann.id, lang=d.lang,
                            title=title, body=body, priority=ann.priority, topics=list(ann.topics),
-                           due_at=d.due_at, unit_name=unit.name if unit else ann.unit_id, sent_at=now,
+                           due_at=d.due_at, unit_name=names.get(ann.unit_id, ann.unit_id), sent_at=now,
                            audio_path=audio, first_sent_at=first.get(d.id), older_remote_ids=older.get(d.id, ()))
     return posts
 
