@@ -22,10 +22,10 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import and_, or_
+from sqlalchemy import Integer, String, and_, case, cast, func, literal, or_, text
 from sqlmodel import Session, col, select
 
 from channels.base import CATEGORIES
@@ -35,7 +35,7 @@ from scheduler.clock import slot_times
 from scheduler.config import Config, PlanFile, TargetConfig
 from scheduler.errors import InputError
 from scheduler.models import Announcement, AuditEvent, Delivery, DeliveryState
-from scheduler.periods import Span, span_at, spans_in
+from scheduler.periods import Span, span_of, spans_in
 from scheduler.states import COMING
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,8 @@ def evaluate(session: Session, config: Config, *, unit: str, span: Span, now: da
 
     Only what went out counts. A channel in preview mode publishes nothing: its deliveries end
     ``previewed`` and count only when ``count_preview`` (the simulation, which previews every channel
-    to show what would result).
+    to show what would result). The counting is done by the database: per target, one query groups its
+    deliveries by language and period (Vietnam time), one per announcement and due time.
     """
     plan = plan_for(config, unit, _year(span))
     rows: list[Row] = []
@@ -182,67 +183,87 @@ def evaluate(session: Session, config: Config, *, unit: str, span: Span, now: da
     hi = max([span.end_at, *(r.span.end_at for r in rows)])
     own = config.channels_of(unit)
     live = sorted(name for name, ch in own.items() if count_preview or ch.mode == "live")
-    facts = _facts(session, sorted(own), live, lo, hi, count_preview=count_preview)
+    done = [DeliveryState.DELIVERED, *([DeliveryState.PREVIEWED] if count_preview else [])]
+    topics = _topics(session, sorted(own), live, done, lo, hi)
     for key, target in plan.targets.items():
-        wanted = set(channels_of_target[key])
-        buckets = _bucket([f for f in facts if f.channel in wanted and target.counts(f.topics)], target.period)
+        wanted = channels_of_target[key]
+        about = None if not (target.topics or target.exclude_topics) else \
+            sorted(ann for ann, codes in topics.items() if target.counts(codes))
+        counts = _counts(session, wanted, [n for n in live if n in wanted], done, lo, hi, target.period, about)
         for row in (r for r in rows if r.key == key):
-            _count(row, buckets.get((row.lang, row.span.label), {}))
-            _judge(row, plan, config, channels_of_target[key], now)
-    coverage = _coverage(plan, [f for f in facts if f.delivered and span.start_at <= f.at < span.end_at])
+            row.delivered, row.scheduled, row.filled = counts.get((row.lang, row.span.label), (0, 0, 0))
+            _judge(row, plan, config, wanted, now)
+    coverage = _coverage(session, plan, sorted(own), done, span, topics)
     return Compliance(unit, plan, span, now, rows, coverage)
 
 
-@dataclass(frozen=True)
-class _Fact:
-    announcement: int
-    channel: str
-    lang: str
-    due: datetime
-    at: datetime  # when it was delivered, or when it is due
-    delivered: bool
-    filled: bool
-    topics: tuple[str, ...]
+def _when(done: list[DeliveryState]):  # noqa: ANN202
+    """When a delivery counts: when it went out, or (still to go) when it is due."""
+    return case((col(Delivery.state).in_(done), col(Delivery.finished_at)), else_=col(Delivery.due_at))
 
 
-def _facts(session: Session, channels: list[str], live: list[str], lo: datetime, hi: datetime, *,
-           count_preview: bool = False) -> list[_Fact]:
-    """Delivered deliveries in ``[lo, hi)`` by delivery time, and open ones by due time: the forecast,
-    from ``live`` channels only (what a channel in preview mode will do is never published)."""
+def _where(channels: list[str], live: list[str], done: list[DeliveryState], lo: datetime, hi: datetime):  # noqa: ANN202
+    """Delivered in ``[lo, hi)`` on ``channels``, or still to go and due then on a ``live`` one (a
+    channel in preview mode will publish nothing)."""
+    return and_(col(Delivery.channel_id).in_(channels), or_(
+        and_(col(Delivery.state).in_(done), col(Delivery.finished_at) >= lo, col(Delivery.finished_at) < hi),
+        and_(col(Delivery.state).in_(COMING), col(Delivery.channel_id).in_(live),
+             Delivery.due_at >= lo, Delivery.due_at < hi)))
+
+
+def _topics(session: Session, channels: list[str], live: list[str], done: list[DeliveryState], lo: datetime,
+            hi: datetime) -> dict[int, tuple[str, ...]]:
+    """The topics of every announcement with a delivery that counts in ``[lo, hi)``."""
     if not channels:
-        return []
-    done = [DeliveryState.DELIVERED, *([DeliveryState.PREVIEWED] if count_preview else [])]
-    query = (select(Delivery.announcement_id, Delivery.channel_id, Delivery.lang, Delivery.state, Delivery.due_at,
-                    Delivery.finished_at, Delivery.origin, Announcement.topics)
-             .join(Announcement, col(Announcement.id) == col(Delivery.announcement_id))
-             .where(col(Delivery.channel_id).in_(channels),
-                    or_(and_(col(Delivery.state).in_(done), col(Delivery.finished_at) >= lo,
-                             col(Delivery.finished_at) < hi),
-                        and_(col(Delivery.state).in_(COMING), col(Delivery.channel_id).in_(live),
-                             Delivery.due_at >= lo, Delivery.due_at < hi))))
-    return [
-        _Fact(ann, channel, lang, due, finished if state in done else due,
-              state in done, origin == FILL_ORIGIN, tuple(topics or ()))
-        for ann, channel, lang, state, due, finished, origin, topics in session.exec(query)
-    ]
+        return {}
+    ids = select(Delivery.announcement_id).where(_where(channels, live, done, lo, hi)).distinct()
+    return {ann: tuple(codes or ()) for ann, codes in session.execute(
+        select(Announcement.id, Announcement.topics).where(col(Announcement.id).in_(ids))).all()}
 
 
-def _bucket(facts: list[_Fact], kind: str) -> dict[tuple[str, str], dict[tuple[int, datetime], _Fact]]:
-    """Facts by (language, period label), one per announcement and due time: delivered if any of its
-    channels delivered it."""
-    buckets: dict[tuple[str, str], dict[tuple[int, datetime], _Fact]] = defaultdict(dict)
-    for fact in facts:
-        seen = buckets[(fact.lang, span_at(kind, fact.at).label)]
-        key = (fact.announcement, fact.due)
-        if key not in seen or (fact.delivered and not seen[key].delivered):
-            seen[key] = fact
-    return buckets
+def _counts(session: Session, channels: list[str], live: list[str], done: list[DeliveryState], lo: datetime,
+            hi: datetime, period: str, about: list[int] | None) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """(delivered, scheduled, filled) by (language, period label): each announcement at each due time
+    once, delivered if any of the channels delivered it, filled if the gap filler made it
+    (``about``: only these announcements)."""
+    if not channels or about == []:
+        return {}
+    label = _period_label(session, _when(done), period)
+    where = _where(channels, live, done, lo, hi)
+    if about is not None:
+        where = and_(where, col(Delivery.announcement_id).in_(about))
+    one = (select(Delivery.lang.label("lang"), label.label("period"),
+                  func.max(case((col(Delivery.state).in_(done), 1), else_=0)).label("done"),
+                  func.max(case((Delivery.origin == FILL_ORIGIN, 1), else_=0)).label("fill"))
+           .where(where).group_by(Delivery.lang, label, Delivery.announcement_id, Delivery.due_at).subquery())
+    rows = session.execute(select(one.c.lang, one.c.period, func.sum(one.c.done), func.count(), func.sum(one.c.fill))
+                           .group_by(one.c.lang, one.c.period)).all()
+    labels = _week_label if period == "week" else str
+    return {(lang, labels(text)): (int(delivered), int(total) - int(delivered), int(filled))
+            for lang, text, delivered, total, filled in rows}
 
 
-def _count(row: Row, seen: dict[tuple[int, datetime], _Fact]) -> None:
-    row.delivered = sum(f.delivered for f in seen.values())
-    row.scheduled = len(seen) - row.delivered
-    row.filled = sum(f.filled for f in seen.values())
+def _period_label(session: Session, at, period: str):  # noqa: ANN001, ANN202
+    """The SQL for the label of the ``period`` (``2025-09``, ``2025-Q3``, ``2025-H2``, ``2025``) that holds
+    ``at`` in Vietnam time (UTC+7, no daylight saving); for weeks, its Monday (``_week_label`` names it)."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    local = None if sqlite else at + text("interval '7 hours'")
+    day = func.date(at, "+7 hours", type_=String) if sqlite else func.to_char(local, "YYYY-MM-DD", type_=String)
+    if period == "week":
+        return func.date(at, "+7 hours", "weekday 0", "-6 days", type_=String) if sqlite else \
+            func.to_char(func.date_trunc("week", local), "YYYY-MM-DD", type_=String)
+    year, month = func.substr(day, 1, 4, type_=String), cast(func.substr(day, 6, 2), Integer)
+    if period == "month":
+        return func.substr(day, 1, 7, type_=String)
+    if period == "quarter":
+        return year.concat("-Q").concat(cast((month + 2) / 3, String))
+    if period == "half":
+        return year.concat("-H").concat(case((month <= 6, literal("1")), else_=literal("2")))
+    return year
+
+
+def _week_label(monday: str) -> str:
+    return span_of("week", date.fromisoformat(monday)).label
 
 
 def _judge(row: Row, plan: PlanFile, config: Config, channels: list[str], now: datetime) -> None:
@@ -267,17 +288,22 @@ def _slots_left(config: Config, channels: list[str], since: datetime, until: dat
     return len(slot_times(sorted(slots), since, until)) if slots else None
 
 
-def _coverage(plan: PlanFile, delivered: list[_Fact]) -> dict[str, dict]:
+def _coverage(session: Session, plan: PlanFile, channels: list[str], done: list[DeliveryState], span: Span,
+              topics: dict[int, tuple[str, ...]]) -> dict[str, dict]:
+    """For each of the plan's topics: deliveries that went out in ``span`` and the announcements they carried."""
     result = {code: {"clause": t.clause, "text": t.text, "deliveries": 0, "announcements": 0}
               for code, t in plan.topics.items()}
-    announcements: dict[str, set[int]] = defaultdict(set)
-    for fact in delivered:
-        for code in fact.topics:
+    if not channels:
+        return result
+    per = session.execute(select(Delivery.announcement_id, func.count()).where(
+        col(Delivery.channel_id).in_(channels), col(Delivery.state).in_(done),
+        col(Delivery.finished_at) >= span.start_at, col(Delivery.finished_at) < span.end_at)
+        .group_by(Delivery.announcement_id)).all()
+    for ann, count in per:
+        for code in topics.get(ann, ()):
             if code in result:
-                result[code]["deliveries"] += 1
-                announcements[code].add(fact.announcement)
-    for code, ids in announcements.items():
-        result[code]["announcements"] = len(ids)
+                result[code]["deliveries"] += count
+                result[code]["announcements"] += 1
     return result
 
 
