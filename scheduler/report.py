@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -326,11 +327,12 @@ def write_docx(report: Report, out: Path) -> None:
             cell.width = width
             para(header, cell=cell, bold=True, center=True, size=11)
         _keep_rows(grid.rows[0], header=True)  # repeated at the top of every page the table runs onto
-        for row in rows:  # add_row gives each new cell the grid's width
-            added = grid.add_row()
-            for cell, value in zip(added.cells, row, strict=True):
-                para(str(value), cell=cell, size=11)
-            _keep_rows(added)  # a row is never broken across two pages
+        template = grid.add_row()  # the first row through the API (cell widths, style, kept whole)...
+        for cell, value in zip(template.cells, rows[0], strict=True):
+            para(str(value), cell=cell, size=11)
+        _keep_rows(template)  # a row is never broken across two pages
+        for row in rows[1:]:  # ...the others are copies of its XML with their own text: ~10x faster
+            _copy_row(grid, template, [str(value) for value in row])
         para()
         if number == 4 and report.compliance.uncovered:
             clauses = [report.compliance.topics[code]["clause"] for code in report.compliance.uncovered]
@@ -349,6 +351,28 @@ def write_docx(report: Report, out: Path) -> None:
         line.paragraph_format.keep_with_next = True
     _keep_rows(sign.rows[0])
     doc.save(out)
+
+
+def _copy_row(grid, template, texts: list[str]) -> None:  # noqa: ANN001
+    """Append a copy of ``template`` (a row of ``grid`` with one run a cell) holding ``texts``."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    copied = deepcopy(template._tr)
+    for cell, value in zip(copied.iterchildren(qn("w:tc")), texts, strict=True):
+        run = next(cell.iter(qn("w:r")))
+        for child in list(run):
+            if child.tag != qn("w:rPr"):
+                run.remove(child)
+        for number, line in enumerate(value.split("\n")):  # as python-docx writes a line break
+            if number:
+                run.append(OxmlElement("w:br"))
+            text = OxmlElement("w:t")
+            text.text = line
+            if line != line.strip():
+                text.set(qn("xml:space"), "preserve")
+            run.append(text)
+    grid._tbl.append(copied)
 
 
 def _keep_rows(row, *, header: bool = False) -> None:  # noqa: ANN001

@@ -228,3 +228,25 @@ def test_the_xlsx_sheet_names_are_whole_words(september, tmp_path):
     channels = book["2. Theo kênh"]
     assert sorted(row[1] for row in channels.iter_rows(min_row=3, values_only=True)) == ["Trang thông tin điện tử",
                                                                                          "Truyền thanh"]
+
+
+def test_every_table_row_of_the_docx_holds_its_own_values_whole_and_unsplittable(long_september, tmp_path):
+    """Rows after the first are copies of its XML with their own text: each must say exactly its row,
+    keep the cell widths and never split across pages, line breaks and leading spaces included."""
+    import dataclasses
+
+    from docx import Document
+    from docx.oxml.ns import qn
+
+    items = [dict(item) for item in long_september.items[:6]]
+    items[3]["title"] = "  Dòng một\nDòng hai"
+    data = dataclasses.replace(long_september, items=items)
+    doc = Document(str(reports.write(data, "docx", tmp_path / "bc.docx")))
+    [(_, _, headers, rows)] = [table for table in reports.tables(data) if table[2] == reports.ITEM_HEADERS]
+    grid = next(t for t in doc.tables if [c.text for c in t.rows[0].cells] == list(headers))
+    assert len(grid.rows) == len(rows) + 1
+    first = [cell._tc.tcPr.find(qn("w:tcW")).get(qn("w:w")) for cell in grid.rows[1].cells]
+    for row, values in zip(grid.rows[1:], rows, strict=True):
+        assert [cell.text for cell in row.cells] == [str(v) for v in values]
+        assert row._tr.trPr.find(qn("w:cantSplit")) is not None
+        assert [cell._tc.tcPr.find(qn("w:tcW")).get(qn("w:w")) for cell in row.cells] == first
