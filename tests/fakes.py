@@ -109,7 +109,7 @@ class FakeReceiver(FakeServer):
             def do_POST(self):  # noqa: N802
                 length = int(self.headers.get("Content-Length", 0))
                 payload = json.loads(self.rfile.read(length))
-                receiver.requests.append({"headers": dict(self.headers), "json": payload})
+                receiver.requests.append({"headers": dict(self.headers), "json": payload, "at": time.monotonic()})
                 if receiver.token and self.headers.get("Authorization") != f"Bearer {receiver.token}":
                     self._reply(401, {"error": "invalid token"})
                     return
@@ -353,7 +353,7 @@ class FakeGraph(FakeServer):
 
             def do_POST(self):  # noqa: N802
                 path, fields = self._fields()
-                fake.requests.append({"method": "POST", "path": path, "fields": fields,
+                fake.requests.append({"method": "POST", "path": path, "fields": fields, "at": time.monotonic(),
                                       "headers": dict(self.headers)})
                 edge = path.rsplit("/", 1)[-1]
                 if not path.endswith((f"/{fake.page_id}/feed", f"/{fake.page_id}/photos")):
@@ -629,7 +629,7 @@ class FakeZalo(FakeServer):
                 url = urlparse(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0))) if self.command == "POST" else b""
-                fake.requests.append({"method": self.command, "path": url.path, "query": query,
+                fake.requests.append({"method": self.command, "path": url.path, "query": query, "at": time.monotonic(),
                                       "headers": dict(self.headers), "raw": raw})
                 return url.path, query, raw
 
