@@ -15,7 +15,7 @@ live channels, each against a local fake that misbehaves at random (tests/fakes.
 
 Items fall due evenly over ``--spread`` minutes and the kills are spread over the same time. A
 commune posts a few items a day; packing 1,666 posts to one Facebook Page or Zalo OA into three
-minutes would bury a lost answer deeper than any reconcile reads (Zalo lists 500 articles at most),
+minutes would bury a lost answer deeper than a reconcile reads (Zalo lists articles without dates),
 which is a test of the fake's page size, not of exactly once.
 
 The shortest wait between two sends of one delivery is measured where the platforms received them
