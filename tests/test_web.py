@@ -271,3 +271,27 @@ def test_the_schema_is_checked_once_not_on_every_page(staff, monkeypatch):
     for path in ("/", "/announcements", "/deliveries", "/calendar"):
         assert client.get(path).status_code == 200
     assert len(calls) <= 1
+
+
+def test_healthz_says_without_a_login_whether_the_service_is_alive(app, clock, settings, tmp_path):
+    """For Zabbix or Nagios: 503 until the service has a heartbeat, 200 while it beats, 503 again when
+    the beat is older than three minutes or the database cannot be read; no session needed."""
+    from scheduler.service import heartbeat
+
+    browser = client(app)
+    answer = browser.get("/healthz")
+    assert answer.status_code == 503 and answer.json()["ok"] is False and "nhịp tim" in answer.json()["problem"]
+    heartbeat(app)
+    answer = browser.get("/healthz")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"ok": True, "database": True, "heartbeat_age_seconds": 0, "held_channels": [],
+                             "missed_slots_today": 0}
+    clock.advance(timedelta(minutes=4))
+    answer = browser.get("/healthz")
+    assert answer.status_code == 503 and answer.json()["heartbeat_age_seconds"] == 240
+
+    from scheduler.app import App
+
+    never_made = App(settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'empty.db'}"}), clock)
+    answer = client(never_made).get("/healthz")
+    assert answer.status_code == 503 and answer.json()["database"] is False
