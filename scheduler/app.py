@@ -122,5 +122,6 @@ class App:
         ahead = {name: timedelta(minutes=ch.send_ahead_minutes) for name, ch in self.config.channels.items()
                  if ch.send_ahead_minutes and ch.mode == "live"}
         in_flight = {name: ch.in_flight for name, ch in self.config.channels.items()}
+        real_clock = type(self.clock) is Clock and not self.clock.offset  # not --now, not a test's clock
         return Dispatcher(self.ready_engine(), self.channels, modes, now=self.now, policy=policy, ahead=ahead,
-                          in_flight=in_flight)
+                          in_flight=in_flight, cool_down=real_clock)

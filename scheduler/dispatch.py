@@ -158,8 +158,13 @@ class Dispatcher:
         batch: int = 20,
         ahead: dict[str, timedelta] | None = None,
         in_flight: dict[str, int] | None = None,
+        cool_down: bool = False,
     ):
         self.engine = engine
+        # A wait this worker decides (a retry's backoff, a reconcile's delay) also holds the row on the
+        # database's clock, so a node whose clock runs ahead cannot take it early. Only on the machine's
+        # own clock: a simulated one (--now, tests) moves faster than the database's.
+        self.cool_down = cool_down
         self.channels = channels
         self.websites = [name for name, channel in channels.items() if channel.category == "website"]
         self.clean: set[str] = set()
@@ -258,7 +263,7 @@ class Dispatcher:
                 log.warning("delivery %s was left in sending by %s: reconciling", d.ref_code, d.claimed_by)
                 rescued += 1
             held = session.exec(select(Delivery).where(
-                col(Delivery.state).in_([*CLAIMABLE, S.NEEDS_RECONCILE, S.RETRACTING]),
+                col(Delivery.state).in_([S.NEEDS_RECONCILE, S.RETRACTING]),  # a send's cool-down stays
                 col(Delivery.channel_id).notin_(self.slotted), col(Delivery.lease_until) > db_now)
                 .with_for_update(skip_locked=True)).all()
             for d in held:
@@ -475,7 +480,7 @@ class Dispatcher:
                 select(Delivery.id, Delivery.attempt_id, Delivery.state)
                 .where(col(Delivery.id).in_([r.claim.delivery_id for r in results])).with_for_update()).all()
             holding = {row.id: row.attempt_id for row in held}
-            deliveries, attempts = [], []
+            deliveries, attempts, db_now = [], [], None
             for r in results:
                 claim, decision, outcome = r.claim, r.decision, str(r.outcome)
                 message = redact(r.message or "")[:2000]
@@ -488,9 +493,14 @@ class Dispatcher:
                 if r.preview and state == S.DELIVERED:  # written to the outbox, not published
                     state, outcome = S.PREVIEWED, PREVIEWED_OUTCOME
                 if fresh:
+                    lease = None
+                    wait = decision.next_attempt_at - now if decision.next_attempt_at else timedelta(0)
+                    if self.cool_down and state in WAITING and wait > timedelta(0):
+                        db_now = db_now or database_now(session)  # read only when a wave defers something
+                        lease = db_now + wait
                     deliveries.append({
                         "b_id": claim.delivery_id, "b_state": state, "b_next": decision.next_attempt_at,
-                        "b_error": decision.error and redact(decision.error)[:2000], "b_updated": now, "b_lease": None,
+                        "b_error": decision.error and redact(decision.error)[:2000], "b_updated": now, "b_lease": lease,
                         "b_remote_id": decision.remote_id, "b_remote_url": decision.remote_url if decision.remote_id
                         else None, "b_finished": now if decision.finished else None})
                 else:
@@ -555,6 +565,7 @@ _WRITE_ATTEMPT = bulk_update(Attempt.__table__, by="attempt_id", finished_at="b_
                              remote_id="b_remote_id")
 
 
+WAITING = (S.RETRY_WAIT, S.NEEDS_RECONCILE, S.RETRACTING)  # states whose next try waits for next_attempt_at
 REAUTH_KEY = "reauth:"  # held until a person renews the channel's credentials
 WAIT_KEY = "wait:"  # held until a time (updated_at): a platform's limit, or an outage being sat out
 FAILURES_KEY = "failures:"  # transient failures in a row, for the circuit breaker

@@ -70,6 +70,24 @@ def test_a_retry_after_of_zero_never_makes_a_storm(app, clock):
     assert S.FAILED in {d.state for d in all_deliveries(app)}
 
 
+def test_a_node_whose_clock_runs_ahead_still_waits_the_floor_before_sending_again(app, clock):
+    """A retry's wait is written on the deciding node's clock; a node five minutes ahead would find it
+    already due and send at once. The wait also holds the row on the database's clock."""
+    approved(app, channels=[HOOK], at=START + timedelta(minutes=10))
+    clock.moment = START + timedelta(minutes=10)
+    failing = Platform(lambda post: Receipt(Outcome.RETRYABLE, http_status=503, message="503"))
+    on_time = Dispatcher(app.engine, {HOOK: failing}, {}, now=app.now, cool_down=True)
+    assert on_time.run_once().sent == {S.RETRY_WAIT: 1}
+    ahead = Platform(lambda post: Receipt(Outcome.SENT, remote_id="x"))
+    skewed = Dispatcher(app.engine, {HOOK: ahead}, {}, now=lambda: app.now() + timedelta(minutes=5))
+    skewed.run_once()
+    assert ahead.sent == []  # its clock says the retry is due; the database's says not yet
+    with app.engine.begin() as conn:  # the database's clock passes the wait
+        conn.execute(sa.text("UPDATE delivery SET lease_until = :t"), {"t": datetime(2000, 1, 1)})
+    skewed.run_once()
+    assert len(ahead.sent) == 1 and {d.state for d in all_deliveries(app)} == {S.DELIVERED}
+
+
 def test_a_ten_minute_outage_is_ridden_out_without_failing_or_hammering(app, clock):
     for n in range(5):
         approved(app, channels=[HOOK], at=START + timedelta(minutes=5), title=f"Tin {n}")
