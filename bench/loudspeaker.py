@@ -102,7 +102,7 @@ def fill_queue(app: App, pending: int) -> None:
         copies = []
         for n in range(pending):
             model = rows[n % len(rows)]
-            due = model.due_at + timedelta(minutes=n // len(rows) % 10_000)
+            due = model.due_at + timedelta(minutes=1 + n // len(rows))
             copies.append(Delivery(**(model.model_dump(exclude={"id"}) | {
                 "ref_code": f"{model.ref_code}-{n}", "due_at": due, "next_attempt_at": due,
                 "expires_at": due + timedelta(days=1)})))
