@@ -27,6 +27,10 @@ The rules that keep a post from going out twice, whatever the timing:
 - **Fencing.** A result is written only while the row still carries the writer's attempt id.
 - **One pass handles a delivery once**: every retry waits at least the policy's floor, and what a
   pass reconciled or retracted is not sent in the same pass.
+- **A wait holds on the database's clock too.** A service on the machine's own clock writes each
+  deferred result (a retry's backoff, a reconcile's delay) with a lease as long as the wait, so a
+  node whose clock runs ahead cannot send it again early (``cool_down``; off for ``--now`` and test
+  clocks, whose time is not the database's).
 
 A channel that fails for every delivery (a platform outage) is held for a while instead of each
 delivery burning its attempts (a circuit breaker); a platform that says the account is at its limit
@@ -161,9 +165,8 @@ class Dispatcher:
         cool_down: bool = False,
     ):
         self.engine = engine
-        # A wait this worker decides (a retry's backoff, a reconcile's delay) also holds the row on the
-        # database's clock, so a node whose clock runs ahead cannot take it early. Only on the machine's
-        # own clock: a simulated one (--now, tests) moves faster than the database's.
+        # A wait this worker decides also holds the row on the database's clock (see the rules above).
+        # Only on the machine's own clock: a --now or test clock is not the database's time.
         self.cool_down = cool_down
         self.channels = channels
         self.websites = [name for name, channel in channels.items() if channel.category == "website"]
