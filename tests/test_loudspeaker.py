@@ -117,20 +117,19 @@ def test_a_slot_plays_each_item_in_vi_then_blt_then_hmn_levelled_and_logged(loa,
 def test_the_as_run_start_is_stamped_when_the_claim_is_committed_not_when_it_began(loa, clock, monkeypatch):
     """The claim of a busy slot takes time (a lock, a slow disk): the as-run log says when the
     programme really went out, after its claim committed."""
-    from scheduler import broadcast
-
     approved(loa, channels=LOA, body="Thông báo lịch tiếp công dân.")
     broadcaster = loa.broadcaster()
     clock.advance(SLOT - timedelta(minutes=10) - clock.now())
     broadcaster.prepare("muong-la-loa", SLOT)
     clock.advance(timedelta(minutes=10))
-    real_move = broadcast.move
+    real_due = broadcaster._due
 
-    def slow_claim(d, new, now, **changes):  # each row claimed takes 400 ms of the slot
+    def slow_claim(*args, **kwargs):  # reading the slot's rows inside the claim takes 400 ms
+        rows = real_due(*args, **kwargs)
         clock.advance(timedelta(milliseconds=400))
-        real_move(d, new, now, **changes)
+        return rows
 
-    monkeypatch.setattr(broadcast, "move", slow_claim)
+    monkeypatch.setattr(broadcaster, "_due", slow_claim)
     run = broadcaster.play("muong-la-loa", SLOT)
     with read_session(loa.engine) as session:
         [attempt] = session.exec(select(Attempt)).all()
