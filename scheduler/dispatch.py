@@ -322,13 +322,9 @@ class Dispatcher:
                     share[d.channel_id] += 1
                     wave.append(d)
             # A social post links to the article: it waits for a wave after its website's.
-            articles = {d.announcement_id for d in wave if self._is_website(d.channel_id)}
+            articles = {d.announcement_id for d in wave if d.channel_id in self.websites}
             wave = [d for d in wave if d.announcement_id not in articles or not self._links(d.channel_id)]
             return self._start(session, wave, "send", db_now, now)
-
-    def _is_website(self, name: str) -> bool:
-        channel = self.channels.get(name)
-        return channel is not None and channel.category == "website"
 
     def _links(self, name: str) -> bool:
         channel = self.channels.get(name)
