@@ -1,7 +1,9 @@
 """The one writer of a delivery's state.
 
 Every change of ``Delivery.state`` goes through ``move`` (one row the caller holds), ``write_results``
-(a wave of the dispatcher's results, fenced by attempt) or ``played`` (a part of a loudspeaker
+(a claim's results from the dispatcher, fenced by attempt), ``start_claims`` (the claim itself),
+``release_unsent`` (claimed sends whose
+request never left, fenced the same way) or ``played`` (a part of a loudspeaker
 programme, fenced the same way): each is checked against the state machine of ``scheduler.states``
 and stamps ``updated_at``. The dispatcher, the broadcaster, announcements, the simulation and the
 faces call these; ``tests/test_layers.py`` fails if any other module sets a state.
@@ -16,14 +18,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, delete, func, update
 from sqlmodel import Session, col, select
 
 from scheduler import audit
 from scheduler.errors import InputError, NotFoundError, RuleError
 from scheduler.models import Attempt, Delivery
 from scheduler.models import DeliveryState as S
-from scheduler.states import check_transition
+from scheduler.states import RELEASED_TO, IllegalTransitionError, check_transition
 
 SETTLEABLE = (S.NEEDS_PERSON, S.NEEDS_RECONCILE)
 
@@ -63,6 +65,41 @@ def write_results(session: Session, rows: list[dict[str, Any]], old: dict[int, s
         check_transition(old[row["b_id"]], row["b_state"])
     if rows:
         session.execute(_WRITE_RESULT, rows)
+
+
+_START = bulk_update(Delivery.__table__, state="b_state", attempt_count="b_attempts", reconcile_count="b_reconciles",
+                     attempt_id="b_attempt", claimed_by="b_worker", updated_at="b_updated", lease_until="b_lease")
+
+
+def start_claims(session: Session, rows: list[dict[str, Any]], old: dict[int, str]) -> None:
+    """The dispatcher's claim, in one statement: each row (locked by the caller; its state was
+    ``old``) takes the claiming attempt's id, worker, lease and counts, and ``b_state``: ``sending``
+    for a send, its own state for a reconcile or retract."""
+    for row in rows:
+        if row["b_state"] != old[row["b_id"]]:
+            check_transition(old[row["b_id"]], row["b_state"])
+    if rows:
+        session.execute(_START, rows)
+
+
+_D, _A = Delivery.__table__.c, Attempt.__table__.c
+_RELEASE = (update(Delivery.__table__)
+            .where(_D.id == bindparam("b_id"), _D.attempt_id == bindparam("b_attempt"), _D.state == S.SENDING)
+            .values(state=bindparam("b_state"), updated_at=bindparam("b_updated"), lease_until=None,
+                    attempt_count=_D.attempt_count - 1))
+_FORGET_ATTEMPT = delete(Attempt.__table__).where(_A.attempt_id == bindparam("b_attempt"))
+
+
+def release_unsent(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Claimed sends whose request never left (``b_id``, ``b_attempt``, ``b_state``, ``b_updated``):
+    back to the state they were claimed in (``b_state``), the attempt that never happened removed.
+    Only rows the attempt still holds change."""
+    for row in rows:
+        if row["b_state"] not in RELEASED_TO:
+            raise IllegalTransitionError(S.SENDING, row["b_state"])
+    if rows:
+        session.execute(_RELEASE, rows)
+        session.execute(_FORGET_ATTEMPT, [{"b_attempt": row["b_attempt"]} for row in rows])
 
 
 def played(session: Session, delivery_id: int, attempt_id: str, now: datetime, **changes: Any) -> bool:

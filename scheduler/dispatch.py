@@ -15,11 +15,15 @@ The rules that keep a post from going out twice, whatever the timing:
 
 - **Leases run on the database's clock** (``database_now``): the one clock every node shares, so a
   node whose own clock runs minutes ahead never reads another node's lease as over.
-- **A claim is a start, and a send leaves right after it.** Sends go in *waves*: one transaction
-  takes the due rows no other worker holds (``SKIP LOCKED``; at most ``in_flight`` a channel), marks
-  them ``sending`` with this worker's attempt id and a fresh lease, and commits; then every request
-  of the wave leaves at once, in parallel. No row waits in a claim behind another's slow send, so a
-  lease never runs out before its request has left. All results of the wave are written together.
+- **A claim is a start, and its sends leave within the lease or not at all.** One transaction takes
+  the due rows no other worker holds (``SKIP LOCKED``; a few waves' worth a channel), marks them
+  ``sending`` with this worker's attempt id and a fresh lease, and commits. Then they go out in
+  *waves* of at most ``in_flight`` a channel, each wave's requests in parallel. A wave starts only
+  within half the lease after the claim, and a channel that complains (anything but a plain
+  success) sends nothing more from the claim: the rows whose request never left are *released*,
+  back to the state they were claimed in, their attempt unwritten. So no request leaves after its
+  lease, and a platform at its limit sees one wave, not the whole claim. All results of a claim
+  are written together, in one transaction.
 - **Rescue waits for the lease plus a margin.** Another worker takes a ``sending`` row only once
   ``lease_until`` plus the rescue margin has passed on the database's clock (the margin is longer
   than any single request a channel makes; channels that make many, like uploads, renew the lease
@@ -46,7 +50,7 @@ import random
 import socket
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -65,7 +69,7 @@ from scheduler import audit
 from scheduler.announcements import content_hash_of
 from scheduler.clock import show_vn, utc_now
 from scheduler.db import database_now, read_session, write_session
-from scheduler.deliveries import bulk_update, move, write_results
+from scheduler.deliveries import bulk_update, move, release_unsent, start_claims, write_results
 from scheduler.models import (
     Announcement,
     AnnouncementStatus,
@@ -125,7 +129,9 @@ class Claim:
     reconciles: int
     expires_at: datetime
     remote_id: str | None
+    was: str = S.PENDING  # the state it was claimed in: a send released unsent goes back to it
     started: float = 0.0  # monotonic time the send or reconcile began, for the attempt's duration
+    claimed: float = 0.0  # monotonic time just before the claim's transaction began
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,9 @@ class Result:
 
 
 DEFAULT_IN_FLIGHT = 4
+QUICK_SECONDS = 0.01  # a platform answering within this is sent to one request at a time
+WAVES_A_CLAIM = 16  # a claim takes this many waves' worth of a quick channel's due rows, to spread its cost
+WAVES_A_SLOW_CLAIM = 4  # and of a channel whose requests take longer than QUICK_SECONDS
 
 
 class Dispatcher:
@@ -190,6 +199,7 @@ class Dispatcher:
         self.held: set[str] = set()  # channels put on hold during the current pass
         self.checked: set[int] = set()  # deliveries this pass reconciled or retracted: not sent in it too
         self.window: dict[str, int] = {}  # sends a channel may have in flight now (see _send_wave)
+        self.took: dict[str, float] = {}  # channel -> seconds its last requests took (see _send_wave)
         self._pool: ThreadPoolExecutor | None = None  # the wave's threads; they end with the dispatcher
         for channel in channels.values():
             channel.on_remote_id = self._keep_remote_id
@@ -225,7 +235,7 @@ class Dispatcher:
             state = self._retract_one(claim)
             report.retracted[state] = report.retracted.get(state, 0) + 1
         while claims := self._claim_sends():
-            for state in self._send_wave(claims):
+            for state in self._send_claimed(claims):
                 report.sent[state] = report.sent.get(state, 0) + 1
         return report
 
@@ -301,8 +311,10 @@ class Dispatcher:
         return or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) <= db_now)
 
     def _claim_sends(self) -> list[Claim]:
-        """The next wave: due deliveries no one holds, at most ``in_flight`` a channel, marked as being
-        sent by this worker in one transaction. Their requests leave only after it commits."""
+        """The next claim: due deliveries no one holds, a few waves' worth a channel at its current
+        window (``_claim_size``), marked as being sent by this worker in one transaction. Their requests leave
+        only after it commits (``_send_claimed``)."""
+        began = time.monotonic()
         now = self.now()
         with write_session(self.engine) as session:
             db_now = database_now(session)
@@ -312,19 +324,29 @@ class Dispatcher:
                        col(Delivery.channel_id).notin_([*self.slotted, *self.held, *held_channels(session, now)]),
                        col(Delivery.id).notin_(self.checked), self._free(db_now))
                 .order_by(col(Delivery.priority_rank), col(Delivery.due_at), col(Delivery.id))
-                .limit(min(self.batch, sum(self.window.values()) or 1))
+                .limit(sum(self._claim_size(name) for name in self.window) or 1)
                 .with_for_update(skip_locked=True)
             ).all()
             share: Counter[str] = Counter()
-            wave = []
+            taken = []
             for d in rows:
-                if share[d.channel_id] < self.window.get(d.channel_id, 1):
+                if share[d.channel_id] < self._claim_size(d.channel_id):
                     share[d.channel_id] += 1
-                    wave.append(d)
-            # A social post links to the article: it waits for a wave after its website's.
-            articles = {d.announcement_id for d in wave if d.channel_id in self.websites}
-            wave = [d for d in wave if d.announcement_id not in articles or not self._links(d.channel_id)]
-            return self._start(session, wave, "send", db_now, now)
+                    taken.append(d)
+            # A social post links to the article: it waits for a claim after its website's.
+            articles = {d.announcement_id for d in taken if d.channel_id in self.websites}
+            taken = [d for d in taken if d.announcement_id not in articles or not self._links(d.channel_id)]
+            claims = self._start(session, taken, "send", db_now, now)
+        for claim in claims:
+            claim.claimed = began
+        return claims
+
+    def _claim_size(self, name: str) -> int:
+        """How many of a channel's due rows one claim takes: a few waves at its window, more for a
+        platform that answers in milliseconds (the claim's cost is then what counts), fewer for a
+        slow one (fewer rows to check on the platform after a crash)."""
+        quick = self.took.get(name, 1.0) < QUICK_SECONDS
+        return self.window.get(name, 1) * (WAVES_A_CLAIM if quick else WAVES_A_SLOW_CLAIM)
 
     def _links(self, name: str) -> bool:
         channel = self.channels.get(name)
@@ -354,58 +376,82 @@ class Dispatcher:
         """Give each row (locked by the caller) this worker's attempt id and a lease, and open its
         attempt; rows whose approval went are cancelled instead."""
         posts = load_posts(session, rows, now, self.unit_names)
-        started = []
+        session.flush()  # the cancellations, if any
+        claims = []
         for d in rows:
             post = posts.get(d.id)
             if post is None:
                 continue
-            if kind == "send":
-                move(d, S.SENDING, now)
-            if kind == "reconcile":
-                d.reconcile_count += 1
-            else:
-                d.attempt_count += 1
-            d.attempt_id, d.claimed_by, d.updated_at = str(uuid.uuid4()), self.worker, now
-            d.lease_until = db_now + self.lease
-            started.append((d, post))
-        session.flush()
-        if started:  # the attempts opened, in one statement; results find them by attempt_id
+            reconciles = d.reconcile_count + (kind == "reconcile")
+            attempts = d.attempt_count + (kind != "reconcile")
+            claims.append(Claim(d.id, str(uuid.uuid4()), d.channel_id, post, attempts, reconciles, d.expires_at,
+                                d.remote_id, d.state))
+        until = db_now + self.lease
+        start_claims(session, [
+            {"b_id": c.delivery_id, "b_state": S.SENDING if kind == "send" else c.was, "b_attempts": c.attempts,
+             "b_reconciles": c.reconciles, "b_attempt": c.attempt_id, "b_worker": self.worker, "b_updated": now,
+             "b_lease": until} for c in claims], {c.delivery_id: c.was for c in claims})
+        if claims:  # the attempts opened, in one statement; results find them by attempt_id
             session.execute(insert(Attempt.__table__), [
-                {"delivery_id": d.id, "attempt_id": d.attempt_id, "started_at": now, "kind": kind}
-                for d, _ in started])
-        return [Claim(d.id, d.attempt_id, d.channel_id, post, d.attempt_count, d.reconcile_count, d.expires_at,
-                      d.remote_id) for d, post in started]
+                {"delivery_id": c.delivery_id, "attempt_id": c.attempt_id, "started_at": now, "kind": kind}
+                for c in claims])
+        return claims
 
     # -- sends --------------------------------------------------------------------------------
 
-    def _send_wave(self, claims: list[Claim]) -> list[str]:
-        """Send a wave's requests at once, then write all their results in one transaction.
+    def _send_claimed(self, claims: list[Claim]) -> list[str]:
+        """Send a claim's rows in waves, then write all their results in one transaction (see the rules
+        above: a wave starts within half the lease; a channel that complained sends no more of it).
 
         A channel starts each pass with one send in flight and doubles it (up to its ``in_flight``)
         after each wave its platform took without complaint; any other answer brings it back to one.
         So a platform at its limit, or down, sees one request, not a volley, before the channel waits.
         """
-        if len(claims) == 1:
-            receipts = [self._send(claims[0])]
-        else:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=max(sum(self.in_flight.values()), 1),
-                                                thread_name_prefix="cchc-send")
-            receipts = list(self._pool.map(self._send, claims))
-        now = self.now()
-        results = []
-        calm = {claim.channel_id: True for claim in claims}
-        for claim, receipt in zip(claims, receipts, strict=True):
-            calm[claim.channel_id] &= receipt.outcome in (Outcome.SENT, Outcome.PENDING) and not receipt.channel_wait
-        for name, fine in calm.items():
-            self.window[name] = min(self.in_flight.get(name, DEFAULT_IN_FLIGHT), self.window.get(name, 1) * 2) \
-                if fine else 1
-        for claim, receipt in zip(claims, receipts, strict=True):
-            decision = after_send(receipt, attempts=claim.attempts, now=now, policy=self.policy, rng=self.rng)
-            results.append(Result(claim, decision, receipt.outcome, receipt.message, receipt.http_status,
-                                  receipt.error_code, preview=self.modes.get(claim.channel_id) == "preview",
-                                  receipt=receipt))
-        return self._write(results)
+        queues: dict[str, deque[Claim]] = {}
+        for claim in claims:
+            queues.setdefault(claim.channel_id, deque()).append(claim)
+        results: list[Result] = []
+        unsent: list[Claim] = []  # their request never left: released
+        until = min(claim.claimed for claim in claims) + self.lease.total_seconds() / 2
+        while queues and time.monotonic() < until:
+            wave = [queue.popleft() for name, queue in queues.items()
+                    for _ in range(min(self.window.get(name, 1), len(queue)))]
+            began = time.monotonic()
+            receipts = self._send_wave(wave)
+            now = self.now()
+            for name in {claim.channel_id for claim in wave}:  # a request's time, as its wave saw it
+                self.took[name] = (time.monotonic() - began) / (len(wave) if self._serial(wave) else 1)
+            calm = dict.fromkeys(queues, True)
+            for claim, receipt in zip(wave, receipts, strict=True):
+                calm[claim.channel_id] &= receipt.outcome in (Outcome.SENT, Outcome.PENDING) \
+                    and not receipt.channel_wait
+                decision = after_send(receipt, attempts=claim.attempts, now=now, policy=self.policy, rng=self.rng)
+                results.append(Result(claim, decision, receipt.outcome, receipt.message, receipt.http_status,
+                                      receipt.error_code, preview=self.modes.get(claim.channel_id) == "preview",
+                                      receipt=receipt))
+            for name, fine in calm.items():
+                self.window[name] = min(self.in_flight.get(name, DEFAULT_IN_FLIGHT), self.window.get(name, 1) * 2) \
+                    if fine else 1
+            for name in [name for name, queue in queues.items() if not queue or not calm[name]]:
+                unsent.extend(queues.pop(name))  # a channel that complained sends no more of this claim
+        unsent.extend(claim for queue in queues.values() for claim in queue)  # out of time
+        return self._write(results, release=unsent)
+
+    def _send_wave(self, wave: list[Claim]) -> list[Receipt]:
+        """One wave's requests, in parallel (the wave's threads end with the dispatcher); one after
+        the other on this thread while its platforms answer in a few milliseconds, where a request's
+        time is the client's own work, which threads cannot share out."""
+        if self._serial(wave):
+            return [self._send(claim) for claim in wave]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=max(sum(self.in_flight.values()), 1),
+                                            thread_name_prefix="cchc-send")
+        return list(self._pool.map(self._send, wave))
+
+    def _serial(self, wave: list[Claim]) -> bool:
+        """A wave of one, or of channels whose last requests took only milliseconds: nothing to
+        overlap, threads would only take turns."""
+        return len(wave) == 1 or all(self.took.get(claim.channel_id, 1.0) < QUICK_SECONDS for claim in wave)
 
     def _send(self, claim: Claim) -> Receipt:
         """The one call to ``Channel.send`` (in a wave's thread): never raises."""
@@ -428,8 +474,8 @@ class Dispatcher:
             return Receipt(Outcome.UNKNOWN, message=f"lỗi trong kênh: {describe(exc)}")
 
     def _send_one(self, claim: Claim) -> str:
-        """Send one claimed delivery and write its result (a wave of one)."""
-        return self._send_wave([claim])[0]
+        """Send one claimed delivery and write its result (a claim of one)."""
+        return self._send_claimed([claim])[0]
 
     def _reconcile_one(self, claim: Claim) -> str:
         claim.started = time.monotonic()
@@ -469,16 +515,25 @@ class Dispatcher:
 
     # -- results ------------------------------------------------------------------------------
 
-    def _write(self, results: list[Result]) -> list[str]:
+    def _write(self, results: list[Result], release: list[Claim] = ()) -> list[str]:
         """Write the outcomes of claims in one transaction (each fenced by its attempt id) and return the
-        states written: the one guarded path for sends, reconciles and retracts."""
+        states written: the one guarded path for sends, reconciles and retracts. Claims in ``release``
+        never sent their request: they go back to the state they were claimed in."""
         now = self.now()
         written = []
         with write_session(self.engine) as session:
             held = session.execute(
                 select(Delivery.id, Delivery.attempt_id, Delivery.state)
-                .where(col(Delivery.id).in_([r.claim.delivery_id for r in results])).with_for_update()).all()
+                .where(col(Delivery.id).in_([c.delivery_id for c in [*(r.claim for r in results), *release]]))
+                .with_for_update()).all()
             holding = {row.id: row.attempt_id for row in held}
+            unsent = [{"b_id": c.delivery_id, "b_attempt": c.attempt_id, "b_state": c.was, "b_updated": now}
+                      for c in release if holding.get(c.delivery_id) == c.attempt_id]
+            release_unsent(session, unsent)
+            if len(unsent) < len(release):
+                log.warning("%d unsent claims were taken over before their release", len(release) - len(unsent))
+            if any(time.monotonic() >= c.claimed + self.lease.total_seconds() / 2 for c in release):
+                self.checked.update(c.delivery_id for c in release)  # a claim that outlived its time: next pass
             deliveries, attempts, db_now = [], [], None
             for r in results:
                 claim, decision, outcome = r.claim, r.decision, str(r.outcome)
@@ -518,7 +573,8 @@ class Dispatcher:
                         claim.post.ref_code, claim.channel_id, outcome, state, message)
                 written.append(state)
             write_results(session, deliveries, {row.id: row.state for row in held})
-            session.execute(_WRITE_ATTEMPT, attempts)
+            if attempts:
+                session.execute(_WRITE_ATTEMPT, attempts)
             self._channel_health(session, [r for r in results if r.receipt is not None], now)
         return written
 

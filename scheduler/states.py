@@ -2,6 +2,7 @@
 
     pending ──claim──> sending ──sent──────────> delivered
     retry_wait ─claim─┘   │ ├──retryable/429──> retry_wait ──(past expiry)──> expired
+                          │ ├──(undone by its own worker before the request left)──> pending / retry_wait
                           │ ├──token refused──> retry_wait (waits with its channel for new credentials)
                           │ ├──permanent──────> failed
                           │ └──unknown/crash──> needs_reconcile ──present──> delivered
@@ -56,6 +57,9 @@ ALLOWED: dict[S, frozenset[S]] = {
 }
 TERMINAL = frozenset(state for state, nexts in ALLOWED.items() if not nexts)
 CLAIMABLE = (S.PENDING, S.RETRY_WAIT)
+# A claim its worker undoes before the request left (``deliveries.release_unsent``) goes back to the
+# state it was claimed in. Not a transition: a send that may have reached the platform never does.
+RELEASED_TO = CLAIMABLE
 OPEN = tuple(state for state in S if state not in TERMINAL)  # not finished: scheduled or under way
 COMING = tuple(state for state in OPEN if state != S.RETRACTING)  # open, and still to go out
 CANCELLABLE = (S.PENDING, S.RETRY_WAIT)

@@ -3,7 +3,7 @@
 import socket
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from channels.base import Found, Outcome, Receipt, Reconciled
 from scheduler import announcements
@@ -251,4 +251,36 @@ def test_a_slow_platform_gets_its_sends_in_flight_at_once_and_one_complaint_narr
     assert len(channel.sent) == 3 and report.sent == {S.DELIVERED: 2, S.RETRY_WAIT: 1}
     with read_session(app.engine) as session:
         left = session.exec(select(Delivery).where(Delivery.state == S.PENDING)).all()
-    assert len(left) == 3
+        opened = session.exec(select(Attempt).where(col(Attempt.delivery_id).in_([d.id for d in left]))).all()
+    # claimed with the others, but their request never left: back to pending, no attempt on record
+    assert len(left) == 3 and {d.attempt_count for d in left} == {0} and opened == []
+    assert {d.lease_until for d in left} == {None}
+
+
+def test_a_claim_sends_nothing_after_half_its_lease(app, clock):
+    """A claim holds several waves; a wave that would start after half the lease does not, and its
+    rows go back to pending untried (another worker may rescue them after the lease, so a request
+    leaving then could be the second)."""
+    import time
+
+    for n in range(4):
+        approved(app, at=app.now() + timedelta(minutes=30 + n), title=f"Tin {n}")
+    clock.advance(timedelta(hours=1))
+    started = []
+
+    def slow(post):  # longer than half the lease: a claim's second wave would start too late
+        started.append(time.monotonic())
+        time.sleep(0.6)
+        return Receipt(Outcome.SENT, remote_id=f"r-{post.ref_code}")
+
+    channel = ScriptedChannel(receipts=[slow] * 4)
+    short = Dispatcher(app.engine, {channel.name: channel}, {}, now=app.now, in_flight={channel.name: 1},
+                       policy=RetryPolicy(lease_seconds=1.0))
+    report = short.run_once()
+    assert report.sent == {S.DELIVERED: 1} and len(started) == 1
+    with read_session(app.engine) as session:
+        states = sorted((d.state, d.attempt_count, d.lease_until) for d in session.exec(select(Delivery)))
+    assert [(state, count) for state, count, _ in states] == [(S.DELIVERED, 1)] + [(S.PENDING, 0)] * 3
+    assert {lease for _, _, lease in states[1:]} == {None} and len(attempts(app)) == 1
+    short.run_once()  # the next pass goes on where it stopped
+    assert len(started) == 2
