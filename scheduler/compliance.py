@@ -24,8 +24,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from functools import cache
 
-from sqlalchemy import Integer, String, and_, case, cast, func, literal, or_, text
+from sqlalchemy import Integer, String, and_, bindparam, case, cast, func, literal, or_, text
 from sqlmodel import Session, col, select
 
 from channels.base import CATEGORIES
@@ -197,18 +198,41 @@ def evaluate(session: Session, config: Config, *, unit: str, span: Span, now: da
     return Compliance(unit, plan, span, now, rows, coverage)
 
 
-def _when(done: list[DeliveryState]):  # noqa: ANN202
+# The statements are built once (per database kind and period) with bound parameters, so a page
+# that evaluates a plan pays for running its queries, not for building them again.
+_TIME = Delivery.__table__.c.due_at.type
+
+
+def _params(channels: list[str], live: list[str], done: list[DeliveryState], lo: datetime, hi: datetime,
+            **more: object) -> dict[str, object]:
+    return {"channels": channels, "live": [name for name in live if name in channels], "done": list(done),
+            "coming": list(COMING), "lo": lo, "hi": hi, **more}
+
+
+def _when():  # noqa: ANN202
     """When a delivery counts: when it went out, or (still to go) when it is due."""
-    return case((col(Delivery.state).in_(done), col(Delivery.finished_at)), else_=col(Delivery.due_at))
+    return case((col(Delivery.state).in_(bindparam("done", expanding=True)), col(Delivery.finished_at)),
+                else_=col(Delivery.due_at))
 
 
-def _where(channels: list[str], live: list[str], done: list[DeliveryState], lo: datetime, hi: datetime):  # noqa: ANN202
+def _where():  # noqa: ANN202
     """Delivered in ``[lo, hi)`` on ``channels``, or still to go and due then on a ``live`` one (a
     channel in preview mode will publish nothing)."""
-    return and_(col(Delivery.channel_id).in_(channels), or_(
-        and_(col(Delivery.state).in_(done), col(Delivery.finished_at) >= lo, col(Delivery.finished_at) < hi),
-        and_(col(Delivery.state).in_(COMING), col(Delivery.channel_id).in_(live),
-             Delivery.due_at >= lo, Delivery.due_at < hi)))
+    # Each branch names its channels, so the database reads each through its own index (channel and
+    # finish time; channel, state and due time) instead of every delivery the channels ever had.
+    lo, hi = bindparam("lo", type_=_TIME), bindparam("hi", type_=_TIME)
+    return or_(
+        and_(col(Delivery.channel_id).in_(bindparam("channels", expanding=True)),
+             col(Delivery.state).in_(bindparam("done", expanding=True)),
+             col(Delivery.finished_at) >= lo, col(Delivery.finished_at) < hi),
+        and_(col(Delivery.channel_id).in_(bindparam("live", expanding=True)),
+             col(Delivery.state).in_(bindparam("coming", expanding=True)), Delivery.due_at >= lo, Delivery.due_at < hi))
+
+
+@cache
+def _topics_statement():  # noqa: ANN202
+    ids = select(Delivery.announcement_id).where(_where()).distinct()
+    return select(Announcement.id, Announcement.topics).where(col(Announcement.id).in_(ids))
 
 
 def _topics(session: Session, channels: list[str], live: list[str], done: list[DeliveryState], lo: datetime,
@@ -216,9 +240,23 @@ def _topics(session: Session, channels: list[str], live: list[str], done: list[D
     """The topics of every announcement with a delivery that counts in ``[lo, hi)``."""
     if not channels:
         return {}
-    ids = select(Delivery.announcement_id).where(_where(channels, live, done, lo, hi)).distinct()
     return {ann: tuple(codes or ()) for ann, codes in session.execute(
-        select(Announcement.id, Announcement.topics).where(col(Announcement.id).in_(ids))).all()}
+        _topics_statement(), _params(channels, live, done, lo, hi)).all()}
+
+
+@cache
+def _counts_statement(dialect: str, period: str, about: bool):  # noqa: ANN202
+    label = _period_label(dialect, _when(), period)
+    where = _where()
+    if about:
+        where = and_(where, col(Delivery.announcement_id).in_(bindparam("about", expanding=True)))
+    done = col(Delivery.state).in_(bindparam("done", expanding=True))
+    one = (select(Delivery.lang.label("lang"), label.label("period"),
+                  func.max(case((done, 1), else_=0)).label("done"),
+                  func.max(case((Delivery.origin == FILL_ORIGIN, 1), else_=0)).label("fill"))
+           .where(where).group_by(Delivery.lang, label, Delivery.announcement_id, Delivery.due_at).subquery())
+    return select(one.c.lang, one.c.period, func.sum(one.c.done), func.count(), func.sum(one.c.fill)) \
+        .group_by(one.c.lang, one.c.period)
 
 
 def _counts(session: Session, channels: list[str], live: list[str], done: list[DeliveryState], lo: datetime,
@@ -228,25 +266,18 @@ def _counts(session: Session, channels: list[str], live: list[str], done: list[D
     (``about``: only these announcements)."""
     if not channels or about == []:
         return {}
-    label = _period_label(session, _when(done), period)
-    where = _where(channels, live, done, lo, hi)
-    if about is not None:
-        where = and_(where, col(Delivery.announcement_id).in_(about))
-    one = (select(Delivery.lang.label("lang"), label.label("period"),
-                  func.max(case((col(Delivery.state).in_(done), 1), else_=0)).label("done"),
-                  func.max(case((Delivery.origin == FILL_ORIGIN, 1), else_=0)).label("fill"))
-           .where(where).group_by(Delivery.lang, label, Delivery.announcement_id, Delivery.due_at).subquery())
-    rows = session.execute(select(one.c.lang, one.c.period, func.sum(one.c.done), func.count(), func.sum(one.c.fill))
-                           .group_by(one.c.lang, one.c.period)).all()
+    statement = _counts_statement(session.get_bind().dialect.name, period, about is not None)
+    rows = session.execute(statement, _params(channels, live, done, lo, hi,
+                                              **({} if about is None else {"about": about}))).all()
     labels = _week_label if period == "week" else str
     return {(lang, labels(text)): (int(delivered), int(total) - int(delivered), int(filled))
             for lang, text, delivered, total, filled in rows}
 
 
-def _period_label(session: Session, at, period: str):  # noqa: ANN001, ANN202
+def _period_label(dialect: str, at, period: str):  # noqa: ANN001, ANN202
     """The SQL for the label of the ``period`` (``2025-09``, ``2025-Q3``, ``2025-H2``, ``2025``) that holds
     ``at`` in Vietnam time (UTC+7, no daylight saving); for weeks, its Monday (``_week_label`` names it)."""
-    sqlite = session.get_bind().dialect.name == "sqlite"
+    sqlite = dialect == "sqlite"
     local = None if sqlite else at + text("interval '7 hours'")
     day = func.date(at, "+7 hours", type_=String) if sqlite else func.to_char(local, "YYYY-MM-DD", type_=String)
     if period == "week":
@@ -295,16 +326,21 @@ def _coverage(session: Session, plan: PlanFile, channels: list[str], done: list[
               for code, t in plan.topics.items()}
     if not channels:
         return result
-    per = session.execute(select(Delivery.announcement_id, func.count()).where(
-        col(Delivery.channel_id).in_(channels), col(Delivery.state).in_(done),
-        col(Delivery.finished_at) >= span.start_at, col(Delivery.finished_at) < span.end_at)
-        .group_by(Delivery.announcement_id)).all()
+    per = session.execute(_COVERAGE, {"channels": channels, "done": list(done), "lo": span.start_at,
+                                      "hi": span.end_at}).all()
     for ann, count in per:
         for code in topics.get(ann, ()):
             if code in result:
                 result[code]["deliveries"] += count
                 result[code]["announcements"] += 1
     return result
+
+
+_COVERAGE = select(Delivery.announcement_id, func.count()).where(
+    col(Delivery.channel_id).in_(bindparam("channels", expanding=True)),
+    col(Delivery.state).in_(bindparam("done", expanding=True)),
+    col(Delivery.finished_at) >= bindparam("lo", type_=_TIME), col(Delivery.finished_at) < bindparam("hi", type_=_TIME),
+).group_by(Delivery.announcement_id)
 
 
 def _year(span: Span) -> int:
