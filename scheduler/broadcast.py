@@ -1,4 +1,5 @@
-"""Loudspeaker slots: prepare the programme ahead, start it on time, keep the as-run log.
+"""Loudspeaker slots: prepare the programme ahead and start it on time (the as-run log they keep is
+``scheduler.asrun``).
 
 For each loudspeaker channel and daily slot:
 
@@ -27,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -37,22 +37,21 @@ from channels.loudspeaker.playout import PlayoutError, playlist, playout_class, 
 from channels.loudspeaker.programme import Item, Layout, Piece, assemble, export_mp3, fit, jingle, level
 from channels.loudspeaker.tts import Clip, NoVoice, Voices, voice_post
 from channels.secrets import redact
+from scheduler import asrun
 from scheduler.clock import LOCAL_TZ, next_slot, show, show_vn, slot_times
 from scheduler.config import Config
 from scheduler.db import read_session, write_session
 from scheduler.deliveries import move
-from scheduler.deliveries import played as played_part
 from scheduler.dispatch import approval_problem, due_in_slot, owner_alive, post_or_cancel, worker_name
 from scheduler.fill import fill_slot
 from scheduler.labels import AS_RUN_STATUS
-from scheduler.models import PRIORITY_RANK, AsRun, AsRunStatus, Attempt, Delivery, Priority, ServiceState
+from scheduler.models import PRIORITY_RANK, AsRun, AsRunStatus, Attempt, Delivery, Priority
 from scheduler.models import DeliveryState as S
 from scheduler.states import CLAIMABLE
 
 log = logging.getLogger("cchc.broadcast")
 EMERGENCY_RANK = PRIORITY_RANK[Priority.EMERGENCY]
 MISSED_LOOKBACK = timedelta(days=7)
-SWEEP_KEY = "broadcast_swept_until"
 NOT_UPLOADED = "chưa tải lên được nền tảng truyền thanh"
 UPLOADED = "đã tải lên nền tảng truyền thanh"
 
@@ -133,7 +132,7 @@ class Broadcaster:
         now = self.now()
         voices = self.voices(s.sample_rate)
         with write_session(self.engine) as session:
-            existing = self._as_run(session, name, slot_at, kind)
+            existing = asrun.find(session, name, slot_at, kind)
             if existing is not None and existing.status != AsRunStatus.PREPARED and not dry_run:
                 raise PlayoutError(f"khung giờ {show_vn(slot_at)} của {name} đã ở trạng thái "
                                   f"'{AS_RUN_STATUS[AsRunStatus(existing.status)].lower()}'")
@@ -195,7 +194,7 @@ class Broadcaster:
         for path in (target, target.with_suffix(".m3u"), target.with_suffix(".json")):
             path.unlink(missing_ok=True)
         with read_session(self.engine) as session:
-            row = self._as_run(session, name, slot_at, kind)
+            row = asrun.find(session, name, slot_at, kind)
         uploaded = row is not None and (row.message or "").startswith(UPLOADED)
         if self.channel(name).playout_kind.ahead and uploaded:
             receipt = self.channel(name).playout().withdraw(self._external_id(name, slot_at))
@@ -252,11 +251,6 @@ class Broadcaster:
         return list(session.exec(query.order_by(col(Delivery.priority_rank), col(Delivery.due_at),
                                                 col(Delivery.id))).all())
 
-    @staticmethod
-    def _as_run(session: Session, name: str, slot_at: datetime, kind: str) -> AsRun | None:
-        return session.exec(select(AsRun).where(AsRun.channel_id == name, AsRun.slot_at == slot_at,
-                                                AsRun.kind == kind)).first()
-
     def _record_prepared(self, prepared: Prepared, now: datetime) -> None:
         s = self.channel(prepared.channel).settings
         with write_session(self.engine) as session:
@@ -269,17 +263,10 @@ class Broadcaster:
                     log.warning("delivery %s held: %s", d.ref_code, reason)
             for delivery_id, reason in prepared.rolled:
                 self._roll_over(session, delivery_id, prepared.slot_at, reason, now)
-            row = self._as_run(session, prepared.channel, prepared.slot_at, prepared.kind)
-            if row is None:
-                row = AsRun(channel_id=prepared.channel, slot_at=prepared.slot_at, kind=prepared.kind,
-                            backend=s.playout)
-                session.add(row)
-            row.status, row.path, row.duration_ms = AsRunStatus.PREPARED, str(prepared.path or ""), prepared.duration_ms
-            row.parts, row.notes, row.prepared_at, row.backend = prepared.parts, prepared.notes, now, s.playout
-            row.items = len(prepared.parts)
-            row.message = None if prepared.parts else "không có tin nào đến hạn trong khung giờ này"
-            session.flush()
-            prepared.as_run_id = row.id
+            prepared.as_run_id = asrun.record_prepared(
+                session, prepared.channel, prepared.slot_at, prepared.kind, backend=s.playout,
+                path=str(prepared.path or ""), duration_ms=prepared.duration_ms, parts=prepared.parts,
+                notes=prepared.notes, now=now)
         if self.channel(prepared.channel).playout_kind.ahead and prepared.parts:
             self._upload(prepared)
 
@@ -312,11 +299,9 @@ class Broadcaster:
             "duration_seconds": round(prepared.duration_ms / 1000),
         })
         ok = receipt.outcome == "sent"
-        with write_session(self.engine) as session:
-            row = session.get(AsRun, prepared.as_run_id)
-            if row is not None:
-                row.message = (f"{UPLOADED} (mã {receipt.remote_id})" if ok
-                               else f"{NOT_UPLOADED}: {redact(receipt.message)[:300]}")
+        assert prepared.as_run_id is not None
+        asrun.note(self.engine, prepared.as_run_id, f"{UPLOADED} (mã {receipt.remote_id})" if ok
+                   else f"{NOT_UPLOADED}: {redact(receipt.message)[:300]}")
         if not ok:
             log.error("upload of %s %s failed: %s", prepared.channel, show(prepared.slot_at), receipt.message)
         return ok
@@ -333,7 +318,7 @@ class Broadcaster:
         now = self.now()
         for _ in range(3):
             with read_session(self.engine) as session:
-                existing = self._as_run(session, name, slot_at, kind)
+                existing = asrun.find(session, name, slot_at, kind)
             if existing is not None and existing.status != AsRunStatus.PREPARED:
                 return existing  # already started, played or missed: a slot never plays twice
             if now > slot_at + self.grace(name):
@@ -365,7 +350,7 @@ class Broadcaster:
 
     def _current(self, name: str, slot_at: datetime, kind: str) -> Prepared | None:
         with read_session(self.engine) as session:
-            row = self._as_run(session, name, slot_at, kind)
+            row = asrun.find(session, name, slot_at, kind)
             if row is None or row.status != AsRunStatus.PREPARED:
                 return None
             return Prepared(name, slot_at, kind, Path(row.path) if row.path else None, row.duration_ms,
@@ -390,24 +375,10 @@ class Broadcaster:
             for d in due:
                 if post_or_cancel(session, d, now) is None:
                     return None, False
-            end = now + timedelta(milliseconds=prepared.duration_ms)
-            parts = [dict(p) for p in row.parts]
-            by_id = {d.id: d for d in due}
-            for part in parts:
-                d = by_id[part["delivery_id"]]
-                attempt_id = str(uuid.uuid4())
-                move(d, S.SENDING, now, attempt_count=d.attempt_count + 1, attempt_id=attempt_id,
-                     lease_until=end + timedelta(hours=1), claimed_by=self.worker)
-                session.add(Attempt(delivery_id=d.id, attempt_id=attempt_id, kind="send", started_at=now))
-                part["attempt_id"] = attempt_id
-            row.parts = parts
-            row.started_at, row.worker, row.items = now, self.worker, len(parts)  # stamped again once committed
-            row.status = AsRunStatus.PLAYING if parts else AsRunStatus.SKIPPED  # nothing due: nothing played
-            if not parts:
-                row.ended_at = now
+            asrun.start(session, row, due, worker=self.worker, now=now)
             session.flush()
             session.expunge(row)
-        if parts:
+        if row.parts:
             row.started_at = self._started(row.id, prepared)
         return row, True
 
@@ -415,8 +386,7 @@ class Broadcaster:
         """Stamp the programme's start once its claim is committed: the moment it really goes out, not the
         moment the claim began (what the as-run log and the slot-start figures report)."""
         now = self.now()
-        with write_session(self.engine) as session:
-            session.execute(update(AsRun).where(col(AsRun.id) == as_run_id).values(started_at=now))
+        asrun.stamp_start(self.engine, as_run_id, now)
         log.info("slot %s %s started %.3fs after its time with %d parts", prepared.channel,
                  show(prepared.slot_at), (now - prepared.slot_at).total_seconds(), len(prepared.parts))
         return now
@@ -444,9 +414,7 @@ class Broadcaster:
     def settle(self) -> None:
         """Mark parts played whose time is past (folder/http); close live slots whose streamer died."""
         now = self.now()
-        with read_session(self.engine) as session:
-            rows = session.exec(select(AsRun).where(AsRun.status == AsRunStatus.PLAYING)).all()
-        for row in rows:
+        for row in asrun.playing(self.engine):
             assert row.started_at is not None
             if playout_class(row.backend).live:
                 if row.worker != self.worker and not owner_alive(row.worker):
@@ -456,46 +424,10 @@ class Broadcaster:
             self._mark_played(row.id, lambda part, e=elapsed: part["start_ms"] + part["duration_ms"] <= e)
 
     def _mark_played(self, as_run_id: int, played: Callable[[dict], bool]) -> None:
-        now = self.now()
-        with write_session(self.engine) as session:
-            row = session.get(AsRun, as_run_id)
-            if row is None or row.status != AsRunStatus.PLAYING:
-                return
-            parts = [dict(p) for p in row.parts]
-            for part in parts:
-                if part["played"] or not played(part):
-                    continue
-                part["played"], part["played_at"] = True, now.isoformat()
-                message = (f"đã phát trong khung giờ {show_vn(row.slot_at)}, từ giây {part['start_ms'] // 1000} "
-                           f"đến {(part['start_ms'] + part['duration_ms']) // 1000}, giọng {part['engine']}")
-                out = played_part(session, part["delivery_id"], part["attempt_id"], now,
-                                  remote_id=f"as-run:{row.id}", remote_url=row.path, last_error=None)
-                attempt = session.exec(select(Attempt).where(Attempt.attempt_id == part["attempt_id"])).first()
-                if attempt is not None:
-                    attempt.outcome, attempt.finished_at, attempt.message = "sent", now, message
-                    attempt.duration_ms = part["duration_ms"]
-                if not out:
-                    log.warning("delivery %s changed while its part played; left as it is", part["ref_code"])
-            row.parts = parts
-            if all(p["played"] for p in parts):
-                assert row.started_at is not None
-                row.status = AsRunStatus.PLAYED
-                row.ended_at = min(now, row.started_at + timedelta(milliseconds=row.duration_ms))
-                log.info("slot %s %s played (%d parts)", row.channel_id, show(row.slot_at), len(parts))
+        asrun.mark_played(self.engine, as_run_id, played, self.now())
 
     def _interrupt(self, as_run_id: int, why: str, *, status: AsRunStatus = AsRunStatus.INTERRUPTED) -> None:
-        now = self.now()
-        with write_session(self.engine) as session:
-            row = session.get(AsRun, as_run_id)
-            if row is None or row.status != AsRunStatus.PLAYING:
-                return
-            for part in row.parts:
-                if part["played"]:
-                    continue
-                d = session.get(Delivery, part["delivery_id"])
-                if d is not None and d.state == S.SENDING and d.attempt_id == part.get("attempt_id"):
-                    move(d, S.FAILED, now, finished_at=now, last_error=f"{why}; phần này chưa phát và không phát muộn")
-            row.status, row.ended_at, row.message = status, now, why
+        asrun.interrupt(self.engine, as_run_id, why, self.now(), status=status)
 
     # -- missed slots and emergencies ------------------------------------------------------------
 
@@ -503,18 +435,10 @@ class Broadcaster:
         why = (f"khung giờ {show_vn(slot_at)} bị lỡ (dịch vụ không chạy đúng giờ); "
                f"quá {int(self.grace(name).total_seconds() // 60)} phút nên không phát muộn")
         with write_session(self.engine) as session:
-            row = self._as_run(session, name, slot_at, "slot")
-            if row is not None and row.status != AsRunStatus.PREPARED:
-                return
-            if row is None:
-                row = AsRun(channel_id=name, slot_at=slot_at, kind="slot", backend=self.channel(name).settings.playout)
-                session.add(row)
-            expired = []
-            for d in self._due(session, name, slot_at, kind="slot", now=now):
-                move(d, S.EXPIRED, now, finished_at=now, last_error=why)
-                expired.append(d.ref_code)
-            row.status, row.message, row.ended_at, row.items = AsRunStatus.MISSED, why, now, len(expired)
-            row.notes = [*row.notes, *(f"lượt {ref} không được phát" for ref in expired)]
+            expired = asrun.missed(session, name, slot_at, backend=self.channel(name).settings.playout, why=why,
+                                   due=lambda: self._due(session, name, slot_at, kind="slot", now=now), now=now)
+        if expired is None:
+            return
         log.error("%s: %s (%d deliveries expired)", name, why, len(expired))
 
     def sweep_missed(self) -> int:
@@ -524,19 +448,13 @@ class Broadcaster:
         found when it comes back (looking back at most a week).
         """
         now = self.now()
-        with write_session(self.engine) as session:
-            mark = session.get(ServiceState, SWEEP_KEY)
-            if mark is None:
-                mark = ServiceState(key=SWEEP_KEY, value="", updated_at=now)
-                session.add(mark)
-            start = max(mark.updated_at, now - MISSED_LOOKBACK)
-            mark.updated_at = max(mark.updated_at, now)
+        start = asrun.swept_since(self.engine, now, MISSED_LOOKBACK)
         found = 0
         for name, channel in self.channels.items():
             grace = self.grace(name)
             for slot_at in slot_times(channel.settings.slots, start - grace, now - grace):
                 with read_session(self.engine) as session:
-                    row = self._as_run(session, name, slot_at, "slot")
+                    row = asrun.find(session, name, slot_at, "slot")
                 if row is None or row.status == AsRunStatus.PREPARED:
                     self.mark_missed(name, slot_at, now)
                     found += 1
@@ -554,7 +472,7 @@ class Broadcaster:
             ahead = now + timedelta(minutes=channel.settings.prepare_minutes)
             for slot_at in slot_times(channel.settings.slots, now, ahead):
                 with read_session(self.engine) as session:
-                    ready = self._as_run(session, name, slot_at, "slot") is not None
+                    ready = asrun.find(session, name, slot_at, "slot") is not None
                 if not ready:
                     self.prepare(name, slot_at)
         self.settle()
