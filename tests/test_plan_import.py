@@ -13,7 +13,7 @@ from scheduler.config import PlanFile, load_config
 from scheduler.errors import InputError
 from scheduler.plan_import import outline, propose, to_toml
 from scheduler.settings import PROJECT_ROOT
-from tests.cli import run
+from tests.cli import invoke as run  # in process: these test the command, not the entry point
 
 PLANS = PROJECT_ROOT / "config" / "samples" / "plans"  # the two seed plans, as received
 MUONG_LA = PLANS / "muong-la-2025-ban-quet.txt"  # scanned: no diacritics, OCR errors ("04 sd/thang", "¢)")

@@ -120,7 +120,7 @@ def test_the_csv_opens_in_excel_with_its_diacritics(september, tmp_path):
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_commands_write_the_report_and_refuse_bad_input(settings, tmp_path):
-    from tests.cli import run
+    from tests.cli import invoke as run
 
     assert run(settings, "init").returncode == 0
     shown = run(settings, "compliance", "--period", "2025-09", "--json", "--now", "2025-09-16 09:00")

@@ -10,7 +10,8 @@ import pytest
 from scheduler.compliance import Status
 from scheduler.errors import InputError
 from scheduler.simulate import simulate
-from tests.cli import run, snapshot
+from tests.cli import invoke as run  # in process: these test the command, not the entry point
+from tests.cli import snapshot
 from tests.conftest import START
 from tests.helpers import approved
 from tests.test_compliance import evergreen

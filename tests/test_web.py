@@ -15,7 +15,7 @@ from sqlmodel import select
 from scheduler import users
 from scheduler.db import read_session
 from scheduler.models import AuditEvent, User, WebSession
-from tests.cli import run
+from tests.cli import invoke as run  # in process: these test the command, not the entry point
 from tests.conftest import START
 from tests.helpers import approved, dispatch
 from tests.web import PASSWORDS, approve, client, compose, content_hash_of, csrf_of, logged_in

@@ -21,7 +21,7 @@ from scheduler.credentials import KEY_ENV, CredentialStore, new_key
 from scheduler.db import read_session, write_session
 from scheduler.models import Attempt, Credential, ServiceState
 from scheduler.models import DeliveryState as S
-from tests.cli import run
+from tests.cli import invoke as run  # in process: these test the command, not the entry point
 from tests.conftest import START
 from tests.fakes import FakeZalo
 from tests.helpers import all_deliveries, approved, dispatch, make_app, set_channel
