@@ -110,14 +110,43 @@ def ensure(settings: Settings, real_engine: Engine, now: datetime, *, reset: boo
     return place, True
 
 
-def copy_rows(source: Engine, target: Engine, chunk: int = 2000) -> None:
-    """Every row of every table (but ``NOT_COPIED``), parents first, from ``source`` into ``target``."""
-    with source.connect() as reading, target.begin() as writing:
+def copy_rows(source: Engine, target: Engine | sa.Connection, chunk: int = 2000, *,
+              skip: frozenset[str] = NOT_COPIED) -> None:
+    """Every row of every table (but ``skip``), parents first, from ``source`` into ``target`` (an
+    engine: in a transaction of its own; a connection: in the caller's). The reads are one transaction."""
+    if isinstance(target, sa.Connection):
+        _copy(source, target, chunk, skip)
+        return
+    with target.begin() as writing:
         if is_sqlite(target):
             writing.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+        _copy(source, writing, chunk, skip)
+
+
+def _copy(source: Engine, writing: sa.Connection, chunk: int, skip: frozenset[str]) -> None:
+    with source.connect() as reading, reading.begin():
         for table in SQLModel.metadata.sorted_tables:
-            if table.name in NOT_COPIED:
+            if table.name in skip:
                 continue
             rows = reading.execute(sa.select(table)).mappings()
+            mine = [fk.parent.name for fk in table.foreign_keys if fk.column.table is table]
+            if mine:  # a table pointing at itself (units and their parent): parents first, for any database
+                ordered = _parents_first([dict(row) for row in rows], table.primary_key.columns[0].name, mine[0])
+                for start in range(0, len(ordered), chunk):
+                    writing.execute(table.insert(), ordered[start:start + chunk])
+                continue
             while batch := rows.fetchmany(chunk):
                 writing.execute(table.insert(), [dict(row) for row in batch])
+
+
+def _parents_first(rows: list[dict], key: str, parent: str) -> list[dict]:
+    done: set = set()
+    ordered: list[dict] = []
+    while rows:
+        ready = [row for row in rows if row[parent] is None or row[parent] in done or row[parent] == row[key]]
+        if not ready:  # a parent that is not there: the database would refuse it anyway
+            ready = rows
+        ordered.extend(ready)
+        done.update(row[key] for row in ready)
+        rows = [row for row in rows if row[key] not in done]
+    return ordered

@@ -81,6 +81,44 @@ def scratch_cmd(reset: bool) -> None:
     click.echo('  cchc dispatch --once --scratch --now "YYYY-MM-DD HH:MM"')
 
 
+@cli.command("backup")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Tệp sao lưu .tar.gz (mặc định: data/backups/cchc-<ngày>-<giờ>.tar.gz).")
+@with_app(writes=False)
+def backup_cmd(app: App, user: str | None, out: Path | None) -> None:
+    """Sao lưu cơ sở dữ liệu và các tệp (ghi âm, minh chứng, trang web) vào một tệp, kể cả khi dịch vụ đang chạy."""
+    from scheduler import backup
+    from scheduler.clock import LOCAL_TZ
+
+    now = app.now()
+    if out is None:
+        out = app.settings.data_dir / "backups" / f"cchc-{now.astimezone(LOCAL_TZ):%Y%m%d-%H%M%S}.tar.gz"
+    done = backup.backup(app.ready_engine(), app.settings.data_dir, out, now=now)
+    click.echo(f"Backup written: {done.line()}")
+    click.echo("Giữ khoá CCHC_SECRET_KEY ở nơi khác: bản sao lưu không chứa khoá, "
+               "các mã truy cập trong đó vẫn được mã hoá.")
+
+
+@cli.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True,
+              help="Thay dữ liệu hiện có (được sao lưu riêng vào data/backups trước khi thay).")
+@with_app()
+def restore_cmd(app: App, user: str | None, file: Path, replace: bool) -> None:
+    """Khôi phục từ tệp sao lưu: kiểm tra toàn bộ tệp trước, rồi mới thay cơ sở dữ liệu và các tệp."""
+    from scheduler import audit, backup
+    from scheduler.db import write_session
+
+    now = app.now()
+    done, before = backup.restore(app.engine, app.settings.data_dir, file, now=now, replace=replace)
+    with write_session(app.engine) as session:
+        audit.record(session, actor=user or "cli", action="restore", subject=f"backup:{file.name}", at=now,
+                     created_at=done.created_at, before=str(before) if before else None)
+    click.echo(f"Restored: {done.line()} (sao lưu lúc {done.created_at})")
+    if before:
+        click.echo(f"Dữ liệu trước khi khôi phục đã được sao lưu vào {before}")
+
+
 @cli.group("config", cls=CchcGroup)
 def config_group() -> None:
     """Cấu hình trong thư mục config/."""
