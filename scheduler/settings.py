@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     tick_seconds: float = 15.0
     heartbeat_seconds: float = 60.0
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one JSON object a line
     site_host: str = "127.0.0.1"
     site_port: int = 8080
     web_host: str = "127.0.0.1"  # the staff web app; 0.0.0.0 to reach it from the office network

@@ -319,3 +319,40 @@ def test_a_nul_byte_in_any_text_is_refused_the_same_on_both_databases(ready, tmp
     result = invoke(ready, "queue", "--user", "lan", "--title", "T", "--body-file", str(poisoned), "--channel", "web",
                     "--next-slot")
     assert result.returncode == 2 and "ký tự NUL" in result.stderr and snapshot(ready.url) == before
+
+
+def test_log_lines_are_json_when_asked_with_secrets_redacted(ready):
+    """CCHC_LOG_FORMAT=json: every line the service logs is one JSON object (for journald or Zabbix);
+    a value that is not text or json is refused in Vietnamese, before anything runs."""
+    made = queue_id(ready, "--title", "Tin cũ", "--body", "Nội dung.", "--channel", "web", "--at",
+                    "2025-09-01 08:00")
+    assert invoke(ready, "submit", made, "--user", "lan", "--now", "2025-09-01 07:01").returncode == 0
+    assert invoke(ready, "approve", made, "--user", "hung", "--now", "2025-09-01 07:02").returncode == 0
+    env = {"CCHC_LOG_FORMAT": "json", "CCHC_LOG_LEVEL": "INFO"}
+    done = run(ready, "dispatch", "--once", extra_env=env)  # the item's time is long past: it expires
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    assert lines and all(set(line) == {"time", "level", "logger", "message"} for line in lines)
+    assert any(line["level"] == "WARNING" and "expired" in line["message"] for line in lines)
+    wrong = invoke(ready, "dispatch", "--once", extra_env={"CCHC_LOG_FORMAT": "xml"})
+    assert wrong.returncode == 2 and "CCHC_LOG_FORMAT" in wrong.stderr and "json" in wrong.stderr
+
+
+def test_json_log_lines_carry_no_secret():
+    import logging
+
+    from channels.secrets import RedactingFilter
+    from scripts.commands.common import JsonLines
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonLines())
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("cchc.test-json")
+    logger.addHandler(handler)
+    try:
+        logger.warning("platform said: invalid access_token=EAAGm0PX4ZCpsBAKZAlongsecretvalue for %s", "page")
+    finally:
+        logger.removeHandler(handler)
+    line = json.loads(out.getvalue())
+    assert "EAAGm0PX4ZCpsBAKZAlongsecretvalue" not in out.getvalue() and line["message"].endswith("for page")

@@ -16,7 +16,8 @@ log = logging.getLogger("cchc.web")
 
 def server(app: App, host: str, port: int) -> uvicorn.Server:
     # Proxy headers are read by the app itself, from CCHC_TRUSTED_PROXIES only (create_web).
-    return uvicorn.Server(uvicorn.Config(create_web(app), host=host, port=port, log_level="warning",
+    # log_config=None: its loggers go to ours (one format, JSON if asked, secrets redacted)
+    return uvicorn.Server(uvicorn.Config(create_web(app), host=host, port=port, log_level="warning", log_config=None,
                                          proxy_headers=False, access_log=False))
 
 

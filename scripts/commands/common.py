@@ -6,11 +6,12 @@ Vietnamese line and an exit code, ``with_app`` (``--now``, ``--user``, ``--scrat
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -111,10 +112,25 @@ def _click_reason(message: str) -> str:
     return message
 
 
+class JsonLines(logging.Formatter):
+    """One JSON object a line (``CCHC_LOG_FORMAT=json``), for journald, Zabbix or a log shipper: time in
+    UTC, level, logger and message (already redacted by the handler's filter)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        at = datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds")
+        return json.dumps({"time": at, "level": record.levelname, "logger": record.name,
+                           "message": record.getMessage()}, ensure_ascii=False)
+
+
 def _setup_logging(settings: Settings, default: int) -> None:
     explicit = "CCHC_LOG_LEVEL" in os.environ
     level = getattr(logging, settings.log_level.upper(), logging.INFO) if explicit else default
+    if settings.log_format not in ("text", "json"):
+        raise InputError("CCHC_LOG_FORMAT", f"'{settings.log_format}' không dùng được; đặt text (mặc định) hoặc json")
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    if settings.log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonLines())
     # Both libraries narrate every migration step and every job run at INFO: keep the log for our events.
     logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
