@@ -150,8 +150,8 @@ class Result:
 
 DEFAULT_IN_FLIGHT = 4
 QUICK_SECONDS = 0.01  # a platform answering within this is sent to one request at a time
-WAVES_A_CLAIM = 16  # a claim takes this many waves' worth of a quick channel's due rows, to spread its cost
-WAVES_A_SLOW_CLAIM = 4  # and of a channel whose requests take longer than QUICK_SECONDS
+WAVES_A_CLAIM = 32  # a claim takes this many waves' worth of a quick channel's due rows, to spread its cost
+WAVES_A_SLOW_CLAIM = 8  # and of a channel whose requests take longer than QUICK_SECONDS
 
 
 class Dispatcher:
@@ -742,10 +742,14 @@ def _approval_inputs(session: Session, ids: list[int]) -> tuple[dict[int, Announ
 
 
 def _problem(d: Delivery, ann: Announcement | None, approval: Approval | None,
-             translations: list[Translation]) -> str | None:
+             translations: list[Translation], hashes: dict[int, str] | None = None) -> str | None:
+    """``hashes``: the content hash of each announcement, filled as they are computed (one a batch)."""
     if ann is None or ann.status != AnnouncementStatus.APPROVED or approval is None:
         return "thông báo không còn được phê duyệt"
-    if approval.id != d.approval_id or content_hash_of(ann, translations) != d.content_hash:
+    hashes = {} if hashes is None else hashes
+    if ann.id not in hashes:
+        hashes[ann.id] = content_hash_of(ann, translations)
+    if approval.id != d.approval_id or hashes[ann.id] != d.content_hash:
         return "nội dung đã thay đổi sau khi phê duyệt"
     return None
 
@@ -771,10 +775,10 @@ def load_posts(session: Session, rows: list[Delivery], now: datetime,
                                  .where(col(Attempt.delivery_id).in_(reopened), Attempt.kind == "send")
                                  .group_by(col(Attempt.delivery_id))).all()) if reopened else {}
     older = {d.id: _older_remote_ids(session, d.channel_id, first[d.id]) for d in rows if d.id in first}
-    posts = {}
+    posts, hashes = {}, {}
     for d in rows:
         ann = anns.get(d.announcement_id)
-        problem = _problem(d, ann, approvals.get(d.announcement_id), translations.get(d.announcement_id, []))
+        problem = _problem(d, ann, approvals.get(d.announcement_id), translations.get(d.announcement_id, []), hashes)
         if problem and d.state in CLAIMABLE:
             move(d, S.CANCELLED, now, last_error=problem, finished_at=now)
             log.warning("delivery %s cancelled at send time: %s", d.ref_code, problem)
