@@ -27,9 +27,10 @@ fi
 # LibreOffice and poppler render the DOCX report to PDF and PNG; Liberation Serif is metric-compatible
 # with Times New Roman, the font of Vietnamese administrative documents. The web app's browser tests
 # drive Debian's Chromium headless through its chromedriver (Selenium).
+# systemd-analyze checks the service's unit (scripts/install.sh).
 [ "$with_test" = 1 ] && packages+=(postgresql icecast2 libreoffice-writer-nogui poppler-utils fonts-liberation2
                                    wordpress wordpress-theme-twentytwentythree mariadb-server apache2
-                                   libapache2-mod-php php-mysql chromium chromium-driver)
+                                   libapache2-mod-php php-mysql chromium chromium-driver systemd)
 
 missing=()
 for package in "${packages[@]}"; do
