@@ -2,7 +2,7 @@
 # Install cchc as a system service on Debian 12 (as root, or as a user with sudo):
 #
 #   scripts/install.sh [--here] [--prefix /opt/cchc] [--etc /etc/cchc] [--unit-dir /etc/systemd/system]
-#                      [--user cchc] [--no-start]
+#                      [--bin-dir /usr/local/sbin] [--user cchc] [--no-start]
 #
 # - the code goes to --prefix (with its own .venv), or stays where it is with --here;
 # - a system user (--user) that owns nothing but the service's data, /var/lib/cchc (systemd's
@@ -11,21 +11,25 @@
 # - secrets in <etc>/cchc.env, root-only (mode 600), made the first time with a new CCHC_SECRET_KEY;
 # - the unit <unit-dir>/cchc.service, checked with systemd-analyze verify, enabled and started when
 #   systemd runs this machine (not with --no-start);
-# - an nginx example for https in front of the web app: <etc>/nginx-cchc.conf.example.
+# - an nginx example for https in front of the web app: <etc>/nginx-cchc.conf.example;
+# - <bin-dir>/cchc-admin: any cchc command as the service runs it (its user, configuration, data and
+#   secrets), e.g. `cchc-admin backup` or `cchc-admin channel check NAME`.
 # Running it again updates the code and the unit and keeps the configuration, secrets and data.
 set -euo pipefail
 source_dir="$(cd "$(dirname "$0")/.." && pwd)"
 
-here=0; prefix=/opt/cchc; etc=/etc/cchc; unit_dir=/etc/systemd/system; user=cchc; start=1
+here=0; prefix=/opt/cchc; etc=/etc/cchc; unit_dir=/etc/systemd/system; bin_dir=/usr/local/sbin; user=cchc
+start=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --here) here=1 ;;
     --prefix) prefix="$2"; shift ;;
     --etc) etc="$2"; shift ;;
     --unit-dir) unit_dir="$2"; shift ;;
+    --bin-dir) bin_dir="$2"; shift ;;
     --user) user="$2"; shift ;;
     --no-start) start=0 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "install: không hiểu tuỳ chọn '$1' (xem: scripts/install.sh --help)" >&2; exit 2 ;;
   esac
   shift
@@ -95,6 +99,22 @@ chmod 644 "$unit_dir/cchc.service"
 if command -v systemd-analyze >/dev/null; then
   systemd-analyze verify "$unit_dir/cchc.service"
 fi
+
+# 5. cchc-admin: the secrets reach the command through its environment, never its arguments.
+mkdir -p "$bin_dir"
+cat > "$bin_dir/cchc-admin" <<ADMIN
+#!/bin/sh
+# Run a cchc command as the service does: its user, configuration, data folder and secrets.
+set -eu
+[ "\$(id -u)" -eq 0 ] || exec sudo "\$0" "\$@"
+set -a
+. "$etc/cchc.env"
+set +a
+export CCHC_CONFIG_DIR="$etc/config" CCHC_DATA_DIR="\${CCHC_DATA_DIR:-/var/lib/cchc}"
+cd "\$CCHC_DATA_DIR"
+exec runuser -u "$user" -- "$app/.venv/bin/cchc" "\$@"
+ADMIN
+chmod 755 "$bin_dir/cchc-admin"
 
 if [ "$start" = 1 ] && [ -d /run/systemd/system ]; then
   systemctl daemon-reload

@@ -34,7 +34,8 @@ def installed():
     place = Path(tempfile.mkdtemp(prefix="cchc-install-", dir="/tmp"))
     place.chmod(0o755)  # the service user walks through it to the code, as through /opt
     command = as_root(str(ROOT / "scripts" / "install.sh"), "--prefix", str(place / "opt"), "--etc",
-                      str(place / "etc"), "--unit-dir", str(place / "units"), "--user", USER, "--no-start")
+                      str(place / "etc"), "--unit-dir", str(place / "units"), "--bin-dir", str(place / "bin"),
+                      "--user", USER, "--no-start")
     done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     yield place, done
@@ -126,6 +127,13 @@ def test_the_units_exec_start_runs_as_the_service_user(installed):
             raise
     # runuser hands back the service's own exit status: 0, a clean stop
     assert service.returncode == 0, service.stderr.read()[-2000:]
+
+    out = state / "backups" / "sau-khi-chay.tar.gz"  # an operator's command, run as the service runs
+    saved = subprocess.run(as_root("env", f"CCHC_DATA_DIR={state}", str(place / "bin" / "cchc-admin"), "backup",
+                                   "--out", str(out)), capture_output=True, text=True, timeout=120, check=False)
+    assert saved.returncode == 0 and "Backup written" in saved.stdout, saved.stderr[-2000:]
+    assert out.stat().st_uid == database.stat().st_uid  # written by the service user, not root
+    assert "CCHC_SECRET_KEY=" not in saved.stdout + saved.stderr
 
 
 def service_pids(group: int) -> list[int]:
