@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -204,6 +204,43 @@ class SamplesFile(_Strict):
     announcements: dict[str, SampleAnnouncement]
 
 
+_EMAIL = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
+
+
+class SmtpConfig(_Strict):
+    """The office's mail server: STARTTLS on the submission port, a login from the environment."""
+
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = True  # false only for a relay on this machine
+    username_env: str | None = None
+    password_env: str | None = None
+    sender: str
+    cafile: str | None = None  # a private CA that signed the server's certificate
+    timeout_seconds: float = Field(default=20, gt=0, le=120)
+
+
+class UnitNotify(_Strict):
+    approvers: list[str] = []  # told when an item waits for review
+    head: list[str] = []  # the head of office: the daily digest, a channel put on hold, an emergency that failed
+    digest_at: str = "07:30"  # Vietnam time
+
+    @field_validator("digest_at")
+    @classmethod
+    def _digest_at(cls, value: str) -> str:
+        return check_slots([value])[0]
+
+
+class NotifyFile(_Strict):
+    """``config/notify.toml``: email notices (``scheduler.notify``); absent or ``enabled = false``: none."""
+
+    enabled: bool = True
+    base_url: str = Field(pattern=r"^https?://")  # where the staff web app is reached: links in notices
+    smtp: SmtpConfig
+    people: dict[str, Annotated[str, Field(pattern=_EMAIL)]] = {}  # account name -> email address
+    units: dict[str, UnitNotify] = {}
+
+
 @dataclass
 class _Loaded:
     """A validated file with its text, kept to find line numbers for cross-file checks."""
@@ -225,6 +262,7 @@ class Config:
     channels: dict[str, ChannelConfig]
     samples: dict[str, SampleAnnouncement] = field(default_factory=dict)
     speech: SpeechFile = field(default_factory=lambda: SpeechFile(engines={"vi": ["espeak-ng"]}))
+    notify: NotifyFile | None = None  # None: no email notices
 
     def expand_channels(self, names: list[str], unit: str) -> list[str]:
         """Channel names, with groups replaced by their members, in first-seen order."""
@@ -264,8 +302,12 @@ def load_config(directory: Path) -> Config:
     speech = _load(directory / "speech.toml", SpeechFile, problems, directory)
     if speech is not None:
         _check_speech(directory, speech, problems)
+    notify_path = directory / "notify.toml"
+    notify = _load(notify_path, NotifyFile, problems, directory) if notify_path.exists() else None
     if channels is not None:
         _cross_check(directory, units, channels, plans, samples, problems)
+    if notify is not None and units is not None:
+        _check_notify(directory, units, notify, problems)
     if problems or units is None or channels is None or speech is None:
         raise ConfigError(problems)
     return Config(
@@ -277,7 +319,23 @@ def load_config(directory: Path) -> Config:
         channels=channels.model.channels,
         samples=samples.model.announcements if samples else {},
         speech=speech.model,
+        notify=notify.model if notify is not None else None,
     )
+
+
+def _check_notify(root: Path, units: _Loaded, notify: _Loaded, problems: list[str]) -> None:
+    """Every unit named in notify.toml exists, and every person has an address in ``[people]``."""
+    shown = _shown(notify.path, root)
+    for unit, who in notify.model.units.items():
+        if unit not in units.model.units:
+            line = locate(notify.text, ("units", unit))
+            problems.append(f"{shown}:{line}: units.{unit}: không có đơn vị '{unit}' trong units.toml")
+        for role in ("approvers", "head"):
+            for person in getattr(who, role):
+                if person not in notify.model.people:
+                    line = locate(notify.text, ("units", unit, role))
+                    problems.append(f"{shown}:{line}: units.{unit}.{role}: '{person}' chưa có địa chỉ email trong "
+                                    f"[people]; thêm dòng {person} = \"ten@donvi.gov.vn\"")
 
 
 def _load(path: Path, model: type[BaseModel], problems: list[str], root: Path) -> _Loaded | None:

@@ -356,3 +356,25 @@ class LoginAttempt(SQLModel, table=True):
     name: str = Field(max_length=60, index=True)
     address: str = Field(max_length=60, index=True)
     at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+
+
+class Notice(SQLModel, table=True):
+    """An email notice to a person (``scheduler.notify``): queued with the event, sent by the service
+    apart from dispatch, retried when the mail server fails; the record of who was told what."""
+
+    __table_args__ = (sa.UniqueConstraint("key", "recipient"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200)  # the event it tells of: one notice an event and person
+    unit_id: str = Field(max_length=40, index=True)
+    kind: str = Field(max_length=30)
+    recipient: str = Field(max_length=200)
+    subject: str
+    body: str
+    link: str | None = None
+    state: str = Field(default="pending", max_length=12, index=True)  # pending, sent, failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    sent_at: datetime | None = _when()
+    last_error: str | None = None

@@ -139,6 +139,13 @@ def _play_slot(broadcaster: Broadcaster, name: str, hour: int, minute: int) -> N
     broadcaster.play(name, _slot_at(broadcaster, hour, minute, upcoming=False))
 
 
+def send_notices(app: App) -> None:
+    """Email notices (scheduler.notify): apart from dispatch, so a mail server down holds up nothing."""
+    from scheduler import notify
+
+    notify.run(app.engine, app.config, app.now())
+
+
 def _on_event(event: JobEvent) -> None:
     if event.code == EVENT_JOB_ERROR:
         log.error("job %s failed: %s", event.job_id, getattr(event, "exception", ""))
@@ -166,6 +173,11 @@ def run(app: App, stop: threading.Event | None = None) -> None:
                       minutes=30, next_run_time=started)
     scheduler.add_job(refresh_tokens, "interval", args=[app], id="tokens", replace_existing=True,
                       minutes=10, next_run_time=started)
+    if app.config.notify is not None and app.config.notify.enabled:
+        from scheduler import notify
+
+        scheduler.add_job(send_notices, "interval", args=[app], id="notices", replace_existing=True,
+                          seconds=notify.INTERVAL.total_seconds(), next_run_time=started)
     slots = 0
     if any(channel.slotted for channel in app.channels.values()):
         broadcaster = app.broadcaster()  # one for the process: it keeps the TTS engines' cool-downs

@@ -197,6 +197,32 @@ def audit(app: App, user: str | None, since_text: str | None, until_text: str | 
 
 
 @cli.command()
+@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@fmt_option
+@with_app(writes=False, acting=False)
+def notices(app: App, user: str | None, limit: int, as_json: bool) -> None:
+    """Thư báo đã gửi hoặc đang chờ gửi (config/notify.toml): cho ai, việc gì, đã gửi được chưa (mới nhất trước)."""
+    from sqlmodel import col, select
+
+    from scheduler.db import read_session
+    from scheduler.models import Notice
+    from scripts.output import table
+
+    with read_session(app.ready_engine()) as session:
+        rows = session.exec(select(Notice).order_by(col(Notice.id).desc()).limit(limit)).all()
+    data = [{"at": show_vn(n.created_at), "to": n.recipient, "kind": n.kind, "state": n.state, "tries": n.attempts,
+             "subject": n.subject, "error": n.last_error or ""} for n in rows]
+    if as_json:
+        click.echo(to_json(data))
+    elif not data:
+        off = app.config.notify is None or not app.config.notify.enabled
+        click.echo("Chưa có thư báo nào." + (" Thư báo đang tắt (config/notify.toml: enabled)." if off else ""))
+    else:
+        click.echo(table(data, list(data[0]), {"at": "lúc", "to": "gửi tới", "kind": "loại", "state": "trạng thái",
+                                               "tries": "lần gửi", "subject": "tiêu đề", "error": "lỗi"}))
+
+
+@cli.command()
 @click.option("--once", is_flag=True, help="Xử lý một lượt những gì đến hạn rồi thoát.")
 @with_app(log_level=logging.INFO)
 def dispatch(app: App, user: str | None, once: bool) -> None:
