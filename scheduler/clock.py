@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -58,9 +59,29 @@ class FrozenClock(Clock):
         self.moment += delta
 
 
-def parse_local(text: str, field: str) -> datetime:
-    """Parse ``YYYY-MM-DD HH:MM`` typed in Vietnam time into an aware UTC datetime."""
+_VN_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?=$|[ T])")
+
+
+def from_vn(text: str) -> str:
+    """``dd/mm/yyyy[ HH:MM]`` (as Vietnamese write dates) rewritten ``YYYY-MM-DD[ HH:MM]``; other text as it is."""
     raw = (text or "").strip()
+    match = _VN_DATE.match(raw)
+    if not match:
+        return raw
+    day, month, year = match.groups()
+    return f"{year}-{int(month):02d}-{int(day):02d}{raw[match.end():]}"
+
+
+def vn_input(text: str | None) -> str:
+    """A ``YYYY-MM-DD[ HH:MM]`` value shown in a form as staff type it: ``dd/mm/yyyy[ HH:MM]``."""
+    raw = (text or "").replace("T", " ").strip()
+    match = re.match(r"^(\d{4})-(\d{2})-(\d{2})", raw)
+    return f"{match.group(3)}/{match.group(2)}/{match.group(1)}{raw[match.end():]}" if match else raw
+
+
+def parse_local(text: str, field: str) -> datetime:
+    """Parse ``dd/mm/yyyy HH:MM`` or ``YYYY-MM-DD HH:MM`` typed in Vietnam time into an aware UTC datetime."""
+    raw = from_vn(text)
     try:
         naive = datetime.strptime(raw, INPUT_FORMAT)
     except ValueError as exc:
@@ -73,21 +94,21 @@ def parse_local(text: str, field: str) -> datetime:
                     field, f"ngày '{shape}' không tồn tại trong lịch; hãy kiểm tra ngày và tháng"
                 ) from exc
         raise InputError(
-            field, f"'{raw}' không đúng dạng; hãy viết YYYY-MM-DD HH:MM, ví dụ 2025-09-01 06:00"
+            field, f"'{raw}' không đúng dạng; hãy viết ngày giờ, ví dụ 01/09/2025 06:00 (hoặc 2025-09-01 06:00)"
         ) from exc
     check_year(naive.year, field)
     return naive.replace(tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
 def parse_local_date(text: str, field: str) -> date:
-    """Parse ``YYYY-MM-DD`` (a calendar day in Vietnam)."""
-    raw = (text or "").strip()
+    """Parse ``dd/mm/yyyy`` or ``YYYY-MM-DD`` (a calendar day in Vietnam)."""
+    raw = from_vn(text)
     try:
         day = datetime.strptime(raw, "%Y-%m-%d").date()
     except ValueError as exc:
         if _looks_like_date(raw):
             raise InputError(field, f"ngày '{raw}' không tồn tại trong lịch") from exc
-        raise InputError(field, f"'{raw}' không đúng dạng; hãy viết YYYY-MM-DD") from exc
+        raise InputError(field, f"'{raw}' không đúng dạng; hãy viết ngày, ví dụ 01/09/2025 (hoặc 2025-09-01)") from exc
     check_year(day.year, field)
     return day
 

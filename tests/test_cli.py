@@ -98,7 +98,7 @@ BAD = [
     (["--body", ""], "--body"),
     (["--at", "2025-02-30 06:00"], "không tồn tại"),
     (["--at", "2025-08-31 06:00"], "đã qua"),
-    (["--at", "tomorrow"], "YYYY-MM-DD HH:MM"),
+    (["--at", "tomorrow"], "01/09/2025 06:00"),
     (["--channel", "facebook-muong-la"], "không có kênh"),
     (["--lang", "th"], "blt"),
     (["--lang", "klingon"], "không được hỗ trợ"),

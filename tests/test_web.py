@@ -99,11 +99,11 @@ def test_bad_input_keeps_what_was_typed_and_says_what_to_fix(staff):
     lan, csrf = logged_in(staff, "lan")
     answer = lan.post("/announcements", data={"csrf": csrf, "title": "Lịch trực Tết", "body": "Nội dung dài.",
                                               "channels": "muong-la-website", "at": "31/12/2025"})
-    assert answer.status_code == 400 and "YYYY-MM-DD HH:MM" in answer.text
+    assert answer.status_code == 400 and "01/09/2025 06:00" in answer.text
     assert 'value="Lịch trực Tết"' in answer.text and "Nội dung dài." in answer.text
     assert "Traceback" not in answer.text
     assert "Địa chỉ không đúng" in lan.get("/announcements/abc").text
-    assert "Từ ngày" in lan.get("/deliveries?since=hôm-qua").text and "YYYY-MM-DD" in lan.get(
+    assert "Từ ngày" in lan.get("/deliveries?since=hôm-qua").text and "01/09/2025" in lan.get(
         "/deliveries?since=hôm-qua").text
 
 
@@ -150,6 +150,8 @@ def test_the_delivery_log_pages_filters_and_exports_csv(repeating_website, staff
     assert "0 dòng" in hung.get("/deliveries?state=failed").text
     assert "30 dòng" in hung.get("/deliveries?since=2025-10-01").text  # days in Vietnam time
     assert "10 dòng" in hung.get("/deliveries?since=2025-09-01&until=2025-09-10").text
+    typed = hung.get("/deliveries?since=01/09/2025&until=10/09/2025").text  # as Vietnamese write dates
+    assert "10 dòng" in typed and 'value="01/09/2025"' in typed and 'placeholder="dd/mm/yyyy"' in typed
     exported = hung.get("/deliveries.csv?channel=muong-la-website")
     assert exported.headers["content-type"].startswith("text/csv") and exported.text.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))
@@ -171,7 +173,7 @@ def test_the_json_api_needs_the_csrf_header_and_is_described_by_openapi(staff):
                    headers={"X-CSRF-Token": me["csrf"]})
     assert own.status_code == 409 and "không được tự" in own.json()["error"]
     bad = mai.post("/api/announcements", json={**body, "at": "mai"}, headers={"X-CSRF-Token": me["csrf"]})
-    assert bad.status_code == 400 and "YYYY-MM-DD HH:MM" in bad.json()["error"]
+    assert bad.status_code == 400 and "01/09/2025 06:00" in bad.json()["error"]
     schema = client(staff).get("/api/openapi.json").json()
     assert {"/api/announcements", "/api/deliveries", "/api/announcements/{announcement_id}/{action}"} <= set(
         schema["paths"])

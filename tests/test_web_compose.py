@@ -204,3 +204,19 @@ def test_an_announcement_without_a_recording_says_so_instead_of_playing(staff):
     ann_id = compose(lan, csrf, channels="muong-la-loa", languages=["vi", "hmn"], body_hmn=HMONG)
     answer = lan.get(f"/announcements/{ann_id}/audio/hmn")
     assert answer.status_code == 409 and "Chưa nghe thử được" in answer.text and "ghi âm" in answer.text
+
+
+def test_dates_are_typed_and_shown_as_vietnamese_write_them(staff):
+    """No browser date picker (it shows mm/dd/yyyy in an English browser): staff type dd/mm/yyyy hh:mm,
+    and the form shows what is stored the same way."""
+    from scheduler.clock import show
+
+    lan, csrf = logged_in(staff, "lan")
+    ann_id = created_id(lan.post("/announcements", data=form(csrf, at="02/09/2025 06:30", repeat="daily",
+                                                             until="05/09/2025")))
+    ann, _ = stored(staff, ann_id)
+    assert show(ann.first_at) == "2025-09-02 06:30" and ann.repeat_until is not None
+    page = lan.get(f"/announcements/{ann_id}/edit").text
+    assert 'value="02/09/2025 06:30"' in page and 'value="05/09/2025"' in page and 'type="date' not in page
+    wrong = lan.post("/announcements", data=form(csrf, at="31/02/2025 06:30"))
+    assert wrong.status_code == 400 and "không tồn tại trong lịch" in wrong.text

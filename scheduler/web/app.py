@@ -27,7 +27,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from scheduler import announcements, labels, users
 from scheduler.app import App
-from scheduler.clock import show, show_vn
+from scheduler.clock import show, show_vn, vn_input
 from scheduler.db import read_session
 from scheduler.errors import CchcError, InputError
 from scheduler.web import forms
@@ -52,6 +52,7 @@ def create_web(core: App) -> FastAPI:
                                  actor_text=labels.actor, show_vn=show_vn,
                                  show=show)
     templates.env.filters["web_link"] = web_link
+    templates.env.filters["vn_input"] = vn_input  # dates typed and shown dd/mm/yyyy, whatever the browser's language
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # The API's page, from the packaged Swagger UI: no CDN (offices may be offline), no inline script.
     web.mount("/api/docs/assets", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"),
