@@ -47,3 +47,37 @@ OUTCOME = {"sent": "đã gửi", "previewed": PREVIEW_MODE, "pending": "nền t�
            "retract:sent": "đã gỡ bài hẹn giờ", "posted": "người xác nhận: đã đăng",
            "not-posted": "người xác nhận: chưa đăng"}
 
+
+# What one row of the delivery log did (the attempt's kind).
+ATTEMPT_KIND = {"send": "gửi", "reconcile": "kiểm tra lại trên nền tảng", "retract": "gỡ bài hẹn giờ",
+                "settle": "người xác nhận"}
+PRIORITY = {"normal": "thường", "priority": "ưu tiên", "emergency": "khẩn cấp"}
+ORIGIN = {"schedule": "theo lịch", "fill": "tự xếp tin dùng lại"}
+AS_RUN_KIND = {"slot": "khung giờ", "emergency": "khẩn cấp"}
+REPEAT = {"none": "không lặp", "daily": "hằng ngày", "weekly": "hằng tuần"}
+
+# The header of each column of the command line's tables and of the CSV exports (JSON keeps the codes).
+COLUMN = {
+    "id": "số", "ref": "mã", "status": "trạng thái", "priority": "mức", "when": "thời điểm", "repeat": "lặp",
+    "channels": "kênh", "channel": "kênh", "languages": "tiếng", "lang": "tiếng", "delivered": "đã đăng/phát",
+    "author": "người viết", "title": "tiêu đề", "due": "giờ hẹn", "origin": "nguồn", "state": "trạng thái",
+    "attempts": "số lần gửi", "next_attempt": "lần thử tới", "error": "lỗi", "time": "thời gian",
+    "action": "việc", "outcome": "kết quả", "http": "mã HTTP", "ms": "ms", "remote_id": "mã trên nền tảng",
+    "url": "địa chỉ", "message": "ghi chú", "name": "tên", "role": "vai trò", "active": "hoạt động",
+    "sessions": "phiên", "created": "tạo lúc", "at": "lúc", "actor": "người làm", "subject": "đối tượng",
+    "detail": "chi tiết", "slot": "khung giờ", "kind": "loại", "started": "bắt đầu", "ended": "kết thúc",
+    "delay_s": "trễ (giây)", "length": "thời lượng", "played": "đã phát", "engine": "giọng đọc",
+    "target": "chỉ tiêu", "clause": "điều khoản", "period": "kỳ", "minimum": "tối thiểu",
+    "scheduled": "đã lên lịch", "filled": "tự xếp", "needed": "còn thiếu", "status_text": "đánh giá",
+    "warn": "cảnh báo",
+}
+# The values staff read in those columns, by column (codes not listed stay as they are).
+VALUES = {"state": DELIVERY_STATE, "status": {**ANNOUNCEMENT_STATUS, **AS_RUN_STATUS}, "outcome": OUTCOME,
+          "action": ATTEMPT_KIND, "priority": PRIORITY, "origin": ORIGIN, "kind": AS_RUN_KIND, "repeat": REPEAT,
+          "role": ROLE}
+
+
+def readable(rows: list[dict], columns: list[str]) -> list[dict]:
+    """``rows`` with the coded values of ``columns`` in words (for tables and CSV; JSON keeps codes)."""
+    maps = {column: VALUES[column] for column in columns if column in VALUES}
+    return [{**row, **{c: m.get(row.get(c), row.get(c)) for c, m in maps.items()}} for row in rows]

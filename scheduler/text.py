@@ -76,12 +76,13 @@ def spreadsheet_cell(value: object) -> object:
     return value
 
 
-def csv_text(rows: list[dict], columns: list[str]) -> str:
-    """``rows`` as CSV with the header ``columns`` (other keys left out): lists joined with commas,
-    formula-like text made safe (``spreadsheet_cell``). The one writer for the web's and the CLI's CSV."""
+def csv_text(rows: list[dict], columns: list[str], headers: dict[str, str] | None = None) -> str:
+    """``rows`` as CSV, the columns ``columns`` (other keys left out) under ``headers`` (by default
+    the keys): lists joined with commas, formula-like text made safe (``spreadsheet_cell``). The one
+    writer for the web's and the CLI's CSV."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
+    writer.writerow({column: (headers or {}).get(column, column) for column in columns})
     for row in rows:
         writer.writerow({k: spreadsheet_cell(",".join(map(str, v)) if isinstance(v, list) else v)
                          for k, v in row.items()})

@@ -26,8 +26,12 @@ def cell(value: Any, limit: int = 60) -> str:
 
 
 def table(rows: list[dict], columns: list[str], headers: dict[str, str] | None = None) -> str:
-    headers = headers or {}
-    shown = [[cell(row.get(col)) for col in columns] for row in rows]
+    """An aligned table: Vietnamese column titles (``labels.COLUMN``, or ``headers``) and coded values
+    in words (``labels.readable``)."""
+    from scheduler.labels import COLUMN, readable
+
+    headers = {**COLUMN, **(headers or {})}
+    shown = [[cell(row.get(col)) for col in columns] for row in readable(rows, columns)]
     titles = [headers.get(col, col) for col in columns]
     widths = [max([width(t)] + [width(r[i]) for r in shown]) for i, t in enumerate(titles)]
 
@@ -47,7 +51,9 @@ def emit(rows: list[dict], columns: list[str], *, fmt: str, empty: str) -> None:
     if fmt == "json":
         click.echo(to_json(rows))
     elif fmt == "csv":
-        click.echo(csv_text(rows, columns), nl=False)
+        from scheduler.labels import COLUMN, readable
+
+        click.echo(csv_text(readable(rows, columns), columns, COLUMN), nl=False)
     elif not rows:
         click.echo(empty)
     else:

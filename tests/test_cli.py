@@ -47,11 +47,13 @@ def test_queue_approve_and_publish_on_schedule_with_every_attempt_logged(ready):
     page = next((ready.data_dir / "site/muong-la-website/posts").glob("*.html")).read_text()
     assert "Lịch tiếp công dân tháng 9" in page
     table = run(ready, "logs")
-    assert table.returncode == 0 and "muong-la-webhook" in table.stdout and "delivered" in table.stdout
+    assert table.returncode == 0 and "muong-la-webhook" in table.stdout and "Đã đăng/phát" in table.stdout
+    assert table.stdout.splitlines()[0].split()[:2] == ["thời", "gian"]  # Vietnamese column titles
     rows = json.loads(run(ready, "logs", "--json", "--channel", "muong-la-website").stdout)
     assert [(r["action"], r["outcome"], r["state"]) for r in rows] == [("send", "sent", "delivered")]
     data = list(csv.DictReader(io.StringIO(run(ready, "logs", "--format", "csv", "--since", "2025-09-02").stdout)))
-    assert {r["channel"] for r in data} == {"muong-la-website", "muong-la-webhook"}
+    assert {r["kênh"] for r in data} == {"muong-la-website", "muong-la-webhook"}
+    assert {r["trạng thái"] for r in data} <= {"Đã đăng/phát", "Xem trước (không đăng)"}
     assert run(ready, "logs", "--json", "--until", "2025-09-01").stdout.strip() == "[]"
     shown = json.loads(run(ready, "show", ann, "--json").stdout)
     assert shown["status"] == "approved"

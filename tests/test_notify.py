@@ -226,4 +226,4 @@ def test_staff_see_the_notices_with_cchc_notices(mailing, app):
     shown = invoke(app.settings, "notices")
     assert shown.returncode == 0, shown.stderr
     assert "gửi tới" in shown.stdout and "hung@muongla.test" in shown.stdout and "Tin chờ duyệt: Tin cần duyệt" in \
-        shown.stdout and "sent" in shown.stdout
+        shown.stdout and "đã gửi" in shown.stdout and "tin chờ duyệt" in shown.stdout

@@ -155,7 +155,8 @@ def test_the_delivery_log_pages_filters_and_exports_csv(repeating_website, staff
     exported = hung.get("/deliveries.csv?channel=muong-la-website")
     assert exported.headers["content-type"].startswith("text/csv") and exported.text.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))
-    assert len(rows) == 60 and rows[0]["ref"] == "ML-2025-0001.1" and rows[0]["state"] == "delivered"
+    assert len(rows) == 60 and rows[0]["mã"] == "ML-2025-0001.1" and rows[0]["trạng thái"] == "Đã đăng/phát"
+    assert rows[0]["việc"] == "gửi" and rows[0]["kết quả"] == "đã gửi"  # what staff read, in Excel too
 
 
 def test_the_json_api_needs_the_csrf_header_and_is_described_by_openapi(staff):

@@ -110,7 +110,7 @@ def test_text_a_spreadsheet_would_run_is_written_as_text_everywhere(staff, clock
     lan, _ = logged_in(staff, "lan")
     web = list(csv.DictReader(io.StringIO(lan.get("/deliveries.csv").text.lstrip("\ufeff"))))
     cli = list(csv.DictReader(io.StringIO(invoke(staff.settings, "logs", "--format", "csv").stdout)))
-    assert web[0]["message"] == cli[0]["message"] == f"'{attacks[0]}"
+    assert web[0]["ghi chú"] == cli[0]["ghi chú"] == f"'{attacks[0]}"
     clock.moment = START + timedelta(days=31)
     with read_session(staff.engine) as session:
         data = reports.gather(session, staff.config, unit="muong-la", span=parse_period("2025-09"), now=clock.now())

@@ -210,7 +210,7 @@ def notices(app: App, user: str | None, limit: int, as_json: bool) -> None:
 
     with read_session(app.ready_engine()) as session:
         rows = session.exec(select(Notice).order_by(col(Notice.id).desc()).limit(limit)).all()
-    data = [{"at": show_vn(n.created_at), "to": n.recipient, "kind": n.kind, "state": n.state, "tries": n.attempts,
+    data = [{"at": show_vn(n.created_at), "to": n.recipient, "notice": n.kind, "mail": n.state, "tries": n.attempts,
              "subject": n.subject, "error": n.last_error or ""} for n in rows]
     if as_json:
         click.echo(to_json(data))
@@ -218,8 +218,13 @@ def notices(app: App, user: str | None, limit: int, as_json: bool) -> None:
         off = app.config.notify is None or not app.config.notify.enabled
         click.echo("Chưa có thư báo nào." + (" Thư báo đang tắt (config/notify.toml: enabled)." if off else ""))
     else:
-        click.echo(table(data, list(data[0]), {"at": "lúc", "to": "gửi tới", "kind": "loại", "state": "trạng thái",
-                                               "tries": "lần gửi", "subject": "tiêu đề", "error": "lỗi"}))
+        mail = {"pending": "chờ gửi", "sent": "đã gửi", "failed": "không gửi được"}
+        kinds = {"approval": "tin chờ duyệt", "rejected": "tin bị trả lại", "channel_held": "kênh tạm dừng",
+                 "emergency_failed": "tin khẩn chưa đi", "digest": "tóm tắt ngày"}
+        shown = [{**row, "mail": mail.get(row["mail"], row["mail"]), "notice": kinds.get(row["notice"], row["notice"])}
+                 for row in data]
+        click.echo(table(shown, list(data[0]), {"to": "gửi tới", "notice": "loại", "mail": "trạng thái",
+                                                "tries": "lần gửi"}))
 
 
 @cli.command()

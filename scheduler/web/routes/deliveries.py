@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from scheduler import queries
+from scheduler import labels, queries
 from scheduler.app import App
 from scheduler.clock import local_midnight, parse_local_date
 from scheduler.db import read_session, write_session
@@ -68,7 +68,8 @@ def delivery_csv(request: Request, core: CoreDep, channel: str = "", state: str 
         rows = queries.log_rows(session, **log_filters(core, channel, state, lang, since, until))
     columns = ["time", "ref", "channel", "lang", "origin", "due", "action", "outcome", "http", "ms", "state",
                "remote_id", "url", "message"]
-    return Response("\ufeff" + csv_text(rows, columns), media_type="text/csv; charset=utf-8",  # BOM: Excel reads UTF-8
+    return Response("\ufeff" + csv_text(labels.readable(rows, columns), columns, labels.COLUMN),
+                    media_type="text/csv; charset=utf-8",  # BOM: Excel reads UTF-8
                     headers={"Content-Disposition": 'attachment; filename="nhat-ky-phat.csv"'})
 
 
