@@ -72,11 +72,17 @@ def from_vn(text: str) -> str:
     return f"{year}-{int(month):02d}-{int(day):02d}{raw[match.end():]}"
 
 
-def vn_input(text: str | None) -> str:
-    """A ``YYYY-MM-DD[ HH:MM]`` value shown in a form as staff type it: ``dd/mm/yyyy[ HH:MM]``."""
-    raw = (text or "").replace("T", " ").strip()
-    match = re.match(r"^(\d{4})-(\d{2})-(\d{2})", raw)
-    return f"{match.group(3)}/{match.group(2)}/{match.group(1)}{raw[match.end():]}" if match else raw
+def vn_input(text: object) -> str:
+    """A ``YYYY-MM-DD[ HH:MM]`` value (or a datetime) as staff read and type it, ``dd/mm/yyyy[ HH:MM]``;
+    other text as it is."""
+    if isinstance(text, datetime):
+        return show_vn(text)
+    raw = str(text or "").strip()
+    match = re.match(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}:\d{2}))?", raw)
+    if not match:
+        return raw
+    year, month, day, clock = match.groups()
+    return f"{day}/{month}/{year}" + (f" {clock}" if clock else "") + raw[match.end():]
 
 
 def parse_local(text: str, field: str) -> datetime:

@@ -77,7 +77,15 @@ VALUES = {"state": DELIVERY_STATE, "status": {**ANNOUNCEMENT_STATUS, **AS_RUN_ST
           "role": ROLE}
 
 
+TIMES = frozenset({"time", "due", "when", "next_attempt", "at", "slot", "started", "ended", "expires"})
+
+
 def readable(rows: list[dict], columns: list[str]) -> list[dict]:
-    """``rows`` with the coded values of ``columns`` in words (for tables and CSV; JSON keeps codes)."""
+    """``rows`` with the coded values of ``columns`` in words and their times as Vietnamese write them
+    (``dd/mm/yyyy HH:MM``), for tables and CSV; JSON keeps codes and ISO times."""
+    from scheduler.clock import vn_input
+
     maps = {column: VALUES[column] for column in columns if column in VALUES}
-    return [{**row, **{c: m.get(row.get(c), row.get(c)) for c, m in maps.items()}} for row in rows]
+    times = [column for column in columns if column in TIMES]
+    return [{**row, **{c: m.get(row.get(c), row.get(c)) for c, m in maps.items()},
+             **{c: vn_input(row[c]) if isinstance(row.get(c), str) else row.get(c) for c in times}} for row in rows]

@@ -49,6 +49,7 @@ def test_queue_approve_and_publish_on_schedule_with_every_attempt_logged(ready):
     table = run(ready, "logs")
     assert table.returncode == 0 and "muong-la-webhook" in table.stdout and "Đã đăng/phát" in table.stdout
     assert table.stdout.splitlines()[0].split()[:2] == ["thời", "gian"]  # Vietnamese column titles
+    assert "/09/2025 " in table.stdout and "2025-09-" not in table.stdout  # and dates as Vietnamese write them
     rows = json.loads(run(ready, "logs", "--json", "--channel", "muong-la-website").stdout)
     assert [(r["action"], r["outcome"], r["state"]) for r in rows] == [("send", "sent", "delivered")]
     data = list(csv.DictReader(io.StringIO(run(ready, "logs", "--format", "csv", "--since", "2025-09-02").stdout)))

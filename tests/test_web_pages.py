@@ -78,14 +78,14 @@ def test_the_channels_page_shows_health_held_channels_and_expiring_tokens(staff,
     held = re.search(r"<small>muong-la-facebook</small>.*?</tr>", page, re.S).group(0)
     assert "tạm dừng: mã trang hết hạn" in held
     row = re.search(r"<small>muong-la-website</small>.*?</tr>", page, re.S).group(0)
-    assert "hoạt động" in row and "Đã đăng/phát: 1" in row and "2025-09-01 10:00" in row
+    assert "hoạt động" in row and "Đã đăng/phát: 1" in row and "01/09/2025 10:00" in row
     zalo = re.search(r"<small>muong-la-zalo</small>.*?</tr>", page, re.S).group(0)
-    assert "mã truy cập hết hạn 2025-09-06 07:00" in zalo
+    assert "mã truy cập hết hạn 06/09/2025 07:00" in zalo
     assert "lam-moi-123" not in page
     dashboard = mai.get("/").text
     assert ("Kênh <b>muong-la-facebook</b> đang tạm dừng từ 01/09/2025 10:00, chờ người cấp lại thông tin xác thực: "
             "mã trang hết hạn") in dashboard
-    assert "Mã truy cập của kênh <b>muong-la-zalo</b> hết hạn lúc 2025-09-06 07:00 (còn 4 ngày)" in dashboard
+    assert "Mã truy cập của kênh <b>muong-la-zalo</b> hết hạn lúc 06/09/2025 07:00 (còn 4 ngày)" in dashboard
 
 
 def test_the_dashboard_lists_loudspeaker_items_still_missing_a_recording(staff):
