@@ -372,7 +372,7 @@ class Notice(SQLModel, table=True):
     subject: str
     body: str
     link: str | None = None
-    state: str = Field(default="pending", max_length=12, index=True)  # pending, sent, failed
+    status: str = Field(default="pending", max_length=12, index=True)  # pending, sent, failed
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

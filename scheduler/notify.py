@@ -220,7 +220,7 @@ def send_due(engine: Engine, notify: NotifyFile, now: datetime, *,
              smtp: Callable[..., smtplib.SMTP] = smtplib.SMTP, limit: int = 50) -> int:
     """Send the notices that are due, each recorded as sent or with its error and next try."""
     with read_session(engine) as session:
-        due = session.exec(select(Notice).where(Notice.state == "pending", col(Notice.next_attempt_at) <= now)
+        due = session.exec(select(Notice).where(Notice.status == "pending", col(Notice.next_attempt_at) <= now)
                            .order_by(col(Notice.id)).limit(limit)).all()
     if not due:
         return 0
@@ -245,12 +245,12 @@ def send_due(engine: Engine, notify: NotifyFile, now: datetime, *,
             if row is None:
                 continue
             if row.id in sent:
-                row.state, row.sent_at, row.attempts, row.last_error = "sent", now, row.attempts + 1, None
+                row.status, row.sent_at, row.attempts, row.last_error = "sent", now, row.attempts + 1, None
                 continue
             row.attempts += 1
             row.last_error = error
             if row.attempts >= MAX_ATTEMPTS:
-                row.state = "failed"
+                row.status = "failed"
             else:
                 row.next_attempt_at = now + RETRY[min(row.attempts, len(RETRY)) - 1]
     return len(sent)

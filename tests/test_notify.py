@@ -151,7 +151,7 @@ def test_approvers_authors_and_the_head_are_told_by_mail(mailing, app, clock):
     assert "muong-la-facebook" in digest.get_content()
     assert notify.run(app.engine, app.config, app.now()) == 0  # one digest a day
     with read_session(app.engine) as session:
-        kinds = sorted(n.kind for n in session.exec(select(Notice)) if n.state == "sent")
+        kinds = sorted(n.kind for n in session.exec(select(Notice)) if n.status == "sent")
     assert kinds == ["approval", "channel_held", "digest", "rejected"]
     assert not any(PASSWORD in m.as_string() for m in inbox.messages)
 
@@ -170,7 +170,7 @@ def test_a_mail_server_that_is_down_delays_the_notice_and_it_goes_later(config_d
     assert notify.run(app.engine, config, app.now()) == 0  # no exception: dispatch and slots go on
     with read_session(app.engine) as session:
         [waiting] = session.exec(select(Notice)).all()
-    assert waiting.state == "pending" and waiting.attempts == 1 and "ConnectionRefused" in waiting.last_error
+    assert waiting.status == "pending" and waiting.attempts == 1 and "ConnectionRefused" in waiting.last_error
     assert waiting.next_attempt_at == app.now() + notify.RETRY[0]
 
     write_notify(config_dir, port, cert)  # the mail server is back

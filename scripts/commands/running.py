@@ -210,7 +210,7 @@ def notices(app: App, user: str | None, limit: int, as_json: bool) -> None:
 
     with read_session(app.ready_engine()) as session:
         rows = session.exec(select(Notice).order_by(col(Notice.id).desc()).limit(limit)).all()
-    data = [{"at": show_vn(n.created_at), "to": n.recipient, "notice": n.kind, "mail": n.state, "tries": n.attempts,
+    data = [{"at": show_vn(n.created_at), "to": n.recipient, "notice": n.kind, "mail": n.status, "tries": n.attempts,
              "subject": n.subject, "error": n.last_error or ""} for n in rows]
     if as_json:
         click.echo(to_json(data))

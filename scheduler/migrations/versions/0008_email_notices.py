@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column('subject', sa.String(), nullable=False),
         sa.Column('body', sa.String(), nullable=False),
         sa.Column('link', sa.String(), nullable=True),
-        sa.Column('state', sa.String(length=12), nullable=False),
+        sa.Column('status', sa.String(length=12), nullable=False),
         sa.Column('attempts', sa.Integer(), nullable=False),
         sa.Column('next_attempt_at', UTCDateTime(), nullable=False),
         sa.Column('created_at', UTCDateTime(), nullable=False),
@@ -37,10 +37,10 @@ def upgrade() -> None:
         sa.UniqueConstraint('key', 'recipient'),
     )
     op.create_index('ix_notice_unit_id', 'notice', ['unit_id'])
-    op.create_index('ix_notice_state', 'notice', ['state'])
+    op.create_index('ix_notice_status', 'notice', ['status'])
 
 
 def downgrade() -> None:
-    op.drop_index('ix_notice_state', table_name='notice')
+    op.drop_index('ix_notice_status', table_name='notice')
     op.drop_index('ix_notice_unit_id', table_name='notice')
     op.drop_table('notice')
