@@ -74,7 +74,8 @@ def assembly(app: App, folder: Path, runs: int) -> None:
         items.append(Item(n, f"B-{n}", f"Thông báo {n + 1}", "normal", pieces))
     station = voices.voice(s.station_id, "vi")
     outro = voices.voice(s.outro, "vi")
-    layout = Layout(s.gap_ms, s.item_gap_ms, s.target_dbfs, s.sample_rate)
+    loud = app.config.speech.loudness
+    layout = Layout(s.gap_ms, s.item_gap_ms, loud.target_lufs, loud.true_peak_dbtp, s.sample_rate)
     build, encode = [], []
     for _ in range(runs):
         started = time.perf_counter()

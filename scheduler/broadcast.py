@@ -34,7 +34,7 @@ from sqlmodel import Session, col, select
 from channels.files import atomic_write
 from channels.loudspeaker import LoudspeakerChannel
 from channels.loudspeaker.playout import PlayoutError, playlist, playout_class, prune, sidecar
-from channels.loudspeaker.programme import Item, Layout, Piece, assemble, export_mp3, fit, jingle, level
+from channels.loudspeaker.programme import Item, Layout, Piece, assemble, export_mp3, fit, jingle
 from channels.loudspeaker.tts import Clip, NoVoice, Voices, voice_post
 from channels.secrets import redact
 from scheduler import asrun
@@ -113,7 +113,7 @@ class Broadcaster:
         what staff hear before approving. ``NoVoice`` says why it cannot be voiced."""
         settings = self.channel(name).settings
         clip = self.voices(settings.sample_rate).voice(text, lang, recording)
-        audio = level(clip.audio(), settings.target_dbfs)
+        audio = clip.audio()  # levelled as it entered the cache
         if out.suffix.lower() == ".wav":
             out.parent.mkdir(parents=True, exist_ok=True)
             audio.export(out, format="wav")
@@ -158,7 +158,8 @@ class Broadcaster:
                 item.title = post.title
             item.pieces.append(Piece(delivery_id, post.ref_code, post.lang, clip))
         ordered = sorted(items.values(), key=lambda it: (PRIORITY_RANK[Priority(it.priority)], it.announcement_id))
-        layout = Layout(s.gap_ms, s.item_gap_ms, s.target_dbfs, s.sample_rate)
+        loud = self.config.speech.loudness
+        layout = Layout(s.gap_ms, s.item_gap_ms, loud.target_lufs, loud.true_peak_dbtp, s.sample_rate)
         station, outro = self._fixed_clip(voices, s.station_id), self._fixed_clip(voices, s.outro)
         fixed_ms = 2 * len(jingle(s.sample_rate)) + 2 * s.gap_ms + 2 * s.item_gap_ms + sum(
             c.duration_ms for c in (station, outro) if c)

@@ -6,6 +6,7 @@ is Debian's icecast2 on loopback with a real listener; recordings are real audio
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 import time
@@ -27,6 +28,7 @@ from scheduler.db import read_session, write_session
 from scheduler.errors import ConfigError
 from scheduler.models import AsRun, Attempt, Delivery
 from scheduler.models import DeliveryState as S
+from tests.cli import invoke
 from tests.conftest import START
 from tests.fakes import FakeGoogleTTS, FakeRadioPlatform
 from tests.helpers import approved, make_app, set_channel, tone
@@ -59,9 +61,14 @@ def as_runs(app) -> list[AsRun]:
         return list(session.exec(select(AsRun).order_by(AsRun.id)).all())
 
 
-def level_of(mp3: Path, part: dict) -> float:
-    audio = AudioSegment.from_file(mp3, format="mp3", codec="mp3")
-    return audio[part["start_ms"] + 200:part["start_ms"] + part["duration_ms"] - 200].dBFS
+def loudness_of(mp3: Path, part: dict, folder: Path) -> float:
+    """The integrated loudness (LUFS) of one part, cut from the programme as listeners hear it."""
+    from channels.loudspeaker.loudness import measure
+
+    cut = folder / f"part-{part['start_ms']}.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", f"{part['start_ms'] / 1000:.3f}", "-t",
+                    f"{part['duration_ms'] / 1000:.3f}", "-i", str(mp3), str(cut)], check=True)
+    return measure(cut).lufs
 
 
 # -- a slot from preparation to the as-run log -------------------------------------------------
@@ -86,8 +93,10 @@ def test_a_slot_plays_each_item_in_vi_then_blt_then_hmn_levelled_and_logged(loa,
     probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=sample_rate,channels,bit_rate",
                             "-of", "csv=p=0", str(prepared.path)], capture_output=True, text=True, check=True)
     assert probe.stdout.strip() == "44100,1,64000"
-    levels = [level_of(prepared.path, part) for part in prepared.parts]
-    assert max(levels) - min(levels) < 2.0, levels  # a -30 dB recording and a -2 dB one end up alike
+    target = loa.config.speech.loudness.target_lufs
+    levels = [loudness_of(prepared.path, part, tmp_path) for part in prepared.parts]
+    assert all(abs(level - target) <= 1.0 for level in levels), levels  # a -30 dB recording and a -2 dB one alike
+    assert all(part["lufs"] == pytest.approx(target, abs=0.5) for part in prepared.parts)  # measured as cached
     assert all(d.state == S.PENDING for d in deliveries(loa).values())  # nothing is delivered before it plays
 
     clock.advance(timedelta(minutes=10, seconds=1))
@@ -613,3 +622,30 @@ def test_a_vendor_playout_declared_in_one_class_gets_its_table_checked_and_its_p
     clock.advance(timedelta(minutes=1))
     broadcaster.refresh_prepared()
     assert VendorPlayout.withdrawn == ["muong-la-loa/2025-09-01T17:00:00"]
+
+
+def test_a_quiet_recording_with_one_click_plays_as_loud_as_a_clean_one(loa, clock, tmp_path):
+    """Levelled by RMS, the click kept the gain down and the quiet recording stayed 10 LU below a clean
+    clip; levelled in LUFS under a true-peak ceiling, every part is within 1 LU of the target."""
+    from channels.loudspeaker.loudness import measure
+
+    quiet = tone(tmp_path / "thai.wav", seconds=4, volume_db=-32, frequency=300)
+    clicked = tmp_path / "thai-click.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(quiet), "-f", "lavfi", "-t", "0.004", "-i",
+                    "anoisesrc=a=0.99:c=white:r=22050", "-filter_complex",
+                    "[1]adelay=2000[c];[0][c]amix=inputs=2:normalize=0", str(clicked)], check=True)
+    assert measure(clicked).true_peak > -3  # one loud click in a quiet recording
+    clean = tone(tmp_path / "mong.wav", seconds=4, volume_db=-6, frequency=330)
+    approved(loa, channels=LOA, languages=["vi", "blt", "hmn"], body="Thông báo lịch tiêm chủng.",
+             translations={"blt": ("Bản dịch tiếng Thái", clicked), "hmn": ("Txhais lus Hmoob", clean)})
+    clock.advance(SLOT - timedelta(minutes=10) - clock.now())
+    prepared = loa.broadcaster().prepare("muong-la-loa", SLOT)
+    target = loa.config.speech.loudness.target_lufs
+    levels = {part["lang"]: loudness_of(prepared.path, part, tmp_path) for part in prepared.parts}
+    assert all(abs(level - target) <= 1.0 for level in levels.values()), levels
+    ceiling = loa.config.speech.loudness.true_peak_dbtp
+    cached = [json.loads(path.read_text()) for path in (loa.settings.data_dir / "cache" / "tts").glob("*.json")]
+    assert cached and all(clip["true_peak"] <= ceiling + 0.1 for clip in cached), cached  # the click held under it
+    shown = invoke(loa.settings, "programme", "--slot", "2025-09-01 17:00", "--json", "--now", "2025-09-01 16:50")
+    assert shown.returncode == 0, shown.stderr
+    assert all(abs(p["lufs"] - target) <= 1.0 for p in json.loads(shown.stdout)["parts"])

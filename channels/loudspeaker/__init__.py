@@ -27,7 +27,9 @@ class LoudspeakerSettings(ChannelSettings):
     outro: str = "Chương trình phát thanh đến đây là kết thúc. Cảm ơn bà con đã lắng nghe."
     gap_ms: int = Field(default=800, ge=0, le=10_000)
     item_gap_ms: int = Field(default=1500, ge=0, le=10_000)
-    target_dbfs: float = Field(default=-18, ge=-40, le=-6)
+    # Before EBU R128 levelling: read and left unused (the loudness is speech.toml's [loudness] now),
+    # so a configuration written for an older release still loads.
+    target_dbfs: float | None = Field(default=None, ge=-40, le=-6)
     bitrate: str = Field(default="64k", pattern=r"^(32|48|56|64|96|128|160|192)k$")
     sample_rate: Literal[22050, 24000, 32000, 44100, 48000] = 44100
     audio_channels: Literal[1, 2] = 1

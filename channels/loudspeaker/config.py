@@ -53,6 +53,13 @@ class RecordingsConfig(_Strict):
     silence_dbfs: float = Field(default=-50, lt=0)
 
 
+class LoudnessConfig(_Strict):
+    """EBU R128 levelling of every clip as it enters the cache (``loudness.normalize``)."""
+
+    target_lufs: float = Field(default=-16, ge=-31, le=-10)  # integrated loudness of every part
+    true_peak_dbtp: float = Field(default=-1.5, ge=-9, le=0)  # no sample, between samples too, above this
+
+
 class SpeechFile(_Strict):
     """``config/speech.toml``: the TTS engines per language and the lexicon read aloud in full."""
 
@@ -60,5 +67,6 @@ class SpeechFile(_Strict):
     gtts: GttsConfig = GttsConfig()
     espeak: EspeakConfig = EspeakConfig()
     recordings: RecordingsConfig = RecordingsConfig()
+    loudness: LoudnessConfig = LoudnessConfig()
     abbreviations: dict[str, str] = {}
     document_codes: dict[str, str] = {}

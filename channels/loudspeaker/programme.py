@@ -1,10 +1,10 @@
 """Chương trình phát: the audio of one slot, assembled with pydub.
 
 Running order: jingle, station ID, the items by priority (each in vi, then blt, then hmn, with a
-short gap between languages and a longer one between items), outro, jingle. Every voice clip is
-levelled to one loudness target (RMS, with the peak kept below -1 dBFS), so a quiet phone recording
-and a loud TTS clip come out alike. Items that do not fit the slot's maximum length are returned to
-the caller, which rolls them over to the next slot.
+short gap between languages and a longer one between items), outro, jingle. Every voice clip comes
+from the cache levelled to one EBU R128 loudness under a true-peak ceiling (``loudness``), and the
+chime is brought to it, so a quiet phone recording and a loud TTS clip come out alike. Items that do
+not fit the slot's maximum length are returned to the caller, which rolls them over to the next slot.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from pathlib import Path
 from pydub import AudioSegment
 from pydub.generators import Sine
 
+from channels.loudspeaker.loudness import measure
 from channels.loudspeaker.tts import Clip
 
 LANGUAGE_ORDER = {"vi": 0, "blt": 1, "hmn": 2}
-PEAK_CEILING_DBFS = -1.0
 JINGLE_NOTES = [(523.25, 180), (659.25, 180), (783.99, 180), (1046.5, 520)]  # C5 E5 G5 C6, a chime
 
 
@@ -48,11 +48,13 @@ class Item:
 
 @dataclass(frozen=True)
 class Layout:
-    """Timing numbers of a programme, from the settings of its channel."""
+    """Timing numbers of a programme, from the settings of its channel, and the loudness every part has
+    (``speech.toml`` ``[loudness]``: the clips come levelled from the cache; the chime is brought to it)."""
 
     gap_ms: int
     item_gap_ms: int
-    target_dbfs: float
+    target_lufs: float
+    true_peak_dbtp: float
     sample_rate: int
 
 
@@ -66,13 +68,19 @@ def jingle(sample_rate: int) -> AudioSegment:
     return tune.set_channels(1)
 
 
-def level(audio: AudioSegment, target_dbfs: float) -> AudioSegment:
-    """Gain to bring the clip's RMS level to ``target_dbfs`` without pushing its peak past -1 dBFS."""
-    if audio.dBFS == float("-inf"):
-        return audio
-    gain = target_dbfs - audio.dBFS
-    gain = min(gain, PEAK_CEILING_DBFS - audio.max_dBFS)
-    return audio.apply_gain(gain)
+_CHIME_LUFS: dict[int, float] = {}  # the generated chime's own loudness, by sample rate (measured once)
+
+
+def chime(layout: Layout) -> AudioSegment:
+    """The jingle at the programme's loudness target (its peaks kept under the ceiling)."""
+    tune = jingle(layout.sample_rate)
+    if layout.sample_rate not in _CHIME_LUFS:
+        with tempfile.TemporaryDirectory(prefix="cchc-chime-") as work:
+            path = Path(work) / "chime.wav"
+            tune.export(path, format="wav")
+            _CHIME_LUFS[layout.sample_rate] = measure(path).lufs
+    gain = min(layout.target_lufs - _CHIME_LUFS[layout.sample_rate], layout.true_peak_dbtp - tune.max_dBFS)
+    return tune.apply_gain(gain)
 
 
 def fit(items: list[Item], budget_ms: int, layout: Layout) -> tuple[list[Item], list[Item]]:
@@ -95,10 +103,10 @@ def assemble(items: list[Item], station_id: Clip, outro: Clip, layout: Layout
              ) -> tuple[AudioSegment, list[dict]]:
     """The programme audio and its parts: where each piece starts and how long it lasts (ms)."""
     rate = layout.sample_rate
-    chime = jingle(rate)
+    tune = chime(layout)
     silence = AudioSegment.silent(duration=layout.gap_ms, frame_rate=rate)
     pause = AudioSegment.silent(duration=layout.item_gap_ms, frame_rate=rate)
-    segments: list[AudioSegment] = [chime, silence, level(station_id.audio(), layout.target_dbfs), pause]
+    segments: list[AudioSegment] = [tune, silence, station_id.audio(), pause]
     parts: list[dict] = []
     position = sum(len(s) for s in segments)
     for index, item in enumerate(items):
@@ -109,16 +117,16 @@ def assemble(items: list[Item], station_id: Clip, outro: Clip, layout: Layout
             if number:
                 segments.append(silence)
                 position += len(silence)
-            voice = level(piece.clip.audio(), layout.target_dbfs)
+            voice = piece.clip.audio()  # levelled to the target as it entered the cache
             parts.append({
                 "delivery_id": piece.delivery_id, "ref_code": piece.ref_code, "lang": piece.lang,
                 "announcement_id": item.announcement_id, "title": item.title, "priority": item.priority,
-                "engine": piece.clip.engine, "voice": piece.clip.voice,
+                "engine": piece.clip.engine, "voice": piece.clip.voice, "lufs": piece.clip.lufs,
                 "start_ms": position, "duration_ms": len(voice), "played": False,
             })
             segments.append(voice)
             position += len(voice)
-    segments += [pause, level(outro.audio(), layout.target_dbfs), silence, chime]
+    segments += [pause, outro.audio(), silence, tune]
     # One concatenation over raw bytes is much faster than repeated ``+`` on long programmes.
     audio = segments[0]._spawn(b"".join(s.set_frame_rate(rate).raw_data for s in segments))
     return audio, parts

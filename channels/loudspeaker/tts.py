@@ -28,8 +28,10 @@ from pydub import AudioSegment
 from pydub.exceptions import CouldntDecodeError
 
 from channels.base import Post
+from channels.files import atomic_write
 from channels.languages import LANGUAGE_NAMES
 from channels.loudspeaker.config import RecordingsConfig, SpeechFile
+from channels.loudspeaker.loudness import LoudnessError, normalize
 from channels.loudspeaker.speech import SpeechError, SpeechText
 
 log = logging.getLogger("cchc.tts")
@@ -57,6 +59,7 @@ class Clip:
     duration_ms: int
     speech_text: str
     cached: bool
+    lufs: float | None = None  # its integrated loudness, as levelled into the cache (None: not measured)
 
     def audio(self) -> AudioSegment:
         return AudioSegment.from_wav(self.path)
@@ -269,12 +272,12 @@ class Voices:
                     audio = load_recording(recording, self.config.recordings, self.sample_rate)
                 else:
                     audio = self._synthesize(engine, spoken, lang)
+                assert key is not None
+                self._store(key, audio)
             except VoiceError as exc:
                 reasons.append(str(exc))
                 log.info("engine %s could not voice %s text: %s", engine, lang, exc)
                 continue
-            assert key is not None
-            self._store(key, audio)
             return self._clip(key, engine, lang, spoken, recording, cached=False)
         raise NoVoice(lang, reasons)
 
@@ -285,7 +288,9 @@ class Voices:
             voice = hashlib.sha256(recording.read_bytes()).hexdigest()
         else:
             voice = self.engines[engine].voice(lang)
-        material = "\x1f".join([spoken, lang, engine, voice, str(self.sample_rate)])
+        loud = self.config.loudness
+        material = "\x1f".join([spoken, lang, engine, voice, str(self.sample_rate),
+                                f"{loud.target_lufs}/{loud.true_peak_dbtp}"])
         return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
     def _clip(self, key: str, engine: str, lang: str, spoken: str, recording: Path | None, *, cached: bool) -> Clip:
@@ -293,7 +298,9 @@ class Voices:
         with wave.open(str(path)) as handle:
             duration = int(handle.getnframes() * 1000 / handle.getframerate())
         voice = recording.name if engine == "recording" and recording else self.engines[engine].voice(lang)
-        return Clip(path, engine, voice, duration, spoken, cached)
+        measured = path.with_suffix(".json")
+        lufs = json.loads(measured.read_text(encoding="utf-8")).get("lufs") if measured.exists() else None
+        return Clip(path, engine, voice, duration, spoken, cached, lufs)
 
     def _synthesize(self, engine: str, spoken: str, lang: str) -> AudioSegment:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -306,15 +313,21 @@ class Voices:
         return audio
 
     def _store(self, key: str, audio: AudioSegment) -> None:
+        """Level the clip to the loudness target (EBU R128) and put it in the cache, with its measured
+        loudness beside it (``<key>.json``)."""
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".wav", dir=self.cache_dir)
-        os.close(fd)
-        try:
-            audio.export(tmp, format="wav")
-            os.replace(tmp, self.cache_dir / f"{key}.wav")
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        loud = self.config.loudness
+        with tempfile.TemporaryDirectory(prefix=f".{key}.", dir=self.cache_dir) as work:
+            raw, levelled = Path(work) / "raw.wav", Path(work) / "levelled.wav"
+            audio.export(raw, format="wav")
+            try:
+                found = normalize(raw, levelled, target=loud.target_lufs, true_peak=loud.true_peak_dbtp,
+                                  sample_rate=self.sample_rate)
+            except LoudnessError as exc:
+                raise VoiceError(str(exc)) from None
+            atomic_write(self.cache_dir / f"{key}.json",
+                         json.dumps({"lufs": found.lufs, "true_peak": found.true_peak}) + "\n")
+            os.replace(levelled, self.cache_dir / f"{key}.wav")
 
 
 def voice_post(voices: Voices, post: Post) -> Clip:

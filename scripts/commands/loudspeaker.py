@@ -110,7 +110,8 @@ def programme(app: App, user: str | None, channel: str | None, slot_text: str, o
     except PlayoutError as exc:  # e.g. --build for a slot that has already played
         raise RuleError(str(exc)) from None
     rows = [{"at": queries.minutes(p["start_ms"]), "ref": p["ref_code"], "lang": p["lang"], "engine": p["engine"],
-             "length": queries.minutes(p["duration_ms"]), "title": p["title"]} for p in prepared.parts]
+             "length": queries.minutes(p["duration_ms"]), "lufs": p.get("lufs"), "title": p["title"]}
+            for p in prepared.parts]
     if as_json:
         click.echo(to_json({"channel": name, "slot": show(slot_at), "length": queries.minutes(prepared.duration_ms),
                             "file": str(prepared.path or ""), "parts": rows, "notes": prepared.notes}))
@@ -118,7 +119,7 @@ def programme(app: App, user: str | None, channel: str | None, slot_text: str, o
     click.echo(f"Programme {name} {show(slot_at)} ({'built' if build else 'preview'}): "
                f"{queries.minutes(prepared.duration_ms)}, {len(rows)} parts")
     if rows:
-        click.echo(table(rows, ["at", "ref", "lang", "engine", "length", "title"]))
+        click.echo(table(rows, ["at", "ref", "lang", "engine", "length", "lufs", "title"]))
         click.echo(f"File: {prepared.path}")
     else:
         click.echo("Không có tin nào đến hạn trong khung giờ này.")
