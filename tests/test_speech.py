@@ -26,6 +26,32 @@ def test_numbers_are_read_the_northern_way(number, words):
 
 
 @pytest.mark.parametrize(("text", "spoken"), [
+    # a day and month without a year, and a range of days in one month
+    ("Ngày 20/11 là ngày Nhà giáo Việt Nam", "Ngày hai mươi tháng mười một là ngày Nhà giáo Việt Nam"),
+    ("Hạn nộp hồ sơ trước 30/11", "Hạn nộp hồ sơ trước ba mươi tháng mười một"),
+    ("Tiêm chủng từ ngày 20 đến 25/11", "Tiêm chủng từ ngày hai mươi đến hai mươi lăm tháng mười một"),
+    ("Nghỉ lễ 30/4-1/5", "Nghỉ lễ ba mươi tháng tư đến mùng một tháng năm"),
+    # numbers to call, digit by digit
+    ("Gọi đường dây nóng 1900 1234", "Gọi đường dây nóng một chín không không, một hai ba bốn"),
+    ("Khi có cháy, gọi 114 hoặc 112", "Khi có cháy, gọi một một bốn hoặc một một hai"),
+    ("Hotline: 0912 345 678", "Hotline: không chín một hai, ba bốn năm, sáu bảy tám"),
+    ("Tổng đài 1800 1090 miễn phí", "Tổng đài một tám không không, một không chín không miễn phí"),
+    # money
+    ("Lệ phí 50.000đ", "Lệ phí năm mươi nghìn đồng"),
+    ("hỗ trợ 1.500.000 VNĐ mỗi hộ", "hỗ trợ một triệu năm trăm nghìn đồng mỗi hộ"),
+    ("tổng kinh phí 2,5 tỷ đồng", "tổng kinh phí hai phẩy năm tỷ đồng"),
+    ("mức phạt 500 nghìn đồng", "mức phạt năm trăm nghìn đồng"),
+    # units of measure
+    ("diện tích 120 m2", "diện tích một trăm hai mươi mét vuông"),
+    ("nhà 35 m² đất", "nhà ba mươi lăm mét vuông đất"),
+    ("nhiệt độ cao nhất 38°C", "nhiệt độ cao nhất ba mươi tám độ C"),
+    ("lượng mưa 120 mm", "lượng mưa một trăm hai mươi mi li mét"),
+    ("cách trung tâm 12 km", "cách trung tâm mười hai ki lô mét"),
+    ("gieo cấy 250 ha lúa", "gieo cấy hai trăm năm mươi héc ta lúa"),
+    ("hỗ trợ 15 kg gạo", "hỗ trợ mười lăm ki lô gam gạo"),
+    ("2 đội xung kích", "hai đội xung kích"),
+    # fractions outside dates and document numbers
+    ("đã tiêm cho 2/3 số trẻ", "đã tiêm cho hai phần ba số trẻ"),
     ("Từ 01/8/2025", "Từ ngày mùng một tháng tám năm hai nghìn không trăm hai mươi lăm"),
     ("ngày 15/4/2025", "ngày mười lăm tháng tư năm hai nghìn không trăm hai mươi lăm"),
     ("tháng 8/2025", "tháng tám năm hai nghìn không trăm hai mươi lăm"),

@@ -119,6 +119,15 @@ def _number(text: str) -> str:
 
 
 _NUM = r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+(?:,\d+)?"
+# Words after which "20/11" is a day and a month, not a fraction or a document number.
+_BEFORE_DAY = "ngày|từ|đến|trước|sau|hạn|tới|vào"
+# Units read in full after a number (longest first, so "m2" wins over "m").
+UNITS = {"km²": "ki lô mét vuông", "km2": "ki lô mét vuông", "m²": "mét vuông", "m2": "mét vuông",
+         "m³": "mét khối", "m3": "mét khối", "km": "ki lô mét", "cm": "xen ti mét", "mm": "mi li mét",
+         "ha": "héc ta", "kg": "ki lô gam", "°C": "độ C", "độ C": "độ C", "ml": "mi li lít", "m": "mét",
+         "g": "gam", "l": "lít", "tấn": "tấn", "mét": "mét", "lít": "lít"}
+_UNITS = "|".join(re.escape(unit) for unit in sorted(UNITS, key=len, reverse=True))
+FRACTIONS = {2: "một nửa"}
 _ROMAN_AFTER = (
     "Phần|phần|Chương|chương|Mục|mục|Khóa|khóa|Khoá|khoá|Đại hội|đại hội|Quý|quý|Thế kỷ|thế kỷ|"
     "Hội nghị lần thứ|hội nghị lần thứ|Điều|điều|Phụ lục|phụ lục"
@@ -144,7 +153,18 @@ class SpeechText:
                         r"(?![\w])"), self._document),
             (re.compile(r"(?<![\w/])(?:(ngày)\s+)?(\d{1,2})([/.-])(\d{1,2})\3(\d{4})(?![\w/])", re.I), self._date),
             (re.compile(r"(?<![\w/])(?:(tháng)\s+)?(\d{1,2})/(\d{4})(?![\w/])", re.I), self._month_year),
-            (re.compile(r"(?<![\w/])(ngày)\s+(\d{1,2})/(\d{1,2})(?![\w/])", re.I), self._day_month),
+            (re.compile(r"(?<![\w/])(\d{1,2})/(\d{1,2})\s*(?:-|–|đến)\s*(\d{1,2})/(\d{1,2})(?![\w/])"),
+             self._dates_range),
+            (re.compile(rf"(?<![\w/])(?:({_BEFORE_DAY})\s+)?(\d{{1,2}})\s*(?:-|–|đến)\s*(\d{{1,2}})/(\d{{1,2}})"
+                        r"(?![\w/])", re.I), self._day_range),
+            (re.compile(rf"(?<![\w/])({_BEFORE_DAY})\s+(\d{{1,2}})/(\d{{1,2}})(?![\w/])", re.I), self._day_month),
+            (re.compile(r"(?i)\b(gọi(?:\s+số)?|đường dây nóng|hotline|tổng đài|số điện thoại|điện thoại|số máy)"
+                        r"(\s*:?\s+)(\d(?:[\d .]{0,14}\d)?(?:\s*(?:,|hoặc|và)\s*\d(?:[\d .]{0,14}\d)?)*)(?![\w])"),
+             self._dial),
+            (re.compile(r"(?<![\w.,])(1800|1900)[ .]?(\d{3,4})(?:[ .]?(\d{2,4}))?(?![\w])"), self._dial_short),
+            (re.compile(rf"(?<![\w.,])({_NUM})\s*(tỷ|triệu|nghìn|ngàn)?\s*(VNĐ|VND|đồng|đ)(?![^\W\d_])"), self._money),
+            (re.compile(rf"(?<![\w.,])({_NUM})\s*({_UNITS})(?![^\W\d_])"), self._unit),
+            (re.compile(r"(?<![\w/.,])([1-9])/([2-9])(?![\w/])"), self._fraction),
             (re.compile(r"(?<![\w:])(\d{1,2})\s*(?:h|giờ|:)\s*(\d{2})(?:\s*(?:phút|p)\b)?(?![\w:])", re.I), self._time),
             (re.compile(r"(?<![\w:])(\d{1,2})h(?![\w])", re.I), self._hour),
             (re.compile(r"(?<![\w.,])0\d{1,3}(?:[ .]?\d{2,4}){2,3}(?![\w])"), self._phone),
@@ -206,6 +226,47 @@ class SpeechText:
         if not (1 <= day <= 31 and 1 <= month <= 12):
             return m.group(0)
         return f"{m.group(1)} {read_day(day)} tháng {read_month(month)}"
+
+    def _dates_range(self, m: re.Match[str]) -> str:
+        first_day, first_month, last_day, last_month = (int(g) for g in m.groups())
+        if not all(1 <= d <= 31 for d in (first_day, last_day)) or not all(1 <= x <= 12 for x in (first_month,
+                                                                                                  last_month)):
+            return m.group(0)
+        return (f"{read_day(first_day)} tháng {read_month(first_month)} đến {read_day(last_day)} tháng "
+                f"{read_month(last_month)}")
+
+    def _day_range(self, m: re.Match[str]) -> str:
+        first, last, month = int(m.group(2)), int(m.group(3)), int(m.group(4))
+        if not (1 <= first <= 31 and 1 <= last <= 31 and 1 <= month <= 12):
+            return m.group(0)
+        lead = f"{m.group(1)} " if m.group(1) else ""
+        return f"{lead}{read_day(first)} đến {read_day(last)} tháng {read_month(month)}"
+
+    def _dial(self, m: re.Match[str]) -> str:
+        """A number to call, read digit by digit in its groups: "gọi 115", "hotline 0912 345 678"."""
+        numbers = re.split(r"\s*(,|hoặc|và)\s*", m.group(3))
+        spoken = []
+        for index, number in enumerate(numbers):
+            if index % 2:  # the word between two numbers
+                spoken.append("," if number == "," else f" {number}")
+                continue
+            groups = [group for group in re.split(r"[ .]", number) if group]
+            spoken.append((" " if index else "") + ", ".join(read_digits(group) for group in groups))
+        return f"{m.group(1)}{m.group(2)}" + "".join(spoken)
+
+    def _dial_short(self, m: re.Match[str]) -> str:
+        return ", ".join(read_digits(group) for group in m.groups() if group)
+
+    def _money(self, m: re.Match[str]) -> str:
+        scale = f" {m.group(2)}" if m.group(2) else ""
+        return f"{_number(m.group(1))}{scale} đồng"
+
+    def _unit(self, m: re.Match[str]) -> str:
+        return f"{_number(m.group(1))} {UNITS[m.group(2)]}"
+
+    def _fraction(self, m: re.Match[str]) -> str:
+        top, bottom = int(m.group(1)), int(m.group(2))
+        return f"{read_number(top)} phần {read_number(bottom)}"
 
     def _time(self, m: re.Match[str]) -> str:
         hour, minute = int(m.group(1)), int(m.group(2))
