@@ -105,3 +105,19 @@ def test_a_lexicon_entry_that_expands_into_itself_is_a_config_error(config_dir):
         load_config(config_dir)
     assert f"config/speech.toml:{line}: abbreviations.CNTT:" in str(caught.value)
     assert "chứa chính 'CNTT'" in str(caught.value)
+
+
+def test_unknown_capitals_are_listed_for_staff_to_add(speech):
+    text = "UBND xã phối hợp với BĐH dự án và HTX Tân Tiến; Điều II, Quyết định 1928/QĐ-UBND; tổ XQZ"
+    unknown = speech.unknown_abbreviations(text)
+    assert "UBND" not in unknown and "II" not in unknown and "QĐ" not in unknown and "HTX" not in unknown
+    assert unknown == ["BĐH", "XQZ"]
+    assert speech.unknown_abbreviations("THÔNG BÁO LỊCH TIẾP CÔNG DÂN") == []  # a heading is read, not spelled
+
+
+def test_cchc_speech_explain_names_what_to_add(settings):
+    from tests.cli import invoke
+
+    shown = invoke(settings, "speech", "--explain", "Ban XQZ và HTX xã Mường La thông báo")
+    assert shown.returncode == 0, shown.stderr
+    assert "hợp tác xã" in shown.stdout and 'XQZ = "..."' in shown.stdout and "config/speech.toml" in shown.stdout

@@ -192,6 +192,21 @@ class SpeechText:
                               "hãy viết nội dung bằng chữ")
         return text
 
+    def unknown_abbreviations(self, text: str) -> list[str]:
+        """Words in capitals the lexicon does not know (the voice spells them letter by letter), in
+        order of appearance: staff add them to ``config/speech.toml`` ``[abbreviations]``."""
+        text = unicodedata.normalize("NFC", text)
+        found: list[str] = []
+        for line in text.split("\n"):
+            if line == line.upper() and re.search(r"[^\W\d_]{2}", line) and len(line.split()) > 2:
+                continue  # an all-capitals heading is read as words, not spelled
+            for word in re.findall(r"(?<![^\W_])[A-ZĐ][A-ZĐ0-9]+(?:-[A-ZĐ0-9]+)*(?![^\W_])", line):
+                for part in word.split("-"):
+                    if (len(part) >= 2 and part not in self.codes and not roman_value(part)
+                            and not part.isdigit() and part not in found):
+                        found.append(part)
+        return found
+
     # -- rewrites ------------------------------------------------------------------------------
 
     def _url(self, m: re.Match[str]) -> str:

@@ -28,8 +28,9 @@ cli = Commands()
 @cli.command()
 @click.argument("text", required=False)
 @click.option("--file", "text_file", type=click.Path(dir_okay=False), help="Đọc văn bản từ tệp UTF-8.")
+@click.option("--explain", is_flag=True, help="Liệt kê cả các chữ viết hoa chưa có trong từ điển viết tắt.")
 @with_app(writes=False)
-def speech(app: App, user: str | None, text: str | None, text_file: str | None) -> None:
+def speech(app: App, user: str | None, text: str | None, text_file: str | None, explain: bool) -> None:
     """In ra văn bản mà giọng đọc sẽ đọc (ngày, số, số hiệu văn bản, chữ viết tắt đã viết ra đầy đủ)."""
     from channels.loudspeaker.speech import SpeechError, SpeechText
 
@@ -37,10 +38,20 @@ def speech(app: App, user: str | None, text: str | None, text_file: str | None) 
     if not content:
         raise InputError("TEXT", "hãy đưa văn bản cần đọc, ví dụ: cchc speech \"Ngày 01/8/2025, UBND xã...\"")
     lexicon = app.config.speech
+    reader = SpeechText(lexicon.abbreviations, lexicon.document_codes)
     try:
-        click.echo(SpeechText(lexicon.abbreviations, lexicon.document_codes).speak(content))
+        click.echo(reader.speak(content))
     except SpeechError as exc:
         raise InputError("TEXT", str(exc)) from None
+    if explain:
+        unknown = reader.unknown_abbreviations(content)
+        if unknown:
+            click.echo(f"\nChữ viết tắt chưa có trong từ điển (giọng đọc sẽ đánh vần từng chữ): {', '.join(unknown)}")
+            click.echo("Thêm cách đọc vào config/speech.toml, mục [abbreviations], ví dụ:")
+            for word in unknown[:3]:
+                click.echo(f'  {word} = "..."')
+        else:
+            click.echo("\nMọi chữ viết tắt đều có trong từ điển.")
 
 
 @cli.command()
