@@ -251,15 +251,21 @@ def show_cmd(app: App, user: str | None, announcement_id: int, as_json: bool) ->
     if as_json:
         click.echo(to_json(data))
         return
-    click.echo(f"{data['ref']}  [{data['status']}]  ưu tiên: {data['priority']}  người viết: {data['author']}")
+    from scheduler import labels
+    from scheduler.clock import vn_input
+
+    status = labels.ANNOUNCEMENT_STATUS.get(data["status"], data["status"])
+    click.echo(f"{data['ref']}  [{status}]  mức: {labels.PRIORITY.get(data['priority'], data['priority'])}  "
+               f"người viết: {data['author']}")
     click.echo(f"Người viết, sửa, dịch: {', '.join(data['writers'])}")
     click.echo(f"Mã nội dung (phê duyệt đúng bản này: cchc approve {data['id']} --content {data['content_hash']})")
     click.echo(f"Tiêu đề: {data['title']}\n\n{data['body']}\n")
     for t in data["translations"]:
         click.echo(f"[{t['lang']}] {t['title']}\n{t['body']}\n" + (f"(ghi âm: {t['audio']})\n" if t["audio"] else ""))
     for p in data["approvals"]:
-        void = f" (hết hiệu lực {p['voided']}: {p['void_reason']})" if p["voided"] else ""
-        click.echo(f"{p['decision']} bởi {p['by']} lúc {p['at']} {p['reason']}{void}")
+        void = f" (hết hiệu lực {vn_input(p['voided'])}: {p['void_reason']})" if p["voided"] else ""
+        decision = {"approved": "Đã duyệt", "rejected": "Trả lại"}.get(p["decision"], p["decision"])
+        click.echo(f"{decision} bởi {p['by']} lúc {vn_input(p['at'])} {p['reason'] or ''}{void}".rstrip())
     if data["deliveries"]:
         click.echo("\n" + table(data["deliveries"], ["id", "ref", "channel", "lang", "due", "state",
                                                      "attempts", "url", "error"]))
