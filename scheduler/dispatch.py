@@ -417,7 +417,9 @@ class Dispatcher:
             wave = [queue.popleft() for name, queue in queues.items()
                     for _ in range(min(self.window.get(name, 1), len(queue)))]
             began = time.monotonic()
-            receipts = self._send_wave(wave)
+            receipts = self._send_wave(wave, until)
+            unsent.extend(wave[len(receipts):])  # a serial wave stopped at the time limit
+            wave = wave[:len(receipts)]
             now = self.now()
             for name in {claim.channel_id for claim in wave}:  # a request's time, as its wave saw it
                 self.took[name] = (time.monotonic() - began) / (len(wave) if self._serial(wave) else 1)
@@ -437,12 +439,18 @@ class Dispatcher:
         unsent.extend(claim for queue in queues.values() for claim in queue)  # out of time
         return self._write(results, release=unsent)
 
-    def _send_wave(self, wave: list[Claim]) -> list[Receipt]:
+    def _send_wave(self, wave: list[Claim], until: float) -> list[Receipt]:
         """One wave's requests, in parallel (the wave's threads end with the dispatcher); one after
         the other on this thread while its platforms answer in a few milliseconds, where a request's
-        time is the client's own work, which threads cannot share out."""
+        time is the client's own work, which threads cannot share out. One after the other, none
+        starts after ``until``: the receipts are then fewer than the wave (the rest never left)."""
         if self._serial(wave):
-            return [self._send(claim) for claim in wave]
+            receipts = []
+            for claim in wave:
+                if receipts and time.monotonic() >= until:
+                    break
+                receipts.append(self._send(claim))
+            return receipts
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=max(sum(self.in_flight.values()), 1),
                                             thread_name_prefix="cchc-send")

@@ -284,3 +284,36 @@ def test_a_claim_sends_nothing_after_half_its_lease(app, clock):
     assert {lease for _, _, lease in states[1:]} == {None} and len(attempts(app)) == 1
     short.run_once()  # the next pass goes on where it stopped
     assert len(started) == 2
+
+
+def test_one_after_the_other_no_send_starts_after_half_the_lease(app, clock):
+    """A platform that answers in a millisecond gets its wave one request after the other; when it
+    turns slow within the wave, the wave stops at the claim's time limit like the claim does, and the
+    rest is released untried."""
+    import time
+
+    for n in range(8):
+        approved(app, at=app.now() + timedelta(minutes=30 + n), title=f"Tin {n}")
+    clock.advance(timedelta(hours=1))
+    started = []
+
+    def quick(post):
+        started.append(time.monotonic())
+        return Receipt(Outcome.SENT, remote_id=f"r-{post.ref_code}")
+
+    def slow(post):
+        started.append(time.monotonic())
+        time.sleep(0.6)
+        return Receipt(Outcome.SENT, remote_id=f"r-{post.ref_code}")
+
+    channel = ScriptedChannel(receipts=[quick] * 3 + [slow] * 5)
+    worker = Dispatcher(app.engine, {channel.name: channel}, {}, now=app.now, in_flight={channel.name: 4},
+                        policy=RetryPolicy(lease_seconds=2.0))
+    began = time.monotonic()
+    report = worker.run_once()
+    # waves of 1, 2 (quick), then 4 one after the other: two start before the limit (1 s), two do not
+    assert len(started) == 5 and report.sent == {S.DELIVERED: 5}, [round(t - began, 2) for t in started]
+    assert all(at - began < 1.1 for at in started)
+    with read_session(app.engine) as session:
+        left = session.exec(select(Delivery).where(Delivery.state == S.PENDING)).all()
+    assert len(left) == 3 and {d.attempt_count for d in left} == {0}
