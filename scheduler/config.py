@@ -306,7 +306,7 @@ def load_config(directory: Path) -> Config:
     notify = _load(notify_path, NotifyFile, problems, directory) if notify_path.exists() else None
     if channels is not None:
         _cross_check(directory, units, channels, plans, samples, problems)
-    if notify is not None and units is not None:
+    if notify is not None and units is not None and notify.model.enabled:  # a switched-off sample blocks nothing
         _check_notify(directory, units, notify, problems)
     if problems or units is None or channels is None or speech is None:
         raise ConfigError(problems)
