@@ -31,7 +31,11 @@ class Loudness:
 
 def measure(path: Path) -> Loudness:
     """Integrated loudness and true peak of an audio file (ffmpeg ``ebur128``)."""
-    text = _ffmpeg(["-i", str(path), "-af", "ebur128=peak=true", "-f", "null", "-"])
+    return _summary(_ffmpeg(["-i", str(path), "-af", "ebur128=peak=true", "-f", "null", "-"]), path)
+
+
+def _summary(text: str, path: Path) -> Loudness:
+    """The loudness ffmpeg's ``ebur128`` filter printed at the end of its run."""
     summary = text[text.rfind("Summary:"):]
     lufs = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary)
     peak = re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
@@ -61,12 +65,13 @@ def normalize(source: Path, out: Path, *, target: float, true_peak: float, sampl
             ceiling -= over + 0.2  # a square click rings above its samples: hold the samples lower
         limit = f",alimiter=limit={10 ** (ceiling / 20):.4f}:level=false:attack=1:release=50" \
             if result.true_peak + off > true_peak else ""
-        step = out.with_suffix(".step.wav")
-        _ffmpeg(["-i", str(current), "-af", f"volume={off:.2f}dB{limit}", "-ac", "1", "-ar", str(sample_rate),
-                 "-c:a", "pcm_s16le", "-y", str(step)])
+        step = out.with_suffix(".step.wav")  # written and measured in the same run
+        chain = f"volume={off:.2f}dB{limit},aresample={sample_rate},ebur128=peak=true"
+        text = _ffmpeg(["-i", str(current), "-af", chain, "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le",
+                        "-y", str(step)])
         step.replace(out)
         current = out
-        result = measure(out)
+        result = _summary(text, out)
     return result
 
 
