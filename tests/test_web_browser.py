@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
@@ -61,8 +62,17 @@ def browser():
     driver.quit()
 
 
+# Reading a node while the browser replaces the page raises "stale element" or, in recent Chrome,
+# "Node with given id does not belong to the document": a wait tries again instead of failing.
+RELOADING = (StaleElementReferenceException, WebDriverException)
+
+
 def wait(driver, condition, seconds: float = 10):
-    return WebDriverWait(driver, seconds).until(condition)
+    """Wait for ``condition``, then for the page it is on to have loaded completely."""
+    found = WebDriverWait(driver, seconds, ignored_exceptions=RELOADING).until(condition)
+    WebDriverWait(driver, seconds, ignored_exceptions=RELOADING).until(
+        lambda d: d.execute_script("return document.readyState") == "complete")
+    return found
 
 
 def log_in(driver, site: str, name: str) -> None:
@@ -147,7 +157,7 @@ def test_a_page_after_the_session_ended_goes_back_to_login_and_then_to_the_page(
     browser.find_element(By.NAME, "password").send_keys(PASSWORDS["lan"])
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
     wait(browser, ready.url_contains("/calendar"))
-    assert "Lịch phát" in browser.find_element(By.TAG_NAME, "h1").text
+    wait(browser, ready.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Lịch phát"))
 
 
 def test_the_pages_and_the_api_page_work_under_the_content_security_policy(staff, site, browser):
