@@ -5,7 +5,6 @@ environment, the state directory)."""
 
 import json
 import os
-import socket
 import subprocess
 import tempfile
 import time
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg import _free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 USER = "cchc-test"
 
@@ -22,11 +23,6 @@ USER = "cchc-test"
 def as_root(*args: str) -> list[str]:
     return list(args) if os.geteuid() == 0 else ["sudo", "-n", *args]
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +85,7 @@ def test_the_units_exec_start_runs_as_the_service_user(installed):
         if line and not line.startswith("#"):
             name, _, text = line.partition("=")
             env[name] = text
-    web, site = free_port(), free_port()
+    web, site = _free_port(), _free_port()
     env.update(CCHC_DATA_DIR=str(state), CCHC_WEB_PORT=str(web), CCHC_SITE_PORT=str(site))
     settings = dict(unit_lines(place))
 

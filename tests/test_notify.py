@@ -4,7 +4,6 @@ import datetime as dt
 import email
 import email.policy
 import ipaddress
-import socket
 import ssl
 from datetime import timedelta
 
@@ -25,14 +24,10 @@ from scheduler.dispatch import hold_channel
 from scheduler.errors import ConfigError
 from scheduler.models import Notice
 from tests.helpers import queue
+from tests.pg import _free_port
 
 USER, PASSWORD = "cchc-mailer", "mat-khau-thu-gui-thu"
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def certificate(folder):
@@ -77,7 +72,7 @@ def mail_server(tmp_path):
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     inbox = Inbox()
-    port = free_port()
+    port = _free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
                             authenticator=login, auth_required=True, auth_require_tls=True)
     controller.start()
@@ -159,7 +154,7 @@ def test_approvers_authors_and_the_head_are_told_by_mail(mailing, app, clock):
 def test_a_mail_server_that_is_down_delays_the_notice_and_it_goes_later(config_dir, mail_server, app, clock,
                                                                          monkeypatch):
     inbox, port, cert = mail_server
-    write_notify(config_dir, free_port(), cert)  # nothing listens there
+    write_notify(config_dir, _free_port(), cert)  # nothing listens there
     monkeypatch.setenv("CCHC_SMTP_USER", USER)
     monkeypatch.setenv("CCHC_SMTP_PASSWORD", PASSWORD)
     config = load_config(config_dir)
