@@ -437,6 +437,8 @@ class Dispatcher:
             for name in [name for name, queue in queues.items() if not queue or not calm[name]]:
                 unsent.extend(queues.pop(name))  # a channel that complained sends no more of this claim
         unsent.extend(claim for queue in queues.values() for claim in queue)  # out of time
+        if unsent and time.monotonic() >= until:
+            self.checked.update(c.delivery_id for c in unsent)  # a claim that outlived its time: next pass
         return self._write(results, release=unsent)
 
     def _send_wave(self, wave: list[Claim], until: float) -> list[Receipt]:
@@ -540,8 +542,6 @@ class Dispatcher:
             release_unsent(session, unsent)
             if len(unsent) < len(release):
                 log.warning("%d unsent claims were taken over before their release", len(release) - len(unsent))
-            if any(time.monotonic() >= c.claimed + self.lease.total_seconds() / 2 for c in release):
-                self.checked.update(c.delivery_id for c in release)  # a claim that outlived its time: next pass
             deliveries, attempts, db_now = [], [], None
             for r in results:
                 claim, decision, outcome = r.claim, r.decision, str(r.outcome)
