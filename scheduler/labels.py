@@ -33,6 +33,10 @@ AUDIT_ACTION = {"create": "tạo thông báo", "edit": "sửa", "translate": "d�
                 "user-sessions-revoked": "chấm dứt các phiên đăng nhập", "channel-hold": "tạm dừng kênh",
                 "channel-release": "mở lại kênh", "settle": "xác nhận lượt phát"}
 PREVIEW_MODE = "xem trước (không đăng)"
+DECISION = {"approved": "Đã duyệt", "rejected": "Trả lại"}  # an approver's decision on an announcement
+NOTICE_KIND = {"approval": "tin chờ duyệt", "rejected": "tin bị trả lại", "channel_held": "kênh tạm dừng",
+               "emergency_failed": "tin khẩn chưa đi", "digest": "tóm tắt ngày"}
+NOTICE_STATUS = {"pending": "chờ gửi", "sent": "đã gửi", "failed": "không gửi được"}
 
 
 def actor(name: str) -> str:
@@ -69,12 +73,12 @@ COLUMN = {
     "delay_s": "trễ (giây)", "length": "thời lượng", "played": "đã phát", "engine": "giọng đọc",
     "target": "chỉ tiêu", "clause": "điều khoản", "period": "kỳ", "minimum": "tối thiểu",
     "scheduled": "đã lên lịch", "filled": "tự xếp", "needed": "còn thiếu", "status_text": "đánh giá",
-    "warn": "cảnh báo",
+    "warn": "cảnh báo", "to": "gửi tới", "notice": "loại thư", "mail": "trạng thái", "tries": "lần gửi",
 }
 # The values staff read in those columns, by column (codes not listed stay as they are).
 VALUES = {"state": DELIVERY_STATE, "status": {**ANNOUNCEMENT_STATUS, **AS_RUN_STATUS}, "outcome": OUTCOME,
           "action": ATTEMPT_KIND, "priority": PRIORITY, "origin": ORIGIN, "kind": AS_RUN_KIND, "repeat": REPEAT,
-          "role": ROLE}
+          "role": ROLE, "notice": NOTICE_KIND, "mail": NOTICE_STATUS}
 
 
 TIMES = frozenset({"time", "due", "when", "next_attempt", "at", "slot", "started", "ended", "expires"})

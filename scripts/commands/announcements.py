@@ -264,7 +264,7 @@ def show_cmd(app: App, user: str | None, announcement_id: int, as_json: bool) ->
         click.echo(f"[{t['lang']}] {t['title']}\n{t['body']}\n" + (f"(ghi âm: {t['audio']})\n" if t["audio"] else ""))
     for p in data["approvals"]:
         void = f" (hết hiệu lực {vn_input(p['voided'])}: {p['void_reason']})" if p["voided"] else ""
-        decision = {"approved": "Đã duyệt", "rejected": "Trả lại"}.get(p["decision"], p["decision"])
+        decision = labels.DECISION.get(p["decision"], p["decision"])
         click.echo(f"{decision} bởi {p['by']} lúc {vn_input(p['at'])} {p['reason'] or ''}{void}".rstrip())
     if data["deliveries"]:
         click.echo("\n" + table(data["deliveries"], ["id", "ref", "channel", "lang", "due", "state",

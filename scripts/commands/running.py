@@ -218,13 +218,7 @@ def notices(app: App, user: str | None, limit: int, as_json: bool) -> None:
         off = app.config.notify is None or not app.config.notify.enabled
         click.echo("Chưa có thư báo nào." + (" Thư báo đang tắt (config/notify.toml: enabled)." if off else ""))
     else:
-        mail = {"pending": "chờ gửi", "sent": "đã gửi", "failed": "không gửi được"}
-        kinds = {"approval": "tin chờ duyệt", "rejected": "tin bị trả lại", "channel_held": "kênh tạm dừng",
-                 "emergency_failed": "tin khẩn chưa đi", "digest": "tóm tắt ngày"}
-        shown = [{**row, "mail": mail.get(row["mail"], row["mail"]), "notice": kinds.get(row["notice"], row["notice"])}
-                 for row in data]
-        click.echo(table(shown, list(data[0]), {"to": "gửi tới", "notice": "loại", "mail": "trạng thái",
-                                                "tries": "lần gửi"}))
+        click.echo(table(data, list(data[0])))  # column titles and values in words: scheduler.labels
 
 
 @cli.command()
