@@ -258,11 +258,8 @@ def _unpack_checked(archive_path: Path, folder: Path) -> dict:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
