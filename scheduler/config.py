@@ -388,7 +388,7 @@ def _explain(error: dict[str, Any], model: type[BaseModel], loc: tuple) -> str:
     if kind in {"string_type"}:
         return f"cần một chuỗi trong ngoặc kép, nhận được {error['input']!r}"
     if kind == "literal_error":
-        return f"giá trị {error['input']!r} không hợp lệ; cần một trong: {error['ctx']['expected']}"
+        return f"giá trị {error['input']!r} không hợp lệ; cần một trong: {error['ctx']['expected'].replace(' or ', ', ')}"
     if kind == "greater_than_equal":
         return f"phải lớn hơn hoặc bằng {error['ctx']['ge']}, nhận được {error['input']!r}"
     if kind == "greater_than":
@@ -472,7 +472,7 @@ def _check_speech(root: Path, loaded: _Loaded, problems: list[str]) -> None:
         problem = language_problem(lang)
         if problem:
             problems.append(f"{where}:{locate(loaded.text, ('engines', lang))}: engines.{lang}: {problem}")
-    for section in ("abbreviations", "document_codes"):
+    for section in ("abbreviations", "document_codes", "addresses"):
         for key, value in getattr(speech, section).items():
             problem = self_reference(key, value)
             if problem:

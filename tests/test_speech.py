@@ -11,7 +11,7 @@ from scheduler.settings import PROJECT_ROOT
 @pytest.fixture(scope="module")
 def speech():
     lexicon = load_config(PROJECT_ROOT / "config").speech
-    return SpeechText(lexicon.abbreviations, lexicon.document_codes)
+    return SpeechText.from_config(lexicon)
 
 
 @pytest.mark.parametrize(("number", "words"), [
@@ -76,7 +76,7 @@ def test_numbers_are_read_the_northern_way(number, words):
     ("PAR INDEX, SIPAS", "chỉ số cải cách hành chính, chỉ số hài lòng của người dân, tổ chức đối với sự phục vụ "
                          "của cơ quan hành chính nhà nước"),
     ("gọi 0212 3852 123", "gọi không hai một hai, ba tám năm hai, một hai ba"),
-    ("xem https://dichvucong.gov.vn/p/home", "xem dichvucong chấm gov chấm vn"),
+    ("xem https://dichvucong.gov.vn/p/home", "xem dịch vụ công chấm gờ o vê chấm vê en"),
     ("Thông báo 📢 khẩn ★", "Thông báo khẩn"),
 ])
 def test_speech_text_reads_like_an_announcer(speech, text, spoken):
@@ -90,10 +90,10 @@ def test_a_text_of_only_symbols_is_refused_with_a_reason(speech):
 
 def test_staff_add_lexicon_entries_without_code(config_dir):
     path = config_dir / "speech.toml"
-    text = path.read_text(encoding="utf-8").replace("[abbreviations]\n", '[abbreviations]\n"ĐTN" = "Đoàn Thanh niên"\n')
+    text = path.read_text(encoding="utf-8").replace("[abbreviations]\n", '[abbreviations]\n"CLB" = "câu lạc bộ"\n')
     path.write_text(text, encoding="utf-8")
     lexicon = load_config(config_dir).speech
-    assert SpeechText(lexicon.abbreviations).speak("ĐTN xã") == "Đoàn Thanh niên xã"
+    assert SpeechText(lexicon.abbreviations).speak("CLB dân ca xã") == "câu lạc bộ dân ca xã"
 
 
 def test_a_lexicon_entry_that_expands_into_itself_is_a_config_error(config_dir):
@@ -121,3 +121,33 @@ def test_cchc_speech_explain_names_what_to_add(settings):
     shown = invoke(settings, "speech", "--explain", "Ban XQZ và HTX xã Mường La thông báo")
     assert shown.returncode == 0, shown.stderr
     assert "hợp tác xã" in shown.stdout and 'XQZ = "..."' in shown.stdout and "config/speech.toml" in shown.stdout
+
+
+@pytest.mark.parametrize(("text", "north", "south"), [
+    ("105 hộ", "một trăm linh năm hộ", "một trăm lẻ năm hộ"),
+    ("24 giờ", "hai mươi tư giờ", "hai mươi bốn giờ"),
+    ("1.500 người", "một nghìn năm trăm người", "một ngàn năm trăm người"),
+    ("năm 2024", "năm hai nghìn không trăm hai mươi tư", "năm hai ngàn không trăm hai mươi bốn"),
+    ("ngày 30/4", "ngày ba mươi tháng tư", "ngày ba mươi tháng tư"),  # the month is "tư" everywhere
+    ("thứ 4", "thứ tư", "thứ tư"),
+])
+def test_the_dialect_in_speech_toml_chooses_the_number_readings(config_dir, text, north, south):
+    assert SpeechText.from_config(load_config(config_dir).speech).speak(text) == north
+    path = config_dir / "speech.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace('dialect = "north"', 'dialect = "south"'),
+                    encoding="utf-8")
+    assert SpeechText.from_config(load_config(config_dir).speech).speak(text) == south
+
+
+def test_an_unknown_dialect_is_a_config_error_naming_the_choices(config_dir):
+    path = config_dir / "speech.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace('dialect = "north"', 'dialect = "central"'),
+                    encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_dir)
+    assert "dialect" in str(caught.value) and "'north'" in str(caught.value) and "'south'" in str(caught.value)
+
+
+def test_an_address_part_from_the_lexicon_is_spoken_and_unknown_consonants_are_spelled(speech):
+    assert speech.speak("ubnd.xa@sonla.gov.vn") == "u bê en dê chấm xa a còng sơn la chấm gờ o vê chấm vê en"
+    assert speech.speak("www.facebook.com/xamuongla/posts/1") == "facebook chấm com"

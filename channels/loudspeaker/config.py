@@ -63,6 +63,7 @@ class LoudnessConfig(_Strict):
 class SpeechFile(_Strict):
     """``config/speech.toml``: the TTS engines per language and the lexicon read aloud in full."""
 
+    dialect: Literal["north", "south"] = "north"  # how numbers are read: "linh, tư, nghìn" or "lẻ, bốn, ngàn"
     engines: dict[str, list[Engine]]
     gtts: GttsConfig = GttsConfig()
     espeak: EspeakConfig = EspeakConfig()
@@ -70,3 +71,4 @@ class SpeechFile(_Strict):
     loudness: LoudnessConfig = LoudnessConfig()
     abbreviations: dict[str, str] = {}
     document_codes: dict[str, str] = {}
+    addresses: dict[str, str] = {}

@@ -240,7 +240,7 @@ class Voices:
 
     def __init__(self, speech: SpeechFile, cache_dir: Path, sample_rate: int):
         self.config = speech
-        self.speech = SpeechText(speech.abbreviations, speech.document_codes)
+        self.speech = SpeechText.from_config(speech)
         self.cache_dir = cache_dir
         self.sample_rate = sample_rate
         self.engines = {name: engine.build(speech) for name, engine in ENGINES.items()}

@@ -38,7 +38,7 @@ def speech(app: App, user: str | None, text: str | None, text_file: str | None, 
     if not content:
         raise InputError("TEXT", "hãy đưa văn bản cần đọc, ví dụ: cchc speech \"Ngày 01/8/2025, UBND xã...\"")
     lexicon = app.config.speech
-    reader = SpeechText(lexicon.abbreviations, lexicon.document_codes)
+    reader = SpeechText.from_config(lexicon)
     try:
         click.echo(reader.speak(content))
     except SpeechError as exc:
