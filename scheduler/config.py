@@ -388,7 +388,8 @@ def _explain(error: dict[str, Any], model: type[BaseModel], loc: tuple) -> str:
     if kind in {"string_type"}:
         return f"cần một chuỗi trong ngoặc kép, nhận được {error['input']!r}"
     if kind == "literal_error":
-        return f"giá trị {error['input']!r} không hợp lệ; cần một trong: {error['ctx']['expected'].replace(' or ', ', ')}"
+        expected = error['ctx']['expected'].replace(' or ', ', ')
+        return f"giá trị {error['input']!r} không hợp lệ; cần một trong: {expected}"
     if kind == "greater_than_equal":
         return f"phải lớn hơn hoặc bằng {error['ctx']['ge']}, nhận được {error['input']!r}"
     if kind == "greater_than":
