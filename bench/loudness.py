@@ -78,7 +78,7 @@ def programme(app, folder: Path) -> None:
             sources.append(path)
         items.append(Item(n, f"B-{n}", f"Thông báo {n + 1}", "normal", pieces))
     layout = Layout(s.gap_ms, s.item_gap_ms, loud.target_lufs, loud.true_peak_dbtp, s.sample_rate)
-    audio, parts = assemble(items, voices.voice(s.station_id, "vi"), voices.voice(s.outro, "vi"), layout)
+    audio, parts = assemble(items, [voices.voice(s.station_id, "vi")], [voices.voice(s.outro, "vi")], layout)
     mp3 = folder / "programme.mp3"
     export_mp3(audio, mp3, bitrate=s.bitrate, sample_rate=s.sample_rate, channels=s.audio_channels)
     levels = [part_loudness(mp3, part, folder) for part in parts]

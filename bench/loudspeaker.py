@@ -79,7 +79,7 @@ def assembly(app: App, folder: Path, runs: int) -> None:
     build, encode = [], []
     for _ in range(runs):
         started = time.perf_counter()
-        audio, parts = assemble(items, station, outro, layout)
+        audio, parts = assemble(items, [station], [outro], layout)
         build.append(time.perf_counter() - started)
         started = time.perf_counter()
         export_mp3(audio, folder / "bench.mp3", bitrate=s.bitrate, sample_rate=s.sample_rate,

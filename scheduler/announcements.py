@@ -110,13 +110,14 @@ def edit(session: Session, *, config: Config, ann: Announcement, draft: Draft, a
     return notes
 
 
-def check_recording(path: Path, config: Config, field: str, *, shown_as: str | None = None) -> None:
+def check_recording(path: Path, config: Config, field: str, *, shown_as: str | None = None) -> int:
     """Refuse a recording now, not at broadcast time, if it is not audio, is silent or is far too long
-    (``InputError`` on ``field``); ``shown_as`` replaces the file's own name in the message."""
+    (``InputError`` on ``field``); ``shown_as`` replaces the file's own name in the message. Returns
+    its length in milliseconds."""
     from channels.loudspeaker.tts import VoiceError, load_recording  # pydub loads only with a recording
 
     try:
-        load_recording(path, config.speech.recordings)
+        return len(load_recording(path, config.speech.recordings))
     except VoiceError as exc:
         message = str(exc).replace(path.name, shown_as) if shown_as else str(exc)
         raise InputError(field, message) from None
@@ -515,16 +516,24 @@ def _cancel_unsent(session: Session, ann: Announcement, *, now: datetime, why: s
 
 
 def _store_recording(folder: Path, ann: Announcement, lang: str, source: Path) -> tuple[str, str]:
+    target, digest = copy_recording(source, folder, f"{ann.ref_code}-{lang}", "--audio")
+    return str(target), digest
+
+
+def copy_recording(source: Path, folder: Path, stem: str, field: str) -> tuple[Path, str]:
+    """Copy a recording into ``folder`` as ``<stem>-<sha256[:12]><suffix>``; its path and SHA-256.
+    Refuses a missing, empty or oversized file (``InputError`` on ``field``)."""
     if not source.is_file():
-        raise InputError("--audio", f"không tìm thấy tệp ghi âm '{source}'")
+        raise InputError(field, f"không tìm thấy tệp ghi âm '{source}'")
     size = source.stat().st_size
     if size == 0 or size > MAX_AUDIO_BYTES:
-        raise InputError("--audio", f"tệp ghi âm phải lớn hơn 0 và nhỏ hơn {MAX_AUDIO_BYTES // 2**20} MB")
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()
-    target = folder / f"{ann.ref_code}-{lang}-{digest[:12]}{source.suffix.lower()}"
+        raise InputError(field, f"tệp ghi âm phải lớn hơn 0 và nhỏ hơn {MAX_AUDIO_BYTES // 2**20} MB")
+    with open(source, "rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    target = folder / f"{stem}-{digest[:12]}{source.suffix.lower()}"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
-    return str(target), digest
+    return target, digest
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -32,12 +32,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from channels.files import atomic_write
-from channels.loudspeaker import LoudspeakerChannel
+from channels.loudspeaker import LoudspeakerChannel, LoudspeakerSettings
 from channels.loudspeaker.playout import PlayoutError, playlist, playout_class, prune, sidecar
-from channels.loudspeaker.programme import Item, Layout, Piece, assemble, export_mp3, fit, jingle
+from channels.loudspeaker.programme import LANGUAGE_ORDER, Item, Layout, Piece, assemble, export_mp3, fit, fixed_ms
 from channels.loudspeaker.tts import Clip, NoVoice, Voices, voice_post
 from channels.secrets import redact
-from scheduler import asrun
+from scheduler import asrun, station
 from scheduler.clock import LOCAL_TZ, next_slot, show, show_vn, slot_times
 from scheduler.config import Config
 from scheduler.db import read_session, write_session
@@ -139,6 +139,7 @@ class Broadcaster:
             if kind == "slot":
                 fill_slot(session, self.config, name, slot_at, now=now)  # evergreen items, by the plan's rules
             rows = self._due(session, name, slot_at, kind=kind, now=now)
+            own = {(row.kind, row.lang): station.path_of(self.data_dir, row) for row in station.sounds(session, name)}
             posts = [(d.id, d.ref_code, post_or_cancel(session, d, now)) for d in rows]
             if dry_run:
                 session.rollback()  # post_or_cancel may cancel; a preview changes nothing
@@ -160,10 +161,9 @@ class Broadcaster:
         ordered = sorted(items.values(), key=lambda it: (PRIORITY_RANK[Priority(it.priority)], it.announcement_id))
         loud = self.config.speech.loudness
         layout = Layout(s.gap_ms, s.item_gap_ms, loud.target_lufs, loud.true_peak_dbtp, s.sample_rate)
-        station, outro = self._fixed_clip(voices, s.station_id), self._fixed_clip(voices, s.outro)
-        fixed_ms = 2 * len(jingle(s.sample_rate)) + 2 * s.gap_ms + 2 * s.item_gap_ms + sum(
-            c.duration_ms for c in (station, outro) if c)
-        budget = int(s.max_minutes * 60_000) - fixed_ms
+        languages = {piece.lang for item in ordered for piece in item.pieces}
+        tune, opening, closing = self._station_sound(voices, s, own, languages)
+        budget = int(s.max_minutes * 60_000) - fixed_ms(opening, closing, layout, tune)
         kept, left_out = (ordered, []) if kind == "emergency" else fit(ordered, budget, layout)
         rolled = [(p.delivery_id, "không đủ thời lượng khung giờ") for item in left_out for p in item.pieces]
         prepared = Prepared(name, slot_at, kind, None, 0, [], rolled=rolled, held=held)
@@ -174,7 +174,7 @@ class Broadcaster:
         if not kept and kind != "emergency" and out is None and not dry_run:
             self._withdraw(name, slot_at, kind)  # nothing (left) to play: no stale programme stays behind
         if kept or kind == "emergency":
-            audio, parts = assemble(kept, station, outro, layout)
+            audio, parts = assemble(kept, opening, closing, layout, tune)
             target = out or self._programme_path(name, slot_at, kind)
             export_mp3(audio, target, bitrate=s.bitrate, sample_rate=s.sample_rate, channels=s.audio_channels)
             prepared.path, prepared.duration_ms, prepared.parts = target, len(audio), parts
@@ -227,6 +227,29 @@ class Broadcaster:
         if {d.id for d in due} != {p["delivery_id"] for p in row.parts}:
             return True
         return any(approval_problem(session, d) for d in due)
+
+    def _station_sound(self, voices: Voices, s: LoudspeakerSettings, own: dict[tuple[str, str], Path],
+                       languages: set[str]) -> tuple[Clip | None, list[Clip], list[Clip]]:
+        """The jingle (the station's own, or None for the chime), and the station ID and outro: the
+        station's recording in Vietnamese or else the voiced text, then its recording in each other
+        language of this programme (``scheduler.station``)."""
+        tune = self._own_clip(voices, own.get(("jingle", "")), "vi")
+        others = sorted(languages - {"vi"}, key=lambda lang: LANGUAGE_ORDER.get(lang, 9))
+        spoken: list[list[Clip]] = []
+        for kind, text in (("station_id", s.station_id), ("outro", s.outro)):
+            clips = [self._own_clip(voices, own.get((kind, "vi")), "vi") or self._fixed_clip(voices, text)]
+            clips += [self._own_clip(voices, own.get((kind, lang)), lang) for lang in others]
+            spoken.append([clip for clip in clips if clip is not None])
+        return tune, spoken[0], spoken[1]
+
+    def _own_clip(self, voices: Voices, path: Path | None, lang: str) -> Clip | None:
+        if path is None:
+            return None
+        try:
+            return voices.recorded(path, lang)
+        except NoVoice as exc:
+            log.error("the station's recording %s cannot be used; the default plays instead: %s", path.name, exc)
+            return None
 
     def _fixed_clip(self, voices: Voices, text: str) -> Clip | None:
         try:

@@ -25,7 +25,8 @@ AS_RUN_STATUS = {R.PREPARED: "Đã dựng, chờ giờ phát", R.PLAYING: "Đang
 ROLE = {Role.EDITOR: "Biên tập", Role.APPROVER: "Thẩm định", Role.ADMIN: "Quản trị"}
 SYSTEM_ACTORS = {"cchc-fill": "hệ thống (tự xếp tin dùng lại)", "cchc-service": "hệ thống (dịch vụ)",
                  "cchc-dispatch": "hệ thống (gửi tin)", "cli": "dòng lệnh trên máy chủ"}
-AUDIT_ACTION = {"create": "tạo thông báo", "edit": "sửa", "translate": "dịch", "submit": "gửi duyệt",
+AUDIT_ACTION = {"station-sound": "đặt âm thanh của đài", "station-sound-cleared": "bỏ âm thanh của đài",
+                "create": "tạo thông báo", "edit": "sửa", "translate": "dịch", "submit": "gửi duyệt",
                 "approve": "phê duyệt", "reject": "từ chối", "cancel": "hủy", "fill": "tự xếp tin dùng lại",
                 "quota_warning": "cảnh báo chỉ tiêu", "login": "đăng nhập", "login-failed": "đăng nhập sai",
                 "logout": "đăng xuất", "user-add": "tạo tài khoản", "user-passwd": "đổi mật khẩu",

@@ -358,6 +358,24 @@ class LoginAttempt(SQLModel, table=True):
     at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
 
 
+class StationSound(SQLModel, table=True):
+    """The station's own recording of a part every programme has (``scheduler.station``): the jingle
+    (nhạc hiệu, one for all languages: ``lang`` is empty) or the station ID or outro in one language.
+    Without a row the programme uses the generated chime and the voiced ``station_id``/``outro`` text."""
+
+    __table_args__ = (sa.UniqueConstraint("channel_id", "kind", "lang"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel_id: str = Field(max_length=60)
+    kind: str = Field(max_length=20)  # jingle, station_id, outro
+    lang: str = Field(default="", max_length=10)
+    file: str = Field(max_length=200)  # inside the data folder's station/ (moves with a backup)
+    sha256: str = Field(max_length=64)
+    duration_ms: int
+    uploaded_by: str = Field(max_length=80)
+    uploaded_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
 class Notice(SQLModel, table=True):
     """An email notice to a person (``scheduler.notify``): queued with the event, sent by the service
     apart from dispatch, retried when the mail server fails; the record of who was told what."""

@@ -25,7 +25,7 @@ SYSTEM = "cchc-"  # names of the service's own automatic actions (cchc-fill, cch
 APPROVERS = (Role.APPROVER, Role.ADMIN)
 # What only approvers (and admins) may do; every active account may write, translate and submit.
 APPROVER_ACTIONS = {"approve": "phê duyệt", "reject": "từ chối", "cancel": "hủy thông báo",
-                    "settle": "xác nhận lượt phát"}
+                    "settle": "xác nhận lượt phát", "station-sound": "đặt âm thanh của đài"}
 MIN_PASSWORD = 10
 SESSION_HOURS = 10  # one working day: staff log in again each morning
 MAX_FAILURES = 5  # per name, and per address, within FAILURE_WINDOW

@@ -119,3 +119,23 @@ def staff(app):
     from tests.web import add_staff
 
     return add_staff(app)
+
+
+@pytest.fixture
+def short_station(config_dir):
+    """The commune's loudspeaker channel with a short station ID and outro and short gaps."""
+    from tests.helpers import set_channel
+
+    set_channel(config_dir, "muong-la-loa", station_id='"Đài xã Mường La."', outro='"Hết."', gap_ms="300",
+                item_gap_ms="500")
+    return config_dir
+
+
+@pytest.fixture
+def loa(short_station, settings, clock):
+    """An App over the short station's configuration."""
+    from tests.helpers import make_app
+
+    app = make_app(settings, clock)
+    yield app
+    app.engine.dispose()

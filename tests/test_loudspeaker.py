@@ -38,19 +38,6 @@ SLOT = START.replace(hour=10)  # 17:00 on 1 September 2025 in Vietnam: the first
 LOA = ["muong-la-loa"]
 
 
-@pytest.fixture
-def short_station(config_dir):
-    set_channel(config_dir, LOA[0], station_id='"Đài xã Mường La."', outro='"Hết."', gap_ms="300", item_gap_ms="500")
-    return config_dir
-
-
-@pytest.fixture
-def loa(short_station, settings, clock):
-    app = make_app(settings, clock)
-    yield app
-    app.engine.dispose()
-
-
 def deliveries(app) -> dict[str, Delivery]:
     with read_session(app.engine) as session:
         return {d.ref_code: d for d in session.exec(select(Delivery)).all()}

@@ -99,14 +99,32 @@ def fit(items: list[Item], budget_ms: int, layout: Layout) -> tuple[list[Item], 
     return kept, rolled
 
 
-def assemble(items: list[Item], station_id: Clip, outro: Clip, layout: Layout
-             ) -> tuple[AudioSegment, list[dict]]:
-    """The programme audio and its parts: where each piece starts and how long it lasts (ms)."""
+def fixed_ms(opening: list[Clip], closing: list[Clip], layout: Layout, jingle: Clip | None = None) -> int:
+    """How long a programme lasts without its items: jingles, station ID, outro and the gaps around them."""
+    tune = jingle.duration_ms if jingle else len(chime(layout))
+    spoken = [clip.duration_ms for clip in opening + closing]
+    gaps = max(len(opening) - 1, 0) + max(len(closing) - 1, 0) + 2
+    return 2 * tune + sum(spoken) + gaps * layout.gap_ms + 2 * layout.item_gap_ms
+
+
+def assemble(items: list[Item], opening: list[Clip], closing: list[Clip], layout: Layout,
+             jingle: Clip | None = None) -> tuple[AudioSegment, list[dict]]:
+    """The programme audio and its parts: where each piece starts and how long it lasts (ms).
+
+    ``opening``: the station ID (Vietnamese, then each other language of the programme), ``closing``:
+    the outro likewise; ``jingle``: the station's own, or None for the generated chime."""
     rate = layout.sample_rate
-    tune = chime(layout)
+    tune = jingle.audio() if jingle else chime(layout)
     silence = AudioSegment.silent(duration=layout.gap_ms, frame_rate=rate)
     pause = AudioSegment.silent(duration=layout.item_gap_ms, frame_rate=rate)
-    segments: list[AudioSegment] = [tune, silence, station_id.audio(), pause]
+
+    def spoken(clips: list[Clip]) -> list[AudioSegment]:
+        joined: list[AudioSegment] = []
+        for clip in clips:
+            joined += [silence, clip.audio()] if joined else [clip.audio()]
+        return joined
+
+    segments: list[AudioSegment] = [tune, silence, *spoken(opening), pause]
     parts: list[dict] = []
     position = sum(len(s) for s in segments)
     for index, item in enumerate(items):
@@ -126,7 +144,7 @@ def assemble(items: list[Item], station_id: Clip, outro: Clip, layout: Layout
             })
             segments.append(voice)
             position += len(voice)
-    segments += [pause, outro.audio(), silence, tune]
+    segments += [pause, *spoken(closing), silence, tune]
     # One concatenation over raw bytes is much faster than repeated ``+`` on long programmes.
     audio = segments[0]._spawn(b"".join(s.set_frame_rate(rate).raw_data for s in segments))
     return audio, parts

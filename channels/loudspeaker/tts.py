@@ -281,6 +281,20 @@ class Voices:
             return self._clip(key, engine, lang, spoken, recording, cached=False)
         raise NoVoice(lang, reasons)
 
+    def recorded(self, recording: Path, lang: str) -> Clip:
+        """A station's own recording (jingle, station ID, outro), levelled and cached like a translator's
+        recording whatever the language's engine chain; ``NoVoice`` says why it cannot be used."""
+        key = self._key("recording", lang, "", recording)
+        if key is None:
+            raise NoVoice(lang, [f"không tìm thấy tệp ghi âm {recording.name}"])
+        cached = (self.cache_dir / f"{key}.wav").exists()
+        if not cached:
+            try:
+                self._store(key, load_recording(recording, self.config.recordings, self.sample_rate))
+            except VoiceError as exc:
+                raise NoVoice(lang, [str(exc)]) from None
+        return self._clip(key, "recording", lang, "", recording, cached=cached)
+
     def _key(self, engine: str, lang: str, spoken: str, recording: Path | None) -> str | None:
         if engine == "recording":
             if recording is None or not recording.is_file():

@@ -13,8 +13,10 @@ from scheduler.errors import InputError, RuleError
 from scheduler.text import check_language, read_text_file
 from scripts.commands.common import (
     ROW_ID,
+    CchcGroup,
     Commands,
     fmt_option,
+    need_user,
     with_app,
 )
 from scripts.output import table, to_json
@@ -170,3 +172,76 @@ def asrun(app: App, user: str | None, date_text: str | None, channel: str | None
                        f"{part['length']:>6} {mark}  {part['title'][:50]}")
         for note in row["notes"]:
             click.echo(f"  - {note}")
+
+
+@cli.group("station", cls=CchcGroup)
+def station_group() -> None:
+    """Âm thanh riêng của đài: nhạc hiệu, lời giới thiệu đài, lời kết (thay cho tiếng chuông và giọng đọc)."""
+
+
+@station_group.command("list")
+@click.option("--channel", help="Kênh truyền thanh (mặc định: mọi kênh truyền thanh).")
+@fmt_option
+@with_app(writes=False)
+def station_list(app: App, user: str | None, channel: str | None, as_json: bool) -> None:
+    """Âm thanh của đài đang dùng cho từng kênh truyền thanh, và phần nào đang dùng mặc định."""
+    from scheduler import station
+    from scheduler.db import read_session
+
+    names = [app.loudspeaker(channel)] if channel else [n for n, ch in app.config.channels.items() if ch.slotted]
+    with read_session(app.ready_engine()) as session:
+        own = {(row.channel_id, row.kind, row.lang): row for row in station.sounds(session)}
+    rows = []
+    for name in names:
+        for kind, label in station.KINDS.items():
+            for lang in [""] if kind == "jingle" else app.config.channels[name].languages:
+                row = own.get((name, kind, lang))
+                default = "tiếng chuông tự tạo" if kind == "jingle" else (
+                    "giọng đọc lời trong cấu hình" if lang == "vi" else "không phát")
+                rows.append({"channel": name, "kind": kind, "part": label, "lang": lang or "-",
+                             "source": f"bản ghi của đài ({row.duration_ms / 1000:.1f} giây)" if row else default,
+                             "by": row.uploaded_by if row else "", "at": show(row.uploaded_at) if row else ""})
+    if as_json:
+        click.echo(to_json(rows))
+        return
+    click.echo(table(rows, ["channel", "part", "lang", "source", "by", "at"],
+                     headers={"part": "Phần", "source": "Nguồn", "by": "Người tải lên", "at": "Lúc"}))
+
+
+@station_group.command("set")
+@click.argument("kind", type=click.Choice(["jingle", "station_id", "outro"]))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--lang", default="vi", show_default=True, help="vi, blt hoặc hmn (nhạc hiệu không cần).")
+@click.option("--channel", help="Kênh truyền thanh (mặc định: kênh của đơn vị mặc định).")
+@with_app()
+def station_set(app: App, user: str | None, kind: str, file: Path, lang: str, channel: str | None) -> None:
+    """Dùng bản ghi của đài cho nhạc hiệu (jingle), lời giới thiệu đài (station_id) hoặc lời kết (outro)."""
+    from scheduler import station
+    from scheduler.db import write_session
+
+    actor = need_user(app, user, "station-sound")
+    name = app.loudspeaker(channel)
+    with write_session(app.ready_engine()) as session:
+        row = station.store(session, app.config, app.settings.data_dir, channel=name, kind=kind, lang=lang,
+                            source=file, actor=actor, now=app.now())
+    where = f" tiếng {row.lang}" if row.lang else ""
+    click.echo(f"Đã đặt {station.KINDS[kind]}{where} của kênh {name}: {file.name}, {row.duration_ms / 1000:.1f} giây. "
+               "Chương trình dựng từ bây giờ sẽ dùng bản ghi này.")
+
+
+@station_group.command("clear")
+@click.argument("kind", type=click.Choice(["jingle", "station_id", "outro"]))
+@click.option("--lang", default="vi", show_default=True, help="vi, blt hoặc hmn (nhạc hiệu không cần).")
+@click.option("--channel", help="Kênh truyền thanh (mặc định: kênh của đơn vị mặc định).")
+@with_app()
+def station_clear(app: App, user: str | None, kind: str, lang: str, channel: str | None) -> None:
+    """Bỏ bản ghi của đài, quay về mặc định (tiếng chuông tự tạo, giọng đọc lời trong cấu hình)."""
+    from scheduler import station
+    from scheduler.db import write_session
+
+    actor = need_user(app, user, "station-sound")
+    name = app.loudspeaker(channel)
+    with write_session(app.ready_engine()) as session:
+        gone = station.clear(session, app.config, channel=name, kind=kind, lang=lang, actor=actor, now=app.now())
+    click.echo(f"Đã bỏ {station.KINDS[kind]} riêng của kênh {name}; dùng mặc định." if gone
+               else f"Kênh {name} chưa có {station.KINDS[kind]} riêng; vẫn dùng mặc định.")

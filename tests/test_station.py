@@ -1,0 +1,92 @@
+"""The station's own sound: a jingle, station ID and outro recorded by the station replace the chime
+and the voiced texts in every programme, checked like recordings on the way in."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import select
+
+from scheduler.db import read_session
+from scheduler.models import AuditEvent, StationSound
+from tests.cli import invoke, snapshot
+from tests.helpers import approved, tone
+from tests.test_loudspeaker import LOA, SLOT, loudness_of
+
+CHIME_MS = 180 * 3 + 520  # programme.JINGLE_NOTES
+GAP_MS = 300  # the short_station fixture's gap between languages
+
+
+def test_the_station_s_jingle_and_its_thai_station_id_open_the_programmes_that_carry_thai(loa, settings, clock,
+                                                                                           tmp_path):
+    approved(loa, channels=LOA, languages=["vi"], body="Lịch tiếp công dân tháng 12.")
+    before = loa.broadcaster().prepare(LOA[0], SLOT, dry_run=True)
+    jingle = tone(tmp_path / "nhac-hieu.mp3", seconds=4, volume_db=-3, frequency=660)
+    thai = tone(tmp_path / "gioi-thieu-thai.m4a", seconds=2.5, volume_db=-28, frequency=300)
+    for args in (["jingle", str(jingle)], ["station_id", str(thai), "--lang", "blt"]):
+        done = invoke(settings, "station", "set", *args, "--user", "hung")
+        assert done.returncode == 0, done.stderr
+    assert "Đã đặt nhạc hiệu của kênh muong-la-loa" in invoke(settings, "station", "set", "jingle", str(jingle),
+                                                              "--user", "hung").stdout
+
+    vi_only = loa.broadcaster().prepare(LOA[0], SLOT, dry_run=True)
+    shift = vi_only.parts[0]["start_ms"] - before.parts[0]["start_ms"]
+    assert shift == pytest.approx(4000 - CHIME_MS, abs=30)  # the jingle changed; no Thai station ID
+    assert vi_only.duration_ms - before.duration_ms == pytest.approx(2 * (4000 - CHIME_MS), abs=60)
+    target = loa.config.speech.loudness.target_lufs
+    assert loudness_of(vi_only.path, {"start_ms": 0, "duration_ms": 4000}, tmp_path) == pytest.approx(target, abs=1)
+
+    approved(loa, channels=LOA, languages=["vi", "blt"], title="Tin có tiếng Thái",
+             translations={"blt": ("Bản dịch", tone(tmp_path / "thai-item.wav", seconds=2, volume_db=-12))})
+    with_thai = loa.broadcaster().prepare(LOA[0], SLOT, dry_run=True)
+    opening = with_thai.parts[0]["start_ms"] - vi_only.parts[0]["start_ms"]
+    assert opening == pytest.approx(GAP_MS + 2500, abs=30)  # the Thai station ID after the Vietnamese one
+    thai_id = {"start_ms": with_thai.parts[0]["start_ms"] - 500 - 2500, "duration_ms": 2500}
+    assert loudness_of(with_thai.path, thai_id, tmp_path) == pytest.approx(target, abs=1)  # a -28 dB recording
+
+    listed = invoke(settings, "station", "list", "--json")
+    sources = {(row["kind"], row["lang"]): row["source"] for row in json.loads(listed.stdout)}
+    assert sources[("jingle", "-")].startswith("bản ghi của đài (4.0 giây")
+    assert sources[("station_id", "vi")] == "giọng đọc lời trong cấu hình"
+    assert sources[("station_id", "blt")].startswith("bản ghi của đài")
+
+    cleared = invoke(settings, "station", "clear", "jingle", "--user", "hung")
+    assert cleared.returncode == 0 and "dùng mặc định" in cleared.stdout
+    back = loa.broadcaster().prepare(LOA[0], SLOT, dry_run=True)
+    assert back.parts[0]["start_ms"] == pytest.approx(with_thai.parts[0]["start_ms"] - (4000 - CHIME_MS), abs=30)
+    with read_session(loa.engine) as session:
+        events = session.exec(select(AuditEvent).where(AuditEvent.subject == "channel:muong-la-loa")).all()
+        actions = [event.action for event in events]
+    assert actions == ["station-sound", "station-sound", "station-sound", "station-sound-cleared"]
+
+
+def test_a_station_recording_that_cannot_be_used_is_refused_in_vietnamese_and_nothing_is_stored(loa, settings,
+                                                                                                tmp_path):
+    for name, role in (("lan", "editor"), ("hung", "approver")):
+        made = invoke(settings, "user", "add", name, "--role", role, "--password-stdin",
+                      input_text="mat-khau-dai-2025\n")
+        assert made.returncode == 0, made.stderr
+    not_audio = tmp_path / "nhac-hieu.mp3"
+    not_audio.write_text("đây không phải âm thanh", encoding="utf-8")
+    long_jingle = tone(tmp_path / "dai.wav", seconds=40, volume_db=-6)
+    silent = tone(tmp_path / "im.wav", seconds=3, volume_db=-90)
+    good = tone(tmp_path / "tot.wav", seconds=3, volume_db=-6)
+    before = snapshot(settings.url)
+    for args, words in [
+        (["jingle", str(not_audio)], "nhac-hieu.mp3"),
+        (["jingle", str(long_jingle)], "tối đa 30 giây"),
+        (["outro", str(silent)], "im lặng"),
+        (["outro", str(good), "--lang", "fr"], "không phát tiếng 'fr'"),
+        (["outro", str(good), "--channel", "muong-la-web"], "không phải kênh truyền thanh"),
+        (["outro", str(tmp_path / "khong-co.wav")], "không tìm thấy"),
+    ]:
+        refused = invoke(settings, "station", "set", *args, "--user", "hung")
+        assert refused.returncode == 2, (args, refused.stdout)
+        assert words in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+    editor = invoke(settings, "station", "set", "outro", str(good), "--user", "lan")
+    assert editor.returncode == 2 and "không được đặt âm thanh của đài" in editor.stderr
+    assert snapshot(settings.url) == before
+    with read_session(loa.engine) as session:
+        assert session.exec(select(StationSound)).all() == []
+    assert not list((settings.data_dir / "station").glob("**/*.*"))
