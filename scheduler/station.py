@@ -96,5 +96,22 @@ def sounds(session: Session, channel: str | None = None) -> list[StationSound]:
     return list(session.exec(query).all())
 
 
+def overview(session: Session, config: Config, names: list[str]) -> list[dict]:
+    """Every part of every named loudspeaker channel, and whether the station's recording or the
+    default plays (for ``cchc station list`` and the channels page)."""
+    own = {(row.channel_id, row.kind, row.lang): row for row in sounds(session)}
+    rows = []
+    for name in names:
+        for kind, label in KINDS.items():
+            for lang in [""] if kind == "jingle" else config.channels[name].languages:
+                row = own.get((name, kind, lang))
+                default = "tiếng chuông tự tạo" if kind == "jingle" else (
+                    "giọng đọc lời trong cấu hình" if lang == "vi" else "không phát")
+                rows.append({"channel": name, "kind": kind, "part": label, "lang": lang or "-", "own": row is not None,
+                             "source": f"bản ghi của đài ({row.duration_ms / 1000:.1f} giây)" if row else default,
+                             "by": row.uploaded_by if row else "", "at": row.uploaded_at if row else None})
+    return rows
+
+
 def path_of(data_dir: Path, row: StationSound) -> Path:
     return folder(data_dir, row.channel_id) / row.file

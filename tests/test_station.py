@@ -90,3 +90,37 @@ def test_a_station_recording_that_cannot_be_used_is_refused_in_vietnamese_and_no
     with read_session(loa.engine) as session:
         assert session.exec(select(StationSound)).all() == []
     assert not list((settings.data_dir / "station").glob("**/*.*"))
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_approvers_upload_listen_to_and_clear_the_station_s_sound_on_the_channels_page(staff, tmp_path):
+    from tests.web import logged_in
+
+    hung, csrf = logged_in(staff, "hung")
+    outro = tone(tmp_path / "loi-ket-mong.m4a", seconds=3, volume_db=-10)
+    page = hung.get("/channels").text
+    assert "Âm thanh của đài" in page and "tiếng chuông tự tạo" in page and "giọng đọc lời trong cấu hình" in page
+    answer = hung.post("/channels/muong-la-loa/station", data={"csrf": csrf, "kind": "outro", "lang": "hmn"},
+                       files={"file": ("loi-ket-mong.m4a", outro.read_bytes(), "audio/mp4")})
+    assert answer.status_code == 303 and "loi-ket-mong.m4a" in answer.headers["location"]
+    page = hung.get("/channels").text
+    assert "bản ghi của đài (3.0 giây)" in page and 'src="/channels/muong-la-loa/station/outro/hmn"' in page
+    heard = hung.get("/channels/muong-la-loa/station/outro/hmn")
+    assert heard.status_code == 200 and heard.content == outro.read_bytes()
+    assert list((staff.settings.data_dir / "uploads").iterdir()) == []  # the upload's temporary file is gone
+
+    noise = hung.post("/channels/muong-la-loa/station", data={"csrf": csrf, "kind": "jingle", "lang": ""},
+                      files={"file": ("nhac-hieu.mp3", b"PK\x03\x04 a zip file named .mp3", "audio/mpeg")})
+    assert noise.status_code == 400 and "Tệp ghi âm: " in noise.text and "nhac-hieu.mp3" in noise.text
+    assert "Traceback" not in noise.text
+    lan, lan_csrf = logged_in(staff, "lan")
+    editor = lan.post("/channels/muong-la-loa/station", data={"csrf": lan_csrf, "kind": "jingle", "lang": ""},
+                      files={"file": ("nhac-hieu.m4a", outro.read_bytes(), "audio/mp4")})
+    assert editor.status_code == 403 and "Thẩm định hoặc Quản trị" in editor.text
+    assert "Tải lên" not in lan.get("/channels").text  # an editor sees the sounds, not the forms
+    with read_session(staff.engine) as session:
+        assert [(row.kind, row.lang) for row in session.exec(select(StationSound))] == [("outro", "hmn")]
+
+    cleared = hung.post("/channels/muong-la-loa/station/clear", data={"csrf": csrf, "kind": "outro", "lang": "hmn"})
+    assert cleared.status_code == 303
+    assert hung.get("/channels/muong-la-loa/station/outro/hmn").status_code == 404

@@ -26,7 +26,7 @@ FLAGS = {"at": "--at", "expires": "--expires"}
 FIELD_TEXT = {"--title": "Tiêu đề", "--body": "Nội dung", "--topic": "Nội dung của kế hoạch", "--channel": "Kênh",
               "--lang": "Tiếng", "--priority": "Mức ưu tiên", "--at": "Giờ phát", "--next-slot": "Khung giờ kế tiếp",
               "--repeat": "Lặp lại", "--until": "Lặp đến ngày", "--expires": "Không phát sau", "--unit": "Đơn vị",
-              "--period": "Kỳ báo cáo", "--audio": "Tệp ghi âm",
+              "--period": "Kỳ báo cáo", "--audio": "Tệp ghi âm", "FILE": "Tệp ghi âm", "KIND": "Phần",
               "title_blt": "Tiêu đề tiếng Thái", "body_blt": "Bản tiếng Thái", "audio_blt": "Ghi âm tiếng Thái",
               "title_hmn": "Tiêu đề tiếng Mông", "body_hmn": "Bản tiếng Mông", "audio_hmn": "Ghi âm tiếng Mông"}
 

@@ -190,17 +190,8 @@ def station_list(app: App, user: str | None, channel: str | None, as_json: bool)
 
     names = [app.loudspeaker(channel)] if channel else [n for n, ch in app.config.channels.items() if ch.slotted]
     with read_session(app.ready_engine()) as session:
-        own = {(row.channel_id, row.kind, row.lang): row for row in station.sounds(session)}
-    rows = []
-    for name in names:
-        for kind, label in station.KINDS.items():
-            for lang in [""] if kind == "jingle" else app.config.channels[name].languages:
-                row = own.get((name, kind, lang))
-                default = "tiếng chuông tự tạo" if kind == "jingle" else (
-                    "giọng đọc lời trong cấu hình" if lang == "vi" else "không phát")
-                rows.append({"channel": name, "kind": kind, "part": label, "lang": lang or "-",
-                             "source": f"bản ghi của đài ({row.duration_ms / 1000:.1f} giây)" if row else default,
-                             "by": row.uploaded_by if row else "", "at": show(row.uploaded_at) if row else ""})
+        parts = station.overview(session, app.config, names)
+    rows = [{**row, "at": show(row["at"]) if row["at"] else ""} for row in parts]
     if as_json:
         click.echo(to_json(rows))
         return

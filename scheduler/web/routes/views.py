@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import mimetypes
 import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from channels.tokens import TokenChannel
-from scheduler import queries
+from scheduler import queries, station
 from scheduler.app import App
 from scheduler.clock import LOCAL_TZ, local_midnight, parse_local_date, show_vn
-from scheduler.db import read_session
+from scheduler.db import read_session, write_session
 from scheduler.dispatch import holds
+from scheduler.errors import InputError
 from scheduler.periods import parse_period, span_of
+from scheduler.web import forms
 from scheduler.web.deps import (
     CALENDAR_ITEMS,
+    LANG_TEXT,
     CoreDep,
+    Staff,
+    back,
+    form,
     page,
     staff,
 )
@@ -90,21 +98,83 @@ def report_download(request: Request, core: CoreDep, period: str, fmt: str = "do
 
 
 @router.get("/channels", response_class=HTMLResponse, include_in_schema=False)
-def channels_page(request: Request, core: CoreDep) -> HTMLResponse:
-    """Every configured channel and how it has been doing: read only (changes go in config/channels.toml)."""
+def channels_page(request: Request, core: CoreDep, note: str = "") -> HTMLResponse:
+    """Every configured channel and how it has been doing (changes go in config/channels.toml), and the
+    station's own sound of each loudspeaker channel, which approvers may upload here."""
     who = staff(request)
     now = core.now()
     with read_session(core.ready_engine()) as session:
         health = queries.channel_health(session, since=now - timedelta(days=7))
         held = {h.channel: h for h in holds(session, now)}
         tokens = {t["channel"]: t for t in queries.expiring_tokens(session, now, token_warnings(core))}
+        loudspeakers = [n for n, ch in core.config.channels.items() if ch.slotted]
+        sounds = station.overview(session, core.config, loudspeakers)
     rows = [{"name": name, "title": ch.title, "kind": ch.kind, "unit": core.config.units[ch.unit].name,
              "mode": ch.mode, "enabled": ch.enabled, "languages": ch.languages,
              "ahead": ch.send_ahead_minutes, "held": held[name].reason if name in held else None,
              "held_until": show_vn(held[name].until) if name in held and held[name].until else None,
              "token": tokens.get(name), **health.get(name, {"counts": {}})}
             for name, ch in core.config.channels.items()]
-    return page(request, "channels.html", who, rows=rows)
+    return page(request, "channels.html", who, rows=rows, sounds=sounds, note=note,
+                titles={n: core.config.channels[n].title for n in loudspeakers},
+                audio_types=",".join(forms.AUDIO_TYPES))
+
+
+@router.post("/channels/{name}/station", include_in_schema=False)
+async def station_upload(request: Request, core: CoreDep, name: str) -> Response:
+    """Make an uploaded recording the channel's jingle, station ID or outro (approvers and admins)."""
+    who = approver_only(request)
+    values = await form(request, who)
+    kind, lang = str(values.get("kind") or ""), str(values.get("lang") or "")
+    folder = core.settings.data_dir / "uploads"
+    saved = await forms.save_upload(values.get("file"), "FILE", folder)
+    if saved is None:
+        raise InputError("FILE", "hãy chọn tệp ghi âm cần tải lên")
+    shown = Path(getattr(values.get("file"), "filename", "") or saved.name).name
+
+    def store() -> str:
+        with write_session(core.ready_engine()) as session:
+            row = station.store(session, core.config, core.settings.data_dir, channel=name, kind=kind, lang=lang,
+                                source=saved, actor=who.user.name, now=core.now(), shown_as=shown)
+        where = f" ({LANG_TEXT.get(row.lang, row.lang).lower()})" if row.lang else ""
+        return f"Đã đặt {station.KINDS[kind]}{where} cho {core.config.channels[name].title}: {shown}."
+
+    try:
+        note = await run_in_threadpool(store)
+    finally:
+        saved.unlink(missing_ok=True)
+    return back("/channels", note)
+
+
+@router.post("/channels/{name}/station/clear", include_in_schema=False)
+async def station_clear(request: Request, core: CoreDep, name: str) -> Response:
+    who = approver_only(request)
+    values = await form(request, who)
+    kind, lang = str(values.get("kind") or ""), str(values.get("lang") or "")
+    with write_session(core.ready_engine()) as session:
+        station.clear(session, core.config, channel=name, kind=kind, lang=lang, actor=who.user.name, now=core.now())
+    return back("/channels", f"Đã bỏ {station.KINDS[kind]} riêng; chương trình dùng lại mặc định.")
+
+
+@router.get("/channels/{name}/station/{kind}/{lang}", include_in_schema=False)
+def station_listen(request: Request, core: CoreDep, name: str, kind: str, lang: str) -> Response:
+    """The station's recording as it was uploaded, to listen to."""
+    staff(request)
+    with read_session(core.ready_engine()) as session:
+        found = next((row for row in station.sounds(session, name)
+                      if row.kind == kind and (row.lang or "-") == lang), None)
+    if found is None:
+        raise HTTPException(404, "Kênh này chưa có bản ghi đó.")
+    path = station.path_of(core.settings.data_dir, found)
+    return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+                        headers={"Cache-Control": "no-store"})
+
+
+def approver_only(request: Request) -> Staff:
+    who = staff(request)
+    if not who.approver:
+        raise HTTPException(403, "Chỉ người có vai trò Thẩm định hoặc Quản trị mới đặt âm thanh của đài.")
+    return who
 
 
 def token_warnings(core: App) -> dict[str, int]:
