@@ -21,6 +21,7 @@ The as-run row is unique per (channel, slot, kind), so a slot can never play twi
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from sqlmodel import Session, col, select
 
 from channels.files import atomic_write
 from channels.loudspeaker import LoudspeakerChannel, LoudspeakerSettings
-from channels.loudspeaker.playout import PlayoutError, playlist, playout_class, prune, sidecar
+from channels.loudspeaker.playout import Playout, PlayoutError, playlist, playout_class, prune, sidecar
 from channels.loudspeaker.programme import LANGUAGE_ORDER, Item, Layout, Piece, assemble, export_mp3, fit, fixed_ms
 from channels.loudspeaker.tts import Clip, NoVoice, Voices, voice_post
 from channels.secrets import redact
@@ -54,6 +55,8 @@ EMERGENCY_RANK = PRIORITY_RANK[Priority.EMERGENCY]
 MISSED_LOOKBACK = timedelta(days=7)
 NOT_UPLOADED = "chưa tải lên được nền tảng truyền thanh"
 UPLOADED = "đã tải lên nền tảng truyền thanh"
+CARRIER_MS = 10_000  # the silence looped on a fallback mount between programmes
+CARRIER_RETRY_SECONDS = 5.0
 
 
 @dataclass
@@ -107,6 +110,50 @@ class Broadcaster:
             folder = Path(s.folder)
             return folder if folder.is_absolute() else self.data_dir / folder
         return self.data_dir / self.channel(name).playout_kind.folder_name / name
+
+    # -- between programmes --------------------------------------------------------------------
+
+    def start_carriers(self, stop: threading.Event) -> list[threading.Thread]:
+        """Keep silence playing on the fallback mount of each loudspeaker channel whose playout has one
+        (Icecast ``fallback_mount``), so loudspeakers stay connected between programmes: one thread a
+        channel, connecting again after a failure, until ``stop`` is set."""
+        threads = []
+        for name, channel in self.channels.items():
+            if not channel.playout_kind.live or not self.config.channels[name].enabled:
+                continue
+            try:
+                playout = channel.playout()
+            except PlayoutError as exc:
+                log.error("%s: no silence between programmes: %s", name, redact(str(exc)))
+                continue
+            if not playout.carries:
+                continue
+            s = channel.settings
+            path = self.data_dir / "cache" / "carrier" / f"{name}-{s.sample_rate}-{s.bitrate}.mp3"
+            if not path.exists():
+                from pydub import AudioSegment
+
+                export_mp3(AudioSegment.silent(duration=CARRIER_MS, frame_rate=s.sample_rate), path, bitrate=s.bitrate,
+                           sample_rate=s.sample_rate, channels=s.audio_channels)
+            thread = threading.Thread(target=self._carry, args=(name, playout, path, stop), daemon=True,
+                                      name=f"carrier-{name}")
+            thread.start()
+            threads.append(thread)
+        return threads
+
+    @staticmethod
+    def _carry(name: str, playout: Playout, path: Path, stop: threading.Event) -> None:
+        wait = CARRIER_RETRY_SECONDS
+        while not stop.is_set():
+            try:
+                log.info("%s: silence on the fallback mount between programmes", name)
+                playout.carry(path, CARRIER_MS, stop)
+                wait = CARRIER_RETRY_SECONDS
+            except (PlayoutError, OSError) as exc:
+                log.warning("%s: silence between programmes stopped (%s); connecting again in %.0f s", name,
+                            redact(str(exc)), wait)
+                stop.wait(wait)
+                wait = min(wait * 2, 300)
 
     def listen(self, name: str, text: str, lang: str, recording: Path | None, out: Path) -> Clip:
         """Voice one text (or recording) as channel ``name`` would, levelled, into ``out`` (.mp3 or .wav):

@@ -179,6 +179,7 @@ def run(app: App, stop: threading.Event | None = None) -> None:
         scheduler.add_job(send_notices, "interval", args=[app], id="notices", replace_existing=True,
                           seconds=notify.INTERVAL.total_seconds(), next_run_time=started)
     slots = 0
+    broadcaster = None
     if any(channel.slotted for channel in app.channels.values()):
         broadcaster = app.broadcaster()  # one for the process: it keeps the TTS engines' cool-downs
         slots = schedule_slots(scheduler, app, broadcaster)
@@ -200,6 +201,7 @@ def run(app: App, stop: threading.Event | None = None) -> None:
 
         web = start_in_thread(app, app.settings.web_host, app.settings.web_port)
     scheduler.start()
+    carriers = broadcaster.start_carriers(stop) if broadcaster else []  # loudspeakers stay connected between slots
     log.info("service started (tick every %ss, %d channels, %d loudspeaker slots a day)",
              app.settings.tick_seconds, len(app.channels), slots)
     try:
@@ -207,6 +209,8 @@ def run(app: App, stop: threading.Event | None = None) -> None:
             pass
     finally:
         scheduler.shutdown(wait=True)
+        for carrier in carriers:
+            carrier.join(5)
         if site is not None:
             site.shutdown()
         if web is not None:

@@ -22,7 +22,7 @@ CONFIG = """<icecast>
   <authentication><source-password>{password}</source-password><relay-password>{password}</relay-password>
     <admin-user>admin</admin-user><admin-password>{password}</admin-password></authentication>
   <listen-socket><port>{port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
-  <fileserve>1</fileserve>
+  <fileserve>1</fileserve>{mounts}
   <paths><basedir>/usr/share/icecast2</basedir><logdir>{folder}</logdir>
     <webroot>/usr/share/icecast2/web</webroot><adminroot>/usr/share/icecast2/admin</adminroot></paths>
   <logging><accesslog>access.log</accesslog><errorlog>error.log</errorlog><loglevel>3</loglevel></logging>
@@ -32,10 +32,11 @@ CONFIG = """<icecast>
 
 
 class IcecastServer:
-    def __init__(self, password: str) -> None:
+    def __init__(self, password: str, *, mounts: str = "") -> None:
+        """``mounts``: ``<mount>`` elements to add (e.g. a fallback mount), as in a station's icecast.xml."""
         if shutil.which("icecast2") is None:
             raise RuntimeError("icecast2 is missing: run scripts/setup.sh --test (installs Debian's icecast2)")
-        self.password = password
+        self.password, self.mounts = password, mounts
         self.port = _free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="cchc-icecast-"))
         self.process: subprocess.Popen | None = None
@@ -46,7 +47,7 @@ class IcecastServer:
 
     def start(self) -> None:
         config = self.folder / "icecast.xml"
-        config.write_text(CONFIG.format(password=self.password, port=self.port, folder=self.folder))
+        config.write_text(CONFIG.format(password=self.password, port=self.port, folder=self.folder, mounts=self.mounts))
         command = ["icecast2", "-c", str(config)]
         if os.geteuid() == 0:
             shutil.chown(self.folder, "icecast2")

@@ -404,6 +404,88 @@ def test_icecast_live_push_is_paced_and_a_listener_hears_the_programme(short_sta
     assert {d.state for d in deliveries(app).values()} == {S.DELIVERED}
 
 
+FALLBACK_MOUNTS = """
+  <mount type="normal"><mount-name>/muong-la</mount-name><fallback-mount>/muong-la-lang</fallback-mount>
+    <fallback-override>1</fallback-override></mount>
+  <mount type="normal"><mount-name>/muong-la-lang</mount-name><hidden>1</hidden></mount>"""
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_loudspeaker_stays_connected_across_two_slots_on_the_silence_the_service_keeps(short_station, settings,
+                                                                                        clock, monkeypatch):
+    server = IcecastServer("nguon-bi-mat-42", mounts=FALLBACK_MOUNTS)
+    server.start()
+    set_channel(short_station, LOA[0], playout='"icecast"', **{
+        "icecast.table": f'[channels.muong-la-loa.settings.icecast]\nurl = "{server.url}"\nmount = "/muong-la"\n'
+                         'fallback_mount = "/muong-la-lang"\npassword_env = "CCHC_ICECAST_PASSWORD"'})
+    monkeypatch.setenv("CCHC_ICECAST_PASSWORD", server.password)
+    app = make_app(settings, clock)
+    approved(app, channels=LOA, title="Tin thứ nhất", body="Lịch tiêm chủng tháng mười hai.")
+    broadcaster, stop = app.broadcaster(), threading.Event()
+    arrivals: list[tuple[float, bytes]] = []
+    problems: list[str] = []
+
+    def listen() -> None:  # an IP loudspeaker: connects once, to the main mount, and keeps listening
+        deadline = time.monotonic() + 10
+        while (response := requests.get(f"{server.url}/muong-la", stream=True, timeout=10)).status_code != 200:
+            if time.monotonic() > deadline:
+                problems.append(f"could not connect: {response.status_code}")
+                return
+            time.sleep(0.1)
+        for chunk in response.iter_content(1024):
+            arrivals.append((time.monotonic(), chunk))
+            if stop.is_set():
+                return
+        problems.append("the server closed the connection")
+
+    try:
+        carriers = broadcaster.start_carriers(stop)
+        listener = threading.Thread(target=listen)
+        listener.start()
+        time.sleep(2)  # before the first slot: silence
+        clock.advance(SLOT - clock.now())
+        first = broadcaster.prepare(LOA[0], SLOT)
+        runs = [broadcaster.play(LOA[0], SLOT)]
+        time.sleep(2)  # between the slots: silence again, on the same connection
+        approved(app, channels=LOA, title="Tin thứ hai", body="Họp dân bản Nà Lốc lúc 19 giờ.")
+        later = SLOT + timedelta(hours=13)  # 06:00 the next morning
+        clock.advance(later - clock.now())
+        second = broadcaster.prepare(LOA[0], later)
+        runs.append(broadcaster.play(LOA[0], later))
+        time.sleep(1.5)
+    finally:
+        stop.set()
+        server.stop()
+    listener.join(15)
+    for carrier in carriers:
+        carrier.join(5)
+    assert problems == []
+    assert [run.status for run in runs] == ["played", "played"]
+    assert len(carriers) == 1 and not carriers[0].is_alive()  # it ends with the service
+    heard = b"".join(chunk for _, chunk in arrivals)
+    silence = next((settings.data_dir / "cache" / "carrier").glob("*.mp3")).read_bytes()
+    positions = []
+    for prepared in (first, second):  # 64 bytes from the middle of the item's speech, found in what was heard
+        part = prepared.parts[0]
+        middle = (part["start_ms"] + part["duration_ms"] // 2) * 64 // 8
+        mark = prepared.path.read_bytes()[middle:middle + 64]
+        assert mark not in silence
+        positions.append(heard.find(mark))
+    assert -1 not in positions and positions[0] < positions[1]
+    times = [at for at, _ in arrivals]
+    assert max(b - a for a, b in zip(times, times[1:], strict=False)) < 1.5  # never a silence on the wire
+    elapsed = times[-1] - times[0]
+    assert len(heard) <= 64_000 / 8 * elapsed * 1.25 + 70_000  # real time (plus one burst), never a flood
+
+
+def test_a_fallback_mount_must_be_a_mount_of_its_own(short_station):
+    set_channel(short_station, LOA[0], playout='"icecast"', **{
+        "icecast.table": '[channels.muong-la-loa.settings.icecast]\nurl = "http://127.0.0.1:8000"\n'
+                         'mount = "/muong-la"\nfallback_mount = "muong-la"\npassword_env = "CCHC_ICECAST_PASSWORD"'})
+    with pytest.raises(ConfigError, match="fallback_mount phải khác mount"):
+        load_config(short_station)
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_icecast_pushes_only_what_is_still_approved_at_slot_time(short_station, settings, clock, icecast, monkeypatch,
                                                                  tmp_path):

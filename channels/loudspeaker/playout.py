@@ -12,7 +12,12 @@ the name.
 - ``icecast``: at slot time the MP3 is pushed live to an Icecast mount (``PUT``, Basic auth as
   ``source``), paced at the audio's own byte rate, because Icecast has no input buffer and would
   otherwise forward the whole file at once (research/api_contracts.md §6). IP loudspeakers that
-  listen to the mount hear it as it is sent.
+  listen to the mount hear it as it is sent. With ``fallback_mount`` the service also keeps silence
+  playing, paced, on that hidden mount all the time (``carry``); Icecast, configured with that mount as
+  the main mount's ``<fallback-mount>`` and ``<fallback-override>1</fallback-override>``, moves
+  listeners to it when a programme ends and back when the next begins, so loudspeakers stay connected
+  between slots. (Icecast's own fallback to a static file is not used: it sends the file many times
+  faster than real time, and a player would buffer minutes of silence before the next programme.)
 - ``http``: the programme is uploaded ahead of the slot to a smart-radio platform, with a generic
   contract (documented on ``HttpPlayout``).
 """
@@ -24,6 +29,7 @@ import json
 import logging
 import shutil
 import socket
+import threading
 import time
 from abc import ABC
 from collections.abc import Callable
@@ -33,7 +39,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from channels.base import Outcome, Receipt
 from channels.secrets import read_secret, redact, remember
@@ -106,6 +112,14 @@ class Playout(ABC):
                sleep: Callable[[float], None] = time.sleep) -> None:
         raise NotImplementedError
 
+    @property
+    def carries(self) -> bool:
+        """Whether something must keep playing between programmes (``carry``)."""
+        return False
+
+    def carry(self, path: Path, duration_ms: int, stop: threading.Event) -> None:
+        raise NotImplementedError
+
 
 class FolderPlayout(Playout):
     """The programme is written ahead of the slot into a folder the station PC plays from."""
@@ -119,8 +133,16 @@ class IcecastSettings(BaseModel):
 
     url: str = Field(pattern=r"^http://")
     mount: str = Field(pattern=r"^/?[A-Za-z0-9._\-/]+$")
+    # A hidden mount the service keeps silence on between programmes (Icecast's <fallback-mount> of ``mount``).
+    fallback_mount: str | None = Field(default=None, pattern=r"^/?[A-Za-z0-9._\-/]+$")
     user: str = "source"
     password_env: str = Field(pattern=_ENV)
+
+    @model_validator(mode="after")
+    def _two_mounts(self) -> IcecastSettings:
+        if self.fallback_mount and self.fallback_mount.strip("/") == self.mount.strip("/"):
+            raise ValueError("fallback_mount phải khác mount (điểm phát dự phòng là một điểm phát riêng, ẩn)")
+        return self
 
 
 class HttpPlayoutSettings(BaseModel):
@@ -149,7 +171,8 @@ class IcecastPlayout(Playout):
         password = read_secret(settings.password_env)
         if not password:
             raise PlayoutError(f"chưa đặt biến môi trường {settings.password_env} (mật khẩu nguồn Icecast)")
-        return cls(settings.url, settings.mount, settings.user, password, name=station)
+        return cls(settings.url, settings.mount, settings.user, password, name=station,
+                   fallback_mount=settings.fallback_mount)
 
     @classmethod
     def problems(cls, settings: BaseModel | None) -> list[str]:
@@ -158,12 +181,14 @@ class IcecastPlayout(Playout):
             return []
         return [f"chưa đặt biến môi trường {settings.password_env} (mật khẩu nguồn Icecast)"]
 
-    def __init__(self, url: str, mount: str, user: str, password: str, *, name: str, timeout: float = 10.0):
+    def __init__(self, url: str, mount: str, user: str, password: str, *, name: str, timeout: float = 10.0,
+                 fallback_mount: str | None = None):
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname:
             raise PlayoutError(f"địa chỉ Icecast '{url}' phải có dạng http://máy:cổng")
         self.host, self.port = parts.hostname, parts.port or 8000
         self.mount = "/" + mount.lstrip("/")
+        self.fallback_mount = "/" + fallback_mount.lstrip("/") if fallback_mount else None
         self._auth = base64.b64encode(f"{user}:{password}".encode()).decode()
         remember(self._auth)
         self.name, self.timeout = name, timeout
@@ -174,7 +199,7 @@ class IcecastPlayout(Playout):
         data = path.read_bytes()
         bytes_per_second = len(data) * 1000 / max(duration_ms, 1)
         with socket.create_connection((self.host, self.port), timeout=self.timeout) as sock:
-            self._handshake(sock, bytes_per_second)
+            self._handshake(sock, self.mount, bytes_per_second)
             chunk = max(int(bytes_per_second * CHUNK_SECONDS), 512)
             sent = min(len(data), int(bytes_per_second * PREROLL_SECONDS))
             sock.sendall(data[:sent])
@@ -195,10 +220,33 @@ class IcecastPlayout(Playout):
             sleep(max(0.0, started + len(data) / bytes_per_second - time.monotonic()))
         on_progress(duration_ms)
 
-    def _handshake(self, sock: socket.socket, bytes_per_second: float) -> None:
+    @property
+    def carries(self) -> bool:
+        return self.fallback_mount is not None
+
+    def carry(self, path: Path, duration_ms: int, stop: threading.Event) -> None:
+        """Loop ``path`` (silence) on the fallback mount at its play rate until ``stop`` is set;
+        ``PlayoutError`` when Icecast refuses or drops the connection (the caller connects again)."""
+        assert self.fallback_mount is not None
+        data = path.read_bytes()
+        bytes_per_second = len(data) * 1000 / max(duration_ms, 1)
+        chunk = max(int(bytes_per_second * CHUNK_SECONDS), 512)
+        with socket.create_connection((self.host, self.port), timeout=self.timeout) as sock:
+            self._handshake(sock, self.fallback_mount, bytes_per_second)
+            started, sent, at = time.monotonic(), 0, 0
+            while not stop.wait(max(0.0, started + sent / bytes_per_second - time.monotonic())):
+                piece = data[at:at + chunk]
+                try:
+                    sock.sendall(piece)
+                except OSError as exc:
+                    raise PlayoutError(f"Icecast ngắt kết nối điểm phát dự phòng: {exc}") from None
+                sent += len(piece)
+                at = (at + len(piece)) % len(data)
+
+    def _handshake(self, sock: socket.socket, mount: str, bytes_per_second: float) -> None:
         kbps = round(bytes_per_second * 8 / 1000)
         request = (
-            f"PUT {self.mount} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"PUT {mount} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             f"Authorization: Basic {self._auth}\r\nContent-Type: audio/mpeg\r\n"
             f"Ice-Name: {_header_text(self.name)}\r\nIce-Public: 0\r\nIce-Bitrate: {kbps}\r\n"
             "User-Agent: cchc-broadcast/0.1\r\n\r\n"
@@ -222,7 +270,7 @@ class IcecastPlayout(Playout):
         if status == 401:
             raise PlayoutError("Icecast từ chối mật khẩu nguồn (401); hãy kiểm tra biến môi trường mật khẩu")
         if status == 403:
-            raise PlayoutError(f"Icecast từ chối điểm phát {self.mount} (403: {body or 'forbidden'}); "
+            raise PlayoutError(f"Icecast từ chối điểm phát {mount} (403: {body or 'forbidden'}); "
                                "có thể một nguồn khác đang phát vào đó")
         raise PlayoutError(f"Icecast trả lời không mong đợi: {redact(status_line) or 'không có trả lời'}")
 
