@@ -400,6 +400,8 @@ class SpeechText:
 
     def _fraction(self, m: re.Match[str]) -> str:
         top, bottom = int(m.group(1)), int(m.group(2))
+        if (top, bottom) == (1, 2):
+            return "một nửa"  # said as a word, not "một phần hai"
         return f"{self._read(top)} phần {'tư' if bottom == 4 else self._read(bottom)}"
 
     def _time(self, m: re.Match[str]) -> str:
