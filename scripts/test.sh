@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Set everything up and run every check: lint, then the whole test suite on SQLite and on a real
-# PostgreSQL that the tests start themselves. Extra arguments go to pytest.
+# PostgreSQL that the tests start themselves, in parallel workers (pytest-xdist). Extra arguments go
+# to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 .venv/bin/ruff check .
 set +e
-.venv/bin/python -m pytest "$@"
+# One worker per core (at most 4), a test file per worker at a time: each file's servers start once.
+.venv/bin/python -m pytest -n auto --maxprocesses 4 --dist loadfile "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then
