@@ -142,6 +142,18 @@ def test_each_required_language_of_a_loudspeaker_target_counts_on_its_own(app, c
     assert status == {"vi": Status.MET, "blt": Status.MET, "hmn": Status.MISSED}
 
 
+def test_a_slot_on_monday_morning_in_vietnam_counts_in_that_week_though_it_is_still_sunday_in_utc(app, clock):
+    monday = START + timedelta(days=6, hours=23)  # 06:00 on Monday 8 September in Vietnam, 23:00 Sunday UTC
+    approved(app, channels=LOA, languages=["vi"], at=monday)
+    played(app, monday)
+    clock.moment = START + timedelta(days=15)
+    with read_session(app.engine) as session:
+        weeks = {label: evaluate(session, app.config, unit="muong-la", span=parse_period(label), now=clock.now())
+                 for label in ("2025-W36", "2025-W37")}
+    assert [r.delivered for r in rows_by(weeks["2025-W36"], "loudspeaker")] == [0]
+    assert [r.delivered for r in rows_by(weeks["2025-W37"], "loudspeaker")] == [1]
+
+
 def test_a_yearly_view_shows_every_week_of_the_loudspeaker_target(app, clock):
     with read_session(app.engine) as session:
         result = evaluate(session, app.config, unit="muong-la", span=parse_period("2025"), now=clock.now())
