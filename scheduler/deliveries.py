@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,19 +40,54 @@ def move(d: Delivery, new: S, now: datetime, **changes: Any) -> None:
         setattr(d, name, value)
 
 
-def bulk_update(table, keep: tuple[str, ...] = (), by: str = "id", **columns: str):  # noqa: ANN001, ANN201
-    """An UPDATE of ``table`` by ``by`` (parameter ``b_id``) for executemany: each column set from the
-    named parameter, typed as the column (so UTC times and redacted text are stored as everywhere
-    else); a column in ``keep`` keeps its value when the parameter is None."""
-    values = {}
-    for name, param in columns.items():
-        value = bindparam(param, type_=table.c[name].type)
-        values[name] = func.coalesce(value, table.c[name]) if name in keep else value
-    return update(table).where(table.c[by] == bindparam("b_id")).values(values)
+class BulkUpdate:
+    """An UPDATE of ``table`` by ``by`` (parameter ``b_id``), many rows at once: each column set from
+    the named parameter, typed as the column (so UTC times and redacted text are stored as everywhere
+    else); a column in ``keep`` keeps its value when the parameter is None.
+
+    SQLite runs it as one executemany (a loop in C). PostgreSQL gets a single ``UPDATE ... FROM
+    unnest(arrays)``: psycopg's executemany sends one statement a row."""
+
+    def __init__(self, table, keep: tuple[str, ...] = (), by: str = "id", **columns: str) -> None:  # noqa: ANN001
+        self.table, self.keep, self.by, self.columns = table, keep, by, columns
+        values = {}
+        for name, param in columns.items():
+            value = bindparam(param, type_=table.c[name].type)
+            values[name] = func.coalesce(value, table.c[name]) if name in keep else value
+        self.each = update(table).where(table.c[by] == bindparam("b_id")).values(values)
+
+    def run(self, session: Session, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if session.get_bind().dialect.name != "postgresql" or len(rows) == 1:
+            session.execute(self.each, rows)
+            return
+        session.execute(self._arrays(), {f"a_{name}": [row[name] for row in rows] for name in self._names})
+
+    @property
+    def _names(self) -> list[str]:
+        return ["b_id", *self.columns.values()]
+
+    @cached_property
+    def _arrays(self):  # noqa: ANN202
+        """``UPDATE ... FROM unnest(:a_b_id, :a_b_state, ...)``: one array a column, so the statement's
+        text is the same for any number of rows (compiled and planned once)."""
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        c = self.table.c
+        types = {"b_id": c[self.by].type, **{param: c[name].type for name, param in self.columns.items()}}
+        given = func.unnest(*(bindparam(f"a_{name}", type_=ARRAY(types[name])) for name in self._names)
+                            ).table_valued(*self._names).render_derived(name="b")
+        sets = {}
+        for name, param in self.columns.items():
+            value = given.c[param]
+            sets[name] = func.coalesce(value, c[name]) if name in self.keep else value
+        statement = update(self.table).where(c[self.by] == given.c.b_id).values(sets)
+        return lambda: statement
 
 
 # remote id, address and finish time are kept when a result brings none (a reconcile still waiting).
-_WRITE_RESULT = bulk_update(Delivery.__table__, ("remote_id", "remote_url", "finished_at"), state="b_state",
+_WRITE_RESULT = BulkUpdate(Delivery.__table__, ("remote_id", "remote_url", "finished_at"), state="b_state",
                             next_attempt_at="b_next", last_error="b_error", updated_at="b_updated",
                             lease_until="b_lease", remote_id="b_remote_id", remote_url="b_remote_url",
                             finished_at="b_finished")
@@ -64,10 +100,10 @@ def write_results(session: Session, rows: list[dict[str, Any]], old: dict[int, s
     for row in rows:
         check_transition(old[row["b_id"]], row["b_state"])
     if rows:
-        session.execute(_WRITE_RESULT, rows)
+        _WRITE_RESULT.run(session, rows)
 
 
-_START = bulk_update(Delivery.__table__, state="b_state", attempt_count="b_attempts", reconcile_count="b_reconciles",
+_START = BulkUpdate(Delivery.__table__, state="b_state", attempt_count="b_attempts", reconcile_count="b_reconciles",
                      attempt_id="b_attempt", claimed_by="b_worker", updated_at="b_updated", lease_until="b_lease")
 
 
@@ -79,7 +115,7 @@ def start_claims(session: Session, rows: list[dict[str, Any]], old: dict[int, st
         if row["b_state"] != old[row["b_id"]]:
             check_transition(old[row["b_id"]], row["b_state"])
     if rows:
-        session.execute(_START, rows)
+        _START.run(session, rows)
 
 
 _D, _A = Delivery.__table__.c, Attempt.__table__.c

@@ -69,7 +69,7 @@ from scheduler import audit
 from scheduler.announcements import content_hash_of
 from scheduler.clock import show_vn, utc_now
 from scheduler.db import database_now, read_session, write_session
-from scheduler.deliveries import bulk_update, move, release_unsent, start_claims, write_results
+from scheduler.deliveries import BulkUpdate, move, release_unsent, start_claims, write_results
 from scheduler.models import (
     Announcement,
     AnnouncementStatus,
@@ -582,7 +582,7 @@ class Dispatcher:
                 written.append(state)
             write_results(session, deliveries, {row.id: row.state for row in held})
             if attempts:
-                session.execute(_WRITE_ATTEMPT, attempts)
+                _WRITE_ATTEMPT.run(session, attempts)
             self._channel_health(session, [r for r in results if r.receipt is not None], now)
         return written
 
@@ -623,7 +623,7 @@ class Dispatcher:
                 self.clean.add(name)
 
 
-_WRITE_ATTEMPT = bulk_update(Attempt.__table__, by="attempt_id", finished_at="b_finished", duration_ms="b_duration",
+_WRITE_ATTEMPT = BulkUpdate(Attempt.__table__, by="attempt_id", finished_at="b_finished", duration_ms="b_duration",
                              outcome="b_outcome", http_status="b_status", error_code="b_code", message="b_message",
                              remote_id="b_remote_id")
 

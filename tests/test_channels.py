@@ -142,3 +142,25 @@ def test_webhook_without_its_token_needs_reauth(tmp_path, receiver, monkeypatch)
     channel = webhook(tmp_path, receiver, token_env="CCHC_MISSING_TOKEN")
     assert channel.send(post()).outcome == Outcome.NEEDS_REAUTH and receiver.requests == []
     assert channel.check() == ["chưa đặt biến môi trường CCHC_MISSING_TOKEN (mã truy cập của kênh)"]
+
+
+def test_a_session_honours_the_environment_s_proxy_settings_and_reads_them_once_a_host(monkeypatch):
+    import requests
+
+    from channels import http
+
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.so-tt.local:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    reads = []
+    real = requests.utils.get_environ_proxies
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies",
+                        lambda url, **more: reads.append(url) or real(url, **more))
+    ours, plain = http.new_session(), requests.Session()
+    for url in ("http://graph.example.vn/a", "http://127.0.0.1:9/x", "http://graph.example.vn/b"):
+        assert ours.merge_environment_settings(url, {}, False, None, None) == \
+            plain.merge_environment_settings(url, {}, False, None, None)
+    assert ours.merge_environment_settings("http://graph.example.vn/c", {}, False, None, None)["proxies"] == {
+        "http": "http://proxy.so-tt.local:3128", "no": "127.0.0.1,localhost"}
+    assert ours.merge_environment_settings("http://127.0.0.1:9/y", {}, False, None, None)["proxies"] == {}
+    # the first URL of a host was looked up by both sessions; later ones of that host only by the plain one
+    assert reads.count("http://graph.example.vn/a") == 2 and "http://graph.example.vn/c" not in reads

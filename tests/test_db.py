@@ -114,3 +114,35 @@ def test_the_quick_readiness_check_names_the_same_newest_migration_as_alembic(tm
 
     assert quick_head() is not None
     assert quick_head() == head_revision(make_engine(f"sqlite:///{tmp_path / 'x.db'}"))
+
+
+def test_a_bulk_update_writes_many_rows_in_one_statement_and_keeps_what_a_row_does_not_bring(app, clock):
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    from scheduler.deliveries import BulkUpdate
+    from scheduler.models import Delivery
+    from tests.helpers import approved
+
+    approved(app, channels=["muong-la-website", "muong-la-loa"], languages=["vi"])
+    later = clock.now() + timedelta(hours=3)
+    update = BulkUpdate(Delivery.__table__, ("remote_id", "finished_at"), last_error="b_error", updated_at="b_at",
+                        remote_id="b_remote", finished_at="b_finished")
+    statements = []
+    sa.event.listen(app.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with write_session(app.engine) as session:
+        rows = session.exec(select(Delivery).order_by(Delivery.id)).all()
+        first, second = rows[0].id, rows[1].id
+        session.exec(sa.update(Delivery).where(Delivery.id == first).values(remote_id="kept-1"))
+        statements.clear()
+        update.run(session, [
+            {"b_id": first, "b_error": "lỗi một", "b_at": later, "b_remote": None, "b_finished": None},
+            {"b_id": second, "b_error": None, "b_at": later, "b_remote": "new-2", "b_finished": later},
+        ])
+        # one statement: UPDATE ... FROM (VALUES ...) on PostgreSQL, one executemany on SQLite
+        assert len([s for s in statements if s.lstrip().upper().startswith("UPDATE")]) == 1
+    with write_session(app.engine) as session:
+        one, two = session.get(Delivery, first), session.get(Delivery, second)
+        assert (one.last_error, one.remote_id, one.finished_at, one.updated_at) == ("lỗi một", "kept-1", None, later)
+        assert (two.last_error, two.remote_id, two.finished_at, two.updated_at) == (None, "new-2", later, later)
