@@ -113,7 +113,9 @@ def fill_queue(app: App, pending: int) -> None:
 def start_delay(app: App, slots: int, pending: int) -> None:
     fill_queue(app, pending)
     broadcaster = app.broadcaster()
-    first = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=slots // 2 + 10)
+    # Up to a second to prepare each slot before the first one starts (a slot already due when the
+    # scheduler starts would be a misfire, not a start delay: counted and said below).
+    first = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=slots + 10)
     times = [first + timedelta(seconds=i) for i in range(slots)]
     for index, slot_at in enumerate(times):
         with write_session(app.engine) as session:
@@ -127,6 +129,9 @@ def start_delay(app: App, slots: int, pending: int) -> None:
                 # to its own slot only (otherwise every programme would also carry the later items).
                 due_at=slot_at, next_attempt_at=slot_at, expires_at=slot_at + timedelta(milliseconds=900)))
         broadcaster.prepare(CHANNEL, slot_at)
+    late = sum(1 for slot_at in times if slot_at <= datetime.now(UTC))
+    if late:
+        print(f"  ({late} slots were already due when preparation ended: their delay is preparation time)")
     scheduler = BackgroundScheduler(timezone=LOCAL_TZ)
     for slot_at in times:
         scheduler.add_job(broadcaster.play, "date", run_date=slot_at, args=[CHANNEL, slot_at],

@@ -101,7 +101,7 @@ def fit(items: list[Item], budget_ms: int, layout: Layout) -> tuple[list[Item], 
 
 def fixed_ms(opening: list[Clip], closing: list[Clip], layout: Layout, jingle: Clip | None = None) -> int:
     """How long a programme lasts without its items: jingles, station ID, outro and the gaps around them."""
-    tune = jingle.duration_ms if jingle else len(chime(layout))
+    tune = jingle.duration_ms if jingle else sum(length for _, length in JINGLE_NOTES)  # the chime's length
     spoken = [clip.duration_ms for clip in opening + closing]
     gaps = max(len(opening) - 1, 0) + max(len(closing) - 1, 0) + 2
     return 2 * tune + sum(spoken) + gaps * layout.gap_ms + 2 * layout.item_gap_ms
