@@ -151,10 +151,13 @@ def plan_for(config: Config, unit: str, year: int) -> PlanFile:
     for plan in config.plans.values():
         if plan.unit == unit and plan.year == year:
             return plan
-    have = sorted(f"{p.year} ({p.id})" for p in config.plans.values() if p.unit == unit)
-    raise InputError("--unit", f"đơn vị '{unit}' chưa có kế hoạch năm {year} trong config/plans/"
-                     + (f"; có kế hoạch: {', '.join(have)}" if have else "")
-                     + "; hãy thêm một tệp kế hoạch (xem cchc plan import)")
+    have = sorted((p for p in config.plans.values() if p.unit == unit), key=lambda p: p.year)
+    if have:
+        raise InputError("--unit", f"{config.units[unit].name} chưa có kế hoạch năm {year} (kế hoạch tuyên truyền "
+                         f"CCHC; đã có: {', '.join(f'năm {p.year}' for p in have)}); tạo kế hoạch năm {year} từ kế "
+                         f"hoạch năm {have[-1].year} bằng lệnh: cchc plan new --year {year} --from {have[-1].id}")
+    raise InputError("--unit", f"{config.units[unit].name} chưa có kế hoạch tuyên truyền CCHC nào; đọc văn bản kế "
+                     "hoạch thành đề xuất bằng lệnh: cchc plan import TỆP.txt")
 
 
 def target_channels(config: Config, unit: str, target: TargetConfig) -> list[str]:

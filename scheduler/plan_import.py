@@ -259,3 +259,47 @@ def to_toml(proposal: Proposal, *, plan_id: str, unit: str, source: str) -> str:
             out.append(f"note = {q(target['note'])}")
         out.append("")
     return "\n".join(out)
+
+
+def copy_for_year(config_dir, config: Config, source_id: str, year: int,  # noqa: ANN001
+                  plan_id: str | None = None) -> tuple[str, str]:
+    """A new year's plan from an earlier one (``cchc plan new``): the same topics and targets, the
+    year and its id changed, "năm <old>" in the texts made "năm <new>" (dates and document numbers
+    keep their years), the decision it implements and its signing and start dates cleared for the
+    clerk to fill. Returns the new plan's id and its TOML text; nothing is written."""
+    import tomllib
+    from pathlib import Path
+
+    source = config.plans.get(source_id)
+    if source is None:
+        known = ", ".join(sorted(config.plans)) or "chưa có"
+        raise InputError("--from", f"không có kế hoạch '{source_id}'; các kế hoạch: {known}")
+    plan_id = plan_id or f"{source.unit}-{year}"
+    if plan_id in config.plans:
+        raise InputError("--id", f"đã có kế hoạch '{plan_id}'; hãy chọn mã khác")
+    taken = [p.id for p in config.plans.values() if p.unit == source.unit and p.year == year]
+    if taken:
+        raise InputError("--year", f"đơn vị '{source.unit}' đã có kế hoạch năm {year} ({taken[0]}); "
+                                   "xem bằng: cchc plan show")
+    path = next(p for p in sorted(Path(config_dir, "plans").glob("*.toml"))
+                if tomllib.loads(p.read_text(encoding="utf-8")).get("id") == source_id)
+    old = str(source.year)
+    lines = [f"# Sao từ kế hoạch {source_id} bằng cchc plan new: hãy đối chiếu từng chỉ tiêu và nội dung với",
+             f"# văn bản kế hoạch năm {year}, ghi ngày ban hành (issued) và ngày áp dụng (effective),",
+             "# rồi chạy cchc config check."]
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key = line.split("=", 1)[0].strip()
+        if line.startswith("#"):
+            continue  # the old plan's comments describe the old document
+        if key == "id":
+            line = f'id = "{plan_id}"'
+        elif key == "year":
+            line = f"year = {year}"
+        elif key == "decision":
+            line = 'decision = ""  # the decision the new plan implements: to fill in'
+        elif key in ("issued", "effective", "source"):
+            continue
+        else:
+            line = re.sub(rf"(?i)\b(năm|nam)\s+{old}\b", lambda m: f"{m.group(1)} {year}", line)
+        lines.append(line)
+    return plan_id, "\n".join(lines) + "\n"

@@ -95,3 +95,27 @@ def test_the_command_prints_the_proposal_and_never_overwrites(settings, tmp_path
     empty.write_text("", encoding="utf-8")
     refused = run(settings, "plan", "import", str(empty))
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
+
+
+def test_a_new_year_s_plan_is_copied_from_last_year_s_for_review(settings):
+    from scheduler.config import load_config
+    from tests.cli import invoke
+
+    assert invoke(settings, "init", "--practice").returncode == 0
+    missing = invoke(settings, "compliance", "--period", "2026-03")
+    assert missing.returncode == 2 and "cchc plan new --year 2026 --from muong-la-2025" in missing.stderr
+    made = invoke(settings, "plan", "new", "--year", "2026", "--from", "muong-la-2025")
+    assert made.returncode == 0, made.stderr
+    assert "Đã tạo kế hoạch muong-la-2026 (năm 2026) từ muong-la-2025: 9 nội dung, 4 chỉ tiêu" in made.stdout
+    config = load_config(settings.config_dir)
+    old, new = config.plans["muong-la-2025"], config.plans["muong-la-2026"]
+    assert (new.unit, new.year, new.issued, new.effective, new.decision) == ("muong-la", 2026, None, None, "")
+    assert new.title.endswith("năm 2026") and new.targets == old.targets and new.topics.keys() == old.topics.keys()
+    assert "ngày 01/4/2025" in new.topics["g"].text and "của xã năm 2026" in new.topics["g"].text
+    assert invoke(settings, "compliance", "--period", "2026-03").returncode == 0
+    again = invoke(settings, "plan", "new", "--year", "2026", "--from", "muong-la-2025", "--id", "khac-2026")
+    assert again.returncode == 2 and "đã có kế hoạch năm 2026" in again.stderr
+    unknown = invoke(settings, "plan", "new", "--year", "2027", "--from", "khong-co")
+    assert unknown.returncode == 2 and "không có kế hoạch 'khong-co'" in unknown.stderr
+    assert sorted(p.name for p in (settings.config_dir / "plans").glob("*.toml")) == [
+        "muong-la-2025.toml", "muong-la-2026.toml", "son-la-2025.toml"]

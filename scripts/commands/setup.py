@@ -178,6 +178,35 @@ def _day(iso: str | None) -> str:
     return f"{iso[8:10]}/{iso[5:7]}/{iso[:4]}" if iso else "(chưa ghi)"
 
 
+@plan_group.command("new")
+@click.option("--year", type=int, required=True, help="Năm của kế hoạch mới, ví dụ 2026.")
+@click.option("--from", "source", required=True, metavar="PLAN", help="Mã kế hoạch để sao, ví dụ muong-la-2025.")
+@click.option("--id", "plan_id", help="Mã kế hoạch mới (mặc định: <đơn vị>-<năm>).")
+@with_app(writes=False)
+def plan_new(app: App, user: str | None, year: int, source: str, plan_id: str | None) -> None:
+    """Tạo kế hoạch năm mới từ kế hoạch năm trước: cùng nội dung và chỉ tiêu, để xem lại và sửa."""
+    from scheduler.config import load_config
+    from scheduler.plan_import import copy_for_year
+
+    if not 2000 <= year <= 2100:
+        raise InputError("--year", f"năm {year} không hợp lệ; ví dụ: --year 2026")
+    plan_id, text = copy_for_year(app.settings.config_dir, app.config, source, year, plan_id)
+    target = app.settings.config_dir / "plans" / f"{plan_id}.toml"
+    if target.exists():
+        raise InputError("--id", f"đã có tệp kế hoạch tên '{plan_id}'; hãy chọn mã khác bằng --id")
+    target.write_text(text, encoding="utf-8")
+    try:
+        load_config(app.settings.config_dir)  # the copy must load with the rest, or it is not kept
+    except Exception:
+        target.unlink()
+        raise
+    plan = app.config.plans[source]
+    click.echo(f"Đã tạo kế hoạch {plan_id} (năm {year}) từ {source}: {len(plan.topics)} nội dung, "
+               f"{len(plan.targets)} chỉ tiêu.")
+    click.echo(f"Hãy xem lại với văn bản kế hoạch năm {year}: cchc plan show --unit {plan.unit}; "
+               "dịch vụ đang chạy dùng kế hoạch mới sau khi khởi động lại.")
+
+
 @plan_group.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--unit", help="Đơn vị của kế hoạch (mặc định: đơn vị mặc định).")
