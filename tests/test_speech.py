@@ -112,6 +112,7 @@ def test_unknown_capitals_are_listed_for_staff_to_add(speech):
     unknown = speech.unknown_abbreviations(text)
     assert "UBND" not in unknown and "II" not in unknown and "QĐ" not in unknown and "HTX" not in unknown
     assert unknown == ["BĐH", "XQZ"]
+    assert speech.unknown_abbreviations("Luật số 31/2024/QH15, BNV5") == []  # a term or number after a known code
     assert speech.unknown_abbreviations("THÔNG BÁO LỊCH TIẾP CÔNG DÂN") == []  # a heading is read, not spelled
 
 

@@ -262,8 +262,9 @@ class SpeechText:
                 continue  # an all-capitals heading is read as words, not spelled
             for word in re.findall(r"(?<![^\W_])[A-ZĐ][A-ZĐ0-9]+(?:-[A-ZĐ0-9]+)*(?![^\W_])", line):
                 for part in word.split("-"):
-                    if (len(part) >= 2 and part not in self.codes and not roman_value(part)
-                            and not part.isdigit() and part not in found):
+                    letters = part.rstrip("0123456789")  # "QH15": a term after a known code
+                    if (len(part) >= 2 and part not in self.codes and letters not in self.codes
+                            and not roman_value(part) and not part.isdigit() and part not in found):
                         found.append(part)
         return found
 

@@ -196,7 +196,7 @@ def station_list(app: App, user: str | None, channel: str | None, as_json: bool)
         click.echo(to_json(rows))
         return
     click.echo(table(rows, ["channel", "part", "lang", "source", "by", "at"],
-                     headers={"part": "Phần", "source": "Nguồn", "by": "Người tải lên", "at": "Lúc"}))
+                     headers={"part": "phần", "source": "nguồn", "by": "người tải lên", "at": "lúc"}))
 
 
 @station_group.command("set")
