@@ -210,10 +210,7 @@ class IcecastPlayout(Playout):
                 if delay > 0:
                     sleep(delay)
                 piece = data[sent:sent + chunk]
-                try:
-                    sock.sendall(piece)
-                except OSError as exc:
-                    raise PlayoutError(f"Icecast ngắt kết nối giữa chương trình: {exc}") from None
+                _send(sock, piece, "giữa chương trình")
                 sent += len(piece)
                 on_progress(int(sent * 1000 / bytes_per_second))
             # Let the last second reach listeners before the mount closes.
@@ -236,10 +233,7 @@ class IcecastPlayout(Playout):
             started, sent, at = time.monotonic(), 0, 0
             while not stop.wait(max(0.0, started + sent / bytes_per_second - time.monotonic())):
                 piece = data[at:at + chunk]
-                try:
-                    sock.sendall(piece)
-                except OSError as exc:
-                    raise PlayoutError(f"Icecast ngắt kết nối điểm phát dự phòng: {exc}") from None
+                _send(sock, piece, "điểm phát dự phòng")
                 sent += len(piece)
                 at = (at + len(piece)) % len(data)
 
@@ -375,6 +369,13 @@ def sidecar(channel: str, slot_label: str, kind: str, duration_ms: int, parts: l
 
 def playlist(mp3_name: str, title: str, duration_ms: int) -> str:
     return f"#EXTM3U\n#EXTINF:{round(duration_ms / 1000)},{title}\n{mp3_name}\n"
+
+
+def _send(sock: socket.socket, piece: bytes, where: str) -> None:
+    try:
+        sock.sendall(piece)
+    except OSError as exc:
+        raise PlayoutError(f"Icecast ngắt kết nối {where}: {exc}") from None
 
 
 def _header_text(text: str) -> str:
