@@ -121,11 +121,14 @@ def test_a_bulk_update_writes_many_rows_in_one_statement_and_keeps_what_a_row_do
 
     from sqlmodel import select
 
+    from channels.secrets import remember
     from scheduler.deliveries import BulkUpdate
     from scheduler.models import Delivery
     from tests.helpers import approved
 
     approved(app, channels=["muong-la-website", "muong-la-loa"], languages=["vi"])
+    secret = "khoa-bi-mat-0123456789"
+    remember(secret)
     later = clock.now() + timedelta(hours=3)
     update = BulkUpdate(Delivery.__table__, ("remote_id", "finished_at"), last_error="b_error", updated_at="b_at",
                         remote_id="b_remote", finished_at="b_finished")
@@ -137,12 +140,13 @@ def test_a_bulk_update_writes_many_rows_in_one_statement_and_keeps_what_a_row_do
         session.exec(sa.update(Delivery).where(Delivery.id == first).values(remote_id="kept-1"))
         statements.clear()
         update.run(session, [
-            {"b_id": first, "b_error": "lỗi một", "b_at": later, "b_remote": None, "b_finished": None},
+            {"b_id": first, "b_error": f"lỗi một {secret}", "b_at": later, "b_remote": None, "b_finished": None},
             {"b_id": second, "b_error": None, "b_at": later, "b_remote": "new-2", "b_finished": later},
         ])
         # one statement: UPDATE ... FROM (VALUES ...) on PostgreSQL, one executemany on SQLite
         assert len([s for s in statements if s.lstrip().upper().startswith("UPDATE")]) == 1
     with write_session(app.engine) as session:
         one, two = session.get(Delivery, first), session.get(Delivery, second)
-        assert (one.last_error, one.remote_id, one.finished_at, one.updated_at) == ("lỗi một", "kept-1", None, later)
+        assert one.last_error == "lỗi một [REDACTED]"  # redacted on the way in, whichever statement writes it
+        assert (one.remote_id, one.finished_at, one.updated_at) == ("kept-1", None, later)
         assert (two.last_error, two.remote_id, two.finished_at, two.updated_at) == (None, "new-2", later, later)
