@@ -190,6 +190,10 @@ class SpeechText:
             (re.compile(rf"\b(?:(?:https?://|www\.)[^\s,;()]+|{_DOMAIN}(?:/[^\s,;()]*)?)(?<![.!?])", re.I), self._url),
             (re.compile(r"(?<![\w/])(\d+)(?:/(\d{4}))?[/-]((?:[A-ZĐ][A-Za-zĐđ]*\d*)(?:[-/][A-ZĐ][A-Za-zĐđ]*\d*)*)"
                         r"(?![\w])"), self._document),
+            # "/" after an amount means "per": "đồng/tháng", "04 số/tháng", "10 kg gạo/khẩu/tháng", "%/năm"
+            # (and not elsewhere: "phường/xã", "ngày/tháng/năm sinh" are read as two words).
+            (re.compile(rf"(\d[\d.,]*\s*(?:%|°C|[^\W\d_]+)?(?:\s+[^\W\d_]+){{0,2}})"
+                        rf"((?:\s*/\s*(?:{_PER})(?![^\W\d_]))+)"), self._per),
             (re.compile(r"\b([Tt]hứ\s+[2-7])(\s*(?:,|và|-|–|đến)\s*)CN\b"),
              lambda m: f"{m.group(1)}{m.group(2)}chủ nhật"),
             (re.compile(r"\b([Tt]hứ)\s+([2-7])\s*[-–]\s*(?:thứ\s+)?([2-7])\b"),
@@ -228,7 +232,6 @@ class SpeechText:
             (re.compile(rf"\b({_ROMAN_AFTER})\s+([IVXLCDM]+)\b"), self._roman_after),
             (re.compile(r"(?m)^(\s*)([IVXLCDM]+)([.)])(?=\s)"), self._roman_heading),
             (re.compile(rf"(?<![\w])({_NUM})(?![\w])"), lambda m: self._num(m.group(1))),
-            (re.compile(rf"(?<=[^\W\d_])\s*/\s*({_PER})(?![^\W\d_])"), lambda m: f" một {PER[m.group(1)]}"),
         ]
 
     @classmethod
@@ -362,6 +365,10 @@ class SpeechText:
         spoken += f"{self._day(first)} {'và' if joiner == 'và' else 'đến'} {self._day(last)} tháng {self._month(month)}"
         return spoken + (f" năm {self._read(int(year))}" if year else "")
 
+    @staticmethod
+    def _per(m: re.Match[str]) -> str:
+        return m.group(1) + "".join(f" một {PER[word]}" for word in re.findall(rf"/\s*({_PER})", m.group(2)))
+
     def _weekdays(self, m: re.Match[str]) -> str:
         days = [m.group(2), *re.findall(r"\d", m.group(3))]
         return f"{m.group(1)} " + ", ".join(WEEKDAYS[int(day)] for day in days)
@@ -373,6 +380,8 @@ class SpeechText:
     def _ratio(self, m: re.Match[str]) -> str:
         """ "22/12" is a day and a month; "45/63" or "2.856/3.120" is a count out of a total."""
         top, bottom = m.group(1), m.group(2)
+        if (top, bottom) == ("24", "7"):  # around the clock
+            return f"{self._read(24)} trên bảy"
         if len(top) <= 2 and len(bottom) <= 2 and 1 <= int(top) <= 31 and 1 <= int(bottom) <= 12:
             return f"{self._day(int(top))} tháng {self._month(int(bottom))}"
         return f"{self._num(top)} trên {self._num(bottom)}"
