@@ -133,8 +133,12 @@ class Broadcaster:
             if not path.exists():
                 from pydub import AudioSegment
 
-                export_mp3(AudioSegment.silent(duration=CARRIER_MS, frame_rate=s.sample_rate), path, bitrate=s.bitrate,
-                           sample_rate=s.sample_rate, channels=s.audio_channels)
+                try:
+                    export_mp3(AudioSegment.silent(duration=CARRIER_MS, frame_rate=s.sample_rate), path,
+                               bitrate=s.bitrate, sample_rate=s.sample_rate, channels=s.audio_channels)
+                except (RuntimeError, OSError) as exc:  # the service runs on; only the silence is missing
+                    log.error("%s: no silence between programmes: %s", name, exc)
+                    continue
             thread = threading.Thread(target=self._carry, args=(name, playout, path, stop), daemon=True,
                                       name=f"carrier-{name}")
             thread.start()
@@ -212,6 +216,9 @@ class Broadcaster:
         tune, opening, closing = self._station_sound(voices, s, own, languages)
         budget = int(s.max_minutes * 60_000) - fixed_ms(opening, closing, layout, tune)
         kept, left_out = (ordered, []) if kind == "emergency" else fit(ordered, budget, layout)
+        if {piece.lang for item in kept for piece in item.pieces} != languages:  # a language rolled over whole
+            tune, opening, closing = self._station_sound(
+                voices, s, own, {piece.lang for item in kept for piece in item.pieces})
         rolled = [(p.delivery_id, "không đủ thời lượng khung giờ") for item in left_out for p in item.pieces]
         prepared = Prepared(name, slot_at, kind, None, 0, [], rolled=rolled, held=held)
         for item in left_out:
