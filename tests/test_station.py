@@ -124,3 +124,25 @@ def test_approvers_upload_listen_to_and_clear_the_station_s_sound_on_the_channel
     cleared = hung.post("/channels/muong-la-loa/station/clear", data={"csrf": csrf, "kind": "outro", "lang": "hmn"})
     assert cleared.status_code == 303
     assert hung.get("/channels/muong-la-loa/station/outro/hmn").status_code == 404
+
+
+def test_a_thai_item_rolled_over_to_the_next_slot_takes_its_thai_station_id_with_it(loa, settings, clock, tmp_path):
+    from tests.helpers import make_app, set_channel
+
+    approved(loa, channels=LOA, languages=["vi"], body="Lịch tiếp công dân.")
+    vi_only = loa.broadcaster().prepare(LOA[0], SLOT, dry_run=True)
+    thai_id = tone(tmp_path / "gioi-thieu-thai.m4a", seconds=2.5, volume_db=-12, frequency=300)
+    assert invoke(settings, "station", "set", "station_id", str(thai_id), "--lang", "blt", "--user", "hung"
+                  ).returncode == 0
+    approved(loa, channels=LOA, languages=["vi", "blt"], title="Tin có tiếng Thái",
+             body="Thông báo về lịch tiêm phòng cho đàn gia súc của các bản trong toàn xã.",
+             translations={"blt": ("Bản dịch", tone(tmp_path / "thai-item.wav", seconds=4, volume_db=-12))})
+    both = loa.broadcaster().prepare(LOA[0], SLOT, dry_run=True)
+    assert len(both.parts) == 3 and both.parts[0]["start_ms"] > vi_only.parts[0]["start_ms"]  # the Thai ID
+    # A slot just too short for the Thai item: it rolls over, and the Thai station ID goes with it.
+    set_channel(settings.config_dir, LOA[0], max_minutes=f"{(both.duration_ms - 1500) / 60_000:.4f}")
+    short = make_app(settings, clock)
+    rolled = short.broadcaster().prepare(LOA[0], SLOT, dry_run=True)
+    assert [p["lang"] for p in rolled.parts] == ["vi"] and len(rolled.rolled) == 2
+    assert rolled.parts[0]["start_ms"] == vi_only.parts[0]["start_ms"]
+    short.engine.dispose()
