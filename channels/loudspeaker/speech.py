@@ -285,6 +285,13 @@ class SpeechText:
     def _month(self, month: int) -> str:
         return read_month(month, self.reading)
 
+    def _day_month_words(self, day: int, month: int) -> str:
+        return f"{self._day(day)} tháng {self._month(month)}"
+
+    def _nth(self, n: int) -> str:
+        """An ordinal's number: "thứ nhất", "thứ tư", "thứ mười"."""
+        return {1: "nhất", 4: "tư"}.get(n) or self._read(n)
+
     # -- rewrites ------------------------------------------------------------------------------
 
     def _url(self, m: re.Match[str]) -> str:
@@ -330,10 +337,10 @@ class SpeechText:
 
     def _date(self, m: re.Match[str]) -> str:
         day, month, year = int(m.group(2)), int(m.group(4)), int(m.group(5))
-        if not (1 <= day <= 31 and 1 <= month <= 12):
+        if not _is_day_month(day, month):
             return m.group(0)
         lead = m.group(1) or "ngày"
-        return f"{lead} {self._day(day)} tháng {self._month(month)} năm {self._read(year)}"
+        return f"{lead} {self._day_month_words(day, month)} năm {self._read(year)}"
 
     def _month_year(self, m: re.Match[str]) -> str:
         month, year = int(m.group(2)), int(m.group(3))
@@ -343,26 +350,24 @@ class SpeechText:
 
     def _day_month(self, m: re.Match[str]) -> str:
         day, month = int(m.group(2)), int(m.group(3))
-        if not (1 <= day <= 31 and 1 <= month <= 12):
+        if not _is_day_month(day, month):
             return m.group(0)
-        return f"{m.group(1)} {self._day(day)} tháng {self._month(month)}"
+        return f"{m.group(1)} {self._day_month_words(day, month)}"
 
     def _dates_range(self, m: re.Match[str]) -> str:
         first_day, first_month, last_day, last_month = (int(g) for g in m.groups())
-        if not all(1 <= d <= 31 for d in (first_day, last_day)) or not all(1 <= x <= 12 for x in (first_month,
-                                                                                                  last_month)):
+        if not (_is_day_month(first_day, first_month) and _is_day_month(last_day, last_month)):
             return m.group(0)
-        return (f"{self._day(first_day)} tháng {self._month(first_month)} đến {self._day(last_day)} tháng "
-                f"{self._month(last_month)}")
+        return f"{self._day_month_words(first_day, first_month)} đến {self._day_month_words(last_day, last_month)}"
 
     def _day_range(self, m: re.Match[str]) -> str:
         """ "20-25/11", "ngày 5 và 6/8", "01-02/01/2026": days of one month, the month said once."""
         lead, first, joiner, last, month, year = m.groups()
         first, last, month = int(first), int(last), int(month)
-        if not (1 <= first <= 31 and 1 <= last <= 31 and 1 <= month <= 12):
+        if not (_is_day_month(first, month) and _is_day_month(last, month)):
             return m.group(0)
         spoken = f"{lead} " if lead else ""
-        spoken += f"{self._day(first)} {'và' if joiner == 'và' else 'đến'} {self._day(last)} tháng {self._month(month)}"
+        spoken += f"{self._day(first)} {'và' if joiner == 'và' else 'đến'} {self._day_month_words(last, month)}"
         return spoken + (f" năm {self._read(int(year))}" if year else "")
 
     @staticmethod
@@ -382,8 +387,8 @@ class SpeechText:
         top, bottom = m.group(1), m.group(2)
         if (top, bottom) == ("24", "7"):  # around the clock
             return f"{self._read(24)} trên bảy"
-        if len(top) <= 2 and len(bottom) <= 2 and 1 <= int(top) <= 31 and 1 <= int(bottom) <= 12:
-            return f"{self._day(int(top))} tháng {self._month(int(bottom))}"
+        if len(top) <= 2 and len(bottom) <= 2 and _is_day_month(int(top), int(bottom)):
+            return self._day_month_words(int(top), int(bottom))
         return f"{self._num(top)} trên {self._num(bottom)}"
 
     def _dial(self, m: re.Match[str]) -> str:
@@ -432,12 +437,11 @@ class SpeechText:
         return f"{self._num(m.group(1))}{percent} đến {self._num(m.group(2))}{percent}"
 
     def _ordinal(self, m: re.Match[str]) -> str:
-        n = int(m.group(2))
-        return f"{m.group(1)} " + {1: "nhất", 4: "tư"}.get(n, self._read(n))
+        return f"{m.group(1)} {self._nth(int(m.group(2)))}"
 
     def _ordinal_roman(self, m: re.Match[str]) -> str:
         n = roman_value(m.group(2))
-        return f"{m.group(1)} " + {1: "nhất", 4: "tư"}.get(n, self._read(n)) if n else m.group(0)
+        return f"{m.group(1)} {self._nth(n)}" if n else m.group(0)
 
     def _roman_after(self, m: re.Match[str]) -> str:
         value = roman_value(m.group(2))
@@ -467,6 +471,10 @@ class SpeechText:
         text = re.sub(r"([.,;:!?])(?:\s*[.,;:!?])+", r"\1", text)
         text = re.sub(r"[ \t]+", " ", text)
         return re.sub(r" ([.,;:!?])", r"\1", text).strip(" ,;:")
+
+
+def _is_day_month(day: int, month: int) -> bool:
+    return 1 <= day <= 31 and 1 <= month <= 12
 
 
 def _spell(code: str) -> str:
