@@ -230,13 +230,14 @@ def _where():  # noqa: ANN202
              col(Delivery.state).in_(bindparam("coming", expanding=True)), Delivery.due_at >= lo, Delivery.due_at < hi))
 
 
-def _about(dialect: str, topics: str):  # noqa: ANN202
-    """The delivery's announcement has one of the ``topics`` (a bound list), looked up in its JSON array."""
+def _about(dialect: str, param: str):  # noqa: ANN202
+    """The delivery's announcement has one of the topics bound as ``param`` (a list), looked up in its
+    JSON array."""
     each = (func.json_each(Announcement.topics) if dialect == "sqlite" else
-            func.json_array_elements_text(Announcement.topics)).table_valued("value").alias(f"{topics}_each")
+            func.json_array_elements_text(Announcement.topics)).table_valued("value").alias(f"{param}_each")
     return select(literal(1)).select_from(Announcement).join(each, literal(True)).where(
         Announcement.id == Delivery.announcement_id,
-        each.c.value.in_(bindparam(topics, expanding=True))).exists()
+        each.c.value.in_(bindparam(param, expanding=True))).exists()
 
 
 @cache

@@ -14,6 +14,7 @@ What a person decides (``settle``: a post the platform cannot answer about) is a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -50,11 +51,9 @@ class BulkUpdate:
 
     def __init__(self, table, keep: tuple[str, ...] = (), by: str = "id", **columns: str) -> None:  # noqa: ANN001
         self.table, self.keep, self.by, self.columns = table, keep, by, columns
-        values = {}
-        for name, param in columns.items():
-            value = bindparam(param, type_=table.c[name].type)
-            values[name] = func.coalesce(value, table.c[name]) if name in keep else value
-        self.each = update(table).where(table.c[by] == bindparam("b_id")).values(values)
+        self.names = ["b_id", *columns.values()]
+        self.each = update(table).where(table.c[by] == bindparam("b_id")).values(
+            self._sets(lambda param, column: bindparam(param, type_=column.type)))
 
     def run(self, session: Session, rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -62,11 +61,15 @@ class BulkUpdate:
         if session.get_bind().dialect.name != "postgresql" or len(rows) == 1:
             session.execute(self.each, rows)
             return
-        session.execute(self._arrays(), {f"a_{name}": [row[name] for row in rows] for name in self._names})
+        session.execute(self._arrays, {f"a_{name}": [row[name] for row in rows] for name in self.names})
 
-    @property
-    def _names(self) -> list[str]:
-        return ["b_id", *self.columns.values()]
+    def _sets(self, value_of: Callable[[str, Any], Any]) -> dict[str, Any]:
+        """Each column from its parameter's value (``value_of(param, column)``), or kept when None."""
+        sets = {}
+        for name, param in self.columns.items():
+            value = value_of(param, self.table.c[name])
+            sets[name] = func.coalesce(value, self.table.c[name]) if name in self.keep else value
+        return sets
 
     @cached_property
     def _arrays(self):  # noqa: ANN202
@@ -76,14 +79,10 @@ class BulkUpdate:
 
         c = self.table.c
         types = {"b_id": c[self.by].type, **{param: c[name].type for name, param in self.columns.items()}}
-        given = func.unnest(*(bindparam(f"a_{name}", type_=ARRAY(types[name])) for name in self._names)
-                            ).table_valued(*self._names).render_derived(name="b")
-        sets = {}
-        for name, param in self.columns.items():
-            value = given.c[param]
-            sets[name] = func.coalesce(value, c[name]) if name in self.keep else value
-        statement = update(self.table).where(c[self.by] == given.c.b_id).values(sets)
-        return lambda: statement
+        given = func.unnest(*(bindparam(f"a_{name}", type_=ARRAY(types[name])) for name in self.names)
+                            ).table_valued(*self.names).render_derived(name="b")
+        return update(self.table).where(c[self.by] == given.c.b_id).values(
+            self._sets(lambda param, _: given.c[param]))
 
 
 # remote id, address and finish time are kept when a result brings none (a reconcile still waiting).
