@@ -61,8 +61,7 @@ def store(session: Session, config: Config, data_dir: Path, *, channel: str, kin
                                  "vì chương trình nào cũng phát; hãy cắt ngắn")
     stem = f"{kind}-{lang}" if lang else kind
     target, digest = copy_recording(source, folder(data_dir, channel), stem, "FILE")
-    row = session.exec(select(StationSound).where(StationSound.channel_id == channel, StationSound.kind == kind,
-                                                  StationSound.lang == lang)).first()
+    row = find(session, channel, kind, lang)
     if row is None:
         row = StationSound(channel_id=channel, kind=kind, lang=lang, file="", sha256="", duration_ms=0,
                            uploaded_by=actor, uploaded_at=now)
@@ -79,14 +78,19 @@ def clear(session: Session, config: Config, *, channel: str, kind: str, lang: st
     """Go back to the default (chime or voiced text) for ``kind`` in ``lang``; False if none was set.
     The file stays in the folder (a backup may still name it); only the row goes."""
     lang = check_target(config, channel, kind, lang)
-    row = session.exec(select(StationSound).where(StationSound.channel_id == channel, StationSound.kind == kind,
-                                                  StationSound.lang == lang)).first()
+    row = find(session, channel, kind, lang)
     if row is None:
         return False
     session.delete(row)
     audit.record(session, actor=actor, action="station-sound-cleared", subject=f"channel:{channel}", at=now,
                  kind=kind, lang=lang)
     return True
+
+
+def find(session: Session, channel: str, kind: str, lang: str) -> StationSound | None:
+    """The channel's own ``kind`` in ``lang`` ("" for the jingle), if the station uploaded one."""
+    return session.exec(select(StationSound).where(StationSound.channel_id == channel, StationSound.kind == kind,
+                                                   StationSound.lang == lang)).first()
 
 
 def sounds(session: Session, channel: str | None = None) -> list[StationSound]:

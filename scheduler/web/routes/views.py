@@ -161,8 +161,7 @@ def station_listen(request: Request, core: CoreDep, name: str, kind: str, lang: 
     """The station's recording as it was uploaded, to listen to."""
     staff(request)
     with read_session(core.ready_engine()) as session:
-        found = next((row for row in station.sounds(session, name)
-                      if row.kind == kind and (row.lang or "-") == lang), None)
+        found = station.find(session, name, kind, "" if lang == "-" else lang)
     if found is None:
         raise HTTPException(404, "Kênh này chưa có bản ghi đó.")
     path = station.path_of(core.settings.data_dir, found)
