@@ -257,6 +257,14 @@ class Voices:
             spoken = self.speech_text(text, lang) if any(e != "recording" for e in chain) else text
         except SpeechError as exc:
             raise NoVoice(lang, [str(exc)]) from None
+        return self._voice(chain, spoken, lang, recording)
+
+    def recorded(self, recording: Path, lang: str) -> Clip:
+        """A station's own recording (jingle, station ID, outro), levelled and cached like a translator's
+        recording whatever the language's engine chain; ``NoVoice`` says why it cannot be used."""
+        return self._voice(["recording"], "", lang, recording)
+
+    def _voice(self, chain: list[str], spoken: str, lang: str, recording: Path | None) -> Clip:
         keys = {engine: self._key(engine, lang, spoken, recording) for engine in chain}
         for engine in chain:  # any clip already made wins over a new network call
             key = keys[engine]
@@ -280,20 +288,6 @@ class Voices:
                 continue
             return self._clip(key, engine, lang, spoken, recording, cached=False)
         raise NoVoice(lang, reasons)
-
-    def recorded(self, recording: Path, lang: str) -> Clip:
-        """A station's own recording (jingle, station ID, outro), levelled and cached like a translator's
-        recording whatever the language's engine chain; ``NoVoice`` says why it cannot be used."""
-        key = self._key("recording", lang, "", recording)
-        if key is None:
-            raise NoVoice(lang, [f"không tìm thấy tệp ghi âm {recording.name}"])
-        cached = (self.cache_dir / f"{key}.wav").exists()
-        if not cached:
-            try:
-                self._store(key, load_recording(recording, self.config.recordings, self.sample_rate))
-            except VoiceError as exc:
-                raise NoVoice(lang, [str(exc)]) from None
-        return self._clip(key, "recording", lang, "", recording, cached=cached)
 
     def _key(self, engine: str, lang: str, spoken: str, recording: Path | None) -> str | None:
         if engine == "recording":
