@@ -216,9 +216,9 @@ class Broadcaster:
         tune, opening, closing = self._station_sound(voices, s, own, languages)
         budget = int(s.max_minutes * 60_000) - fixed_ms(opening, closing, layout, tune)
         kept, left_out = (ordered, []) if kind == "emergency" else fit(ordered, budget, layout)
-        if {piece.lang for item in kept for piece in item.pieces} != languages:  # a language rolled over whole
-            tune, opening, closing = self._station_sound(
-                voices, s, own, {piece.lang for item in kept for piece in item.pieces})
+        playing = {piece.lang for item in kept for piece in item.pieces}
+        if playing != languages:  # a language rolled over whole: its station ID and outro go with it
+            tune, opening, closing = self._station_sound(voices, s, own, playing)
         rolled = [(p.delivery_id, "không đủ thời lượng khung giờ") for item in left_out for p in item.pieces]
         prepared = Prepared(name, slot_at, kind, None, 0, [], rolled=rolled, held=held)
         for item in left_out:
