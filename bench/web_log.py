@@ -45,8 +45,8 @@ def fill(app: App, count: int) -> None:
     rng = random.Random(5)
     with write_session(app.engine) as session:
         catalog.sync(session, app.config)
-        users.add_user(session, name="hung", role="approver", password="mat-khau-bench-2025", actor="bench",
-                       now=NOW)
+        users.add_user(session, name="hung", role="approver", password="mat-khau-bench-2025", unit="muong-la",
+                       actor="bench", now=NOW)
     anns, approvals, deliveries, attempts = [], [], [], []
     for n in range(1, count + 1):
         due = NOW - timedelta(minutes=15 * (count - n + 1))

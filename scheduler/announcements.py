@@ -19,7 +19,7 @@ from sqlmodel import Session, col, func, select
 
 from channels import REGISTRY
 from channels.languages import LANGUAGE_NAMES
-from scheduler import audit
+from scheduler import audit, scope
 from scheduler.clock import LOCAL_TZ, local_midnight, next_slot, show, show_vn
 from scheduler.config import Config
 from scheduler.deliveries import move
@@ -81,6 +81,7 @@ def create(session: Session, *, config: Config, draft: Draft, author: str, now: 
     unit = session.get(Unit, unit_id)
     if unit is None:
         raise InputError("--unit", f"không có đơn vị '{unit_id}'; các đơn vị: {', '.join(config.units)}")
+    scope.check_actor(session, author, unit_id, "thông báo mới")
     ann = Announcement(unit_id=unit_id, ref_code="", title="", body="", author=author, writers=[author],
                        created_at=now, updated_at=now)
     _apply(session, ann, draft, config=config, now=now, creating=True)
@@ -97,7 +98,7 @@ def create(session: Session, *, config: Config, draft: Draft, author: str, now: 
 def edit(session: Session, *, config: Config, ann: Announcement, draft: Draft, actor: str,
          now: datetime) -> list[str]:
     """Change an announcement; voids any approval. Returns a note per consequence, for the person."""
-    lock(session, ann)
+    lock(session, ann, actor)
     if ann.status == A.CANCELLED:
         raise RuleError(f"thông báo {ann.id} đã bị hủy; hãy tạo thông báo mới")
     _apply(session, ann, draft, config=config, now=now, creating=False)
@@ -129,7 +130,7 @@ def translate(session: Session, *, ann: Announcement, lang: str, title: str | No
     check_language(lang)
     if lang == "vi":
         raise InputError("--lang", "bản tiếng Việt là nội dung chính; hãy dùng 'cchc edit' để sửa")
-    lock(session, ann)
+    lock(session, ann, translator)
     if ann.status == A.CANCELLED:
         raise RuleError(f"thông báo {ann.id} đã bị hủy")
     text = clean_text(body, "--body", limit=MAX_BODY)
@@ -159,7 +160,7 @@ def translate(session: Session, *, ann: Announcement, lang: str, title: str | No
 
 def submit(session: Session, *, ann: Announcement, actor: str, now: datetime) -> None:
     """Send a draft for review (thẩm định)."""
-    lock(session, ann)
+    lock(session, ann, actor)
     if ann.status not in (A.DRAFT, A.REJECTED):
         raise RuleError(f"chỉ gửi duyệt được thông báo ở trạng thái nháp; thông báo {ann.id} đang '{ann.status}'")
     _check_complete(session, ann, now=now)
@@ -174,7 +175,7 @@ def approve(session: Session, *, config: Config, ann: Announcement, approver: st
     ``shown_hash`` is the content hash of the version the approver read (the web form and the API
     always send it; ``cchc approve --content`` may): if the text changed since, nothing is approved.
     """
-    lock(session, ann)
+    lock(session, ann, approver)
     _check_reviewer(session, ann, approver, "phê duyệt")
     current = content_hash(session, ann)
     if shown_hash is not None and shown_hash.strip().lower() != current:
@@ -194,7 +195,7 @@ def approve(session: Session, *, config: Config, ann: Announcement, approver: st
 
 
 def reject(session: Session, *, ann: Announcement, approver: str, reason: str, now: datetime) -> None:
-    lock(session, ann)
+    lock(session, ann, approver)
     _check_reviewer(session, ann, approver, "từ chối")
     why = clean_text(reason, "--reason", limit=2000)
     session.add(Approval(announcement_id=ann.id, decision="rejected", actor=approver, reason=why,
@@ -205,7 +206,7 @@ def reject(session: Session, *, ann: Announcement, approver: str, reason: str, n
 
 def cancel(session: Session, *, ann: Announcement, actor: str, reason: str, now: datetime) -> int:
     """Stop an announcement; deliveries not yet started are cancelled. Returns how many."""
-    lock(session, ann)
+    lock(session, ann, actor)
     reason = clean_text(reason, "--reason", limit=2000, required=False)
     if ann.status == A.CANCELLED:
         raise RuleError(f"thông báo {ann.id} đã bị hủy từ trước")
@@ -477,12 +478,14 @@ def _add_writer(ann: Announcement, name: str) -> None:
         ann.writers = [*ann.writers, name]
 
 
-def lock(session: Session, ann: Announcement) -> Announcement:
+def lock(session: Session, ann: Announcement, actor: str) -> Announcement:
     """Take the row lock on ``ann`` (PostgreSQL) and read it again, so two people acting on one
     announcement at once are served one after the other and the second sees the first's result.
-    SQLite's write transactions are already serial (``BEGIN IMMEDIATE``)."""
+    SQLite's write transactions are already serial (``BEGIN IMMEDIATE``). Then check that ``actor``
+    may act on the announcement's unit (``scheduler.scope``): every change to an item passes here."""
     session.flush()  # a refresh would otherwise drop changes not yet written
     session.refresh(ann, with_for_update=True)
+    scope.check_actor(session, actor, ann.unit_id, f"thông báo {ann.ref_code}")
     return ann
 
 

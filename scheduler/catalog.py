@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from scheduler.config import Config
-from scheduler.models import Channel, Plan, Target, Topic, Unit
+from scheduler.models import Channel, Plan, Target, Topic, Unit, User
 
 
 def sync(session: Session, config: Config) -> list[str]:
@@ -40,6 +40,10 @@ def sync(session: Session, config: Config) -> list[str]:
         if row.id not in config.channels:
             row.enabled = False
             changes.append(f"channel {row.id}: disabled (no longer in config)")
+    # Accounts made before accounts had units worked on the one unit the install served: the default.
+    for user in session.exec(select(User).where(col(User.unit_id).is_(None))):
+        user.unit_id = config.default_unit
+        changes.append(f"user {user.name}: unit {config.default_unit}")
     session.flush()
     return changes
 

@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import bindparam, delete, func, update
 from sqlmodel import Session, col, select
 
-from scheduler import audit
+from scheduler import audit, scope
 from scheduler.errors import InputError, NotFoundError, RuleError
-from scheduler.models import Attempt, Delivery
+from scheduler.models import Attempt, Channel, Delivery
 from scheduler.models import DeliveryState as S
 from scheduler.states import RELEASED_TO, IllegalTransitionError, check_transition
 
@@ -165,6 +165,8 @@ def settle(session: Session, *, delivery: Delivery, posted: bool, url: str | Non
     """A person looked on the platform: it is there (``posted``, with its address) or it is not. Not
     there: it is sent again if its time allows, otherwise it expires (never sent late). Returns the
     new state."""
+    channel = session.get(Channel, delivery.channel_id)
+    scope.check_actor(session, actor, channel.unit_id if channel else "", f"lượt {delivery.ref_code}")
     if delivery.state not in SETTLEABLE:
         raise RuleError(f"lượt {delivery.ref_code} đang ở trạng thái '{delivery.state}'; chỉ xác nhận được lượt "
                         "đang chờ kiểm tra hoặc chờ người xác nhận")

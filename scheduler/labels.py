@@ -30,6 +30,7 @@ AUDIT_ACTION = {"station-sound": "đặt âm thanh của đài", "station-sound-
                 "approve": "phê duyệt", "reject": "từ chối", "cancel": "hủy", "fill": "tự xếp tin dùng lại",
                 "quota_warning": "cảnh báo chỉ tiêu", "login": "đăng nhập", "login-failed": "đăng nhập sai",
                 "logout": "đăng xuất", "user-add": "tạo tài khoản", "user-passwd": "đổi mật khẩu",
+                "user-unit": "chuyển đơn vị của tài khoản",
                 "user-disable": "khóa tài khoản", "user-enable": "mở khóa tài khoản",
                 "user-sessions-revoked": "chấm dứt các phiên đăng nhập", "channel-hold": "tạm dừng kênh",
                 "channel-release": "mở lại kênh", "settle": "xác nhận lượt phát"}
@@ -74,7 +75,8 @@ COLUMN = {
     "delay_s": "trễ (giây)", "length": "thời lượng", "played": "đã phát", "engine": "giọng đọc",
     "target": "chỉ tiêu", "clause": "điều khoản", "period": "kỳ", "minimum": "tối thiểu",
     "scheduled": "đã lên lịch", "filled": "tự xếp", "needed": "còn thiếu", "status_text": "đánh giá",
-    "warn": "cảnh báo", "to": "gửi tới", "notice": "loại thư", "mail": "trạng thái", "tries": "lần gửi",
+    "warn": "cảnh báo", "unit": "đơn vị",
+    "to": "gửi tới", "notice": "loại thư", "mail": "trạng thái", "tries": "lần gửi",
 }
 # The values staff read in those columns, by column (codes not listed stay as they are).
 VALUES = {"state": DELIVERY_STATE, "status": {**ANNOUNCEMENT_STATUS, **AS_RUN_STATUS}, "outcome": OUTCOME,

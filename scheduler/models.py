@@ -328,6 +328,10 @@ class User(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=60)
     role: str = Field(max_length=12)
+    # The unit the account belongs to (``scheduler.scope``): a commune account works on its commune, a
+    # province account also reads the communes below it. Accounts made before units had accounts are
+    # given the default unit by ``cchc init``.
+    unit_id: str | None = Field(default=None, foreign_key="unit.id", max_length=40, index=True)
     password_hash: str = Field(max_length=200)
     active: bool = True
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

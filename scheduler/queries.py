@@ -90,10 +90,11 @@ def schedule(session: Session, *, since: datetime, until: datetime, unit: str | 
 
 def log_rows(session: Session, *, since: datetime | None, until: datetime | None, channel: str | None,
              status: str | None, lang: str | None, limit: int | None = None, offset: int = 0,
-             newest_first: bool = False) -> list[dict]:
-    """The delivery log: one row per attempt, plus one per delivery that ended without any attempt."""
+             newest_first: bool = False, channels: Collection[str] | None = None) -> list[dict]:
+    """The delivery log: one row per attempt, plus one per delivery that ended without any attempt (on
+    ``channels`` only, when given: a unit's)."""
     query, when = _log_query(select(Delivery, Attempt), since=since, until=until, channel=channel, status=status,
-                             lang=lang)
+                             lang=lang, channels=channels)
     order = [when, col(Delivery.id), col(Attempt.id)]
     query = query.order_by(*[o.desc() for o in order] if newest_first else order).offset(offset)
     if limit:
@@ -109,14 +110,14 @@ def log_rows(session: Session, *, since: datetime | None, until: datetime | None
 
 
 def log_count(session: Session, *, since: datetime | None, until: datetime | None, channel: str | None,
-              status: str | None, lang: str | None) -> int:
+              status: str | None, lang: str | None, channels: Collection[str] | None = None) -> int:
     """How many rows ``log_rows`` has for these filters (for pages)."""
     query, _ = _log_query(select(func.count()).select_from(Delivery), since=since, until=until, channel=channel,
-                          status=status, lang=lang)
+                          status=status, lang=lang, channels=channels)
     return session.exec(query).one()
 
 
-def _log_query(query, *, since, until, channel, status, lang):
+def _log_query(query, *, since, until, channel, status, lang, channels=None):
     query = query.join(Attempt, col(Attempt.delivery_id) == col(Delivery.id), isouter=True)
     when = func.coalesce(Attempt.started_at, Delivery.finished_at, Delivery.due_at)
     # A delivery that nothing has happened to yet belongs to the schedule, not the log.
@@ -127,6 +128,8 @@ def _log_query(query, *, since, until, channel, status, lang):
         query = query.where(when < until)
     if channel:
         query = query.where(Delivery.channel_id == channel)
+    if channels is not None:
+        query = query.where(col(Delivery.channel_id).in_(list(channels)))
     if status:
         query = query.where(Delivery.state == status)
     if lang:
@@ -167,11 +170,15 @@ def _origin(d: Delivery) -> str:
     return "tự động" if d.origin == "fill" else "lịch"
 
 
-def as_run(session: Session, *, since: datetime, until: datetime, channel: str | None = None) -> list[dict]:
-    """The as-run log: each loudspeaker slot in ``[since, until)`` with what played in it."""
+def as_run(session: Session, *, since: datetime, until: datetime, channel: str | None = None,
+           channels: Collection[str] | None = None) -> list[dict]:
+    """The as-run log: each loudspeaker slot in ``[since, until)`` with what played in it (on ``channel``,
+    or on any of ``channels``: a unit's loudspeakers)."""
     query = select(AsRun).where(AsRun.slot_at >= since, AsRun.slot_at < until)
     if channel:
         query = query.where(AsRun.channel_id == channel)
+    if channels is not None:
+        query = query.where(col(AsRun.channel_id).in_(list(channels)))
     rows = []
     for run in session.exec(query.order_by(col(AsRun.slot_at), col(AsRun.channel_id))).all():
         played = [p for p in run.parts if p.get("played")]
@@ -259,12 +266,13 @@ def calendar(session: Session, *, since: datetime, until: datetime, unit: str | 
     return days
 
 
-def missing_recordings(session: Session, config: Config) -> list[dict]:
-    """Coming loudspeaker deliveries in a language only a recording can voice, whose translation has none.
+def missing_recordings(session: Session, config: Config, unit: str | None = None) -> list[dict]:
+    """Coming loudspeaker deliveries (of ``unit``'s channels, when given) in a language only a recording can
+    voice, whose translation has none.
 
     They would fail when the programme is built; staff can still upload the recording now."""
     needs = [lang for lang, chain in config.speech.engines.items() if chain == ["recording"]]
-    loud = [name for name, ch in config.channels.items() if ch.slotted]
+    loud = [name for name, ch in config.channels.items() if ch.slotted and (unit is None or ch.unit == unit)]
     if not needs or not loud:
         return []
     query = (select(Delivery, Translation)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from scheduler import audit
+from scheduler import audit, scope
 from scheduler.announcements import check_recording, copy_recording
 from scheduler.config import Config
 from scheduler.errors import InputError
@@ -55,6 +55,7 @@ def store(session: Session, config: Config, data_dir: Path, *, channel: str, kin
           actor: str, now: datetime, shown_as: str | None = None) -> StationSound:
     """Check ``source`` and make it the channel's ``kind`` in ``lang``, replacing an earlier upload."""
     lang = check_target(config, channel, kind, lang)
+    scope.check_actor(session, actor, config.channels[channel].unit, f"kênh {config.channels[channel].title}")
     duration_ms = check_recording(source, config, "FILE", shown_as=shown_as)
     if duration_ms > MAX_SECONDS[kind] * 1000:
         raise InputError("FILE", f"{KINDS[kind]} dài {duration_ms / 1000:.0f} giây, tối đa {MAX_SECONDS[kind]} giây "
@@ -78,6 +79,7 @@ def clear(session: Session, config: Config, *, channel: str, kind: str, lang: st
     """Go back to the default (chime or voiced text) for ``kind`` in ``lang``; False if none was set.
     The file stays in the folder (a backup may still name it); only the row goes."""
     lang = check_target(config, channel, kind, lang)
+    scope.check_actor(session, actor, config.channels[channel].unit, f"kênh {config.channels[channel].title}")
     row = find(session, channel, kind, lang)
     if row is None:
         return False

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, delete, func, select
 
 from scheduler import audit
 from scheduler.errors import InputError, RuleError
-from scheduler.models import LoginAttempt, Role, User, WebSession
+from scheduler.models import LoginAttempt, Role, Unit, User, WebSession
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
 SYSTEM = "cchc-"  # names of the service's own automatic actions (cchc-fill, cchc-service): never a person
@@ -42,7 +42,9 @@ class Login:
     csrf: str
 
 
-def add_user(session: Session, *, name: str, role: str, password: str, actor: str, now: datetime) -> User:
+def add_user(session: Session, *, name: str, role: str, password: str, unit: str, actor: str,
+             now: datetime) -> User:
+    """A new account of ``unit`` (``scheduler.scope``: a commune's account works on its commune only)."""
     name = name.strip().lower()
     if not NAME.match(name):
         raise InputError("NAME", "tên đăng nhập gồm 2–60 chữ thường không dấu, số, dấu chấm, gạch dưới hoặc "
@@ -53,11 +55,30 @@ def add_user(session: Session, *, name: str, role: str, password: str, actor: st
         raise InputError("--role", f"vai trò '{role}' không có; hãy chọn một trong: {', '.join(Role)}")
     if session.get(User, name) is not None:
         raise RuleError(f"đã có người dùng '{name}'; hãy chọn tên khác")
+    _check_unit(session, unit)
     _check_password(password)
-    user = User(name=name, role=role, password_hash=_hasher.hash(password), created_at=now, updated_at=now)
+    user = User(name=name, role=role, unit_id=unit, password_hash=_hasher.hash(password), created_at=now,
+                updated_at=now)
     session.add(user)
-    audit.record(session, actor=actor, action="user-add", subject=f"user:{name}", at=now, role=role)
+    audit.record(session, actor=actor, action="user-add", subject=f"user:{name}", at=now, role=role, unit=unit)
     return user
+
+
+def set_unit(session: Session, *, name: str, unit: str, actor: str, now: datetime) -> User:
+    """Move an account to another unit; its open sessions end (what it may see has changed)."""
+    user = get_user(session, name)
+    _check_unit(session, unit)
+    before, user.unit_id, user.updated_at = user.unit_id, unit, now
+    ended = revoke_sessions(session, name=user.name, actor=actor, now=now, audit_it=False)
+    audit.record(session, actor=actor, action="user-unit", subject=f"user:{user.name}", at=now, unit=unit,
+                 before=before, sessions_ended=ended)
+    return user
+
+
+def _check_unit(session: Session, unit: str) -> None:
+    if session.get(Unit, unit) is None:
+        known = ", ".join(session.exec(select(Unit.id).order_by(Unit.id)).all()) or "(chưa có; chạy cchc init)"
+        raise InputError("--unit", f"không có đơn vị '{unit}'; các đơn vị: {known}")
 
 
 def managing(session: Session, name: str | None) -> str:
@@ -85,8 +106,8 @@ def list_users(session: Session, now: datetime) -> list[dict]:
     """Every account with its role, whether it is active, and its open sessions."""
     open_sessions = dict(session.exec(select(WebSession.user_name, func.count()).where(WebSession.expires_at > now)
                                       .group_by(WebSession.user_name)).all())
-    return [{"name": u.name, "role": u.role, "active": u.active, "created": u.created_at, "updated": u.updated_at,
-             "sessions": open_sessions.get(u.name, 0)}
+    return [{"name": u.name, "role": u.role, "unit": u.unit_id, "active": u.active, "created": u.created_at,
+             "updated": u.updated_at, "sessions": open_sessions.get(u.name, 0)}
             for u in session.exec(select(User).order_by(User.name))]
 
 

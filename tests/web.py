@@ -14,11 +14,12 @@ PASSWORDS = {"lan": "mat-khau-cua-Lan-2025", "hung": "mat-khau-cua-Hung-2025", "
 ROLES = {"lan": "editor", "hung": "approver", "mai": "admin"}
 
 
-def add_staff(app):
-    """The app with three accounts: an editor (lan), an approver (hung), an admin (mai)."""
+def add_staff(app, unit: str = "muong-la"):
+    """The app with three accounts of ``unit``: an editor (lan), an approver (hung), an admin (mai)."""
     with write_session(app.engine) as session:
         for name, password in PASSWORDS.items():
-            users.add_user(session, name=name, role=ROLES[name], password=password, actor="test", now=app.now())
+            users.add_user(session, name=name, role=ROLES[name], password=password, unit=unit, actor="test",
+                           now=app.now())
     return app
 
 

@@ -19,7 +19,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 
-from scheduler import labels, users
+from scheduler import labels, scope, users
 from scheduler.app import App
 from scheduler.clock import show
 from scheduler.db import read_session
@@ -28,7 +28,7 @@ from scheduler.models import Role, User
 
 RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]  # a larger number names no row (and overflows SQL)
 PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
-COOKIE, LOGIN_COOKIE = "cchc_session", "cchc_login"
+COOKIE, LOGIN_COOKIE, UNIT_COOKIE = "cchc_session", "cchc_login", "cchc_unit"
 FONT_DIR = Path("/usr/share/fonts/truetype/noto")  # Debian's fonts-noto-core, installed by scripts/setup.sh
 FONTS = ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf", "NotoSansTaiViet-Regular.ttf")
 PAGE_SIZE = 50
@@ -44,8 +44,20 @@ class NeedLogin(Exception):
 
 @dataclass(frozen=True)
 class Staff:
+    """The logged-in staff member: their account, the session's CSRF token, the units the account may read
+    (``scope``) and the one the pages show now (``unit``: their own, or a commune a province user chose
+    in the header)."""
+
     user: User
     csrf: str
+    scope: scope.Scope
+    unit: str
+    units: tuple[tuple[str, str], ...] = ()  # (id, name) of every unit the account reads, for the header
+
+    @property
+    def acts_here(self) -> bool:
+        """Whether the unit shown is the account's own (a province user reading a commune only reads)."""
+        return self.unit == self.scope.home
 
     @property
     def approver(self) -> bool:
@@ -87,7 +99,19 @@ def staff(request: Request) -> Staff:
         found = users.current(session, request.cookies.get(COOKIE), core.now())
     if found is None:
         raise NeedLogin
-    return Staff(found[0], found[1].csrf)
+    user = found[0]
+    seen = scope.of_user(core.config, user)
+    chosen = request.cookies.get(UNIT_COOKIE, "")
+    units = tuple((uid, core.config.units[uid].name) for uid in seen.readable)
+    return Staff(user, found[1].csrf, seen, chosen if seen.reads(chosen) else seen.home, units)
+
+
+def readable(core: App, who: Staff, unit: str, what: str) -> None:
+    """403 with a Vietnamese message when ``what`` belongs to a unit the account may not read (another
+    commune's item asked for by its address)."""
+    if not who.scope.reads(unit):
+        raise HTTPException(403, f"{what[:1].upper()}{what[1:]} thuộc đơn vị khác; tài khoản của bạn chỉ xem được "
+                                 f"việc của {scope.names(core.config, who.scope.readable)}.")
 
 
 async def form(request: Request, who: Staff) -> dict[str, Any]:

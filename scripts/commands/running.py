@@ -74,18 +74,50 @@ def _manager(app: App, user: str | None) -> str:
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(["editor", "approver", "admin"]),
               help="editor: soạn; approver: soạn và duyệt bài của người khác; admin: toàn quyền.")
+@click.option("--unit", help="Đơn vị của tài khoản (mặc định: đơn vị mặc định); tài khoản tỉnh xem được các xã.")
 @click.option("--password-stdin", "from_stdin", is_flag=True, help="Đọc mật khẩu từ đầu vào chuẩn (một dòng).")
 @with_app()
-def user_add(app: App, user: str | None, name: str, role: str, from_stdin: bool) -> None:
+def user_add(app: App, user: str | None, name: str, role: str, unit: str | None, from_stdin: bool) -> None:
     """Tạo tài khoản; mật khẩu được hỏi (không hiện khi gõ) hoặc đọc từ đầu vào chuẩn."""
     from scheduler import users
     from scheduler.db import write_session
 
     actor = _manager(app, user)
+    unit = _managed_unit(app, actor, unit)
     password = _password(from_stdin)
     with write_session(app.ready_engine()) as session:
-        added = users.add_user(session, name=name, role=role, password=password, actor=actor, now=app.now())
-    click.echo(f"Đã tạo tài khoản {added.name} ({role}).")
+        added = users.add_user(session, name=name, role=role, password=password, unit=unit, actor=actor,
+                               now=app.now())
+    click.echo(f"Đã tạo tài khoản {added.name} ({role}, {app.config.units[unit].name}).")
+
+
+@user_group.command("unit")
+@click.argument("name")
+@click.argument("unit")
+@with_app()
+def user_unit(app: App, user: str | None, name: str, unit: str) -> None:
+    """Chuyển một tài khoản sang đơn vị khác; các phiên đăng nhập của nó kết thúc ngay."""
+    from scheduler import users
+    from scheduler.db import write_session
+
+    actor = _manager(app, user)
+    unit = _managed_unit(app, actor, unit)
+    with write_session(app.ready_engine()) as session:
+        changed = users.set_unit(session, name=name, unit=unit, actor=actor, now=app.now())
+    click.echo(f"Đã chuyển tài khoản {changed.name} sang {app.config.units[unit].name}.")
+
+
+def _managed_unit(app: App, actor: str, unit: str | None) -> str:
+    """The unit an admin gives an account: one the admin's own account reads (a province admin makes its
+    communes' accounts, a commune admin only its own)."""
+    from scheduler import scope
+    from scheduler.db import read_session
+    from scheduler.models import User
+
+    with read_session(app.ready_engine()) as session:
+        account = session.get(User, actor)
+        seen = scope.of_user(app.config, account) if account else scope.everything(app.config)
+    return seen.pick(app.config, unit)
 
 
 @user_group.command("list")
@@ -100,7 +132,7 @@ def user_list(app: App, user: str | None, as_json: bool) -> None:
         rows = users.list_users(session, app.now())
     shown = [{**row, "role": labels.ROLE[row["role"]], "active": "hoạt động" if row["active"] else "đã khóa",
               "created": show_vn(row["created"], time=False)} for row in rows]
-    emit(rows if as_json else shown, ["name", "role", "active", "sessions", "created"],
+    emit(rows if as_json else shown, ["name", "role", "unit", "active", "sessions", "created"],
          fmt="json" if as_json else "table", empty="Chưa có tài khoản nào; tạo bằng: cchc user add TÊN --role admin")
 
 

@@ -38,18 +38,22 @@ def admin_only(core: App, request: Request) -> Staff:
 def users_page(request: Request, core: CoreDep, note: str = "") -> HTMLResponse:
     who = admin_only(core, request)
     with read_session(core.ready_engine()) as session:
-        rows = users.list_users(session, core.now())
-    return page(request, "users.html", who, rows=rows, note=note)
+        rows = [row for row in users.list_users(session, core.now()) if who.scope.reads(row["unit"] or "")]
+    names = dict(who.units)
+    return page(request, "users.html", who, rows=[{**row, "unit_name": names[row["unit"]]} for row in rows],
+                note=note)
 
 
 @router.post("/users", include_in_schema=False)
 async def user_add(request: Request, core: CoreDep) -> Response:
     who = admin_only(core, request)
     values = await form(request, who)
+    unit = who.scope.pick(core.config, str(values.get("unit") or ""), "Đơn vị")
     with write_session(core.ready_engine()) as session:
         added = users.add_user(session, name=str(values.get("name") or ""), role=str(values.get("role") or ""),
-                               password=str(values.get("password") or ""), actor=who.user.name, now=core.now())
-    return back("/users", f"Đã tạo tài khoản {added.name}.")
+                               password=str(values.get("password") or ""), unit=unit, actor=who.user.name,
+                               now=core.now())
+    return back("/users", f"Đã tạo tài khoản {added.name} ({core.config.units[unit].name}).")
 
 
 @router.post("/users/{name}/{action}", include_in_schema=False)
@@ -58,6 +62,10 @@ async def user_change(request: Request, core: CoreDep, name: str, action: str) -
     values = await form(request, who)
     actor, now = who.user.name, core.now()
     with write_session(core.ready_engine()) as session:
+        target = users.get_user(session, name)
+        if not who.scope.reads(target.unit_id or ""):
+            raise HTTPException(403, f"Tài khoản {target.name} thuộc đơn vị khác; bạn chỉ quản lý tài khoản của "
+                                     "đơn vị mình và các đơn vị trực thuộc.")
         if action in ("disable", "enable"):
             changed = users.set_active(session, name=name, active=action == "enable", actor=actor, now=now)
             note = f"Đã {'mở khóa' if changed.active else 'khóa'} tài khoản {changed.name}."

@@ -29,6 +29,7 @@ from scheduler.web.deps import (
     back,
     form,
     page,
+    readable,
     staff,
 )
 
@@ -41,7 +42,7 @@ def announcement_list(request: Request, core: CoreDep, status: str | None = None
     if status and status not in STATUS_TEXT:
         raise InputError("Trạng thái", "hãy chọn trạng thái trong danh sách")
     with read_session(core.ready_engine()) as session:
-        rows = queries.announcements(session, status=status or None)
+        rows = queries.announcements(session, status=status or None, unit=who.unit)
     return page(request, "announcements.html", who, rows=rows, status=status or "", note=note)
 
 
@@ -49,7 +50,7 @@ def announcement_list(request: Request, core: CoreDep, status: str | None = None
 def approvals(request: Request, core: CoreDep, note: str = "") -> HTMLResponse:
     who = staff(request)
     with read_session(core.ready_engine()) as session:
-        rows = queries.announcements(session, status="submitted")
+        rows = queries.announcements(session, status="submitted", unit=who.unit)
     return page(request, "announcements.html", who, rows=rows, status="submitted", note=note, approvals=True)
 
 
@@ -62,8 +63,7 @@ def new_announcement(request: Request, core: CoreDep) -> HTMLResponse:
 @router.get("/announcements/{announcement_id}/edit", response_class=HTMLResponse, include_in_schema=False)
 def edit_announcement(request: Request, core: CoreDep, announcement_id: RowId) -> HTMLResponse:
     who = staff(request)
-    with read_session(core.ready_engine()) as session:
-        detail = queries.announcement(session, announcement_id)
+    detail = read_announcement(core, request, who, announcement_id)
     if detail["status"] == "cancelled":
         raise HTTPException(409, f"Thông báo {detail['ref']} đã bị hủy, không sửa được; hãy soạn thông báo mới.")
     return compose_page(core, request, who, forms.form_values(detail), ann=detail)
@@ -71,7 +71,7 @@ def edit_announcement(request: Request, core: CoreDep, announcement_id: RowId) -
 
 def compose_page(core: App, request: Request, who: Staff, values: dict[str, Any], *, ann: dict | None = None,
                  error: str | None = None) -> HTMLResponse:
-    config, unit = core.config, core.config.default_unit
+    config, unit = core.config, who.unit
     plan = next((p for p in config.plans.values() if p.unit == unit), None)
     return page(request, "compose.html", who, code=400 if error else 200, values=values, ann=ann, error=error,
                 topics={code: t.text for code, t in plan.topics.items()} if plan else {},
@@ -128,11 +128,13 @@ def store(core: App, who: Staff, announcement_id: int | None, values: dict[str, 
     actor, now = who.user.name, core.now()
     with write_session(core.ready_engine()) as session:
         if announcement_id is None:
-            ann = announcements.create(session, config=core.config, draft=forms.draft_from(values),
-                                       author=actor, now=now)
+            draft = forms.draft_from(values)
+            draft.unit = who.unit
+            ann = announcements.create(session, config=core.config, draft=draft, author=actor, now=now)
             notes = [f"Đã lưu thông báo {ann.ref_code}."]
         else:
             ann = announcements.get(session, announcement_id)
+            readable(core, who, ann.unit_id, f"thông báo {ann.ref_code}")
             changes = announcements.edit(session, config=core.config, ann=ann,
                                          draft=forms.draft_from(values, ann), actor=actor, now=now)
             notes = [f"Đã lưu thay đổi của {ann.ref_code}."] + [f"{n[:1].upper()}{n[1:]}." for n in changes]
@@ -170,8 +172,8 @@ def _translation(core: App, session, ann: Announcement, lang: str, values: dict[
 @router.get("/announcements/{announcement_id}", response_class=HTMLResponse, include_in_schema=False)
 def announcement_page(request: Request, core: CoreDep, announcement_id: RowId, note: str = "") -> HTMLResponse:
     who = staff(request)
+    detail = read_announcement(core, request, who, announcement_id)
     with read_session(core.ready_engine()) as session:
-        detail = queries.announcement(session, announcement_id)
         posts: dict[str, Any] = {}  # one post (or why there is none) per language, for every channel
         for lang in detail["languages"]:
             try:
@@ -181,6 +183,14 @@ def announcement_page(request: Request, core: CoreDep, announcement_id: RowId, n
     listen = detail["languages"] if loudspeaker_of(core, detail["channels"]) else []
     return page(request, "announcement.html", who, a=detail, previews=previews(core, posts, detail["channels"]),
                 listen=listen, note=note)
+
+
+def read_announcement(core: App, request: Request, who: Staff, announcement_id: int) -> dict[str, Any]:
+    """The announcement as pages show it, after checking the account may read its unit (403 otherwise)."""
+    with read_session(core.ready_engine()) as session:
+        detail = queries.announcement(session, announcement_id)
+    readable(core, who, detail["unit"], f"thông báo {detail['ref']}")
+    return detail
 
 
 def loudspeaker_of(core: App, names: list[str]) -> str | None:
@@ -214,7 +224,7 @@ async def api_preview(request: Request, core: CoreDep) -> dict[str, Any]:
     as the compose page sends them; ``X-CSRF-Token`` header)."""
     who = staff(request)
     values = await form(request, who)
-    unit = core.config.default_unit
+    unit = who.unit
     chosen = [values.get("channels")] if isinstance(values.get("channels"), str) else values.get("channels") or []
     names = [n for n in core.config.expand_channels([c for c in chosen if c in core.config.channels
                                                      or c in core.config.groups], unit)
@@ -241,11 +251,11 @@ def listen(request: Request, core: CoreDep, announcement_id: RowId, lang: str) -
     """The announcement in ``lang`` as the loudspeaker will play it (voice or recording, levelled), as MP3."""
     from channels.loudspeaker.tts import NoVoice
 
-    staff(request)
+    who = staff(request)
     if lang not in LANG_TEXT:
         raise HTTPException(404, "Không có tiếng này.")
+    detail = read_announcement(core, request, who, announcement_id)
     with read_session(core.ready_engine()) as session:
-        detail = queries.announcement(session, announcement_id)
         text, recording = queries.spoken_version(session, announcement_id, lang)
     name = loudspeaker_of(core, detail["channels"]) or core.loudspeaker()
     folder = core.settings.data_dir / "cache" / "listen"
@@ -281,6 +291,7 @@ def act_on(core: App, who: Staff, announcement_id: int, action: str, reason: str
     actor, now = who.user.name, core.now()
     with write_session(core.ready_engine()) as session:
         ann = announcements.get(session, announcement_id)
+        readable(core, who, ann.unit_id, f"thông báo {ann.ref_code}")
         if action == "submit":
             announcements.submit(session, ann=ann, actor=actor, now=now)
             return "Đã gửi duyệt."

@@ -33,34 +33,36 @@ router = APIRouter()
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def dashboard(request: Request, core: CoreDep) -> HTMLResponse:
     who = staff(request)
-    return page(request, "dashboard.html", who, **overview(core))
+    return page(request, "dashboard.html", who, **overview(core, who.unit))
 
 
-def overview(core: App) -> dict[str, Any]:
+def overview(core: App, unit: str) -> dict[str, Any]:
+    """What the dashboard shows of ``unit``: its schedule, slots, quotas and what needs a person."""
     from scheduler.compliance import evaluate
 
     now = core.now()
     day = now.astimezone(LOCAL_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
-    unit = core.config.default_unit
-    loudspeakers = [n for n, ch in core.config.channels_of(unit).items() if ch.slotted]
+    own = core.config.channels_of(unit)
+    loudspeakers = [n for n, ch in own.items() if ch.slotted]
     with read_session(core.ready_engine()) as session:
         today = queries.schedule(session, since=day, until=day + timedelta(days=1), unit=unit)
-        slots = queries.as_run(session, since=day, until=day + timedelta(days=1))
+        slots = queries.as_run(session, since=day, until=day + timedelta(days=1), channels=loudspeakers)
         try:
             quotas = [evaluate(session, core.config, unit=unit, span=span_at(kind, now), now=now)
                       for kind in ("month", "quarter")]
             plan_problem = None
         except CchcError as exc:  # e.g. no plan for this year yet: the rest of the page still matters
             quotas, plan_problem = [], forms.message(exc)
-        attention = session.exec(select(Delivery).where(col(Delivery.state).in_(ATTENTION))
+        attention = session.exec(select(Delivery).where(col(Delivery.state).in_(ATTENTION),
+                                                        col(Delivery.channel_id).in_(list(own)))
                                  .order_by(col(Delivery.state) != S.NEEDS_PERSON, col(Delivery.due_at).desc())
                                  .limit(50)).all()
-        held = holds(session, now)
+        held = [h for h in holds(session, now) if h.channel in own]
         beat = session.get(ServiceState, "heartbeat")
-        unrecorded = queries.missing_recordings(session, core.config)
-        tokens = queries.expiring_tokens(session, now, token_warnings(core))
+        unrecorded = queries.missing_recordings(session, core.config, unit)
+        tokens = queries.expiring_tokens(session, now, {n: d for n, d in token_warnings(core).items() if n in own})
         waiting = session.exec(select(func.count()).select_from(Announcement).where(
-            Announcement.status == AnnouncementStatus.SUBMITTED)).one()
+            Announcement.status == AnnouncementStatus.SUBMITTED, Announcement.unit_id == unit)).one()
     return {
         "unit": core.config.units[unit].name, "today": today, "slots": slots,
         "loudspeaker_today": [r for r in today if r["channel"] in loudspeakers],

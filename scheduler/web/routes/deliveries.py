@@ -32,14 +32,16 @@ from scheduler.web.deps import (
 router = APIRouter()
 
 
-def log_filters(core: App, channel: str, state: str, lang: str, since: str, until: str) -> dict[str, Any]:
-    if channel and channel not in core.config.channels:
-        raise InputError("Kênh", f"không có kênh '{channel[:60]}'")
+def log_filters(core: App, unit: str, channel: str, state: str, lang: str, since: str, until: str) -> dict[str, Any]:
+    """The delivery log's filters, on ``unit``'s channels only."""
+    own = sorted(core.config.channels_of(unit))
+    if channel and channel not in own:
+        raise InputError("Kênh", f"{core.config.units[unit].name} không có kênh '{channel[:60]}'")
     if state and state not in set(S):
         raise InputError("Trạng thái", "hãy chọn trạng thái trong danh sách")
     if lang and lang not in LANG_TEXT:
         raise InputError("Tiếng", "hãy chọn tiếng Việt, tiếng Thái hoặc tiếng Mông")
-    return {"channel": channel or None, "status": state or None, "lang": lang or None,
+    return {"channel": channel or None, "channels": own, "status": state or None, "lang": lang or None,
             "since": local_midnight(parse_local_date(since, "Từ ngày")) if since else None,
             "until": local_midnight(parse_local_date(until, "Đến ngày") + timedelta(days=1)) if until else None}
 
@@ -48,7 +50,7 @@ def log_filters(core: App, channel: str, state: str, lang: str, since: str, unti
 def delivery_log(request: Request, core: CoreDep, channel: str = "", state: str = "", lang: str = "", since: str = "",
                  until: str = "", page_no: PageNo = 1) -> HTMLResponse:
     who = staff(request)
-    filters = log_filters(core, channel, state, lang, since, until)
+    filters = log_filters(core, who.unit, channel, state, lang, since, until)
     page_no = max(1, page_no)
     with read_session(core.ready_engine()) as session:
         total = queries.log_count(session, **filters)
@@ -57,15 +59,15 @@ def delivery_log(request: Request, core: CoreDep, channel: str = "", state: str 
     query = {"channel": channel, "state": state, "lang": lang, "since": since, "until": until}
     return page(request, "deliveries.html", who, rows=rows, total=total, page_no=page_no,
                 pages=max(1, -(-total // PAGE_SIZE)), query=query, query_text=urlencode(query),
-                channels=sorted(core.config.channels))
+                channels=filters["channels"])
 
 
 @router.get("/deliveries.csv", include_in_schema=False)
 def delivery_csv(request: Request, core: CoreDep, channel: str = "", state: str = "", lang: str = "", since: str = "",
                  until: str = "") -> Response:
-    staff(request)
+    who = staff(request)
     with read_session(core.ready_engine()) as session:
-        rows = queries.log_rows(session, **log_filters(core, channel, state, lang, since, until))
+        rows = queries.log_rows(session, **log_filters(core, who.unit, channel, state, lang, since, until))
     columns = ["time", "ref", "channel", "lang", "origin", "due", "action", "outcome", "http", "ms", "state",
                "remote_id", "url", "message"]
     return Response("\ufeff" + csv_text(labels.readable(rows, columns), columns, labels.COLUMN),

@@ -15,6 +15,7 @@ from scheduler.web.deps import (
     FONT_DIR,
     FONTS,
     LOGIN_COOKIE,
+    UNIT_COOKIE,
     CoreDep,
     form,
     is_https,
@@ -77,4 +78,17 @@ async def logout(request: Request, core: CoreDep) -> Response:
         users.log_out(session, request.cookies.get(COOKIE), core.now())
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
+    response.delete_cookie(UNIT_COOKIE)
+    return response
+
+
+@router.post("/unit", include_in_schema=False)
+async def choose_unit(request: Request, core: CoreDep) -> Response:
+    """A province user chooses the unit the pages show (the header's list): one the account may read."""
+    who = staff(request)
+    values = await form(request, who)
+    unit = who.scope.pick(core.config, str(values.get("unit") or ""), "Đơn vị")
+    response = RedirectResponse(local_path(str(values.get("next") or "/")), status_code=303)
+    response.set_cookie(UNIT_COOKIE, unit, httponly=True, samesite="strict", secure=is_https(request),
+                        max_age=users.SESSION_HOURS * 3600)
     return response

@@ -54,8 +54,7 @@ def calendar(request: Request, core: CoreDep, view: str = "week", day: str = "")
         before, after = start - timedelta(days=7), end
         heading = f"Tuần {start:%d/%m} – {end - timedelta(days=1):%d/%m/%Y}"
     with read_session(core.ready_engine()) as session:
-        by_day = queries.calendar(session, since=local_midnight(start), until=local_midnight(end),
-                                  unit=core.config.default_unit)
+        by_day = queries.calendar(session, since=local_midnight(start), until=local_midnight(end), unit=who.unit)
     days = [start + timedelta(days=n) for n in range((end - start).days)]
     return page(request, "calendar.html", who, view=view, heading=heading, days=days, by_day=by_day,
                 today=today, month=shown.month if view == "month" else None, before=before.isoformat(),
@@ -73,8 +72,7 @@ def reports_page(request: Request, core: CoreDep) -> HTMLResponse:
             span = span_of(kind, day)
             options.append((span.label, span.title[:1].upper() + span.title[1:]))
             day = span.start - timedelta(days=1)
-    return page(request, "reports.html", who, options=options, unit=core.config.units[
-        core.config.default_unit].name)
+    return page(request, "reports.html", who, options=options, unit=core.config.units[who.unit].name)
 
 
 @router.get("/reports/download", include_in_schema=False)
@@ -82,11 +80,11 @@ def report_download(request: Request, core: CoreDep, period: str, fmt: str = "do
     """The report to the Department of Home Affairs for ``period``, as the CLI's ``cchc report`` writes it."""
     from scheduler import report as reports
 
-    staff(request)
+    who = staff(request)
     if fmt not in ("docx", "xlsx"):
         raise HTTPException(400, "Hãy chọn định dạng DOCX (Word) hoặc XLSX (Excel).")
     span = parse_period(period)
-    unit = core.config.default_unit
+    unit = who.unit
     with read_session(core.ready_engine()) as session:
         data = reports.gather(session, core.config, unit=unit, span=span, now=core.now())
     name = f"bao-cao-cchc-{unit}-{span.label}.{fmt}"
@@ -107,14 +105,15 @@ def channels_page(request: Request, core: CoreDep, note: str = "") -> HTMLRespon
         health = queries.channel_health(session, since=now - timedelta(days=7))
         held = {h.channel: h for h in holds(session, now)}
         tokens = {t["channel"]: t for t in queries.expiring_tokens(session, now, token_warnings(core))}
-        loudspeakers = [n for n, ch in core.config.channels.items() if ch.slotted]
+        own = core.config.channels_of(who.unit)
+        loudspeakers = [n for n, ch in own.items() if ch.slotted]
         sounds = station.overview(session, core.config, loudspeakers)
     rows = [{"name": name, "title": ch.title, "kind": ch.kind, "unit": core.config.units[ch.unit].name,
              "mode": ch.mode, "enabled": ch.enabled, "languages": ch.languages,
              "ahead": ch.send_ahead_minutes, "held": held[name].reason if name in held else None,
              "held_until": show_vn(held[name].until) if name in held and held[name].until else None,
              "token": tokens.get(name), **health.get(name, {"counts": {}})}
-            for name, ch in core.config.channels.items()]
+            for name, ch in own.items()]
     return page(request, "channels.html", who, rows=rows, sounds=sounds, note=note,
                 titles={n: core.config.channels[n].title for n in loudspeakers},
                 audio_types=",".join(forms.AUDIO_TYPES))

@@ -55,3 +55,9 @@ document.querySelectorAll("[data-count]").forEach(function (field) {
   form.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(refresh, 100); });
   refresh();
 })();
+
+// The header's unit list (province users): choosing a unit shows it at once; the button stays for
+// browsers without scripts.
+document.querySelectorAll("select[data-submit-on-change]").forEach(function (select) {
+  select.addEventListener("change", function () { select.form.submit(); });
+});
