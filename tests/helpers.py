@@ -55,6 +55,23 @@ def set_channel(config_dir: Path, name: str, *, mode: str | None = None, send_ah
     path.write_text(text[:start] + "\n".join(lines + kept) + text[end:] + tables, encoding="utf-8")
 
 
+def add_commune(config_dir: Path, unit: str = "it-ong", name: str = "Xã Ít Ong", prefix: str = "IO") -> None:
+    """A second commune of the province in a copied config, with a website and a loudspeaker of its own."""
+    with (config_dir / "units.toml").open("a", encoding="utf-8") as units:
+        units.write(f'\n[units.{unit}]\nname = "{name}"\nlevel = "commune"\nparent = "son-la"\n'
+                    f'ref_prefix = "{prefix}"\nstation_name = "Đài truyền thanh {name.lower()}"\n'
+                    'slots = ["06:30", "17:30"]\n')
+    with (config_dir / "channels.toml").open("a", encoding="utf-8") as channels:
+        channels.write(f'\n[channels.{unit}-website]\nunit = "{unit}"\nkind = "website"\n'
+                       f'title = "Trang thông tin điện tử {name.lower()}"\n\n[channels.{unit}-website.settings]\n'
+                       f'site_title = "Trang thông tin điện tử {name.lower()}"\n'
+                       f'base_url = "http://127.0.0.1:8080/{unit}-website/"\n'
+                       f'\n[channels.{unit}-loa]\nunit = "{unit}"\nkind = "loudspeaker"\n'
+                       f'title = "Hệ thống truyền thanh {name.lower()}"\nlanguages = ["vi"]\ngrace_minutes = 30\n'
+                       f'\n[channels.{unit}-loa.settings]\nslots = ["06:30", "17:30"]\n'
+                       f'station_id = "Đây là Đài truyền thanh {name.lower()}."\noutro = "Hết chương trình."\n')
+
+
 def queue(app, *, author: str = "lan", at: datetime | None = None, **fields: Any) -> Announcement:
     fields.setdefault("title", "Thông báo lịch tiếp công dân")
     fields.setdefault("body", "UBND xã Mường La thông báo lịch tiếp công dân tháng 9/2025.")

@@ -31,12 +31,12 @@ def csrf_of(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
-def logged_in(app, name: str) -> tuple[TestClient, str]:
+def logged_in(app, name: str, password: str | None = None) -> tuple[TestClient, str]:
     """A browser logged in as ``name``, and the CSRF token its forms carry."""
     browser = client(app)
     form = browser.get("/login")
-    answer = browser.post("/login", data={"csrf": csrf_of(form.text), "name": name, "password": PASSWORDS[name],
-                                          "next": "/"})
+    answer = browser.post("/login", data={"csrf": csrf_of(form.text), "name": name,
+                                          "password": password or PASSWORDS[name], "next": "/"})
     assert answer.status_code == 303, answer.text
     return browser, csrf_of(browser.get("/").text)
 

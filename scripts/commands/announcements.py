@@ -20,6 +20,7 @@ from scripts.commands.common import (
     Commands,
     fmt_option,
     need_user,
+    unit_for,
     with_app,
 )
 from scripts.output import emit, table, to_json
@@ -86,6 +87,7 @@ def queue(app: App, user: str | None, submit_now: bool, **fields: Any) -> None:
     from scheduler import announcements
     from scheduler.db import write_session
     author = need_user(app, user, "queue")
+    fields["unit"] = unit_for(app, author, fields.get("unit"))
     draft = _draft(**fields)
     with write_session(app.ready_engine()) as session:
         ann = announcements.create(session, config=app.config, draft=draft, author=author, now=app.now())
@@ -233,6 +235,7 @@ def list_(app: App, user: str | None, status: str | None, unit: str | None, as_j
     """Danh sách thông báo."""
     from scheduler import queries
     from scheduler.db import read_session
+    unit = unit_for(app, user, unit, every=True)
     with read_session(app.ready_engine()) as session:
         rows = queries.announcements(session, status=status, unit=unit)
     emit(rows, ANNOUNCEMENT_COLUMNS, fmt="json" if as_json else "table", empty="Chưa có thông báo nào.")
@@ -248,6 +251,7 @@ def show_cmd(app: App, user: str | None, announcement_id: int, as_json: bool) ->
     from scheduler.db import read_session
     with read_session(app.ready_engine()) as session:
         data = queries.announcement(session, announcement_id)
+    unit_for(app, user, data["unit"])  # run as an account (--user): only an item of a unit it reads
     if as_json:
         click.echo(to_json(data))
         return
@@ -281,6 +285,7 @@ def schedule(app: App, user: str | None, days: int, unit: str | None, as_json: b
     from scheduler import queries
     from scheduler.db import read_session
     now = app.now()
+    unit = unit_for(app, user, unit, every=True)
     with read_session(app.ready_engine()) as session:
         rows = queries.schedule(session, since=now, until=now + timedelta(days=days), unit=unit)
     emit(rows, SCHEDULE_COLUMNS, fmt="json" if as_json else "table",

@@ -197,6 +197,25 @@ def need_user(app: App, user: str | None, action: str) -> str:
         return users.acting(session, user, action)
 
 
+def unit_for(app: App, user: str | None, unit: str | None, *, every: bool = False) -> str | None:
+    """The unit a command works on: ``--unit``, else the acting account's own unit, else the default unit
+    (None with ``every``: a listing of all units). Once accounts exist, a command run as an account
+    (``--user``) reads only the units that account may read (``scheduler.scope``)."""
+    from scheduler import scope
+    from scheduler.db import read_session
+    from scheduler.models import User
+
+    account = None
+    if user:
+        with read_session(app.ready_engine()) as session:
+            account = session.get(User, user.strip().lower())
+    if account is not None:
+        return scope.of_user(app.config, account).pick(app.config, unit)
+    if unit:
+        return scope.everything(app.config).pick(app.config, unit)
+    return None if every else app.config.default_unit
+
+
 def fmt_option(func: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="In ra dạng JSON.")(func)
 

@@ -15,6 +15,7 @@ from scheduler.periods import Span, parse_period, span_at
 from scripts.commands.common import (
     Commands,
     fmt_option,
+    unit_for,
     with_app,
 )
 from scripts.output import table, to_json
@@ -46,7 +47,7 @@ def compliance(app: App, user: str | None, period_text: str | None, unit: str | 
 
     span = _period(app, period_text)
     with read_session(app.ready_engine()) as session:
-        result = evaluate(session, app.config, unit=unit or app.config.default_unit, span=span, now=app.now())
+        result = evaluate(session, app.config, unit=unit_for(app, user, unit), span=span, now=app.now())
     if as_json:
         click.echo(to_json(result.as_dict()))
         return
@@ -79,7 +80,7 @@ def simulate(app: App, user: str | None, first_text: str, last_text: str, unit: 
     first, last = parse_local_date(first_text, "--from"), parse_local_date(last_text, "--to")
     if "CCHC_LOG_LEVEL" not in os.environ:  # what happens on the virtual clock is reported below, not logged
         logging.getLogger().setLevel(logging.ERROR)
-    result = run_simulation(app.ready_engine(), app.config, unit=unit or app.config.default_unit,
+    result = run_simulation(app.ready_engine(), app.config, unit=unit_for(app, user, unit),
                             first=first, last=last)
     if as_json:
         click.echo(to_json({**result.compliance.as_dict(), "sent": result.sent, "filled": result.filled,
@@ -110,7 +111,7 @@ def report(app: App, user: str | None, period_text: str, fmt: str, out: Path | N
     from scheduler.db import read_session
 
     span = parse_period(period_text)
-    unit = unit or app.config.default_unit
+    unit = unit_for(app, user, unit)
     if out is not None and out.suffix.lower() != f".{fmt}":
         raise InputError("--out", f"tệp '{out.name}' không có đuôi .{fmt}; hãy đặt tên như bao-cao-{span.label}.{fmt}")
     with read_session(app.ready_engine()) as session:

@@ -14,6 +14,7 @@ from scripts.commands.common import (
     CchcGroup,
     Commands,
     fmt_option,
+    unit_for,
     with_app,
 )
 
@@ -150,7 +151,7 @@ def plan_show(app: App, user: str | None, unit: str | None, as_json: bool) -> No
     """Xem kế hoạch của đơn vị: các nội dung (mục a, b, ...) và chỉ tiêu."""
     from scheduler import queries
     from scheduler.db import read_session
-    unit = unit or app.config.default_unit
+    unit = unit_for(app, user, unit)
     with read_session(app.ready_engine()) as session:
         plans = queries.plan(session, unit)
     if not plans:
