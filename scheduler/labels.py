@@ -75,7 +75,7 @@ COLUMN = {
     "delay_s": "trễ (giây)", "length": "thời lượng", "played": "đã phát", "engine": "giọng đọc",
     "target": "chỉ tiêu", "clause": "điều khoản", "period": "kỳ", "minimum": "tối thiểu",
     "scheduled": "đã lên lịch", "filled": "tự xếp", "needed": "còn thiếu", "status_text": "đánh giá",
-    "warn": "cảnh báo", "unit": "đơn vị",
+    "warn": "cảnh báo", "unit": "đơn vị", "code": "mã", "level": "cấp", "parent": "cấp trên", "slots": "khung giờ",
     "to": "gửi tới", "notice": "loại thư", "mail": "trạng thái", "tries": "lần gửi",
 }
 # The values staff read in those columns, by column (codes not listed stay as they are).

@@ -242,3 +242,48 @@ def plan_import(app: App, user: str | None, file: Path, unit: str | None, plan_i
     if out is not None:
         click.echo(f"Đã ghi {out}. Hãy đọc lại với văn bản gốc, đặt vào config/plans/ rồi chạy: cchc config check",
                    err=True)
+
+
+@cli.group("unit", cls=CchcGroup)
+def unit_group() -> None:
+    """Đơn vị: tỉnh và các xã, phường trực thuộc."""
+
+
+@unit_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Chỉ kiểm tra và cho biết sẽ thay đổi gì, không ghi.")
+@with_app(writes=False)
+def unit_import(app: App, user: str | None, file: Path, dry_run: bool) -> None:
+    """Thêm hoặc cập nhật nhiều đơn vị từ tệp CSV (code, name, level, parent, slots, station_name) cùng kênh
+    mặc định của mỗi xã (trang thông tin điện tử, hệ thống truyền thanh)."""
+    from scheduler import catalog, unit_import
+    from scheduler.config import load_config
+    from scheduler.db import write_session
+
+    rows = unit_import.read_rows(read_text_file(file, "FILE"), app.config)
+    if dry_run:
+        known = sum(row.code in app.config.units for row in rows)
+        click.echo(f"Tệp hợp lệ: {len(rows)} đơn vị ({len(rows) - known} mới, {known} đã có); chưa ghi gì.")
+        return
+    app.refuse_trial_time()
+    changes = unit_import.apply(app.settings.config_dir, rows, app.config)
+    with write_session(app.ready_engine()) as session:
+        catalog.sync(session, load_config(app.settings.config_dir))
+    for line in changes:
+        click.echo(f"  {line}")
+    click.echo(f"Đã nhập {len(rows)} đơn vị từ {file.name}: {len(changes)} thay đổi trong config/units.toml và "
+               "config/channels.toml; dịch vụ đang chạy dùng cấu hình mới sau khi khởi động lại.")
+
+
+@unit_group.command("list")
+@fmt_option
+@with_app(writes=False)
+def unit_list(app: App, user: str | None, as_json: bool) -> None:
+    """Các đơn vị trong cấu hình: cấp, đơn vị cấp trên, khung giờ phát, số kênh."""
+    from scripts.output import emit
+
+    rows = [{"code": uid, "name": u.name, "level": "tỉnh" if u.level == "province" else "xã",
+             "parent": u.parent or "", "slots": ", ".join(u.slots), "channels": len(app.config.channels_of(uid))}
+            for uid, u in app.config.units.items()]
+    emit(rows, ["code", "name", "level", "parent", "slots", "channels"], fmt="json" if as_json else "table",
+         empty="Chưa có đơn vị nào trong config/units.toml.")
