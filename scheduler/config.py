@@ -283,8 +283,8 @@ class Config:
 
     def in_category(self, category: str, unit: str | None = None) -> list[str]:
         """The channels of ``category`` (of ``unit``, when given), enabled or not, in config order."""
-        return [name for name, ch in self.channels.items()
-                if ch.category == category and (unit is None or ch.unit == unit)]
+        return [name for name, ch in self.channels.items()  # the unit first: a category loads its class
+                if (unit is None or ch.unit == unit) and ch.category == category]
 
 
 def load_config(directory: Path) -> Config:

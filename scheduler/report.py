@@ -15,16 +15,20 @@ from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, func, select
 
 from channels.languages import LANGUAGE_NAMES
 from scheduler.clock import show_vn
-from scheduler.compliance import STATUS_TEXT, Compliance, evaluate
+from scheduler.compliance import STATUS_TEXT, Compliance, Status, evaluate
 from scheduler.config import Config
 from scheduler.models import Announcement, AsRun, AsRunStatus, Delivery, DeliveryState
 from scheduler.periods import Span
 from scheduler.text import spreadsheet_cell
+
+if TYPE_CHECKING:
+    from scheduler.province import ProvinceView
 
 FORMATS = ("docx", "xlsx", "csv")
 FAILED_STATES = (DeliveryState.FAILED, DeliveryState.EXPIRED)
@@ -46,6 +50,7 @@ class Report:
     problems: list[dict] = field(default_factory=list)
     problem_total: int = 0
     items: list[dict] = field(default_factory=list)
+    communes: ProvinceView | None = None  # a province's report rolls up its communes (``scheduler.province``)
 
     @property
     def title(self) -> str:
@@ -121,6 +126,10 @@ def gather(session: Session, config: Config, *, unit: str, span: Span, now: date
     report.problem_total = sum(c[2] for c in per.values())
     _problems(session, report, names, lo, hi, channels)
     _items(session, report, names, lo, hi, channels)
+    if info.level == "province":
+        from scheduler import province
+
+        report.communes = province.gather(session, config, province=unit, span=span, now=now)
     return report
 
 
@@ -203,7 +212,35 @@ def tables(report: Report) -> list[tuple[str, str, list[str], list[list]]]:
         ("Danh sách tin, bài đã phát, đăng", "6. Danh sách tin, bài", ITEM_HEADERS,
          [[i["no"], i["ref"], i["title"], i["topics"], i["channels"], i["langs"], i["count"], i["first"]]
           for i in report.items]),
+        *_roll_up(report.communes),
     ]
+
+
+MISSED_TITLE = "Các xã chưa đạt chỉ tiêu hoặc chưa có kế hoạch"
+COMMUNE_HEADERS = ["STT", "Đơn vị", "Đã thực hiện", "Yêu cầu", "Số kỳ đạt", "Đánh giá"]
+
+
+def _roll_up(view: ProvinceView | None) -> list[tuple[str, str, list[str], list[list]]]:
+    """A province's report: a table per target with each commune's result and the totals, then the
+    communes that missed a target (none for a commune's report)."""
+    if view is None:
+        return []
+    sections = []
+    for number, (key, description) in enumerate(view.targets.items(), start=1):
+        rows = [[n, c.name, c.cells[key].delivered, c.cells[key].required,
+                 f"{c.cells[key].periods_met}/{c.cells[key].periods}", c.cells[key].text]
+                for n, c in enumerate((c for c in view.sorted("name") if key in c.cells), start=1)]
+        counts = view.totals(key)
+        summary = "; ".join(f"{STATUS_TEXT[s]}: {counts[s]}" for s in STATUS_TEXT if counts.get(s))
+        rows.append(["", f"Cộng {len(rows)} đơn vị ({summary})", sum(r[2] for r in rows), sum(r[3] for r in rows),
+                     "", ""])
+        sections.append((f"Kết quả của các xã: {description}", f"Xã {number}. {key}"[:31], COMMUNE_HEADERS, rows))
+    missed = [[c.name, ", ".join(view.targets[k] for k, cell in c.cells.items() if cell.status == Status.MISSED)]
+              for c in view.sorted("name") if c.count(Status.MISSED)]
+    missed += [[c.name, c.problem] for c in view.sorted("name") if c.problem]
+    sections.append((MISSED_TITLE, "Xã chưa đạt", ["Đơn vị", "Chỉ tiêu chưa đạt"],
+                     missed))
+    return sections
 
 
 def write(report: Report, fmt: str, out: Path) -> Path:
@@ -312,7 +349,7 @@ def write_docx(report: Report, out: Path) -> None:
     for number, (title, _, headers, rows) in enumerate(tables(report), start=1):
         para(f"{_roman(number)}. {title.upper()}", bold=True).paragraph_format.keep_with_next = True
         if not rows:
-            para("Không có." if number == 5 else "Chưa có số liệu.", italic=True)
+            para("Không có." if number == 5 or title == MISSED_TITLE else "Chưa có số liệu.", italic=True)
             continue
         if number == 5 and report.problem_total > len(rows):
             para(f"Liệt kê {len(rows)} trên tổng số {report.problem_total} trường hợp.", italic=True)
@@ -408,4 +445,10 @@ def _widths(headers: list[str], rows: list[list], total: float) -> list[float]:
 
 
 def _roman(number: int) -> str:
-    return ["I", "II", "III", "IV", "V", "VI", "VII", "VIII"][number - 1]
+    """A section's number as administrative documents write it (I, II, ... XIV)."""
+    digits = ((10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I"))
+    out = ""
+    for value, letters in digits:
+        while number >= value:
+            out, number = out + letters, number - value
+    return out

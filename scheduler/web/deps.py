@@ -54,6 +54,8 @@ class Staff:
     unit: str
     units: tuple[tuple[str, str], ...] = ()  # (id, name) of every unit the account reads, for the header
 
+    province: bool = False  # the account belongs to a province: it has the page of all its communes
+
     @property
     def acts_here(self) -> bool:
         """Whether the unit shown is the account's own (a province user reading a commune only reads)."""
@@ -103,7 +105,8 @@ def staff(request: Request) -> Staff:
     seen = scope.of_user(core.config, user)
     chosen = request.cookies.get(UNIT_COOKIE, "")
     units = tuple((uid, core.config.units[uid].name) for uid in seen.readable)
-    return Staff(user, found[1].csrf, seen, chosen if seen.reads(chosen) else seen.home, units)
+    return Staff(user, found[1].csrf, seen, chosen if seen.reads(chosen) else seen.home, units,
+                 core.config.units[seen.home].level == "province")
 
 
 def readable(core: App, who: Staff, unit: str, what: str) -> None:

@@ -1,6 +1,6 @@
 """The web app's routers, one module per area; ``create_web`` includes them in this order."""
 
-from scheduler.web.routes import accounts, announcements, api, dashboard, deliveries, health, login, views
+from scheduler.web.routes import accounts, announcements, api, dashboard, deliveries, health, login, province, views
 
-ROUTERS = [login.router, dashboard.router, announcements.router, deliveries.router, views.router, accounts.router,
-           api.router, health.router]
+ROUTERS = [login.router, dashboard.router, announcements.router, deliveries.router, views.router, province.router,
+           accounts.router, api.router, health.router]

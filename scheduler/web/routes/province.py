@@ -1,0 +1,107 @@
+"""The province's view (province accounts): every commune against every target for a month or a
+quarter, the totals per kind of channel and language, every commune's warnings; CSV and XLSX."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+
+from scheduler import province as provinces
+from scheduler.app import App
+from scheduler.clock import LOCAL_TZ
+from scheduler.compliance import STATUS_TEXT, Status
+from scheduler.db import read_session
+from scheduler.periods import parse_period, span_of
+from scheduler.text import csv_text, spreadsheet_cell
+from scheduler.web.deps import CoreDep, Staff, page, staff
+
+router = APIRouter()
+
+
+def province_staff(core: App, request: Request) -> Staff:
+    who = staff(request)
+    if core.config.units[who.scope.home].level != "province":
+        raise HTTPException(403, "Trang tổng hợp các xã dành cho tài khoản cấp tỉnh.")
+    return who
+
+
+def _options(core: App) -> list[tuple[str, str]]:
+    """This quarter and month and the ones before: the periods the page offers."""
+    today = core.now().astimezone(LOCAL_TZ).date()
+    options = []
+    for kind, count in (("quarter", 4), ("month", 6)):
+        day = today
+        for _ in range(count):
+            span = span_of(kind, day)
+            options.append((span.label, span.title[:1].upper() + span.title[1:]))
+            day = span.start - timedelta(days=1)
+    return options
+
+
+def _view(core: App, who: Staff, period: str) -> provinces.ProvinceView:
+    span = parse_period(period, "Kỳ") if period else span_of("quarter", core.now().astimezone(LOCAL_TZ).date())
+    with read_session(core.ready_engine()) as session:
+        return provinces.gather(session, core.config, province=who.scope.home, span=span, now=core.now())
+
+
+@router.get("/province", response_class=HTMLResponse, include_in_schema=False)
+def province_page(request: Request, core: CoreDep, period: str = "", order: str = "worst") -> HTMLResponse:
+    who = province_staff(core, request)
+    view = _view(core, who, period)
+    order = "name" if order == "name" else "worst"
+    return page(request, "province.html", who, view=view, communes=view.sorted(order), order=order,
+                period=view.span.label, options=_options(core), status_text=STATUS_TEXT)
+
+
+@router.get("/province/export", include_in_schema=False)
+def province_export(request: Request, core: CoreDep, period: str = "", fmt: str = "xlsx") -> Response:
+    who = province_staff(core, request)
+    if fmt not in ("csv", "xlsx"):
+        raise HTTPException(400, "Hãy chọn định dạng CSV hoặc XLSX (Excel).")
+    view = _view(core, who, period)
+    name = f"tong-hop-cac-xa-{view.province}-{view.span.label}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "csv":
+        columns = [str(n) for n in range(len(provinces.ROW_HEADERS))]
+        rows = [dict(zip(columns, row, strict=True)) for row in view.rows()]
+        text = csv_text(rows, columns, dict(zip(columns, provinces.ROW_HEADERS, strict=True)))
+        return Response("\ufeff" + text, media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(xlsx(view), headers=headers,
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def xlsx(view: provinces.ProvinceView) -> bytes:
+    """The commune x target table, a sheet of the details and one of the totals."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+
+    fills = {Status.MET: "C8E6C9", Status.ON_TRACK: "FFF9C4",
+             Status.AT_RISK: "FFCCBC", Status.MISSED: "EF9A9A"}
+    book = Workbook()
+    grid = book.active
+    grid.title = "Tổng hợp"
+    grid.append([f"{view.province_name}: kết quả các xã, {view.span.title}"])
+    grid["A1"].font = Font(bold=True)
+    grid.append(["Đơn vị", *view.targets.values()])
+    for commune in view.sorted("worst"):
+        grid.append([commune.name, *[commune.cells[key].text if key in commune.cells else (commune.problem or "")
+                                     for key in view.targets]])
+        for column, key in enumerate(view.targets, start=2):
+            if key in commune.cells:
+                colour = fills.get(commune.cells[key].status)
+                if colour:
+                    grid.cell(grid.max_row, column).fill = PatternFill("solid", fgColor=colour)
+    details = book.create_sheet("Chi tiết")
+    details.append(provinces.ROW_HEADERS)
+    for row in view.rows():
+        details.append([spreadsheet_cell(value) for value in row])
+    totals = book.create_sheet("Theo kênh")
+    totals.append(["Loại kênh", "Ngôn ngữ", "Đã phát/đăng", "Không thành công"])
+    for row in view.by_channel:
+        totals.append([row["kind"], row["lang"], row["delivered"], row["failed"]])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
