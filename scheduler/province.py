@@ -21,6 +21,7 @@ from scheduler.errors import InputError
 from scheduler.models import Delivery, DeliveryState
 from scheduler.periods import Span
 from scheduler.scope import below
+from scheduler.text import sort_key
 
 WORST_FIRST = (Status.MISSED, Status.AT_RISK, Status.ON_TRACK, Status.MET, Status.NOT_APPLICABLE)
 
@@ -54,7 +55,7 @@ class CommuneResult:
     @property
     def rank(self) -> tuple:
         """Worst first: most targets missed, then most at risk; communes without a plan lead."""
-        return (self.problem is None, *(-self.count(s) for s in WORST_FIRST[:2]), self.name)
+        return (self.problem is None, *(-self.count(s) for s in WORST_FIRST[:2]), sort_key(self.name))
 
 
 @dataclass
@@ -69,7 +70,7 @@ class ProvinceView:
     by_language: list[dict]
 
     def sorted(self, order: str) -> list[CommuneResult]:
-        return sorted(self.communes, key=lambda c: c.rank if order == "worst" else c.name)
+        return sorted(self.communes, key=lambda c: c.rank if order == "worst" else sort_key(c.name))
 
     @property
     def missed(self) -> list[CommuneResult]:

@@ -87,3 +87,15 @@ def csv_text(rows: list[dict], columns: list[str], headers: dict[str, str] | Non
         writer.writerow({k: spreadsheet_cell(",".join(map(str, v)) if isinstance(v, list) else v)
                          for k, v in row.items()})
     return buffer.getvalue()
+
+
+def plain(text: str) -> str:
+    """``text`` without diacritics, đ as d ("Xã Ít Ong" -> "Xa It Ong"): for codes and sorting."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    return "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
+
+
+def sort_key(text: str) -> tuple[str, str]:
+    """Vietnamese alphabetical order near enough for lists of names: by the letters without their marks,
+    then by the marks ("Ít Ong" before "Mường La", which code points would put after it)."""
+    return plain(text).lower(), unicodedata.normalize("NFD", text).lower()

@@ -15,13 +15,13 @@ import csv
 import io
 import re
 import string
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from channels.loudspeaker.config import check_slots
 from scheduler.config import Config, load_config
 from scheduler.errors import ConfigError, InputError
+from scheduler.text import plain
 
 COLUMNS = ("code", "name", "level", "parent", "slots", "station_name")
 LEVELS = {"province": "province", "tỉnh": "province", "commune": "commune", "xã": "commune", "phường": "commune"}
@@ -125,8 +125,7 @@ def _prefix(name: str, taken: dict[str, str], code: str) -> str:
     them, one more letter (of the last word, then the first, then any) until one is free."""
     for kind in _KINDS:
         name = name.removeprefix(kind + " ")
-    plain = unicodedata.normalize("NFD", name.replace("Đ", "D").replace("đ", "d"))
-    words = re.findall(r"[A-Za-z]+", "".join(c for c in plain if not unicodedata.combining(c)))
+    words = re.findall(r"[A-Za-z]+", plain(name))
     if not words:
         return ""
     base = "".join(w[0] for w in words).upper()[:5]
