@@ -275,6 +275,17 @@ class ServiceState(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
+class Lease(SQLModel, table=True):
+    """A job only one service node may do at a time (``scheduler.lease``): the loudspeaker slots.
+    ``holder`` is the node's worker name; the lease ends at ``until`` on the database's clock unless
+    renewed, and then another node takes it."""
+
+    name: str = Field(primary_key=True, max_length=60)
+    holder: str = Field(max_length=120)
+    until: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    since: datetime = Field(sa_type=UTCDateTime, nullable=False)  # when this holder took it
+
+
 class Credential(SQLModel, table=True):
     """Tokens a channel renews by itself (Zalo OA, TikTok), sealed with ``CCHC_SECRET_KEY``.
 

@@ -4,6 +4,10 @@ One process, a memory job store, ``timezone=Asia/Ho_Chi_Minh`` always. The jobs 
 that runs one dispatch pass over our own tables, and a *heartbeat* that records that the service is
 alive. If the service was down, nothing is lost: the next tick finds what is due in the database, and
 what expired meanwhile is marked expired, never played or posted late.
+
+Several nodes may run on one PostgreSQL: all of them dispatch (claims keep that safe), and the one
+holding the slot lease (``scheduler.lease``) runs the loudspeaker slots; if it dies, another node
+takes the lease within a minute and the slots with it.
 """
 
 from __future__ import annotations
@@ -99,7 +103,50 @@ def refresh_tokens(app: App) -> list[str]:
     return problems
 
 
-def schedule_slots(scheduler: BackgroundScheduler, app: App, broadcaster: Broadcaster) -> int:
+class SlotOwner:
+    """The loudspeaker slots of this node: it prepares, starts and carries them only while it holds the
+    slot lease. ``renew`` runs every ``lease.RENEW``; gaining the lease starts the Icecast carriers,
+    losing it stops them (another node's carriers take over the mounts)."""
+
+    def __init__(self, app: App, broadcaster: Broadcaster, stop: threading.Event):
+        from scheduler import lease
+
+        self.broadcaster, self.stop = broadcaster, stop
+        self.lease = lease.Owner(app.engine, lease.SLOTS, broadcaster.worker)
+        self._carrying: threading.Event | None = None
+        self._carriers: list[threading.Thread] = []
+
+    @property
+    def held(self) -> bool:
+        return self.lease.held
+
+    def renew(self) -> None:
+        held = self.lease.renew() and not self.stop.is_set()
+        if held and self._carrying is None:
+            self._carrying = threading.Event()
+            self._carriers = self.broadcaster.start_carriers(self._carrying)
+        elif not held and self._carrying is not None:
+            self._end_carriers()
+
+    def run_due(self) -> None:
+        if self.held:
+            self.broadcaster.run_due()
+
+    def close(self) -> None:
+        if self._carrying is not None:
+            self._end_carriers()
+        self.lease.release()
+
+    def _end_carriers(self) -> None:
+        assert self._carrying is not None
+        self._carrying.set()
+        for carrier in self._carriers:
+            carrier.join(5)
+        self._carrying, self._carriers = None, []
+
+
+def schedule_slots(scheduler: BackgroundScheduler, app: App, broadcaster: Broadcaster,
+                   owner: SlotOwner | None = None) -> int:
     """One cron job per loudspeaker slot to prepare its programme ahead, and one to start it on time.
 
     A further interval job (``run_due``) plays emergencies, starts any slot whose job did not fire,
@@ -111,10 +158,10 @@ def schedule_slots(scheduler: BackgroundScheduler, app: App, broadcaster: Broadc
         for slot in channel.settings.slots:
             hour, minute = map(int, slot.split(":"))
             ahead = (hour * 60 + minute - channel.settings.prepare_minutes) % (24 * 60)
-            scheduler.add_job(_prepare_slot, "cron", args=[broadcaster, name, hour, minute],
+            scheduler.add_job(_prepare_slot, "cron", args=[broadcaster, name, hour, minute, owner],
                               id=f"prepare:{name}:{slot}", hour=ahead // 60, minute=ahead % 60,
                               misfire_grace_time=channel.settings.prepare_minutes * 60, replace_existing=True)
-            scheduler.add_job(_play_slot, "cron", args=[broadcaster, name, hour, minute],
+            scheduler.add_job(_play_slot, "cron", args=[broadcaster, name, hour, minute, owner],
                               id=f"play:{name}:{slot}", hour=hour, minute=minute,
                               misfire_grace_time=grace, replace_existing=True)
             count += 1
@@ -131,12 +178,16 @@ def _slot_at(broadcaster: Broadcaster, hour: int, minute: int, *, upcoming: bool
     return moment.astimezone(UTC)
 
 
-def _prepare_slot(broadcaster: Broadcaster, name: str, hour: int, minute: int) -> None:
-    broadcaster.prepare(name, _slot_at(broadcaster, hour, minute, upcoming=True))
+def _prepare_slot(broadcaster: Broadcaster, name: str, hour: int, minute: int, owner: SlotOwner | None = None
+                  ) -> None:
+    if owner is None or owner.held:
+        broadcaster.prepare(name, _slot_at(broadcaster, hour, minute, upcoming=True))
 
 
-def _play_slot(broadcaster: Broadcaster, name: str, hour: int, minute: int) -> None:
-    broadcaster.play(name, _slot_at(broadcaster, hour, minute, upcoming=False))
+def _play_slot(broadcaster: Broadcaster, name: str, hour: int, minute: int, owner: SlotOwner | None = None
+               ) -> None:
+    if owner is None or owner.held:
+        broadcaster.play(name, _slot_at(broadcaster, hour, minute, upcoming=False))
 
 
 def send_notices(app: App) -> None:
@@ -179,11 +230,17 @@ def run(app: App, stop: threading.Event | None = None) -> None:
         scheduler.add_job(send_notices, "interval", args=[app], id="notices", replace_existing=True,
                           seconds=notify.INTERVAL.total_seconds(), next_run_time=started)
     slots = 0
-    broadcaster = None
+    owner = None
     if any(channel.slotted for channel in app.channels.values()):
+        from scheduler import lease
+
         broadcaster = app.broadcaster()  # one for the process: it keeps the TTS engines' cool-downs
-        slots = schedule_slots(scheduler, app, broadcaster)
-        scheduler.add_job(broadcaster.run_due, "interval", id="broadcast", replace_existing=True,
+        owner = SlotOwner(app, broadcaster, stop)
+        owner.renew()  # before the first slot job: a single node owns its slots from the start
+        slots = schedule_slots(scheduler, app, broadcaster, owner)
+        scheduler.add_job(owner.renew, "interval", id="slot-lease", replace_existing=True,
+                          seconds=lease.RENEW.total_seconds())
+        scheduler.add_job(owner.run_due, "interval", id="broadcast", replace_existing=True,
                           seconds=app.settings.tick_seconds, next_run_time=started)
 
     def _stop(signum: int, _frame: object) -> None:
@@ -201,7 +258,6 @@ def run(app: App, stop: threading.Event | None = None) -> None:
 
         web = start_in_thread(app, app.settings.web_host, app.settings.web_port)
     scheduler.start()
-    carriers = broadcaster.start_carriers(stop) if broadcaster else []  # loudspeakers stay connected between slots
     log.info("service started (tick every %ss, %d channels, %d loudspeaker slots a day)",
              app.settings.tick_seconds, len(app.channels), slots)
     try:
@@ -209,8 +265,8 @@ def run(app: App, stop: threading.Event | None = None) -> None:
             pass
     finally:
         scheduler.shutdown(wait=True)
-        for carrier in carriers:
-            carrier.join(5)
+        if owner is not None:
+            owner.close()  # carriers end, and the lease is given up so another node takes the slots at once
         if site is not None:
             site.shutdown()
         if web is not None:
