@@ -162,13 +162,14 @@ def apply(config_dir: Path, rows: list[UnitRow], config: Config) -> list[str]:
             changes.append(f"đơn vị {row.code}: sửa {', '.join(diff)}")
         if row.level == "commune":
             changes += _default_channels(channels_doc, row)
-    units_path.write_text(tomlkit.dumps(units_doc), encoding="utf-8")
-    channels_path.write_text(tomlkit.dumps(channels_doc), encoding="utf-8")
     try:
+        units_path.write_text(tomlkit.dumps(units_doc), encoding="utf-8")
+        channels_path.write_text(tomlkit.dumps(channels_doc), encoding="utf-8")
         load_config(config_dir)
-    except ConfigError:
-        units_path.write_text(units_text, encoding="utf-8")
-        channels_path.write_text(channels_text, encoding="utf-8")
+    except (ConfigError, OSError):  # a file that could not be written, or a result that does not load
+        for path, text in ((units_path, units_text), (channels_path, channels_text)):
+            if path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
         raise
     return changes
 

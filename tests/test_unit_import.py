@@ -2,6 +2,7 @@
 while any row is wrong, and adds or updates units and their default channels, keeping the comments."""
 
 import json
+from pathlib import Path
 
 from scheduler.config import load_config
 from scheduler.settings import PROJECT_ROOT
@@ -89,3 +90,22 @@ def test_new_slots_for_a_commune_move_its_loudspeaker(settings, tmp_path):
     config = load_config(settings.config_dir)
     assert config.units["muong-la"].slots == ["05:45", "18:15"]
     assert config.channels["muong-la-loa"].settings["slots"] == ["05:45", "18:15"]
+
+
+def test_a_configuration_it_may_not_write_is_said_plainly_and_both_files_stay(settings, tmp_path, monkeypatch):
+    ready(settings)
+    sheet = tmp_path / "don-vi.csv"
+    sheet.write_text(HEADER + "it-ong,Xã Ít Ong,commune,son-la,06:30;17:30,\n", encoding="utf-8")
+    before = files(settings)
+    real = Path.write_text
+
+    def refuse(self, *args, **kwargs):  # the server's /etc/cchc/config is root's: the service user may not write
+        if self.name == "channels.toml":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", refuse)
+    result = invoke(settings, "unit", "import", str(sheet))
+    monkeypatch.undo()
+    assert result.returncode == 1 and "không có quyền ghi" in result.stderr and "channels.toml" in result.stderr
+    assert "Traceback" not in result.stderr and files(settings) == before  # units.toml was put back

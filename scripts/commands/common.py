@@ -64,6 +64,11 @@ class CchcGroup(click.Group):
             for line in redact(str(exc)).splitlines():
                 click.echo(f"Lỗi: {line}", err=True)
             ctx.exit(exc.exit_code)
+        except PermissionError as exc:  # e.g. the server's configuration, which only root may change
+            click.echo(f"Lỗi: không có quyền ghi hay đọc {exc.filename}; hãy chạy lệnh bằng tài khoản có quyền với tệp "
+                       "đó (trên máy chủ cài bằng scripts/install.sh, thư mục /etc/cchc/config chỉ root sửa được), "
+                       "rồi khởi động lại dịch vụ", err=True)
+            ctx.exit(1)
         except Exception as exc:
             import sqlalchemy.exc  # loaded already: only a command that reached the database raises it
 
