@@ -523,14 +523,15 @@ def _store_recording(folder: Path, ann: Announcement, lang: str, source: Path) -
     return str(target), digest
 
 
-def copy_recording(source: Path, folder: Path, stem: str, field: str) -> tuple[Path, str]:
-    """Copy a recording into ``folder`` as ``<stem>-<sha256[:12]><suffix>``; its path and SHA-256.
-    Refuses a missing, empty or oversized file (``InputError`` on ``field``)."""
+def copy_recording(source: Path, folder: Path, stem: str, field: str, *, what: str = "tệp ghi âm",
+                   limit: int = MAX_AUDIO_BYTES) -> tuple[Path, str]:
+    """Copy a recording (or another kept file, ``what``) into ``folder`` as ``<stem>-<sha256[:12]><suffix>``;
+    its path and SHA-256. Refuses a missing, empty or oversized file (``InputError`` on ``field``)."""
     if not source.is_file():
-        raise InputError(field, f"không tìm thấy tệp ghi âm '{source}'")
+        raise InputError(field, f"không tìm thấy {what} '{source}'")
     size = source.stat().st_size
-    if size == 0 or size > MAX_AUDIO_BYTES:
-        raise InputError(field, f"tệp ghi âm phải lớn hơn 0 và nhỏ hơn {MAX_AUDIO_BYTES // 2**20} MB")
+    if size == 0 or size > limit:
+        raise InputError(field, f"{what} phải lớn hơn 0 và nhỏ hơn {limit // 2**20} MB")
     with open(source, "rb") as handle:
         digest = hashlib.file_digest(handle, "sha256").hexdigest()
     target = folder / f"{stem}-{digest[:12]}{source.suffix.lower()}"

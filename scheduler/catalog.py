@@ -28,7 +28,7 @@ def sync(session: Session, config: Config) -> list[str]:
         _sync_children(session, Topic, plan.id, "code", changes, {
             code: {"clause": t.clause, "text": t.text} for code, t in plan.topics.items()})
         _sync_children(session, Target, plan.id, "key", changes, {
-            key: {"clause": t.clause, "description": t.description, "channel": t.channel,
+            key: {"clause": t.clause, "description": t.description, "channel": t.channel or f"activity:{t.activity}",
                   "minimum": t.minimum, "period": t.period, "languages": t.languages, "topics": t.topics,
                   "exclude_topics": t.exclude_topics}
             for key, t in plan.targets.items()})

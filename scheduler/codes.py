@@ -76,3 +76,14 @@ class Role(StrEnum):
     EDITOR = "editor"
     APPROVER = "approver"
     ADMIN = "admin"
+
+
+# The kinds of activity of the register (scheduler.activities); a target may count one of them.
+ACTIVITY_KIND = {"conference": "hội nghị, tập huấn", "dialogue": "đối thoại với doanh nghiệp", "contest": "cuộc thi",
+                 "press": "tin, bài trên báo chí", "radio_tv": "chương trình phát thanh, truyền hình"}
+
+
+def activity_kind_problem(kind: str) -> str | None:
+    if kind in ACTIVITY_KIND:
+        return None
+    return f"loại hoạt động '{kind}' không có; các loại: " + ", ".join(f"{k} ({v})" for k, v in ACTIVITY_KIND.items())

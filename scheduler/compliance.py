@@ -31,8 +31,8 @@ from sqlmodel import Session, col, select
 
 from channels.base import CATEGORIES
 from channels.languages import LANGUAGE_NAMES
-from scheduler import audit
-from scheduler.clock import slot_times
+from scheduler import activities, audit
+from scheduler.clock import LOCAL_TZ, slot_times
 from scheduler.config import Config, PlanFile, TargetConfig
 from scheduler.errors import InputError
 from scheduler.models import Announcement, AuditEvent, Channel, Delivery, DeliveryState
@@ -197,6 +197,7 @@ def evaluate_many(session: Session, config: Config, *, units: list[str], span: S
     rows: dict[str, list[Row]] = {}
     # (period, topics, excluded topics) -> the units' targets counted alike: (unit, key, its channels, live ones)
     alike: dict[tuple, list[tuple[str, str, list[str], list[str]]]] = defaultdict(list)
+    held: list[tuple[str, str, TargetConfig]] = []  # targets that count activities, not deliveries
     for unit in units:
         try:
             plans[unit] = plan_for(config, unit, _year(span))
@@ -208,6 +209,9 @@ def evaluate_many(session: Session, config: Config, *, units: list[str], span: S
         for key, target in plans[unit].targets.items():
             for sub in spans_in(target.period, span):
                 rows[unit].extend(Row(key, target, lang, sub) for lang in target.languages)
+            if target.activity:  # counted from the activities register, below
+                held.append((unit, key, target))
+                continue
             wanted = target_channels(config, unit, target)
             alike[(target.period, tuple(target.topics), tuple(target.exclude_topics))].append(
                 (unit, key, wanted, [name for name in wanted if name in live]))
@@ -234,6 +238,15 @@ def evaluate_many(session: Session, config: Config, *, units: list[str], span: S
                 found = counts.get((unit if by_unit else None, row.lang, row.span.label), (0, 0, 0))
                 row.delivered, row.scheduled, row.filled = found
                 _judge(row, plans[unit], config, wanted, now)
+    for unit, key, target in held:
+        by_label: dict[str, int] = defaultdict(int)
+        days = activities.counts(session, unit=unit, kind=target.activity, since=lo.astimezone(LOCAL_TZ).date(),
+                                 until=hi.astimezone(LOCAL_TZ).date())
+        for day, count in days.items():
+            by_label[span_of(target.period, day).label] += count
+        for row in (r for r in rows[unit] if r.key == key):
+            row.delivered = by_label.get(row.span.label, 0)
+            _judge(row, plans[unit], config, [], now)
     for unit, plan in plans.items():
         topics = _coverage(session, plan, sorted(config.channels_of(unit)), done, span) if coverage else {}
         results[unit] = Compliance(unit, plan, span, now, rows[unit], topics)

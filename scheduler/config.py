@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from channels.base import CATEGORIES
 from channels.loudspeaker.config import SpeechFile, check_slots
+from scheduler.codes import activity_kind_problem
 from scheduler.errors import ConfigError
 from scheduler.text import language_problem
 
@@ -67,7 +68,8 @@ class TopicConfig(_Strict):
 class TargetConfig(_Strict):
     clause: str
     description: str
-    channel: str
+    channel: str = ""  # a category of channels, a group or a channel: what broadcasts and posts count
+    activity: str | None = None  # or a kind of activity of the register (scheduler.activities): these count
     minimum: int = Field(ge=1)
     period: Period
     languages: list[str] = ["vi"]
@@ -79,6 +81,17 @@ class TargetConfig(_Strict):
     @classmethod
     def _check_languages(cls, values: list[str]) -> list[str]:
         return _languages(values)
+
+    @model_validator(mode="after")
+    def _what_counts(self) -> TargetConfig:
+        if bool(self.channel) == bool(self.activity):
+            raise ValueError("chỉ tiêu cần đúng một trong hai: channel (kênh phát, đăng) hoặc activity (loại hoạt "
+                             "động, ví dụ activity = \"dialogue\")")
+        if self.activity and (problem := activity_kind_problem(self.activity)):
+            raise ValueError(problem)
+        if self.activity and self.languages != ["vi"]:
+            raise ValueError("chỉ tiêu về hoạt động không theo ngôn ngữ; hãy bỏ dòng languages")
+        return self
 
     def counts(self, topics: list[str] | tuple[str, ...]) -> bool:
         """Whether an item about ``topics`` counts for this target."""
@@ -539,7 +552,7 @@ def _cross_check(
         if unit_ids is not None and plan.unit not in unit_ids:
             report(loaded, ("unit",), f"không có đơn vị '{plan.unit}'; các đơn vị: {known_units}")
         for key, target in plan.targets.items():
-            if target.channel not in targets_ok:
+            if target.channel and target.channel not in targets_ok:
                 report(loaded, ("targets", key, "channel"),
                        f"'{target.channel}' không phải loại kênh ({', '.join(CATEGORIES)}), "
                        "nhóm hay tên kênh đã khai báo")

@@ -7,6 +7,7 @@ everywhere. Codes stay English in the database and the API; people read these.
 
 from __future__ import annotations
 
+from scheduler.codes import ACTIVITY_KIND  # noqa: F401  staff read the kinds' names from here too
 from scheduler.models import AnnouncementStatus as A
 from scheduler.models import AsRunStatus as R
 from scheduler.models import DeliveryState as S
@@ -33,8 +34,10 @@ AUDIT_ACTION = {"station-sound": "đặt âm thanh của đài", "station-sound-
                 "user-unit": "chuyển đơn vị của tài khoản",
                 "user-disable": "khóa tài khoản", "user-enable": "mở khóa tài khoản",
                 "user-sessions-revoked": "chấm dứt các phiên đăng nhập", "channel-hold": "tạm dừng kênh",
-                "channel-release": "mở lại kênh", "settle": "xác nhận lượt phát"}
+                "channel-release": "mở lại kênh", "settle": "xác nhận lượt phát",
+                "activity": "ghi hoạt động"}
 PREVIEW_MODE = "xem trước (không đăng)"
+
 DECISION = {"approved": "Đã duyệt", "rejected": "Trả lại"}  # an approver's decision on an announcement
 NOTICE_KIND = {"approval": "tin chờ duyệt", "rejected": "tin bị trả lại", "channel_held": "kênh tạm dừng",
                "emergency_failed": "tin khẩn chưa đi", "digest": "tóm tắt ngày"}
@@ -75,7 +78,9 @@ COLUMN = {
     "delay_s": "trễ (giây)", "length": "thời lượng", "played": "đã phát", "engine": "giọng đọc",
     "target": "chỉ tiêu", "clause": "điều khoản", "period": "kỳ", "minimum": "tối thiểu",
     "scheduled": "đã lên lịch", "filled": "tự xếp", "needed": "còn thiếu", "status_text": "đánh giá",
-    "warn": "cảnh báo", "unit": "đơn vị", "code": "mã", "level": "cấp", "parent": "cấp trên", "slots": "khung giờ",
+    "warn": "cảnh báo", "unit": "đơn vị", "date": "ngày", "kind_text": "loại", "place": "địa điểm",
+    "participants": "số người", "evidence": "minh chứng", "code": "mã", "level": "cấp", "parent": "cấp trên",
+    "slots": "khung giờ",
     "to": "gửi tới", "notice": "loại thư", "mail": "trạng thái", "tries": "lần gửi",
 }
 # The values staff read in those columns, by column (codes not listed stay as they are).

@@ -275,6 +275,25 @@ class ServiceState(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
+class Activity(SQLModel, table=True):
+    """An activity of the plan that is not a broadcast (hoạt động): a conference or training, the leaders'
+    dialogue with businesses, a contest, coverage in the press or on radio-TV; with its evidence file
+    (a photo or PDF in the data folder's ``activities/``, named by its SHA-256). Targets may count them."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: str = Field(foreign_key="unit.id", max_length=40, index=True)
+    kind: str = Field(max_length=20)
+    held_on: date = Field(index=True)  # the day it took place (Vietnam)
+    title: str
+    place: str = ""
+    participants: int | None = None
+    note: str = Field(default="", sa_type=sa.Text)
+    evidence: str = Field(max_length=200)  # file name inside the data folder's activities/<unit>/
+    evidence_sha256: str = Field(max_length=64)
+    recorded_by: str = Field(max_length=80)
+    recorded_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
 class Lease(SQLModel, table=True):
     """A job only one service node may do at a time (``scheduler.lease``): the loudspeaker slots.
     ``holder`` is the node's worker name; the lease ends at ``until`` on the database's clock unless

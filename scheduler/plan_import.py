@@ -162,6 +162,13 @@ def propose(text: str, *, config: Config | None = None, unit: str | None = None)
     if social is not None:
         _target(proposal, "social", social, "social", 4, "month", about="zalo|facebook|tiktok",
                 note="Kế hoạch không ghi số lượng; đề xuất 01 tin/tuần (04 tin/tháng) để 'duy trì' đo được.")
+    for block in blocks:  # "đối thoại của lãnh đạo UBND ... với doanh nghiệp định kỳ 2 lần/năm": an activity
+        folded = block.folded
+        count = _count(folded)
+        if count and re.search(r"d[o0-9]i thoai", folded) and "doanh ngh" in folded:
+            _target(proposal, "business-dialogue", block, "", count[0], count[1], about="thoai",
+                    note="Đếm các buổi đối thoại đã ghi trong sổ hoạt động (cchc activity add --kind dialogue).")
+            proposal.targets["business-dialogue"]["activity"] = "dialogue"
     bulletin, articles = proposal.targets.get("bulletin"), proposal.targets.get("portal-articles")
     if bulletin and articles:  # an issue of the bulletin is not also one of the month's articles
         articles["exclude_topics"] = list(bulletin["topics"])
@@ -249,9 +256,11 @@ def to_toml(proposal: Proposal, *, plan_id: str, unit: str, source: str) -> str:
         out += [f"[topics.{q(code)}]", f"clause = {q(topic['clause'])}", f"text = {q(topic['text'])}", ""]
     for key, target in proposal.targets.items():
         out += [f"[targets.{key}]", f"clause = {q(target['clause'])}", f"description = {q(target['description'])}",
-                f"channel = {q(target['channel'])}", f"minimum = {target['minimum']}",
-                f"period = {q(target['period'])}",
-                f"languages = [{', '.join(q(lang) for lang in target['languages'])}]"]
+                (f"activity = {q(target['activity'])}" if target.get("activity")
+                 else f"channel = {q(target['channel'])}"),
+                f"minimum = {target['minimum']}", f"period = {q(target['period'])}"]
+        if not target.get("activity"):  # an activity is not in a language
+            out.append(f"languages = [{', '.join(q(lang) for lang in target['languages'])}]")
         for field_name in ("topics", "exclude_topics"):
             if target[field_name]:
                 out.append(f"{field_name} = [{', '.join(q(t) for t in target[field_name])}]")

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, func, select
 
 from channels.languages import LANGUAGE_NAMES
 from scheduler.clock import show_vn
+from scheduler.codes import ACTIVITY_KIND
 from scheduler.compliance import STATUS_TEXT, Compliance, Status, evaluate
 from scheduler.config import Config
 from scheduler.models import Announcement, AsRun, AsRunStatus, Delivery, DeliveryState
@@ -50,6 +51,7 @@ class Report:
     problems: list[dict] = field(default_factory=list)
     problem_total: int = 0
     items: list[dict] = field(default_factory=list)
+    activities: list[dict] = field(default_factory=list)  # the register's activities held in the period
     communes: ProvinceView | None = None  # a province's report rolls up its communes (``scheduler.province``)
 
     @property
@@ -126,6 +128,12 @@ def gather(session: Session, config: Config, *, unit: str, span: Span, now: date
     report.problem_total = sum(c[2] for c in per.values())
     _problems(session, report, names, lo, hi, channels)
     _items(session, report, names, lo, hi, channels)
+    from scheduler import activities
+
+    report.activities = [{"date": f"{a.held_on:%d/%m/%Y}", "kind": ACTIVITY_KIND[a.kind], "title": a.title,
+                          "place": a.place, "participants": "" if a.participants is None else a.participants,
+                          "evidence": a.evidence}
+                         for a in reversed(activities.listed(session, unit=unit, since=span.start, until=span.end))]
     if info.level == "province":
         from scheduler import province
 
@@ -212,10 +220,14 @@ def tables(report: Report) -> list[tuple[str, str, list[str], list[list]]]:
         ("Danh sách tin, bài đã phát, đăng", "6. Danh sách tin, bài", ITEM_HEADERS,
          [[i["no"], i["ref"], i["title"], i["topics"], i["channels"], i["langs"], i["count"], i["first"]]
           for i in report.items]),
+        (ACTIVITIES_TITLE, "7. Hoạt động", ACTIVITY_HEADERS,
+         [[a["date"], a["kind"], a["title"], a["place"], a["participants"], a["evidence"]] for a in report.activities]),
         *_roll_up(report.communes),
     ]
 
 
+ACTIVITIES_TITLE = "Hội nghị, đối thoại, cuộc thi và tin, bài trên báo chí, phát thanh, truyền hình"
+ACTIVITY_HEADERS = ["Ngày", "Loại", "Tên hoạt động", "Địa điểm", "Số người", "Minh chứng"]
 MISSED_TITLE = "Các xã chưa đạt chỉ tiêu hoặc chưa có kế hoạch"
 COMMUNE_HEADERS = ["STT", "Đơn vị", "Đã thực hiện", "Yêu cầu", "Số kỳ đạt", "Đánh giá"]
 
@@ -349,7 +361,8 @@ def write_docx(report: Report, out: Path) -> None:
     for number, (title, _, headers, rows) in enumerate(tables(report), start=1):
         para(f"{_roman(number)}. {title.upper()}", bold=True).paragraph_format.keep_with_next = True
         if not rows:
-            para("Không có." if number == 5 or title == MISSED_TITLE else "Chưa có số liệu.", italic=True)
+            para("Không có." if number == 5 or title in (MISSED_TITLE, ACTIVITIES_TITLE) else "Chưa có số liệu.",
+                 italic=True)
             continue
         if number == 5 and report.problem_total > len(rows):
             para(f"Liệt kê {len(rows)} trên tổng số {report.problem_total} trường hợp.", italic=True)

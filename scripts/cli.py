@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from scripts.commands import announcements, channels, loudspeaker, reports, running, setup
+from scripts.commands import activities, announcements, channels, loudspeaker, reports, running, setup
 from scripts.commands.common import CchcGroup
 
 
@@ -20,7 +20,7 @@ def cli() -> None:
     """cchc: lên lịch và phát thông tin cải cách hành chính (CCHC) trên mọi kênh."""
 
 
-for _module in (setup, announcements, running, loudspeaker, channels, reports):
+for _module in (setup, announcements, activities, running, loudspeaker, channels, reports):
     for _command in _module.cli.items:
         cli.add_command(_command)
 

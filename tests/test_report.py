@@ -100,7 +100,7 @@ def test_the_docx_renders_with_header_and_target_table(september, tmp_path):
 
 def test_the_xlsx_has_one_sheet_per_table(september, tmp_path):
     book = load_workbook(reports.write(september, "xlsx", tmp_path / "bao-cao.xlsx"))
-    assert book.sheetnames[0] == "Báo cáo" and len(book.sheetnames) == 7
+    assert book.sheetnames[0] == "Báo cáo" and len(book.sheetnames) == 8
     targets = book.worksheets[1]
     assert [c.value for c in targets[2]] == reports.TARGET_HEADERS
     assert any(row[2] == "II.2.đ" and row[7] == "đạt" for row in targets.iter_rows(min_row=3, values_only=True))
@@ -224,7 +224,7 @@ def test_the_docx_can_be_signed_as_it_comes_out(long_september, tmp_path):
 def test_the_xlsx_sheet_names_are_whole_words(september, tmp_path):
     book = load_workbook(reports.write(september, "xlsx", tmp_path / "bao-cao.xlsx"))
     assert book.sheetnames == ["Báo cáo", "1. Chỉ tiêu", "2. Theo kênh", "3. Theo ngôn ngữ", "4. Nội dung tuyên truyền",
-                               "5. Không thành công", "6. Danh sách tin, bài"]
+                               "5. Không thành công", "6. Danh sách tin, bài", "7. Hoạt động"]
     channels = book["2. Theo kênh"]
     assert sorted(row[1] for row in channels.iter_rows(min_row=3, values_only=True)) == ["Trang thông tin điện tử",
                                                                                          "Truyền thanh"]
