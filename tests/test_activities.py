@@ -131,3 +131,29 @@ def test_a_target_names_a_channel_or_an_activity_never_both(config_dir):
                                                              'activity = "hop-dan"'), encoding="utf-8")
     with pytest.raises(ConfigError, match="loại hoạt động 'hop-dan' không có"):
         load_config(config_dir)
+
+
+def test_staff_record_an_activity_on_the_web_and_a_renamed_file_is_refused(staff, photo, tmp_path):
+    from tests.web import logged_in
+
+    browser, csrf = logged_in(staff, "lan")
+    fields = {"csrf": csrf, "kind": "dialogue", "held_on": "12/06/2025", "title": "Đối thoại với doanh nghiệp",
+              "place": "UBND xã", "participants": "38", "note": ""}
+    fake = tmp_path / "nen.zip"
+    fake.write_bytes(b"PK\x03\x04 not a photo")
+    refused = browser.post("/activities", data=fields,
+                           files={"evidence": ("anh-doi-thoai.jpg", fake.read_bytes(), "image/jpeg")})
+    assert refused.status_code == 400
+    assert "Minh chứng: tệp minh chứng &#39;anh-doi-thoai.jpg&#39; không phải ảnh" in refused.text
+    assert 'value="Đối thoại với doanh nghiệp"' in refused.text  # the form comes back as typed
+    with read_session(staff.engine) as session:
+        assert session.exec(select(Activity)).all() == []
+    done = browser.post("/activities", data=fields,
+                        files={"evidence": ("anh-doi-thoai.png", photo.read_bytes(), "image/png")})
+    assert done.status_code == 303, done.text
+    page = browser.get("/activities").text
+    assert "Đối thoại với doanh nghiệp" in page and "12/06/2025" in page
+    with read_session(staff.engine) as session:
+        row = session.exec(select(Activity)).one()
+    shown = browser.get(f"/activities/{row.id}/evidence")
+    assert shown.status_code == 200 and shown.content == photo.read_bytes()

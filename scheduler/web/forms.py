@@ -7,6 +7,7 @@ upload may be) can be read in one place.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ FIELD_TEXT = {"--title": "Tiêu đề", "--body": "Nội dung", "--topic": "Nộ
               "--repeat": "Lặp lại", "--until": "Lặp đến ngày", "--expires": "Không phát sau", "--unit": "Đơn vị",
               "--period": "Kỳ báo cáo", "--audio": "Tệp ghi âm", "FILE": "Tệp ghi âm", "KIND": "Phần",
               "title_blt": "Tiêu đề tiếng Thái", "body_blt": "Bản tiếng Thái", "audio_blt": "Ghi âm tiếng Thái",
-              "title_hmn": "Tiêu đề tiếng Mông", "body_hmn": "Bản tiếng Mông", "audio_hmn": "Ghi âm tiếng Mông"}
+              "title_hmn": "Tiêu đề tiếng Mông", "body_hmn": "Bản tiếng Mông", "audio_hmn": "Ghi âm tiếng Mông",
+              "--evidence": "Minh chứng", "--date": "Ngày diễn ra", "--kind": "Loại hoạt động", "--place": "Địa điểm",
+              "--participants": "Số người tham dự", "--note": "Ghi chú"}
 
 
 def message(exc: Exception) -> str:
@@ -93,29 +96,46 @@ def listed(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def save_upload(upload: Any, field: str, folder: Path) -> Path | None:
-    """Store an uploaded recording in a temporary file in ``folder``; ``None`` if none was chosen.
+@dataclass(frozen=True)
+class Accepts:
+    """What an upload field takes: file endings, a size limit, and the words for a person."""
 
-    Refuses a name that is not an audio file and anything over the core's size limit; whether the
-    content really is audio (and not silent or too long) is checked by decoding it afterwards."""
+    types: tuple[str, ...]
+    limit: int
+    what: str  # "tệp âm thanh"
+    choose: str  # what to choose instead: ".mp3, .wav, .ogg hoặc .m4a"
+    smaller: str  # how to make it smaller
+
+
+RECORDING = Accepts(AUDIO_TYPES, MAX_AUDIO_BYTES, "tệp âm thanh", ".mp3, .wav, .ogg hoặc .m4a",
+                    "hãy ghi âm ngắn hơn hoặc nén sang MP3")
+EVIDENCE = Accepts((".jpg", ".jpeg", ".png", ".webp", ".pdf"), 20 * 2**20, "ảnh hay tệp PDF",
+                   "ảnh .jpg, .png, .webp hoặc tệp .pdf", "hãy chụp lại ảnh nhỏ hơn hoặc nén tệp PDF")
+
+
+async def save_upload(upload: Any, field: str, folder: Path, accepts: Accepts = RECORDING) -> Path | None:
+    """Store an uploaded file (a recording, by default) in a temporary file in ``folder``; ``None`` if none
+    was chosen.
+
+    Refuses a name that ``accepts`` does not take and anything over its size limit; what the content
+    really is (audio, not silent or too long; a photo or PDF) is checked by the core afterwards."""
     if not isinstance(upload, UploadFile) or not upload.filename:
         return None
     suffix = Path(upload.filename).suffix.lower()
-    if suffix not in AUDIO_TYPES:
-        raise InputError(field, f"tệp '{upload.filename}' không phải tệp âm thanh; hãy chọn tệp "
-                                ".mp3, .wav, .ogg hoặc .m4a")
+    if suffix not in accepts.types:
+        raise InputError(field, f"tệp '{upload.filename}' không phải {accepts.what}; hãy chọn {accepts.choose}")
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=folder, suffix=suffix, delete=False) as out:
         size = 0
         while chunk := await upload.read(CHUNK):
             size += len(chunk)
-            if size > MAX_AUDIO_BYTES:
+            if size > accepts.limit:
                 out.close()
                 Path(out.name).unlink()
-                raise InputError(field, f"tệp '{upload.filename}' quá lớn (tối đa {MAX_AUDIO_BYTES // 2**20} MB); "
-                                        "hãy ghi âm ngắn hơn hoặc nén sang MP3")
+                raise InputError(field, f"tệp '{upload.filename}' quá lớn (tối đa {accepts.limit // 2**20} MB); "
+                                        f"{accepts.smaller}")
             out.write(chunk)
     if size == 0:
         Path(out.name).unlink()
-        raise InputError(field, f"tệp '{upload.filename}' trống; hãy chọn lại tệp ghi âm")
+        raise InputError(field, f"tệp '{upload.filename}' trống; hãy chọn lại tệp")
     return Path(out.name)
