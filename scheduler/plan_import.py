@@ -241,6 +241,11 @@ def _year(text: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def _place(name: str) -> str:
+    """A unit's name without its kind: "Xã Mường La" -> "Mường La"."""
+    return name.split(" ", 1)[1] if name.split(" ", 1)[0] in ("Xã", "Phường", "Tỉnh") and " " in name else name
+
+
 def to_toml(proposal: Proposal, *, plan_id: str, unit: str, source: str) -> str:
     """The proposal as a plan file for ``config/plans/`` (strings written as TOML basic strings)."""
     def q(value: str) -> str:
@@ -271,7 +276,7 @@ def to_toml(proposal: Proposal, *, plan_id: str, unit: str, source: str) -> str:
 
 
 def copy_for_year(config_dir, config: Config, source_id: str, year: int,  # noqa: ANN001
-                  plan_id: str | None = None) -> tuple[str, str]:
+                  plan_id: str | None = None, unit: str | None = None) -> tuple[str, str]:
     """A new year's plan from an earlier one (``cchc plan new``): the same topics and targets, the
     year and its id changed, "năm <old>" in the texts made "năm <new>" (dates and document numbers
     keep their years), the decision it implements and its signing and start dates cleared for the
@@ -283,13 +288,18 @@ def copy_for_year(config_dir, config: Config, source_id: str, year: int,  # noqa
     if source is None:
         known = ", ".join(sorted(config.plans)) or "chưa có"
         raise InputError("--from", f"không có kế hoạch '{source_id}'; các kế hoạch: {known}")
-    plan_id = plan_id or f"{source.unit}-{year}"
+    unit = unit or source.unit
+    if unit not in config.units:
+        raise InputError("--unit", f"không có đơn vị '{unit}'; xem các đơn vị: cchc unit list")
+    plan_id = plan_id or f"{unit}-{year}"
     if plan_id in config.plans:
         raise InputError("--id", f"đã có kế hoạch '{plan_id}'; hãy chọn mã khác")
-    taken = [p.id for p in config.plans.values() if p.unit == source.unit and p.year == year]
+    taken = [p.id for p in config.plans.values() if p.unit == unit and p.year == year]
     if taken:
-        raise InputError("--year", f"đơn vị '{source.unit}' đã có kế hoạch năm {year} ({taken[0]}); "
+        raise InputError("--year", f"đơn vị '{unit}' đã có kế hoạch năm {year} ({taken[0]}); "
                                    "xem bằng: cchc plan show")
+    # Another commune's copy speaks of that commune: "xã Mường La" -> "xã Ít Ong".
+    places = [(_place(config.units[source.unit].name), _place(config.units[unit].name))] if unit != source.unit else []
     path = next(p for p in sorted(Path(config_dir, "plans").glob("*.toml"))
                 if tomllib.loads(p.read_text(encoding="utf-8")).get("id") == source_id)
     old = str(source.year)
@@ -302,6 +312,8 @@ def copy_for_year(config_dir, config: Config, source_id: str, year: int,  # noqa
             continue  # the old plan's comments describe the old document
         if key == "id":
             line = f'id = "{plan_id}"'
+        elif key == "unit":
+            line = f'unit = "{unit}"'
         elif key == "year":
             line = f"year = {year}"
         elif key == "decision":
@@ -310,5 +322,7 @@ def copy_for_year(config_dir, config: Config, source_id: str, year: int,  # noqa
             continue
         else:
             line = re.sub(rf"(?i)\b(năm|nam)\s+{old}\b", lambda m: f"{m.group(1)} {year}", line)
+            for before, after in places:
+                line = line.replace(before, after)
         lines.append(line)
     return plan_id, "\n".join(lines) + "\n"

@@ -119,3 +119,22 @@ def test_a_new_year_s_plan_is_copied_from_last_year_s_for_review(settings):
     assert unknown.returncode == 2 and "không có kế hoạch 'khong-co'" in unknown.stderr
     assert sorted(p.name for p in (settings.config_dir / "plans").glob("*.toml")) == [
         "muong-la-2025.toml", "muong-la-2026.toml", "son-la-2025.toml"]
+
+
+def test_a_commune_gets_the_template_plan_of_another_and_all_communes_at_once(settings):
+    from tests.helpers import add_commune
+
+    add_commune(settings.config_dir)
+    add_commune(settings.config_dir, "chieng-lao", "Xã Chiềng Lao", "CL")
+    assert run(settings, "init").returncode == 0
+    before = sorted(p.name for p in (settings.config_dir / "plans").iterdir())
+    unknown = run(settings, "plan", "new", "--year", "2025", "--from", "muong-la-2025", "--unit", "it-ong",
+                     "--unit", "khong-co")
+    assert unknown.returncode == 2 and "không có đơn vị 'khong-co'" in unknown.stderr
+    assert sorted(p.name for p in (settings.config_dir / "plans").iterdir()) == before  # none kept
+    one = run(settings, "plan", "new", "--year", "2025", "--from", "muong-la-2025", "--unit", "it-ong")
+    assert one.returncode == 0 and "Đã tạo kế hoạch it-ong-2025" in one.stdout, one.stderr
+    plan = load_config(settings.config_dir).plans["it-ong-2025"]
+    assert plan.unit == "it-ong" and plan.title.endswith("xã Ít Ong năm 2025") and "Mường La" not in plan.title
+    every = run(settings, "plan", "new", "--year", "2025", "--from", "muong-la-2025", "--unit", "all")
+    assert every.returncode == 0 and every.stdout.count("Đã tạo kế hoạch") == 1 and "chieng-lao-2025" in every.stdout

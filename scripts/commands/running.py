@@ -130,7 +130,9 @@ def user_list(app: App, user: str | None, as_json: bool) -> None:
 
     with read_session(app.ready_engine()) as session:
         rows = users.list_users(session, app.now())
+    units = app.config.units
     shown = [{**row, "role": labels.ROLE[row["role"]], "active": "hoạt động" if row["active"] else "đã khóa",
+              "unit": units[row["unit"]].name if row["unit"] in units else row["unit"] or "",
               "created": show_vn(row["created"], time=False)} for row in rows]
     emit(rows if as_json else shown, ["name", "role", "unit", "active", "sessions", "created"],
          fmt="json" if as_json else "table", empty="Chưa có tài khoản nào; tạo bằng: cchc user add TÊN --role admin")

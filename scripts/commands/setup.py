@@ -183,28 +183,48 @@ def _day(iso: str | None) -> str:
 @click.option("--year", type=int, required=True, help="Năm của kế hoạch mới, ví dụ 2026.")
 @click.option("--from", "source", required=True, metavar="PLAN", help="Mã kế hoạch để sao, ví dụ muong-la-2025.")
 @click.option("--id", "plan_id", help="Mã kế hoạch mới (mặc định: <đơn vị>-<năm>).")
+@click.option("--unit", "units", multiple=True, metavar="ID",
+              help="Sao cho đơn vị khác (nhắc lại được); all: mọi xã cùng tỉnh chưa có kế hoạch năm đó.")
 @with_app(writes=False)
-def plan_new(app: App, user: str | None, year: int, source: str, plan_id: str | None) -> None:
-    """Tạo kế hoạch năm mới từ kế hoạch năm trước: cùng nội dung và chỉ tiêu, để xem lại và sửa."""
+def plan_new(app: App, user: str | None, year: int, source: str, plan_id: str | None, units: tuple[str, ...]) -> None:
+    """Tạo kế hoạch năm mới từ kế hoạch năm trước (hoặc cho xã khác): cùng nội dung và chỉ tiêu, để xem lại."""
     from scheduler.config import load_config
     from scheduler.plan_import import copy_for_year
+    from scheduler.scope import below
 
     if not 2000 <= year <= 2100:
         raise InputError("--year", f"năm {year} không hợp lệ; ví dụ: --year 2026")
-    plan_id, text = copy_for_year(app.settings.config_dir, app.config, source, year, plan_id)
-    target = app.settings.config_dir / "plans" / f"{plan_id}.toml"
-    if target.exists():
-        raise InputError("--id", f"đã có tệp kế hoạch tên '{plan_id}'; hãy chọn mã khác bằng --id")
-    target.write_text(text, encoding="utf-8")
+    plan = app.config.plans.get(source)
+    targets = list(units) or [None]
+    if "all" in targets and plan is not None:
+        province = app.config.units[plan.unit].parent or plan.unit
+        having = {p.unit for p in app.config.plans.values() if p.year == year}
+        targets = [u for u in below(app.config, province)[1:] if app.config.units[u].level == "commune"
+                   and u not in having]
+    if plan_id and len(targets) > 1:
+        raise InputError("--id", "--id chỉ dùng khi tạo một kế hoạch")
+    made: list = []
     try:
-        load_config(app.settings.config_dir)  # the copy must load with the rest, or it is not kept
+        for unit in targets:
+            new_id, text = copy_for_year(app.settings.config_dir, app.config, source, year, plan_id, unit)
+            target = app.settings.config_dir / "plans" / f"{new_id}.toml"
+            if target.exists():
+                raise InputError("--id", f"đã có tệp kế hoạch tên '{new_id}'; hãy chọn mã khác bằng --id")
+            target.write_text(text, encoding="utf-8")
+            made.append((new_id, target))
+        load_config(app.settings.config_dir)  # the copies must load with the rest, or none is kept
     except Exception:
-        target.unlink()
+        for _, target in made:
+            target.unlink(missing_ok=True)
         raise
     plan = app.config.plans[source]
-    click.echo(f"Đã tạo kế hoạch {plan_id} (năm {year}) từ {source}: {len(plan.topics)} nội dung, "
-               f"{len(plan.targets)} chỉ tiêu.")
-    click.echo(f"Hãy xem lại với văn bản kế hoạch năm {year}: cchc plan show --unit {plan.unit}; "
+    for new_id, _ in made:
+        click.echo(f"Đã tạo kế hoạch {new_id} (năm {year}) từ {source}: {len(plan.topics)} nội dung, "
+                   f"{len(plan.targets)} chỉ tiêu.")
+    if not made:
+        click.echo("Không có đơn vị nào cần kế hoạch mới.")
+        return
+    click.echo(f"Hãy xem lại với văn bản kế hoạch năm {year}: cchc plan show --unit ĐƠN_VỊ; "
                "dịch vụ đang chạy dùng kế hoạch mới sau khi khởi động lại.")
 
 
