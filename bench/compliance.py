@@ -251,6 +251,23 @@ def bench(kind: str, url: str, config, communes: int, runs: int, folder: Path) -
     engine.dispose()
 
 
+def on_each(kinds: str, folder: Path, run) -> None:  # noqa: ANN001
+    """``run(kind, url)`` on each database of ``kinds`` ("sqlite,postgresql"): SQLite in ``folder``,
+    PostgreSQL on a private server on a free port, as the tests start it."""
+    for kind in kinds.split(","):
+        if kind == "sqlite":
+            run(kind, f"sqlite:///{folder / 'bench.db'}")
+            continue
+        from tests.pg import PostgresServer
+
+        server = PostgresServer()
+        server.start()
+        try:
+            run(kind, server.create("bench"))
+        finally:
+            server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--communes", type=int, default=75)
@@ -260,18 +277,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cchc-bench-") as tmp:
         folder = Path(tmp)
         config = load_config(make_config(folder, args.communes))
-        for kind in args.db.split(","):
-            if kind == "sqlite":
-                bench(kind, f"sqlite:///{folder / 'bench.db'}", config, args.communes, args.runs, folder)
-            else:
-                from tests.pg import PostgresServer
-
-                server = PostgresServer()
-                server.start()
-                try:
-                    bench(kind, server.create("bench"), config, args.communes, args.runs, folder)
-                finally:
-                    server.stop()
+        on_each(args.db, folder, lambda kind, url: bench(kind, url, config, args.communes, args.runs, folder))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak memory of the process: {peak:.0f} MB")
 

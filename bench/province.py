@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.compliance import NOW, fill_database, make_config, same_question, timed  # noqa: E402
+from bench.compliance import NOW, fill_database, make_config, on_each, same_question, timed  # noqa: E402
 from scheduler import province, report  # noqa: E402
 from scheduler.config import load_config  # noqa: E402
 from scheduler.db import make_engine, migrate, read_session  # noqa: E402
@@ -78,18 +78,7 @@ def main() -> None:
         made = make_config(folder, args.communes)
         shutil.copy(PROJECT_ROOT / "config" / "plans" / "son-la-2025.toml", made / "plans")  # the province's own
         config = load_config(made)
-        for kind in args.db.split(","):
-            if kind == "sqlite":
-                bench(kind, f"sqlite:///{folder / 'bench.db'}", config, args.communes, args.runs, folder)
-                continue
-            from tests.pg import PostgresServer
-
-            server = PostgresServer()
-            server.start()
-            try:
-                bench(kind, server.create("bench"), config, args.communes, args.runs, folder)
-            finally:
-                server.stop()
+        on_each(args.db, folder, lambda kind, url: bench(kind, url, config, args.communes, args.runs, folder))
 
 
 if __name__ == "__main__":

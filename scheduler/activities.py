@@ -93,11 +93,12 @@ def listed(session: Session, *, unit: str, since: date | None = None, until: dat
     return list(session.exec(query.order_by(col(Activity.held_on).desc(), col(Activity.id).desc())).all())
 
 
-def counts(session: Session, *, unit: str, kind: str, since: date, until: date) -> dict[date, int]:
-    """How many activities of ``kind`` the unit held each day in ``[since, until)``."""
-    return dict(session.exec(select(Activity.held_on, func.count()).where(
-        Activity.unit_id == unit, Activity.kind == kind, col(Activity.held_on) >= since,
-        col(Activity.held_on) < until).group_by(Activity.held_on)).all())
+def counts(session: Session, *, units: list[str], kind: str, since: date, until: date) -> dict[tuple[str, date], int]:
+    """How many activities of ``kind`` each of ``units`` held each day in ``[since, until)`` (one query)."""
+    return {(unit, day): count for unit, day, count in session.exec(
+        select(Activity.unit_id, Activity.held_on, func.count()).where(
+            col(Activity.unit_id).in_(units), Activity.kind == kind, col(Activity.held_on) >= since,
+            col(Activity.held_on) < until).group_by(Activity.unit_id, Activity.held_on)).all()}
 
 
 def path_of(data_dir: Path, row: Activity) -> Path:

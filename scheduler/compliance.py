@@ -238,12 +238,16 @@ def evaluate_many(session: Session, config: Config, *, units: list[str], span: S
                 found = counts.get((unit if by_unit else None, row.lang, row.span.label), (0, 0, 0))
                 row.delivered, row.scheduled, row.filled = found
                 _judge(row, plans[unit], config, wanted, now)
+    days: dict[str, dict[tuple[str, date], int]] = {}  # kind of activity -> (unit, day) -> count
+    for kind in {target.activity for _, _, target in held}:
+        days[kind] = activities.counts(session, units=sorted({u for u, _, t in held if t.activity == kind}),
+                                       kind=kind, since=lo.astimezone(LOCAL_TZ).date(),
+                                       until=hi.astimezone(LOCAL_TZ).date())
     for unit, key, target in held:
         by_label: dict[str, int] = defaultdict(int)
-        days = activities.counts(session, unit=unit, kind=target.activity, since=lo.astimezone(LOCAL_TZ).date(),
-                                 until=hi.astimezone(LOCAL_TZ).date())
-        for day, count in days.items():
-            by_label[span_of(target.period, day).label] += count
+        for (where, day), count in days[target.activity].items():
+            if where == unit:
+                by_label[span_of(target.period, day).label] += count
         for row in (r for r in rows[unit] if r.key == key):
             row.delivered = by_label.get(row.span.label, 0)
             _judge(row, plans[unit], config, [], now)
