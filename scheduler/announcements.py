@@ -21,7 +21,7 @@ from channels import REGISTRY
 from channels.languages import LANGUAGE_NAMES
 from scheduler import audit, scope
 from scheduler.clock import LOCAL_TZ, local_midnight, next_slot, show, show_vn
-from scheduler.config import Config
+from scheduler.config import ChannelConfig, Config
 from scheduler.deliveries import move
 from scheduler.errors import ContentChangedError, InputError, NotFoundError, RuleError
 from scheduler.labels import ANNOUNCEMENT_STATUS
@@ -245,8 +245,8 @@ def current_approval(session: Session, ann: Announcement) -> Approval | None:
 def occurrences(ann: Announcement, unit: Unit, now: datetime) -> list[datetime]:
     """The times (UTC) at which an announcement is due, from its schedule."""
     if ann.next_slot:
-        if ann.priority == Priority.EMERGENCY:
-            return [now]
+        if ann.priority == Priority.EMERGENCY or (unit.level == "province" and not unit.slots):
+            return [now]  # a province item: each commune's loudspeaker takes it in its next slot (``expand``)
         return [next_slot_after(unit, now)]
     assert ann.first_at is not None
     if ann.repeat == Repeat.NONE:
@@ -415,10 +415,20 @@ def _check_expiry(expires: datetime, first: datetime | None, now: datetime) -> N
         raise InputError("--expires", "thời hạn phải sau giờ phát đầu tiên")
 
 
+def allowed_channels(config: Config, unit_id: str) -> dict[str, ChannelConfig]:
+    """The channels an item of ``unit_id`` may go out on: its own, and for a province also the
+    loudspeakers of its communes (a province-wide broadcast plays in each commune's own slots)."""
+    own = config.channels_of(unit_id)
+    if config.units[unit_id].level == "province":
+        below = set(scope.below(config, unit_id)[1:])
+        own |= {name: ch for name, ch in config.channels.items() if ch.unit in below and ch.slotted}
+    return own
+
+
 def _channels(config: Config, unit_id: str, names: list[str]) -> list[str]:
     if not names:
         raise InputError("--channel", "hãy chọn ít nhất một kênh (hoặc nhóm kênh)")
-    own = config.channels_of(unit_id)
+    own = allowed_channels(config, unit_id)
     valid = sorted(own) + sorted(g for g, members in config.groups.items() if set(members) <= set(own))
     for name in names:
         if name not in config.channels and name not in config.groups:

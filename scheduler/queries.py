@@ -23,6 +23,7 @@ from scheduler.models import (
     Approval,
     AsRun,
     Attempt,
+    Channel,
     Credential,
     Delivery,
     DeliveryState,
@@ -84,8 +85,15 @@ def schedule(session: Session, *, since: datetime, until: datetime, unit: str | 
                                     or_(Delivery.due_at >= since, Delivery.state != DeliveryState.PENDING))
              .order_by(Delivery.due_at, Delivery.channel_id))
     if unit:
-        query = query.join(Announcement).where(Announcement.unit_id == unit)
+        query = _of_unit(query, unit)
     return [delivery_row(d) for d in session.exec(query)]
+
+
+def _of_unit(query, unit: str):  # noqa: ANN001, ANN202
+    """Deliveries of ``unit``'s items, and of other units' items on its channels (a province-wide broadcast
+    on a commune's loudspeakers is in that commune's schedule too)."""
+    own = select(Channel.id).where(Channel.unit_id == unit)
+    return query.join(Announcement).where(or_(Announcement.unit_id == unit, col(Delivery.channel_id).in_(own)))
 
 
 def log_rows(session: Session, *, since: datetime | None, until: datetime | None, channel: str | None,
@@ -259,7 +267,7 @@ def calendar(session: Session, *, since: datetime, until: datetime, unit: str | 
                                     Delivery.state != DeliveryState.CANCELLED)
              .order_by(Delivery.due_at, Delivery.channel_id, Delivery.lang))
     if unit:
-        query = query.join(Announcement).where(Announcement.unit_id == unit)
+        query = _of_unit(query, unit)
     days: dict[date, list[dict]] = {}
     for d in session.exec(query):
         days.setdefault(d.due_at.astimezone(LOCAL_TZ).date(), []).append(delivery_row(d))

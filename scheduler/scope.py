@@ -42,6 +42,12 @@ class Scope:
     def reads(self, unit: str) -> bool:
         return unit in self.readable
 
+    def reads_item(self, config: Config, unit: str, channels: list[str]) -> bool:
+        """Whether the account may read an item of ``unit`` on ``channels``: its unit's, or one that goes out on
+        a channel of a unit it reads (a province-wide broadcast on a commune's loudspeakers)."""
+        return self.reads(unit) or any(config.channels[c].unit in self.readable for c in channels
+                                       if c in config.channels)
+
     def check_read(self, config: Config, unit: str, what: str) -> None:
         """``RuleError`` when ``what`` (e.g. "thông báo ML-2025-0003") belongs to a unit the account cannot read."""
         if not self.reads(unit):

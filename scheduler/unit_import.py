@@ -174,6 +174,23 @@ def apply(config_dir: Path, rows: list[UnitRow], config: Config) -> list[str]:
     return changes
 
 
+def _province_group(doc, province: str | None, loudspeaker: str) -> list[str]:  # noqa: ANN001
+    """Every commune loudspeaker of a province in the group ``loa-<province>``: a province-wide broadcast
+    names that group (``cchc queue --unit son-la --channel loa-son-la``)."""
+    import tomlkit
+
+    if not province:
+        return []
+    name = f"loa-{province}"
+    groups = doc.setdefault("groups", tomlkit.table())
+    if name not in groups:
+        groups[name] = tomlkit.array().multiline(True)
+    if loudspeaker in groups[name]:
+        return []
+    groups[name].append(loudspeaker)
+    return [f"nhóm {name}: thêm {loudspeaker}"]
+
+
 def _default_channels(doc, row: UnitRow) -> list[str]:  # noqa: ANN001  a tomlkit document
     """A new commune's website and loudspeaker; an existing loudspeaker gets the row's slots."""
     import tomlkit
@@ -191,6 +208,7 @@ def _default_channels(doc, row: UnitRow) -> list[str]:  # noqa: ANN001  a tomlki
         made.append(f"kênh {website}: thêm mới")
     if not row.slots:
         return made
+    made += _province_group(doc, row.parent, loudspeaker)
     if loudspeaker in channels:
         if list(channels[loudspeaker]["settings"].get("slots", [])) != row.slots:
             channels[loudspeaker]["settings"]["slots"] = row.slots

@@ -75,7 +75,7 @@ def compose_page(core: App, request: Request, who: Staff, values: dict[str, Any]
     plan = next((p for p in config.plans.values() if p.unit == unit), None)
     return page(request, "compose.html", who, code=400 if error else 200, values=values, ann=ann, error=error,
                 topics={code: t.text for code, t in plan.topics.items()} if plan else {},
-                channels={n: ch.title for n, ch in config.channels.items() if ch.unit == unit and ch.enabled},
+                channels={n: ch.title for n, ch in announcements.allowed_channels(config, unit).items() if ch.enabled},
                 previewing={n for n, ch in config.channels.items() if ch.mode == "preview"},
                 repeating=[ch.title for n, ch in config.channels.items()
                            if ch.unit == unit and ch.enabled and config.repeats(n)],
@@ -189,7 +189,8 @@ def read_announcement(core: App, request: Request, who: Staff, announcement_id: 
     """The announcement as pages show it, after checking the account may read its unit (403 otherwise)."""
     with read_session(core.ready_engine()) as session:
         detail = queries.announcement(session, announcement_id)
-    readable(core, who, detail["unit"], f"thông báo {detail['ref']}")
+    if not who.scope.reads_item(core.config, detail["unit"], detail["channels"]):
+        readable(core, who, detail["unit"], f"thông báo {detail['ref']}")
     return detail
 
 
