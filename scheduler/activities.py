@@ -78,8 +78,8 @@ def record(session: Session, config: Config, data_dir: Path, *, unit: str, kind:
                    note=note, evidence=target.name, evidence_sha256=digest, recorded_by=actor, recorded_at=now)
     session.add(row)
     session.flush()
-    audit.record(session, actor=actor, action="activity", subject=f"activity:{row.id}", at=now, kind=kind,
-                 held_on=held_on.isoformat(), sha256=digest[:12])
+    audit.record(session, unit=row.unit_id, actor=actor, action="activity", subject=f"activity:{row.id}", at=now,
+                 kind=kind, held_on=held_on.isoformat(), sha256=digest[:12])
     return row
 
 

@@ -90,7 +90,7 @@ def create(session: Session, *, config: Config, draft: Draft, author: str, now: 
     session.flush()
     year = now.astimezone(LOCAL_TZ).year
     ann.ref_code = f"{unit.ref_prefix}-{year}-{ann.id:04d}"
-    audit.record(session, actor=author, action="create", subject=f"announcement:{ann.id}", at=now,
+    audit.record(session, unit=ann.unit_id, actor=author, action="create", subject=f"announcement:{ann.id}", at=now,
                  ref=ann.ref_code, title=ann.title)
     return ann
 
@@ -106,7 +106,7 @@ def edit(session: Session, *, config: Config, ann: Announcement, draft: Draft, a
         return []
     _add_writer(ann, actor)
     notes = _reopen(session, ann, actor=actor, now=now, why="đã sửa nội dung")
-    audit.record(session, actor=actor, action="edit", subject=f"announcement:{ann.id}", at=now,
+    audit.record(session, unit=ann.unit_id, actor=actor, action="edit", subject=f"announcement:{ann.id}", at=now,
                  changed=draft.changed)
     return notes
 
@@ -153,8 +153,8 @@ def translate(session: Session, *, ann: Announcement, lang: str, title: str | No
     ann.updated_at = now
     _add_writer(ann, translator)
     notes += _reopen(session, ann, actor=translator, now=now, why=f"đã thay đổi bản dịch {lang}")
-    audit.record(session, actor=translator, action="translate", subject=f"announcement:{ann.id}", at=now,
-                 lang=lang, audio=bool(audio_path))
+    audit.record(session, unit=ann.unit_id, actor=translator, action="translate", subject=f"announcement:{ann.id}",
+                 at=now, lang=lang, audio=bool(audio_path))
     return notes
 
 
@@ -165,7 +165,7 @@ def submit(session: Session, *, ann: Announcement, actor: str, now: datetime) ->
         raise RuleError(f"chỉ gửi duyệt được thông báo ở trạng thái nháp; thông báo {ann.id} đang '{ann.status}'")
     _check_complete(session, ann, now=now)
     ann.status, ann.updated_at = A.SUBMITTED, now
-    audit.record(session, actor=actor, action="submit", subject=f"announcement:{ann.id}", at=now)
+    audit.record(session, unit=ann.unit_id, actor=actor, action="submit", subject=f"announcement:{ann.id}", at=now)
 
 
 def approve(session: Session, *, config: Config, ann: Announcement, approver: str, now: datetime,
@@ -189,7 +189,7 @@ def approve(session: Session, *, config: Config, ann: Announcement, approver: st
     if not deliveries and not ann.evergreen:
         raise RuleError("không còn lượt phát nào trong tương lai để tạo; hãy sửa lịch phát của thông báo")
     ann.status, ann.updated_at = A.APPROVED, now
-    audit.record(session, actor=approver, action="approve", subject=f"announcement:{ann.id}", at=now,
+    audit.record(session, unit=ann.unit_id, actor=approver, action="approve", subject=f"announcement:{ann.id}", at=now,
                  content_hash=approval.content_hash, deliveries=len(deliveries))
     return deliveries
 
@@ -201,7 +201,8 @@ def reject(session: Session, *, ann: Announcement, approver: str, reason: str, n
     session.add(Approval(announcement_id=ann.id, decision="rejected", actor=approver, reason=why,
                          content_hash=content_hash(session, ann), decided_at=now))
     ann.status, ann.updated_at = A.REJECTED, now
-    audit.record(session, actor=approver, action="reject", subject=f"announcement:{ann.id}", at=now, reason=why)
+    audit.record(session, unit=ann.unit_id, actor=approver, action="reject", subject=f"announcement:{ann.id}", at=now,
+                 reason=why)
 
 
 def cancel(session: Session, *, ann: Announcement, actor: str, reason: str, now: datetime) -> int:
@@ -212,7 +213,7 @@ def cancel(session: Session, *, ann: Announcement, actor: str, reason: str, now:
         raise RuleError(f"thông báo {ann.id} đã bị hủy từ trước")
     cancelled = _cancel_unsent(session, ann, now=now, why=f"thông báo bị hủy: {reason}".strip(": "))
     ann.status, ann.updated_at = A.CANCELLED, now
-    audit.record(session, actor=actor, action="cancel", subject=f"announcement:{ann.id}", at=now,
+    audit.record(session, unit=ann.unit_id, actor=actor, action="cancel", subject=f"announcement:{ann.id}", at=now,
                  reason=reason, deliveries_cancelled=cancelled)
     return cancelled
 

@@ -434,8 +434,8 @@ def warn(session: Session, compliance: Compliance, *, at: datetime) -> list[Row]
         message = (f"chỉ tiêu '{row.target.description}' ({row.target.clause}), {LANGUAGE_NAMES[row.lang]}, "
                    f"{row.span.title}: đã có {row.delivered}, đã lên lịch {row.scheduled}, "
                    f"cần tối thiểu {row.target.minimum}; còn thiếu {row.needed}")
-        audit.record(session, actor="cchc-service", action="quota_warning", subject=subject, at=at,
-                     unit=compliance.unit, message=message)
+        audit.record(session, unit=compliance.unit, actor="cchc-service", action="quota_warning", subject=subject,
+                     at=at, message=message)
         log.warning("quota at risk: %s", message)
         fresh.append(row)
     return fresh

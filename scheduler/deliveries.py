@@ -191,6 +191,6 @@ def settle(session: Session, *, delivery: Delivery, posted: bool, url: str | Non
     session.add(Attempt(delivery_id=delivery.id, attempt_id=str(uuid.uuid4()), kind="settle", started_at=now,
                         finished_at=now, outcome="posted" if posted else "not-posted", message=why,
                         remote_id=delivery.remote_id))
-    audit.record(session, actor=actor, action="settle", subject=f"delivery:{delivery.id}", at=now,
-                 ref=delivery.ref_code, posted=posted, url=url or "")
+    audit.record(session, unit=channel.unit_id if channel else None, actor=actor, action="settle",
+                 subject=f"delivery:{delivery.id}", at=now, ref=delivery.ref_code, posted=posted, url=url or "")
     return state

@@ -80,6 +80,7 @@ from scheduler.models import (
     Translation,
     Unit,
 )
+from scheduler.models import Channel as ChannelRow
 from scheduler.models import DeliveryState as S
 from scheduler.queries import website_links
 from scheduler.states import (
@@ -645,6 +646,11 @@ class Hold:
     until: datetime | None
 
 
+def _unit_of(session: Session, channel: str) -> str | None:
+    row = session.get(ChannelRow, channel)
+    return row.unit_id if row is not None else None
+
+
 def hold_channel(session: Session, channel: str, reason: str, now: datetime) -> None:
     """Stop sending on ``channel`` until a person renews its credentials (``cchc channel check``).
 
@@ -654,8 +660,8 @@ def hold_channel(session: Session, channel: str, reason: str, now: datetime) -> 
     row = session.get(ServiceState, REAUTH_KEY + channel)
     if row is None:
         session.add(ServiceState(key=REAUTH_KEY + channel, value=reason[:2000], updated_at=now))
-        audit.record(session, actor="cchc-dispatch", action="channel-hold", subject=f"channel:{channel}", at=now,
-                     reason=reason[:500])
+        audit.record(session, unit=_unit_of(session, channel), actor="cchc-dispatch", action="channel-hold",
+                     subject=f"channel:{channel}", at=now, reason=reason[:500])
         log.error("channel %s needs new credentials; its deliveries wait: %s", channel, reason)
 
 
@@ -668,8 +674,8 @@ def set_wait(session: Session, channel: str, reason: str, until: datetime, now: 
         row = ServiceState(key=WAIT_KEY + channel, value="", updated_at=until)
         session.add(row)
     row.value, row.updated_at = reason, until
-    audit.record(session, actor="cchc-dispatch", action="channel-hold", subject=f"channel:{channel}", at=now,
-                 reason=reason[:500], until=show_vn(until))
+    audit.record(session, unit=_unit_of(session, channel), actor="cchc-dispatch", action="channel-hold",
+                 subject=f"channel:{channel}", at=now, reason=reason[:500], until=show_vn(until))
     log.warning("channel %s waits until %s: %s", channel, show_vn(until), reason)
 
 
@@ -715,8 +721,8 @@ def release_channel(session: Session, channel: str, *, actor: str = "cli",
             session.delete(row)
             released = released or not key.startswith(FAILURES_KEY)
     if released:
-        audit.record(session, actor=actor, action="channel-release", subject=f"channel:{channel}",
-                     at=now or utc_now())
+        audit.record(session, unit=_unit_of(session, channel), actor=actor, action="channel-release",
+                     subject=f"channel:{channel}", at=now or utc_now())
     return released
 
 

@@ -132,7 +132,8 @@ def _add(session: Session, config: Config, ann: Announcement, channel: str, lang
         delivery = new_delivery(session, ann, approval, channel, lang, slot_at, expires, now, sequence, FILL_ORIGIN)
         added.append(delivery)
     session.flush()
-    audit.record(session, actor=ACTOR, action="fill", subject=f"announcement:{ann.id}", at=now, channel=channel,
-                 slot=show(slot_at), languages=langs, reason=reason)
+    audit.record(session, unit=config.channels[channel].unit, actor=ACTOR, action="fill",
+                 subject=f"announcement:{ann.id}", at=now, channel=channel, slot=show(slot_at), languages=langs,
+                 reason=reason)
     log.info("filled %s %s with %s (%s): %s", channel, show(slot_at), ann.ref_code, ", ".join(langs), reason)
     return added

@@ -257,10 +257,12 @@ class Attempt(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """The audit trail: who did what to which object, when. Append-only."""
+    """The audit trail: who did what to which object, when, in which unit (none: the installation's, such as
+    a restore). Append-only; no foreign key, so the trail outlives a unit taken out of the configuration."""
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False, index=True)
+    unit_id: str | None = Field(default=None, max_length=40, index=True)
     actor: str = Field(max_length=80)
     action: str = Field(max_length=40)
     subject: str = Field(max_length=60)

@@ -170,9 +170,8 @@ def digest_lines(session: Session, config: Config, unit: str, now: datetime) -> 
     since = now - timedelta(days=1)
     channels = sorted(config.channels_of(unit))
     lines: list[str] = []
-    warnings = session.exec(select(AuditEvent).where(AuditEvent.action == "quota_warning",
+    warnings = session.exec(select(AuditEvent).where(AuditEvent.action == "quota_warning", AuditEvent.unit_id == unit,
                                                      col(AuditEvent.at) > since).order_by(col(AuditEvent.id))).all()
-    warnings = [w for w in warnings if (w.detail or {}).get("unit") == unit]
     lines.append(f"Chỉ tiêu có nguy cơ không đạt: {len(warnings)}")
     lines += [f"  - {(w.detail or {}).get('message', w.subject)}" for w in warnings]
     missed = session.exec(select(AsRun).where(col(AsRun.channel_id).in_(channels),

@@ -69,8 +69,9 @@ def store(session: Session, config: Config, data_dir: Path, *, channel: str, kin
         session.add(row)
     row.file, row.sha256, row.duration_ms = target.name, digest, duration_ms
     row.uploaded_by, row.uploaded_at = actor, now
-    audit.record(session, actor=actor, action="station-sound", subject=f"channel:{channel}", at=now, kind=kind,
-                 lang=lang, sha256=digest[:12], duration_ms=duration_ms)
+    audit.record(session, unit=config.channels[channel].unit, actor=actor, action="station-sound",
+                 subject=f"channel:{channel}", at=now, kind=kind, lang=lang, sha256=digest[:12],
+                 duration_ms=duration_ms)
     return row  # an earlier file stays in the folder: the transaction may still fail, and it is small
 
 
@@ -84,8 +85,8 @@ def clear(session: Session, config: Config, *, channel: str, kind: str, lang: st
     if row is None:
         return False
     session.delete(row)
-    audit.record(session, actor=actor, action="station-sound-cleared", subject=f"channel:{channel}", at=now,
-                 kind=kind, lang=lang)
+    audit.record(session, unit=config.channels[channel].unit, actor=actor, action="station-sound-cleared",
+                 subject=f"channel:{channel}", at=now, kind=kind, lang=lang)
     return True
 
 

@@ -117,7 +117,7 @@ def set_password(session: Session, *, name: str, password: str, actor: str, now:
     _check_password(password)
     user.password_hash, user.updated_at = _hasher.hash(password), now
     ended = revoke_sessions(session, name=user.name, actor=actor, now=now, audit_it=False)
-    audit.record(session, actor=actor, action="user-passwd", subject=f"user:{user.name}", at=now,
+    audit.record(session, unit=user.unit_id, actor=actor, action="user-passwd", subject=f"user:{user.name}", at=now,
                  sessions_ended=ended)
     return user
 
@@ -133,7 +133,7 @@ def set_active(session: Session, *, name: str, active: bool, actor: str, now: da
                             "khác trước khi khóa tài khoản này")
     user.active, user.updated_at = active, now
     ended = 0 if active else revoke_sessions(session, name=user.name, actor=actor, now=now, audit_it=False)
-    audit.record(session, actor=actor, action="user-enable" if active else "user-disable",
+    audit.record(session, unit=user.unit_id, actor=actor, action="user-enable" if active else "user-disable",
                  subject=f"user:{user.name}", at=now, sessions_ended=ended)
     return user
 
@@ -151,7 +151,8 @@ def revoke_sessions(session: Session, *, name: str, actor: str, now: datetime, a
     for row in rows:
         session.delete(row)
     if audit_it:
-        audit.record(session, actor=actor, action="user-sessions-revoked", subject=f"user:{user.name}", at=now,
+        audit.record(session, unit=user.unit_id, actor=actor, action="user-sessions-revoked",
+                     subject=f"user:{user.name}", at=now,
                      sessions_ended=len(rows))
     return len(rows)
 
@@ -200,7 +201,8 @@ def log_in(session: Session, *, name: str, password: str, address: str, now: dat
     user = session.get(User, name)
     if not _verify(user.password_hash if user else None, password) or user is None or not user.active:
         session.add(LoginAttempt(name=name, address=address[:60], at=now))
-        audit.record(session, actor=name or "?", action="login-failed", subject=f"user:{name}", at=now,
+        audit.record(session, unit=user.unit_id if user else None, actor=name or "?", action="login-failed",
+                     subject=f"user:{name}", at=now,
                      address=address)
         return None
     if _hasher.check_needs_rehash(user.password_hash):
@@ -210,7 +212,8 @@ def log_in(session: Session, *, name: str, password: str, address: str, now: dat
                            expires_at=now + timedelta(hours=SESSION_HOURS)))
     session.exec(delete(WebSession).where(col(WebSession.expires_at) < now))  # tidy up what no longer counts
     session.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < since))
-    audit.record(session, actor=user.name, action="login", subject=f"user:{user.name}", at=now, address=address)
+    audit.record(session, unit=user.unit_id, actor=user.name, action="login", subject=f"user:{user.name}", at=now,
+                 address=address)
     return Login(user, cookie, csrf)
 
 
@@ -240,7 +243,9 @@ def log_out(session: Session, cookie: str | None, now: datetime) -> None:
         return
     row = session.get(WebSession, _digest(cookie))
     if row is not None:
-        audit.record(session, actor=row.user_name, action="logout", subject=f"user:{row.user_name}", at=now)
+        user = session.get(User, row.user_name)
+        audit.record(session, unit=user.unit_id if user else None, actor=row.user_name, action="logout",
+                     subject=f"user:{row.user_name}", at=now)
         session.delete(row)
 
 

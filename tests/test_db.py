@@ -107,6 +107,42 @@ def test_an_older_database_upgrades_in_place_with_its_records_made_true(tmp_path
     engine.dispose()
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_older_audit_events_join_the_unit_of_what_they_were_about(kind, request, tmp_path):
+    """0013: each unit's trail shows its own events, those written before units had trails included."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create("audit_units")
+    engine = make_engine(url)
+    migrate(engine, "0012")
+    at = "'2025-09-01 00:00:00'"
+    inserts = [
+        "INSERT INTO unit (id, name, level, ref_prefix, slots) VALUES ('muong-la', 'Xã Mường La', 'commune', "
+        "'ML', '[]'), ('son-la', 'Tỉnh Sơn La', 'province', 'SL', '[]')",
+        "INSERT INTO channel (id, unit_id, kind, title, languages, mode, grace_minutes, enabled, settings) "
+        "VALUES ('ml-web', 'muong-la', 'website', 'Web', '[\"vi\"]', 'live', 60, true, '{}')",
+        "INSERT INTO announcement (id, unit_id, ref_code, title, body, topics, channels, languages, priority, "
+        "status, next_slot, repeat, author, created_at, updated_at, evergreen, writers) VALUES (7, 'son-la', "
+        f"'SL-2025-0007', 'T', 'B', '[]', '[]', '[\"vi\"]', 'normal', 'draft', false, 'none', 'lan', {at}, {at}, "
+        "false, '[]')",
+        "INSERT INTO \"user\" (name, role, unit_id, password_hash, active, created_at, updated_at) VALUES "
+        f"('hoa', 'editor', 'muong-la', 'h', true, {at}, {at})",
+        "INSERT INTO auditevent (id, at, actor, action, subject, detail) VALUES "
+        f"(1, {at}, 'lan', 'edit', 'announcement:7', '{{}}'), (2, {at}, 'hoa', 'login', 'user:hoa', '{{}}'), "
+        f"(3, {at}, 'x', 'channel-hold', 'channel:ml-web', '{{}}'), (4, {at}, 'cli', 'restore', 'backup:b', '{{}}'), "
+        f"(5, {at}, 's', 'quota_warning', 'target:1/a/2025-09/vi', '{{\"unit\": \"muong-la\", \"message\": \"m\"}}')",
+    ]
+    with engine.begin() as conn:
+        for statement in inserts:
+            conn.exec_driver_sql(statement)
+    migrate(engine)
+    with engine.connect() as conn:
+        units = dict(conn.exec_driver_sql("SELECT id, unit_id FROM auditevent").all())
+    assert units == {1: "son-la", 2: "muong-la", 3: "muong-la", 4: None, 5: "muong-la"}
+    engine.dispose()
+
+
 def test_the_quick_readiness_check_names_the_same_newest_migration_as_alembic(tmp_path):
     """Commands check the schema without loading alembic (it costs a tenth of a second at every start);
     the migrations' own files must say the same head as alembic does."""

@@ -147,6 +147,21 @@ def test_pages_show_only_the_chosen_units_log_and_channels(units, clock):
     assert own.get("/api/deliveries").json()["total"] == 1
 
 
+def test_the_audit_trail_shows_the_chosen_units_events_only(units):
+    ann = submitted(units, title="Tin riêng của Mường La")  # lan's create and submit, both of Mường La
+    commune, _ = logged_in(units, "hoa", PASSWORD)
+    trail = commune.get("/audit")
+    assert trail.status_code == 200 and f"announcement:{ann.id}" not in trail.text and "user:lan" not in trail.text
+    assert "user:hoa" in trail.text  # its own login is there
+    assert commune.get("/audit", params={"actor": "lan"}).text.count("<tr>") == 1  # the header row only
+    own, _ = logged_in(units, "hung")
+    assert f"announcement:{ann.id}" in own.get("/audit").text and "user:hoa" not in own.get("/audit").text
+    province, csrf = logged_in(units, "tinh", PASSWORD)
+    assert f"announcement:{ann.id}" not in province.get("/audit").text  # the unit shown: the province's own
+    province.post("/unit", data={"csrf": csrf, "unit": "muong-la", "next": "/audit"})
+    assert f"announcement:{ann.id}" in province.get("/audit").text
+
+
 def test_commands_run_as_an_account_read_only_its_units(units):
     ann = submitted(units)
     settings = units.settings

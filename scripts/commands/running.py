@@ -18,6 +18,7 @@ from scripts.commands.common import (
     Commands,
     fmt_option,
     moment,
+    unit_for,
     with_app,
 )
 from scripts.output import emit, to_json
@@ -205,11 +206,12 @@ def user_sessions(app: App, user: str | None, name: str, revoke: bool) -> None:
 @click.option("--user", "who", help="Chỉ việc của người này (tên đăng nhập, hoặc cchc-fill...).")
 @click.option("--action", help="Chỉ một loại việc, ví dụ approve, edit, login-failed, channel-hold.")
 @click.option("--subject", help="Chỉ một đối tượng, ví dụ announcement:12, user:lan, channel:muong-la-zalo.")
+@click.option("--unit", help="Chỉ việc của một đơn vị (mã đơn vị, ví dụ muong-la).")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
 @fmt_option
 @with_app(writes=False, acting=False)
 def audit(app: App, user: str | None, since_text: str | None, until_text: str | None, who: str | None,
-          action: str | None, subject: str | None, limit: int, as_json: bool) -> None:
+          action: str | None, subject: str | None, unit: str | None, limit: int, as_json: bool) -> None:
     """Nhật ký thao tác: ai làm gì, với thông báo, tài khoản hay kênh nào, lúc nào (mới nhất trước)."""
     from scheduler import audit as trail
     from scheduler import labels
@@ -218,16 +220,16 @@ def audit(app: App, user: str | None, since_text: str | None, until_text: str | 
     with read_session(app.ready_engine()) as session:
         rows = trail.events(session, since=moment(since_text, "--since"),
                             until=moment(until_text, "--until", end_of_day=True), actor=who, action=action,
-                            subject=subject, limit=limit)
-    data = [{"at": show_vn(e.at), "actor": e.actor, "action": e.action, "subject": e.subject, "detail": e.detail}
-            for e in rows]
+                            subject=subject, unit=unit_for(app, None, unit, every=True), limit=limit)
+    data = [{"at": show_vn(e.at), "unit": e.unit_id, "actor": e.actor, "action": e.action, "subject": e.subject,
+             "detail": e.detail} for e in rows]
     if as_json:
         click.echo(to_json(data))
         return
     shown = [{**row, "actor": labels.actor(row["actor"]), "action": labels.AUDIT_ACTION.get(row["action"],
                                                                                             row["action"]),
               "detail": ", ".join(f"{k}={v}" for k, v in row["detail"].items())} for row in data]
-    emit(shown, ["at", "actor", "action", "subject", "detail"], fmt="table", empty="Không có thao tác nào.")
+    emit(shown, ["at", "unit", "actor", "action", "subject", "detail"], fmt="table", empty="Không có thao tác nào.")
 
 
 @cli.command()

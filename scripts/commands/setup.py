@@ -113,7 +113,7 @@ def restore_cmd(app: App, user: str | None, file: Path, replace: bool) -> None:
     now = app.now()
     done, before = backup.restore(app.engine, app.settings.data_dir, file, now=now, replace=replace)
     with write_session(app.engine) as session:
-        audit.record(session, actor=user or "cli", action="restore", subject=f"backup:{file.name}", at=now,
+        audit.record(session, unit=None, actor=user or "cli", action="restore", subject=f"backup:{file.name}", at=now,
                      created_at=done.created_at, before=str(before) if before else None)
     click.echo(f"Restored: {done.line()} (sao lưu lúc {done.created_at})")
     if before:

@@ -95,6 +95,8 @@ def audit_page(request: Request, core: CoreDep, actor: str = "", action: str = "
         raise InputError("Việc", "hãy chọn việc trong danh sách")
     if "\x00" in actor:
         raise InputError("Người", "tên có ký tự không hợp lệ")
+    # the unit shown: its own events, and the top unit's page also the installation's (a restore)
+    filters |= {"unit": who.unit, "installation": core.config.units[who.unit].parent is None}
     with read_session(core.ready_engine()) as session:
         total = audit.count(session, **filters)
         rows = audit.events(session, **filters, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
