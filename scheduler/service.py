@@ -120,13 +120,15 @@ class SlotOwner:
     def held(self) -> bool:
         return self.lease.held
 
-    def renew(self) -> None:
+    def renew(self) -> bool:
+        """Renew the lease and start or stop the carriers to match; True while this node owns the slots."""
         held = self.lease.renew() and not self.stop.is_set()
         if held and self._carrying is None:
             self._carrying = threading.Event()
             self._carriers = self.broadcaster.start_carriers(self._carrying)
         elif not held and self._carrying is not None:
             self._end_carriers()
+        return held
 
     def run_due(self) -> None:
         if self.held:
