@@ -99,3 +99,17 @@ def test_the_provinces_compose_form_offers_its_communes_loudspeakers(province):
     form = browser.get("/announcements/new").text
     assert 'value="it-ong-loa"' in form and 'value="muong-la-loa"' in form and 'value="son-la-website"' in form
     assert 'value="muong-la-website"' not in form  # a commune's website is the commune's own
+
+
+def test_a_commune_account_reads_a_province_item_on_its_loudspeakers_by_command_too(province, settings):
+    from tests.cli import invoke
+
+    ann = broadcast(province)
+    shown = invoke(settings, "show", str(ann.id), "--user", "hoa")
+    assert shown.returncode == 0 and ann.title in shown.stdout, shown.stderr
+    with write_session(province.engine) as session:
+        own = announcements.create(session, config=province.config, author="bientap", now=province.now(),
+                                   draft=Draft(unit="son-la", title="Tin riêng của tỉnh", body="Nội dung.",
+                                               channels=["son-la-website"], languages=["vi"], next_slot=True))
+    refused = invoke(settings, "show", str(own.id), "--user", "hoa")
+    assert refused.returncode == 2 and own.title not in refused.stdout

@@ -18,6 +18,7 @@ from scripts.commands.common import (
     ROW_ID,
     SCHEDULE_COLUMNS,
     Commands,
+    check_reads_item,
     fmt_option,
     need_user,
     unit_for,
@@ -251,7 +252,7 @@ def show_cmd(app: App, user: str | None, announcement_id: int, as_json: bool) ->
     from scheduler.db import read_session
     with read_session(app.ready_engine()) as session:
         data = queries.announcement(session, announcement_id)
-    unit_for(app, user, data["unit"])  # run as an account (--user): only an item of a unit it reads
+    check_reads_item(app, user, data["unit"], data["channels"])
     if as_json:
         click.echo(to_json(data))
         return

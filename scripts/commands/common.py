@@ -221,6 +221,23 @@ def unit_for(app: App, user: str | None, unit: str | None, *, every: bool = Fals
     return None if every else app.config.default_unit
 
 
+def check_reads_item(app: App, user: str | None, unit: str, channels: list[str]) -> None:
+    """Run as an account (``--user``): an ``InputError`` unless it may read an item of ``unit`` on
+    ``channels`` (its units' items, and a province item on the loudspeakers of a commune it reads)."""
+    from scheduler import scope
+    from scheduler.db import read_session
+    from scheduler.models import User
+
+    if not user:
+        return
+    with read_session(app.ready_engine()) as session:
+        account = session.get(User, user.strip().lower())
+    if account is not None:
+        seen = scope.of_user(app.config, account)
+        if not seen.reads_item(app.config, unit, channels):
+            seen.pick(app.config, unit)  # names the units the account reads
+
+
 def fmt_option(func: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="In ra dạng JSON.")(func)
 
