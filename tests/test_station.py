@@ -126,6 +126,19 @@ def test_approvers_upload_listen_to_and_clear_the_station_s_sound_on_the_channel
     assert hung.get("/channels/muong-la-loa/station/outro/hmn").status_code == 404
 
 
+def test_a_station_id_as_long_as_allowed_uploads_as_a_wav_file(staff, tmp_path):
+    """A station ID may last two minutes; a WAV file of one is far larger than a form without files."""
+    from tests.web import logged_in
+
+    hung, csrf = logged_in(staff, "hung")
+    recorded = tone(tmp_path / "gioi-thieu-dai.wav", seconds=30, volume_db=-12)
+    assert recorded.stat().st_size > 1_000_000
+    answer = hung.post("/channels/muong-la-loa/station", data={"csrf": csrf, "kind": "station_id", "lang": "vi"},
+                       files={"file": ("gioi-thieu-dai.wav", recorded.read_bytes(), "audio/wav")})
+    assert answer.status_code == 303, answer.text
+    assert "bản ghi của đài (30.0 giây)" in hung.get("/channels").text
+
+
 def test_a_thai_item_rolled_over_to_the_next_slot_takes_its_thai_station_id_with_it(loa, settings, clock, tmp_path):
     from tests.helpers import make_app, set_channel
 

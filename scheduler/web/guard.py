@@ -32,7 +32,8 @@ HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options
            (b"referrer-policy", b"same-origin"), (b"x-frame-options", b"DENY")]
 # Answers that carry data (pages, JSON, CSV); code and styles (JS, CSS) are files of ours, left as they are.
 TEXT = (b"text/html", b"application/json", b"text/csv", b"text/plain")
-COMPOSE = re.compile(r"^/(announcements(/\d+/edit)?|activities)$")  # the forms that carry recordings, evidence
+# the forms that carry files: recordings, evidence, the station's own sound
+COMPOSE = re.compile(r"^/(announcements(/\d+/edit)?|activities|channels/[^/]+/station)$")
 WITH_BODY = {"POST", "PUT", "PATCH", "DELETE"}
 TOO_LARGE = "Yêu cầu quá lớn: tối đa {limit}. Nếu là tệp ghi âm, hãy chọn tệp nhỏ hơn hoặc nén sang MP3."
 
