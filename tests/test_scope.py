@@ -160,6 +160,10 @@ def test_the_audit_trail_shows_the_chosen_units_events_only(units):
     assert f"announcement:{ann.id}" not in province.get("/audit").text  # the unit shown: the province's own
     province.post("/unit", data={"csrf": csrf, "unit": "muong-la", "next": "/audit"})
     assert f"announcement:{ann.id}" in province.get("/audit").text
+    listed = invoke(units.settings, "audit", "--unit", "it-ong", "--json")
+    assert listed.returncode == 0 and {row["unit"] for row in json.loads(listed.stdout)} == {"it-ong"}
+    refused = invoke(units.settings, "audit", "--unit", "ha-noi")
+    assert refused.returncode == 2 and "không có đơn vị 'ha-noi'" in refused.stderr
 
 
 def test_commands_run_as_an_account_read_only_its_units(units):
