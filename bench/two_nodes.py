@@ -5,10 +5,11 @@
 Each node is what ``cchc run`` builds (``scheduler.service.SlotOwner``: its own broadcaster, worker name
 and slot lease on the database's clock) in this process, on a simulated clock that jumps from slot to
 slot (each slot prepared ahead, then started a second after its time), both nodes asking at every
-step. Each commune has one item in its first slot of every day (and nothing in the second, which is
-skipped: nothing to play, nothing failed). On ``--kill-day`` after the morning slot, node A stops
-dead (no renewal, no release, as after a SIGKILL); node B must take the lease once it has run out and
-start the next slots within their grace time. Prints: slots with exactly one as-run row (goal: all),
+step while each renews its lease on a thread of its own, as the service's lease job does. Each commune
+has one item in its first slot of every day (and nothing in the second, which is skipped: nothing to
+play, nothing failed). On ``--kill-day`` after the morning slot, node A stops dead (no renewal, no
+release, as after a SIGKILL); node B must take the lease once it has run out and start the next slots
+within their grace time. Prints: slots with exactly one as-run row (goal: all),
 slots started by each node, how long the takeover took, the latest start after its slot time, and
 the week's time against the same week on one node alone (the baseline, run in the same process).
 """
@@ -38,6 +39,7 @@ from scheduler.settings import Settings  # noqa: E402
 
 START = datetime(2025, 9, 1, 0, 0, tzinfo=UTC)  # 07:00 on Monday 1 September 2025 in Vietnam
 TTL = timedelta(seconds=6)  # the lease's length here (30 s in service): the takeover waits for it in real time
+RENEW_EVERY = 0.5  # seconds; 5 s in service, where the lease lasts 30 s
 
 
 def prepare(url: str, config_dir: Path, communes: int, days: int, clock: FrozenClock) -> None:
@@ -64,10 +66,25 @@ def node(url: str, config_dir: Path, name: str, clock: FrozenClock) -> SlotOwner
     return owner
 
 
+def renew_in_background(owner: SlotOwner) -> threading.Event:
+    """The service's lease job (every ``lease.RENEW``, on its own thread while slots play), here every
+    RENEW_EVERY for the bench's short lease; set the event returned to stop it dead."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(RENEW_EVERY):
+            owner.renew()
+
+    threading.Thread(target=loop, daemon=True).start()
+    return stop
+
+
 def week(url: str, config_dir: Path, communes: int, days: int, kill_day: int | None) -> dict:
     clock = FrozenClock(START)
     prepare(url, config_dir, communes, days, clock)
     nodes = [node(url, config_dir, "node-a", clock)] + ([node(url, config_dir, "node-b", clock)] if kill_day else [])
+    renewing = [renew_in_background(owner) for owner in nodes]
+    nodes[0].renew()  # node A starts first and owns the slots
     alive = list(nodes)
     slots = slot_times(["06:00", "17:00"], START, START + timedelta(days=days))
     takeover = None
@@ -76,15 +93,17 @@ def week(url: str, config_dir: Path, communes: int, days: int, kill_day: int | N
         for moment in (slot - timedelta(minutes=5), slot + timedelta(seconds=1)):
             clock.moment = moment
             for owner in alive:
-                owner.renew()
                 owner.run_due()
         if kill_day and slot.astimezone(START.tzinfo) >= START + timedelta(days=kill_day) and len(alive) == 2:
-            alive = [nodes[1]]  # node A dies after this slot: it never renews nor releases its lease
+            renewing[0].set()  # node A dies after this slot: it never renews nor releases its lease again
+            alive = [nodes[1]]
             killed = time.perf_counter()
-            while not nodes[1].renew():
-                time.sleep(0.2)
+            while not nodes[1].held:
+                time.sleep(0.05)
             takeover = time.perf_counter() - killed
     elapsed = time.perf_counter() - began - (takeover or 0)
+    for stop in renewing:
+        stop.set()
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         runs = conn.execute(sa.text("SELECT channel_id, slot_at, count(*), min(worker), min(status), "
