@@ -225,21 +225,22 @@ def evaluate_many(session: Session, config: Config, *, units: list[str], span: S
                 apart[(*signature, member[0])].append(member)
         alike = apart
     by_unit = len(plans) > 1 and session.get_bind().dialect.name == "postgresql"
-    every = [r for unit_rows in rows.values() for r in unit_rows]
-    lo = min([span.start_at, *(r.span.start_at for r in every)])
-    hi = max([span.end_at, *(r.span.end_at for r in every)])
     for (period, topics, exclude, *_), members in alike.items():
         channels = sorted({name for _, _, wanted, _ in members for name in wanted})
         live = sorted({name for _, _, _, ready in members for name in ready})
+        counted = [(unit, wanted, [r for r in rows[unit] if r.key == key]) for unit, key, wanted, _ in members]
+        # Each statement reads its own periods only: a year's target must not widen what a month's reads.
+        lo, hi = _bounds(span, [row for _, _, own in counted for row in own])
         counts = _counts(session, channels, live, done, lo, hi, period=period, topics=topics, exclude=exclude,
                          by_unit=by_unit)
-        for unit, key, wanted, _ in members:
-            for row in (r for r in rows[unit] if r.key == key):
+        for unit, wanted, own in counted:
+            for row in own:
                 found = counts.get((unit if by_unit else None, row.lang, row.span.label), (0, 0, 0))
                 row.delivered, row.scheduled, row.filled = found
                 _judge(row, plans[unit], config, wanted, now)
     days: dict[str, dict[tuple[str, date], int]] = {}  # kind of activity -> (unit, day) -> count
     for kind in {target.activity for _, _, target in held}:
+        lo, hi = _bounds(span, [r for u, key, t in held if t.activity == kind for r in rows[u] if r.key == key])
         days[kind] = activities.counts(session, units=sorted({u for u, _, t in held if t.activity == kind}),
                                        kind=kind, since=lo.astimezone(LOCAL_TZ).date(),
                                        until=hi.astimezone(LOCAL_TZ).date())
@@ -255,6 +256,12 @@ def evaluate_many(session: Session, config: Config, *, units: list[str], span: S
         topics = _coverage(session, plan, sorted(config.channels_of(unit)), done, span) if coverage else {}
         results[unit] = Compliance(unit, plan, span, now, rows[unit], topics)
     return results
+
+
+def _bounds(span: Span, rows: list[Row]) -> tuple[datetime, datetime]:
+    """From the first to the end of the periods of ``rows`` (a week may begin before ``span``)."""
+    return (min([span.start_at, *(r.span.start_at for r in rows)]),
+            max([span.end_at, *(r.span.end_at for r in rows)]))
 
 
 # The statements are built once (per database kind and period) with bound parameters, so a page
