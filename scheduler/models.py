@@ -216,7 +216,9 @@ class Delivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     announcement_id: int = Field(foreign_key="announcement.id", index=True)
     approval_id: int = Field(foreign_key="approval.id")
-    channel_id: str = Field(foreign_key="channel.id", index=True)
+    # No index of its own: the two (channel_id, ...) indexes above serve it. With one, PostgreSQL read all
+    # the channels' deliveries for a quarter's totals and filtered most away (bench/province.py).
+    channel_id: str = Field(foreign_key="channel.id")
     lang: str = Field(max_length=10)
     ref_code: str = Field(max_length=60, unique=True)
     content_hash: str = Field(max_length=64)
