@@ -27,9 +27,6 @@ from scheduler.models import (
     Credential,
     Delivery,
     DeliveryState,
-    Plan,
-    Target,
-    Topic,
     Translation,
 )
 from scheduler.states import COMING, OPEN
@@ -145,22 +142,19 @@ def _log_query(query, *, since, until, channel, status, lang, channels=None):
     return query, when
 
 
-def plan(session: Session, unit: str) -> list[dict]:
-    result = []
-    for p in session.exec(select(Plan).where(Plan.unit_id == unit).order_by(Plan.year)):
-        topics = session.exec(select(Topic).where(Topic.plan_id == p.id).order_by(Topic.id)).all()
-        targets = session.exec(select(Target).where(Target.plan_id == p.id).order_by(Target.id)).all()
-        result.append({
-            "id": p.id, "year": p.year, "title": p.title, "decision": p.decision,
-            "issued": p.issued.isoformat() if p.issued else None,
-            "effective": p.effective.isoformat() if p.effective else None,
-            "topics": [{"code": t.code, "clause": t.clause, "text": t.text} for t in topics],
-            "targets": [{"key": t.key, "clause": t.clause, "description": t.description,
-                         "channel": t.channel, "minimum": t.minimum, "period": t.period,
-                         "languages": t.languages, "topics": t.topics, "exclude_topics": t.exclude_topics}
-                        for t in targets],
-        })
-    return result
+def plan(config: Config, unit: str) -> list[dict]:
+    """The unit's plans as their files say (the database holds a copy made at ``cchc init``: a plan
+    just made by ``cchc plan new`` is shown for review before that)."""
+    return [{
+        "id": p.id, "year": p.year, "title": p.title, "decision": p.decision,
+        "issued": p.issued.isoformat() if p.issued else None,
+        "effective": p.effective.isoformat() if p.effective else None,
+        "topics": [{"code": code, "clause": t.clause, "text": t.text} for code, t in p.topics.items()],
+        "targets": [{"key": key, "clause": t.clause, "description": t.description,
+                     "channel": t.channel or f"activity:{t.activity}", "minimum": t.minimum, "period": t.period,
+                     "languages": t.languages, "topics": t.topics, "exclude_topics": t.exclude_topics}
+                    for key, t in p.targets.items()],
+    } for p in sorted(config.plans.values(), key=lambda p: p.year) if p.unit == unit]
 
 
 def delivery_row(d: Delivery) -> dict[str, Any]:

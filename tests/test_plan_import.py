@@ -107,6 +107,9 @@ def test_a_new_year_s_plan_is_copied_from_last_year_s_for_review(settings):
     made = invoke(settings, "plan", "new", "--year", "2026", "--from", "muong-la-2025")
     assert made.returncode == 0, made.stderr
     assert "Đã tạo kế hoạch muong-la-2026 (năm 2026) từ muong-la-2025: 9 nội dung, 5 chỉ tiêu" in made.stdout
+    assert "cchc plan show --unit muong-la" in made.stdout  # the command to review it, as said, shows it
+    shown = invoke(settings, "plan", "show", "--unit", "muong-la")
+    assert shown.returncode == 0 and "(muong-la-2026)" in shown.stdout and "(muong-la-2025)" in shown.stdout
     config = load_config(settings.config_dir)
     old, new = config.plans["muong-la-2025"], config.plans["muong-la-2026"]
     assert (new.unit, new.year, new.issued, new.effective, new.decision) == ("muong-la", 2026, None, None, "")

@@ -150,10 +150,8 @@ def plan_group() -> None:
 def plan_show(app: App, user: str | None, unit: str | None, as_json: bool) -> None:
     """Xem kế hoạch của đơn vị: các nội dung (mục a, b, ...) và chỉ tiêu."""
     from scheduler import queries
-    from scheduler.db import read_session
     unit = unit_for(app, user, unit)
-    with read_session(app.ready_engine()) as session:
-        plans = queries.plan(session, unit)
+    plans = queries.plan(app.config, unit)
     if not plans:
         raise InputError("--unit", f"đơn vị '{unit}' chưa có kế hoạch; các đơn vị: {', '.join(app.config.units)}")
     if as_json:
@@ -224,7 +222,8 @@ def plan_new(app: App, user: str | None, year: int, source: str, plan_id: str | 
     if not made:
         click.echo("Không có đơn vị nào cần kế hoạch mới.")
         return
-    click.echo(f"Hãy xem lại với văn bản kế hoạch năm {year}: cchc plan show --unit ĐƠN_VỊ; "
+    which = (targets[0] or plan.unit) if len(made) == 1 else "ĐƠN_VỊ"
+    click.echo(f"Hãy xem lại với văn bản kế hoạch năm {year}: cchc plan show --unit {which}; "
                "dịch vụ đang chạy dùng kế hoạch mới sau khi khởi động lại.")
 
 
