@@ -1,5 +1,6 @@
 """The province's view of its communes: every commune against every target of its plan for a month
-or a quarter, the totals per kind of channel and per language, and the warnings of every commune.
+or a quarter, the totals per kind of channel and per language, and the warnings of every commune;
+and where a province item went out, commune by commune (``reach``).
 
 Each commune is judged by its own plan exactly as its own dashboard judges it (``compliance.evaluate``);
 a commune without a plan for the year is shown as such, never as "met". The same figures feed the
@@ -21,6 +22,7 @@ from scheduler.errors import InputError
 from scheduler.models import Delivery, DeliveryState
 from scheduler.periods import Span
 from scheduler.scope import below
+from scheduler.states import OPEN
 from scheduler.text import sort_key
 
 WORST_FIRST = (Status.MISSED, Status.AT_RISK, Status.ON_TRACK, Status.MET, Status.NOT_APPLICABLE)
@@ -159,3 +161,55 @@ def _totals(session: Session, config: Config, units: list[str], span: Span) -> t
     by_language = [{"lang": LANGUAGE_NAMES.get(lang, lang), "delivered": d, "failed": f}
                    for lang, (d, f) in sorted(langs.items(), key=lambda kv: order.get(kv[0], 9))]
     return by_channel, by_language
+
+
+# A commune's outcome for an item, the worst of its deliveries first: (key, text, states).
+OUTCOMES = (("failed", "Không phát được", (DeliveryState.FAILED, DeliveryState.EXPIRED)),
+            ("check", "Cần người kiểm tra", (DeliveryState.NEEDS_PERSON,)),
+            ("waiting", "Đang chờ", tuple(s for s in OPEN if s != DeliveryState.NEEDS_PERSON)),
+            ("played", "Đã phát", (DeliveryState.DELIVERED,)),
+            ("none", "Không phát (đã hủy hoặc chỉ xem trước)", (DeliveryState.CANCELLED, DeliveryState.PREVIEWED)))
+
+
+@dataclass
+class Reach:
+    """One commune's part of an item addressed to other units' channels."""
+
+    unit: str
+    name: str
+    outcome: str
+    text: str
+    delivered: int
+    deliveries: int
+    error: str
+
+
+def reach(config: Config, unit: str, deliveries: list[dict]) -> list[Reach]:
+    """Where an item of ``unit`` went out on other units' channels (a province item on its communes'
+    loudspeakers), a row per commune: where it failed first, then where it waits, then where it played.
+    ``deliveries`` are ``queries.delivery_row`` rows. Empty for an item on its own unit's channels only."""
+    per: dict[str, list[dict]] = defaultdict(list)
+    for d in deliveries:
+        channel = config.channels.get(d["channel"])
+        if channel is not None and channel.unit != unit:
+            per[channel.unit].append(d)
+    rows = []
+    for where, own in per.items():
+        states = {d["state"] for d in own}
+        key, text, _ = next(o for o in OUTCOMES if states & set(o[2]))
+        error = next((d["error"] for d in own if d["error"] and d["state"] not in (DeliveryState.DELIVERED,)), "")
+        rows.append(Reach(where, config.units[where].name, key, text,
+                          sum(d["state"] == DeliveryState.DELIVERED for d in own), len(own), error))
+    order = [o[0] for o in OUTCOMES]
+    return sorted(rows, key=lambda r: (order.index(r.outcome), sort_key(r.name)))
+
+
+def reach_summary(rows: list[Reach]) -> str:
+    """"Đã phát ở 40/75 xã; không phát được ở 2 xã; đang chờ ở 33 xã"."""
+    counts = {key: sum(r.outcome == key for r in rows) for key, _, _ in OUTCOMES}
+    said = [f"Đã phát ở {counts['played']}/{len(rows)} xã"]
+    said += [f"{words} ở {counts[key]} xã" for key, words in (("failed", "không phát được"),
+                                                            ("check", "cần người kiểm tra"),
+                                                            ("waiting", "đang chờ"), ("none", "không phát"))
+             if counts[key]]
+    return "; ".join(said)

@@ -107,9 +107,46 @@ def test_a_commune_account_reads_a_province_item_on_its_loudspeakers_by_command_
     ann = broadcast(province)
     shown = invoke(settings, "show", str(ann.id), "--user", "hoa")
     assert shown.returncode == 0 and ann.title in shown.stdout, shown.stderr
+    assert "Đã phát ở 0/2 xã; đang chờ ở 2 xã." in shown.stdout and "Xã Mường La: đang chờ" in shown.stdout
     with write_session(province.engine) as session:
         own = announcements.create(session, config=province.config, author="bientap", now=province.now(),
                                    draft=Draft(unit="son-la", title="Tin riêng của tỉnh", body="Nội dung.",
                                                channels=["son-la-website"], languages=["vi"], next_slot=True))
     refused = invoke(settings, "show", str(own.id), "--user", "hoa")
     assert refused.returncode == 2 and own.title not in refused.stdout
+
+
+def test_the_province_sees_where_its_item_played_and_where_it_failed(province, clock):
+    from tests.web import logged_in
+
+    ann = broadcast(province)
+    slot = START.replace(hour=10)  # Mường La's slot; Ít Ong's is at 10:30
+    clock.moment = slot
+    broadcaster = province.broadcaster()
+    broadcaster.play("muong-la-loa", slot)
+    clock.moment = slot + timedelta(minutes=5)
+    broadcaster.settle()
+    browser, _ = logged_in(province, "duyet", "mat-khau-dung-chung-2025")
+    waiting = browser.get(f"/announcements/{ann.id}").text
+    assert "Đã phát ở 1/2 xã" in waiting and "đang chờ ở 1 xã" in waiting
+    with write_session(province.engine) as session:  # Ít Ong's slot did not play it: the player was down
+        missed = session.exec(select(Delivery).where(Delivery.channel_id == "it-ong-loa")).one()
+        missed.state, missed.last_error = S.FAILED, "máy phát của xã không trả lời"
+        session.add(missed)
+    page = browser.get(f"/announcements/{ann.id}").text
+    assert "Đã phát ở 1/2 xã" in page and "không phát được ở 1 xã" in page
+    reach = page[page.index("Nơi phát"):]
+    assert reach.index("Xã Ít Ong") < reach.index("Xã Mường La")  # where it failed comes first
+    assert "máy phát của xã không trả lời" in reach
+
+
+def test_the_same_text_on_many_communes_loudspeakers_is_shown_once_for_review(province):
+    from tests.web import logged_in
+
+    ann = broadcast(province)
+    browser, _ = logged_in(province, "duyet", "mat-khau-dung-chung-2025")
+    page = browser.get(f"/announcements/{ann.id}").text
+    shown = page[page.index("Nội dung sẽ đăng trên từng kênh"):page.index("<h2>Thẩm định")]
+    assert shown.count("người dân nộp hồ sơ trực tuyến") == 1
+    assert "Hệ thống truyền thanh xã Mường La và 1 kênh khác cùng nội dung" in shown
+    assert "Hệ thống truyền thanh xã ít ong" in shown

@@ -274,6 +274,14 @@ def show_cmd(app: App, user: str | None, announcement_id: int, as_json: bool) ->
     if data["deliveries"]:
         click.echo("\n" + table(data["deliveries"], ["id", "ref", "channel", "lang", "due", "state",
                                                      "attempts", "url", "error"]))
+    from scheduler import province
+
+    where = province.reach(app.config, data["unit"], data["deliveries"])
+    if where:  # a province item on its communes' loudspeakers: where it played and where it did not
+        click.echo(f"\n{province.reach_summary(where)}.")
+        for r in where:
+            if r.outcome != "played":
+                click.echo(f"  {r.name}: {r.text.lower()}{f' ({r.error})' if r.error else ''}")
 
 
 @cli.command()

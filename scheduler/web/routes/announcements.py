@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
-from scheduler import announcements, queries, users
+from scheduler import announcements, province, queries, users
 from scheduler.app import App
 from scheduler.db import read_session, write_session
 from scheduler.errors import CchcError, ContentChangedError, InputError
@@ -181,8 +181,9 @@ def announcement_page(request: Request, core: CoreDep, announcement_id: RowId, n
             except CchcError as exc:
                 posts[lang] = forms.message(exc)
     listen = detail["languages"] if loudspeaker_of(core, detail["channels"]) else []
+    where = province.reach(core.config, detail["unit"], detail["deliveries"])
     return page(request, "announcement.html", who, a=detail, previews=previews(core, posts, detail["channels"]),
-                listen=listen, note=note)
+                listen=listen, note=note, reach=where, reach_summary=province.reach_summary(where) if where else "")
 
 
 def read_announcement(core: App, request: Request, who: Staff, announcement_id: int) -> dict[str, Any]:
@@ -199,8 +200,9 @@ def loudspeaker_of(core: App, names: list[str]) -> str | None:
 
 
 def previews(core: App, posts: dict[str, Any], names: list[str]) -> list[dict]:
-    """What each channel would send, per language: the approver sees exactly what goes out."""
-    shown = []
+    """What each channel would send, per language: the approver sees exactly what goes out, and what
+    many channels send alike (a province item on 75 communes' loudspeakers) once, naming them all."""
+    shown: list[dict] = []
     for name in names:
         channel = core.channels.get(name)
         for lang, post in posts.items():
@@ -216,7 +218,17 @@ def previews(core: App, posts: dict[str, Any], names: list[str]) -> list[dict]:
             shown.append({"channel": name, "title": title, "lang": lang, "language": language,
                           "post_title": post.title,
                           "text": text, "length": len(text), "limit": limit})
-    return shown
+    alike: dict[tuple, dict] = {}
+    for item in shown:
+        key = tuple(item.get(k) for k in ("lang", "problem", "post_title", "text", "limit"))
+        if key in alike:
+            alike[key]["others"].append(item["title"])
+        else:
+            alike[key] = {**item, "others": []}
+    for item in alike.values():
+        if item["others"]:
+            item["title"] += f" và {len(item['others'])} kênh khác cùng nội dung"
+    return list(alike.values())
 
 
 @router.post("/api/preview", tags=["api"])

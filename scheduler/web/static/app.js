@@ -37,7 +37,14 @@ document.querySelectorAll("[data-count]").forEach(function (field) {
       var over = p.limit && p.length > p.limit;
       count.className = "count" + (over ? " error" : "");
       count.textContent = p.length + " ký tự" + (p.limit ? " / tối đa " + p.limit : "") + (over ? ": quá dài cho kênh này" : "");
-      item.append(head, text, count);
+      item.append(head);
+      if (p.others && p.others.length) {  // the same text on other channels (a province item's loudspeakers)
+        var others = document.createElement("p");
+        others.className = "hint";
+        others.textContent = p.others.join(", ");
+        item.append(others);
+      }
+      item.append(text, count);
       list.appendChild(item);
     });
   }
