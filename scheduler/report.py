@@ -58,6 +58,11 @@ class Report:
     def title(self) -> str:
         return f"Kết quả thực hiện công tác thông tin, tuyên truyền cải cách hành chính {self.span.title}"
 
+    @property
+    def signer(self) -> str:
+        """The body that reports, as the text names it: "Ủy ban nhân dân xã Mường La"."""
+        return f"Ủy ban nhân dân {self.unit_name[:1].lower()}{self.unit_name[1:]}"
+
     def target_table(self) -> list[list]:
         rows = []
         for number, s in enumerate(self.compliance.summaries, start=1):
@@ -246,8 +251,12 @@ def _roll_up(view: ProvinceView | None) -> list[tuple[str, str, list[str], list[
         summary = "; ".join(f"{STATUS_TEXT[s]}: {counts[s]}" for s in STATUS_TEXT if counts.get(s))
         rows.append(["", f"Cộng {len(rows)} đơn vị ({summary})", sum(r[2] for r in rows), sum(r[3] for r in rows),
                      "", ""])
-        sections.append((f"Kết quả của các xã: {description}", f"Xã {number}. {key}"[:31], COMMUNE_HEADERS, rows))
-    missed = [[c.name, ", ".join(view.targets[k] for k, cell in c.cells.items() if cell.status == Status.MISSED)]
+        sections.append((f"Kết quả của các xã, chỉ tiêu {number}: {description}", f"Xã {number}. {key}"[:31],
+                         COMMUNE_HEADERS, rows))
+    # A missed target by its number (the tables above are titled by it), not its description once a commune.
+    numbers = {key: number for number, key in enumerate(view.targets, start=1)}
+    missed = [[c.name, "chỉ tiêu " + ", ".join(str(numbers[k]) for k, cell in c.cells.items()
+                                               if cell.status == Status.MISSED)]
               for c in view.sorted("name") if c.count(Status.MISSED)]
     missed += [[c.name, c.problem] for c in view.sorted("name") if c.problem]
     sections.append((MISSED_TITLE, "Xã chưa đạt", ["Đơn vị", "Chỉ tiêu chưa đạt"],
@@ -354,7 +363,7 @@ def write_docx(report: Report, out: Path) -> None:
     para("BÁO CÁO", bold=True, center=True, size=14)
     para(report.title, bold=True, center=True)
     para(f"Kính gửi: {report.addressee}.", center=True)
-    para(f"Thực hiện {report.compliance.plan.title}, {report.unit_name} báo cáo kết quả thực hiện công tác "
+    para(f"Thực hiện {report.compliance.plan.title}, {report.signer} báo cáo kết quả thực hiện công tác "
          f"thông tin, tuyên truyền cải cách hành chính {report.span.title} (từ ngày {report.span.start:%d/%m/%Y} "
          f"đến ngày {report.span.end - timedelta(days=1):%d/%m/%Y}, số liệu tính đến "
          f"{show_vn(report.made_at)}) như sau:")
@@ -389,7 +398,7 @@ def write_docx(report: Report, out: Path) -> None:
             para("Các mục chưa có lượt tuyên truyền nào trong kỳ: " + ", ".join(clauses) + ".", italic=True)
     # The closing sentence and the signature block stay on one page: the head of office signs under text.
     closing = para(f"Trên đây là báo cáo kết quả thực hiện công tác thông tin, tuyên truyền cải cách hành chính "
-                   f"{report.span.title} của {report.unit_name}./.")
+                   f"{report.span.title} của {report.signer}./.")
     closing.paragraph_format.keep_with_next = True
     sign = doc.add_table(rows=1, cols=2)
     left, right = sign.rows[0].cells

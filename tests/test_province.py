@@ -97,7 +97,9 @@ def test_the_provinces_report_rolls_up_its_communes(communes, tmp_path):
         data = report.gather(session, communes.config, unit="son-la", span=parse_period("2025-Q3"),
                              now=communes.now())
     titles = [t[0] for t in report.tables(data)]
-    assert "Kết quả của các xã: " + data.communes.targets["portal-articles"] in titles
+    numbers = {key: n for n, key in enumerate(data.communes.targets, start=1)}
+    assert f"Kết quả của các xã, chỉ tiêu {numbers['portal-articles']}: " + data.communes.targets["portal-articles"] \
+        in titles
     assert titles[-1] == report.MISSED_TITLE
     book = load_workbook(report.write(data, "xlsx", tmp_path / "son-la.xlsx"))
     rows = [[c.value for c in row] for row in book[[n for n in book.sheetnames if "portal-articles" in n][0]]]
@@ -105,11 +107,17 @@ def test_the_provinces_report_rolls_up_its_communes(communes, tmp_path):
     assert rows[-1][1].startswith("Cộng 2 đơn vị") and rows[-1][2] == 2
     missed = [[c.value for c in row] for row in book["Xã chưa đạt"]]
     assert any(r[0] == "Xã Chiềng Lao" and "chưa có kế hoạch" in r[1] for r in missed[2:])
+    # a missed target is named by its number, not its whole description again for every commune
+    said = next(r[1] for r in missed[2:] if r[0] == "Xã Mường La")
+    assert said.startswith("chỉ tiêu ") and str(numbers["bulletin"]) in said.split(" ", 2)[2].split(", ")
+    assert not any(description in said for description in data.communes.targets.values())
     docx = report.write(data, "docx", tmp_path / "son-la.docx")
     from docx import Document
 
     text = "\n".join(p.text for p in Document(docx).paragraphs)
     assert "CÁC XÃ CHƯA ĐẠT CHỈ TIÊU" in text and "X." in text
+    assert ", Ủy ban nhân dân tỉnh Sơn La báo cáo kết quả" in text  # the body that signs it, not "Tỉnh Sơn La"
+    assert "của Ủy ban nhân dân tỉnh Sơn La./." in text
     with read_session(communes.engine) as session:  # a commune's report is as it was
         own = report.gather(session, communes.config, unit="muong-la", span=parse_period("2025-Q3"),
                             now=communes.now())
