@@ -197,7 +197,7 @@ def reach(config: Config, unit: str, deliveries: list[dict]) -> list[Reach]:
     for where, own in per.items():
         states = {d["state"] for d in own}
         key, text, _ = next(o for o in OUTCOMES if states & set(o[2]))
-        error = next((d["error"] for d in own if d["error"] and d["state"] not in (DeliveryState.DELIVERED,)), "")
+        error = next((d["error"] for d in own if d["error"] and d["state"] != DeliveryState.DELIVERED), "")
         rows.append(Reach(where, config.units[where].name, key, text,
                           sum(d["state"] == DeliveryState.DELIVERED for d in own), len(own), error))
     order = [o[0] for o in OUTCOMES]
@@ -208,8 +208,6 @@ def reach_summary(rows: list[Reach]) -> str:
     """"Đã phát ở 40/75 xã; không phát được ở 2 xã; đang chờ ở 33 xã"."""
     counts = {key: sum(r.outcome == key for r in rows) for key, _, _ in OUTCOMES}
     said = [f"Đã phát ở {counts['played']}/{len(rows)} xã"]
-    said += [f"{words} ở {counts[key]} xã" for key, words in (("failed", "không phát được"),
-                                                            ("check", "cần người kiểm tra"),
-                                                            ("waiting", "đang chờ"), ("none", "không phát"))
-             if counts[key]]
+    said += [f"{text[:1].lower()}{text[1:]} ở {counts[key]} xã" for key, text, _ in OUTCOMES
+             if key != "played" and counts[key]]
     return "; ".join(said)
