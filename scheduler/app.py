@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # built on first use, so a command that only reads loads no c
     from channels.loudspeaker.tts import Voices
     from scheduler.broadcast import Broadcaster
     from scheduler.dispatch import Dispatcher
+    from scheduler.scope import Scope
     from scheduler.settings import Settings
     from scheduler.states import RetryPolicy
 
@@ -101,19 +102,24 @@ class App:
         return Broadcaster(self.ready_engine(), self.config, loudspeakers, self.settings.data_dir,
                            now=self.now, **kwargs)
 
-    def loudspeaker(self, name: str | None = None) -> str:
-        """The loudspeaker channel named, or the default unit's first one."""
-        names = [n for n, ch in self.config.channels.items() if ch.slotted and ch.enabled]
-        if name is None:
-            own = [n for n in names if self.config.channels[n].unit == self.config.default_unit]
-            if not (own or names):
-                raise InputError("--channel", "chưa có kênh truyền thanh (kind = \"loudspeaker\") trong "
-                                              "config/channels.toml")
-            return (own or names)[0]
-        if name not in names:
-            raise InputError("--channel", f"'{name}' không phải kênh truyền thanh; các kênh truyền thanh: "
-                                          f"{', '.join(names) or '(chưa có)'}")
-        return name
+    def loudspeaker(self, name: str | None = None, scope: Scope | None = None) -> str:
+        """The loudspeaker channel named, or the first one of the unit in use: ``scope``'s own (a command's or
+        page's account, ``scheduler.scope``), or the default unit. Only the loudspeakers of the units ``scope``
+        reads can be named."""
+        from scheduler import scope as scopes
+
+        seen = scope or scopes.everything(self.config)
+        if name is not None:
+            seen.channel(self.config, name, loudspeaker=True)
+            if not self.config.channels[name].enabled:
+                raise InputError("--channel", f"kênh {name} đang tắt (enabled = false trong config/channels.toml)")
+            return name
+        names = [n for n in seen.channels(self.config, loudspeaker=True) if self.config.channels[n].enabled]
+        own = [n for n in names if self.config.channels[n].unit == seen.home]
+        if not (own or names):
+            raise InputError("--channel", "chưa có kênh truyền thanh (kind = \"loudspeaker\") trong "
+                                          "config/channels.toml")
+        return (own or names)[0]
 
     def dispatcher(self, policy: RetryPolicy | None = None) -> Dispatcher:
         from scheduler.dispatch import Dispatcher

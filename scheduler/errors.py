@@ -38,6 +38,11 @@ class RuleError(CchcError):
     """An action the workflow forbids (self-approval, approving a draft, editing a cancelled item)."""
 
 
+class OtherUnitError(RuleError):
+    """What was asked for belongs to a unit the account may not read or act on (``scheduler.scope``): the
+    web answers 403, the command line exits 1; nothing is shown or changed."""
+
+
 class ContentChangedError(RuleError):
     """An approver approved a version that is no longer the current one: nothing was approved."""
 

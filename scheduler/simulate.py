@@ -90,17 +90,23 @@ def _history_start(config: Config, unit: str, start: datetime) -> datetime:
 
 
 def _copy(source: Session, target: Session, config: Config, unit: str, *, since: datetime) -> None:
-    anns = source.exec(select(Announcement).where(Announcement.unit_id == unit)).all()
+    """The unit's items and the deliveries on its channels, with the items they belong to: a province item on
+    the commune's loudspeakers plays and counts there too."""
+    deliveries = source.exec(select(Delivery).where(
+        col(Delivery.channel_id).in_(list(config.channels_of(unit))),
+        or_(Delivery.due_at >= since, col(Delivery.finished_at) >= since))).all()
+    others = sorted({d.announcement_id for d in deliveries})
+    anns = list(source.exec(select(Announcement).where(Announcement.unit_id == unit)).all())
+    for start in range(0, len(others), 900):
+        anns += source.exec(select(Announcement).where(col(Announcement.id).in_(others[start:start + 900]),
+                                                       Announcement.unit_id != unit)).all()
     ids = [a.id for a in anns]
-    channels = list(config.channels_of(unit))
     rows: list = list(anns)
     for start in range(0, len(ids), 900):
         chunk = ids[start:start + 900]
         rows += source.exec(select(Translation).where(col(Translation.announcement_id).in_(chunk))).all()
         rows += source.exec(select(Approval).where(col(Approval.announcement_id).in_(chunk))).all()
-    rows += source.exec(select(Delivery).where(
-        col(Delivery.channel_id).in_(channels),
-        or_(Delivery.due_at >= since, col(Delivery.finished_at) >= since))).all()
+    rows += deliveries
     for row in rows:  # the unit of work inserts parents before children (foreign keys)
         target.add(type(row)(**row.model_dump()))
 

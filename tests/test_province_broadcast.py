@@ -107,13 +107,14 @@ def test_a_commune_account_reads_a_province_item_on_its_loudspeakers_by_command_
     ann = broadcast(province)
     shown = invoke(settings, "show", str(ann.id), "--user", "hoa")
     assert shown.returncode == 0 and ann.title in shown.stdout, shown.stderr
-    assert "Đã phát ở 0/2 xã; đang chờ ở 2 xã." in shown.stdout and "Xã Mường La: đang chờ" in shown.stdout
+    assert "it-ong-loa" in shown.stdout  # its own loudspeaker's delivery, and nothing of the other commune's
+    assert "muong-la" not in shown.stdout and "Mường La" not in shown.stdout and "Đã phát ở" not in shown.stdout
     with write_session(province.engine) as session:
         own = announcements.create(session, config=province.config, author="bientap", now=province.now(),
                                    draft=Draft(unit="son-la", title="Tin riêng của tỉnh", body="Nội dung.",
                                                channels=["son-la-website"], languages=["vi"], next_slot=True))
     refused = invoke(settings, "show", str(own.id), "--user", "hoa")
-    assert refused.returncode == 2 and own.title not in refused.stdout
+    assert refused.returncode == 1 and own.title not in refused.stdout and "thuộc đơn vị khác" in refused.stderr
 
 
 def test_the_province_sees_where_its_item_played_and_where_it_failed(province, clock):
@@ -150,3 +151,16 @@ def test_the_same_text_on_many_communes_loudspeakers_is_shown_once_for_review(pr
     assert shown.count("người dân nộp hồ sơ trực tuyến") == 1
     assert "Hệ thống truyền thanh xã Mường La và 1 kênh khác cùng nội dung" in shown
     assert "Hệ thống truyền thanh xã ít ong" in shown
+
+
+def test_a_commune_s_simulation_plays_and_counts_the_province_item_on_its_loudspeakers(province):
+    """The simulation copies a commune's deliveries with the items they belong to: the province's item too."""
+    from datetime import date
+
+    from scheduler.simulate import simulate
+
+    broadcast(province)
+    result = simulate(province.engine, province.config, unit="muong-la", first=date(2025, 9, 1),
+                      last=date(2025, 9, 7))
+    week = {(r.key, r.lang): r for r in result.compliance.rows if r.span.label == "2025-W36"}
+    assert week[("loudspeaker", "vi")].delivered == 1  # the province's item, played in the commune's slot

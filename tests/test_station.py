@@ -78,7 +78,7 @@ def test_a_station_recording_that_cannot_be_used_is_refused_in_vietnamese_and_no
         (["jingle", str(long_jingle)], "tối đa 30 giây"),
         (["outro", str(silent)], "im lặng"),
         (["outro", str(good), "--lang", "fr"], "không phát tiếng 'fr'"),
-        (["outro", str(good), "--channel", "muong-la-web"], "không phải kênh truyền thanh"),
+        (["outro", str(good), "--channel", "muong-la-web"], "không có kênh truyền thanh 'muong-la-web'"),
         (["outro", str(tmp_path / "khong-co.wav")], "không tìm thấy"),
     ]:
         refused = invoke(settings, "station", "set", *args, "--user", "hung")

@@ -298,7 +298,7 @@ def test_the_audit_trail_is_readable_on_its_page_and_from_the_command_line(staff
     assert "phê duyệt" in only and "đăng nhập sai" not in only.split("<tbody>")[1]
     lan, _ = logged_in(staff, "lan")
     assert lan.get("/audit").status_code == 403
-    approvals = json.loads(invoke(staff.settings, "audit", "--user", "hung", "--action", "approve", "--json").stdout)
+    approvals = json.loads(invoke(staff.settings, "audit", "--actor", "hung", "--action", "approve", "--json").stdout)
     assert [(e["actor"], e["action"], e["subject"]) for e in approvals] == [("hung", "approve", "announcement:1")]
     table = invoke(staff.settings, "audit", "--since", "2025-09-01").stdout
     assert "hệ thống (gửi tin)" in table and "đăng nhập sai" in table

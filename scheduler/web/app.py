@@ -29,7 +29,7 @@ from scheduler import announcements, labels, users
 from scheduler.app import App
 from scheduler.clock import show, show_vn, vn_input
 from scheduler.db import read_session
-from scheduler.errors import CchcError, InputError
+from scheduler.errors import CchcError, InputError, OtherUnitError
 from scheduler.web import forms
 from scheduler.web.deps import COOKIE, LANG_TEXT, ROLE_TEXT, STATE_TEXT, STATUS_TEXT, NeedLogin, page, web_link
 from scheduler.web.guard import Guard
@@ -82,10 +82,11 @@ def create_web(core: App) -> FastAPI:
 
     @web.exception_handler(CchcError)
     async def _refused(request: Request, exc: CchcError) -> Response:
+        # a wrong value 400; another unit's item, account or channel 403 (scheduler.scope); a refused action 409
+        code = 400 if isinstance(exc, InputError) else 403 if isinstance(exc, OtherUnitError) else 409
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": str(exc)}, status_code=400 if isinstance(exc, InputError) else 409)
-        return page(request, "message.html", None, code=400 if isinstance(exc, InputError) else 409,
-                    title="Không thực hiện được", message=forms.message(exc))
+            return JSONResponse({"error": str(exc)}, status_code=code)
+        return page(request, "message.html", None, code=code, title="Không thực hiện được", message=forms.message(exc))
 
     @web.exception_handler(StarletteHTTPException)  # also the router's own 404 and 405
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

@@ -109,14 +109,6 @@ def staff(request: Request) -> Staff:
                  core.config.units[seen.home].level == "province")
 
 
-def readable(core: App, who: Staff, unit: str, what: str) -> None:
-    """403 with a Vietnamese message when ``what`` belongs to a unit the account may not read (another
-    commune's item asked for by its address)."""
-    if not who.scope.reads(unit):
-        raise HTTPException(403, f"{what[:1].upper()}{what[1:]} thuộc đơn vị khác; tài khoản của bạn chỉ xem được "
-                                 f"việc của {scope.names(core.config, who.scope.readable)}.")
-
-
 async def form(request: Request, who: Staff) -> dict[str, Any]:
     """The posted form, after its CSRF token was checked against the session."""
     data = await request.form()

@@ -10,10 +10,11 @@ import click
 
 from scheduler.clock import parse_local_date
 from scheduler.codes import ACTIVITY_KIND
-from scripts.commands.common import CchcGroup, Commands, fmt_option, need_user, unit_for, with_app
+from scripts.commands.common import CchcGroup, Commands, fmt_option, with_app
 
 if TYPE_CHECKING:
     from scheduler.app import App
+    from scheduler.scope import Actor
 
 cli = Commands()
 
@@ -35,19 +36,19 @@ def activity_group() -> None:
               help="Ảnh chụp (JPEG, PNG, WebP) hoặc tệp PDF làm minh chứng.")
 @click.option("--unit", help="Đơn vị (mặc định: đơn vị của tài khoản).")
 @with_app()
-def activity_add(app: App, user: str | None, kind: str, held_text: str, title: str, place: str,
+def activity_add(app: App, actor: Actor, kind: str, held_text: str, title: str, place: str,
                  participants: int | None, note: str, evidence: Path, unit: str | None) -> None:
     """Ghi một hoạt động đã diễn ra, kèm tệp minh chứng; chỉ tiêu về hoạt động tính từ đây."""
     from scheduler import activities
     from scheduler.db import write_session
 
-    actor = need_user(app, user, "activity")
-    unit = unit_for(app, actor, unit)
+    person = actor.person("activity")
+    unit = actor.unit(app.config, unit)
     held_on = parse_local_date(held_text, "--date")
     with write_session(app.ready_engine()) as session:
         row = activities.record(session, app.config, app.settings.data_dir, unit=unit, kind=kind, held_on=held_on,
                                 title=title, place=place, participants=participants, note=note, evidence=evidence,
-                                actor=actor, now=app.now())
+                                actor=person, now=app.now())
         number = row.id
     click.echo(f"Đã ghi hoạt động {number} ({ACTIVITY_KIND[kind]}, {held_on:%d/%m/%Y}) của "
                f"{app.config.units[unit].name}, minh chứng: {evidence.name}.")
@@ -59,7 +60,7 @@ def activity_add(app: App, user: str | None, kind: str, held_text: str, title: s
 @click.option("--until", "until_text", metavar="DD/MM/YYYY")
 @fmt_option
 @with_app(writes=False)
-def activity_list(app: App, user: str | None, unit: str | None, since_text: str | None, until_text: str | None,
+def activity_list(app: App, actor: Actor, unit: str | None, since_text: str | None, until_text: str | None,
                   as_json: bool) -> None:
     """Các hoạt động đã ghi của một đơn vị, mới nhất trước."""
     from datetime import timedelta
@@ -68,7 +69,7 @@ def activity_list(app: App, user: str | None, unit: str | None, since_text: str 
     from scheduler.db import read_session
     from scripts.output import emit
 
-    unit = unit_for(app, user, unit)
+    unit = actor.unit(app.config, unit)
     since = parse_local_date(since_text, "--since") if since_text else None
     until = parse_local_date(until_text, "--until") + timedelta(days=1) if until_text else None
     with read_session(app.ready_engine()) as session:

@@ -18,10 +18,7 @@ from scripts.commands.common import (
     ROW_ID,
     SCHEDULE_COLUMNS,
     Commands,
-    check_reads_item,
     fmt_option,
-    need_user,
-    unit_for,
     with_app,
 )
 from scripts.output import emit, table, to_json
@@ -29,6 +26,7 @@ from scripts.output import emit, table, to_json
 if TYPE_CHECKING:
     from scheduler import announcements
     from scheduler.app import App
+    from scheduler.scope import Actor
 
 cli = Commands()
 
@@ -80,15 +78,15 @@ def _draft(body: str | None, body_file: str | None, at_text: str | None, until_t
 
 @cli.command()
 @content_options
-@click.option("--unit", help="Đơn vị (mặc định: đơn vị mặc định).")
+@click.option("--unit", help="Đơn vị (mặc định: đơn vị của tài khoản, hoặc đơn vị mặc định).")
 @click.option("--submit", "submit_now", is_flag=True, help="Gửi duyệt ngay sau khi tạo.")
 @with_app()
-def queue(app: App, user: str | None, submit_now: bool, **fields: Any) -> None:
+def queue(app: App, actor: Actor, submit_now: bool, **fields: Any) -> None:
     """Tạo một thông báo mới (in ra mã số của nó)."""
     from scheduler import announcements
     from scheduler.db import write_session
-    author = need_user(app, user, "queue")
-    fields["unit"] = unit_for(app, author, fields.get("unit"))
+    author = actor.person("queue")
+    fields["unit"] = actor.unit(app.config, fields.get("unit"))
     draft = _draft(**fields)
     with write_session(app.ready_engine()) as session:
         ann = announcements.create(session, config=app.config, draft=draft, author=author, now=app.now())
@@ -103,15 +101,15 @@ def queue(app: App, user: str | None, submit_now: bool, **fields: Any) -> None:
 @click.argument("announcement_id", type=ROW_ID, metavar="ID")
 @content_options
 @with_app()
-def edit(app: App, user: str | None, announcement_id: int, **fields: Any) -> None:
+def edit(app: App, actor: Actor, announcement_id: int, **fields: Any) -> None:
     """Sửa một thông báo (phê duyệt trước đó mất hiệu lực)."""
     from scheduler import announcements
     from scheduler.db import write_session
-    actor = need_user(app, user, "edit")
+    name = actor.person("edit")
     draft = _draft(**fields)
     with write_session(app.ready_engine()) as session:
         ann = announcements.get(session, announcement_id)
-        notes = announcements.edit(session, config=app.config, ann=ann, draft=draft, actor=actor, now=app.now())
+        notes = announcements.edit(session, config=app.config, ann=ann, draft=draft, actor=name, now=app.now())
     click.echo(f"Đã sửa thông báo {announcement_id}: {', '.join(draft.changed) or 'không có gì thay đổi'}")
     for note in notes:
         click.echo(f"  {note}")
@@ -125,12 +123,12 @@ def edit(app: App, user: str | None, announcement_id: int, **fields: Any) -> Non
 @click.option("--body-file", type=click.Path(dir_okay=False), help="Đọc bản dịch từ tệp UTF-8.")
 @click.option("--audio", type=click.Path(dir_okay=False, path_type=Path), help="Tệp ghi âm bản dịch.")
 @with_app()
-def translate(app: App, user: str | None, announcement_id: int, lang: str, title: str | None,
+def translate(app: App, actor: Actor, announcement_id: int, lang: str, title: str | None,
               body: str | None, body_file: str | None, audio: Path | None) -> None:
     """Thêm hoặc thay bản dịch tiếng Thái / tiếng Mông (kèm ghi âm nếu có)."""
     from scheduler import announcements
     from scheduler.db import write_session
-    translator = need_user(app, user, "translate")
+    translator = actor.person("translate")
     check_language(lang)
     body = _body(body, body_file)
     if audio is not None and audio.is_file():
@@ -150,14 +148,14 @@ def translate(app: App, user: str | None, announcement_id: int, lang: str, title
 @click.option("--content", "shown_hash", metavar="HASH",
               help="Mã nội dung của bản đã đọc (cchc show in ra); nội dung đã đổi thì không phê duyệt.")
 @with_app()
-def approve(app: App, user: str | None, announcement_id: int, shown_hash: str | None) -> None:
+def approve(app: App, actor: Actor, announcement_id: int, shown_hash: str | None) -> None:
     """Phê duyệt (người khác với người viết, sửa, dịch) và xếp lịch các lượt phát."""
     from scheduler import announcements
     from scheduler.db import write_session
-    actor = need_user(app, user, "approve")
+    approver = actor.person("approve")
     with write_session(app.ready_engine()) as session:
         ann = announcements.get(session, announcement_id)
-        deliveries = announcements.approve(session, config=app.config, ann=ann, approver=actor, now=app.now(),
+        deliveries = announcements.approve(session, config=app.config, ann=ann, approver=approver, now=app.now(),
                                            shown_hash=shown_hash)
         approval = announcements.current_approval(session, ann)
     if ann.evergreen:
@@ -172,13 +170,13 @@ def _simple_action(name: str, help_text: str, action: Callable[..., Any], done: 
                    reason: bool = False) -> None:
     @click.argument("announcement_id", type=ROW_ID, metavar="ID")
     @with_app()
-    def command(app: App, user: str | None, announcement_id: int, **kw: Any) -> None:
+    def command(app: App, actor: Actor, announcement_id: int, **kw: Any) -> None:
         from scheduler import announcements
         from scheduler.db import write_session
-        actor = need_user(app, user, name)
+        person = actor.person(name)
         with write_session(app.ready_engine()) as session:
             ann = announcements.get(session, announcement_id)
-            result = action(announcements, session, app, ann, actor, kw.get("reason") or "")
+            result = action(announcements, session, app, ann, person, kw.get("reason") or "")
         click.echo(done.format(id=announcement_id, result=result))
 
     command.__doc__ = help_text
@@ -205,17 +203,17 @@ _simple_action("cancel", "Hủy thông báo và các lượt phát chưa gửi."
 @click.option("--posted", "url", metavar="URL", help="Bài đã có trên nền tảng, ở địa chỉ này.")
 @click.option("--not-posted", is_flag=True, help="Bài không có trên nền tảng.")
 @with_app()
-def settle(app: App, user: str | None, delivery: str, url: str | None, not_posted: bool) -> None:
+def settle(app: App, actor: Actor, delivery: str, url: str | None, not_posted: bool) -> None:
     """Xác nhận một lượt phát mà nền tảng không trả lời được: đã đăng (kèm địa chỉ) hay chưa."""
     from scheduler import deliveries
     from scheduler.db import write_session
 
     if (url is None) == (not not_posted):
         raise InputError("--posted", "hãy chọn một: --posted ĐỊA-CHỈ-BÀI hoặc --not-posted")
-    actor = need_user(app, user, "settle")
+    person = actor.person("settle")
     with write_session(app.ready_engine()) as session:
         found = deliveries.find(session, delivery)
-        state = deliveries.settle(session, delivery=found, posted=url is not None, url=url, actor=actor,
+        state = deliveries.settle(session, delivery=found, posted=url is not None, url=url, actor=person,
                                   now=app.now())
         ref = found.ref_code
     click.echo(f"Đã xác nhận lượt {ref}: {labels_state(state)}.")
@@ -232,11 +230,11 @@ def labels_state(state: str) -> str:
 @click.option("--unit")
 @fmt_option
 @with_app(writes=False)
-def list_(app: App, user: str | None, status: str | None, unit: str | None, as_json: bool) -> None:
+def list_(app: App, actor: Actor, status: str | None, unit: str | None, as_json: bool) -> None:
     """Danh sách thông báo."""
     from scheduler import queries
     from scheduler.db import read_session
-    unit = unit_for(app, user, unit, every=True)
+    unit = actor.unit(app.config, unit, every=True)
     with read_session(app.ready_engine()) as session:
         rows = queries.announcements(session, status=status, unit=unit)
     emit(rows, ANNOUNCEMENT_COLUMNS, fmt="json" if as_json else "table", empty="Chưa có thông báo nào.")
@@ -246,13 +244,12 @@ def list_(app: App, user: str | None, status: str | None, unit: str | None, as_j
 @click.argument("announcement_id", type=ROW_ID, metavar="ID")
 @fmt_option
 @with_app(writes=False)
-def show_cmd(app: App, user: str | None, announcement_id: int, as_json: bool) -> None:
+def show_cmd(app: App, actor: Actor, announcement_id: int, as_json: bool) -> None:
     """Toàn bộ một thông báo: nội dung, bản dịch, phê duyệt, các lượt phát."""
     from scheduler import queries
     from scheduler.db import read_session
     with read_session(app.ready_engine()) as session:
-        data = queries.announcement(session, announcement_id)
-    check_reads_item(app, user, data["unit"], data["channels"])
+        data = actor.scope.item(app.config, queries.announcement(session, announcement_id))
     if as_json:
         click.echo(to_json(data))
         return
@@ -276,8 +273,9 @@ def show_cmd(app: App, user: str | None, announcement_id: int, as_json: bool) ->
                                                      "attempts", "url", "error"]))
     from scheduler import province
 
-    where = province.reach(app.config, data["unit"], data["deliveries"])
-    if where:  # a province item on its communes' loudspeakers: where it played and where it did not
+    # a province item on its communes' loudspeakers: where it played and where it did not (for the province)
+    where = province.reach(app.config, data["unit"], data["deliveries"]) if actor.scope.reads(data["unit"]) else []
+    if where:
         click.echo(f"\n{province.reach_summary(where)}.")
         for r in where:
             if r.outcome != "played":
@@ -289,12 +287,12 @@ def show_cmd(app: App, user: str | None, announcement_id: int, as_json: bool) ->
 @click.option("--unit")
 @fmt_option
 @with_app(writes=False)
-def schedule(app: App, user: str | None, days: int, unit: str | None, as_json: bool) -> None:
+def schedule(app: App, actor: Actor, days: int, unit: str | None, as_json: bool) -> None:
     """Các lượt phát sắp tới (và những lượt đang chờ gửi lại hay kiểm tra lại)."""
     from scheduler import queries
     from scheduler.db import read_session
     now = app.now()
-    unit = unit_for(app, user, unit, every=True)
+    unit = actor.unit(app.config, unit, every=True)
     with read_session(app.ready_engine()) as session:
         rows = queries.schedule(session, since=now, until=now + timedelta(days=days), unit=unit)
     emit(rows, SCHEDULE_COLUMNS, fmt="json" if as_json else "table",

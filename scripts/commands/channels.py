@@ -19,6 +19,7 @@ from scripts.commands.common import (
 
 if TYPE_CHECKING:
     from scheduler.app import App
+    from scheduler.scope import Actor
 
 cli = Commands()
 
@@ -28,13 +29,15 @@ cli = Commands()
 @click.option("--channel", required=True, help="Tên kênh (xem config/channels.toml).")
 @click.option("--lang", default="vi", show_default=True, help="vi, blt hoặc hmn.")
 @with_app(writes=False)
-def preview(app: App, user: str | None, announcement_id: int, channel: str, lang: str) -> None:
+def preview(app: App, actor: Actor, announcement_id: int, channel: str, lang: str) -> None:
     """Xem đúng nội dung và yêu cầu mà một kênh sẽ gửi cho thông báo này (không gửi gì)."""
     from scheduler import queries
     from scheduler.db import read_session
-    target = app.channels.get(channel)
+    with read_session(app.ready_engine()) as session:
+        actor.scope.item(app.config, queries.announcement(session, announcement_id))
+    target = app.channels.get(actor.scope.channel(app.config, channel))
     if target is None:
-        raise InputError("--channel", f"không có kênh '{channel}'; các kênh: {', '.join(sorted(app.channels))}")
+        raise InputError("--channel", f"kênh '{channel}' đang tắt (enabled = false trong config/channels.toml)")
     if not target.supports_preview:
         raise InputError("--channel", f"kênh loại {target.kind} không có bản xem trước yêu cầu; với kênh truyền "
                                       "thanh hãy dùng cchc render hoặc cchc programme, với trang web: cchc show")
@@ -55,20 +58,22 @@ def channel_group() -> None:
 
 @channel_group.command("check")
 @click.argument("name")
-@with_app(writes=False)
-def channel_check(app: App, user: str | None, name: str) -> None:
+@with_app()  # a check that passes releases the channel's hold and may store renewed tokens
+def channel_check(app: App, actor: Actor, name: str) -> None:
     """Kiểm tra thông tin xác thực và quyền của một kênh trên nền tảng; nói rõ cần sửa gì."""
     from scheduler.db import write_session
     from scheduler.dispatch import holds, release_channel
 
+    unit = app.config.channels[actor.scope.channel(app.config, name, "NAME")].unit
+    actor.scope.check_act(app.config, unit, f"kênh {name}")
     target = app.channels.get(name)
     if target is None:
-        raise InputError("NAME", f"không có kênh '{name}'; các kênh: {', '.join(sorted(app.channels))}")
+        raise InputError("NAME", f"kênh '{name}' đang tắt (enabled = false trong config/channels.toml)")
     problems = [redact(p) for p in target.secret_problems() or target.check()]
     with write_session(app.ready_engine()) as session:
         reason = next((hold.reason for hold in holds(session, app.now()) if hold.channel == name), None)
         if not problems:
-            release_channel(session, name, actor=user or "cli", now=app.now())
+            release_channel(session, name, actor=actor.name or "cli", now=app.now())
     mode = app.config.channels[name].mode
     if problems:
         click.echo(f"Kênh {name} ({target.kind}, {mode}) chưa sẵn sàng:")
@@ -99,14 +104,20 @@ def channel_key() -> None:
 @click.option("--refresh-token-stdin", "from_stdin", is_flag=True,
               help="Đọc mã làm mới từ đầu vào chuẩn thay vì hỏi.")
 @with_app()
-def channel_token(app: App, user: str | None, name: str, from_stdin: bool) -> None:
+def channel_token(app: App, actor: Actor, name: str, from_stdin: bool) -> None:
     """Nhập mã làm mới (refresh token) của kênh Zalo hoặc TikTok: mã được mã hoá rồi mới lưu, và đổi
     ngay lấy mã truy cập để biết mã dùng được."""
     from channels.tokens import TokenChannel, TokenProblem, Tokens, VaultError
+    from scheduler.models import Role
 
+    unit = app.config.channels[actor.scope.channel(app.config, name, "NAME")].unit
+    actor.scope.check_act(app.config, unit, f"kênh {name}")
+    if actor.account and actor.role != Role.ADMIN:
+        raise InputError("--user", f"tài khoản {actor.name} không phải quản trị; mã truy cập của kênh do quản trị "
+                                   "đơn vị nhập")
     target = app.channels.get(name)
     if target is None:
-        raise InputError("NAME", f"không có kênh '{name}'; các kênh: {', '.join(sorted(app.channels))}")
+        raise InputError("NAME", f"kênh '{name}' đang tắt (enabled = false trong config/channels.toml)")
     if not isinstance(target, TokenChannel) or target.tokens is None:
         raise InputError("NAME", f"kênh {name} ({target.kind}) không dùng mã làm mới; thông tin xác thực của kênh "
                                  "này đặt trong biến môi trường ghi ở config/channels.toml")

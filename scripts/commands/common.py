@@ -1,6 +1,6 @@
 """What every command module of ``cchc`` shares: the group that turns domain errors into one
-Vietnamese line and an exit code, ``with_app`` (``--now``, ``--user``, ``--scratch`` and a built
-``App``), the acting user, the ``--json`` option, column lists and the time parser of filters.
+Vietnamese line and an exit code, ``with_app`` (``--now``, ``--user``, ``--scratch``, a built ``App``
+and the ``Actor`` the command runs as), the ``--json`` option, column lists and the time parser of filters.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from scheduler.errors import CchcError, InputError
 
 if TYPE_CHECKING:  # the commands import the core when they run, so `cchc --help` loads none of it
     from scheduler.app import App
+    from scheduler.scope import Actor
     from scheduler.settings import Settings
 
 ANNOUNCEMENT_COLUMNS = ["id", "ref", "status", "priority", "when", "repeat", "channels", "languages",
@@ -142,20 +143,21 @@ def _setup_logging(settings: Settings, default: int) -> None:
     install_log_redaction()
 
 
-def with_app(log_level: int = logging.WARNING, *, writes: bool = True, acting: bool = True) -> Callable:
-    """Add ``--now``, ``--user`` and ``--scratch`` to a command and hand it a built ``App`` and the user.
+def with_app(log_level: int = logging.WARNING, *, writes: bool = True, resolve: bool = True) -> Callable:
+    """Add ``--now``, ``--user`` and ``--scratch`` to a command and hand it a built ``App`` and the ``Actor``.
 
-    ``writes``: the command changes the database, so ``--now`` is refused on real data
-    (``scheduler.scratch``); a read-only command may look from any time. ``acting=False``: the
-    command has its own ``--user`` (a filter), and gets None as the acting user.
+    ``--user`` (or ``CCHC_USER``) is a staff member with the same unit and role rules as on the web
+    (``scheduler.scope.Actor``); without it the command runs as the server's operator. ``writes``: the
+    command may change the database or the configuration, so ``--now`` is refused on real data
+    (``scheduler.scratch``); a read-only command may look from any time. ``resolve=False``: the command
+    gets the name as given (``cchc init``, which must create the accounts' table before reading it).
     """
 
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
-        def wrapper(*args: Any, now_text: str | None, scratch: bool, **kwargs: Any) -> Any:
+        def wrapper(*args: Any, now_text: str | None, scratch: bool, user: str | None, **kwargs: Any) -> Any:
             from scheduler.app import App
             from scheduler.settings import Settings
-            user = kwargs.pop("user", None) if acting else None
             settings = Settings()
             _setup_logging(settings, log_level)
             clock = Clock.starting_at(parse_local(now_text, "--now")) if now_text else Clock()
@@ -163,18 +165,30 @@ def with_app(log_level: int = logging.WARNING, *, writes: bool = True, acting: b
             app.trial_time = bool(now_text)
             if writes and now_text:
                 app.refuse_trial_time()
-            return func(app, (user or settings.user or "").strip() or None, *args, **kwargs)
+            name = (user or settings.user or "").strip() or None
+            return func(app, actor_of(app, name) if resolve else name, *args, **kwargs)
 
         wrapper = click.option("--scratch", is_flag=True, envvar="CCHC_SCRATCH",
                                help="Làm trên bản thử (data/scratch), không đụng tới dữ liệu thật.")(wrapper)
-        if acting:
-            wrapper = click.option("--user", envvar="CCHC_USER",
-                                   help="Người thực hiện (hoặc biến môi trường CCHC_USER).")(wrapper)
+        wrapper = click.option("--user", envvar="CCHC_USER",
+                               help="Người thực hiện (hoặc biến môi trường CCHC_USER); không có: người quản trị "
+                                    "máy chủ.")(wrapper)
         return click.option("--now", "now_text", metavar='"YYYY-MM-DD HH:MM"',
                             help="Làm như thể bây giờ là thời điểm này (giờ Việt Nam); lệnh thay đổi dữ liệu "
                                  "chỉ nhận --now khi thử (--scratch).")(wrapper)
 
     return decorate
+
+
+def actor_of(app: App, name: str | None) -> Actor:
+    """The ``Actor`` a command runs as: the account named (checked once accounts exist), or the operator."""
+    from scheduler import scope
+    from scheduler.db import read_session
+
+    if not name:
+        return scope.Actor(None, None, scope.everything(app.config))
+    with read_session(app.ready_engine()) as session:
+        return scope.resolve(session, app.config, name)
 
 
 def _scratch_app(settings: Settings, clock: Clock) -> App:
@@ -188,54 +202,6 @@ def _scratch_app(settings: Settings, clock: Clock) -> App:
     note = "vừa sao chép từ dữ liệu thật; " if made else ""
     click.echo(f"(bản thử {place}: {note}dữ liệu thật không bị thay đổi)", err=True)
     return App(scratch.scratch_settings(settings), clock, scratch=True)
-
-
-def need_user(app: App, user: str | None, action: str) -> str:
-    """The person acting: ``--user`` or ``CCHC_USER``, an active account allowed to ``action`` once
-    accounts exist (``scheduler.users.acting``)."""
-    from scheduler import users
-    from scheduler.db import read_session
-
-    if not user:
-        raise InputError("--user", "hãy cho biết bạn là ai: thêm --user TÊN hoặc đặt biến CCHC_USER")
-    with read_session(app.ready_engine()) as session:
-        return users.acting(session, user, action)
-
-
-def unit_for(app: App, user: str | None, unit: str | None, *, every: bool = False) -> str | None:
-    """The unit a command works on: ``--unit``, else the acting account's own unit, else the default unit
-    (None with ``every``: a listing of all units). Once accounts exist, a command run as an account
-    (``--user``) reads only the units that account may read (``scheduler.scope``)."""
-    from scheduler import scope
-    from scheduler.db import read_session
-    from scheduler.models import User
-
-    account = None
-    if user:
-        with read_session(app.ready_engine()) as session:
-            account = session.get(User, user.strip().lower())
-    if account is not None:
-        return scope.of_user(app.config, account).pick(app.config, unit)
-    if unit:
-        return scope.everything(app.config).pick(app.config, unit)
-    return None if every else app.config.default_unit
-
-
-def check_reads_item(app: App, user: str | None, unit: str, channels: list[str]) -> None:
-    """Run as an account (``--user``): an ``InputError`` unless it may read an item of ``unit`` on
-    ``channels`` (its units' items, and a province item on the loudspeakers of a commune it reads)."""
-    from scheduler import scope
-    from scheduler.db import read_session
-    from scheduler.models import User
-
-    if not user:
-        return
-    with read_session(app.ready_engine()) as session:
-        account = session.get(User, user.strip().lower())
-    if account is not None:
-        seen = scope.of_user(app.config, account)
-        if not seen.reads_item(app.config, unit, channels):
-            seen.pick(app.config, unit)  # names the units the account reads
 
 
 def fmt_option(func: Callable) -> Callable:

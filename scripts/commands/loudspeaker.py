@@ -16,13 +16,13 @@ from scripts.commands.common import (
     CchcGroup,
     Commands,
     fmt_option,
-    need_user,
     with_app,
 )
 from scripts.output import table, to_json
 
 if TYPE_CHECKING:
     from scheduler.app import App
+    from scheduler.scope import Actor
 
 cli = Commands()
 
@@ -32,7 +32,7 @@ cli = Commands()
 @click.option("--file", "text_file", type=click.Path(dir_okay=False), help="Đọc văn bản từ tệp UTF-8.")
 @click.option("--explain", is_flag=True, help="Liệt kê cả các chữ viết hoa chưa có trong từ điển viết tắt.")
 @with_app(writes=False)
-def speech(app: App, user: str | None, text: str | None, text_file: str | None, explain: bool) -> None:
+def speech(app: App, actor: Actor, text: str | None, text_file: str | None, explain: bool) -> None:
     """In ra văn bản mà giọng đọc sẽ đọc (ngày, số, số hiệu văn bản, chữ viết tắt đã viết ra đầy đủ)."""
     from channels.loudspeaker.speech import SpeechError, SpeechText
 
@@ -62,9 +62,9 @@ def speech(app: App, user: str | None, text: str | None, text_file: str | None, 
 @click.option("--lang", default="vi", show_default=True, help="vi, blt hoặc hmn.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Tệp âm thanh ra (.mp3 hoặc .wav).")
-@click.option("--channel", help="Kênh truyền thanh lấy thông số âm thanh (mặc định: kênh của đơn vị mặc định).")
+@click.option("--channel", help="Kênh truyền thanh lấy thông số âm thanh (mặc định: kênh của đơn vị mình).")
 @with_app(writes=False)
-def render(app: App, user: str | None, announcement_id: int | None, text: str | None, lang: str, out: Path,
+def render(app: App, actor: Actor, announcement_id: int | None, text: str | None, lang: str, out: Path,
            channel: str | None) -> None:
     """Nghe thử: đọc một thông báo hoặc một đoạn văn bản thành tệp âm thanh, cho biết giọng nào đã đọc."""
     from channels.loudspeaker.tts import NoVoice
@@ -76,10 +76,11 @@ def render(app: App, user: str | None, announcement_id: int | None, text: str | 
         raise InputError("ID/--text", "hãy đưa mã thông báo HOẶC --text \"văn bản\" (chỉ một trong hai)")
     if out.suffix.lower() not in (".mp3", ".wav"):
         raise InputError("--out", "tên tệp ra phải kết thúc bằng .mp3 hoặc .wav")
-    name = app.loudspeaker(channel)
+    name = app.loudspeaker(channel, actor.scope)
     recording = None
     if announcement_id is not None:
         with read_session(app.ready_engine()) as session:
+            actor.scope.item(app.config, queries.announcement(session, announcement_id))
             text, recording = queries.spoken_version(session, announcement_id, lang)
     try:
         clip = app.broadcaster().listen(name, text or "", lang, recording, out)
@@ -92,18 +93,18 @@ def render(app: App, user: str | None, announcement_id: int | None, text: str | 
 
 
 @cli.command()
-@click.option("--channel", help="Kênh truyền thanh (mặc định: kênh của đơn vị mặc định).")
+@click.option("--channel", help="Kênh truyền thanh (mặc định: kênh của đơn vị mình).")
 @click.option("--slot", "slot_text", required=True, metavar='"YYYY-MM-DD HH:MM"', help="Khung giờ phát.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Ghi chương trình ra tệp MP3 này.")
 @click.option("--build", is_flag=True,
               help="Dựng thật như dịch vụ sẽ làm trước giờ phát (ghi nhật ký, dời tin không vừa).")
 @fmt_option
 @with_app(writes=False)
-def programme(app: App, user: str | None, channel: str | None, slot_text: str, out: Path | None, build: bool,
+def programme(app: App, actor: Actor, channel: str | None, slot_text: str, out: Path | None, build: bool,
               as_json: bool) -> None:
     """Xem trước (hoặc dựng) chương trình phát của một khung giờ: thứ tự, thời lượng, giọng đọc."""
     from scheduler import queries
-    name = app.loudspeaker(channel)
+    name = app.loudspeaker(channel, actor.scope)
     slot_at = parse_local(slot_text, "--slot")
     slots = app.channels[name].settings.slots
     if show(slot_at)[-5:] not in slots:
@@ -113,6 +114,7 @@ def programme(app: App, user: str | None, channel: str | None, slot_text: str, o
         raise InputError("--out", "tên tệp ra phải kết thúc bằng .mp3")
     if build:  # building records the slot: not "as if it were another time" on real data
         app.refuse_trial_time()
+        actor.scope.check_act(app.config, app.config.channels[name].unit, f"kênh {name}")
     broadcaster = app.broadcaster()
     if not build and out is None:
         out = app.settings.data_dir / "cache" / "preview" / f"{name}.mp3"
@@ -145,16 +147,17 @@ def programme(app: App, user: str | None, channel: str | None, slot_text: str, o
 @click.option("--channel")
 @fmt_option
 @with_app(writes=False)
-def asrun(app: App, user: str | None, date_text: str | None, channel: str | None, as_json: bool) -> None:
+def asrun(app: App, actor: Actor, date_text: str | None, channel: str | None, as_json: bool) -> None:
     """Nhật ký phát thanh: từng khung giờ, giờ bắt đầu và kết thúc thực tế, tin và ngôn ngữ đã phát."""
     from scheduler import queries
     from scheduler.db import read_session
     day = parse_local_date(date_text, "--date") if date_text else app.now().astimezone(LOCAL_TZ).date()
     if channel:
-        app.loudspeaker(channel)
+        app.loudspeaker(channel, actor.scope)
     with read_session(app.ready_engine()) as session:
         rows = queries.as_run(session, since=local_midnight(day), until=local_midnight(day + timedelta(days=1)),
-                              channel=channel)
+                              channel=channel,
+                              channels=actor.scope.channels(app.config, loudspeaker=True) if actor.account else None)
     if as_json:
         click.echo(to_json(rows))
         return
@@ -183,12 +186,12 @@ def station_group() -> None:
 @click.option("--channel", help="Kênh truyền thanh (mặc định: mọi kênh truyền thanh).")
 @fmt_option
 @with_app(writes=False)
-def station_list(app: App, user: str | None, channel: str | None, as_json: bool) -> None:
+def station_list(app: App, actor: Actor, channel: str | None, as_json: bool) -> None:
     """Âm thanh của đài đang dùng cho từng kênh truyền thanh, và phần nào đang dùng mặc định."""
     from scheduler import station
     from scheduler.db import read_session
 
-    names = [app.loudspeaker(channel)] if channel else [n for n, ch in app.config.channels.items() if ch.slotted]
+    names = [app.loudspeaker(channel, actor.scope)] if channel else actor.scope.channels(app.config, loudspeaker=True)
     with read_session(app.ready_engine()) as session:
         parts = station.overview(session, app.config, names)
     rows = [{**row, "at": show(row["at"]) if row["at"] else ""} for row in parts]
@@ -203,18 +206,18 @@ def station_list(app: App, user: str | None, channel: str | None, as_json: bool)
 @click.argument("kind", type=click.Choice(["jingle", "station_id", "outro"]))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--lang", default="vi", show_default=True, help="vi, blt hoặc hmn (nhạc hiệu không cần).")
-@click.option("--channel", help="Kênh truyền thanh (mặc định: kênh của đơn vị mặc định).")
+@click.option("--channel", help="Kênh truyền thanh (mặc định: kênh của đơn vị mình).")
 @with_app()
-def station_set(app: App, user: str | None, kind: str, file: Path, lang: str, channel: str | None) -> None:
+def station_set(app: App, actor: Actor, kind: str, file: Path, lang: str, channel: str | None) -> None:
     """Dùng bản ghi của đài cho nhạc hiệu (jingle), lời giới thiệu đài (station_id) hoặc lời kết (outro)."""
     from scheduler import station
     from scheduler.db import write_session
 
-    actor = need_user(app, user, "station-sound")
-    name = app.loudspeaker(channel)
+    person = actor.person("station-sound")
+    name = app.loudspeaker(channel, actor.scope)
     with write_session(app.ready_engine()) as session:
         row = station.store(session, app.config, app.settings.data_dir, channel=name, kind=kind, lang=lang,
-                            source=file, actor=actor, now=app.now())
+                            source=file, actor=person, now=app.now())
     where = f" tiếng {row.lang}" if row.lang else ""
     click.echo(f"Đã đặt {station.KINDS[kind]}{where} của kênh {name}: {file.name}, {row.duration_ms / 1000:.1f} giây. "
                "Chương trình dựng từ bây giờ sẽ dùng bản ghi này.")
@@ -223,16 +226,16 @@ def station_set(app: App, user: str | None, kind: str, file: Path, lang: str, ch
 @station_group.command("clear")
 @click.argument("kind", type=click.Choice(["jingle", "station_id", "outro"]))
 @click.option("--lang", default="vi", show_default=True, help="vi, blt hoặc hmn (nhạc hiệu không cần).")
-@click.option("--channel", help="Kênh truyền thanh (mặc định: kênh của đơn vị mặc định).")
+@click.option("--channel", help="Kênh truyền thanh (mặc định: kênh của đơn vị mình).")
 @with_app()
-def station_clear(app: App, user: str | None, kind: str, lang: str, channel: str | None) -> None:
+def station_clear(app: App, actor: Actor, kind: str, lang: str, channel: str | None) -> None:
     """Bỏ bản ghi của đài, quay về mặc định (tiếng chuông tự tạo, giọng đọc lời trong cấu hình)."""
     from scheduler import station
     from scheduler.db import write_session
 
-    actor = need_user(app, user, "station-sound")
-    name = app.loudspeaker(channel)
+    person = actor.person("station-sound")
+    name = app.loudspeaker(channel, actor.scope)
     with write_session(app.ready_engine()) as session:
-        gone = station.clear(session, app.config, channel=name, kind=kind, lang=lang, actor=actor, now=app.now())
+        gone = station.clear(session, app.config, channel=name, kind=kind, lang=lang, actor=person, now=app.now())
     click.echo(f"Đã bỏ {station.KINDS[kind]} riêng của kênh {name}; dùng mặc định." if gone
                else f"Kênh {name} chưa có {station.KINDS[kind]} riêng; vẫn dùng mặc định.")

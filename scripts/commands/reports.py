@@ -15,13 +15,13 @@ from scheduler.periods import Span, parse_period, span_at
 from scripts.commands.common import (
     Commands,
     fmt_option,
-    unit_for,
     with_app,
 )
 from scripts.output import table, to_json
 
 if TYPE_CHECKING:
     from scheduler.app import App
+    from scheduler.scope import Actor
 
 cli = Commands()
 
@@ -37,17 +37,17 @@ def _period(app: App, text: str | None) -> Span:
 @cli.command()
 @click.option("--period", "period_text", metavar="2025-09|2025-W36|2025-Q3|2025-H1|2025",
               help="Kỳ cần xem (mặc định: tháng này).")
-@click.option("--unit", help="Đơn vị (mặc định: đơn vị mặc định).")
+@click.option("--unit", help="Đơn vị (mặc định: đơn vị của tài khoản, hoặc đơn vị mặc định).")
 @fmt_option
 @with_app(writes=False)
-def compliance(app: App, user: str | None, period_text: str | None, unit: str | None, as_json: bool) -> None:
+def compliance(app: App, actor: Actor, period_text: str | None, unit: str | None, as_json: bool) -> None:
     """Tiến độ thực hiện chỉ tiêu của kế hoạch trong một kỳ: đạt, đúng tiến độ, có nguy cơ, không đạt."""
     from scheduler.compliance import evaluate
     from scheduler.db import read_session
 
     span = _period(app, period_text)
     with read_session(app.ready_engine()) as session:
-        result = evaluate(session, app.config, unit=unit_for(app, user, unit), span=span, now=app.now())
+        result = evaluate(session, app.config, unit=actor.unit(app.config, unit), span=span, now=app.now())
     if as_json:
         click.echo(to_json(result.as_dict()))
         return
@@ -70,17 +70,17 @@ def _print_compliance(result: Any) -> None:
 @cli.command()
 @click.option("--from", "first_text", required=True, metavar="YYYY-MM-DD", help="Ngày đầu.")
 @click.option("--to", "last_text", required=True, metavar="YYYY-MM-DD", help="Ngày cuối.")
-@click.option("--unit", help="Đơn vị (mặc định: đơn vị mặc định).")
+@click.option("--unit", help="Đơn vị (mặc định: đơn vị của tài khoản, hoặc đơn vị mặc định).")
 @fmt_option
 @with_app(writes=False)
-def simulate(app: App, user: str | None, first_text: str, last_text: str, unit: str | None, as_json: bool) -> None:
+def simulate(app: App, actor: Actor, first_text: str, last_text: str, unit: str | None, as_json: bool) -> None:
     """Chạy thử lịch phát trên đồng hồ ảo (mọi kênh ở chế độ xem trước) và cho biết kế hoạch có đạt không."""
     from scheduler.simulate import simulate as run_simulation
 
     first, last = parse_local_date(first_text, "--from"), parse_local_date(last_text, "--to")
     if "CCHC_LOG_LEVEL" not in os.environ:  # what happens on the virtual clock is reported below, not logged
         logging.getLogger().setLevel(logging.ERROR)
-    result = run_simulation(app.ready_engine(), app.config, unit=unit_for(app, user, unit),
+    result = run_simulation(app.ready_engine(), app.config, unit=actor.unit(app.config, unit),
                             first=first, last=last)
     if as_json:
         click.echo(to_json({**result.compliance.as_dict(), "sent": result.sent, "filled": result.filled,
@@ -103,15 +103,15 @@ def simulate(app: App, user: str | None, first_text: str, last_text: str, unit: 
 @click.option("--format", "fmt", type=click.Choice(["docx", "xlsx", "csv"]), default="docx", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Tệp kết quả (mặc định: trong data/reports/).")
-@click.option("--unit", help="Đơn vị (mặc định: đơn vị mặc định).")
+@click.option("--unit", help="Đơn vị (mặc định: đơn vị của tài khoản, hoặc đơn vị mặc định).")
 @with_app(writes=False)
-def report(app: App, user: str | None, period_text: str, fmt: str, out: Path | None, unit: str | None) -> None:
+def report(app: App, actor: Actor, period_text: str, fmt: str, out: Path | None, unit: str | None) -> None:
     """Báo cáo kết quả công tác thông tin, tuyên truyền CCHC gửi Sở Nội vụ (DOCX, XLSX hoặc CSV)."""
     from scheduler import report as reports
     from scheduler.db import read_session
 
     span = parse_period(period_text)
-    unit = unit_for(app, user, unit)
+    unit = actor.unit(app.config, unit)
     if out is not None and out.suffix.lower() != f".{fmt}":
         raise InputError("--out", f"tệp '{out.name}' không có đuôi .{fmt}; hãy đặt tên như bao-cao-{span.label}.{fmt}")
     with read_session(app.ready_engine()) as session:

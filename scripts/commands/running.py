@@ -18,23 +18,24 @@ from scripts.commands.common import (
     Commands,
     fmt_option,
     moment,
-    unit_for,
     with_app,
 )
 from scripts.output import emit, to_json
 
 if TYPE_CHECKING:
     from scheduler.app import App
+    from scheduler.scope import Actor
 
 cli = Commands()
 
 
 @cli.command()
 @with_app(log_level=logging.INFO)
-def run(app: App, user: str | None) -> None:
+def run(app: App, actor: Actor) -> None:
     """Chạy dịch vụ: gửi các lượt đến hạn theo lịch, cho đến khi Ctrl-C hoặc SIGTERM."""
     from scheduler.service import run as run_service
 
+    actor.check_install(app.config, "cchc run")
     run_service(app)
 
 
@@ -42,10 +43,11 @@ def run(app: App, user: str | None) -> None:
 @click.option("--host", help="Địa chỉ nghe (mặc định CCHC_WEB_HOST, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Cổng (mặc định CCHC_WEB_PORT, 8090).")
 @with_app(log_level=logging.INFO)
-def web(app: App, user: str | None, host: str | None, port: int | None) -> None:
+def web(app: App, actor: Actor, host: str | None, port: int | None) -> None:
     """Chạy riêng ứng dụng web cho cán bộ (soạn, duyệt, xem lịch và nhật ký phát)."""
     from scheduler.web.server import server
 
+    actor.check_install(app.config, "cchc web")
     app.ready_engine()
     host, port = host or app.settings.web_host, port or app.settings.web_port
     click.echo(f"Ứng dụng web: http://{host}:{port}/ (Ctrl-C để dừng)", err=True)
@@ -63,12 +65,18 @@ def _password(from_stdin: bool) -> str:
     return click.prompt("Mật khẩu", hide_input=True, confirmation_prompt="Nhập lại mật khẩu")
 
 
-def _manager(app: App, user: str | None) -> str:
+def _manager(app: App, actor: Actor, name: str | None = None) -> str:
+    """Who manages accounts here (``users.managing``: anyone before the first admin, then an active admin),
+    and, with ``name``, that the account managed belongs to a unit the admin reads: a commune admin manages
+    its commune's accounts only, as on the web."""
     from scheduler import users
     from scheduler.db import read_session
 
     with read_session(app.ready_engine()) as session:
-        return users.managing(session, user)
+        manager = users.managing(session, actor.name)
+        if name is not None:
+            actor.scope.check_manage(app.config, users.get_user(session, name))
+    return manager
 
 
 @user_group.command("add")
@@ -78,16 +86,16 @@ def _manager(app: App, user: str | None) -> str:
 @click.option("--unit", help="Đơn vị của tài khoản (mặc định: đơn vị mặc định); tài khoản tỉnh xem được các xã.")
 @click.option("--password-stdin", "from_stdin", is_flag=True, help="Đọc mật khẩu từ đầu vào chuẩn (một dòng).")
 @with_app()
-def user_add(app: App, user: str | None, name: str, role: str, unit: str | None, from_stdin: bool) -> None:
+def user_add(app: App, actor: Actor, name: str, role: str, unit: str | None, from_stdin: bool) -> None:
     """Tạo tài khoản; mật khẩu được hỏi (không hiện khi gõ) hoặc đọc từ đầu vào chuẩn."""
     from scheduler import users
     from scheduler.db import write_session
 
-    actor = _manager(app, user)
-    unit = _managed_unit(app, actor, unit)
+    manager = _manager(app, actor)
+    unit = actor.scope.pick(app.config, unit) if unit or actor.account else app.config.default_unit
     password = _password(from_stdin)
     with write_session(app.ready_engine()) as session:
-        added = users.add_user(session, name=name, role=role, password=password, unit=unit, actor=actor,
+        added = users.add_user(session, name=name, role=role, password=password, unit=unit, actor=manager,
                                now=app.now())
     click.echo(f"Đã tạo tài khoản {added.name} ({role}, {app.config.units[unit].name}).")
 
@@ -96,41 +104,28 @@ def user_add(app: App, user: str | None, name: str, role: str, unit: str | None,
 @click.argument("name")
 @click.argument("unit")
 @with_app()
-def user_unit(app: App, user: str | None, name: str, unit: str) -> None:
+def user_unit(app: App, actor: Actor, name: str, unit: str) -> None:
     """Chuyển một tài khoản sang đơn vị khác; các phiên đăng nhập của nó kết thúc ngay."""
     from scheduler import users
     from scheduler.db import write_session
 
-    actor = _manager(app, user)
-    unit = _managed_unit(app, actor, unit)
+    manager = _manager(app, actor, name)
+    unit = actor.scope.pick(app.config, unit)  # a province admin moves accounts among its units only
     with write_session(app.ready_engine()) as session:
-        changed = users.set_unit(session, name=name, unit=unit, actor=actor, now=app.now())
+        changed = users.set_unit(session, name=name, unit=unit, actor=manager, now=app.now())
     click.echo(f"Đã chuyển tài khoản {changed.name} sang {app.config.units[unit].name}.")
-
-
-def _managed_unit(app: App, actor: str, unit: str | None) -> str:
-    """The unit an admin gives an account: one the admin's own account reads (a province admin makes its
-    communes' accounts, a commune admin only its own)."""
-    from scheduler import scope
-    from scheduler.db import read_session
-    from scheduler.models import User
-
-    with read_session(app.ready_engine()) as session:
-        account = session.get(User, actor)
-        seen = scope.of_user(app.config, account) if account else scope.everything(app.config)
-    return seen.pick(app.config, unit)
 
 
 @user_group.command("list")
 @fmt_option
 @with_app(writes=False)
-def user_list(app: App, user: str | None, as_json: bool) -> None:
+def user_list(app: App, actor: Actor, as_json: bool) -> None:
     """Các tài khoản: vai trò, đang hoạt động hay đã khóa, số phiên đăng nhập đang mở."""
     from scheduler import labels, users
     from scheduler.db import read_session
 
     with read_session(app.ready_engine()) as session:
-        rows = users.list_users(session, app.now())
+        rows = [row for row in users.list_users(session, app.now()) if actor.scope.reads(row["unit"] or "")]
     units = app.config.units
     shown = [{**row, "role": labels.ROLE[row["role"]], "active": "hoạt động" if row["active"] else "đã khóa",
               "unit": units[row["unit"]].name if row["unit"] in units else row["unit"] or "",
@@ -143,28 +138,28 @@ def user_list(app: App, user: str | None, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--password-stdin", "from_stdin", is_flag=True, help="Đọc mật khẩu mới từ đầu vào chuẩn (một dòng).")
 @with_app()
-def user_passwd(app: App, user: str | None, name: str, from_stdin: bool) -> None:
+def user_passwd(app: App, actor: Actor, name: str, from_stdin: bool) -> None:
     """Đặt mật khẩu mới cho một tài khoản; các phiên đăng nhập của nó kết thúc ngay."""
     from scheduler import users
     from scheduler.db import write_session
 
-    actor = _manager(app, user)
+    manager = _manager(app, actor, name)
     password = _password(from_stdin)
     with write_session(app.ready_engine()) as session:
-        changed = users.set_password(session, name=name, password=password, actor=actor, now=app.now())
+        changed = users.set_password(session, name=name, password=password, actor=manager, now=app.now())
     click.echo(f"Đã đổi mật khẩu của {changed.name}; các phiên đăng nhập cũ đã kết thúc.")
 
 
 def _set_active(name: str, active: bool, help_text: str) -> None:
     @click.argument("name")
     @with_app()
-    def command(app: App, user: str | None, name: str) -> None:
+    def command(app: App, actor: Actor, name: str) -> None:
         from scheduler import users
         from scheduler.db import write_session
 
-        actor = _manager(app, user)
+        manager = _manager(app, actor, name)
         with write_session(app.ready_engine()) as session:
-            changed = users.set_active(session, name=name, active=active, actor=actor, now=app.now())
+            changed = users.set_active(session, name=name, active=active, actor=manager, now=app.now())
         click.echo(f"Đã {'mở khóa' if active else 'khóa'} tài khoản {changed.name}"
                    + ("." if active else "; các phiên đăng nhập của nó đã kết thúc."))
 
@@ -180,19 +175,20 @@ _set_active("enable", True, "Mở khóa một tài khoản đã khóa.")
 @click.argument("name")
 @click.option("--revoke", is_flag=True, help="Kết thúc mọi phiên đăng nhập của tài khoản này ngay.")
 @with_app(writes=False)
-def user_sessions(app: App, user: str | None, name: str, revoke: bool) -> None:
+def user_sessions(app: App, actor: Actor, name: str, revoke: bool) -> None:
     """Các phiên đăng nhập đang mở của một tài khoản; --revoke để kết thúc tất cả."""
     from scheduler import users
     from scheduler.db import read_session, write_session
 
     if revoke:
         app.refuse_trial_time()
-        actor = _manager(app, user)
+        manager = _manager(app, actor, name)
         with write_session(app.ready_engine()) as session:
-            ended = users.revoke_sessions(session, name=name, actor=actor, now=app.now())
+            ended = users.revoke_sessions(session, name=name, actor=manager, now=app.now())
         click.echo(f"Đã kết thúc {ended} phiên đăng nhập của {name}.")
         return
     with read_session(app.ready_engine()) as session:
+        actor.scope.check_manage(app.config, users.get_user(session, name))
         rows = users.open_sessions(session, name=name, now=app.now())
     if not rows:
         click.echo(f"{name} không có phiên đăng nhập nào đang mở.")
@@ -203,14 +199,14 @@ def user_sessions(app: App, user: str | None, name: str, revoke: bool) -> None:
 @cli.command()
 @click.option("--since", "since_text", metavar="YYYY-MM-DD[ HH:MM]")
 @click.option("--until", "until_text", metavar="YYYY-MM-DD[ HH:MM]")
-@click.option("--user", "who", help="Chỉ việc của người này (tên đăng nhập, hoặc cchc-fill...).")
+@click.option("--actor", "who", help="Chỉ việc của người này (tên đăng nhập, hoặc cchc-fill...).")
 @click.option("--action", help="Chỉ một loại việc, ví dụ approve, edit, login-failed, channel-hold.")
 @click.option("--subject", help="Chỉ một đối tượng, ví dụ announcement:12, user:lan, channel:muong-la-zalo.")
 @click.option("--unit", help="Chỉ việc của một đơn vị (mã đơn vị, ví dụ muong-la).")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
 @fmt_option
-@with_app(writes=False, acting=False)
-def audit(app: App, user: str | None, since_text: str | None, until_text: str | None, who: str | None,
+@with_app(writes=False)
+def audit(app: App, actor: Actor, since_text: str | None, until_text: str | None, who: str | None,
           action: str | None, subject: str | None, unit: str | None, limit: int, as_json: bool) -> None:
     """Nhật ký thao tác: ai làm gì, với thông báo, tài khoản hay kênh nào, lúc nào (mới nhất trước)."""
     from scheduler import audit as trail
@@ -220,7 +216,7 @@ def audit(app: App, user: str | None, since_text: str | None, until_text: str | 
     with read_session(app.ready_engine()) as session:
         rows = trail.events(session, since=moment(since_text, "--since"),
                             until=moment(until_text, "--until", end_of_day=True), actor=who, action=action,
-                            subject=subject, unit=unit_for(app, None, unit, every=True), limit=limit)
+                            subject=subject, unit=actor.unit(app.config, unit, every=True), limit=limit)
     data = [{"at": show_vn(e.at), "unit": e.unit_id, "actor": e.actor, "action": e.action, "subject": e.subject,
              "detail": e.detail} for e in rows]
     if as_json:
@@ -235,8 +231,8 @@ def audit(app: App, user: str | None, since_text: str | None, until_text: str | 
 @cli.command()
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @fmt_option
-@with_app(writes=False, acting=False)
-def notices(app: App, user: str | None, limit: int, as_json: bool) -> None:
+@with_app(writes=False)
+def notices(app: App, actor: Actor, limit: int, as_json: bool) -> None:
     """Thư báo đã gửi hoặc đang chờ gửi (config/notify.toml): cho ai, việc gì, đã gửi được chưa (mới nhất trước)."""
     from sqlmodel import col, select
 
@@ -245,7 +241,8 @@ def notices(app: App, user: str | None, limit: int, as_json: bool) -> None:
     from scripts.output import table
 
     with read_session(app.ready_engine()) as session:
-        rows = session.exec(select(Notice).order_by(col(Notice.id).desc()).limit(limit)).all()
+        rows = session.exec(select(Notice).where(col(Notice.unit_id).in_(actor.scope.readable))
+                            .order_by(col(Notice.id).desc()).limit(limit)).all()
     data = [{"at": show_vn(n.created_at), "to": n.recipient, "notice": n.kind, "mail": n.status, "tries": n.attempts,
              "subject": n.subject, "error": n.last_error or ""} for n in rows]
     if as_json:
@@ -260,8 +257,9 @@ def notices(app: App, user: str | None, limit: int, as_json: bool) -> None:
 @cli.command()
 @click.option("--once", is_flag=True, help="Xử lý một lượt những gì đến hạn rồi thoát.")
 @with_app(log_level=logging.INFO)
-def dispatch(app: App, user: str | None, once: bool) -> None:
+def dispatch(app: App, actor: Actor, once: bool) -> None:
     """Gửi những lượt đến hạn một lần rồi thoát (cho cron và kiểm thử)."""
+    actor.check_install(app.config, "cchc dispatch")
     if not once:
         raise InputError("--once", "hãy thêm --once (hoặc dùng 'cchc run' để chạy dịch vụ liên tục)")
     report = app.dispatcher().run_once()
@@ -278,24 +276,28 @@ def dispatch(app: App, user: str | None, once: bool) -> None:
 @click.option("--since", "since_text", metavar="YYYY-MM-DD[ HH:MM]")
 @click.option("--until", "until_text", metavar="YYYY-MM-DD[ HH:MM]")
 @click.option("--channel")
+@click.option("--unit", help="Chỉ các kênh của một đơn vị (mặc định: đơn vị của tài khoản; không có --user: mọi "
+                             "đơn vị).")
 @click.option("--status", type=click.Choice([s.value for s in DeliveryState]))
 @click.option("--lang")
 @click.option("--limit", type=click.IntRange(1), help="Số dòng tối đa.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @fmt_option
 @with_app(writes=False)
-def logs(app: App, user: str | None, since_text: str | None, until_text: str | None, channel: str | None,
-         status: str | None, lang: str | None, limit: int | None, fmt: str, as_json: bool) -> None:
+def logs(app: App, actor: Actor, since_text: str | None, until_text: str | None, channel: str | None,
+         unit: str | None, status: str | None, lang: str | None, limit: int | None, fmt: str, as_json: bool) -> None:
     """Nhật ký phát: mọi lần gửi và kiểm tra lại, với kết quả."""
     from scheduler import queries
     from scheduler.db import read_session
     if lang:
         check_language(lang)
-    if channel and channel not in app.config.channels:
-        raise InputError("--channel", f"không có kênh '{channel}'; các kênh: {', '.join(app.config.channels)}")
+    if channel:
+        actor.scope.channel(app.config, channel)
+    shown = actor.unit(app.config, unit, every=True)
+    own = None if channel or shown is None else sorted(app.config.channels_of(shown))
     since = moment(since_text, "--since")
     until = moment(until_text, "--until", end_of_day=True)
     with read_session(app.ready_engine()) as session:
         rows = queries.log_rows(session, since=since, until=until, channel=channel, status=status,
-                                lang=lang, limit=limit)
+                                lang=lang, limit=limit, channels=own)
     emit(rows, LOG_COLUMNS, fmt="json" if as_json else fmt, empty="Nhật ký trống với bộ lọc này.")

@@ -13,13 +13,14 @@ from scheduler.text import read_text_file
 from scripts.commands.common import (
     CchcGroup,
     Commands,
+    actor_of,
     fmt_option,
-    unit_for,
     with_app,
 )
 
 if TYPE_CHECKING:
     from scheduler.app import App
+    from scheduler.scope import Actor
 
 cli = Commands()
 
@@ -29,7 +30,7 @@ cli = Commands()
               help="Nạp thêm các thông báo mẫu (đã gửi duyệt) để thử.")
 @click.option("--practice", is_flag=True,
               help="Cơ sở dữ liệu để thử và kiểm thử: mọi lệnh nhận --now. Không dùng cho dữ liệu thật.")
-@with_app(writes=False)
+@with_app(writes=False, resolve=False)  # --now is refused below, once --practice has been taken into account
 def init(app: App, user: str | None, with_samples: bool, practice: bool) -> None:
     """Tạo hoặc nâng cấp cơ sở dữ liệu và nạp cấu hình (chạy lại không thay đổi gì)."""
     from sqlmodel import select
@@ -40,6 +41,7 @@ def init(app: App, user: str | None, with_samples: bool, practice: bool) -> None
 
     config = app.config
     migrate(app.engine)
+    actor_of(app, user).check_install(config, "cchc init")  # the accounts' table exists from here on
     if practice:
         with read_session(app.engine) as session:
             used = session.exec(select(Announcement.id).limit(1)).first() is not None
@@ -85,12 +87,13 @@ def scratch_cmd(reset: bool) -> None:
 @cli.command("backup")
 @click.option("--out", type=click.Path(path_type=Path),
               help="Tệp sao lưu .tar.gz (mặc định: data/backups/cchc-<ngày>-<giờ>.tar.gz).")
-@with_app(writes=False)
-def backup_cmd(app: App, user: str | None, out: Path | None) -> None:
+@with_app()
+def backup_cmd(app: App, actor: Actor, out: Path | None) -> None:
     """Sao lưu cơ sở dữ liệu và các tệp (ghi âm, minh chứng, trang web) vào một tệp, kể cả khi dịch vụ đang chạy."""
     from scheduler import backup
     from scheduler.clock import LOCAL_TZ
 
+    actor.check_install(app.config, "cchc backup")
     now = app.now()
     if out is None:
         out = app.settings.data_dir / "backups" / f"cchc-{now.astimezone(LOCAL_TZ):%Y%m%d-%H%M%S}.tar.gz"
@@ -105,16 +108,17 @@ def backup_cmd(app: App, user: str | None, out: Path | None) -> None:
 @click.option("--replace", is_flag=True,
               help="Thay dữ liệu hiện có (được sao lưu riêng vào data/backups trước khi thay).")
 @with_app()
-def restore_cmd(app: App, user: str | None, file: Path, replace: bool) -> None:
+def restore_cmd(app: App, actor: Actor, file: Path, replace: bool) -> None:
     """Khôi phục từ tệp sao lưu: kiểm tra toàn bộ tệp trước, rồi mới thay cơ sở dữ liệu và các tệp."""
     from scheduler import audit, backup
     from scheduler.db import write_session
 
+    actor.check_install(app.config, "cchc restore")
     now = app.now()
     done, before = backup.restore(app.engine, app.settings.data_dir, file, now=now, replace=replace)
     with write_session(app.engine) as session:
-        audit.record(session, unit=None, actor=user or "cli", action="restore", subject=f"backup:{file.name}", at=now,
-                     created_at=done.created_at, before=str(before) if before else None)
+        audit.record(session, unit=None, actor=actor.name or "cli", action="restore", subject=f"backup:{file.name}",
+                     at=now, created_at=done.created_at, before=str(before) if before else None)
     click.echo(f"Restored: {done.line()} (sao lưu lúc {done.created_at})")
     if before:
         click.echo(f"Dữ liệu trước khi khôi phục đã được sao lưu vào {before}")
@@ -127,8 +131,9 @@ def config_group() -> None:
 
 @config_group.command("check")
 @with_app(writes=False)
-def config_check(app: App, user: str | None) -> None:
+def config_check(app: App, actor: Actor) -> None:
     """Kiểm tra mọi tệp cấu hình và báo mọi lỗi (tệp, dòng, điều cần sửa)."""
+    actor.check_install(app.config, "cchc config check")
     config = app.config
     problems = [f"kênh {name}: {problem}" for name, channel in app.channels.items()
                 for problem in channel.secret_problems()]
@@ -144,16 +149,17 @@ def plan_group() -> None:
 
 
 @plan_group.command("show")
-@click.option("--unit", help="Mã đơn vị (mặc định: đơn vị mặc định trong config/units.toml).")
+@click.option("--unit", help="Mã đơn vị (mặc định: đơn vị của tài khoản, hoặc đơn vị mặc định).")
 @fmt_option
 @with_app(writes=False)
-def plan_show(app: App, user: str | None, unit: str | None, as_json: bool) -> None:
+def plan_show(app: App, actor: Actor, unit: str | None, as_json: bool) -> None:
     """Xem kế hoạch của đơn vị: các nội dung (mục a, b, ...) và chỉ tiêu."""
     from scheduler import queries
-    unit = unit_for(app, user, unit)
+    unit = actor.unit(app.config, unit)
     plans = queries.plan(app.config, unit)
     if not plans:
-        raise InputError("--unit", f"đơn vị '{unit}' chưa có kế hoạch; các đơn vị: {', '.join(app.config.units)}")
+        raise InputError("--unit", f"đơn vị '{unit}' chưa có kế hoạch; các đơn vị: "
+                                   f"{', '.join(actor.scope.readable)}")
     if as_json:
         click.echo(json.dumps(plans, ensure_ascii=False, indent=2))
         return
@@ -183,13 +189,14 @@ def _day(iso: str | None) -> str:
 @click.option("--id", "plan_id", help="Mã kế hoạch mới (mặc định: <đơn vị>-<năm>).")
 @click.option("--unit", "units", multiple=True, metavar="ID",
               help="Sao cho đơn vị khác (nhắc lại được); all: mọi xã cùng tỉnh chưa có kế hoạch năm đó.")
-@with_app(writes=False)
-def plan_new(app: App, user: str | None, year: int, source: str, plan_id: str | None, units: tuple[str, ...]) -> None:
+@with_app()
+def plan_new(app: App, actor: Actor, year: int, source: str, plan_id: str | None, units: tuple[str, ...]) -> None:
     """Tạo kế hoạch năm mới từ kế hoạch năm trước (hoặc cho xã khác): cùng nội dung và chỉ tiêu, để xem lại."""
     from scheduler.config import load_config
     from scheduler.plan_import import copy_for_year
     from scheduler.scope import below
 
+    actor.check_install(app.config, "cchc plan new")  # it writes the installation's config/plans
     if not 2000 <= year <= 2100:
         raise InputError("--year", f"năm {year} không hợp lệ; ví dụ: --year 2026")
     plan = app.config.plans.get(source)
@@ -229,19 +236,17 @@ def plan_new(app: App, user: str | None, year: int, source: str, plan_id: str | 
 
 @plan_group.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--unit", help="Đơn vị của kế hoạch (mặc định: đơn vị mặc định).")
+@click.option("--unit", help="Đơn vị của kế hoạch (mặc định: đơn vị của tài khoản, hoặc đơn vị mặc định).")
 @click.option("--id", "plan_id", help="Mã kế hoạch (mặc định: <đơn vị>-<năm>).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Ghi đề xuất vào tệp này (mặc định: in ra màn hình). Không ghi đè tệp đã có.")
 @with_app(writes=False)
-def plan_import(app: App, user: str | None, file: Path, unit: str | None, plan_id: str | None,
+def plan_import(app: App, actor: Actor, file: Path, unit: str | None, plan_id: str | None,
                 out: Path | None) -> None:
     """Đọc văn bản kế hoạch (tệp .txt) và đề xuất tệp cấu hình kế hoạch: các mục nội dung và chỉ tiêu."""
     from scheduler.plan_import import propose, to_toml
 
-    unit = unit or app.config.default_unit
-    if unit not in app.config.units:
-        raise InputError("--unit", f"không có đơn vị '{unit}'; các đơn vị: {', '.join(sorted(app.config.units))}")
+    unit = actor.unit(app.config, unit)
     proposal = propose(read_text_file(file, "FILE"), config=app.config, unit=unit)
     if proposal.year is None:
         raise InputError("FILE", "không tìm thấy năm của kế hoạch (\"năm 20..\") trong văn bản")
@@ -271,14 +276,15 @@ def unit_group() -> None:
 @unit_group.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Chỉ kiểm tra và cho biết sẽ thay đổi gì, không ghi.")
-@with_app(writes=False)
-def unit_import(app: App, user: str | None, file: Path, dry_run: bool) -> None:
+@with_app(writes=False)  # --now is refused below, unless it only checks the file (--dry-run)
+def unit_import(app: App, actor: Actor, file: Path, dry_run: bool) -> None:
     """Thêm hoặc cập nhật nhiều đơn vị từ tệp CSV (code, name, level, parent, slots, station_name) cùng kênh
     mặc định của mỗi xã (trang thông tin điện tử, hệ thống truyền thanh)."""
     from scheduler import catalog, unit_import
     from scheduler.config import load_config
     from scheduler.db import write_session
 
+    actor.check_install(app.config, "cchc unit import")
     rows = unit_import.read_rows(read_text_file(file, "FILE"), app.config)
     if dry_run:
         known = sum(row.code in app.config.units for row in rows)
@@ -297,12 +303,12 @@ def unit_import(app: App, user: str | None, file: Path, dry_run: bool) -> None:
 @unit_group.command("list")
 @fmt_option
 @with_app(writes=False)
-def unit_list(app: App, user: str | None, as_json: bool) -> None:
+def unit_list(app: App, actor: Actor, as_json: bool) -> None:
     """Các đơn vị trong cấu hình: cấp, đơn vị cấp trên, khung giờ phát, số kênh."""
     from scripts.output import emit
 
     rows = [{"code": uid, "name": u.name, "level": "tỉnh" if u.level == "province" else "xã",
              "parent": u.parent or "", "slots": ", ".join(u.slots), "channels": len(app.config.channels_of(uid))}
-            for uid, u in app.config.units.items()]
+            for uid, u in app.config.units.items() if actor.scope.reads(uid)]
     emit(rows, ["code", "name", "level", "parent", "slots", "channels"], fmt="json" if as_json else "table",
          empty="Chưa có đơn vị nào trong config/units.toml.")

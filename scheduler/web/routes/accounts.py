@@ -62,10 +62,7 @@ async def user_change(request: Request, core: CoreDep, name: str, action: str) -
     values = await form(request, who)
     actor, now = who.user.name, core.now()
     with write_session(core.ready_engine()) as session:
-        target = users.get_user(session, name)
-        if not who.scope.reads(target.unit_id or ""):
-            raise HTTPException(403, f"Tài khoản {target.name} thuộc đơn vị khác; bạn chỉ quản lý tài khoản của "
-                                     "đơn vị mình và các đơn vị trực thuộc.")
+        who.scope.check_manage(core.config, users.get_user(session, name))
         if action in ("disable", "enable"):
             changed = users.set_active(session, name=name, active=action == "enable", actor=actor, now=now)
             note = f"Đã {'mở khóa' if changed.active else 'khóa'} tài khoản {changed.name}."

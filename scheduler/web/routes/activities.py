@@ -17,7 +17,7 @@ from scheduler.db import read_session, write_session
 from scheduler.errors import CchcError, InputError
 from scheduler.models import Activity
 from scheduler.web import forms
-from scheduler.web.deps import CoreDep, RowId, back, form, page, readable, staff
+from scheduler.web.deps import CoreDep, RowId, back, form, page, staff
 
 router = APIRouter()
 
@@ -78,7 +78,7 @@ def evidence(request: Request, core: CoreDep, activity_id: RowId) -> Response:
         row = session.get(Activity, activity_id)
     if row is None:
         raise HTTPException(404, "Không có hoạt động này.")
-    readable(core, who, row.unit_id, f"hoạt động số {row.id}")
+    who.scope.check_read(core.config, row.unit_id, f"hoạt động số {row.id}")
     path = activities.path_of(core.settings.data_dir, row)
     return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
                         headers={"Cache-Control": "no-store"})

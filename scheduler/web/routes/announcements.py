@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from scheduler import announcements, province, queries, users
 from scheduler.app import App
 from scheduler.db import read_session, write_session
-from scheduler.errors import CchcError, ContentChangedError, InputError
+from scheduler.errors import CchcError, ContentChangedError, InputError, OtherUnitError
 from scheduler.models import Announcement, AnnouncementStatus, Translation
 from scheduler.web import forms
 from scheduler.web.deps import (
@@ -29,7 +29,6 @@ from scheduler.web.deps import (
     back,
     form,
     page,
-    readable,
     staff,
 )
 
@@ -105,6 +104,8 @@ async def save(core: App, request: Request, announcement_id: int | None) -> Resp
             if saved is not None:
                 uploads[lang] = saved
         ann_id, notes = await run_in_threadpool(store, core, who, announcement_id, values, uploads)
+    except OtherUnitError:
+        raise  # another unit's item: 403, and its form is not shown back
     except CchcError as exc:
         shown = None
         if announcement_id is not None:
@@ -134,7 +135,7 @@ def store(core: App, who: Staff, announcement_id: int | None, values: dict[str, 
             notes = [f"Đã lưu thông báo {ann.ref_code}."]
         else:
             ann = announcements.get(session, announcement_id)
-            readable(core, who, ann.unit_id, f"thông báo {ann.ref_code}")
+            who.scope.check_read(core.config, ann.unit_id, f"thông báo {ann.ref_code}")
             changes = announcements.edit(session, config=core.config, ann=ann,
                                          draft=forms.draft_from(values, ann), actor=actor, now=now)
             notes = [f"Đã lưu thay đổi của {ann.ref_code}."] + [f"{n[:1].upper()}{n[1:]}." for n in changes]
@@ -181,18 +182,16 @@ def announcement_page(request: Request, core: CoreDep, announcement_id: RowId, n
             except CchcError as exc:
                 posts[lang] = forms.message(exc)
     listen = detail["languages"] if loudspeaker_of(core, detail["channels"]) else []
-    where = province.reach(core.config, detail["unit"], detail["deliveries"])
+    where = province.reach(core.config, detail["unit"], detail["deliveries"]) if who.scope.reads(detail["unit"]) else []
     return page(request, "announcement.html", who, a=detail, previews=previews(core, posts, detail["channels"]),
                 listen=listen, note=note, reach=where, reach_summary=province.reach_summary(where) if where else "")
 
 
 def read_announcement(core: App, request: Request, who: Staff, announcement_id: int) -> dict[str, Any]:
-    """The announcement as pages show it, after checking the account may read its unit (403 otherwise)."""
+    """The announcement as pages show it to this account (``Scope.item``: 403 for another unit's; a province item
+    read by a commune shows that commune's channels and deliveries only)."""
     with read_session(core.ready_engine()) as session:
-        detail = queries.announcement(session, announcement_id)
-    if not who.scope.reads_item(core.config, detail["unit"], detail["channels"]):
-        readable(core, who, detail["unit"], f"thông báo {detail['ref']}")
-    return detail
+        return who.scope.item(core.config, queries.announcement(session, announcement_id))
 
 
 def loudspeaker_of(core: App, names: list[str]) -> str | None:
@@ -239,9 +238,10 @@ async def api_preview(request: Request, core: CoreDep) -> dict[str, Any]:
     values = await form(request, who)
     unit = who.unit
     chosen = [values.get("channels")] if isinstance(values.get("channels"), str) else values.get("channels") or []
+    allowed = announcements.allowed_channels(core.config, unit)  # never another unit's channel or its name
     names = [n for n in core.config.expand_channels([c for c in chosen if c in core.config.channels
                                                      or c in core.config.groups], unit)
-             if n in core.channels]
+             if n in core.channels and n in allowed]
     langs = values.get("languages") or ["vi"]
     title = str(values.get("title") or "")
     posts: dict[str, Any] = {}
@@ -270,7 +270,7 @@ def listen(request: Request, core: CoreDep, announcement_id: RowId, lang: str) -
     detail = read_announcement(core, request, who, announcement_id)
     with read_session(core.ready_engine()) as session:
         text, recording = queries.spoken_version(session, announcement_id, lang)
-    name = loudspeaker_of(core, detail["channels"]) or core.loudspeaker()
+    name = loudspeaker_of(core, detail["channels"]) or core.loudspeaker(scope=who.scope)
     folder = core.settings.data_dir / "cache" / "listen"
     # Rendered once per version: the recording's stored name carries its digest, the text is in the key.
     key = hashlib.sha256("\n".join([name, lang, text, str(recording or "")]).encode()).hexdigest()
@@ -304,7 +304,7 @@ def act_on(core: App, who: Staff, announcement_id: int, action: str, reason: str
     actor, now = who.user.name, core.now()
     with write_session(core.ready_engine()) as session:
         ann = announcements.get(session, announcement_id)
-        readable(core, who, ann.unit_id, f"thông báo {ann.ref_code}")
+        who.scope.check_read(core.config, ann.unit_id, f"thông báo {ann.ref_code}")
         if action == "submit":
             announcements.submit(session, ann=ann, actor=actor, now=now)
             return "Đã gửi duyệt."

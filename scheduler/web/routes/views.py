@@ -124,6 +124,7 @@ async def station_upload(request: Request, core: CoreDep, name: str) -> Response
     """Make an uploaded recording the channel's jingle, station ID or outro (approvers and admins)."""
     who = approver_only(request)
     values = await form(request, who)
+    who.scope.channel(core.config, name, "Kênh", loudspeaker=True)
     kind, lang = str(values.get("kind") or ""), str(values.get("lang") or "")
     folder = core.settings.data_dir / "uploads"
     saved = await forms.save_upload(values.get("file"), "FILE", folder)
@@ -149,6 +150,7 @@ async def station_upload(request: Request, core: CoreDep, name: str) -> Response
 async def station_clear(request: Request, core: CoreDep, name: str) -> Response:
     who = approver_only(request)
     values = await form(request, who)
+    who.scope.channel(core.config, name, "Kênh", loudspeaker=True)
     kind, lang = str(values.get("kind") or ""), str(values.get("lang") or "")
     with write_session(core.ready_engine()) as session:
         station.clear(session, core.config, channel=name, kind=kind, lang=lang, actor=who.user.name, now=core.now())
@@ -157,8 +159,9 @@ async def station_clear(request: Request, core: CoreDep, name: str) -> Response:
 
 @router.get("/channels/{name}/station/{kind}/{lang}", include_in_schema=False)
 def station_listen(request: Request, core: CoreDep, name: str, kind: str, lang: str) -> Response:
-    """The station's recording as it was uploaded, to listen to."""
-    staff(request)
+    """The station's recording as it was uploaded, to listen to (of a unit the account reads)."""
+    who = staff(request)
+    who.scope.channel(core.config, name, "Kênh", loudspeaker=True)
     with read_session(core.ready_engine()) as session:
         found = station.find(session, name, kind, "" if lang == "-" else lang)
     if found is None:
