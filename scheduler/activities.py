@@ -25,6 +25,7 @@ from scheduler.text import MAX_TITLE, clean_text
 
 KINDS = ACTIVITY_KIND
 MAX_EVIDENCE = 20 * 2**20
+MAX_PIXELS = 64_000_000  # below Pillow's own bomb limit; a browser showing the evidence decodes it whole
 IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 
 
@@ -40,10 +41,16 @@ def check_evidence(path: Path, field: str = "--evidence", shown_as: str | None =
         return ".pdf"
     from PIL import Image, UnidentifiedImageError
 
-    try:
+    too_big = InputError(field, f"ảnh '{name}' quá lớn: tối đa {MAX_PIXELS // 1_000_000} triệu điểm ảnh (ảnh chụp bằng "
+                                "điện thoại thường 12–50 triệu); hãy thu nhỏ ảnh rồi chọn lại")
+    try:  # opening reads only the header; its size is checked before anything would decode the pixels
         with Image.open(path) as image:
             found = image.format
+            if image.width * image.height > MAX_PIXELS:
+                raise too_big
             image.verify()
+    except Image.DecompressionBombError:  # a header claiming billions of pixels, refused by Pillow itself
+        raise too_big from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         found = None
     if found not in IMAGE_FORMATS:

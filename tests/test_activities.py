@@ -157,3 +157,56 @@ def test_staff_record_an_activity_on_the_web_and_a_renamed_file_is_refused(staff
         row = session.exec(select(Activity)).one()
     shown = browser.get(f"/activities/{row.id}/evidence")
     assert shown.status_code == 200 and shown.content == photo.read_bytes()
+
+
+def huge_png(path):
+    """A PNG of a few bytes whose header claims 100,000 × 100,000 pixels (ten gigapixels to decode)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def huge_jpeg(path, side=65_000):
+    """A real small JPEG whose frame header (SOF0) is rewritten to claim ``side`` × ``side`` pixels."""
+    import io
+    import struct
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (10, 120, 30)).save(buffer, "JPEG")
+    data = bytearray(buffer.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", side, side)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_an_image_whose_header_claims_gigapixels_is_refused_before_it_is_decoded(app, tmp_path):
+    bombs = [huge_png(tmp_path / "anh-lon.png"), huge_jpeg(tmp_path / "anh-lon.jpg"),
+             huge_jpeg(tmp_path / "anh-10000.jpg", side=10_000)]  # 100 megapixels: under Pillow's own error
+    for path in bombs:
+        with pytest.raises(InputError, match=f"'{path.name}' quá lớn: tối đa 64 triệu điểm ảnh"):
+            dialogue(app, path, date(2025, 6, 12))
+    with read_session(app.engine) as session:
+        assert session.exec(select(Activity)).all() == []
+    assert not (app.settings.data_dir / "activities").exists()
+
+
+def test_the_command_and_the_page_refuse_an_image_bomb_in_vietnamese(staff, tmp_path):
+    from tests.web import logged_in
+
+    bomb = huge_jpeg(tmp_path / "anh-doi-thoai.jpg")
+    said = invoke(staff.settings, "activity", "add", "--user", "lan", "--kind", "press", "--date", "15/07/2025",
+                  "--title", "Bài báo", "--evidence", str(bomb))
+    assert said.returncode == 2 and "quá lớn: tối đa 64 triệu điểm ảnh" in said.stderr
+    assert "Traceback" not in said.stderr
+    browser, csrf = logged_in(staff, "lan")
+    page = browser.post("/activities", data={"csrf": csrf, "kind": "press", "held_on": "15/07/2025", "title": "Bài"},
+                        files={"evidence": ("anh.png", huge_png(tmp_path / "b.png").read_bytes(), "image/png")})
+    assert page.status_code == 400 and "quá lớn: tối đa 64 triệu điểm ảnh" in page.text
