@@ -111,14 +111,16 @@ def edit(session: Session, *, config: Config, ann: Announcement, draft: Draft, a
     return notes
 
 
-def check_recording(path: Path, config: Config, field: str, *, shown_as: str | None = None) -> int:
+def check_recording(path: Path, config: Config, field: str, *, shown_as: str | None = None,
+                    max_seconds: float | None = None) -> int:
     """Refuse a recording now, not at broadcast time, if it is not audio, is silent or is far too long
-    (``InputError`` on ``field``); ``shown_as`` replaces the file's own name in the message. Returns
-    its length in milliseconds."""
+    (``InputError`` on ``field``); ``max_seconds``: a shorter limit, checked on the file's header before
+    anything is decoded; ``shown_as`` replaces the file's own name in the message. Returns its length in
+    milliseconds."""
     from channels.loudspeaker.tts import VoiceError, load_recording  # pydub loads only with a recording
 
     try:
-        return len(load_recording(path, config.speech.recordings))
+        return len(load_recording(path, config.speech.recordings, max_seconds=max_seconds))
     except VoiceError as exc:
         message = str(exc).replace(path.name, shown_as) if shown_as else str(exc)
         raise InputError(field, message) from None

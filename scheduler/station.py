@@ -56,7 +56,7 @@ def store(session: Session, config: Config, data_dir: Path, *, channel: str, kin
     """Check ``source`` and make it the channel's ``kind`` in ``lang``, replacing an earlier upload."""
     lang = check_target(config, channel, kind, lang)
     scope.check_actor(session, actor, config.channels[channel].unit, f"kênh {config.channels[channel].title}")
-    duration_ms = check_recording(source, config, "FILE", shown_as=shown_as)
+    duration_ms = check_recording(source, config, "FILE", shown_as=shown_as, max_seconds=MAX_SECONDS[kind])
     if duration_ms > MAX_SECONDS[kind] * 1000:
         raise InputError("FILE", f"{KINDS[kind]} dài {duration_ms / 1000:.0f} giây, tối đa {MAX_SECONDS[kind]} giây "
                                  "vì chương trình nào cũng phát; hãy cắt ngắn")

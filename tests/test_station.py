@@ -159,3 +159,25 @@ def test_a_thai_item_rolled_over_to_the_next_slot_takes_its_thai_station_id_with
     assert [p["lang"] for p in rolled.parts] == ["vi"] and len(rolled.rolled) == 2
     assert rolled.parts[0]["start_ms"] == vi_only.parts[0]["start_ms"]
     short.engine.dispose()
+
+
+def test_a_long_mp3_given_as_a_jingle_is_refused_from_its_header_before_it_is_decoded(loa, settings, tmp_path,
+                                                                                        monkeypatch):
+    """A 14-minute MP3 (3.3 MB) as a 30-second jingle: ffprobe's reading of its header refuses it; nothing of
+    it is decoded (decoding it whole would take some 80 MB more for one upload)."""
+    import subprocess
+
+    from channels.loudspeaker import tts
+
+    long_mp3 = tmp_path / "nhac-hieu-dai.mp3"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=f=440:r=22050", "-t", "840", "-ac", "1",
+                    "-b:a", "32k", str(long_mp3)], check=True)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the recording was decoded before its length was checked")
+
+    monkeypatch.setattr(tts, "decode", no_decoding)
+    before = snapshot(settings.url)
+    refused = invoke(settings, "station", "set", "jingle", str(long_mp3), "--user", "hung")
+    assert refused.returncode == 2 and "dài 840 giây, tối đa 30 giây" in refused.stderr, refused.stderr
+    assert snapshot(settings.url) == before

@@ -193,9 +193,10 @@ MAX_SAMPLE_RATE = 48_000
 MAX_CHANNELS = 2
 
 
-def probe(path: Path, limits: RecordingsConfig) -> None:
+def probe(path: Path, limits: RecordingsConfig, max_seconds: float | None = None) -> float:
     """Check a recording from what ffprobe reads in its header, before anything is decoded: a small
-    file may claim hours at 384 kHz, and decoding that would fill the memory."""
+    file may claim hours at 384 kHz, and decoding that would fill the memory. ``max_seconds``: a
+    shorter limit than the recordings' own (a jingle); returns the length the header gives."""
     result = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
          "stream=sample_rate,channels,duration:format=duration", "-of", "json", str(path)],
@@ -212,18 +213,24 @@ def probe(path: Path, limits: RecordingsConfig) -> None:
                          f"{MAX_SAMPLE_RATE // 1000} kHz; hãy xuất lại tệp ở 44,1 hoặc 48 kHz")
     if channels > MAX_CHANNELS:
         raise VoiceError(f"tệp ghi âm {path.name} có {channels} kênh âm thanh; hãy xuất lại ở mono hoặc stereo")
+    if max_seconds is not None and seconds > max_seconds:
+        raise VoiceError(f"tệp ghi âm {path.name} dài {seconds:.0f} giây, tối đa {max_seconds:g} giây; hãy cắt ngắn")
     if seconds > limits.max_minutes * 60:
         raise VoiceError(f"tệp ghi âm {path.name} dài {seconds / 60:.0f} phút, tối đa {limits.max_minutes:g} phút; "
                          "hãy cắt ngắn")
+    return seconds
 
 
-def load_recording(path: Path, limits: RecordingsConfig, sample_rate: int | None = None) -> AudioSegment:
-    """Check a translator's recording (``probe``), then decode it and check what it holds; ``VoiceError``
-    says what is wrong with it."""
+def load_recording(path: Path, limits: RecordingsConfig, sample_rate: int | None = None, *,
+                   max_seconds: float | None = None) -> AudioSegment:
+    """Check a translator's recording (``probe``, with ``max_seconds`` if it must be shorter than any
+    recording), then decode at most that much of it and check what it holds; ``VoiceError`` says what is
+    wrong with it."""
     if not path.is_file():
         raise VoiceError(f"không tìm thấy tệp ghi âm {path.name}")
-    probe(path, limits)
-    audio = decode(path, sample_rate, what=f"tệp {path.name}", max_seconds=limits.max_minutes * 60 + 1)
+    probe(path, limits, max_seconds)
+    longest = min(limits.max_minutes * 60, max_seconds or float("inf"))
+    audio = decode(path, sample_rate, what=f"tệp {path.name}", max_seconds=longest + 1)
     if len(audio) < MIN_CLIP_MS:
         raise VoiceError(f"tệp ghi âm {path.name} quá ngắn ({len(audio)} ms)")
     if len(audio) > limits.max_minutes * 60_000:
