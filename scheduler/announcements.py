@@ -41,7 +41,7 @@ from scheduler.models import (
 )
 from scheduler.models import Plan as PlanRow
 from scheduler.states import CANCELLABLE
-from scheduler.text import MAX_BODY, MAX_TITLE, check_language, clean_text
+from scheduler.text import MAX_BODY, MAX_TITLE, check_language, clean_text, one_line
 
 MAX_OCCURRENCES = 400
 MAX_AUDIO_BYTES = 50 * 1024 * 1024
@@ -136,7 +136,7 @@ def translate(session: Session, *, ann: Announcement, lang: str, title: str | No
     if ann.status == A.CANCELLED:
         raise RuleError(f"thông báo {ann.id} đã bị hủy")
     text = clean_text(body, "--body", limit=MAX_BODY)
-    heading = clean_text(title, "--title", limit=MAX_TITLE, required=False) or ann.title
+    heading = one_line(clean_text(title, "--title", limit=MAX_TITLE, required=False)) or ann.title
     audio_path, audio_sha = (None, None)
     if audio is not None:
         audio_path, audio_sha = _store_recording(recordings, ann, lang, audio)
@@ -338,7 +338,7 @@ def _apply(session: Session, ann: Announcement, draft: Draft, *, config: Config,
     """Validate every field of ``draft`` before changing anything on ``ann``."""
     values: dict[str, object] = {}
     if creating or draft.title is not None:
-        values["title"] = clean_text(draft.title, "--title", limit=MAX_TITLE)
+        values["title"] = one_line(clean_text(draft.title, "--title", limit=MAX_TITLE))  # a title is one line
     if creating or draft.body is not None:
         values["body"] = clean_text(draft.body, "--body", limit=MAX_BODY)
     if draft.languages is not None or creating:

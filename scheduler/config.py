@@ -252,6 +252,7 @@ class NotifyFile(_Strict):
     smtp: SmtpConfig
     people: dict[str, Annotated[str, Field(pattern=_EMAIL)]] = {}  # account name -> email address
     units: dict[str, UnitNotify] = {}
+    keep_trying_hours: int = Field(default=72, ge=1, le=24 * 14)  # a mail server down: retried until then
 
 
 @dataclass

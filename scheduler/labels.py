@@ -41,7 +41,7 @@ PREVIEW_MODE = "xem trước (không đăng)"
 DECISION = {"approved": "Đã duyệt", "rejected": "Trả lại"}  # an approver's decision on an announcement
 NOTICE_KIND = {"approval": "tin chờ duyệt", "rejected": "tin bị trả lại", "channel_held": "kênh tạm dừng",
                "emergency_failed": "tin khẩn chưa đi", "digest": "tóm tắt ngày"}
-NOTICE_STATUS = {"pending": "chờ gửi", "sent": "đã gửi", "failed": "không gửi được"}
+NOTICE_STATUS = {"pending": "chờ gửi", "sent": "đã gửi", "failed": "không gửi được", "dropped": "đã bỏ (không còn cần)"}
 
 
 def actor(name: str) -> str:

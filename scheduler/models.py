@@ -416,7 +416,8 @@ class StationSound(SQLModel, table=True):
 
 class Notice(SQLModel, table=True):
     """An email notice to a person (``scheduler.notify``): queued with the event, sent by the service
-    apart from dispatch, retried when the mail server fails; the record of who was told what."""
+    apart from dispatch, retried while the mail server fails until it is no longer needed (``dropped``);
+    the record of who was told what."""
 
     __table_args__ = (sa.UniqueConstraint("key", "recipient"),)
 
@@ -428,7 +429,8 @@ class Notice(SQLModel, table=True):
     subject: str
     body: str
     link: str | None = None
-    status: str = Field(default="pending", max_length=12, index=True)  # pending, sent, failed
+    announcement_id: int | None = None  # the item it tells of, if any: decided meanwhile, the notice is dropped
+    status: str = Field(default="pending", max_length=12, index=True)  # pending, sent, failed, dropped
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

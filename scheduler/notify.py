@@ -10,9 +10,14 @@ The events are read from the record itself (the audit trail, the as-run log, the
 neither dispatch nor the web app knows about mail, and a mail server that is down never holds up a
 broadcast. The service's notice job (``run``, every ``INTERVAL``) turns what is new since it last
 looked into ``Notice`` rows (one an event and person: unique by key and recipient), then sends the
-queue over SMTP with STARTTLS; a mail that fails is tried again later (``RETRY``), and after
-``MAX_ATTEMPTS`` is left ``failed`` with the reason. Each notice is Vietnamese and links to the page
-where the person acts.
+queue over SMTP with STARTTLS. Each notice is Vietnamese and links to the page where the person acts.
+
+What goes wrong with one mail stays with it: a mailbox the server refuses (5xx) fails that notice alone,
+a header value is made one line before it is written (a line break in a title adds no header), and
+what was sent is recorded even if a later mail of the batch breaks. A mail server that is down only
+delays: the notice is tried again (``RETRY``, then every hour) until it goes, or until it is no
+longer needed (its item was decided meanwhile, or ``keep_trying_hours`` passed): it is then
+``dropped``, and the dashboard says which notices wait and which were dropped, and why.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from scheduler.dispatch import holds
 from scheduler.models import (
     PRIORITY_RANK,
     Announcement,
+    AnnouncementStatus,
     AsRun,
     AsRunStatus,
     AuditEvent,
@@ -48,11 +54,12 @@ from scheduler.models import (
     ServiceState,
 )
 from scheduler.models import DeliveryState as S
+from scheduler.text import one_line
 
 log = logging.getLogger("cchc.notify")
 INTERVAL = timedelta(seconds=30)
-RETRY = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
-MAX_ATTEMPTS = 8
+RETRY = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))  # then hourly
+DIGEST_KEPT = timedelta(days=1)  # a day's digest is not worth sending the day after
 SEEN_KEY = "notify_seen"  # the last audit event and the time up to which the record was read
 EXPIRING = timedelta(days=14)
 FAILED = (AsRunStatus.INTERRUPTED, AsRunStatus.FAILED, AsRunStatus.MISSED)
@@ -98,14 +105,14 @@ def _from_event(session: Session, config: Config, notify: NotifyFile, event: Aud
         link = f"/announcements/{ann.id}"
         if event.action == "submit":
             _queue(session, notify, ann.unit_id, "approval", _role(notify, ann.unit_id, "approvers"),
-                   key=f"event:{event.id}", now=now, link=link,
+                   key=f"event:{event.id}", now=now, link=link, announcement=ann.id,
                    subject=f"Tin chờ duyệt: {ann.title}",
                    body=f"{event.actor} gửi tin \"{ann.title}\" ({ann.ref_code}) để duyệt lúc {show_vn(event.at)}.\n"
                         "Xin mở trang tin để đọc và phê duyệt hoặc trả lại.")
         else:
             reason = (event.detail or {}).get("reason") or "(không ghi lý do)"
             _queue(session, notify, ann.unit_id, "rejected", [ann.author], key=f"event:{event.id}", now=now,
-                   link=link, subject=f"Tin bị trả lại: {ann.title}",
+                   link=link, announcement=ann.id, subject=f"Tin bị trả lại: {ann.title}",
                    body=f"{event.actor} trả lại tin \"{ann.title}\" ({ann.ref_code}) lúc {show_vn(event.at)}.\n"
                         f"Lý do: {reason}\nXin sửa theo góp ý rồi gửi duyệt lại.")
     elif kind == "channel" and event.action == "channel-hold" and ident in config.channels:
@@ -203,7 +210,7 @@ def _role(notify: NotifyFile, unit: str, role: str) -> list[str]:
 
 
 def _queue(session: Session, notify: NotifyFile, unit: str, kind: str, people: list[str], *, key: str,
-           now: datetime, subject: str, body: str, link: str) -> None:
+           now: datetime, subject: str, body: str, link: str, announcement: int | None = None) -> None:
     for person in people:
         address = notify.people.get(person)
         if address is None:
@@ -211,19 +218,24 @@ def _queue(session: Session, notify: NotifyFile, unit: str, kind: str, people: l
             continue
         if session.exec(select(Notice.id).where(Notice.key == key, Notice.recipient == address)).first():
             continue
-        session.add(Notice(key=key, unit_id=unit, kind=kind, recipient=address, subject=subject[:300],
-                           body=body, link=notify.base_url.rstrip("/") + link, next_attempt_at=now, created_at=now))
+        session.add(Notice(key=key, unit_id=unit, kind=kind, recipient=address, subject=one_line(subject)[:300],
+                           body=body, link=notify.base_url.rstrip("/") + link, announcement_id=announcement,
+                           next_attempt_at=now, created_at=now))
 
 
 def send_due(engine: Engine, notify: NotifyFile, now: datetime, *,
              smtp: Callable[..., smtplib.SMTP] = smtplib.SMTP, limit: int = 50) -> int:
-    """Send the notices that are due, each recorded as sent or with its error and next try."""
+    """Send the notices that are due, each recorded as sent, as failed (alone), or with its error and next
+    try; those no longer needed are dropped first. Returns the mails sent."""
+    with write_session(engine) as session:
+        drop_unneeded(session, notify, now)
     with read_session(engine) as session:
         due = session.exec(select(Notice).where(Notice.status == "pending", col(Notice.next_attempt_at) <= now)
                            .order_by(col(Notice.id)).limit(limit)).all()
     if not due:
         return 0
-    sent, error = set(), None
+    results: dict[int, tuple[str, str | None]] = {}  # notice id -> (sent | failed | pending, why)
+    error = None  # the connection's: every notice not reached waits for the next try
     try:
         with smtp(notify.smtp.host, notify.smtp.port, timeout=notify.smtp.timeout_seconds) as server:
             if notify.smtp.starttls:
@@ -232,32 +244,101 @@ def send_due(engine: Engine, notify: NotifyFile, now: datetime, *,
             if user:
                 server.login(user, os.environ.get(notify.smtp.password_env or "", ""))
             for notice in due:
-                server.send_message(_message(notify, notice))
-                sent.add(notice.id)
+                results[notice.id] = _send_one(server, notify, notice)
     except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
         error = redact(f"{type(exc).__name__}: {exc}")[:500]
         log.warning("mail server %s:%s: %s; %d notices wait", notify.smtp.host, notify.smtp.port, error,
-                    len(due) - len(sent))
+                    len(due) - len(results))
+    finally:  # what went out is recorded whatever happens next: a notice is never sent twice
+        _record(engine, due, results, error, now)
+    return sum(status == "sent" for status, _ in results.values())
+
+
+def _send_one(server: smtplib.SMTP, notify: NotifyFile, notice: Notice) -> tuple[str, str | None]:
+    """One mail on an open connection; what is wrong with this mail alone is its own result, a broken
+    connection raises (the rest of the batch waits)."""
+    try:
+        message = _message(notify, notice)
+    except (ValueError, TypeError) as exc:  # no mail can be made of it: it fails alone, once
+        return "failed", redact(f"không tạo được thư: {exc}")[:500]
+    try:
+        server.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:  # this mailbox (the server resets the transaction)
+        code, text = next(iter(exc.recipients.values()))
+        return ("failed" if code >= 500 else "pending"), _refusal("người nhận", code, text)
+    except smtplib.SMTPDataError as exc:  # this message
+        return ("failed" if exc.smtp_code >= 500 else "pending"), _refusal("thư", exc.smtp_code, exc.smtp_error)
+    return "sent", None
+
+
+def _refusal(what: str, code: int, text: bytes | str) -> str:
+    said = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return redact(f"máy chủ thư không nhận {what} ({code} {said})")[:500]
+
+
+def _record(engine: Engine, due: list[Notice], results: dict[int, tuple[str, str | None]], error: str | None,
+            now: datetime) -> None:
     with write_session(engine) as session:
         for notice in due:
             row = session.get(Notice, notice.id)
-            if row is None:
-                continue
-            if row.id in sent:
-                row.status, row.sent_at, row.attempts, row.last_error = "sent", now, row.attempts + 1, None
+            status, problem = results.get(notice.id, ("pending", error))
+            if row is None or (status == "pending" and problem is None):  # not reached, and nothing known
                 continue
             row.attempts += 1
-            row.last_error = error
-            if row.attempts >= MAX_ATTEMPTS:
-                row.status = "failed"
+            if status == "sent":
+                row.status, row.sent_at, row.last_error = "sent", now, None
+            elif status == "failed":
+                row.status, row.last_error = "failed", problem
             else:
+                row.last_error = problem
                 row.next_attempt_at = now + RETRY[min(row.attempts, len(RETRY)) - 1]
-    return len(sent)
+
+
+def drop_unneeded(session: Session, notify: NotifyFile, now: datetime) -> int:
+    """Waiting notices that no longer need to go: their item was decided (a notice asking for a review of an
+    item approved meanwhile) or they are older than ``keep_trying_hours`` (a digest: a day). Kept as
+    ``dropped`` with why; returns how many."""
+    dropped = 0
+    for row in session.exec(select(Notice).where(Notice.status == "pending")).all():
+        why = _unneeded(session, notify, row, now)
+        if why:
+            row.status = "dropped"
+            row.last_error = f"không gửi nữa: {why}" + (f" (lỗi lần cuối: {row.last_error})" if row.last_error else "")
+            dropped += 1
+    return dropped
+
+
+def _unneeded(session: Session, notify: NotifyFile, notice: Notice, now: datetime) -> str | None:
+    kept = min(timedelta(hours=notify.keep_trying_hours), DIGEST_KEPT if notice.kind == "digest" else timedelta.max)
+    if now - notice.created_at > kept:
+        return f"đã quá {kept.total_seconds() / 3600:g} giờ mà máy chủ thư vẫn chưa nhận"
+    ann = session.get(Announcement, notice.announcement_id) if notice.announcement_id else None
+    if ann is None:
+        return None
+    if notice.kind == "approval" and ann.status != AnnouncementStatus.SUBMITTED:
+        return f"tin {ann.ref_code} đã được quyết định ({ann.status}) trước khi thư đi được"
+    if notice.kind == "rejected" and ann.status != AnnouncementStatus.REJECTED:
+        return f"tin {ann.ref_code} đã được sửa hoặc gửi duyệt lại trước khi thư đi được"
+    return None
+
+
+def waiting(session: Session, unit: str, now: datetime) -> dict:
+    """For the dashboard: the unit's notices waiting because the mail server fails (how many, since when, its
+    last error), and those that failed or were dropped in the last week (newest first)."""
+    stuck = session.exec(select(Notice).where(Notice.unit_id == unit, Notice.status == "pending",
+                                              col(Notice.attempts) > 0).order_by(col(Notice.id))).all()
+    lost = session.exec(select(Notice).where(Notice.unit_id == unit, col(Notice.status).in_(["failed", "dropped"]),
+                                             col(Notice.created_at) > now - timedelta(days=7))
+                        .order_by(col(Notice.id).desc()).limit(10)).all()
+    return {"count": len(stuck), "since": show_vn(stuck[0].created_at) if stuck else None,
+            "error": stuck[-1].last_error if stuck else None,
+            "lost": [{"to": n.recipient, "subject": n.subject, "why": n.last_error or "", "status": n.status}
+                     for n in lost]}
 
 
 def _message(notify: NotifyFile, notice: Notice) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = notice.subject
+    message["Subject"] = one_line(notice.subject)  # a line break would end the header and start another
     message["From"] = notify.smtp.sender
     message["To"] = notice.recipient
     message["Message-ID"] = make_msgid(idstring=f"cchc-{notice.id}")

@@ -47,6 +47,13 @@ def clean_text(value: str | None, field: str, *, limit: int, required: bool = Tr
     return text
 
 
+def one_line(text: str) -> str:
+    """``text`` as one line: every run of whitespace (line breaks and tabs too) one space, other control
+    characters gone. For titles, subjects and mail headers, where a line break would mean something else."""
+    kept = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
+    return " ".join(kept.split())
+
+
 def read_text_file(path: str | Path, field: str) -> str:
     """Read a UTF-8 text file typed by staff; a wrong encoding is explained, not a traceback."""
     file = Path(path)

@@ -270,3 +270,14 @@ def test_a_repeat_plays_again_on_the_loudspeaker_but_posts_once_online(app):
         announcements.approve(session, config=app.config, ann=found, approver="hung", now=app.now())
     live = [d for d in deliveries(app, ann.id) if d.state == DeliveryState.PENDING]
     assert sorted(d.channel_id for d in live).count("muong-la-website") == 1
+
+
+def test_a_title_is_one_line_whatever_was_typed_or_pasted(app):
+    from tests.cli import invoke
+
+    made = invoke(app.settings, "queue", "--user", "lan", "--title", "Tin\r\nBcc: x@example.org\tmới",
+                  "--body", "Nội dung\nhai dòng.", "--channel", "muong-la-website", "--next-slot")
+    assert made.returncode == 0, made.stderr
+    with read_session(app.engine) as session:
+        ann = session.get(Announcement, int(made.stdout))
+    assert ann.title == "Tin Bcc: x@example.org mới" and ann.body == "Nội dung\nhai dòng."  # a body keeps its lines

@@ -205,7 +205,8 @@ def test_an_emergency_that_did_not_go_out_is_told_to_the_head_at_once(mailing, a
         move(d, S.SENDING, app.now())
         move(d, S.FAILED, app.now(), finished_at=app.now(), last_error="bị từ chối (400): nội dung quá dài")
     clock.advance(timedelta(seconds=30))
-    assert notify.run(app.engine, app.config, app.now()) == 2  # the approver was told it waited, too
+    # the head alone: the approver's notice that it waited was dropped, the item was approved before it went
+    assert notify.run(app.engine, app.config, app.now()) == 1
     [alert] = inbox.to("mai@muongla.test")
     assert alert["Subject"].startswith("KHẨN") and "nội dung quá dài" in alert.get_content()
 
@@ -222,3 +223,132 @@ def test_staff_see_the_notices_with_cchc_notices(mailing, app):
     assert shown.returncode == 0, shown.stderr
     assert "gửi tới" in shown.stdout and "hung@muongla.test" in shown.stdout and "Tin chờ duyệt: Tin cần duyệt" in \
         shown.stdout and "đã gửi" in shown.stdout and "tin chờ duyệt" in shown.stdout
+
+
+class Refusing(Inbox):
+    """A mail server whose mailbox for one address is unavailable (550): every other mail goes in."""
+
+    def __init__(self, refused: str):
+        super().__init__()
+        self.refused = refused
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address == self.refused:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def submitted(app, title):
+    ann = queue(app, title=title, at=app.now() + timedelta(days=2))
+    with write_session(app.engine) as session:
+        announcements.submit(session, ann=announcements.get(session, ann.id), actor="lan", now=app.now())
+    return ann
+
+
+def test_a_line_break_in_a_subject_cannot_poison_the_notice_queue(mailing, app, clock):
+    """A subject with CR LF (from a title stored before titles were made one line, or any other source) is sent
+    with its line breaks made spaces: no header is added, and the notices around it go out once each."""
+    inbox = mailing
+    notify.run(app.engine, app.config, app.now())
+    submitted(app, "Tin thứ nhất")
+    notify.run(app.engine, app.config, app.now())
+    inbox.messages.clear()
+    with write_session(app.engine) as session:
+        session.add(Notice(key="event:old", unit_id="muong-la", kind="approval", recipient="hung@muongla.test",
+                           subject="Tin chờ duyệt: Tin\r\nBcc: x@example.org", body="Nội dung.",
+                           next_attempt_at=app.now(), created_at=app.now()))
+    submitted(app, "Tin thứ ba")
+    for _ in range(4):  # two minutes of the service's notice job
+        notify.run(app.engine, app.config, app.now())
+        clock.advance(timedelta(seconds=30))
+    subjects = sorted(m["Subject"] for m in inbox.messages)
+    assert subjects == ["Tin chờ duyệt: Tin Bcc: x@example.org", "Tin chờ duyệt: Tin thứ ba"]
+    assert not any(m["Bcc"] for m in inbox.messages)
+    with read_session(app.engine) as session:
+        assert {n.status for n in session.exec(select(Notice))} == {"sent"}
+
+
+def test_a_mailbox_that_refuses_fails_alone_once_and_the_others_go_out(config_dir, tmp_path, app, clock,
+                                                                      monkeypatch):
+    cert, key = certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    inbox, port = Refusing("hung@muongla.test"), _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
+                            authenticator=login, auth_required=True, auth_require_tls=True)
+    controller.start()
+    try:
+        write_notify(config_dir, port, cert)
+        (config_dir / "notify.toml").write_text((config_dir / "notify.toml").read_text(encoding="utf-8")
+                                                .replace('approvers = ["hung"]', 'approvers = ["hung", "mai"]'),
+                                                encoding="utf-8")
+        monkeypatch.setenv("CCHC_SMTP_USER", USER)
+        monkeypatch.setenv("CCHC_SMTP_PASSWORD", PASSWORD)
+        config = load_config(config_dir)
+        notify.run(app.engine, config, app.now())
+        submitted(app, "Tin thứ nhất")
+        submitted(app, "Tin thứ hai")
+        for _ in range(6):
+            notify.run(app.engine, config, app.now())
+            clock.advance(timedelta(minutes=30))
+    finally:
+        controller.stop()
+    assert sorted(m["Subject"] for m in inbox.to("mai@muongla.test") if "duyệt" in m["Subject"]) == [
+        "Tin chờ duyệt: Tin thứ hai", "Tin chờ duyệt: Tin thứ nhất"]
+    with read_session(app.engine) as session:
+        refused = session.exec(select(Notice).where(Notice.recipient == "hung@muongla.test")).all()
+    assert [(n.status, n.attempts) for n in refused] == [("failed", 1), ("failed", 1)]
+    assert "550" in refused[0].last_error and "mailbox unavailable" in refused[0].last_error
+
+
+def test_a_mail_server_down_for_hours_delays_the_notice_until_it_returns(config_dir, mail_server, app, clock,
+                                                                         monkeypatch):
+    from tests.web import add_staff, logged_in
+
+    inbox, port, cert = mail_server
+    write_notify(config_dir, _free_port(), cert)  # nothing listens there: the mail server is down
+    monkeypatch.setenv("CCHC_SMTP_USER", USER)
+    monkeypatch.setenv("CCHC_SMTP_PASSWORD", PASSWORD)
+    down = load_config(config_dir)
+    notify.run(app.engine, down, app.now())
+    waiting = submitted(app, "Tin chờ duyệt lâu")
+    decided = submitted(app, "Tin được duyệt khi thư chưa gửi được")
+    for _ in range(27):  # four and a half hours, the notice job every ten minutes
+        notify.run(app.engine, down, app.now())
+        clock.advance(timedelta(minutes=10))
+    with write_session(app.engine) as session:
+        announcements.approve(session, config=app.config, ann=announcements.get(session, decided.id),
+                              approver="hung", now=app.now())
+    notify.run(app.engine, down, app.now())
+    add_staff(app)
+    browser, _ = logged_in(app, "mai")
+    page = browser.get("/").text
+    assert "thư báo chưa gửi được" in page and "ConnectionRefused" in page
+    write_notify(config_dir, port, cert)  # the server is back
+    back = load_config(config_dir)
+    clock.advance(timedelta(hours=1))
+    notify.run(app.engine, back, app.now())  # the morning's digest to the head goes too
+    [mail] = inbox.to("hung@muongla.test")
+    assert mail["Subject"] == f"Tin chờ duyệt: {waiting.title}"
+    with read_session(app.engine) as session:
+        rows = {n.subject: n for n in session.exec(select(Notice))}
+    dropped = rows[f"Tin chờ duyệt: {decided.title}"]
+    assert dropped.status == "dropped" and "đã được quyết định" in dropped.last_error
+
+
+def test_a_notice_nobody_could_send_for_three_days_is_dropped_and_said(config_dir, mail_server, app, clock,
+                                                                      monkeypatch):
+    inbox, port, cert = mail_server
+    write_notify(config_dir, _free_port(), cert)
+    monkeypatch.setenv("CCHC_SMTP_USER", USER)
+    monkeypatch.setenv("CCHC_SMTP_PASSWORD", PASSWORD)
+    down = load_config(config_dir)
+    notify.run(app.engine, down, app.now())
+    submitted(app, "Tin chờ duyệt ba ngày")
+    for _ in range(80):
+        notify.run(app.engine, down, app.now())
+        clock.advance(timedelta(hours=1))
+    with read_session(app.engine) as session:
+        [row] = session.exec(select(Notice).where(Notice.kind == "approval")).all()
+    assert row.status == "dropped" and "quá 72 giờ" in row.last_error and row.attempts < 80

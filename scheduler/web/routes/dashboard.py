@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import col, func, select
 
-from scheduler import queries
+from scheduler import notify, queries
 from scheduler.app import App
 from scheduler.clock import LOCAL_TZ, show, show_vn
 from scheduler.db import read_session
@@ -63,6 +63,7 @@ def overview(core: App, unit: str) -> dict[str, Any]:
         tokens = queries.expiring_tokens(session, now, {n: d for n, d in token_warnings(core).items() if n in own})
         waiting = session.exec(select(func.count()).select_from(Announcement).where(
             Announcement.status == AnnouncementStatus.SUBMITTED, Announcement.unit_id == unit)).one()
+        notices = notify.waiting(session, unit, now)
     return {
         "unit": core.config.units[unit].name, "today": today, "slots": slots,
         "loudspeaker_today": [r for r in today if r["channel"] in loudspeakers],
@@ -73,5 +74,5 @@ def overview(core: App, unit: str) -> dict[str, Any]:
         "unrecorded": unrecorded, "tokens": tokens,
         "heartbeat": show(beat.updated_at) if beat else None,
         "heartbeat_late": beat is None or now - beat.updated_at > timedelta(minutes=5),
-        "waiting": waiting,
+        "waiting": waiting, "notices": notices,
     }
