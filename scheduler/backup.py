@@ -38,7 +38,7 @@ from sqlmodel import SQLModel
 from scheduler.clock import LOCAL_TZ, show_vn
 from scheduler.db import is_sqlite, make_engine, migrate
 from scheduler.errors import CchcError, InputError, RuleError
-from scheduler.models import ServiceState
+from scheduler.models import HEARTBEAT, STOPPED, ServiceState
 from scheduler.scratch import copy_rows
 
 FORMAT, VERSION = "cchc-backup", 1
@@ -108,7 +108,9 @@ def restore(engine: Engine, data_dir: Path, archive_path: Path, *, now: datetime
             copy.dispose()
         migrate(engine)
         with engine.connect() as conn:
-            heartbeat = conn.execute(sa.select(ServiceState.updated_at).where(ServiceState.key == "heartbeat")).scalar()
+            beat = conn.execute(sa.select(ServiceState.value, ServiceState.updated_at)
+                                .where(ServiceState.key == HEARTBEAT)).first()
+        heartbeat = beat.updated_at if beat is not None and beat.value != STOPPED else None
         if heartbeat is not None and abs(now - heartbeat) < RUNNING_WITHIN:
             raise RuleError(f"dịch vụ đang chạy (nhịp tim lúc {show_vn(heartbeat)}): hãy dừng dịch vụ "
                             "(systemctl stop cchc, hoặc Ctrl+C ở cửa sổ đang chạy cchc run) rồi khôi phục lại")
@@ -247,10 +249,15 @@ def _unpack_checked(archive_path: Path, folder: Path) -> dict:
     copy = folder / "database.sqlite"
     if "database.sqlite" not in manifest["sha256"]:
         raise BackupError(f"{where} không có cơ sở dữ liệu")
-    with sqlite3.connect(copy) as conn:
-        if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-            raise BackupError(f"{where}: cơ sở dữ liệu trong bản sao lưu bị hỏng (integrity_check)")
-    counts = _counts(copy)
+    try:
+        with sqlite3.connect(copy) as conn:
+            if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                raise BackupError(f"{where}: cơ sở dữ liệu trong bản sao lưu bị hỏng (integrity_check)")
+        counts = _counts(copy)
+    except sqlite3.DatabaseError as exc:  # e.g. a SQLite header on bytes that are not a database
+        raise BackupError(f"{where}: cơ sở dữ liệu trong bản sao lưu không đọc được ({exc}); bản sao lưu này hỏng "
+                          "hoặc không phải do cchc tạo; không có gì bị thay đổi. Hãy dùng một bản sao lưu khác") \
+            from None
     wrong = {t: (n, counts.get(t)) for t, n in manifest.get("counts", {}).items() if counts.get(t) != n}
     if wrong:
         raise BackupError(f"{where}: số dòng không khớp manifest: {wrong}")

@@ -271,8 +271,12 @@ class AuditEvent(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=RedactedJSON, nullable=False)
 
 
+HEARTBEAT, STOPPED = "heartbeat", "stopped"  # the heartbeat's key, and its value after a clean stop
+
+
 class ServiceState(SQLModel, table=True):
-    """Small key/value facts about the running service, such as its last heartbeat."""
+    """Small key/value facts about the running service, such as its last heartbeat (``HEARTBEAT``: the node
+    that wrote it, or ``STOPPED`` with the time of a clean stop)."""
 
     key: str = Field(primary_key=True, max_length=60)
     value: str = Field(sa_type=RedactedText)

@@ -27,7 +27,7 @@ from scheduler.app import App
 from scheduler.clock import LOCAL_TZ
 from scheduler.db import read_session, write_session
 from scheduler.dispatch import worker_name
-from scheduler.models import Delivery, ServiceState
+from scheduler.models import HEARTBEAT, STOPPED, Delivery, ServiceState
 from scheduler.periods import day_span
 from scheduler.states import CLAIMABLE
 
@@ -48,6 +48,16 @@ def heartbeat(app: App) -> None:
             session.add(row)
         row.value, row.updated_at = worker_name(), now
     log.info("heartbeat: alive, %d deliveries waiting", waiting)
+
+
+def mark_stopped(app: App) -> None:
+    """A clean stop says the service is stopped, and when (``cchc restore`` right after ``systemctl stop`` is
+    not refused, the dashboard and /healthz say it stopped); only over this node's own heartbeat: another
+    node's still says it runs."""
+    with write_session(app.engine) as session:
+        row = session.get(ServiceState, HEARTBEAT)
+        if row is not None and row.value == worker_name():
+            row.value, row.updated_at = STOPPED, app.now()
 
 
 def last_heartbeat(app: App) -> datetime | None:
@@ -273,4 +283,8 @@ def run(app: App, stop: threading.Event | None = None) -> None:
             site.shutdown()
         if web is not None:
             web.should_exit = True
+        try:
+            mark_stopped(app)
+        except Exception:  # the database gone at the stop: the heartbeat ages out by itself
+            log.exception("could not record the stop in the heartbeat")
         log.info("service stopped")

@@ -183,3 +183,66 @@ def test_the_commands_back_up_and_restore_with_clear_messages(app, tmp_path):
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM auditevent WHERE action = 'restore'")).scalar() == 1
     engine.dispose()
+
+
+def test_an_archive_whose_database_is_not_a_database_is_refused_with_a_clear_message(app, tmp_path):
+    """The right SQLite header on random bytes, and the manifest's checksum made to match: said plainly,
+    nothing changed."""
+    import hashlib
+    import os
+
+    from tests.cli import invoke
+
+    approved(app, title="Tin đã có")
+    good = tmp_path / "good.tar.gz"
+    backup.backup(app.engine, app.settings.data_dir, good, now=app.now())
+    forged = tmp_path / "gia.tar.gz"
+    junk = b"SQLite format 3\x00" + os.urandom(8192)
+    with tarfile.open(good) as source, tarfile.open(forged, "w:gz") as archive:
+        manifest = json.loads(source.extractfile("manifest.json").read())
+        manifest["sha256"]["database.sqlite"] = hashlib.sha256(junk).hexdigest()
+        for member in source.getmembers():
+            data = source.extractfile(member).read()
+            if member.name == "database.sqlite":
+                data = junk
+            elif member.name == "manifest.json":
+                data = json.dumps(manifest).encode()
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data))
+    have = ids(app.engine)
+    said = invoke(app.settings, "restore", str(forged), "--replace")
+    assert said.returncode == 1 and "Traceback" not in said.stderr, said.stderr
+    assert "cơ sở dữ liệu trong bản sao lưu không đọc được" in said.stderr
+    assert ids(app.engine) == have
+
+
+def test_restore_right_after_a_clean_stop_of_the_service_is_not_refused(settings, tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    from tests.cli import CCHC, environment, run
+
+    assert run(settings, "init").returncode == 0
+    saved = tmp_path / "truoc.tar.gz"
+    assert run(settings, "backup", "--out", str(saved)).returncode == 0
+    service = subprocess.Popen([CCHC, "run"], env=environment(settings) | {"CCHC_TICK_SECONDS": "0.5"},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    engine = make_engine(settings.url)
+    try:
+        beat, deadline = None, time.monotonic() + 60
+        while beat is None and time.monotonic() < deadline:
+            time.sleep(0.3)
+            with read_session(engine) as session:
+                beat = session.get(ServiceState, "heartbeat")
+        assert beat is not None, "the service never wrote its heartbeat"
+        service.send_signal(signal.SIGTERM)
+        service.communicate(timeout=30)
+        with read_session(engine) as session:
+            assert session.get(ServiceState, "heartbeat").value == "stopped"  # a clean stop says it is stopped
+    finally:
+        engine.dispose()
+        if service.poll() is None:
+            service.kill()
+    restored = run(settings, "restore", str(saved), "--replace")
+    assert restored.returncode == 0 and "dịch vụ đang chạy" not in restored.stderr, restored.stderr

@@ -18,7 +18,7 @@ from scheduler.models import AuditEvent, User, WebSession
 from tests.cli import invoke as run  # in process: these test the command, not the entry point
 from tests.conftest import START
 from tests.helpers import approved, dispatch
-from tests.web import PASSWORDS, approve, client, compose, content_hash_of, csrf_of, logged_in
+from tests.web import PASSWORDS, add_staff, approve, client, compose, content_hash_of, csrf_of, logged_in
 
 
 def test_every_page_but_the_login_needs_a_session(staff):
@@ -293,6 +293,15 @@ def test_healthz_says_without_a_login_whether_the_service_is_alive(app, clock, s
     clock.advance(timedelta(minutes=4))
     answer = browser.get("/healthz")
     assert answer.status_code == 503 and answer.json()["heartbeat_age_seconds"] == 240
+    from scheduler.service import mark_stopped
+
+    heartbeat(app)
+    mark_stopped(app)  # a clean stop: said at once, not three minutes later
+    answer = browser.get("/healthz")
+    assert answer.status_code == 503 and answer.json()["problem"] == "dịch vụ đã dừng lúc 01/09/2025 07:04"
+    add_staff(app)
+    mai, _ = logged_in(app, "mai")
+    assert "Dịch vụ phát đã dừng lúc 01/09/2025 07:04" in mai.get("/").text
 
     from scheduler.app import App
 

@@ -15,7 +15,7 @@ from scheduler.clock import LOCAL_TZ, show, show_vn
 from scheduler.db import read_session
 from scheduler.dispatch import holds
 from scheduler.errors import CchcError
-from scheduler.models import Announcement, AnnouncementStatus, Delivery, ServiceState
+from scheduler.models import HEARTBEAT, STOPPED, Announcement, AnnouncementStatus, Delivery, ServiceState
 from scheduler.models import DeliveryState as S
 from scheduler.periods import span_at
 from scheduler.web import forms
@@ -58,7 +58,7 @@ def overview(core: App, unit: str) -> dict[str, Any]:
                                  .order_by(col(Delivery.state) != S.NEEDS_PERSON, col(Delivery.due_at).desc())
                                  .limit(50)).all()
         held = [h for h in holds(session, now) if h.channel in own]
-        beat = session.get(ServiceState, "heartbeat")
+        beat = session.get(ServiceState, HEARTBEAT)
         unrecorded = queries.missing_recordings(session, core.config, unit)
         tokens = queries.expiring_tokens(session, now, {n: d for n, d in token_warnings(core).items() if n in own})
         waiting = session.exec(select(func.count()).select_from(Announcement).where(
@@ -73,6 +73,7 @@ def overview(core: App, unit: str) -> dict[str, Any]:
                   "until": show_vn(h.until) if h.until else None} for h in held],
         "unrecorded": unrecorded, "tokens": tokens,
         "heartbeat": show(beat.updated_at) if beat else None,
-        "heartbeat_late": beat is None or now - beat.updated_at > timedelta(minutes=5),
+        "heartbeat_late": beat is None or now - beat.updated_at > timedelta(minutes=5) or beat.value == STOPPED,
+        "stopped": beat is not None and beat.value == STOPPED,
         "waiting": waiting, "notices": notices,
     }
