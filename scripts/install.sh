@@ -100,19 +100,16 @@ if command -v systemd-analyze >/dev/null; then
   systemd-analyze verify "$unit_dir/cchc.service"
 fi
 
-# 5. cchc-admin: the secrets reach the command through its environment, never its arguments.
+# 5. cchc-admin: the secrets reach the command through its environment, never its arguments. The file is
+#    read as systemd reads it for the service (scripts/admin.py), never by a shell: a value with spaces,
+#    such as a WordPress application password, is one value for both.
 mkdir -p "$bin_dir"
 cat > "$bin_dir/cchc-admin" <<ADMIN
 #!/bin/sh
 # Run a cchc command as the service does: its user, configuration, data folder and secrets.
 set -eu
 [ "\$(id -u)" -eq 0 ] || exec sudo "\$0" "\$@"
-set -a
-. "$etc/cchc.env"
-set +a
-export CCHC_CONFIG_DIR="$etc/config" CCHC_DATA_DIR="\${CCHC_DATA_DIR:-/var/lib/cchc}"
-cd "\$CCHC_DATA_DIR"
-exec runuser -u "$user" -- "$app/.venv/bin/cchc" "\$@"
+exec "$app/.venv/bin/python" -m scripts.admin "$etc/cchc.env" "$user" "$etc/config" -- "\$@"
 ADMIN
 chmod 755 "$bin_dir/cchc-admin"
 

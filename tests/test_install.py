@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts.admin import read_env_file
 from tests.pg import _free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,10 +82,7 @@ def test_the_units_exec_start_runs_as_the_service_user(installed):
         if key == "Environment":
             name, _, text = value.partition("=")
             env[name] = text
-    for line in (place / "etc" / "cchc.env").read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, _, text = line.partition("=")
-            env[name] = text
+    env |= read_env_file((place / "etc" / "cchc.env").read_text())  # as systemd reads EnvironmentFile=
     web, site = _free_port(), _free_port()
     env.update(CCHC_DATA_DIR=str(state), CCHC_WEB_PORT=str(web), CCHC_SITE_PORT=str(site))
     settings = dict(unit_lines(place))
@@ -147,3 +145,40 @@ def service_pids(group: int) -> list[int]:
         if not argv[0].endswith((b"sudo", b"runuser", b"env")) and any(a.endswith(b"/bin/cchc") for a in argv):
             found.append(int(entry.name))
     return found
+
+
+@pytest.mark.parametrize(("line", "value"), [
+    ("CCHC_WP_PASSWORD=abcd EFGH 1234 ijkl MNOP 5678", "abcd EFGH 1234 ijkl MNOP 5678"),  # as WordPress shows it
+    ("CCHC_X=  spaced value  \t", "spaced value"),  # outer whitespace goes, inner stays
+    ("CCHC_X='single $HOME \\n \"x\"'", 'single $HOME \\n "x"'),  # single quotes keep everything
+    ('CCHC_X="a \\"b\\" \\\\ \\$c \\q"', 'a "b" \\ $c \\q'),  # double quotes: \" \\ \$ only
+    ("CCHC_X=it's a \"token\"", "it's a \"token\""),  # quotes inside an unquoted value are kept
+    ("CCHC_X=a\\ b\\\\c", "a b\\c"),  # a backslash takes the next character as it is
+    ("CCHC_X=one \\\ntwo", "one two"),  # a backslash at the end: the value goes on
+    ('CCHC_X="a"\'b\'c', "abc"),  # parts next to each other are one value
+    ("CCHC_X=tok#en ;x", "tok#en ;x"),  # no comment inside a value
+    ("CCHC_X=", ""),
+])
+def test_the_secrets_file_is_read_as_systemd_reads_an_environment_file(line, value):
+    assert read_env_file(f"# a comment\n; another\n{line}\n")["CCHC_X" if "CCHC_X" in line else "CCHC_WP_PASSWORD"] \
+        == value
+
+
+def test_lines_systemd_ignores_are_ignored():
+    text = "no equals sign here\n1BAD=x\nBAD NAME=y\n  # indented comment = z\nGOOD=1\n# c \\\nCONTINUED=n\n"
+    assert read_env_file(text) == {"GOOD": "1"}
+
+
+def test_cchc_admin_reads_a_password_with_spaces_as_the_service_does(installed):
+    """A WordPress application password as WordPress shows it (groups of four, with spaces) in cchc.env: the
+    systemd service reads it as one value; cchc-admin, and the root cron's backups through it, must too."""
+    place, _ = installed
+    secrets = place / "etc" / "cchc.env"
+    line = "CCHC_WP_MUONG_LA_PASSWORD=abcd EFGH 1234 ijkl MNOP 5678\n"
+    subprocess.run(as_root("sh", "-c", f"printf '%s' '{line}' >> {secrets}"), check=True)
+    state = place / "state-admin"
+    subprocess.run(as_root("install", "-d", "-o", USER, "-g", USER, "-m", "750", str(state)), check=True)
+    listed = subprocess.run(as_root("env", f"CCHC_DATA_DIR={state}", str(place / "bin" / "cchc-admin"), "unit",
+                                    "list"), capture_output=True, text=True, timeout=120, check=False)
+    assert listed.returncode == 0 and "Xã Mường La" in listed.stdout, listed.stderr[-2000:]
+    assert "not found" not in listed.stderr and "abcd EFGH" not in listed.stdout + listed.stderr
