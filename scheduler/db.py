@@ -9,6 +9,8 @@ none of this; its claims use ``FOR UPDATE SKIP LOCKED`` (see ``scheduler.dispatc
 from __future__ import annotations
 
 import re
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -75,6 +77,60 @@ def database_now(session: Session) -> datetime:
         text = session.execute(sa.text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
         return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
     return session.execute(sa.text("SELECT clock_timestamp() AT TIME ZONE 'UTC'")).scalar_one().replace(tzinfo=UTC)
+
+
+class DatabaseClock:
+    """The database's clock, read before every request a dispatcher sends, so it must be cheap.
+
+    SQLite's clock is this machine's (its ``'now'`` is the operating system's time, the clock
+    ``database_now`` reads too): read without a query. PostgreSQL's is read with ``SELECT
+    clock_timestamp()`` on one connection kept for it, outside any transaction (autocommit), made again
+    once if it was dropped. One clock an engine (``database_clock``); None when it cannot be read."""
+
+    def __init__(self, engine: Engine):
+        self._engine = weakref.ref(engine)  # the engine owns its clock, not the other way round
+        self.local = is_sqlite(engine)
+        self._connection = None
+        self._lock = threading.Lock()
+        self.queries = 0  # statements sent for it (PostgreSQL), for bench/dispatch.py's count
+
+    def __call__(self) -> datetime | None:
+        if self.local:
+            return datetime.now(UTC)
+        with self._lock:
+            for _ in range(2):
+                try:
+                    if self._connection is None:
+                        pooled = self._engine().raw_connection()
+                        connection = pooled.driver_connection
+                        pooled.detach()  # its own, never handed back to the pool in autocommit
+                        connection.autocommit = True
+                        self._connection = connection
+                    self.queries += 1
+                    return self._connection.execute("SELECT clock_timestamp()").fetchone()[0].astimezone(UTC)
+                except Exception:  # dropped (a restart of the server): made again once
+                    self.close()
+            return None
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except Exception:  # already gone with its server
+                pass
+            self._connection = None
+
+
+_CLOCKS: weakref.WeakKeyDictionary[Engine, DatabaseClock] = weakref.WeakKeyDictionary()
+
+
+def database_clock(engine: Engine) -> DatabaseClock:
+    """The engine's ``DatabaseClock`` (one a process and engine: its connection lives with the engine)."""
+    clock = _CLOCKS.get(engine)
+    if clock is None:
+        clock = _CLOCKS[engine] = DatabaseClock(engine)
+        weakref.finalize(engine, clock.close)
+    return clock
 
 
 @contextmanager

@@ -24,6 +24,12 @@ The rules that keep a post from going out twice, whatever the timing:
   back to the state they were claimed in, their attempt unwritten. So no request leaves after its
   lease, and a platform at its limit sees one wave, not the whole claim. All results of a claim
   are written together, in one transaction.
+- **Held, on the database's clock, before every request leaves.** The machine's monotonic clock
+  does not count a suspend (a desktop PC that sleeps, a paused VM), so it cannot say how old a
+  claim is. Before each wave, and before each request of a wave sent one after the other, the
+  database says whether the rows still carry this worker's attempt with their lease not over
+  (``_still_held``); what it no longer holds is never sent. The rescue margin, longer than any
+  request, is the room a request that starts within the lease has to finish.
 - **Rescue waits for the lease plus a margin.** Another worker takes a ``sending`` row only once
   ``lease_until`` plus the rescue margin has passed on the database's clock (the margin is longer
   than any single request a channel makes; channels that make many, like uploads, renew the lease
@@ -68,7 +74,7 @@ from channels.secrets import redact
 from scheduler import audit
 from scheduler.announcements import content_hash_of
 from scheduler.clock import show_vn, utc_now
-from scheduler.db import database_now, read_session, write_session
+from scheduler.db import database_clock, database_now, read_session, write_session
 from scheduler.deliveries import BulkUpdate, move, release_unsent, start_claims, write_results
 from scheduler.models import (
     Announcement,
@@ -131,6 +137,7 @@ class Claim:
     expires_at: datetime
     remote_id: str | None
     was: str = S.PENDING  # the state it was claimed in: a send released unsent goes back to it
+    lease_until: datetime | None = None  # the lease the claim took (database clock)
     started: float = 0.0  # monotonic time the send or reconcile began, for the attempt's duration
     claimed: float = 0.0  # monotonic time just before the claim's transaction began
 
@@ -202,6 +209,8 @@ class Dispatcher:
         self.window: dict[str, int] = {}  # sends a channel may have in flight now (see _send_wave)
         self.took: dict[str, float] = {}  # channel -> seconds its last requests took (see _send_wave)
         self._pool: ThreadPoolExecutor | None = None  # the wave's threads; they end with the dispatcher
+        self.database_clock = database_clock(engine)  # read before every request (_still_held)
+        self.sending: dict[int, Claim] = {}  # the claim being sent, by delivery: a renewed lease updates it
         for channel in channels.values():
             channel.on_remote_id = self._keep_remote_id
             channel.on_progress = self._renew
@@ -217,9 +226,12 @@ class Dispatcher:
         """A long send is still under way: extend its lease (database clock) so nobody rescues it."""
         with write_session(self.engine) as session:
             until = database_now(session) + self.lease
-            session.execute(update(Delivery).where(col(Delivery.id) == post.delivery_id,
-                                                   col(Delivery.state) == S.SENDING,
-                                                   col(Delivery.claimed_by) == self.worker).values(lease_until=until))
+            renewed = session.execute(update(Delivery).where(
+                col(Delivery.id) == post.delivery_id, col(Delivery.state) == S.SENDING,
+                col(Delivery.claimed_by) == self.worker).values(lease_until=until)).rowcount
+        claim = self.sending.get(post.delivery_id)
+        if renewed and claim is not None:
+            claim.lease_until = until
 
     def run_once(self) -> PassReport:
         report = PassReport()
@@ -388,6 +400,8 @@ class Dispatcher:
             claims.append(Claim(d.id, str(uuid.uuid4()), d.channel_id, post, attempts, reconciles, d.expires_at,
                                 d.remote_id, d.state))
         until = db_now + self.lease
+        for claim in claims:
+            claim.lease_until = until
         start_claims(session, [
             {"b_id": c.delivery_id, "b_state": S.SENDING if kind == "send" else c.was, "b_attempts": c.attempts,
              "b_reconciles": c.reconciles, "b_attempt": c.attempt_id, "b_worker": self.worker, "b_updated": now,
@@ -411,12 +425,19 @@ class Dispatcher:
         queues: dict[str, deque[Claim]] = {}
         for claim in claims:
             queues.setdefault(claim.channel_id, deque()).append(claim)
+        self.sending = {claim.delivery_id: claim for claim in claims}
         results: list[Result] = []
         unsent: list[Claim] = []  # their request never left: released
         until = min(claim.claimed for claim in claims) + self.lease.total_seconds() / 2
         while queues and time.monotonic() < until:
             wave = [queue.popleft() for name, queue in queues.items()
                     for _ in range(min(self.window.get(name, 1), len(queue)))]
+            if not self._serial(wave):  # requests in parallel: the wave is checked once, before any leaves
+                held = set(self._still_held(wave))
+                unsent.extend(claim for claim in wave if claim.delivery_id not in held)
+                wave = [claim for claim in wave if claim.delivery_id in held]
+                if not wave:
+                    break
             began = time.monotonic()
             receipts = self._send_wave(wave, until)
             unsent.extend(wave[len(receipts):])  # a serial wave stopped at the time limit
@@ -450,7 +471,7 @@ class Dispatcher:
         if self._serial(wave):
             receipts = []
             for claim in wave:
-                if receipts and time.monotonic() >= until:
+                if (receipts and time.monotonic() >= until) or not self._still_held([claim]):
                     break
                 receipts.append(self._send(claim))
             return receipts
@@ -458,6 +479,20 @@ class Dispatcher:
             self._pool = ThreadPoolExecutor(max_workers=max(sum(self.in_flight.values()), 1),
                                             thread_name_prefix="cchc-send")
         return list(self._pool.map(self._send, wave))
+
+    def _still_held(self, claims: list[Claim]) -> list[int]:
+        """The ids of ``claims`` whose lease is not over on the database's clock: only those may send now.
+        While its lease runs, a row is this worker's alone (another takes it only after the lease and the
+        margin, or when this process is dead), so the database's clock is all there is to read: no query
+        on SQLite, one short one on PostgreSQL. A node that slept since its claim (a monotonic clock does
+        not count a suspend) finds the lease over and sends nothing of it; a clock that cannot be read
+        sends nothing either."""
+        now = self.database_clock()
+        held = [c.delivery_id for c in claims if now is not None and c.lease_until is not None and now < c.lease_until]
+        if len(held) < len(claims):
+            log.warning("%d claimed deliveries are no longer held by %s (lease over or taken over while it was "
+                        "stopped): not sent", len(claims) - len(held), self.worker)
+        return held
 
     def _serial(self, wave: list[Claim]) -> bool:
         """A wave of one, or of channels whose last requests took only milliseconds: nothing to

@@ -311,3 +311,112 @@ def test_two_services_with_clocks_six_minutes_apart_and_slow_sends_post_each_ite
         workers = {a.attempt_id for a in session.exec(select(Attempt))}
     assert len(workers) >= 12
     app.engine.dispose()
+
+
+class Shared(Platform):
+    """The platform both nodes post to: it keeps every post, and reconcile finds a post by its reference."""
+
+    def __init__(self, store: list[str]):
+        self.store = store
+        super().__init__(self._keep, lambda post: Reconciled(Found.PRESENT, f"r-{post.ref_code}")
+                         if post.ref_code in self.store else Reconciled(Found.ABSENT))
+
+    def _keep(self, post):
+        self.store.append(post.ref_code)
+        return Receipt(Outcome.SENT, remote_id=f"r-{post.ref_code}")
+
+
+class Sleep:
+    """The database's clock as the nodes read it. ``sleep()`` moves it past the lease and the rescue margin:
+    what the database sees while a node is suspended, whose own monotonic clock stands still meanwhile."""
+
+    def __init__(self, monkeypatch, app, policy: RetryPolicy):
+        from scheduler import dispatch
+        from scheduler.db import database_clock
+
+        self.gone, self.policy, self.real = timedelta(0), policy, database_clock(app.engine)
+        real_now = dispatch.database_now
+        monkeypatch.setattr(dispatch, "database_now", lambda session: real_now(session) + self.gone)
+
+    def clock(self):
+        return self.real() + self.gone
+
+    def sleep(self) -> None:
+        self.gone += timedelta(seconds=self.policy.lease_seconds + self.policy.rescue_margin_seconds + 600)
+
+    def node(self, app, channel, name: str) -> Dispatcher:
+        node = Dispatcher(app.engine, {HOOK: channel}, {}, now=app.now, worker=f"{name}:1", policy=self.policy)
+        node.database_clock = self.clock
+        return node
+
+
+def until_all_stored(app, clock, node, store, count) -> None:
+    for _ in range(40):
+        if len(set(store)) == count:
+            return
+        node.run_once()
+        clock.advance(timedelta(minutes=1))
+
+
+def test_a_node_that_sleeps_right_after_its_claim_posts_nothing_twice(app, clock, monkeypatch):
+    """Node A claims 8 due posts and is suspended before any request leaves; node B rescues them (after the
+    lease and the margin, on the database's clock), finds them absent and posts them; A wakes believing its
+    claim is a moment old. It must send none of them (a monotonic clock does not count a suspend)."""
+    for n in range(8):
+        approved(app, channels=[HOOK], at=START + timedelta(minutes=10), title=f"Tin {n}")
+    clock.moment = START + timedelta(minutes=10)
+    store: list[str] = []
+    database = Sleep(monkeypatch, app, RetryPolicy())
+    node_a = database.node(app, Shared(store), "node-a")
+    node_a.window = {HOOK: 4}
+    node_a.took = {HOOK: 1.0}  # a platform answering slowly: the waves go out in parallel
+    claims = node_a._claim_sends()
+    assert len(claims) == 8
+    database.sleep()  # A is suspended here
+    until_all_stored(app, clock, database.node(app, Shared(store), "node-b"), store, 8)
+    assert sorted(store) == sorted({d.ref_code for d in all_deliveries(app)})
+    node_a._send_claimed(claims)  # A wakes up
+    assert len(store) == 8, f"{len(store) - 8} posts stored twice"
+    assert {d.state for d in all_deliveries(app)} == {S.DELIVERED}
+
+
+def test_a_node_that_sleeps_between_two_requests_of_a_wave_sends_no_more_of_it(app, clock, monkeypatch):
+    """Requests sent one after the other (a platform answering in milliseconds): A is suspended right after
+    its third post left; B takes the claim over meanwhile. A, awake, must not send the fourth."""
+    for n in range(8):
+        approved(app, channels=[HOOK], at=START + timedelta(minutes=10), title=f"Tin {n}")
+    clock.moment = START + timedelta(minutes=10)
+    store: list[str] = []
+    database = Sleep(monkeypatch, app, RetryPolicy())
+    node_b = database.node(app, Shared(store), "node-b")
+
+    def keep_then_sleep(post):
+        store.append(post.ref_code)
+        if len(store) == 3:  # A is suspended as this request returns; B works meanwhile
+            database.sleep()
+            until_all_stored(app, clock, node_b, store, 8)
+        return Receipt(Outcome.SENT, remote_id=f"r-{post.ref_code}")
+
+    node_a = database.node(app, Platform(keep_then_sleep), "node-a")
+    node_a.window = {HOOK: 8}
+    node_a.took = {HOOK: 0.001}  # a quick platform: one request after the other
+    node_a._send_claimed(node_a._claim_sends())
+    assert sorted(store) == sorted({d.ref_code for d in all_deliveries(app)}), "a post stored twice or never"
+    assert {d.state for d in all_deliveries(app)} == {S.DELIVERED}
+
+
+def test_a_node_that_slept_with_nobody_to_take_over_releases_its_claim_and_sends_it_later(app, clock, monkeypatch):
+    """Alone, A sleeps past its lease: it sends nothing of the stale claim but gives the rows back at once,
+    and its next pass sends each once."""
+    for n in range(3):
+        approved(app, channels=[HOOK], at=START + timedelta(minutes=10), title=f"Tin {n}")
+    clock.moment = START + timedelta(minutes=10)
+    store: list[str] = []
+    database = Sleep(monkeypatch, app, RetryPolicy())
+    node_a = database.node(app, Shared(store), "node-a")
+    claims = node_a._claim_sends()
+    database.sleep()
+    node_a._send_claimed(claims)
+    assert store == [] and {d.state for d in all_deliveries(app)} == {S.PENDING}
+    node_a.run_once()
+    assert sorted(store) == sorted({d.ref_code for d in all_deliveries(app)})
