@@ -4,7 +4,9 @@ An account belongs to one unit. A commune account reads and acts on its commune 
 account reads its province and every commune below it, and acts on its own unit only: the province
 supervises its communes, it does not write or approve for them. The web app, the API and the
 commands all ask this module; the core's writing functions check the actor's unit again
-(``check_actor``), so no path can approve or change another unit's item.
+(``check_actor``), so no path can approve or change another unit's item. A command's ``--user`` is an
+``Actor`` (``resolve``): the same account, scope and role as on the web; what belongs to another unit is an
+``OtherUnitError`` everywhere (403 on the web, exit code 1 at the command line).
 """
 
 from __future__ import annotations
@@ -54,15 +56,16 @@ class Scope:
         read."""
         if not self.reads(unit):
             raise OtherUnitError(f"{what} thuộc đơn vị khác; tài khoản của bạn chỉ làm việc với "
-                            f"{names(config, self.readable)}")
+                                 f"{names(config, self.readable)}")
 
     def check_act(self, config: Config, unit: str, what: str) -> None:
         """``OtherUnitError`` unless ``unit`` is the account's own: a province reads its communes' items but
         does not change or approve them."""
         if unit != self.home:
             if self.reads(unit):
-                raise OtherUnitError(f"{what} là của {_name(config, unit)}; tài khoản của {_name(config, self.home)} "
-                                "chỉ xem, không sửa hay phê duyệt được việc của đơn vị khác")
+                raise OtherUnitError(f"{what} là của {_name(config, unit)}; tài khoản của "
+                                     f"{_name(config, self.home)} chỉ xem, không sửa hay phê duyệt được việc của "
+                                     "đơn vị khác")
             self.check_read(config, unit, what)
 
     def channel(self, config: Config, name: str, field: str = "--channel", *, loudspeaker: bool = False) -> str:
@@ -97,7 +100,7 @@ class Scope:
         above it: a commune admin manages its commune's accounts only."""
         if not self.reads(user.unit_id or ""):
             raise OtherUnitError(f"tài khoản {user.name} thuộc đơn vị khác; bạn chỉ quản lý tài khoản của "
-                            f"{names(config, self.readable)}")
+                                 f"{names(config, self.readable)}")
 
     def pick(self, config: Config, unit: str | None, field: str = "--unit") -> str:
         """The unit asked for (``--unit``, the header's choice), or the account's own; an unknown unit or one
@@ -144,8 +147,8 @@ def check_actor(session: Session, actor: str, unit: str, what: str) -> None:
                         f"về đơn vị mặc định) hoặc: cchc user unit {user.name} MÃ_ĐƠN_VỊ")
     own, other = session.get(Unit, user.unit_id), session.get(Unit, unit)
     mine = own.name if own else user.unit_id
-    raise OtherUnitError(f"{what} thuộc {other.name if other else unit}; tài khoản {user.name} của {mine} chỉ soạn, "
-                    f"sửa, gửi duyệt và phê duyệt việc của {mine}")
+    raise OtherUnitError(f"{what} thuộc {other.name if other else unit}; tài khoản {user.name} của {mine} chỉ "
+                         f"soạn, sửa, gửi duyệt và phê duyệt việc của {mine}")
 
 
 def _name(config: Config, unit: str) -> str:
@@ -195,8 +198,8 @@ class Actor:
         if not self.account or (self.role == Role.ADMIN and set(self.scope.readable) >= set(config.units)):
             return
         raise OtherUnitError(f"{what} làm việc với cả hệ thống (mọi đơn vị); tài khoản {self.name} của "
-                        f"{_name(config, self.scope.home)} không dùng được lệnh này. Hãy nhờ người quản trị máy chủ "
-                        "(chạy lệnh không kèm --user) hoặc quản trị của đơn vị cấp trên cùng")
+                             f"{_name(config, self.scope.home)} không dùng được lệnh này. Hãy nhờ người quản trị "
+                             "máy chủ (chạy lệnh không kèm --user) hoặc quản trị của đơn vị cấp trên cùng")
 
 
 def resolve(session: Session, config: Config, name: str | None) -> Actor:

@@ -157,24 +157,6 @@ def revoke_sessions(session: Session, *, name: str, actor: str, now: datetime, a
     return len(rows)
 
 
-def acting(session: Session, name: str, action: str) -> str:
-    """The person a command acts as (``--user``, ``CCHC_USER``), checked once accounts exist.
-
-    Before the first account is made, a name is taken as given (a first install, the tests). After,
-    it must be an active account whose role allows ``action``; the account's own spelling is returned.
-    """
-    if session.exec(select(User.name).limit(1)).first() is None:
-        return name
-    user = session.get(User, name.strip().lower())
-    if user is None or not user.active:
-        raise InputError("--user", f"'{name}' không phải tài khoản đang hoạt động; hãy dùng tên đăng nhập của "
-                                   "mình (tài khoản do quản trị tạo bằng: cchc user add)")
-    if action in APPROVER_ACTIONS and user.role not in APPROVERS:
-        raise InputError("--user", f"tài khoản {user.name} có vai trò biên tập, không được "
-                                   f"{APPROVER_ACTIONS[action]}; việc này cần vai trò thẩm định hoặc quản trị")
-    return user.name
-
-
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise InputError("password", f"mật khẩu cần ít nhất {MIN_PASSWORD} ký tự")
