@@ -350,6 +350,14 @@ class Sleep:
         return node
 
 
+def due_posts(app, clock, monkeypatch, count: int) -> tuple[list[str], Sleep]:
+    """``count`` posts due now on the shared platform (empty), and the database's clock to sleep with."""
+    for n in range(count):
+        approved(app, channels=[HOOK], at=START + timedelta(minutes=10), title=f"Tin {n}")
+    clock.moment = START + timedelta(minutes=10)
+    return [], Sleep(monkeypatch, app, RetryPolicy())
+
+
 def until_all_stored(app, clock, node, store, count) -> None:
     for _ in range(40):
         if len(set(store)) == count:
@@ -362,11 +370,7 @@ def test_a_node_that_sleeps_right_after_its_claim_posts_nothing_twice(app, clock
     """Node A claims 8 due posts and is suspended before any request leaves; node B rescues them (after the
     lease and the margin, on the database's clock), finds them absent and posts them; A wakes believing its
     claim is a moment old. It must send none of them (a monotonic clock does not count a suspend)."""
-    for n in range(8):
-        approved(app, channels=[HOOK], at=START + timedelta(minutes=10), title=f"Tin {n}")
-    clock.moment = START + timedelta(minutes=10)
-    store: list[str] = []
-    database = Sleep(monkeypatch, app, RetryPolicy())
+    store, database = due_posts(app, clock, monkeypatch, 8)
     node_a = database.node(app, Shared(store), "node-a")
     node_a.window = {HOOK: 4}
     node_a.took = {HOOK: 1.0}  # a platform answering slowly: the waves go out in parallel
@@ -383,11 +387,7 @@ def test_a_node_that_sleeps_right_after_its_claim_posts_nothing_twice(app, clock
 def test_a_node_that_sleeps_between_two_requests_of_a_wave_sends_no_more_of_it(app, clock, monkeypatch):
     """Requests sent one after the other (a platform answering in milliseconds): A is suspended right after
     its third post left; B takes the claim over meanwhile. A, awake, must not send the fourth."""
-    for n in range(8):
-        approved(app, channels=[HOOK], at=START + timedelta(minutes=10), title=f"Tin {n}")
-    clock.moment = START + timedelta(minutes=10)
-    store: list[str] = []
-    database = Sleep(monkeypatch, app, RetryPolicy())
+    store, database = due_posts(app, clock, monkeypatch, 8)
     node_b = database.node(app, Shared(store), "node-b")
 
     def keep_then_sleep(post):
@@ -408,11 +408,7 @@ def test_a_node_that_sleeps_between_two_requests_of_a_wave_sends_no_more_of_it(a
 def test_a_node_that_slept_with_nobody_to_take_over_releases_its_claim_and_sends_it_later(app, clock, monkeypatch):
     """Alone, A sleeps past its lease: it sends nothing of the stale claim but gives the rows back at once,
     and its next pass sends each once."""
-    for n in range(3):
-        approved(app, channels=[HOOK], at=START + timedelta(minutes=10), title=f"Tin {n}")
-    clock.moment = START + timedelta(minutes=10)
-    store: list[str] = []
-    database = Sleep(monkeypatch, app, RetryPolicy())
+    store, database = due_posts(app, clock, monkeypatch, 3)
     node_a = database.node(app, Shared(store), "node-a")
     claims = node_a._claim_sends()
     database.sleep()
