@@ -1,9 +1,13 @@
-"""What every route of the web app shares: the core and the logged-in staff member as FastAPI
-dependencies, the form and CSRF checks, rendering a page, and the names pages show.
+"""What every route of the web app shares, as FastAPI dependencies: the core (``CoreDep``), the logged-in
+staff member and what their role allows (``StaffDep``, ``ApproverDep``, ``AdminDep``, ``ProvinceDep``), the
+unit the pages show (``UnitDep``), a posted form whose CSRF token was checked (``FormDep``) and the API's
+``X-CSRF-Token`` (``ApiCsrf``); rendering a page, and the names pages show.
 
-``create_web`` puts the ``App`` and the templates on ``app.state``; a route asks for ``core: CoreDep``
-and calls ``staff(request)`` (which raises ``NeedLogin``: pages go to the login form, the API answers
-401).
+``create_web`` puts the ``App`` and the templates on ``app.state``. Every router but the public one
+(``routes.PUBLIC``: login, fonts, health) is declared with ``STAFF``, so each of its routes needs a
+session by construction; a missing one raises ``NeedLogin`` before anything of the request is read
+(pages go to the login form, the API answers 401). A handler names what it needs and reads as what it
+does: ``def page(who: StaffDep, values: FormDep)``.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from urllib.parse import urlencode, urlsplit
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from scheduler import labels, scope, users
 from scheduler.app import App
@@ -95,7 +100,8 @@ CoreDep = Annotated[App, Depends(core_of)]
 
 
 def staff(request: Request) -> Staff:
-    """The staff member of the request's session; ``NeedLogin`` without one."""
+    """The staff member of the request's session; ``NeedLogin`` without one (once a request: FastAPI keeps a
+    dependency's value for the rest of the request)."""
     core = core_of(request)
     with read_session(core.ready_engine()) as session:
         found = users.current(session, request.cookies.get(COOKIE), core.now())
@@ -109,7 +115,43 @@ def staff(request: Request) -> Staff:
                  core.config.units[seen.home].level == "province")
 
 
-async def form(request: Request, who: Staff) -> dict[str, Any]:
+StaffDep = Annotated[Staff, Depends(staff)]
+STAFF = [Depends(staff)]  # a router's dependencies: every route of it needs a session
+
+
+def approver_only(who: StaffDep) -> Staff:
+    """Approvers and admins only (approve, reject, cancel, station sound, settle, the audit trail)."""
+    if not who.approver:
+        raise HTTPException(403, "Chỉ người có vai trò Thẩm định hoặc Quản trị mới làm được việc này.")
+    return who
+
+
+def admin_only(who: StaffDep) -> Staff:
+    """Admins only (accounts)."""
+    if not who.admin:
+        raise HTTPException(403, "Chỉ người có vai trò Quản trị mới quản lý tài khoản.")
+    return who
+
+
+def province_only(request: Request, who: StaffDep) -> Staff:
+    """Accounts of a province only (the page of its communes)."""
+    if core_of(request).config.units[who.scope.home].level != "province":
+        raise HTTPException(403, "Trang tổng hợp các xã dành cho tài khoản cấp tỉnh.")
+    return who
+
+
+def shown_unit(who: StaffDep) -> str:
+    """The unit the pages show: the account's own, or a commune a province user chose in the header."""
+    return who.unit
+
+
+ApproverDep = Annotated[Staff, Depends(approver_only)]
+AdminDep = Annotated[Staff, Depends(admin_only)]
+ProvinceDep = Annotated[Staff, Depends(province_only)]
+UnitDep = Annotated[str, Depends(shown_unit)]
+
+
+async def form(request: Request, who: StaffDep) -> dict[str, Any]:
     """The posted form, after its CSRF token was checked against the session."""
     data = await request.form()
     sent = str(data.get("csrf") or request.headers.get("X-CSRF-Token") or "")
@@ -118,9 +160,29 @@ async def form(request: Request, who: Staff) -> dict[str, Any]:
     return {key: data.getlist(key) if len(data.getlist(key)) > 1 else data.get(key) for key in data}
 
 
-def api_csrf(request: Request, who: Staff) -> None:
+FormDep = Annotated[dict[str, Any], Depends(form)]
+
+
+def api_csrf(request: Request, who: StaffDep) -> None:
+    """An API call that changes something carries the session's token as ``X-CSRF-Token``."""
     if not secrets.compare_digest(request.headers.get("X-CSRF-Token", ""), who.csrf):
         raise HTTPException(403, "thiếu hoặc sai X-CSRF-Token (lấy từ GET /api/me)")
+
+
+ApiCsrf = Depends(api_csrf)
+
+
+async def draft_body(request: Request, who: StaffDep) -> DraftIn:
+    """The JSON body of ``POST /api/announcements``, read only once the session is known (a body FastAPI parses
+    itself is read before any dependency: an anonymous request would hear about its JSON, not its login)."""
+    try:
+        return DraftIn.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError([{**error, "loc": ("body", *error["loc"])}  # where FastAPI would say it is
+                                      for error in exc.errors(include_url=False, include_input=False)]) from None
+
+
+DraftDep = Annotated[DraftIn, Depends(draft_body)]
 
 
 def page(request: Request, template: str, who: Staff | None, code: int = 200, **context: Any) -> HTMLResponse:

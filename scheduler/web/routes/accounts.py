@@ -9,34 +9,26 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from scheduler import audit, labels, users
-from scheduler.app import App
 from scheduler.clock import local_midnight, parse_local_date
 from scheduler.db import read_session, write_session
 from scheduler.errors import InputError
 from scheduler.web.deps import (
     PAGE_SIZE,
+    STAFF,
+    AdminDep,
+    ApproverDep,
     CoreDep,
+    FormDep,
     PageNo,
-    Staff,
     back,
-    form,
     page,
-    staff,
 )
 
-router = APIRouter()
-
-
-def admin_only(core: App, request: Request) -> Staff:
-    who = staff(request)
-    if not who.admin:
-        raise HTTPException(403, "Chỉ người có vai trò Quản trị mới quản lý tài khoản.")
-    return who
+router = APIRouter(dependencies=STAFF)
 
 
 @router.get("/users", response_class=HTMLResponse, include_in_schema=False)
-def users_page(request: Request, core: CoreDep, note: str = "") -> HTMLResponse:
-    who = admin_only(core, request)
+def users_page(request: Request, core: CoreDep, who: AdminDep, note: str = "") -> HTMLResponse:
     with read_session(core.ready_engine()) as session:
         rows = [row for row in users.list_users(session, core.now()) if who.scope.reads(row["unit"] or "")]
     names = dict(who.units)
@@ -45,9 +37,7 @@ def users_page(request: Request, core: CoreDep, note: str = "") -> HTMLResponse:
 
 
 @router.post("/users", include_in_schema=False)
-async def user_add(request: Request, core: CoreDep) -> Response:
-    who = admin_only(core, request)
-    values = await form(request, who)
+async def user_add(core: CoreDep, who: AdminDep, values: FormDep) -> Response:
     unit = who.scope.pick(core.config, str(values.get("unit") or ""), "Đơn vị")
     with write_session(core.ready_engine()) as session:
         added = users.add_user(session, name=str(values.get("name") or ""), role=str(values.get("role") or ""),
@@ -57,9 +47,8 @@ async def user_add(request: Request, core: CoreDep) -> Response:
 
 
 @router.post("/users/{name}/{action}", include_in_schema=False)
-async def user_change(request: Request, core: CoreDep, name: str, action: str) -> Response:
-    who = admin_only(core, request)
-    values = await form(request, who)
+async def user_change(core: CoreDep, who: AdminDep, values: FormDep, name: str, action: str) -> Response:
+    """Lock, unlock, end the sessions of, or set a new password for an account of a unit the admin reads."""
     actor, now = who.user.name, core.now()
     with write_session(core.ready_engine()) as session:
         who.scope.check_manage(core.config, users.get_user(session, name))
@@ -79,12 +68,9 @@ async def user_change(request: Request, core: CoreDep, name: str, action: str) -
 
 
 @router.get("/audit", response_class=HTMLResponse, include_in_schema=False)
-def audit_page(request: Request, core: CoreDep, actor: str = "", action: str = "", since: str = "", until: str = "",
-               page_no: PageNo = 1) -> HTMLResponse:
+def audit_page(request: Request, core: CoreDep, who: ApproverDep, actor: str = "", action: str = "", since: str = "",
+               until: str = "", page_no: PageNo = 1) -> HTMLResponse:
     """Who did what to which item, when: approvers and admins."""
-    who = staff(request)
-    if not who.approver:
-        raise HTTPException(403, "Chỉ người có vai trò Thẩm định hoặc Quản trị mới xem nhật ký thao tác.")
     filters = {"actor": actor.strip()[:60] or None, "action": action or None,
                "since": local_midnight(parse_local_date(since, "Từ ngày")) if since else None,
                "until": local_midnight(parse_local_date(until, "Đến ngày") + timedelta(days=1)) if until else None}

@@ -17,14 +17,13 @@ from scheduler.db import read_session, write_session
 from scheduler.errors import CchcError, InputError
 from scheduler.models import Activity
 from scheduler.web import forms
-from scheduler.web.deps import CoreDep, RowId, back, form, page, staff
+from scheduler.web.deps import STAFF, CoreDep, FormDep, RowId, StaffDep, back, page
 
-router = APIRouter()
+router = APIRouter(dependencies=STAFF)
 
 
 @router.get("/activities", response_class=HTMLResponse, include_in_schema=False)
-def activity_list(request: Request, core: CoreDep, note: str = "") -> HTMLResponse:
-    who = staff(request)
+def activity_list(request: Request, core: CoreDep, who: StaffDep, note: str = "") -> HTMLResponse:
     return _page(core, request, who, note=note)
 
 
@@ -37,10 +36,8 @@ def _page(core, request: Request, who, *, code: int = 200, error: str | None = N
 
 
 @router.post("/activities", include_in_schema=False)
-async def activity_add(request: Request, core: CoreDep) -> Response:
+async def activity_add(request: Request, core: CoreDep, who: StaffDep, values: FormDep) -> Response:
     """Record an activity of the account's own unit: everything checked, nothing stored if anything is wrong."""
-    who = staff(request)
-    values = await form(request, who)
     saved = None
     try:
         saved = await forms.save_upload(values.get("evidence"), "--evidence", core.settings.data_dir / "uploads",
@@ -72,8 +69,8 @@ async def activity_add(request: Request, core: CoreDep) -> Response:
 
 
 @router.get("/activities/{activity_id}/evidence", include_in_schema=False)
-def evidence(request: Request, core: CoreDep, activity_id: RowId) -> Response:
-    who = staff(request)
+def evidence(core: CoreDep, who: StaffDep, activity_id: RowId) -> Response:
+    """An activity's evidence file, to look at (of a unit the account reads)."""
     with read_session(core.ready_engine()) as session:
         row = session.get(Activity, activity_id)
     if row is None:

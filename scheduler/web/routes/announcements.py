@@ -14,30 +14,32 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
-from scheduler import announcements, province, queries, users
+from scheduler import announcements, province, queries
 from scheduler.app import App
 from scheduler.db import read_session, write_session
 from scheduler.errors import CchcError, ContentChangedError, InputError, OtherUnitError
 from scheduler.models import Announcement, AnnouncementStatus, Translation
 from scheduler.web import forms
+from scheduler.web.actions import act_on, read_announcement
 from scheduler.web.deps import (
     LANG_TEXT,
+    STAFF,
     STATUS_TEXT,
     CoreDep,
+    FormDep,
     RowId,
     Staff,
+    StaffDep,
     back,
-    form,
     page,
-    staff,
 )
 
-router = APIRouter()
+router = APIRouter(dependencies=STAFF)
 
 
 @router.get("/announcements", response_class=HTMLResponse, include_in_schema=False)
-def announcement_list(request: Request, core: CoreDep, status: str | None = None, note: str = "") -> HTMLResponse:
-    who = staff(request)
+def announcement_list(request: Request, core: CoreDep, who: StaffDep, status: str | None = None,
+                      note: str = "") -> HTMLResponse:
     if status and status not in STATUS_TEXT:
         raise InputError("Trạng thái", "hãy chọn trạng thái trong danh sách")
     with read_session(core.ready_engine()) as session:
@@ -46,23 +48,20 @@ def announcement_list(request: Request, core: CoreDep, status: str | None = None
 
 
 @router.get("/approvals", response_class=HTMLResponse, include_in_schema=False)
-def approvals(request: Request, core: CoreDep, note: str = "") -> HTMLResponse:
-    who = staff(request)
+def approvals(request: Request, core: CoreDep, who: StaffDep, note: str = "") -> HTMLResponse:
     with read_session(core.ready_engine()) as session:
         rows = queries.announcements(session, status="submitted", unit=who.unit)
     return page(request, "announcements.html", who, rows=rows, status="submitted", note=note, approvals=True)
 
 
 @router.get("/announcements/new", response_class=HTMLResponse, include_in_schema=False)
-def new_announcement(request: Request, core: CoreDep) -> HTMLResponse:
-    who = staff(request)
+def new_announcement(request: Request, core: CoreDep, who: StaffDep) -> HTMLResponse:
     return compose_page(core, request, who, {"languages": ["vi"], "priority": "normal", "repeat": "none"})
 
 
 @router.get("/announcements/{announcement_id}/edit", response_class=HTMLResponse, include_in_schema=False)
-def edit_announcement(request: Request, core: CoreDep, announcement_id: RowId) -> HTMLResponse:
-    who = staff(request)
-    detail = read_announcement(core, request, who, announcement_id)
+def edit_announcement(request: Request, core: CoreDep, who: StaffDep, announcement_id: RowId) -> HTMLResponse:
+    detail = read_announcement(core, who, announcement_id)
     if detail["status"] == "cancelled":
         raise HTTPException(409, f"Thông báo {detail['ref']} đã bị hủy, không sửa được; hãy soạn thông báo mới.")
     return compose_page(core, request, who, forms.form_values(detail), ann=detail)
@@ -83,20 +82,20 @@ def compose_page(core: App, request: Request, who: Staff, values: dict[str, Any]
 
 
 @router.post("/announcements", include_in_schema=False)
-async def create_announcement(request: Request, core: CoreDep) -> Response:
-    return await save(core, request, None)
+async def create_announcement(request: Request, core: CoreDep, who: StaffDep, values: FormDep) -> Response:
+    return await save(core, request, who, values, None)
 
 
 @router.post("/announcements/{announcement_id}/edit", include_in_schema=False)
-async def update_announcement(request: Request, core: CoreDep, announcement_id: RowId) -> Response:
-    return await save(core, request, announcement_id)
+async def update_announcement(request: Request, core: CoreDep, who: StaffDep, values: FormDep,
+                              announcement_id: RowId) -> Response:
+    return await save(core, request, who, values, announcement_id)
 
 
-async def save(core: App, request: Request, announcement_id: int | None) -> Response:
+async def save(core: App, request: Request, who: Staff, values: dict[str, Any], announcement_id: int | None
+               ) -> Response:
     """Create or change an announcement with its translations and recordings, in one transaction:
     if anything is wrong nothing is stored, and the form comes back as it was typed."""
-    who = staff(request)
-    values = await form(request, who)
     uploads: dict[str, Path] = {}
     try:
         for lang in forms.TRANSLATED:
@@ -171,9 +170,9 @@ def _translation(core: App, session, ann: Announcement, lang: str, values: dict[
 
 
 @router.get("/announcements/{announcement_id}", response_class=HTMLResponse, include_in_schema=False)
-def announcement_page(request: Request, core: CoreDep, announcement_id: RowId, note: str = "") -> HTMLResponse:
-    who = staff(request)
-    detail = read_announcement(core, request, who, announcement_id)
+def announcement_page(request: Request, core: CoreDep, who: StaffDep, announcement_id: RowId,
+                      note: str = "") -> HTMLResponse:
+    detail = read_announcement(core, who, announcement_id)
     with read_session(core.ready_engine()) as session:
         posts: dict[str, Any] = {}  # one post (or why there is none) per language, for every channel
         for lang in detail["languages"]:
@@ -185,13 +184,6 @@ def announcement_page(request: Request, core: CoreDep, announcement_id: RowId, n
     where = province.reach(core.config, detail["unit"], detail["deliveries"]) if who.scope.reads(detail["unit"]) else []
     return page(request, "announcement.html", who, a=detail, previews=previews(core, posts, detail["channels"]),
                 listen=listen, note=note, reach=where, reach_summary=province.reach_summary(where) if where else "")
-
-
-def read_announcement(core: App, request: Request, who: Staff, announcement_id: int) -> dict[str, Any]:
-    """The announcement as pages show it to this account (``Scope.item``: 403 for another unit's; a province item
-    read by a commune shows that commune's channels and deliveries only)."""
-    with read_session(core.ready_engine()) as session:
-        return who.scope.item(core.config, queries.announcement(session, announcement_id))
 
 
 def loudspeaker_of(core: App, names: list[str]) -> str | None:
@@ -231,11 +223,9 @@ def previews(core: App, posts: dict[str, Any], names: list[str]) -> list[dict]:
 
 
 @router.post("/api/preview", tags=["api"])
-async def api_preview(request: Request, core: CoreDep) -> dict[str, Any]:
+async def api_preview(core: CoreDep, who: StaffDep, values: FormDep) -> dict[str, Any]:
     """What each chosen channel would send for the compose form's text, before it is saved (form fields
     as the compose page sends them; ``X-CSRF-Token`` header)."""
-    who = staff(request)
-    values = await form(request, who)
     unit = who.unit
     chosen = [values.get("channels")] if isinstance(values.get("channels"), str) else values.get("channels") or []
     allowed = announcements.allowed_channels(core.config, unit)  # never another unit's channel or its name
@@ -260,14 +250,13 @@ async def api_preview(request: Request, core: CoreDep) -> dict[str, Any]:
 
 
 @router.get("/announcements/{announcement_id}/audio/{lang}", include_in_schema=False)
-def listen(request: Request, core: CoreDep, announcement_id: RowId, lang: str) -> Response:
+def listen(request: Request, core: CoreDep, who: StaffDep, announcement_id: RowId, lang: str) -> Response:
     """The announcement in ``lang`` as the loudspeaker will play it (voice or recording, levelled), as MP3."""
     from channels.loudspeaker.tts import NoVoice
 
-    who = staff(request)
     if lang not in LANG_TEXT:
         raise HTTPException(404, "Không có tiếng này.")
-    detail = read_announcement(core, request, who, announcement_id)
+    detail = read_announcement(core, who, announcement_id)
     with read_session(core.ready_engine()) as session:
         text, recording = queries.spoken_version(session, announcement_id, lang)
     name = loudspeaker_of(core, detail["channels"]) or core.loudspeaker(scope=who.scope)
@@ -287,40 +276,10 @@ def listen(request: Request, core: CoreDep, announcement_id: RowId, lang: str) -
 
 
 @router.post("/announcements/{announcement_id}/{action}", include_in_schema=False)
-async def act(request: Request, core: CoreDep, announcement_id: RowId, action: str) -> Response:
-    who = staff(request)
-    values = await form(request, who)
+async def act(core: CoreDep, who: StaffDep, values: FormDep, announcement_id: RowId, action: str) -> Response:
     try:
         note = act_on(core, who, announcement_id, action, str(values.get("reason") or ""),
                     str(values.get("content_hash") or ""))
     except ContentChangedError as exc:  # show the new version: the approver reads it before deciding
         return back(f"/announcements/{announcement_id}", forms.message(exc))
     return back(f"/announcements/{announcement_id}", note)
-
-
-def act_on(core: App, who: Staff, announcement_id: int, action: str, reason: str, shown_hash: str = "") -> str:
-    if action in users.APPROVER_ACTIONS and not who.approver:
-        raise HTTPException(403, "Chỉ người có vai trò Thẩm định hoặc Quản trị mới làm được việc này.")
-    actor, now = who.user.name, core.now()
-    with write_session(core.ready_engine()) as session:
-        ann = announcements.get(session, announcement_id)
-        who.scope.check_read(core.config, ann.unit_id, f"thông báo {ann.ref_code}")
-        if action == "submit":
-            announcements.submit(session, ann=ann, actor=actor, now=now)
-            return "Đã gửi duyệt."
-        if action == "approve":
-            if not shown_hash:
-                raise InputError("content_hash", "thiếu mã nội dung của bản đã đọc (content_hash); hãy mở lại "
-                                                 "trang thông báo, đọc rồi phê duyệt")
-            count = len(announcements.approve(session, config=core.config, ann=ann, approver=actor, now=now,
-                                              shown_hash=shown_hash))
-            return f"Đã phê duyệt: {count} lượt phát đã được xếp lịch."
-        if action == "reject":
-            if not reason.strip():
-                raise InputError("reason", "hãy ghi lý do từ chối để người viết sửa")
-            announcements.reject(session, ann=ann, approver=actor, reason=reason, now=now)
-            return "Đã từ chối và gửi lý do cho người viết."
-        if action == "cancel":
-            count = announcements.cancel(session, ann=ann, actor=actor, reason=reason, now=now)
-            return f"Đã hủy thông báo; {count} lượt chưa phát bị hủy."
-    raise HTTPException(404, "Không có thao tác này.")

@@ -19,20 +19,20 @@ from scheduler.models import HEARTBEAT, STOPPED, Announcement, AnnouncementStatu
 from scheduler.models import DeliveryState as S
 from scheduler.periods import span_at
 from scheduler.web import forms
+from scheduler.web.actions import token_warnings
 from scheduler.web.deps import (
     ATTENTION,
+    STAFF,
     CoreDep,
+    StaffDep,
     page,
-    staff,
 )
-from scheduler.web.routes.views import token_warnings
 
-router = APIRouter()
+router = APIRouter(dependencies=STAFF)
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def dashboard(request: Request, core: CoreDep) -> HTMLResponse:
-    who = staff(request)
+def dashboard(request: Request, core: CoreDep, who: StaffDep) -> HTMLResponse:
     return page(request, "dashboard.html", who, **overview(core, who.unit))
 
 

@@ -2,55 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from scheduler import labels, queries
-from scheduler.app import App
-from scheduler.clock import local_midnight, parse_local_date
 from scheduler.db import read_session, write_session
-from scheduler.errors import InputError
 from scheduler.models import DeliveryState as S
 from scheduler.text import csv_text
+from scheduler.web.actions import log_filters
 from scheduler.web.deps import (
-    LANG_TEXT,
     PAGE_SIZE,
+    STAFF,
     STATE_TEXT,
+    ApproverDep,
     CoreDep,
+    FormDep,
     PageNo,
     RowId,
+    StaffDep,
+    UnitDep,
     back,
-    form,
     page,
-    staff,
 )
 
-router = APIRouter()
-
-
-def log_filters(core: App, unit: str, channel: str, state: str, lang: str, since: str, until: str) -> dict[str, Any]:
-    """The delivery log's filters, on ``unit``'s channels only."""
-    own = sorted(core.config.channels_of(unit))
-    if channel and channel not in own:
-        raise InputError("Kênh", f"{core.config.units[unit].name} không có kênh '{channel[:60]}'")
-    if state and state not in set(S):
-        raise InputError("Trạng thái", "hãy chọn trạng thái trong danh sách")
-    if lang and lang not in LANG_TEXT:
-        raise InputError("Tiếng", "hãy chọn tiếng Việt, tiếng Thái hoặc tiếng Mông")
-    return {"channel": channel or None, "channels": own, "status": state or None, "lang": lang or None,
-            "since": local_midnight(parse_local_date(since, "Từ ngày")) if since else None,
-            "until": local_midnight(parse_local_date(until, "Đến ngày") + timedelta(days=1)) if until else None}
+router = APIRouter(dependencies=STAFF)
 
 
 @router.get("/deliveries", response_class=HTMLResponse, include_in_schema=False)
-def delivery_log(request: Request, core: CoreDep, channel: str = "", state: str = "", lang: str = "", since: str = "",
-                 until: str = "", page_no: PageNo = 1) -> HTMLResponse:
-    who = staff(request)
-    filters = log_filters(core, who.unit, channel, state, lang, since, until)
+def delivery_log(request: Request, core: CoreDep, who: StaffDep, unit: UnitDep, channel: str = "", state: str = "",
+                 lang: str = "", since: str = "", until: str = "", page_no: PageNo = 1) -> HTMLResponse:
+    filters = log_filters(core, unit, channel, state, lang, since, until)
     page_no = max(1, page_no)
     with read_session(core.ready_engine()) as session:
         total = queries.log_count(session, **filters)
@@ -63,11 +46,10 @@ def delivery_log(request: Request, core: CoreDep, channel: str = "", state: str 
 
 
 @router.get("/deliveries.csv", include_in_schema=False)
-def delivery_csv(request: Request, core: CoreDep, channel: str = "", state: str = "", lang: str = "", since: str = "",
+def delivery_csv(core: CoreDep, unit: UnitDep, channel: str = "", state: str = "", lang: str = "", since: str = "",
                  until: str = "") -> Response:
-    who = staff(request)
     with read_session(core.ready_engine()) as session:
-        rows = queries.log_rows(session, **log_filters(core, who.unit, channel, state, lang, since, until))
+        rows = queries.log_rows(session, **log_filters(core, unit, channel, state, lang, since, until))
     columns = ["time", "ref", "channel", "lang", "origin", "due", "action", "outcome", "http", "ms", "state",
                "remote_id", "url", "message"]
     return Response("\ufeff" + csv_text(labels.readable(rows, columns), columns, labels.COLUMN),
@@ -76,14 +58,10 @@ def delivery_csv(request: Request, core: CoreDep, channel: str = "", state: str 
 
 
 @router.post("/deliveries/{delivery_id}/settle", include_in_schema=False)
-async def settle(request: Request, core: CoreDep, delivery_id: RowId) -> Response:
-    """A person looked on the platform and says whether the post is there (needs_person)."""
+async def settle(core: CoreDep, who: ApproverDep, values: FormDep, delivery_id: RowId) -> Response:
+    """A person looked on the platform and says whether the post is there (needs_person): approvers only."""
     from scheduler import deliveries
 
-    who = staff(request)
-    values = await form(request, who)
-    if not who.approver:
-        raise HTTPException(403, "Chỉ người có vai trò Thẩm định hoặc Quản trị mới xác nhận được lượt phát.")
     posted = str(values.get("posted") or "") == "1"
     url = str(values.get("url") or "").strip() or None
     with write_session(core.ready_engine()) as session:

@@ -1,10 +1,11 @@
-"""Signing in and out, and the fonts the pages use."""
+"""Signing in and out, the unit a province user reads, and the fonts the pages use. ``router`` is public (the
+login form, the fonts); ``session_router`` needs a session, like every other router."""
 
 from __future__ import annotations
 
 import secrets
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from scheduler import users
@@ -15,16 +16,19 @@ from scheduler.web.deps import (
     FONT_DIR,
     FONTS,
     LOGIN_COOKIE,
+    STAFF,
     UNIT_COOKIE,
     CoreDep,
+    FormDep,
+    StaffDep,
     form,
     is_https,
     local_path,
     page,
-    staff,
 )
 
 router = APIRouter()
+session_router = APIRouter(dependencies=STAFF)
 
 
 @router.get("/fonts/{name}", include_in_schema=False)
@@ -70,10 +74,8 @@ async def login(request: Request, core: CoreDep) -> Response:
     return response
 
 
-@router.post("/logout", include_in_schema=False)
+@session_router.post("/logout", include_in_schema=False, dependencies=[Depends(form)])
 async def logout(request: Request, core: CoreDep) -> Response:
-    who = staff(request)
-    await form(request, who)
     with write_session(core.ready_engine()) as session:
         users.log_out(session, request.cookies.get(COOKIE), core.now())
     response = RedirectResponse("/login", status_code=303)
@@ -82,11 +84,9 @@ async def logout(request: Request, core: CoreDep) -> Response:
     return response
 
 
-@router.post("/unit", include_in_schema=False)
-async def choose_unit(request: Request, core: CoreDep) -> Response:
+@session_router.post("/unit", include_in_schema=False)
+async def choose_unit(request: Request, core: CoreDep, who: StaffDep, values: FormDep) -> Response:
     """A province user chooses the unit the pages show (the header's list): one the account may read."""
-    who = staff(request)
-    values = await form(request, who)
     unit = who.scope.pick(core.config, str(values.get("unit") or ""), "Đơn vị")
     response = RedirectResponse(local_path(str(values.get("next") or "/")), status_code=303)
     response.set_cookie(UNIT_COOKIE, unit, httponly=True, samesite="strict", secure=is_https(request),

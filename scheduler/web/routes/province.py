@@ -16,16 +16,9 @@ from scheduler.compliance import STATUS_TEXT, Status
 from scheduler.db import read_session
 from scheduler.periods import parse_period, span_of
 from scheduler.text import csv_text, spreadsheet_cell
-from scheduler.web.deps import CoreDep, Staff, page, staff
+from scheduler.web.deps import STAFF, CoreDep, ProvinceDep, Staff, page
 
-router = APIRouter()
-
-
-def province_staff(core: App, request: Request) -> Staff:
-    who = staff(request)
-    if core.config.units[who.scope.home].level != "province":
-        raise HTTPException(403, "Trang tổng hợp các xã dành cho tài khoản cấp tỉnh.")
-    return who
+router = APIRouter(dependencies=STAFF)
 
 
 def _options(core: App) -> list[tuple[str, str]]:
@@ -48,8 +41,8 @@ def _view(core: App, who: Staff, period: str) -> provinces.ProvinceView:
 
 
 @router.get("/province", response_class=HTMLResponse, include_in_schema=False)
-def province_page(request: Request, core: CoreDep, period: str = "", order: str = "worst") -> HTMLResponse:
-    who = province_staff(core, request)
+def province_page(request: Request, core: CoreDep, who: ProvinceDep, period: str = "", order: str = "worst"
+                  ) -> HTMLResponse:
     view = _view(core, who, period)
     order = "name" if order == "name" else "worst"
     return page(request, "province.html", who, view=view, communes=view.sorted(order), order=order,
@@ -57,8 +50,7 @@ def province_page(request: Request, core: CoreDep, period: str = "", order: str 
 
 
 @router.get("/province/export", include_in_schema=False)
-def province_export(request: Request, core: CoreDep, period: str = "", fmt: str = "xlsx") -> Response:
-    who = province_staff(core, request)
+def province_export(core: CoreDep, who: ProvinceDep, period: str = "", fmt: str = "xlsx") -> Response:
     if fmt not in ("csv", "xlsx"):
         raise HTTPException(400, "Hãy chọn định dạng CSV hoặc XLSX (Excel).")
     view = _view(core, who, period)

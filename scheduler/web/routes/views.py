@@ -11,33 +11,33 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from channels.tokens import TokenChannel
 from scheduler import queries, station
-from scheduler.app import App
 from scheduler.clock import LOCAL_TZ, local_midnight, parse_local_date, show_vn
 from scheduler.db import read_session, write_session
 from scheduler.dispatch import holds
 from scheduler.errors import InputError
 from scheduler.periods import parse_period, span_of
 from scheduler.web import forms
+from scheduler.web.actions import token_warnings
 from scheduler.web.deps import (
     CALENDAR_ITEMS,
     LANG_TEXT,
+    STAFF,
+    ApproverDep,
     CoreDep,
-    Staff,
+    FormDep,
+    StaffDep,
+    UnitDep,
     back,
-    form,
     page,
-    staff,
 )
 
-router = APIRouter()
+router = APIRouter(dependencies=STAFF)
 
 
 @router.get("/calendar", response_class=HTMLResponse, include_in_schema=False)
-def calendar(request: Request, core: CoreDep, view: str = "week", day: str = "") -> HTMLResponse:
+def calendar(request: Request, core: CoreDep, who: StaffDep, view: str = "week", day: str = "") -> HTMLResponse:
     """Deliveries by day, a week or a month at a time (Monday first, Vietnam time)."""
-    who = staff(request)
     today = core.now().astimezone(LOCAL_TZ).date()
     shown = parse_local_date(day, "Ngày") if day else today
     view = "month" if view == "month" else "week"
@@ -62,8 +62,7 @@ def calendar(request: Request, core: CoreDep, view: str = "week", day: str = "")
 
 
 @router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
-def reports_page(request: Request, core: CoreDep) -> HTMLResponse:
-    who = staff(request)
+def reports_page(request: Request, core: CoreDep, who: StaffDep) -> HTMLResponse:
     today = core.now().astimezone(LOCAL_TZ).date()
     options = []
     for kind, count in (("quarter", 4), ("half", 2), ("year", 2), ("month", 3)):
@@ -76,15 +75,13 @@ def reports_page(request: Request, core: CoreDep) -> HTMLResponse:
 
 
 @router.get("/reports/download", include_in_schema=False)
-def report_download(request: Request, core: CoreDep, period: str, fmt: str = "docx") -> Response:
+def report_download(core: CoreDep, unit: UnitDep, period: str, fmt: str = "docx") -> Response:
     """The report to the Department of Home Affairs for ``period``, as the CLI's ``cchc report`` writes it."""
     from scheduler import report as reports
 
-    who = staff(request)
     if fmt not in ("docx", "xlsx"):
         raise HTTPException(400, "Hãy chọn định dạng DOCX (Word) hoặc XLSX (Excel).")
     span = parse_period(period)
-    unit = who.unit
     with read_session(core.ready_engine()) as session:
         data = reports.gather(session, core.config, unit=unit, span=span, now=core.now())
     name = f"bao-cao-cchc-{unit}-{span.label}.{fmt}"
@@ -96,10 +93,9 @@ def report_download(request: Request, core: CoreDep, period: str, fmt: str = "do
 
 
 @router.get("/channels", response_class=HTMLResponse, include_in_schema=False)
-def channels_page(request: Request, core: CoreDep, note: str = "") -> HTMLResponse:
+def channels_page(request: Request, core: CoreDep, who: StaffDep, note: str = "") -> HTMLResponse:
     """Every configured channel and how it has been doing (changes go in config/channels.toml), and the
     station's own sound of each loudspeaker channel, which approvers may upload here."""
-    who = staff(request)
     now = core.now()
     with read_session(core.ready_engine()) as session:
         health = queries.channel_health(session, since=now - timedelta(days=7))
@@ -120,10 +116,8 @@ def channels_page(request: Request, core: CoreDep, note: str = "") -> HTMLRespon
 
 
 @router.post("/channels/{name}/station", include_in_schema=False)
-async def station_upload(request: Request, core: CoreDep, name: str) -> Response:
+async def station_upload(core: CoreDep, who: ApproverDep, values: FormDep, name: str) -> Response:
     """Make an uploaded recording the channel's jingle, station ID or outro (approvers and admins)."""
-    who = approver_only(request)
-    values = await form(request, who)
     who.scope.channel(core.config, name, "Kênh", loudspeaker=True)
     kind, lang = str(values.get("kind") or ""), str(values.get("lang") or "")
     folder = core.settings.data_dir / "uploads"
@@ -147,9 +141,8 @@ async def station_upload(request: Request, core: CoreDep, name: str) -> Response
 
 
 @router.post("/channels/{name}/station/clear", include_in_schema=False)
-async def station_clear(request: Request, core: CoreDep, name: str) -> Response:
-    who = approver_only(request)
-    values = await form(request, who)
+async def station_clear(core: CoreDep, who: ApproverDep, values: FormDep, name: str) -> Response:
+    """Go back to the default sound for a part (approvers and admins)."""
     who.scope.channel(core.config, name, "Kênh", loudspeaker=True)
     kind, lang = str(values.get("kind") or ""), str(values.get("lang") or "")
     with write_session(core.ready_engine()) as session:
@@ -158,9 +151,8 @@ async def station_clear(request: Request, core: CoreDep, name: str) -> Response:
 
 
 @router.get("/channels/{name}/station/{kind}/{lang}", include_in_schema=False)
-def station_listen(request: Request, core: CoreDep, name: str, kind: str, lang: str) -> Response:
+def station_listen(core: CoreDep, who: StaffDep, name: str, kind: str, lang: str) -> Response:
     """The station's recording as it was uploaded, to listen to (of a unit the account reads)."""
-    who = staff(request)
     who.scope.channel(core.config, name, "Kênh", loudspeaker=True)
     with read_session(core.ready_engine()) as session:
         found = station.find(session, name, kind, "" if lang == "-" else lang)
@@ -169,16 +161,3 @@ def station_listen(request: Request, core: CoreDep, name: str, kind: str, lang: 
     path = station.path_of(core.settings.data_dir, found)
     return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
                         headers={"Cache-Control": "no-store"})
-
-
-def approver_only(request: Request) -> Staff:
-    who = staff(request)
-    if not who.approver:
-        raise HTTPException(403, "Chỉ người có vai trò Thẩm định hoặc Quản trị mới đặt âm thanh của đài.")
-    return who
-
-
-def token_warnings(core: App) -> dict[str, int]:
-    """Channels that renew their own tokens, and how many days ahead to warn of expiry."""
-    return {name: getattr(channel.settings, "expiry_warning_days", 14) for name, channel in core.channels.items()
-            if isinstance(channel, TokenChannel)}
