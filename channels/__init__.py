@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from channels.base import Channel
+    from channels.base import Channel, Wiring
 
 _CLASSES = {
     "website": "channels.website:WebsiteChannel",
@@ -50,5 +50,8 @@ def get_channel_class(kind: str) -> type[Channel]:
         raise LookupError(f'No channel kind by the name "{kind}" was found') from None
 
 
-def build_channel(name: str, kind: str, settings: dict[str, Any], *, data_dir: Path) -> Channel:
-    return get_channel_class(kind)(name, settings, data_dir=data_dir)
+def build_channel(name: str, kind: str, settings: dict[str, Any], *, data_dir: Path,
+                  wiring: Wiring | None = None) -> Channel:
+    """A channel of ``kind``, given at once everything it is wired to (``Wiring``; none: the real clock,
+    no outbox, no token store, no voices)."""
+    return get_channel_class(kind)(name, settings, data_dir=data_dir, wiring=wiring)

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -104,6 +104,10 @@ class Post:
     # newest first, that went out before ``first_sent_at`` (by a margin wider than any clock skew).
     # A search that meets one has looked far enough back.
     older_remote_ids: tuple[str, ...] = ()
+    # The claim it is sent under (``SendHooks`` find the delivery by it while the send runs), and how long
+    # that claim's lease is; empty for a preview.
+    attempt_id: str = ""
+    lease_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -111,6 +115,29 @@ class Post:
         data["sent_at"] = self.sent_at.isoformat()
         data["first_sent_at"] = self.first_sent_at.isoformat() if self.first_sent_at else None
         return data
+
+
+class SendHooks(Protocol):
+    """What a channel tells the outbox while one send is still running (``scheduler.dispatch.Progress``)."""
+
+    def remote_id(self, post: Post, remote_id: str) -> None:
+        """The platform gave ``remote_id`` before the send is over: keep it on the delivery at once."""
+
+    def progress(self, post: Post) -> None:
+        """A send of many requests is still going: extend its lease, so no other worker takes it over."""
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the composition root gives each channel as it builds it (``build_channel``), so nothing is set
+    on a channel afterwards: the service's clock (Zalo's night, token expiry: ``--now`` and the simulation
+    see them), the outbox's ``SendHooks``, a token store by channel name (``channels.tokens``: Zalo,
+    TikTok) and the voices (``channels.loudspeaker.tts.Voices``: channels that ``speak``)."""
+
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    hooks: SendHooks | None = None
+    tokens: Callable[[str], Any] | None = None
+    voices: Any = None
 
 
 class Failed(Exception):
@@ -171,23 +198,21 @@ class Channel(ABC):
     # Such a channel may be given ``send_ahead_minutes`` and must implement ``retract``.
     schedules_ahead: ClassVar[timedelta | None] = None
 
-    def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path):
+    def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path, wiring: Wiring | None = None):
         self.name = name
         self.settings = self.Settings.model_validate(settings)
         self.data_dir = data_dir
-        # Set by the dispatcher: stores a remote id on the delivery while ``send`` is still running,
-        # and extends the delivery's lease while a long send goes on.
-        self.on_remote_id: Callable[[Post, str], None] | None = None
-        self.on_progress: Callable[[Post], None] | None = None
-        # The clock of time rules (Zalo's night, token expiry): the service's, so --now and the
-        # simulation see them. Set by the composition root; the real time otherwise.
-        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        wiring = wiring or Wiring()
+        self.clock: Callable[[], datetime] = wiring.clock  # of time rules: the service's, --now's, a test's
+        self.hooks = wiring.hooks  # the outbox's, while a send runs (none for a preview or a bare channel)
+        if self.speaks:
+            self.voices = wiring.voices
 
     def progress(self, post: Post) -> None:
         """Say that a send of many requests (an upload in chunks, a poll) is still going: the
         dispatcher extends the delivery's lease, so no other worker takes it for abandoned."""
-        if self.on_progress is not None:
-            self.on_progress(post)
+        if self.hooks is not None:
+            self.hooks.progress(post)
 
     def longest_request(self) -> float:
         """The longest one request of this channel may take, in seconds (its timeouts): another worker
@@ -203,8 +228,8 @@ class Channel(ABC):
         post (TikTok's publish id before the upload, Zalo's article token before verify): if the
         process dies in between, ``reconcile`` still gets the id and asks about it.
         """
-        if self.on_remote_id is not None:
-            self.on_remote_id(post, remote_id)
+        if self.hooks is not None:
+            self.hooks.remote_id(post, remote_id)
 
     @classmethod
     def settings_problems(cls, settings: dict[str, Any]) -> list[tuple[tuple, str]]:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from channels.base import Channel, Outcome, Receipt
+from channels.base import Channel, Outcome, Receipt, Wiring
 from channels.secrets import redact
 
 USER_AGENT = "cchc-broadcast/0.1"
@@ -58,8 +58,8 @@ class HttpChannel(Channel):
     Subclasses' settings have ``timeout_seconds``.
     """
 
-    def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path):
-        super().__init__(name, settings, data_dir=data_dir)
+    def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path, wiring: Wiring | None = None):
+        super().__init__(name, settings, data_dir=data_dir, wiring=wiring)
         self._session = new_session()
 
     def send_timeout(self) -> tuple[float, float]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import ClassVar, Protocol
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
-from channels.base import Failed, Outcome, Receipt
+from channels.base import Failed, Outcome, Receipt, Wiring
 from channels.http import HttpChannel
 
 
@@ -61,12 +62,17 @@ class TokenChannel(HttpChannel):
 
     Subclasses implement ``exchange`` (the platform's refresh call; raise ``TokenProblem`` when it
     refuses) and set ``renew_before`` (how long before expiry a token counts as due for renewal).
-    The composition root gives each one its ``tokens`` store.
+    The composition root gives each one its ``tokens`` store as it builds it (``Wiring.tokens``).
     """
 
     uses_token_store: ClassVar[bool] = True
     renew_before: ClassVar[timedelta] = timedelta(minutes=30)
     tokens: TokenStore | None = None
+
+    def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path, wiring: Wiring | None = None):
+        super().__init__(name, settings, data_dir=data_dir, wiring=wiring)
+        if wiring is not None and wiring.tokens is not None:
+            self.tokens = wiring.tokens(name)  # its own store (the database's, sealed; a test's in memory)
 
     def exchange(self, current: Tokens) -> Tokens:
         raise NotImplementedError

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from channels.base import Channel, ChannelSettings, Found, Outcome, Post, Receipt, Reconciled
+from channels.base import Channel, ChannelSettings, Found, Outcome, Post, Receipt, Reconciled, Wiring
 from channels.files import atomic_write, folder_lock, slug
 
 LANGUAGE_NAMES = {"vi": "Tiếng Việt", "blt": "Tiếng Thái", "hmn": "Tiếng Mông"}
@@ -41,8 +41,8 @@ class WebsiteChannel(Channel):
     local = True  # writes files under the data folder only
     Settings = WebsiteSettings
 
-    def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path):
-        super().__init__(name, settings, data_dir=data_dir)
+    def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path, wiring: Wiring | None = None):
+        super().__init__(name, settings, data_dir=data_dir, wiring=wiring)
         folder = self.settings.folder or f"site/{name}"
         self.folder = Path(folder) if Path(folder).is_absolute() else data_dir / folder
         self._templates = Environment(

@@ -39,7 +39,7 @@ import requests
 from pydantic import Field
 from pydub import AudioSegment
 
-from channels.base import ChannelSettings, Failed, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
+from channels.base import ChannelSettings, Failed, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled, Wiring
 from channels.files import slug
 from channels.http import HttpChannel, call, classify_status
 from channels.render import plain
@@ -72,8 +72,8 @@ class WordPressChannel(HttpChannel):
     speaks = True
     schedules_ahead = timedelta(minutes=2)  # wp_insert_post publishes at once what is due within 60 s
 
-    def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path):
-        super().__init__(name, settings, data_dir=data_dir)
+    def __init__(self, name: str, settings: dict[str, Any], *, data_dir: Path, wiring: Wiring | None = None):
+        super().__init__(name, settings, data_dir=data_dir, wiring=wiring)
         self._terms: dict[tuple[str, str], int] = {}  # (taxonomy, name) -> id, filled on first use
 
     # -- addresses and credentials ----------------------------------------------------------------

@@ -70,22 +70,21 @@ class App:
 
     @cached_property
     def channels(self) -> dict[str, Channel]:
-        from channels import build_channel
-        from channels.tokens import TokenChannel
+        """Every enabled channel, built once and wired as it is built: the service's clock for time rules
+        (Zalo's night, token expiry), the outbox's hooks, the database's token store (Zalo, TikTok), the
+        loudspeaker's voices (TikTok's videos, WordPress's players)."""
+        from channels import REGISTRY, build_channel
+        from channels.base import Wiring
         from scheduler.credentials import CredentialStore
+        from scheduler.dispatch import Progress
 
-        built = {
-            name: build_channel(name, ch.kind, ch.settings, data_dir=self.settings.data_dir)
-            for name, ch in self.config.channels.items()
-            if ch.enabled
-        }
-        for name, channel in built.items():
-            channel.clock = self.now  # time rules (Zalo's night, token expiry) on the service's clock
-            if isinstance(channel, TokenChannel):  # Zalo, TikTok: their renewed tokens live in the database
-                channel.tokens = CredentialStore(self.engine, name, now=self.now)
-            if channel.speaks:  # TikTok's videos, WordPress's players: the loudspeaker's voices
-                channel.voices = self.voices
-        return built
+        enabled = {name: ch for name, ch in self.config.channels.items() if ch.enabled}
+        speaking = any(REGISTRY[ch.kind].speaks for ch in enabled.values())
+        wiring = Wiring(clock=self.now, hooks=Progress(self.engine),
+                        tokens=lambda name: CredentialStore(self.engine, name, now=self.now),
+                        voices=self.voices if speaking else None)
+        return {name: build_channel(name, ch.kind, ch.settings, data_dir=self.settings.data_dir, wiring=wiring)
+                for name, ch in enabled.items()}
 
     @cached_property
     def voices(self) -> Voices:

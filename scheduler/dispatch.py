@@ -156,6 +156,36 @@ class Result:
     receipt: Receipt | None = None  # a send's receipt, for the channel's health
 
 
+class Progress:
+    """The outbox's ``SendHooks``: what a channel says while one send still runs, written on the delivery only
+    while the send's own claim holds it (found by ``post.attempt_id``). Built once by the composition root
+    and given to every channel it builds; a post without a claim (a preview) changes nothing."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def remote_id(self, post: Post, remote_id: str) -> None:
+        """A channel learned the platform's id mid-send: store it now, for reconcile after a crash."""
+        if not post.attempt_id:
+            return
+        with write_session(self.engine) as session:
+            session.execute(update(Delivery).where(*self._held(post)).values(remote_id=remote_id))
+        self.progress(post)
+
+    def progress(self, post: Post) -> None:
+        """A long send is still under way: extend its lease (database clock) so nobody rescues it."""
+        if not post.attempt_id:
+            return
+        with write_session(self.engine) as session:
+            until = database_now(session) + timedelta(seconds=post.lease_seconds)
+            session.execute(update(Delivery).where(*self._held(post)).values(lease_until=until))
+
+    @staticmethod
+    def _held(post: Post) -> tuple:
+        return (col(Delivery.id) == post.delivery_id, col(Delivery.state) == S.SENDING,
+                col(Delivery.attempt_id) == post.attempt_id)
+
+
 DEFAULT_IN_FLIGHT = 4
 QUICK_SECONDS = 0.01  # a platform answering within this is sent to one request at a time
 WAVES_A_CLAIM = 32  # a claim takes this many waves' worth of a quick channel's due rows, to spread its cost
@@ -210,28 +240,6 @@ class Dispatcher:
         self.took: dict[str, float] = {}  # channel -> seconds its last requests took (see _send_wave)
         self._pool: ThreadPoolExecutor | None = None  # the wave's threads; they end with the dispatcher
         self.database_clock = database_clock(engine)  # read before every request (_still_held)
-        self.sending: dict[int, Claim] = {}  # the claim being sent, by delivery: a renewed lease updates it
-        for channel in channels.values():
-            channel.on_remote_id = self._keep_remote_id
-            channel.on_progress = self._renew
-
-    def _keep_remote_id(self, post: Post, remote_id: str) -> None:
-        """A channel learned the platform's id mid-send: store it now, for reconcile after a crash."""
-        with write_session(self.engine) as session:
-            session.execute(update(Delivery).where(col(Delivery.id) == post.delivery_id,
-                                                   col(Delivery.state) == S.SENDING).values(remote_id=remote_id))
-        self._renew(post)
-
-    def _renew(self, post: Post) -> None:
-        """A long send is still under way: extend its lease (database clock) so nobody rescues it."""
-        with write_session(self.engine) as session:
-            until = database_now(session) + self.lease
-            renewed = session.execute(update(Delivery).where(
-                col(Delivery.id) == post.delivery_id, col(Delivery.state) == S.SENDING,
-                col(Delivery.claimed_by) == self.worker).values(lease_until=until)).rowcount
-        claim = self.sending.get(post.delivery_id)
-        if renewed and claim is not None:
-            claim.lease_until = until
 
     def run_once(self) -> PassReport:
         report = PassReport()
@@ -400,8 +408,9 @@ class Dispatcher:
             claims.append(Claim(d.id, str(uuid.uuid4()), d.channel_id, post, attempts, reconciles, d.expires_at,
                                 d.remote_id, d.state))
         until = db_now + self.lease
-        for claim in claims:
+        for claim in claims:  # the channel's hooks find the row by the attempt while the send runs (Progress)
             claim.lease_until = until
+            claim.post = replace(claim.post, attempt_id=claim.attempt_id, lease_seconds=self.lease.total_seconds())
         start_claims(session, [
             {"b_id": c.delivery_id, "b_state": S.SENDING if kind == "send" else c.was, "b_attempts": c.attempts,
              "b_reconciles": c.reconciles, "b_attempt": c.attempt_id, "b_worker": self.worker, "b_updated": now,
@@ -425,7 +434,6 @@ class Dispatcher:
         queues: dict[str, deque[Claim]] = {}
         for claim in claims:
             queues.setdefault(claim.channel_id, deque()).append(claim)
-        self.sending = {claim.delivery_id: claim for claim in claims}
         results: list[Result] = []
         unsent: list[Claim] = []  # their request never left: released
         until = min(claim.claimed for claim in claims) + self.lease.total_seconds() / 2
@@ -486,7 +494,8 @@ class Dispatcher:
         margin, or when this process is dead), so the database's clock is all there is to read: no query
         on SQLite, one short one on PostgreSQL. A node that slept since its claim (a monotonic clock does
         not count a suspend) finds the lease over and sends nothing of it; a clock that cannot be read
-        sends nothing either."""
+        sends nothing either. (A lease renewed while a send runs, ``Progress``, is that send's own: each
+        delivery is checked once, before its own request, so the lease the claim took is the one to read.)"""
         now = self.database_clock()
         held = [c.delivery_id for c in claims if now is not None and c.lease_until is not None and now < c.lease_until]
         if len(held) < len(claims):

@@ -33,6 +33,7 @@ from scheduler.states import CLAIMABLE
 
 if TYPE_CHECKING:
     from scheduler.broadcast import Broadcaster
+    from scheduler.dispatch import Dispatcher
 
 log = logging.getLogger("cchc.service")
 
@@ -66,8 +67,10 @@ def last_heartbeat(app: App) -> datetime | None:
         return row.updated_at if row else None
 
 
-def tick(app: App) -> None:
-    report = app.dispatcher().run_once()
+def tick(dispatcher: Dispatcher) -> None:
+    """One dispatch pass of the service's one dispatcher (its send threads and what it learned of each
+    platform's speed last for the service's life)."""
+    report = dispatcher.run_once()
     if report.sent or report.reconciled or report.expired or report.rescued:
         log.info("tick: %s", report.summary())
 
@@ -228,7 +231,7 @@ def run(app: App, stop: threading.Event | None = None) -> None:
     )
     scheduler.add_listener(_on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
     started = datetime.now(LOCAL_TZ)
-    scheduler.add_job(tick, "interval", args=[app], id="tick", replace_existing=True,
+    scheduler.add_job(tick, "interval", args=[app.dispatcher()], id="tick", replace_existing=True,
                       seconds=app.settings.tick_seconds, next_run_time=started)
     scheduler.add_job(heartbeat, "interval", args=[app], id="heartbeat", replace_existing=True,
                       seconds=app.settings.heartbeat_seconds, next_run_time=started)

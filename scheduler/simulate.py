@@ -19,6 +19,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from channels import build_channel
+from channels.base import Wiring
 from scheduler import catalog
 from scheduler.clock import LOCAL_TZ, FrozenClock, local_midnight, show_vn, slot_times
 from scheduler.compliance import Compliance, Row, evaluate, warn
@@ -113,7 +114,8 @@ def _copy(source: Session, target: Session, config: Config, unit: str, *, since:
 
 def _run(engine, config: Config, unit: str, folder: Path, span: Span) -> Simulation:
     clock = FrozenClock(span.start_at)
-    channels = {name: build_channel(name, ch.kind, ch.settings, data_dir=folder)
+    wiring = Wiring(clock=clock.now)  # time rules on the simulated clock; previews: no hooks, tokens or voices
+    channels = {name: build_channel(name, ch.kind, ch.settings, data_dir=folder, wiring=wiring)
                 for name, ch in config.channels.items()}
     dispatcher = Dispatcher(engine, channels, {n: ch.mode for n, ch in config.channels.items()}, now=clock.now)
     loudspeakers = {n: ch.settings["slots"] for n, ch in config.channels.items() if ch.slotted}

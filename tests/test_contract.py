@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from channels import REGISTRY, build_channel
-from channels.base import Outcome, Post
+from channels.base import Outcome, Post, Wiring
 from channels.tokens import Tokens
 from tests.fakes import FakeGraph, FakeReceiver, FakeTikTok, FakeWordPress, FakeZalo
 
@@ -165,9 +165,8 @@ def test_each_answer_of_a_platform_gets_its_outcome_and_no_secret_shows(kind, ca
         monkeypatch.setenv(name, value)
     server = real_fake(kind) if case == "200" else Misbehaving("stall" if case == "timeout" else BAD.get(case))
     url = closed_port() if case == "refused" else server.url
-    channel = build_channel("contract", kind, settings_for(kind, url), data_dir=tmp_path)
-    if hasattr(channel, "tokens"):
-        channel.tokens = MemoryTokens()
+    channel = build_channel("contract", kind, settings_for(kind, url), data_dir=tmp_path,
+                            wiring=Wiring(tokens=lambda name: MemoryTokens()))
     if kind == "tiktok":
         clip = tmp_path / "clip.mp4"
         clip.write_bytes(b"\x00" * 4096)
