@@ -145,7 +145,7 @@ class Project:
 
     def bodies(self, count: int) -> list[tuple[dict, dict]]:
         channel = self.app.channels[CHANNEL]
-        from scheduler.dispatch import post_or_cancel
+        from scheduler.posts import post_or_cancel
 
         with write_session(self.app.engine) as session:
             d = session.exec(sa.select(Delivery).where(Delivery.announcement_id == self.template.id)).scalars().first()

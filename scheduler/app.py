@@ -76,7 +76,7 @@ class App:
         from channels import REGISTRY, build_channel
         from channels.base import Wiring
         from scheduler.credentials import CredentialStore
-        from scheduler.dispatch import Progress
+        from scheduler.progress import Progress
 
         enabled = {name: ch for name, ch in self.config.channels.items() if ch.enabled}
         speaking = any(REGISTRY[ch.kind].speaks for ch in enabled.values())

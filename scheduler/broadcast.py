@@ -43,12 +43,13 @@ from scheduler.clock import LOCAL_TZ, next_slot, show, show_vn, slot_times
 from scheduler.config import Config
 from scheduler.db import read_session, write_session
 from scheduler.deliveries import move
-from scheduler.dispatch import approval_problem, due_in_slot, owner_alive, post_or_cancel, worker_name
-from scheduler.fill import fill_slot
+from scheduler.fill import due_in_slot, fill_slot
 from scheduler.labels import AS_RUN_STATUS
 from scheduler.models import PRIORITY_RANK, AsRun, AsRunStatus, Attempt, Delivery, Priority
 from scheduler.models import DeliveryState as S
+from scheduler.posts import approval_problem, post_or_cancel
 from scheduler.states import CLAIMABLE
+from scheduler.workers import owner_alive, worker_name
 
 log = logging.getLogger("cchc.broadcast")
 EMERGENCY_RANK = PRIORITY_RANK[Priority.EMERGENCY]

@@ -45,15 +45,16 @@ The rules that keep a post from going out twice, whatever the timing:
 A channel that fails for every delivery (a platform outage) is held for a while instead of each
 delivery burning its attempts (a circuit breaker); a platform that says the account is at its limit
 (429, Facebook's usage headers) makes the whole channel wait; a refused token holds the channel
-until a person renews it (``cchc channel check``). Staff see each hold and why.
+until a person renews it (``cchc channel check``). Staff see each hold and why (``holds``).
+
+Beside this module: ``posts`` builds what a claim sends (and re-checks its approval), ``progress`` is what a
+channel tells the outbox while a send runs, ``workers`` names this worker and asks whether another is alive.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import random
-import socket
 import time
 import uuid
 from collections import Counter, deque
@@ -62,32 +63,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, insert, or_, update
+from sqlalchemy import and_, insert, or_
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, func, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel import Session, col, select
 
 from channels.base import Channel, Found, Outcome, Post, Receipt, Reconciled
 from channels.http import describe
 from channels.preview import preview_reconcile, preview_send
 from channels.secrets import redact
-from scheduler import audit
-from scheduler.announcements import content_hash_of
-from scheduler.clock import show_vn, utc_now
+from scheduler.clock import show_vn
 from scheduler.db import database_clock, database_now, read_session, write_session
 from scheduler.deliveries import BulkUpdate, move, release_unsent, start_claims, write_results
-from scheduler.models import (
-    Announcement,
-    AnnouncementStatus,
-    Approval,
-    Attempt,
-    Delivery,
-    ServiceState,
-    Translation,
-    Unit,
-)
-from scheduler.models import Channel as ChannelRow
+from scheduler.holds import FAILURES_KEY, clear_failures, count_failure, held_channels, hold_channel, set_wait
+from scheduler.models import Attempt, Delivery, ServiceState
 from scheduler.models import DeliveryState as S
+from scheduler.posts import approval_problem, load_posts
 from scheduler.queries import website_links
 from scheduler.states import (
     CLAIMABLE,
@@ -97,12 +87,9 @@ from scheduler.states import (
     after_retract,
     after_send,
 )
+from scheduler.workers import owner_alive, worker_name
 
 log = logging.getLogger("cchc.dispatch")
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
@@ -154,36 +141,6 @@ class Result:
     error_code: str | None = None
     preview: bool = False
     receipt: Receipt | None = None  # a send's receipt, for the channel's health
-
-
-class Progress:
-    """The outbox's ``SendHooks``: what a channel says while one send still runs, written on the delivery only
-    while the send's own claim holds it (found by ``post.attempt_id``). Built once by the composition root
-    and given to every channel it builds; a post without a claim (a preview) changes nothing."""
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
-
-    def remote_id(self, post: Post, remote_id: str) -> None:
-        """A channel learned the platform's id mid-send: store it now, for reconcile after a crash."""
-        if not post.attempt_id:
-            return
-        with write_session(self.engine) as session:
-            session.execute(update(Delivery).where(*self._held(post)).values(remote_id=remote_id))
-        self.progress(post)
-
-    def progress(self, post: Post) -> None:
-        """A long send is still under way: extend its lease (database clock) so nobody rescues it."""
-        if not post.attempt_id:
-            return
-        with write_session(self.engine) as session:
-            until = database_now(session) + timedelta(seconds=post.lease_seconds)
-            session.execute(update(Delivery).where(*self._held(post)).values(lease_until=until))
-
-    @staticmethod
-    def _held(post: Post) -> tuple:
-        return (col(Delivery.id) == post.delivery_id, col(Delivery.state) == S.SENDING,
-                col(Delivery.attempt_id) == post.attempt_id)
 
 
 DEFAULT_IN_FLIGHT = 4
@@ -674,214 +631,6 @@ _WRITE_ATTEMPT = BulkUpdate(Attempt.__table__, by="attempt_id", finished_at="b_f
 
 
 WAITING = (S.RETRY_WAIT, S.NEEDS_RECONCILE, S.RETRACTING)  # states whose next try waits for next_attempt_at
-REAUTH_KEY = "reauth:"  # held until a person renews the channel's credentials
-WAIT_KEY = "wait:"  # held until a time (updated_at): a platform's limit, or an outage being sat out
-FAILURES_KEY = "failures:"  # transient failures in a row, for the circuit breaker
 PREVIEWED_OUTCOME = "previewed"  # the attempt's outcome on a channel in preview mode: nothing was sent
 
 
-@dataclass(frozen=True)
-class Hold:
-    """Why a channel sends nothing now: ``until`` a time, or (None) until a person acts."""
-
-    channel: str
-    reason: str
-    since: datetime
-    until: datetime | None
-
-
-def _unit_of(session: Session, channel: str) -> str | None:
-    row = session.get(ChannelRow, channel)
-    return row.unit_id if row is not None else None
-
-
-def hold_channel(session: Session, channel: str, reason: str, now: datetime) -> None:
-    """Stop sending on ``channel`` until a person renews its credentials (``cchc channel check``).
-
-    Its other deliveries wait instead of each failing on the same bad token; once the check passes
-    they go out, if still within their grace time.
-    """
-    row = session.get(ServiceState, REAUTH_KEY + channel)
-    if row is None:
-        session.add(ServiceState(key=REAUTH_KEY + channel, value=reason[:2000], updated_at=now))
-        audit.record(session, unit=_unit_of(session, channel), actor="cchc-dispatch", action="channel-hold",
-                     subject=f"channel:{channel}", at=now, reason=reason[:500])
-        log.error("channel %s needs new credentials; its deliveries wait: %s", channel, reason)
-
-
-def set_wait(session: Session, channel: str, reason: str, until: datetime, now: datetime) -> None:
-    """Send nothing on ``channel`` before ``until`` (a limit reached, an outage): recorded and audited."""
-    row = session.get(ServiceState, WAIT_KEY + channel)
-    if row is not None and row.updated_at >= until:
-        return
-    if row is None:
-        row = ServiceState(key=WAIT_KEY + channel, value="", updated_at=until)
-        session.add(row)
-    row.value, row.updated_at = reason, until
-    audit.record(session, unit=_unit_of(session, channel), actor="cchc-dispatch", action="channel-hold",
-                 subject=f"channel:{channel}", at=now, reason=reason[:500], until=show_vn(until))
-    log.warning("channel %s waits until %s: %s", channel, show_vn(until), reason)
-
-
-def count_failure(session: Session, channel: str, now: datetime) -> int:
-    row = session.get(ServiceState, FAILURES_KEY + channel)
-    if row is None:
-        row = ServiceState(key=FAILURES_KEY + channel, value="0", updated_at=now)
-        session.add(row)
-    row.value, row.updated_at = str(int(row.value) + 1), now
-    return int(row.value)
-
-
-def clear_failures(session: Session, channel: str) -> None:
-    row = session.get(ServiceState, FAILURES_KEY + channel)
-    if row is not None:
-        session.delete(row)
-
-
-def held_channels(session: Session, now: datetime) -> list[str]:
-    return [hold.channel for hold in holds(session, now)]
-
-
-def holds(session: Session, now: datetime) -> list[Hold]:
-    """The channels that send nothing now, with why, since when and until when."""
-    rows = session.exec(select(ServiceState).where(or_(col(ServiceState.key).startswith(REAUTH_KEY),
-                                                       col(ServiceState.key).startswith(WAIT_KEY)))).all()
-    found = []
-    for row in rows:
-        if row.key.startswith(REAUTH_KEY):
-            found.append(Hold(row.key.removeprefix(REAUTH_KEY), row.value, row.updated_at, None))
-        elif row.updated_at > now:
-            found.append(Hold(row.key.removeprefix(WAIT_KEY), row.value, now, row.updated_at))
-    return sorted(found, key=lambda hold: hold.channel)
-
-
-def release_channel(session: Session, channel: str, *, actor: str = "cli",
-                    now: datetime | None = None) -> bool:
-    """End every hold of ``channel`` (its credentials were checked and work)."""
-    released = False
-    for key in (REAUTH_KEY + channel, WAIT_KEY + channel, FAILURES_KEY + channel):
-        row = session.get(ServiceState, key)
-        if row is not None:
-            session.delete(row)
-            released = released or not key.startswith(FAILURES_KEY)
-    if released:
-        audit.record(session, unit=_unit_of(session, channel), actor=actor, action="channel-release",
-                     subject=f"channel:{channel}", at=now or utc_now())
-    return released
-
-
-def due_in_slot(channel: str, slot_at: datetime) -> SelectOfScalar[Delivery]:
-    """The query for a loudspeaker slot's deliveries: waiting, due by the slot, not expired at it."""
-    return select(Delivery).where(Delivery.channel_id == channel, col(Delivery.state).in_(CLAIMABLE),
-                                  Delivery.due_at <= slot_at, Delivery.expires_at > slot_at)
-
-
-def approval_problem(session: Session, d: Delivery) -> str | None:
-    """Why ``d`` may no longer go out (its approval was voided or its content changed), or None."""
-    anns, approvals, translations = _approval_inputs(session, [d.announcement_id])
-    return _problem(d, anns.get(d.announcement_id), approvals.get(d.announcement_id),
-                    translations.get(d.announcement_id, []))
-
-
-def _approval_inputs(session: Session, ids: list[int]) -> tuple[dict[int, Announcement], dict[int, Approval],
-                                                                dict[int, list[Translation]]]:
-    """What the approval check reads, for announcements ``ids``, with one query a table: each one, its
-    current approval (the newest approved and not voided, as ``current_approval``) and translations."""
-    anns = {a.id: a for a in session.exec(select(Announcement).where(col(Announcement.id).in_(ids)))}
-    approvals: dict[int, Approval] = {}
-    for approval in session.exec(select(Approval).where(
-            col(Approval.announcement_id).in_(ids), Approval.decision == "approved",
-            col(Approval.voided_at).is_(None)).order_by(col(Approval.id))):
-        approvals[approval.announcement_id] = approval  # the newest wins
-    translations: dict[int, list[Translation]] = {}
-    for tr in session.exec(select(Translation).where(col(Translation.announcement_id).in_(ids))):
-        translations.setdefault(tr.announcement_id, []).append(tr)
-    return anns, approvals, translations
-
-
-def _problem(d: Delivery, ann: Announcement | None, approval: Approval | None,
-             translations: list[Translation], hashes: dict[int, str] | None = None) -> str | None:
-    """``hashes``: the content hash of each announcement, filled as they are computed (one a batch)."""
-    if ann is None or ann.status != AnnouncementStatus.APPROVED or approval is None:
-        return "thông báo không còn được phê duyệt"
-    hashes = {} if hashes is None else hashes
-    if ann.id not in hashes:
-        hashes[ann.id] = content_hash_of(ann, translations)
-    if approval.id != d.approval_id or hashes[ann.id] != d.content_hash:
-        return "nội dung đã thay đổi sau khi phê duyệt"
-    return None
-
-
-def post_or_cancel(session: Session, d: Delivery, now: datetime) -> Post | None:
-    """The content to send, after re-checking the approval; cancels a delivery that lost it."""
-    return load_posts(session, [d], now).get(d.id)
-
-
-def load_posts(session: Session, rows: list[Delivery], now: datetime,
-               unit_names: dict[str, str] | None = None) -> dict[int, Post]:
-    """The content to send for each delivery (by id), with one query a table for the whole batch,
-    after re-checking each one's approval: a claimable delivery that lost it is cancelled."""
-    if not rows:
-        return {}
-    anns, approvals, translations = _approval_inputs(session, sorted({d.announcement_id for d in rows}))
-    names = {} if unit_names is None else unit_names  # the caller's cache of unit names, filled here
-    missing = sorted({a.unit_id for a in anns.values()} - set(names))
-    if missing:
-        names.update(session.execute(select(Unit.id, Unit.name).where(col(Unit.id).in_(missing))).all())
-    reopened = [d.id for d in rows if d.state not in CLAIMABLE]  # reconciled or retracted: how far back to look
-    first = dict(session.execute(select(Attempt.delivery_id, func.min(Attempt.started_at))
-                                 .where(col(Attempt.delivery_id).in_(reopened), Attempt.kind == "send")
-                                 .group_by(col(Attempt.delivery_id))).all()) if reopened else {}
-    older = {d.id: _older_remote_ids(session, d.channel_id, first[d.id]) for d in rows if d.id in first}
-    posts, hashes = {}, {}
-    for d in rows:
-        ann = anns.get(d.announcement_id)
-        problem = _problem(d, ann, approvals.get(d.announcement_id), translations.get(d.announcement_id, []), hashes)
-        if problem and d.state in CLAIMABLE:
-            move(d, S.CANCELLED, now, last_error=problem, finished_at=now)
-            log.warning("delivery %s cancelled at send time: %s", d.ref_code, problem)
-            continue
-        assert ann is not None
-        title, body, audio = ann.title, ann.body, None
-        tr = next((t for t in translations.get(ann.id, []) if t.lang == d.lang), None)
-        if d.lang != "vi" and tr is not None:
-            title, body, audio = tr.title, tr.body, tr.audio_path
-        posts[d.id] = Post(delivery_id=d.id, ref_code=d.ref_code, announcement_id=ann.id, lang=d.lang,
-                           title=title, body=body, priority=ann.priority, topics=list(ann.topics),
-                           due_at=d.due_at, unit_name=names.get(ann.unit_id, ann.unit_id), sent_at=now,
-                           audio_path=audio, first_sent_at=first.get(d.id), older_remote_ids=older.get(d.id, ()))
-    return posts
-
-
-OLDER_MARGIN = timedelta(minutes=15)  # wider than the clock skew between nodes that the soak survives
-
-
-def _older_remote_ids(session: Session, channel: str, first_sent: datetime, count: int = 5) -> tuple[str, ...]:
-    """This channel's newest posts that were out ``OLDER_MARGIN`` before ``first_sent`` (a reconcile's
-    landmark on platforms that list no dates); one indexed query, (channel_id, finished_at)."""
-    return tuple(session.exec(select(Delivery.remote_id).where(
-        Delivery.channel_id == channel, Delivery.state == S.DELIVERED, col(Delivery.remote_id).is_not(None),
-        col(Delivery.finished_at) < first_sent - OLDER_MARGIN)
-        .order_by(col(Delivery.finished_at).desc()).limit(count)).all())
-
-
-def owner_alive(claimed_by: str | None) -> bool:
-    """Whether the process that claimed a row may still be working on it.
-
-    Only a process on this machine can be checked; for any other, the lease decides.
-    """
-    if not claimed_by or ":" not in claimed_by:
-        return False
-    host, _, pid_text = claimed_by.rpartition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return True
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

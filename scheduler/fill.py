@@ -13,19 +13,26 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from scheduler import audit
 from scheduler.announcements import current_approval, delivery_count, new_delivery
 from scheduler.clock import LOCAL_TZ, show
 from scheduler.compliance import FILL_ORIGIN, Row, Status, evaluate, plan_for, target_channels
 from scheduler.config import Config, PlanFile
-from scheduler.dispatch import due_in_slot
 from scheduler.errors import InputError
 from scheduler.models import Announcement, AnnouncementStatus, Delivery, DeliveryState
 from scheduler.periods import day_span, span_at
+from scheduler.states import CLAIMABLE
 
 log = logging.getLogger(__name__)
 ACTOR = "cchc-fill"
+
+
+def due_in_slot(channel: str, slot_at: datetime) -> SelectOfScalar[Delivery]:
+    """The query for a loudspeaker slot's deliveries: waiting, due by the slot, not expired at it."""
+    return select(Delivery).where(Delivery.channel_id == channel, col(Delivery.state).in_(CLAIMABLE),
+                                  Delivery.due_at <= slot_at, Delivery.expires_at > slot_at)
 
 
 def fill_slot(session: Session, config: Config, channel: str, slot_at: datetime, *, now: datetime,

@@ -39,7 +39,7 @@ from channels.secrets import redact
 from scheduler.clock import LOCAL_TZ, show_vn
 from scheduler.config import Config, NotifyFile
 from scheduler.db import read_session, write_session
-from scheduler.dispatch import holds
+from scheduler.holds import holds
 from scheduler.models import (
     PRIORITY_RANK,
     Announcement,

@@ -26,10 +26,10 @@ from scheduler import sitehttp
 from scheduler.app import App
 from scheduler.clock import LOCAL_TZ
 from scheduler.db import read_session, write_session
-from scheduler.dispatch import worker_name
 from scheduler.models import HEARTBEAT, STOPPED, Delivery, ServiceState
 from scheduler.periods import day_span
 from scheduler.states import CLAIMABLE
+from scheduler.workers import worker_name
 
 if TYPE_CHECKING:
     from scheduler.broadcast import Broadcaster

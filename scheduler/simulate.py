@@ -26,9 +26,9 @@ from scheduler.compliance import Compliance, Row, evaluate, warn
 from scheduler.config import Config
 from scheduler.db import make_engine, migrate, read_session, write_session
 from scheduler.deliveries import move
-from scheduler.dispatch import Dispatcher, due_in_slot
+from scheduler.dispatch import Dispatcher
 from scheduler.errors import InputError
-from scheduler.fill import fill_slot
+from scheduler.fill import due_in_slot, fill_slot
 from scheduler.models import Announcement, Approval, Delivery, DeliveryState, Translation
 from scheduler.periods import Span, day_span, span_at
 from scheduler.scratch import safe_config

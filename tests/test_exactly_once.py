@@ -15,7 +15,8 @@ from sqlmodel import select
 from channels.base import Found, Outcome, Receipt, Reconciled
 from scheduler.clock import Clock, show
 from scheduler.db import read_session
-from scheduler.dispatch import Dispatcher, holds
+from scheduler.dispatch import Dispatcher
+from scheduler.holds import holds
 from scheduler.models import Attempt, AuditEvent
 from scheduler.models import DeliveryState as S
 from scheduler.states import RetryPolicy

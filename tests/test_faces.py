@@ -23,7 +23,7 @@ from sqlmodel import select
 from scheduler import activities, announcements, backup, station, users
 from scheduler.announcements import Draft
 from scheduler.db import read_session, write_session
-from scheduler.dispatch import hold_channel
+from scheduler.holds import hold_channel
 from scheduler.models import Delivery, Notice
 from scripts.cli import cli
 from tests.cli import invoke

@@ -20,8 +20,8 @@ from scheduler import announcements, notify
 from scheduler.clock import LOCAL_TZ
 from scheduler.config import load_config
 from scheduler.db import read_session, write_session
-from scheduler.dispatch import hold_channel
 from scheduler.errors import ConfigError
+from scheduler.holds import hold_channel
 from scheduler.models import Notice
 from tests.helpers import queue
 from tests.pg import _free_port

@@ -194,7 +194,7 @@ def test_an_app_that_is_not_audited_is_refused_public_posts_and_held(config_dir,
     dispatch(app, clock, at)
     [d] = all_deliveries(app)
     assert d.state == S.RETRY_WAIT and "chưa được TikTok duyệt" in d.last_error and tiktok.publishes == {}
-    from scheduler.dispatch import held_channels
+    from scheduler.holds import held_channels
 
     with read_session(app.engine) as session:
         assert held_channels(session, clock.now()) == ["muong-la-tiktok"]

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from channels.tokens import Tokens
 from scheduler.credentials import KEY_ENV, new_key
 from scheduler.db import write_session
-from scheduler.dispatch import hold_channel
+from scheduler.holds import hold_channel
 from tests.conftest import START
 from tests.helpers import approved, dispatch
 from tests.web import logged_in

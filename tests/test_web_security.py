@@ -275,7 +275,7 @@ def test_an_admin_manages_accounts_on_the_users_page_and_nobody_else_sees_it(sta
 
 def test_the_audit_trail_is_readable_on_its_page_and_from_the_command_line(staff, clock):
     from scheduler.compliance import evaluate, warn
-    from scheduler.dispatch import hold_channel
+    from scheduler.holds import hold_channel
     from scheduler.periods import span_at
 
     approved(staff, channels=["muong-la-website"], at=START + timedelta(hours=1), author="lan", approver="hung")

@@ -62,7 +62,7 @@ def channel_group() -> None:
 def channel_check(app: App, actor: Actor, name: str) -> None:
     """Kiểm tra thông tin xác thực và quyền của một kênh trên nền tảng; nói rõ cần sửa gì."""
     from scheduler.db import write_session
-    from scheduler.dispatch import holds, release_channel
+    from scheduler.holds import holds, release_channel
 
     unit = app.config.channels[actor.scope.channel(app.config, name, "NAME")].unit
     actor.scope.check_act(app.config, unit, f"kênh {name}")

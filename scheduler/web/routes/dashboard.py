@@ -13,8 +13,8 @@ from scheduler import notify, queries
 from scheduler.app import App
 from scheduler.clock import LOCAL_TZ, show, show_vn
 from scheduler.db import read_session
-from scheduler.dispatch import holds
 from scheduler.errors import CchcError
+from scheduler.holds import holds
 from scheduler.models import HEARTBEAT, STOPPED, Announcement, AnnouncementStatus, Delivery, ServiceState
 from scheduler.models import DeliveryState as S
 from scheduler.periods import span_at

@@ -11,8 +11,8 @@ from sqlmodel import col, func, select
 
 from scheduler.clock import LOCAL_TZ, show_vn
 from scheduler.db import read_session
-from scheduler.dispatch import holds
 from scheduler.errors import DatabaseNotReadyError
+from scheduler.holds import holds
 from scheduler.models import HEARTBEAT, STOPPED, AsRun, AsRunStatus, ServiceState
 from scheduler.web.deps import CoreDep
 

@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from scheduler import queries, station
 from scheduler.clock import LOCAL_TZ, local_midnight, parse_local_date, show_vn
 from scheduler.db import read_session, write_session
-from scheduler.dispatch import holds
 from scheduler.errors import InputError
+from scheduler.holds import holds
 from scheduler.periods import parse_period, span_of
 from scheduler.web import forms
 from scheduler.web.actions import token_warnings
