@@ -36,14 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa  # noqa: E402
 
-from scheduler import catalog  # noqa: E402
-from scheduler import report as reports  # noqa: E402
 from scheduler.clock import LOCAL_TZ  # noqa: E402
-from scheduler.compliance import evaluate  # noqa: E402
 from scheduler.config import load_config  # noqa: E402
-from scheduler.db import make_engine, migrate, read_session, write_session  # noqa: E402
-from scheduler.models import Announcement, Approval, Delivery  # noqa: E402
-from scheduler.periods import parse_period  # noqa: E402
+from scheduler.plans import report as reports  # noqa: E402
+from scheduler.plans.compliance import evaluate  # noqa: E402
+from scheduler.plans.periods import parse_period  # noqa: E402
+from scheduler.record import catalog  # noqa: E402
+from scheduler.record.db import make_engine, migrate, read_session, write_session  # noqa: E402
+from scheduler.record.models import Announcement, Approval, Delivery  # noqa: E402
 from scheduler.settings import PROJECT_ROOT  # noqa: E402
 
 NOW = datetime(2025, 12, 20, 3, 0, tzinfo=UTC)
@@ -139,8 +139,8 @@ def same_question(kind: str, config, unit: str) -> list[tuple[sa.TextClause, dic
     its channels (delivered in the span, or still to come and due in it), its topics, by language and
     by its period in Vietnam time, one count per announcement and due time; and the coverage (the
     deliveries of each announcement in the span, with its topics)."""
-    from scheduler.compliance import plan_for, target_channels
-    from scheduler.states import COMING
+    from scheduler.outbox.states import COMING
+    from scheduler.plans.compliance import plan_for, target_channels
 
     sqlite = kind == "sqlite"
     when = "CASE WHEN d.state = 'delivered' THEN d.finished_at ELSE d.due_at END"

@@ -37,10 +37,10 @@ import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from scheduler.clock import Clock  # noqa: E402
-from scheduler.db import database_clock, make_engine, migrate, write_session  # noqa: E402
-from scheduler.models import Delivery  # noqa: E402
+from scheduler.outbox.states import RetryPolicy  # noqa: E402
+from scheduler.record.db import database_clock, make_engine, migrate, write_session  # noqa: E402
+from scheduler.record.models import Delivery  # noqa: E402
 from scheduler.settings import Settings  # noqa: E402
-from scheduler.states import RetryPolicy  # noqa: E402
 from tests.helpers import approved, make_app, set_channel  # noqa: E402
 from tests.pg import PostgresServer  # noqa: E402
 
@@ -145,7 +145,7 @@ class Project:
 
     def bodies(self, count: int) -> list[tuple[dict, dict]]:
         channel = self.app.channels[CHANNEL]
-        from scheduler.posts import post_or_cancel
+        from scheduler.outbox.posts import post_or_cancel
 
         with write_session(self.app.engine) as session:
             d = session.exec(sa.select(Delivery).where(Delivery.announcement_id == self.template.id)).scalars().first()

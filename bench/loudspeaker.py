@@ -30,12 +30,13 @@ from sqlalchemy import update  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
 from channels.loudspeaker.programme import Item, Layout, Piece, assemble, export_mp3  # noqa: E402
-from scheduler import announcements, catalog  # noqa: E402
+from scheduler import announcements  # noqa: E402
 from scheduler.announcements import Draft  # noqa: E402
 from scheduler.app import App  # noqa: E402
 from scheduler.clock import LOCAL_TZ, Clock  # noqa: E402
-from scheduler.db import migrate, read_session, write_session  # noqa: E402
-from scheduler.models import AsRun, Delivery  # noqa: E402
+from scheduler.record import catalog
+from scheduler.record.db import migrate, read_session, write_session  # noqa: E402
+from scheduler.record.models import AsRun, Delivery  # noqa: E402
 from scheduler.settings import PROJECT_ROOT, Settings  # noqa: E402
 
 CHANNEL = "muong-la-loa"

@@ -5,7 +5,7 @@
 The data is ``bench/compliance.py``'s (each commune with a website, a loudspeaker with two slots a day
 and the Mường La plan; about 330,000 deliveries for 75). Prints, for 2025-Q3:
 
-1. the province's view (``scheduler.province.gather``: every commune against every target, the totals,
+1. the province's view (``scheduler.plans.province.gather``: every commune against every target, the totals,
    the warnings), median of ``--runs`` (goal <= 300 ms), against the baseline: hand-written SQL
    answering the same counting question for every commune in turn (a statement per target), run in
    the same process;
@@ -23,10 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.compliance import NOW, fill_database, make_config, on_each, same_question, timed  # noqa: E402
-from scheduler import province, report  # noqa: E402
 from scheduler.config import load_config  # noqa: E402
-from scheduler.db import make_engine, migrate, read_session  # noqa: E402
-from scheduler.periods import parse_period  # noqa: E402
+from scheduler.plans import province, report  # noqa: E402
+from scheduler.plans.periods import parse_period  # noqa: E402
+from scheduler.record.db import make_engine, migrate, read_session  # noqa: E402
 from scheduler.settings import PROJECT_ROOT  # noqa: E402
 
 

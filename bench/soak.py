@@ -52,7 +52,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from channels.tokens import Tokens  # noqa: E402
 from scheduler.clock import Clock, show  # noqa: E402
-from scheduler.credentials import KEY_ENV, new_key  # noqa: E402
+from scheduler.record.credentials import KEY_ENV, new_key  # noqa: E402
 from scheduler.settings import Settings  # noqa: E402
 from tests.cli import environment  # noqa: E402
 from tests.fakes import FakeGraph, FakeReceiver, FakeZalo  # noqa: E402

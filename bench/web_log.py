@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sqlalchemy as sa  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from scheduler import catalog, users  # noqa: E402
 from scheduler.app import App  # noqa: E402
 from scheduler.clock import FrozenClock  # noqa: E402
-from scheduler.db import migrate, write_session  # noqa: E402
-from scheduler.models import Announcement, Approval, Attempt, Delivery  # noqa: E402
+from scheduler.record import catalog, users  # noqa: E402
+from scheduler.record.db import migrate, write_session  # noqa: E402
+from scheduler.record.models import Announcement, Approval, Attempt, Delivery  # noqa: E402
 from scheduler.settings import PROJECT_ROOT, Settings  # noqa: E402
 from scheduler.web import create_web  # noqa: E402
 

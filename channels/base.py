@@ -2,7 +2,7 @@
 
 A channel turns one delivery (a ``Post``) into the platform's request and reports what happened in
 a ``Receipt``. It makes **one** attempt and never raises on a remote failure: retries, backoff and
-state belong to ``scheduler.dispatch``. Where the outcome of a send is unknown (a timeout after the
+state belong to ``scheduler.outbox.dispatch``. Where the outcome of a send is unknown (a timeout after the
 request left), the channel says ``UNKNOWN`` and later ``reconcile`` asks the platform, by the post's
 reference code or stored remote id, whether the post exists: nothing is re-sent blindly.
 
@@ -118,7 +118,7 @@ class Post:
 
 
 class SendHooks(Protocol):
-    """What a channel tells the outbox while one send is still running (``scheduler.dispatch.Progress``)."""
+    """What a channel tells the outbox while one send is still running (``scheduler.outbox.progress.Progress``)."""
 
     def remote_id(self, post: Post, remote_id: str) -> None:
         """The platform gave ``remote_id`` before the send is over: keep it on the delivery at once."""
@@ -184,7 +184,7 @@ class Channel(ABC):
     Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
     supports_preview: ClassVar[bool] = False
     # True for channels whose deliveries wait for a daily slot (loudspeaker): the dispatcher leaves
-    # them to scheduler.broadcast.
+    # them to scheduler.loudspeaker.broadcast.
     slotted: ClassVar[bool] = False
     # True for channels whose posts link to the announcement's website article (``post.extra["website_url"]``):
     # the dispatcher looks the link up just before sending, for them only.

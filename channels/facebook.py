@@ -42,14 +42,13 @@ from zoneinfo import ZoneInfo
 import requests
 from pydantic import Field
 
-from channels.base import ChannelSettings, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
+from channels.base import Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
 from channels.files import slug
-from channels.http import HttpChannel, call, classify_status
+from channels.http import HttpChannel, HttpSettings, call, classify_status
 from channels.render import marker, plain, social_text
-from channels.secrets import mask, read_secret, redact, remember
+from channels.secrets import ENV_NAME, mask, read_secret, redact, remember
 from channels.video import SQUARE, MediaError, title_card
 
-ENV_NAME = r"^[A-Z][A-Z0-9_]*$"
 REAUTH = {102, 190}
 RATE = {4, 17, 32, 341, 613, 80001}
 TRANSIENT = {1, 2}
@@ -58,7 +57,7 @@ NEEDED_SCOPES = ("pages_manage_posts", "pages_read_engagement")
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")  # messages for staff give times as they read them
 
 
-class FacebookSettings(ChannelSettings):
+class FacebookSettings(HttpSettings):
     page_id: str = Field(pattern=r"^\d+$")
     token_env: str = Field(pattern=ENV_NAME)
     app_secret_env: str | None = Field(default=None, pattern=ENV_NAME)
@@ -66,7 +65,6 @@ class FacebookSettings(ChannelSettings):
     api_version: str = Field(default="v21.0", pattern=r"^v\d+\.\d+$")
     hashtags: list[str] = ["CCHC", "CaiCachHanhChinh"]
     max_chars: int = Field(default=5000, ge=300, le=63206)
-    timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     reconcile_posts: int = Field(default=50, ge=5, le=100)
     photo: bool = False
     expiry_warning_days: int = Field(default=7, ge=1, le=60)

@@ -14,9 +14,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from pydantic import Field
 from urllib3.exceptions import NewConnectionError
 
-from channels.base import Channel, Outcome, Receipt, Wiring
+from channels.base import Channel, ChannelSettings, Outcome, Receipt, Wiring
 from channels.secrets import redact
 
 USER_AGENT = "cchc-broadcast/0.1"
@@ -50,6 +51,12 @@ def new_session() -> requests.Session:
     session = Session()
     session.headers["User-Agent"] = USER_AGENT
     return session
+
+
+class HttpSettings(ChannelSettings):
+    """What every channel that talks HTTP is configured with besides its own settings."""
+
+    timeout_seconds: float = Field(default=15.0, gt=0, le=120)  # each request's; longer is a network problem
 
 
 class HttpChannel(Channel):

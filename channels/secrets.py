@@ -5,7 +5,7 @@ a key file, and everything derived from them or obtained at run time (a password
 header, an ``appsecret_proof``, access and refresh tokens from the token store, including one the
 platform refused). ``redact`` replaces each of them, in the forms a server could echo them back in
 (as is, URL-encoded, base64 of ``user:secret``), and anything shaped like ``token=...``. It is
-applied by the logging filter, to every message stored in the database (``scheduler.models``), to
+applied by the logging filter, to every message stored in the database (``scheduler.record.models``), to
 every page and API response (the web app's middleware) and to error text, so a new channel cannot
 forget it: a channel only has to ``remember`` what it derives or receives.
 """
@@ -22,6 +22,7 @@ _KNOWN: set[str] = set()
 _LOCK = threading.Lock()
 _ORDERED: list[str] = []  # longest first, so a secret inside another is not half-replaced
 MIN_LENGTH = 6  # shorter values would redact ordinary words; no real secret is that short
+ENV_NAME = r"^[A-Z][A-Z0-9_]*$"  # how a setting names the environment variable that holds a secret
 _PATTERNS = re.compile(
     r"(?i)((?:access_token|refresh_token|appsecret_proof|client_secret|password|secret_key|token)"
     r"[\"']?\s*[=:]\s*[\"']?)([^\s&\"',;]+)|(Authorization[\"']?\s*[:=]\s*[\"']?)(Bearer\s+|Basic\s+)?"

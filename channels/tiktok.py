@@ -23,7 +23,7 @@ What it does, per research/api_contracts.md §3 (TikTok's reference pages):
   ``privacy_level_option_mismatch`` and ``spam_risk_user_banned_from_posting`` hold the channel for a
   person; ``rate_limit_exceeded`` waits a minute; the daily caps wait an hour.
 - Tokens: the access token lives hours, the refresh token is rotated on each renewal
-  (``POST /v2/oauth/token/``), kept sealed by ``scheduler.credentials``.
+  (``POST /v2/oauth/token/``), kept sealed by ``scheduler.record.credentials``.
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ from typing import Any, Literal
 import requests
 from pydantic import Field
 
-from channels.base import ChannelSettings, Failed, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
+from channels.base import Failed, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
 from channels.files import slug
 from channels.http import call, call_json, classify_status
 from channels.render import plain, social_text
-from channels.secrets import mask, read_secret, redact
-from channels.tokens import TokenChannel, TokenProblem, Tokens
+from channels.secrets import ENV_NAME, mask, read_secret, redact
+from channels.tokens import TokenChannel, TokenProblem, Tokens, TokenSettings
 from channels.video import MediaError, title_card, video
 
 TITLE_MAX = 2200  # UTF-16 code units
@@ -60,9 +60,9 @@ FAIL_REASONS = {
 }
 
 
-class TikTokSettings(ChannelSettings):
+class TikTokSettings(TokenSettings):
     client_key: str = Field(min_length=1)
-    client_secret_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    client_secret_env: str = Field(pattern=ENV_NAME)
     api_url: str = Field(default="https://open.tiktokapis.com", pattern=r"^https?://")
     audited: bool = False
     privacy_level: Literal["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR",
@@ -72,9 +72,7 @@ class TikTokSettings(ChannelSettings):
     chunk_mb: int = Field(default=10, ge=5, le=64)
     status_polls: int = Field(default=3, ge=1, le=20)
     status_wait_seconds: float = Field(default=3.0, ge=0, le=60)
-    timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     upload_timeout_seconds: float = Field(default=120.0, gt=0, le=900)
-    expiry_warning_days: int = Field(default=14, ge=1, le=90)
 
 
 class TikTokChannel(TokenChannel):

@@ -2,7 +2,7 @@
 
 Both platforms hand out a short-lived access token and a **single-use** refresh token: each renewal
 returns a new pair and kills the old refresh token. The channel asks its ``TokenStore`` for the
-current pair and hands it the platform's refresh call; the store (``scheduler.credentials``, sealed
+current pair and hands it the platform's refresh call; the store (``scheduler.record.credentials``, sealed
 in the database) makes sure only one renewal happens at a time across every process.
 """
 
@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from pydantic import Field
+
 from channels.base import Failed, Outcome, Receipt, Wiring
-from channels.http import HttpChannel
+from channels.http import HttpChannel, HttpSettings
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,12 @@ class TokenStore(Protocol):
     def save(self, tokens: Tokens) -> Tokens: ...
 
     def renew(self, seen: Tokens, exchange: Callable[[Tokens], Tokens]) -> Tokens: ...
+
+
+class TokenSettings(HttpSettings):
+    """What a channel that renews its own tokens is configured with besides its own settings."""
+
+    expiry_warning_days: int = Field(default=14, ge=1, le=90)  # staff are told this long before a token ends
 
 
 class TokenChannel(HttpChannel):

@@ -22,7 +22,6 @@ import requests
 from pydantic import Field
 
 from channels.base import (
-    ChannelSettings,
     Found,
     Outcome,
     OutgoingRequest,
@@ -30,14 +29,14 @@ from channels.base import (
     Receipt,
     Reconciled,
 )
-from channels.http import HttpChannel, call
-from channels.secrets import mask, read_secret
+from channels.http import HttpChannel, HttpSettings, call
+from channels.secrets import ENV_NAME, mask, read_secret
 
 
-class WebhookSettings(ChannelSettings):
+class WebhookSettings(HttpSettings):
     url: str = Field(pattern=r"^https?://")
     reconcile_url: str | None = Field(default=None, pattern=r"^https?://")
-    token_env: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
+    token_env: str | None = Field(default=None, pattern=ENV_NAME)
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     id_field: str = "id"
     url_field: str = "url"

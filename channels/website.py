@@ -20,8 +20,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from channels.base import Channel, ChannelSettings, Found, Outcome, Post, Receipt, Reconciled, Wiring
 from channels.files import atomic_write, folder_lock, slug
+from channels.languages import LANGUAGE_TITLES
 
-LANGUAGE_NAMES = {"vi": "Tiếng Việt", "blt": "Tiếng Thái", "hmn": "Tiếng Mông"}
+LANGUAGE_NAMES = LANGUAGE_TITLES  # a page's language switcher
 _LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 
 

@@ -39,26 +39,25 @@ import requests
 from pydantic import Field
 from pydub import AudioSegment
 
-from channels.base import ChannelSettings, Failed, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled, Wiring
+from channels.base import Failed, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled, Wiring
 from channels.files import slug
-from channels.http import HttpChannel, call, classify_status
+from channels.http import HttpChannel, HttpSettings, call, classify_status
 from channels.render import plain
-from channels.secrets import mask, read_secret, redact, remember
+from channels.secrets import ENV_NAME, mask, read_secret, redact, remember
 from channels.video import LOUDNESS
 
 REAUTH_CODES = {"rest_cannot_create", "rest_not_logged_in", "incorrect_password", "invalid_username",
                 "rest_forbidden", "rest_cannot_publish"}
 
 
-class WordPressSettings(ChannelSettings):
+class WordPressSettings(HttpSettings):
     url: str = Field(pattern=r"^https?://")
     rest_route: bool = False
     user: str = Field(min_length=1)
-    password_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    password_env: str = Field(pattern=ENV_NAME)
     category: str = "Cải cách hành chính"
     tag_prefix: str = "CCHC mục "
     audio: bool = True
-    timeout_seconds: float = Field(default=15.0, gt=0, le=120)
 
 
 class WordPressChannel(HttpChannel):

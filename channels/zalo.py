@@ -18,7 +18,7 @@ What it does, per research/api_contracts.md §2 (Zalo's own SDK samples):
   reconcile carries on from there and never creates or broadcasts twice. A broadcast refused at
   night (-234) waits for 06:00.
 - Access tokens live 25 h; refresh tokens are single-use and replaced on each renewal
-  (``POST {oauth}/v4/oa/access_token``, header ``secret_key``), kept sealed by ``scheduler.credentials``.
+  (``POST {oauth}/v4/oa/access_token``, header ``secret_key``), kept sealed by ``scheduler.record.credentials``.
   -216/-220 (token invalid or expired) renew the token and try once more.
 - Check: the stored tokens, then ``GET /v2.0/oa/getoa`` (the OA the token belongs to).
 """
@@ -35,11 +35,11 @@ from zoneinfo import ZoneInfo
 import requests
 from pydantic import Field
 
-from channels.base import ChannelSettings, Failed, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
+from channels.base import Failed, Found, Outcome, OutgoingRequest, Post, Receipt, Reconciled
 from channels.http import call_json
 from channels.render import cut, marker, plain
-from channels.secrets import mask, read_secret, redact
-from channels.tokens import TokenChannel, TokenProblem, Tokens
+from channels.secrets import ENV_NAME, mask, read_secret, redact
+from channels.tokens import TokenChannel, TokenProblem, Tokens, TokenSettings
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 EXPIRED = {-216, -220, -124}
@@ -52,9 +52,9 @@ SEARCH_PAGE, SEARCH_PAGES = 10, 200  # reconcile reads the OA's list ten at a ti
 TITLE_MAX, AUTHOR_MAX, DESCRIPTION_MAX = 150, 50, 300
 
 
-class ZaloSettings(ChannelSettings):
+class ZaloSettings(TokenSettings):
     app_id: str = Field(pattern=r"^\d+$")
-    secret_key_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    secret_key_env: str = Field(pattern=ENV_NAME)
     api_url: str = Field(default="https://openapi.zalo.me", pattern=r"^https?://")
     oauth_url: str = Field(default="https://oauth.zaloapp.com", pattern=r"^https?://")
     cover_url: str = Field(pattern=r"^https?://")
@@ -62,8 +62,6 @@ class ZaloSettings(ChannelSettings):
     broadcast: bool = False
     verify_tries: int = Field(default=3, ge=1, le=10)
     verify_wait_seconds: float = Field(default=3.0, ge=0, le=30)
-    timeout_seconds: float = Field(default=15.0, gt=0, le=120)
-    expiry_warning_days: int = Field(default=14, ge=1, le=60)
 
 
 class ZaloChannel(TokenChannel):

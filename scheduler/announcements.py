@@ -9,7 +9,6 @@ not gone out yet. Every function takes the session and ``now``; none commits.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -19,13 +18,15 @@ from sqlmodel import Session, col, func, select
 
 from channels import REGISTRY
 from channels.languages import LANGUAGE_NAMES
-from scheduler import audit, scope
 from scheduler.clock import LOCAL_TZ, local_midnight, next_slot, show, show_vn
 from scheduler.config import ChannelConfig, Config
-from scheduler.deliveries import move
 from scheduler.errors import ContentChangedError, InputError, NotFoundError, RuleError
 from scheduler.labels import ANNOUNCEMENT_STATUS
-from scheduler.models import (
+from scheduler.outbox.deliveries import move
+from scheduler.outbox.posts import content_hash_of
+from scheduler.outbox.states import CANCELLABLE
+from scheduler.record import audit, scope
+from scheduler.record.models import (
     PRIORITY_RANK,
     Announcement,
     AnnouncementStatus,
@@ -39,8 +40,7 @@ from scheduler.models import (
     Translation,
     Unit,
 )
-from scheduler.models import Plan as PlanRow
-from scheduler.states import CANCELLABLE
+from scheduler.record.models import Plan as PlanRow
 from scheduler.text import MAX_BODY, MAX_TITLE, check_language, clean_text, one_line
 
 MAX_OCCURRENCES = 400
@@ -223,20 +223,6 @@ def cancel(session: Session, *, ann: Announcement, actor: str, reason: str, now:
 def content_hash(session: Session, ann: Announcement) -> str:
     """SHA-256 of everything an approver approves: texts, recordings, channels, languages, times."""
     return content_hash_of(ann, session.exec(select(Translation).where(Translation.announcement_id == ann.id)).all())
-
-
-def content_hash_of(ann: Announcement, translations: list[Translation]) -> str:
-    """``content_hash`` with the announcement's translations already loaded (in any order)."""
-    translations = sorted(translations, key=lambda t: t.lang)
-    document = {
-        "title": ann.title, "body": ann.body, "topics": ann.topics, "channels": ann.channels,
-        "languages": ann.languages, "priority": ann.priority, "next_slot": ann.next_slot,
-        "first_at": _iso(ann.first_at), "repeat": ann.repeat, "until": _iso(ann.repeat_until),
-        "expires_at": _iso(ann.expires_at), "evergreen": ann.evergreen,
-        "translations": [[t.lang, t.title, t.body, t.audio_sha256] for t in translations],
-    }
-    encoded = json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
-    return hashlib.sha256(encoded).hexdigest()
 
 
 def current_approval(session: Session, ann: Announcement) -> Approval | None:
@@ -495,7 +481,7 @@ def lock(session: Session, ann: Announcement, actor: str) -> Announcement:
     """Take the row lock on ``ann`` (PostgreSQL) and read it again, so two people acting on one
     announcement at once are served one after the other and the second sees the first's result.
     SQLite's write transactions are already serial (``BEGIN IMMEDIATE``). Then check that ``actor``
-    may act on the announcement's unit (``scheduler.scope``): every change to an item passes here."""
+    may act on the announcement's unit (``scheduler.record.scope``): every change to an item passes here."""
     session.flush()  # a refresh would otherwise drop changes not yet written
     session.refresh(ann, with_for_update=True)
     scope.check_actor(session, actor, ann.unit_id, f"thông báo {ann.ref_code}")
@@ -551,7 +537,3 @@ def copy_recording(source: Path, folder: Path, stem: str, field: str, *, what: s
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
     return target, digest
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None

@@ -11,23 +11,23 @@ from typing import TYPE_CHECKING, Any
 
 from scheduler.clock import Clock
 from scheduler.config import Config, load_config
-from scheduler.db import ensure_ready, make_engine
 from scheduler.errors import InputError
+from scheduler.record.db import ensure_ready, make_engine
 
 if TYPE_CHECKING:  # built on first use, so a command that only reads loads no channel or dispatcher
     from sqlalchemy.engine import Engine
 
     from channels.base import Channel
     from channels.loudspeaker.tts import Voices
-    from scheduler.broadcast import Broadcaster
-    from scheduler.dispatch import Dispatcher
-    from scheduler.scope import Scope
+    from scheduler.loudspeaker.broadcast import Broadcaster
+    from scheduler.outbox.dispatch import Dispatcher
+    from scheduler.outbox.states import RetryPolicy
+    from scheduler.record.scope import Scope
     from scheduler.settings import Settings
-    from scheduler.states import RetryPolicy
 
 
 class App:
-    """``scratch``: ``settings`` are the scratch copy's (``scheduler.scratch``), and every channel is made
+    """``scratch``: ``settings`` are the scratch copy's (``scheduler.record.scratch``), and every channel is made
     unable to reach a platform or the station."""
 
     def __init__(self, settings: Settings, clock: Clock | None = None, *, scratch: bool = False):
@@ -40,7 +40,7 @@ class App:
     def refuse_trial_time(self) -> None:
         """A change made "as if it were another time" is allowed on a practice database only."""
         if self.trial_time:
-            from scheduler.scratch import refuse_on_real_data
+            from scheduler.record.scratch import refuse_on_real_data
 
             refuse_on_real_data(self.ready_engine())
 
@@ -51,7 +51,7 @@ class App:
     def config(self) -> Config:
         config = load_config(self.settings.config_dir)
         if self.scratch:
-            from scheduler.scratch import safe_config
+            from scheduler.record.scratch import safe_config
 
             config = safe_config(config)
         return config
@@ -75,8 +75,8 @@ class App:
         loudspeaker's voices (TikTok's videos, WordPress's players)."""
         from channels import REGISTRY, build_channel
         from channels.base import Wiring
-        from scheduler.credentials import CredentialStore
-        from scheduler.progress import Progress
+        from scheduler.outbox.progress import Progress
+        from scheduler.record.credentials import CredentialStore
 
         enabled = {name: ch for name, ch in self.config.channels.items() if ch.enabled}
         speaking = any(REGISTRY[ch.kind].speaks for ch in enabled.values())
@@ -95,7 +95,7 @@ class App:
 
     def broadcaster(self, **kwargs: Any) -> Broadcaster:
         from channels.loudspeaker import LoudspeakerChannel
-        from scheduler.broadcast import Broadcaster  # pydub and the TTS chain load only when needed
+        from scheduler.loudspeaker.broadcast import Broadcaster  # pydub and the TTS chain load only when needed
 
         loudspeakers = {name: ch for name, ch in self.channels.items() if isinstance(ch, LoudspeakerChannel)}
         return Broadcaster(self.ready_engine(), self.config, loudspeakers, self.settings.data_dir,
@@ -103,9 +103,9 @@ class App:
 
     def loudspeaker(self, name: str | None = None, scope: Scope | None = None) -> str:
         """The loudspeaker channel named, or the first one of the unit in use: ``scope``'s own (a command's or
-        page's account, ``scheduler.scope``), or the default unit. Only the loudspeakers of the units ``scope``
+        page's account, ``scheduler.record.scope``), or the default unit. Only the loudspeakers of the units ``scope``
         reads can be named."""
-        from scheduler import scope as scopes
+        from scheduler.record import scope as scopes
 
         seen = scope or scopes.everything(self.config)
         if name is not None:
@@ -121,7 +121,7 @@ class App:
         return (own or names)[0]
 
     def dispatcher(self, policy: RetryPolicy | None = None) -> Dispatcher:
-        from scheduler.dispatch import Dispatcher
+        from scheduler.outbox.dispatch import Dispatcher
 
         modes = {name: ch.mode for name, ch in self.config.channels.items()}
         ahead = {name: timedelta(minutes=ch.send_ahead_minutes) for name, ch in self.config.channels.items()

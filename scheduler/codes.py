@@ -1,7 +1,7 @@
 """The codes the system speaks in: languages, priorities, statuses and states, roles.
 
 Plain enums with no database or library behind them, so a command's options and a page's labels
-can name them without loading the tables (``scheduler.models`` stores them).
+can name them without loading the tables (``scheduler.record.models`` stores them).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class Repeat(StrEnum):
 
 
 class DeliveryState(StrEnum):
-    """The delivery state machine of DESIGN.md §3; transitions live in ``scheduler.states``."""
+    """The delivery state machine of DESIGN.md §3; transitions live in ``scheduler.outbox.states``."""
 
     PENDING = "pending"
     SENDING = "sending"
@@ -78,7 +78,7 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-# The kinds of activity of the register (scheduler.activities); a target may count one of them.
+# The kinds of activity of the register (scheduler.plans.activities); a target may count one of them.
 ACTIVITY_KIND = {"conference": "hội nghị, tập huấn", "dialogue": "đối thoại với doanh nghiệp", "contest": "cuộc thi",
                  "press": "tin, bài trên báo chí", "radio_tv": "chương trình phát thanh, truyền hình"}
 

@@ -69,7 +69,7 @@ class TargetConfig(_Strict):
     clause: str
     description: str
     channel: str = ""  # a category of channels, a group or a channel: what broadcasts and posts count
-    activity: str | None = None  # or a kind of activity of the register (scheduler.activities): these count
+    activity: str | None = None  # or a kind of activity of the register (scheduler.plans.activities): these count
     minimum: int = Field(ge=1)
     period: Period
     languages: list[str] = ["vi"]

@@ -39,7 +39,7 @@ class RuleError(CchcError):
 
 
 class OtherUnitError(RuleError):
-    """What was asked for belongs to a unit the account may not read or act on (``scheduler.scope``): the
+    """What was asked for belongs to a unit the account may not read or act on (``scheduler.record.scope``): the
     web answers 403, the command line exits 1; nothing is shown or changed."""
 
 

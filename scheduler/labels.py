@@ -8,10 +8,10 @@ everywhere. Codes stay English in the database and the API; people read these.
 from __future__ import annotations
 
 from scheduler.codes import ACTIVITY_KIND  # noqa: F401  staff read the kinds' names from here too
-from scheduler.models import AnnouncementStatus as A
-from scheduler.models import AsRunStatus as R
-from scheduler.models import DeliveryState as S
-from scheduler.models import Role
+from scheduler.record.models import AnnouncementStatus as A
+from scheduler.record.models import AsRunStatus as R
+from scheduler.record.models import DeliveryState as S
+from scheduler.record.models import Role
 
 ANNOUNCEMENT_STATUS = {A.DRAFT: "Nháp", A.SUBMITTED: "Chờ duyệt", A.APPROVED: "Đã duyệt", A.REJECTED: "Bị từ chối",
                        A.CANCELLED: "Đã hủy"}

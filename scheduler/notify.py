@@ -38,9 +38,9 @@ from sqlmodel import Session, col, select
 from channels.secrets import redact
 from scheduler.clock import LOCAL_TZ, show_vn
 from scheduler.config import Config, NotifyFile
-from scheduler.db import read_session, write_session
-from scheduler.holds import holds
-from scheduler.models import (
+from scheduler.outbox.holds import holds
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import (
     PRIORITY_RANK,
     Announcement,
     AnnouncementStatus,
@@ -53,7 +53,7 @@ from scheduler.models import (
     Priority,
     ServiceState,
 )
-from scheduler.models import DeliveryState as S
+from scheduler.record.models import DeliveryState as S
 from scheduler.text import one_line
 
 log = logging.getLogger("cchc.notify")

@@ -18,7 +18,9 @@ from scheduler.announcements import content_hash, writers
 from scheduler.clock import LOCAL_TZ, show
 from scheduler.config import Config
 from scheduler.errors import InputError, NotFoundError
-from scheduler.models import (
+from scheduler.outbox.posts import website_links
+from scheduler.outbox.states import COMING, OPEN
+from scheduler.record.models import (
     Announcement,
     Approval,
     AsRun,
@@ -29,7 +31,6 @@ from scheduler.models import (
     DeliveryState,
     Translation,
 )
-from scheduler.states import COMING, OPEN
 from scheduler.text import check_language
 
 
@@ -234,17 +235,6 @@ def preview_post(session: Session, config: Config, announcement_id: int, lang: s
     return draft_post(config, unit=ann.unit_id, ref=ann.ref_code, announcement_id=ann.id, lang=lang, title=title,
                       body=body, priority=ann.priority, topics=list(ann.topics), now=now,
                       extra=website_links(session, config.in_category("website"), ann.id, lang))
-
-
-def website_links(session: Session, websites: Collection[str], announcement_id: int, lang: str) -> dict[str, str]:
-    """Where the announcement is already on one of the ``websites`` channels (same language first):
-    social posts link to it."""
-    rows = session.exec(select(Delivery.lang, Delivery.remote_url).where(
-        Delivery.announcement_id == announcement_id, Delivery.state == DeliveryState.DELIVERED,
-        col(Delivery.remote_url).is_not(None), col(Delivery.channel_id).in_(sorted(websites)))
-        .order_by(col(Delivery.finished_at))).all()
-    url = next((u for code, u in rows if code == lang), None) or next((u for code, u in rows if code == "vi"), None)
-    return {"website_url": url} if url else {}
 
 
 def draft_post(config: Config, *, unit: str, ref: str, announcement_id: int, lang: str, title: str, body: str,

@@ -14,7 +14,7 @@ from scheduler import announcements
 from scheduler.announcements import Draft
 from scheduler.clock import LOCAL_TZ
 from scheduler.config import Config
-from scheduler.models import Announcement
+from scheduler.record.models import Announcement
 
 
 def load(session: Session, *, config: Config, now: datetime, recordings) -> list[Announcement]:  # noqa: ANN001

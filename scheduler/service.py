@@ -6,7 +6,7 @@ alive. If the service was down, nothing is lost: the next tick finds what is due
 what expired meanwhile is marked expired, never played or posted late.
 
 Several nodes may run on one PostgreSQL: all of them dispatch (claims keep that safe), and the one
-holding the slot lease (``scheduler.lease``) runs the loudspeaker slots; if it dies, another node
+holding the slot lease (``scheduler.record.lease``) runs the loudspeaker slots; if it dies, another node
 takes the lease within a minute and the slots with it.
 """
 
@@ -25,15 +25,15 @@ from sqlmodel import func, select
 from scheduler import sitehttp
 from scheduler.app import App
 from scheduler.clock import LOCAL_TZ
-from scheduler.db import read_session, write_session
-from scheduler.models import HEARTBEAT, STOPPED, Delivery, ServiceState
-from scheduler.periods import day_span
-from scheduler.states import CLAIMABLE
-from scheduler.workers import worker_name
+from scheduler.outbox.states import CLAIMABLE
+from scheduler.outbox.workers import worker_name
+from scheduler.plans.periods import day_span
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import HEARTBEAT, STOPPED, Delivery, ServiceState
 
 if TYPE_CHECKING:
-    from scheduler.broadcast import Broadcaster
-    from scheduler.dispatch import Dispatcher
+    from scheduler.loudspeaker.broadcast import Broadcaster
+    from scheduler.outbox.dispatch import Dispatcher
 
 log = logging.getLogger("cchc.service")
 
@@ -80,8 +80,8 @@ def check_quotas(app: App) -> int:
 
     Each new warning is logged once and kept in the audit trail (``cchc compliance`` shows it).
     """
-    from scheduler import compliance
     from scheduler.errors import InputError
+    from scheduler.plans import compliance
 
     now = app.now()
     today = now.astimezone(LOCAL_TZ).date()
@@ -122,7 +122,7 @@ class SlotOwner:
     losing it stops them (another node's carriers take over the mounts)."""
 
     def __init__(self, app: App, broadcaster: Broadcaster, stop: threading.Event):
-        from scheduler import lease
+        from scheduler.record import lease
 
         self.broadcaster, self.stop = broadcaster, stop
         self.lease = lease.Owner(app.engine, lease.SLOTS, broadcaster.worker)
@@ -247,7 +247,7 @@ def run(app: App, stop: threading.Event | None = None) -> None:
     slots = 0
     owner = None
     if any(channel.slotted for channel in app.channels.values()):
-        from scheduler import lease
+        from scheduler.record import lease
 
         broadcaster = app.broadcaster()  # one for the process: it keeps the TTS engines' cool-downs
         owner = SlotOwner(app, broadcaster, stop)

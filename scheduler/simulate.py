@@ -20,19 +20,19 @@ from sqlmodel import Session, col, select
 
 from channels import build_channel
 from channels.base import Wiring
-from scheduler import catalog
 from scheduler.clock import LOCAL_TZ, FrozenClock, local_midnight, show_vn, slot_times
-from scheduler.compliance import Compliance, Row, evaluate, warn
 from scheduler.config import Config
-from scheduler.db import make_engine, migrate, read_session, write_session
-from scheduler.deliveries import move
-from scheduler.dispatch import Dispatcher
 from scheduler.errors import InputError
-from scheduler.fill import due_in_slot, fill_slot
-from scheduler.models import Announcement, Approval, Delivery, DeliveryState, Translation
-from scheduler.periods import Span, day_span, span_at
-from scheduler.scratch import safe_config
-from scheduler.states import CLAIMABLE
+from scheduler.loudspeaker.fill import due_in_slot, fill_slot
+from scheduler.outbox.deliveries import move
+from scheduler.outbox.dispatch import Dispatcher
+from scheduler.outbox.states import CLAIMABLE
+from scheduler.plans.compliance import Compliance, Row, evaluate, warn
+from scheduler.plans.periods import Span, day_span, span_at
+from scheduler.record import catalog
+from scheduler.record.db import make_engine, migrate, read_session, write_session
+from scheduler.record.models import Announcement, Approval, Delivery, DeliveryState, Translation
+from scheduler.record.scratch import safe_config
 
 MAX_DAYS = 366
 

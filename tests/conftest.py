@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from scheduler.clock import FrozenClock
-from scheduler.db import make_engine, migrate
+from scheduler.record.db import make_engine, migrate
 from scheduler.settings import PROJECT_ROOT, Settings
 from tests.pg import PostgresServer
 

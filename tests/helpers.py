@@ -12,11 +12,12 @@ from typing import Any
 from sqlmodel import select
 
 from channels.base import Channel, Found, Outcome, Post, Receipt, Reconciled
-from scheduler import announcements, catalog
+from scheduler import announcements
 from scheduler.announcements import Draft
 from scheduler.app import App
-from scheduler.db import read_session, write_session
-from scheduler.models import Announcement, Delivery
+from scheduler.record import catalog
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import Announcement, Delivery
 
 
 def make_app(settings, clock) -> App:

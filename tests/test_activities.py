@@ -9,14 +9,15 @@ from openpyxl import load_workbook
 from PIL import Image
 from sqlmodel import select
 
-from scheduler import activities, users
-from scheduler.compliance import Status, evaluate
 from scheduler.config import load_config
-from scheduler.db import read_session, write_session
 from scheduler.errors import ConfigError, InputError, RuleError
-from scheduler.models import Activity
-from scheduler.periods import parse_period
-from scheduler.plan_import import propose
+from scheduler.plans import activities
+from scheduler.plans.compliance import Status, evaluate
+from scheduler.plans.periods import parse_period
+from scheduler.plans.plan_import import propose
+from scheduler.record import users
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import Activity
 from scheduler.settings import PROJECT_ROOT
 from tests.cli import invoke
 from tests.helpers import add_commune, make_app

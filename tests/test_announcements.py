@@ -9,9 +9,9 @@ from sqlmodel import select
 
 from scheduler import announcements
 from scheduler.announcements import Draft
-from scheduler.db import read_session, write_session
 from scheduler.errors import ContentChangedError, InputError, RuleError
-from scheduler.models import Announcement, Approval, AuditEvent, Delivery, DeliveryState
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import Announcement, Approval, AuditEvent, Delivery, DeliveryState
 from tests.helpers import approved, queue
 
 

@@ -10,12 +10,12 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from scheduler import backup
-from scheduler.db import ensure_ready, make_engine, read_session, write_session
-from scheduler.dispatch import Dispatcher
-from scheduler.models import Attempt, Delivery, ServiceState
+from scheduler.outbox.dispatch import Dispatcher
+from scheduler.outbox.states import RetryPolicy
+from scheduler.record import backup
+from scheduler.record.db import ensure_ready, make_engine, read_session, write_session
+from scheduler.record.models import Attempt, Delivery, ServiceState
 from scheduler.settings import Settings
-from scheduler.states import RetryPolicy
 from tests.helpers import ScriptedChannel, approved, make_app
 
 RECORDING = b"ID3 a translator's recording in Thai"

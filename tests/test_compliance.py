@@ -8,13 +8,14 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import select
 
-from scheduler import announcements, fill, queries
+from scheduler import announcements, queries
 from scheduler.announcements import Draft
-from scheduler.compliance import Status, evaluate
-from scheduler.db import read_session, write_session
 from scheduler.errors import InputError
-from scheduler.models import AuditEvent, Delivery, DeliveryState
-from scheduler.periods import parse_period, spans_in
+from scheduler.loudspeaker import fill
+from scheduler.plans.compliance import Status, evaluate
+from scheduler.plans.periods import parse_period, spans_in
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import AuditEvent, Delivery, DeliveryState
 from scheduler.service import check_quotas
 from tests.conftest import START
 from tests.helpers import approved, make_app
@@ -192,7 +193,7 @@ def test_periods_before_the_plan_took_effect_are_not_applicable_not_missed(app, 
     assert months == {"2025-07": Status.NOT_APPLICABLE, "2025-08": Status.MISSED, "2025-09": Status.MISSED}
     summary = next(s for s in result.summaries if s.key == "portal-articles")
     assert (summary.as_dict()["periods"], summary.as_dict()["required"]) == (2, 4)
-    from scheduler.report import STATUS_TEXT, _periods_met
+    from scheduler.plans.report import STATUS_TEXT, _periods_met
 
     assert _periods_met(summary) == "0/2 tháng đạt (1 tháng trước khi kế hoạch áp dụng)"
     assert STATUS_TEXT[Status.NOT_APPLICABLE] == "chưa áp dụng"
@@ -329,9 +330,9 @@ def _by_hand(app, unit, span, deliveries, topics):
     """What compliance must say, counted in Python the plain way: each delivery's moment in Vietnam
     time decides its period; one announcement at one due time counts once, delivered if any channel
     delivered it, filled if the gap filler made it."""
-    from scheduler.compliance import plan_for, target_channels
-    from scheduler.periods import span_at
-    from scheduler.states import COMING
+    from scheduler.outbox.states import COMING
+    from scheduler.plans.compliance import plan_for, target_channels
+    from scheduler.plans.periods import span_at
 
     config = app.config
     plan = plan_for(config, unit, span.start.year)

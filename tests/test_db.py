@@ -5,9 +5,9 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from scheduler.db import current_revision, ensure_ready, head_revision, make_engine, migrate, write_session
 from scheduler.errors import DatabaseNotReadyError
-from scheduler.models import ServiceState
+from scheduler.record.db import current_revision, ensure_ready, head_revision, make_engine, migrate, write_session
+from scheduler.record.models import ServiceState
 
 
 def test_every_sqlite_connection_is_tuned(tmp_path):
@@ -146,7 +146,7 @@ def test_older_audit_events_join_the_unit_of_what_they_were_about(kind, request,
 def test_the_quick_readiness_check_names_the_same_newest_migration_as_alembic(tmp_path):
     """Commands check the schema without loading alembic (it costs a tenth of a second at every start);
     the migrations' own files must say the same head as alembic does."""
-    from scheduler.db import head_revision, make_engine, quick_head
+    from scheduler.record.db import head_revision, make_engine, quick_head
 
     assert quick_head() is not None
     assert quick_head() == head_revision(make_engine(f"sqlite:///{tmp_path / 'x.db'}"))
@@ -158,8 +158,8 @@ def test_a_bulk_update_writes_many_rows_in_one_statement_and_keeps_what_a_row_do
     from sqlmodel import select
 
     from channels.secrets import remember
-    from scheduler.deliveries import BulkUpdate
-    from scheduler.models import Delivery
+    from scheduler.outbox.deliveries import BulkUpdate
+    from scheduler.record.models import Delivery
     from tests.helpers import approved
 
     approved(app, channels=["muong-la-website", "muong-la-loa"], languages=["vi"])

@@ -8,11 +8,11 @@ from sqlmodel import col, select
 from channels.base import Found, Outcome, Receipt, Reconciled
 from scheduler import announcements
 from scheduler.announcements import Draft
-from scheduler.db import database_now, read_session, write_session
-from scheduler.dispatch import Dispatcher
-from scheduler.models import Attempt, Delivery
-from scheduler.models import DeliveryState as S
-from scheduler.states import RetryPolicy
+from scheduler.outbox.dispatch import Dispatcher
+from scheduler.outbox.states import RetryPolicy
+from scheduler.record.db import database_now, read_session, write_session
+from scheduler.record.models import Attempt, Delivery
+from scheduler.record.models import DeliveryState as S
 from tests.helpers import ScriptedChannel, approved
 
 POLICY = RetryPolicy(base_seconds=60, cap_seconds=600, max_attempts=3, reconcile_delay_seconds=30)

@@ -14,12 +14,12 @@ from sqlmodel import select
 
 from channels.base import Found, Outcome, Receipt, Reconciled
 from scheduler.clock import Clock, show
-from scheduler.db import read_session
-from scheduler.dispatch import Dispatcher
-from scheduler.holds import holds
-from scheduler.models import Attempt, AuditEvent
-from scheduler.models import DeliveryState as S
-from scheduler.states import RetryPolicy
+from scheduler.outbox.dispatch import Dispatcher
+from scheduler.outbox.holds import holds
+from scheduler.outbox.states import RetryPolicy
+from scheduler.record.db import read_session
+from scheduler.record.models import Attempt, AuditEvent
+from scheduler.record.models import DeliveryState as S
 from tests.cli import CCHC, environment, invoke, run
 from tests.conftest import START
 from tests.fakes import FakeReceiver
@@ -173,7 +173,7 @@ def test_reconcile_looks_back_past_the_first_page_on_zalo(za, clock, zalo):
 @pytest.fixture
 def za(config_dir, settings, clock, monkeypatch):
     from channels.tokens import Tokens
-    from scheduler.credentials import KEY_ENV
+    from scheduler.record.credentials import KEY_ENV
     from tests.fakes import FakeZalo
     from tests.test_zalo import APP_ID, APP_SECRET, FIRST_REFRESH, KEY, live
 
@@ -332,8 +332,8 @@ class Sleep:
     what the database sees while a node is suspended, whose own monotonic clock stands still meanwhile."""
 
     def __init__(self, monkeypatch, app, policy: RetryPolicy):
-        from scheduler import dispatch
-        from scheduler.db import database_clock
+        from scheduler.outbox import dispatch
+        from scheduler.record.db import database_clock
 
         self.gone, self.policy, self.real = timedelta(0), policy, database_clock(app.engine)
         real_now = dispatch.database_now

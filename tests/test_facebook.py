@@ -18,9 +18,9 @@ from sqlmodel import select
 from channels import build_channel
 from channels.base import Outcome
 from scheduler import announcements
-from scheduler.db import read_session, write_session
-from scheduler.models import Attempt, ServiceState
-from scheduler.models import DeliveryState as S
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import Attempt, ServiceState
+from scheduler.record.models import DeliveryState as S
 from tests.cli import invoke as run  # in process: these test the command, not the entry point
 from tests.conftest import START
 from tests.fakes import FakeGraph

@@ -20,11 +20,14 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from scheduler import activities, announcements, backup, station, users
+from scheduler import announcements
 from scheduler.announcements import Draft
-from scheduler.db import read_session, write_session
-from scheduler.holds import hold_channel
-from scheduler.models import Delivery, Notice
+from scheduler.loudspeaker import station
+from scheduler.outbox.holds import hold_channel
+from scheduler.plans import activities
+from scheduler.record import backup, users
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import Delivery, Notice
 from scripts.cli import cli
 from tests.cli import invoke
 from tests.conftest import START
@@ -36,7 +39,7 @@ OTHER = "io.quantri"  # Ít Ong's administrator: every right in its commune, non
 TITLE, BODY = "Tin riêng Mường La về lịch tiếp dân", "Nội dung chỉ của xã Mường La: tiếp dân sáng thứ Năm."
 # Anything of Mường La (lowercased): what a clean answer to Ít Ong never holds.
 MARKERS = ("mường la", "muong-la", "ml-2025", "tiếp dân sáng thứ năm", "hội nghị riêng")
-# Why a refused case was refused: one of the unit rules' own phrases (scheduler.scope, announcements).
+# Why a refused case was refused: one of the unit rules' own phrases (scheduler.record.scope, announcements).
 SCOPE_PHRASES = ("thuộc đơn vị khác", "không xem được", "trong các đơn vị bạn làm việc", "làm việc với cả hệ thống",
                  "không thuộc đơn vị", "chỉ soạn, sửa, gửi duyệt", "chỉ xem, không sửa")
 
@@ -49,7 +52,7 @@ def offices(config_dir, settings, clock, tmp_path):
     with its own administrator."""
     add_commune(config_dir)
     from scheduler.config import load_config
-    from scheduler.plan_import import copy_for_year
+    from scheduler.plans.plan_import import copy_for_year
 
     plan_id, text = copy_for_year(config_dir, load_config(config_dir), "muong-la-2025", 2025, None, "it-ong")
     write(config_dir / "plans" / f"{plan_id}.toml", text)  # Ít Ong's plan, its own name in its texts

@@ -55,7 +55,7 @@ def test_each_channel_module_imports_alone_without_the_scheduler():
 
 
 def test_the_scheduler_imports_alone_too():
-    done = subprocess.run([sys.executable, "-c", "import scheduler.app, scheduler.dispatch, scheduler.config"],
+    done = subprocess.run([sys.executable, "-c", "import scheduler.app, scheduler.outbox.dispatch, scheduler.config"],
                           check=False, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
@@ -106,7 +106,7 @@ def test_the_command_line_loads_no_database_or_channel_library_until_a_command_r
 
 
 def test_only_the_one_writer_sets_a_deliverys_state():
-    """``scheduler/deliveries.py`` checks every change against the state machine; a state set anywhere
+    """``scheduler/outbox/deliveries.py`` checks every change against the state machine; a state set anywhere
     else would skip that check."""
     found = []
     for path in [*(ROOT / "scheduler").rglob("*.py"), *(ROOT / "scripts").rglob("*.py")]:
@@ -121,4 +121,33 @@ def test_only_the_one_writer_sets_a_deliverys_state():
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "values" \
                     and any(k.arg == "state" for k in node.keywords):
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno} (UPDATE)")
+    assert found == []
+
+
+FLOORS = ["record", "outbox", "plans", "loudspeaker", "web"]  # a room imports only the rooms below it
+FACES = {"app", "service", "simulate", "web"}  # what composes the rooms (web, a face, sits on top of them all)
+
+
+def _room_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "scheduler" else None
+
+
+def test_each_room_of_the_scheduler_imports_only_the_rooms_below_it():
+    wrong = []
+    for room in FLOORS:
+        for path in (ROOT / "scheduler" / room).rglob("*.py"):
+            for name in _imported(path):
+                target = _room_of(name)
+                if target in FLOORS and FLOORS.index(target) > FLOORS.index(room):
+                    wrong.append(f"{path.relative_to(ROOT)} imports {name} (a room above it)")
+                elif target in FACES and room != "web":
+                    wrong.append(f"{path.relative_to(ROOT)} imports {name} (what composes the rooms)")
+    assert wrong == []
+
+
+def test_the_record_knows_nothing_of_items_posts_or_people_s_pages():
+    higher = {"announcements", "queries", "notify", "samples", "labels", *FLOORS[1:], *FACES}
+    found = [f"{path.relative_to(ROOT)}: {name}" for path in (ROOT / "scheduler" / "record").rglob("*.py")
+             for name in _imported(path) if _room_of(name) in higher]
     assert found == []

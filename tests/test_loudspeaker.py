@@ -24,10 +24,10 @@ from channels.base import Outcome, Receipt
 from channels.loudspeaker.playout import Playout, PlayoutError
 from channels.loudspeaker.tts import NoVoice, Voices
 from scheduler.config import load_config
-from scheduler.db import read_session, write_session
 from scheduler.errors import ConfigError
-from scheduler.models import AsRun, Attempt, Delivery
-from scheduler.models import DeliveryState as S
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import AsRun, Attempt, Delivery
+from scheduler.record.models import DeliveryState as S
 from tests.cli import invoke
 from tests.conftest import START
 from tests.fakes import FakeGoogleTTS, FakeRadioPlatform

@@ -19,10 +19,10 @@ from sqlmodel import select
 from scheduler import announcements, notify
 from scheduler.clock import LOCAL_TZ
 from scheduler.config import load_config
-from scheduler.db import read_session, write_session
 from scheduler.errors import ConfigError
-from scheduler.holds import hold_channel
-from scheduler.models import Notice
+from scheduler.outbox.holds import hold_channel
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import Notice
 from tests.helpers import queue
 from tests.pg import _free_port
 
@@ -190,9 +190,9 @@ def test_notify_config_names_what_is_wrong(config_dir, tmp_path):
 
 
 def test_an_emergency_that_did_not_go_out_is_told_to_the_head_at_once(mailing, app, clock):
-    from scheduler.deliveries import move
-    from scheduler.models import Delivery
-    from scheduler.models import DeliveryState as S
+    from scheduler.outbox.deliveries import move
+    from scheduler.record.models import Delivery
+    from scheduler.record.models import DeliveryState as S
     from tests.helpers import approved
 
     inbox = mailing

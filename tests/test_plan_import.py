@@ -11,7 +11,7 @@ import pytest
 
 from scheduler.config import PlanFile, load_config
 from scheduler.errors import InputError
-from scheduler.plan_import import outline, propose, to_toml
+from scheduler.plans.plan_import import outline, propose, to_toml
 from scheduler.settings import PROJECT_ROOT
 from tests.cli import invoke as run  # in process: these test the command, not the entry point
 

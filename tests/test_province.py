@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from openpyxl import load_workbook
 
-from scheduler import province, report, users
-from scheduler.compliance import Status, evaluate, evaluate_many
-from scheduler.db import read_session, write_session
-from scheduler.periods import parse_period
+from scheduler.plans import province, report
+from scheduler.plans.compliance import Status, evaluate, evaluate_many
+from scheduler.plans.periods import parse_period
+from scheduler.record import users
+from scheduler.record.db import read_session, write_session
 from tests.helpers import add_commune, approved, dispatch, make_app
 from tests.web import logged_in
 

@@ -7,14 +7,15 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from scheduler import announcements, queries, users
+from scheduler import announcements, queries
 from scheduler.announcements import Draft
-from scheduler.compliance import evaluate
-from scheduler.db import read_session, write_session
 from scheduler.errors import InputError, RuleError
-from scheduler.models import AsRun, Delivery
-from scheduler.models import DeliveryState as S
-from scheduler.periods import parse_period
+from scheduler.plans.compliance import evaluate
+from scheduler.plans.periods import parse_period
+from scheduler.record import users
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import AsRun, Delivery
+from scheduler.record.models import DeliveryState as S
 from tests.conftest import START
 from tests.helpers import add_commune, make_app, set_channel
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from scheduler import report as reports
-from scheduler.db import read_session
-from scheduler.periods import parse_period
+from scheduler.plans import report as reports
+from scheduler.plans.periods import parse_period
+from scheduler.record.db import read_session
 from tests.conftest import START
 from tests.helpers import approved
 from tests.test_compliance import dispatch_at

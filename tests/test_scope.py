@@ -6,10 +6,11 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from scheduler import announcements, catalog, scope, users
-from scheduler.db import read_session, write_session
+from scheduler import announcements
 from scheduler.errors import RuleError
-from scheduler.models import User
+from scheduler.record import catalog, scope, users
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import User
 from tests.cli import invoke, snapshot
 from tests.helpers import add_commune, approved, make_app, queue
 from tests.web import add_staff, logged_in

@@ -17,7 +17,7 @@ import pytest
 
 from channels.secrets import install_log_redaction
 from channels.tokens import Tokens
-from scheduler.credentials import KEY_ENV, new_key
+from scheduler.record.credentials import KEY_ENV, new_key
 from tests.cli import invoke
 from tests.conftest import START
 from tests.fakes import FakeGraph, FakeRadioPlatform, FakeReceiver, FakeTikTok, FakeWordPress, FakeZalo

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from scheduler.compliance import Status
 from scheduler.errors import InputError
+from scheduler.plans.compliance import Status
 from scheduler.simulate import simulate
 from tests.cli import invoke as run  # in process: these test the command, not the entry point
 from tests.cli import snapshot

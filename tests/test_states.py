@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from channels.base import Found, Outcome, Receipt, Reconciled
-from scheduler.models import DeliveryState as S
-from scheduler.states import (
+from scheduler.outbox.states import (
     ALLOWED,
     TERMINAL,
     IllegalTransitionError,
@@ -17,6 +16,7 @@ from scheduler.states import (
     after_send,
     check_transition,
 )
+from scheduler.record.models import DeliveryState as S
 
 NOW = datetime(2025, 9, 1, tzinfo=UTC)
 POLICY = RetryPolicy(base_seconds=60, cap_seconds=3600, max_attempts=4, reconcile_delay_seconds=30)

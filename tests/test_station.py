@@ -8,8 +8,8 @@ import json
 import pytest
 from sqlmodel import select
 
-from scheduler.db import read_session
-from scheduler.models import AuditEvent, StationSound
+from scheduler.record.db import read_session
+from scheduler.record.models import AuditEvent, StationSound
 from tests.cli import invoke, snapshot
 from tests.helpers import approved, tone
 from tests.test_loudspeaker import LOA, SLOT, loudness_of

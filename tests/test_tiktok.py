@@ -19,10 +19,10 @@ from sqlmodel import select
 
 from channels.base import Outcome
 from channels.tokens import Tokens
-from scheduler.credentials import KEY_ENV, new_key
-from scheduler.db import read_session
-from scheduler.models import Attempt, Credential, ServiceState
-from scheduler.models import DeliveryState as S
+from scheduler.record.credentials import KEY_ENV, new_key
+from scheduler.record.db import read_session
+from scheduler.record.models import Attempt, Credential, ServiceState
+from scheduler.record.models import DeliveryState as S
 from tests.cli import invoke as run  # in process: these test the command, not the entry point
 from tests.conftest import START
 from tests.fakes import FakeTikTok
@@ -194,7 +194,7 @@ def test_an_app_that_is_not_audited_is_refused_public_posts_and_held(config_dir,
     dispatch(app, clock, at)
     [d] = all_deliveries(app)
     assert d.state == S.RETRY_WAIT and "chưa được TikTok duyệt" in d.last_error and tiktok.publishes == {}
-    from scheduler.holds import held_channels
+    from scheduler.outbox.holds import held_channels
 
     with read_session(app.engine) as session:
         assert held_channels(session, clock.now()) == ["muong-la-tiktok"]

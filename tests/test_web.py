@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from scheduler import users
-from scheduler.db import read_session
-from scheduler.models import AuditEvent, User, WebSession
+from scheduler.record import users
+from scheduler.record.db import read_session
+from scheduler.record.models import AuditEvent, User, WebSession
 from tests.cli import invoke as run  # in process: these test the command, not the entry point
 from tests.conftest import START
 from tests.helpers import approved, dispatch
@@ -237,7 +237,7 @@ def test_an_approver_who_edits_a_colleagues_text_is_one_of_its_writers(staff):
 def test_an_approval_of_a_page_opened_before_an_edit_approves_nothing_and_shows_the_new_text(staff):
     from scheduler import announcements
     from scheduler.announcements import Draft
-    from scheduler.db import write_session
+    from scheduler.record.db import write_session
 
     lan, lan_csrf = logged_in(staff, "lan")
     ann_id = compose(lan, lan_csrf, submit="1")

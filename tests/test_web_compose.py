@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from scheduler.db import read_session
-from scheduler.models import Announcement, Approval, Translation
+from scheduler.record.db import read_session
+from scheduler.record.models import Announcement, Approval, Translation
 from tests.helpers import tone
 from tests.web import approve, compose, logged_in
 

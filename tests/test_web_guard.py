@@ -9,8 +9,8 @@ import re
 import pytest
 from fastapi.routing import APIRoute
 
-from scheduler import users
-from scheduler.db import write_session
+from scheduler.record import users
+from scheduler.record.db import write_session
 from scheduler.web import create_web
 from scheduler.web.deps import admin_only, approver_only, province_only, staff
 from scheduler.web.routes import PUBLIC, ROUTERS

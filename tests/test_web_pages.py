@@ -12,9 +12,9 @@ import pytest
 from openpyxl import load_workbook
 
 from channels.tokens import Tokens
-from scheduler.credentials import KEY_ENV, new_key
-from scheduler.db import write_session
-from scheduler.holds import hold_channel
+from scheduler.outbox.holds import hold_channel
+from scheduler.record.credentials import KEY_ENV, new_key
+from scheduler.record.db import write_session
 from tests.conftest import START
 from tests.helpers import approved, dispatch
 from tests.web import logged_in
@@ -100,10 +100,10 @@ def test_the_dashboard_lists_loudspeaker_items_still_missing_a_recording(staff):
 def test_a_preview_is_never_counted_or_shown_as_published(staff, clock):
     """The Facebook channel is in preview mode: its post is written to the outbox, not sent."""
     from scheduler import queries
-    from scheduler import report as reports
-    from scheduler.compliance import evaluate
-    from scheduler.db import read_session
-    from scheduler.periods import parse_period
+    from scheduler.plans import report as reports
+    from scheduler.plans.compliance import evaluate
+    from scheduler.plans.periods import parse_period
+    from scheduler.record.db import read_session
     from tests.helpers import all_deliveries
 
     approved(staff, channels=["muong-la-website", "muong-la-facebook"], at=START + timedelta(hours=2))

@@ -17,10 +17,10 @@ from openpyxl import load_workbook
 from sqlalchemy import update
 from sqlmodel import select
 
-from scheduler import report as reports
-from scheduler.db import read_session, write_session
-from scheduler.models import Attempt, Delivery, LoginAttempt
-from scheduler.periods import parse_period
+from scheduler.plans import report as reports
+from scheduler.plans.periods import parse_period
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import Attempt, Delivery, LoginAttempt
 from tests.cli import CCHC, environment, invoke, run
 from tests.conftest import START
 from tests.helpers import approved, dispatch, make_app
@@ -274,9 +274,9 @@ def test_an_admin_manages_accounts_on_the_users_page_and_nobody_else_sees_it(sta
 
 
 def test_the_audit_trail_is_readable_on_its_page_and_from_the_command_line(staff, clock):
-    from scheduler.compliance import evaluate, warn
-    from scheduler.holds import hold_channel
-    from scheduler.periods import span_at
+    from scheduler.outbox.holds import hold_channel
+    from scheduler.plans.compliance import evaluate, warn
+    from scheduler.plans.periods import span_at
 
     approved(staff, channels=["muong-la-website"], at=START + timedelta(hours=1), author="lan", approver="hung")
     client(staff).post("/login", data={"csrf": "", "name": "lan", "password": "sai"})  # refused: no token

@@ -17,9 +17,9 @@ from channels.base import Outcome, Post
 from channels.files import slug
 from scheduler import announcements, queries
 from scheduler.announcements import Draft
-from scheduler.db import read_session, write_session
-from scheduler.models import Attempt, Delivery, ServiceState
-from scheduler.models import DeliveryState as S
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import Attempt, Delivery, ServiceState
+from scheduler.record.models import DeliveryState as S
 from tests.conftest import START
 from tests.fakes import FakeWordPress
 from tests.helpers import all_deliveries, approved, dispatch, make_app, set_channel

@@ -19,8 +19,8 @@ from channels import build_channel
 from channels.base import Found, Outcome, Post
 from scheduler import announcements
 from scheduler.clock import FrozenClock
-from scheduler.db import read_session, write_session
-from scheduler.models import Attempt
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import Attempt
 from tests.helpers import all_deliveries, approved, dispatch, make_app, set_channel
 from tests.wordpress_site import WordPressSite
 

@@ -17,10 +17,10 @@ from sqlmodel import select
 
 from channels.base import Outcome
 from channels.tokens import TokenProblem, Tokens
-from scheduler.credentials import KEY_ENV, CredentialStore, new_key
-from scheduler.db import read_session, write_session
-from scheduler.models import Attempt, Credential, ServiceState
-from scheduler.models import DeliveryState as S
+from scheduler.record.credentials import KEY_ENV, CredentialStore, new_key
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import Attempt, Credential, ServiceState
+from scheduler.record.models import DeliveryState as S
 from tests.cli import invoke as run  # in process: these test the command, not the entry point
 from tests.conftest import START
 from tests.fakes import FakeZalo

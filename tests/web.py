@@ -6,8 +6,8 @@ import re
 
 from fastapi.testclient import TestClient
 
-from scheduler import users
-from scheduler.db import write_session
+from scheduler.record import users
+from scheduler.record.db import write_session
 from scheduler.web import create_web
 
 PASSWORDS = {"lan": "mat-khau-cua-Lan-2025", "hung": "mat-khau-cua-Hung-2025", "mai": "mat-khau-cua-Mai-2025"}

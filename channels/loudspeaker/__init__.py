@@ -1,7 +1,7 @@
 """The commune loudspeaker system (hệ thống truyền thanh), kind ``loudspeaker``.
 
 Unlike the online channels it does not publish one delivery at a time: its deliveries wait for a
-daily slot, where ``scheduler.broadcast`` voices them (``tts``), assembles a programme
+daily slot, where ``scheduler.loudspeaker.broadcast`` voices them (``tts``), assembles a programme
 (``programme``) and hands it to playout (``playout``). This class holds the channel's settings and
 builds its playout backend; the dispatcher leaves its deliveries alone (``slotted``).
 """

@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from channels.base import Outcome, Receipt
-from channels.secrets import read_secret, redact, remember
+from channels.secrets import ENV_NAME, read_secret, redact, remember
 
 log = logging.getLogger("cchc.playout")
 PREROLL_SECONDS = 2.0  # sent at once so players fill their buffer before pacing begins
@@ -68,7 +68,6 @@ def prune(folder: Path, today: date, keep_days: int) -> list[Path]:
     return removed
 
 
-_ENV = r"^[A-Z][A-Z0-9_]*$"
 
 PLAYOUTS = {
     "folder": "channels.loudspeaker.playout:FolderPlayout",
@@ -136,7 +135,7 @@ class IcecastSettings(BaseModel):
     # A hidden mount the service keeps silence on between programmes (Icecast's <fallback-mount> of ``mount``).
     fallback_mount: str | None = Field(default=None, pattern=r"^/?[A-Za-z0-9._\-/]+$")
     user: str = "source"
-    password_env: str = Field(pattern=_ENV)
+    password_env: str = Field(pattern=ENV_NAME)
 
     @model_validator(mode="after")
     def _two_mounts(self) -> IcecastSettings:
@@ -149,7 +148,7 @@ class HttpPlayoutSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(pattern=r"^https?://")
-    token_env: str | None = Field(default=None, pattern=_ENV)
+    token_env: str | None = Field(default=None, pattern=ENV_NAME)
     auth_header: str = "Authorization"
     auth_scheme: str = "Bearer"
     file_field: str = "file"

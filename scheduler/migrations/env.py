@@ -1,9 +1,9 @@
-"""Alembic environment: runs on the connection ``scheduler.db.migrate`` hands over."""
+"""Alembic environment: runs on the connection ``scheduler.record.db.migrate`` hands over."""
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import scheduler.models  # noqa: F401  (registers the tables)
+import scheduler.record.models  # noqa: F401  (registers the tables)
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -10,12 +10,13 @@ from typing import Any
 from fastapi import HTTPException
 
 from channels.tokens import TokenChannel
-from scheduler import announcements, queries, users
+from scheduler import announcements, queries
 from scheduler.app import App
 from scheduler.clock import local_midnight, parse_local_date
-from scheduler.db import read_session, write_session
 from scheduler.errors import InputError
-from scheduler.models import DeliveryState as S
+from scheduler.record import users
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import DeliveryState as S
 from scheduler.web.deps import LANG_TEXT, Staff
 
 

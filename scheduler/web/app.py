@@ -25,11 +25,12 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from scheduler import announcements, labels, users
+from scheduler import announcements, labels
 from scheduler.app import App
 from scheduler.clock import show, show_vn, vn_input
-from scheduler.db import read_session
 from scheduler.errors import CchcError, InputError, OtherUnitError
+from scheduler.record import users
+from scheduler.record.db import read_session
 from scheduler.web import forms
 from scheduler.web.deps import COOKIE, LANG_TEXT, ROLE_TEXT, STATE_TEXT, STATUS_TEXT, NeedLogin, page, web_link
 from scheduler.web.guard import Guard
@@ -82,7 +83,7 @@ def create_web(core: App) -> FastAPI:
 
     @web.exception_handler(CchcError)
     async def _refused(request: Request, exc: CchcError) -> Response:
-        # a wrong value 400; another unit's item, account or channel 403 (scheduler.scope); a refused action 409
+        # a wrong value 400; another unit's item, account or channel 403 (scheduler.record.scope); a refused action 409
         code = 400 if isinstance(exc, InputError) else 403 if isinstance(exc, OtherUnitError) else 409
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": str(exc)}, status_code=code)

@@ -24,12 +24,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ValidationError
 
-from scheduler import labels, scope, users
+from channels.languages import LANGUAGE_TITLES
+from scheduler import labels
 from scheduler.app import App
 from scheduler.clock import show
-from scheduler.db import read_session
-from scheduler.models import DeliveryState as S
-from scheduler.models import Role, User
+from scheduler.record import scope, users
+from scheduler.record.db import read_session
+from scheduler.record.models import DeliveryState as S
+from scheduler.record.models import Role, User
 
 RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]  # a larger number names no row (and overflows SQL)
 PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
@@ -39,7 +41,7 @@ FONTS = ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf", "NotoSansTaiViet-Regular.t
 PAGE_SIZE = 50
 CALENDAR_ITEMS = 6  # per day in the month view; the week view shows all
 STATUS_TEXT, STATE_TEXT, ROLE_TEXT = labels.ANNOUNCEMENT_STATUS, labels.DELIVERY_STATE, labels.ROLE
-LANG_TEXT = {"vi": "Tiếng Việt", "blt": "Tiếng Thái", "hmn": "Tiếng Mông"}
+LANG_TEXT = LANGUAGE_TITLES
 ATTENTION = (S.NEEDS_PERSON, S.FAILED, S.NEEDS_RECONCILE, S.RETRACTING)
 
 

@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 from scheduler.announcements import MAX_AUDIO_BYTES, Draft
 from scheduler.clock import LOCAL_TZ, parse_local, parse_local_date
 from scheduler.errors import InputError
-from scheduler.models import Announcement
+from scheduler.record.models import Announcement
 
 TRANSLATED = ("blt", "hmn")  # typed by a translator; Vietnamese is the announcement itself
 AUDIO_TYPES = (".mp3", ".wav", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".flac", ".webm", ".amr", ".3gp")

@@ -14,7 +14,7 @@ from scripts.commands.common import CchcGroup, Commands, fmt_option, with_app
 
 if TYPE_CHECKING:
     from scheduler.app import App
-    from scheduler.scope import Actor
+    from scheduler.record.scope import Actor
 
 cli = Commands()
 
@@ -39,8 +39,8 @@ def activity_group() -> None:
 def activity_add(app: App, actor: Actor, kind: str, held_text: str, title: str, place: str,
                  participants: int | None, note: str, evidence: Path, unit: str | None) -> None:
     """Ghi một hoạt động đã diễn ra, kèm tệp minh chứng; chỉ tiêu về hoạt động tính từ đây."""
-    from scheduler import activities
-    from scheduler.db import write_session
+    from scheduler.plans import activities
+    from scheduler.record.db import write_session
 
     person = actor.person("activity")
     unit = actor.unit(app.config, unit)
@@ -65,8 +65,8 @@ def activity_list(app: App, actor: Actor, unit: str | None, since_text: str | No
     """Các hoạt động đã ghi của một đơn vị, mới nhất trước."""
     from datetime import timedelta
 
-    from scheduler import activities
-    from scheduler.db import read_session
+    from scheduler.plans import activities
+    from scheduler.record.db import read_session
     from scripts.output import emit
 
     unit = actor.unit(app.config, unit)

@@ -26,7 +26,7 @@ from scripts.output import emit, table, to_json
 if TYPE_CHECKING:
     from scheduler import announcements
     from scheduler.app import App
-    from scheduler.scope import Actor
+    from scheduler.record.scope import Actor
 
 cli = Commands()
 
@@ -84,7 +84,7 @@ def _draft(body: str | None, body_file: str | None, at_text: str | None, until_t
 def queue(app: App, actor: Actor, submit_now: bool, **fields: Any) -> None:
     """Tạo một thông báo mới (in ra mã số của nó)."""
     from scheduler import announcements
-    from scheduler.db import write_session
+    from scheduler.record.db import write_session
     author = actor.person("queue")
     fields["unit"] = actor.unit(app.config, fields.get("unit"))
     draft = _draft(**fields)
@@ -104,7 +104,7 @@ def queue(app: App, actor: Actor, submit_now: bool, **fields: Any) -> None:
 def edit(app: App, actor: Actor, announcement_id: int, **fields: Any) -> None:
     """Sửa một thông báo (phê duyệt trước đó mất hiệu lực)."""
     from scheduler import announcements
-    from scheduler.db import write_session
+    from scheduler.record.db import write_session
     name = actor.person("edit")
     draft = _draft(**fields)
     with write_session(app.ready_engine()) as session:
@@ -127,7 +127,7 @@ def translate(app: App, actor: Actor, announcement_id: int, lang: str, title: st
               body: str | None, body_file: str | None, audio: Path | None) -> None:
     """Thêm hoặc thay bản dịch tiếng Thái / tiếng Mông (kèm ghi âm nếu có)."""
     from scheduler import announcements
-    from scheduler.db import write_session
+    from scheduler.record.db import write_session
     translator = actor.person("translate")
     check_language(lang)
     body = _body(body, body_file)
@@ -151,7 +151,7 @@ def translate(app: App, actor: Actor, announcement_id: int, lang: str, title: st
 def approve(app: App, actor: Actor, announcement_id: int, shown_hash: str | None) -> None:
     """Phê duyệt (người khác với người viết, sửa, dịch) và xếp lịch các lượt phát."""
     from scheduler import announcements
-    from scheduler.db import write_session
+    from scheduler.record.db import write_session
     approver = actor.person("approve")
     with write_session(app.ready_engine()) as session:
         ann = announcements.get(session, announcement_id)
@@ -172,7 +172,7 @@ def _simple_action(name: str, help_text: str, action: Callable[..., Any], done: 
     @with_app()
     def command(app: App, actor: Actor, announcement_id: int, **kw: Any) -> None:
         from scheduler import announcements
-        from scheduler.db import write_session
+        from scheduler.record.db import write_session
         person = actor.person(name)
         with write_session(app.ready_engine()) as session:
             ann = announcements.get(session, announcement_id)
@@ -205,8 +205,8 @@ _simple_action("cancel", "Hủy thông báo và các lượt phát chưa gửi."
 @with_app()
 def settle(app: App, actor: Actor, delivery: str, url: str | None, not_posted: bool) -> None:
     """Xác nhận một lượt phát mà nền tảng không trả lời được: đã đăng (kèm địa chỉ) hay chưa."""
-    from scheduler import deliveries
-    from scheduler.db import write_session
+    from scheduler.outbox import deliveries
+    from scheduler.record.db import write_session
 
     if (url is None) == (not not_posted):
         raise InputError("--posted", "hãy chọn một: --posted ĐỊA-CHỈ-BÀI hoặc --not-posted")
@@ -233,7 +233,7 @@ def labels_state(state: str) -> str:
 def list_(app: App, actor: Actor, status: str | None, unit: str | None, as_json: bool) -> None:
     """Danh sách thông báo."""
     from scheduler import queries
-    from scheduler.db import read_session
+    from scheduler.record.db import read_session
     unit = actor.unit(app.config, unit, every=True)
     with read_session(app.ready_engine()) as session:
         rows = queries.announcements(session, status=status, unit=unit)
@@ -247,7 +247,7 @@ def list_(app: App, actor: Actor, status: str | None, unit: str | None, as_json:
 def show_cmd(app: App, actor: Actor, announcement_id: int, as_json: bool) -> None:
     """Toàn bộ một thông báo: nội dung, bản dịch, phê duyệt, các lượt phát."""
     from scheduler import queries
-    from scheduler.db import read_session
+    from scheduler.record.db import read_session
     with read_session(app.ready_engine()) as session:
         data = actor.scope.item(app.config, queries.announcement(session, announcement_id))
     if as_json:
@@ -271,7 +271,7 @@ def show_cmd(app: App, actor: Actor, announcement_id: int, as_json: bool) -> Non
     if data["deliveries"]:
         click.echo("\n" + table(data["deliveries"], ["id", "ref", "channel", "lang", "due", "state",
                                                      "attempts", "url", "error"]))
-    from scheduler import province
+    from scheduler.plans import province
 
     # a province item on its communes' loudspeakers: where it played and where it did not (for the province)
     where = province.reach(app.config, data["unit"], data["deliveries"]) if actor.scope.reads(data["unit"]) else []
@@ -290,7 +290,7 @@ def show_cmd(app: App, actor: Actor, announcement_id: int, as_json: bool) -> Non
 def schedule(app: App, actor: Actor, days: int, unit: str | None, as_json: bool) -> None:
     """Các lượt phát sắp tới (và những lượt đang chờ gửi lại hay kiểm tra lại)."""
     from scheduler import queries
-    from scheduler.db import read_session
+    from scheduler.record.db import read_session
     now = app.now()
     unit = actor.unit(app.config, unit, every=True)
     with read_session(app.ready_engine()) as session:

@@ -19,7 +19,7 @@ from scripts.commands.common import (
 
 if TYPE_CHECKING:
     from scheduler.app import App
-    from scheduler.scope import Actor
+    from scheduler.record.scope import Actor
 
 cli = Commands()
 
@@ -32,7 +32,7 @@ cli = Commands()
 def preview(app: App, actor: Actor, announcement_id: int, channel: str, lang: str) -> None:
     """Xem đúng nội dung và yêu cầu mà một kênh sẽ gửi cho thông báo này (không gửi gì)."""
     from scheduler import queries
-    from scheduler.db import read_session
+    from scheduler.record.db import read_session
     with read_session(app.ready_engine()) as session:
         actor.scope.item(app.config, queries.announcement(session, announcement_id))
     target = app.channels.get(actor.scope.channel(app.config, channel))
@@ -61,8 +61,8 @@ def channel_group() -> None:
 @with_app()  # a check that passes releases the channel's hold and may store renewed tokens
 def channel_check(app: App, actor: Actor, name: str) -> None:
     """Kiểm tra thông tin xác thực và quyền của một kênh trên nền tảng; nói rõ cần sửa gì."""
-    from scheduler.db import write_session
-    from scheduler.holds import holds, release_channel
+    from scheduler.outbox.holds import holds, release_channel
+    from scheduler.record.db import write_session
 
     unit = app.config.channels[actor.scope.channel(app.config, name, "NAME")].unit
     actor.scope.check_act(app.config, unit, f"kênh {name}")
@@ -94,7 +94,7 @@ def channel_check(app: App, actor: Actor, name: str) -> None:
 @channel_group.command("key")
 def channel_key() -> None:
     """In ra một khóa mã hoá mới, để đặt vào biến CCHC_SECRET_KEY (khóa cất mã của Zalo, TikTok)."""
-    from scheduler.credentials import new_key
+    from scheduler.record.credentials import new_key
 
     click.echo(new_key())
 
@@ -108,7 +108,7 @@ def channel_token(app: App, actor: Actor, name: str, from_stdin: bool) -> None:
     """Nhập mã làm mới (refresh token) của kênh Zalo hoặc TikTok: mã được mã hoá rồi mới lưu, và đổi
     ngay lấy mã truy cập để biết mã dùng được."""
     from channels.tokens import TokenChannel, TokenProblem, Tokens, VaultError
-    from scheduler.models import Role
+    from scheduler.record.models import Role
 
     unit = app.config.channels[actor.scope.channel(app.config, name, "NAME")].unit
     actor.scope.check_act(app.config, unit, f"kênh {name}")

@@ -22,7 +22,7 @@ from scheduler.errors import CchcError, InputError
 
 if TYPE_CHECKING:  # the commands import the core when they run, so `cchc --help` loads none of it
     from scheduler.app import App
-    from scheduler.scope import Actor
+    from scheduler.record.scope import Actor
     from scheduler.settings import Settings
 
 ANNOUNCEMENT_COLUMNS = ["id", "ref", "status", "priority", "when", "repeat", "channels", "languages",
@@ -147,9 +147,9 @@ def with_app(log_level: int = logging.WARNING, *, writes: bool = True, resolve: 
     """Add ``--now``, ``--user`` and ``--scratch`` to a command and hand it a built ``App`` and the ``Actor``.
 
     ``--user`` (or ``CCHC_USER``) is a staff member with the same unit and role rules as on the web
-    (``scheduler.scope.Actor``); without it the command runs as the server's operator. ``writes``: the
+    (``scheduler.record.scope.Actor``); without it the command runs as the server's operator. ``writes``: the
     command may change the database or the configuration, so ``--now`` is refused on real data
-    (``scheduler.scratch``); a read-only command may look from any time. ``resolve=False``: the command
+    (``scheduler.record.scratch``); a read-only command may look from any time. ``resolve=False``: the command
     gets the name as given (``cchc init``, which must create the accounts' table before reading it).
     """
 
@@ -182,8 +182,8 @@ def with_app(log_level: int = logging.WARNING, *, writes: bool = True, resolve: 
 
 def actor_of(app: App, name: str | None) -> Actor:
     """The ``Actor`` a command runs as: the account named (checked once accounts exist), or the operator."""
-    from scheduler import scope
-    from scheduler.db import read_session
+    from scheduler.record import scope
+    from scheduler.record.db import read_session
 
     if not name:
         return scope.Actor(None, None, scope.everything(app.config))
@@ -193,8 +193,8 @@ def actor_of(app: App, name: str | None) -> Actor:
 
 def _scratch_app(settings: Settings, clock: Clock) -> App:
     """The App of the scratch copy, made from the real data the first time."""
-    from scheduler import scratch
     from scheduler.app import App
+    from scheduler.record import scratch
 
     real = App(settings, clock)
     place, made = scratch.ensure(settings, real.engine, clock.now())

@@ -22,7 +22,7 @@ from scripts.output import table, to_json
 
 if TYPE_CHECKING:
     from scheduler.app import App
-    from scheduler.scope import Actor
+    from scheduler.record.scope import Actor
 
 cli = Commands()
 
@@ -69,7 +69,7 @@ def render(app: App, actor: Actor, announcement_id: int | None, text: str | None
     """Nghe thử: đọc một thông báo hoặc một đoạn văn bản thành tệp âm thanh, cho biết giọng nào đã đọc."""
     from channels.loudspeaker.tts import NoVoice
     from scheduler import queries
-    from scheduler.db import read_session
+    from scheduler.record.db import read_session
 
     check_language(lang)
     if (announcement_id is None) == (text is None):
@@ -150,7 +150,7 @@ def programme(app: App, actor: Actor, channel: str | None, slot_text: str, out: 
 def asrun(app: App, actor: Actor, date_text: str | None, channel: str | None, as_json: bool) -> None:
     """Nhật ký phát thanh: từng khung giờ, giờ bắt đầu và kết thúc thực tế, tin và ngôn ngữ đã phát."""
     from scheduler import queries
-    from scheduler.db import read_session
+    from scheduler.record.db import read_session
     day = parse_local_date(date_text, "--date") if date_text else app.now().astimezone(LOCAL_TZ).date()
     if channel:
         app.loudspeaker(channel, actor.scope)
@@ -188,8 +188,8 @@ def station_group() -> None:
 @with_app(writes=False)
 def station_list(app: App, actor: Actor, channel: str | None, as_json: bool) -> None:
     """Âm thanh của đài đang dùng cho từng kênh truyền thanh, và phần nào đang dùng mặc định."""
-    from scheduler import station
-    from scheduler.db import read_session
+    from scheduler.loudspeaker import station
+    from scheduler.record.db import read_session
 
     names = [app.loudspeaker(channel, actor.scope)] if channel else actor.scope.channels(app.config, loudspeaker=True)
     with read_session(app.ready_engine()) as session:
@@ -210,8 +210,8 @@ def station_list(app: App, actor: Actor, channel: str | None, as_json: bool) -> 
 @with_app()
 def station_set(app: App, actor: Actor, kind: str, file: Path, lang: str, channel: str | None) -> None:
     """Dùng bản ghi của đài cho nhạc hiệu (jingle), lời giới thiệu đài (station_id) hoặc lời kết (outro)."""
-    from scheduler import station
-    from scheduler.db import write_session
+    from scheduler.loudspeaker import station
+    from scheduler.record.db import write_session
 
     person = actor.person("station-sound")
     name = app.loudspeaker(channel, actor.scope)
@@ -230,8 +230,8 @@ def station_set(app: App, actor: Actor, kind: str, file: Path, lang: str, channe
 @with_app()
 def station_clear(app: App, actor: Actor, kind: str, lang: str, channel: str | None) -> None:
     """Bỏ bản ghi của đài, quay về mặc định (tiếng chuông tự tạo, giọng đọc lời trong cấu hình)."""
-    from scheduler import station
-    from scheduler.db import write_session
+    from scheduler.loudspeaker import station
+    from scheduler.record.db import write_session
 
     person = actor.person("station-sound")
     name = app.loudspeaker(channel, actor.scope)

@@ -11,7 +11,7 @@ import click
 
 from scheduler.clock import parse_local_date, show
 from scheduler.errors import InputError
-from scheduler.periods import Span, parse_period, span_at
+from scheduler.plans.periods import Span, parse_period, span_at
 from scripts.commands.common import (
     Commands,
     fmt_option,
@@ -21,7 +21,7 @@ from scripts.output import table, to_json
 
 if TYPE_CHECKING:
     from scheduler.app import App
-    from scheduler.scope import Actor
+    from scheduler.record.scope import Actor
 
 cli = Commands()
 
@@ -42,8 +42,8 @@ def _period(app: App, text: str | None) -> Span:
 @with_app(writes=False)
 def compliance(app: App, actor: Actor, period_text: str | None, unit: str | None, as_json: bool) -> None:
     """Tiến độ thực hiện chỉ tiêu của kế hoạch trong một kỳ: đạt, đúng tiến độ, có nguy cơ, không đạt."""
-    from scheduler.compliance import evaluate
-    from scheduler.db import read_session
+    from scheduler.plans.compliance import evaluate
+    from scheduler.record.db import read_session
 
     span = _period(app, period_text)
     with read_session(app.ready_engine()) as session:
@@ -107,8 +107,8 @@ def simulate(app: App, actor: Actor, first_text: str, last_text: str, unit: str 
 @with_app(writes=False)
 def report(app: App, actor: Actor, period_text: str, fmt: str, out: Path | None, unit: str | None) -> None:
     """Báo cáo kết quả công tác thông tin, tuyên truyền CCHC gửi Sở Nội vụ (DOCX, XLSX hoặc CSV)."""
-    from scheduler import report as reports
-    from scheduler.db import read_session
+    from scheduler.plans import report as reports
+    from scheduler.record.db import read_session
 
     span = parse_period(period_text)
     unit = actor.unit(app.config, unit)

@@ -24,7 +24,7 @@ from scripts.output import emit, to_json
 
 if TYPE_CHECKING:
     from scheduler.app import App
-    from scheduler.scope import Actor
+    from scheduler.record.scope import Actor
 
 cli = Commands()
 
@@ -69,8 +69,8 @@ def _manager(app: App, actor: Actor, name: str | None = None) -> str:
     """Who manages accounts here (``users.managing``: anyone before the first admin, then an active admin),
     and, with ``name``, that the account managed belongs to a unit the admin reads: a commune admin manages
     its commune's accounts only, as on the web."""
-    from scheduler import users
-    from scheduler.db import read_session
+    from scheduler.record import users
+    from scheduler.record.db import read_session
 
     with read_session(app.ready_engine()) as session:
         manager = users.managing(session, actor.name)
@@ -88,8 +88,8 @@ def _manager(app: App, actor: Actor, name: str | None = None) -> str:
 @with_app()
 def user_add(app: App, actor: Actor, name: str, role: str, unit: str | None, from_stdin: bool) -> None:
     """Tạo tài khoản; mật khẩu được hỏi (không hiện khi gõ) hoặc đọc từ đầu vào chuẩn."""
-    from scheduler import users
-    from scheduler.db import write_session
+    from scheduler.record import users
+    from scheduler.record.db import write_session
 
     manager = _manager(app, actor)
     unit = actor.scope.pick(app.config, unit) if unit or actor.account else app.config.default_unit
@@ -106,8 +106,8 @@ def user_add(app: App, actor: Actor, name: str, role: str, unit: str | None, fro
 @with_app()
 def user_unit(app: App, actor: Actor, name: str, unit: str) -> None:
     """Chuyển một tài khoản sang đơn vị khác; các phiên đăng nhập của nó kết thúc ngay."""
-    from scheduler import users
-    from scheduler.db import write_session
+    from scheduler.record import users
+    from scheduler.record.db import write_session
 
     manager = _manager(app, actor, name)
     unit = actor.scope.pick(app.config, unit)  # a province admin moves accounts among its units only
@@ -121,8 +121,9 @@ def user_unit(app: App, actor: Actor, name: str, unit: str) -> None:
 @with_app(writes=False)
 def user_list(app: App, actor: Actor, as_json: bool) -> None:
     """Các tài khoản: vai trò, đang hoạt động hay đã khóa, số phiên đăng nhập đang mở."""
-    from scheduler import labels, users
-    from scheduler.db import read_session
+    from scheduler import labels
+    from scheduler.record import users
+    from scheduler.record.db import read_session
 
     with read_session(app.ready_engine()) as session:
         rows = [row for row in users.list_users(session, app.now()) if actor.scope.reads(row["unit"] or "")]
@@ -140,8 +141,8 @@ def user_list(app: App, actor: Actor, as_json: bool) -> None:
 @with_app()
 def user_passwd(app: App, actor: Actor, name: str, from_stdin: bool) -> None:
     """Đặt mật khẩu mới cho một tài khoản; các phiên đăng nhập của nó kết thúc ngay."""
-    from scheduler import users
-    from scheduler.db import write_session
+    from scheduler.record import users
+    from scheduler.record.db import write_session
 
     manager = _manager(app, actor, name)
     password = _password(from_stdin)
@@ -154,8 +155,8 @@ def _set_active(name: str, active: bool, help_text: str) -> None:
     @click.argument("name")
     @with_app()
     def command(app: App, actor: Actor, name: str) -> None:
-        from scheduler import users
-        from scheduler.db import write_session
+        from scheduler.record import users
+        from scheduler.record.db import write_session
 
         manager = _manager(app, actor, name)
         with write_session(app.ready_engine()) as session:
@@ -177,8 +178,8 @@ _set_active("enable", True, "Mở khóa một tài khoản đã khóa.")
 @with_app(writes=False)
 def user_sessions(app: App, actor: Actor, name: str, revoke: bool) -> None:
     """Các phiên đăng nhập đang mở của một tài khoản; --revoke để kết thúc tất cả."""
-    from scheduler import users
-    from scheduler.db import read_session, write_session
+    from scheduler.record import users
+    from scheduler.record.db import read_session, write_session
 
     if revoke:
         app.refuse_trial_time()
@@ -209,9 +210,9 @@ def user_sessions(app: App, actor: Actor, name: str, revoke: bool) -> None:
 def audit(app: App, actor: Actor, since_text: str | None, until_text: str | None, who: str | None,
           action: str | None, subject: str | None, unit: str | None, limit: int, as_json: bool) -> None:
     """Nhật ký thao tác: ai làm gì, với thông báo, tài khoản hay kênh nào, lúc nào (mới nhất trước)."""
-    from scheduler import audit as trail
     from scheduler import labels
-    from scheduler.db import read_session
+    from scheduler.record import audit as trail
+    from scheduler.record.db import read_session
 
     with read_session(app.ready_engine()) as session:
         rows = trail.events(session, since=moment(since_text, "--since"),
@@ -236,8 +237,8 @@ def notices(app: App, actor: Actor, limit: int, as_json: bool) -> None:
     """Thư báo đã gửi hoặc đang chờ gửi (config/notify.toml): cho ai, việc gì, đã gửi được chưa (mới nhất trước)."""
     from sqlmodel import col, select
 
-    from scheduler.db import read_session
-    from scheduler.models import Notice
+    from scheduler.record.db import read_session
+    from scheduler.record.models import Notice
     from scripts.output import table
 
     with read_session(app.ready_engine()) as session:
@@ -288,7 +289,7 @@ def logs(app: App, actor: Actor, since_text: str | None, until_text: str | None,
          unit: str | None, status: str | None, lang: str | None, limit: int | None, fmt: str, as_json: bool) -> None:
     """Nhật ký phát: mọi lần gửi và kiểm tra lại, với kết quả."""
     from scheduler import queries
-    from scheduler.db import read_session
+    from scheduler.record.db import read_session
     if lang:
         check_language(lang)
     if channel:

@@ -20,7 +20,7 @@ from scripts.commands.common import (
 
 if TYPE_CHECKING:
     from scheduler.app import App
-    from scheduler.scope import Actor
+    from scheduler.record.scope import Actor
 
 cli = Commands()
 
@@ -35,9 +35,10 @@ def init(app: App, user: str | None, with_samples: bool, practice: bool) -> None
     """Tạo hoặc nâng cấp cơ sở dữ liệu và nạp cấu hình (chạy lại không thay đổi gì)."""
     from sqlmodel import select
 
-    from scheduler import catalog, samples, scratch
-    from scheduler.db import migrate, read_session, write_session
-    from scheduler.models import Announcement
+    from scheduler import samples
+    from scheduler.record import catalog, scratch
+    from scheduler.record.db import migrate, read_session, write_session
+    from scheduler.record.models import Announcement
 
     config = app.config
     migrate(app.engine)
@@ -69,8 +70,8 @@ def init(app: App, user: str | None, with_samples: bool, practice: bool) -> None
 @click.option("--reset", is_flag=True, help="Bỏ bản thử cũ và sao chép lại từ dữ liệu thật.")
 def scratch_cmd(reset: bool) -> None:
     """Bản thử (data/scratch): nơi thử mọi lệnh với --scratch, kể cả --now, không đụng tới dữ liệu thật."""
-    from scheduler import scratch
     from scheduler.app import App
+    from scheduler.record import scratch
     from scheduler.settings import Settings
 
     settings = Settings()
@@ -90,8 +91,8 @@ def scratch_cmd(reset: bool) -> None:
 @with_app()
 def backup_cmd(app: App, actor: Actor, out: Path | None) -> None:
     """Sao lưu cơ sở dữ liệu và các tệp (ghi âm, minh chứng, trang web) vào một tệp, kể cả khi dịch vụ đang chạy."""
-    from scheduler import backup
     from scheduler.clock import LOCAL_TZ
+    from scheduler.record import backup
 
     actor.check_install(app.config, "cchc backup")
     now = app.now()
@@ -110,8 +111,8 @@ def backup_cmd(app: App, actor: Actor, out: Path | None) -> None:
 @with_app()
 def restore_cmd(app: App, actor: Actor, file: Path, replace: bool) -> None:
     """Khôi phục từ tệp sao lưu: kiểm tra toàn bộ tệp trước, rồi mới thay cơ sở dữ liệu và các tệp."""
-    from scheduler import audit, backup
-    from scheduler.db import write_session
+    from scheduler.record import audit, backup
+    from scheduler.record.db import write_session
 
     actor.check_install(app.config, "cchc restore")
     now = app.now()
@@ -193,8 +194,8 @@ def _day(iso: str | None) -> str:
 def plan_new(app: App, actor: Actor, year: int, source: str, plan_id: str | None, units: tuple[str, ...]) -> None:
     """Tạo kế hoạch năm mới từ kế hoạch năm trước (hoặc cho xã khác): cùng nội dung và chỉ tiêu, để xem lại."""
     from scheduler.config import load_config
-    from scheduler.plan_import import copy_for_year
-    from scheduler.scope import below
+    from scheduler.plans.plan_import import copy_for_year
+    from scheduler.record.scope import below
 
     actor.check_install(app.config, "cchc plan new")  # it writes the installation's config/plans
     if not 2000 <= year <= 2100:
@@ -244,7 +245,7 @@ def plan_new(app: App, actor: Actor, year: int, source: str, plan_id: str | None
 def plan_import(app: App, actor: Actor, file: Path, unit: str | None, plan_id: str | None,
                 out: Path | None) -> None:
     """Đọc văn bản kế hoạch (tệp .txt) và đề xuất tệp cấu hình kế hoạch: các mục nội dung và chỉ tiêu."""
-    from scheduler.plan_import import propose, to_toml
+    from scheduler.plans.plan_import import propose, to_toml
 
     unit = actor.unit(app.config, unit)
     proposal = propose(read_text_file(file, "FILE"), config=app.config, unit=unit)
@@ -280,9 +281,10 @@ def unit_group() -> None:
 def unit_import(app: App, actor: Actor, file: Path, dry_run: bool) -> None:
     """Thêm hoặc cập nhật nhiều đơn vị từ tệp CSV (code, name, level, parent, slots, station_name) cùng kênh
     mặc định của mỗi xã (trang thông tin điện tử, hệ thống truyền thanh)."""
-    from scheduler import catalog, unit_import
     from scheduler.config import load_config
-    from scheduler.db import write_session
+    from scheduler.plans import unit_import
+    from scheduler.record import catalog
+    from scheduler.record.db import write_session
 
     actor.check_install(app.config, "cchc unit import")
     rows = unit_import.read_rows(read_text_file(file, "FILE"), app.config)

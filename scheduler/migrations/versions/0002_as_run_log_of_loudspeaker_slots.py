@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import scheduler.models
+import scheduler.record.models
 
 revision = '0002'
 down_revision = '0001'
@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.create_table('as_run',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('channel_id', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-    sa.Column('slot_at', scheduler.models.UTCDateTime(), nullable=False),
+    sa.Column('slot_at', scheduler.record.models.UTCDateTime(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
     sa.Column('backend', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
@@ -32,9 +32,9 @@ def upgrade() -> None:
     sa.Column('notes', sa.JSON(), nullable=False),
     sa.Column('message', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('worker', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
-    sa.Column('prepared_at', scheduler.models.UTCDateTime(), nullable=True),
-    sa.Column('started_at', scheduler.models.UTCDateTime(), nullable=True),
-    sa.Column('ended_at', scheduler.models.UTCDateTime(), nullable=True),
+    sa.Column('prepared_at', scheduler.record.models.UTCDateTime(), nullable=True),
+    sa.Column('started_at', scheduler.record.models.UTCDateTime(), nullable=True),
+    sa.Column('ended_at', scheduler.record.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['channel_id'], ['channel.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('channel_id', 'slot_at', 'kind')

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import scheduler.models
+import scheduler.record.models
 
 revision = '0004'
 down_revision = '0003'
@@ -22,11 +22,11 @@ def upgrade() -> None:
     op.create_table('credential',
     sa.Column('channel_id', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
     sa.Column('sealed', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('access_expires_at', scheduler.models.UTCDateTime(), nullable=True),
-    sa.Column('refresh_expires_at', scheduler.models.UTCDateTime(), nullable=True),
+    sa.Column('access_expires_at', scheduler.record.models.UTCDateTime(), nullable=True),
+    sa.Column('refresh_expires_at', scheduler.record.models.UTCDateTime(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('refreshing_until', scheduler.models.UTCDateTime(), nullable=True),
-    sa.Column('updated_at', scheduler.models.UTCDateTime(), nullable=False),
+    sa.Column('refreshing_until', scheduler.record.models.UTCDateTime(), nullable=True),
+    sa.Column('updated_at', scheduler.record.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('channel_id')
     )
     # ### end Alembic commands ###

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import scheduler.models
+import scheduler.record.models
 
 revision = '0005'
 down_revision = '0004'
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
     sa.Column('address', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
-    sa.Column('at', scheduler.models.UTCDateTime(), nullable=False),
+    sa.Column('at', scheduler.record.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('login_attempt', schema=None) as batch_op:
@@ -36,16 +36,16 @@ def upgrade() -> None:
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', scheduler.models.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', scheduler.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', scheduler.record.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', scheduler.record.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
     op.create_table('web_session',
     sa.Column('id_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('user_name', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
     sa.Column('csrf', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', scheduler.models.UTCDateTime(), nullable=False),
-    sa.Column('expires_at', scheduler.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', scheduler.record.models.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', scheduler.record.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['user_name'], ['user.name'], ),
     sa.PrimaryKeyConstraint('id_hash')
     )

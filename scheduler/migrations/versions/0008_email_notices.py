@@ -8,7 +8,7 @@ Create Date: 2026-12-03 17:45:00
 import sqlalchemy as sa
 from alembic import op
 
-from scheduler.models import UTCDateTime
+from scheduler.record.models import UTCDateTime
 
 revision = '0008'
 down_revision = '0007'

@@ -8,10 +8,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from scheduler import audit, labels, users
+from scheduler import labels
 from scheduler.clock import local_midnight, parse_local_date
-from scheduler.db import read_session, write_session
 from scheduler.errors import InputError
+from scheduler.record import audit, users
+from scheduler.record.db import read_session, write_session
 from scheduler.web.deps import (
     PAGE_SIZE,
     STAFF,

@@ -10,12 +10,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from scheduler import activities
 from scheduler.clock import parse_local_date
 from scheduler.codes import ACTIVITY_KIND
-from scheduler.db import read_session, write_session
 from scheduler.errors import CchcError, InputError
-from scheduler.models import Activity
+from scheduler.plans import activities
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import Activity
 from scheduler.web import forms
 from scheduler.web.deps import STAFF, CoreDep, FormDep, RowId, StaffDep, back, page
 

@@ -14,11 +14,12 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
-from scheduler import announcements, province, queries
+from scheduler import announcements, queries
 from scheduler.app import App
-from scheduler.db import read_session, write_session
 from scheduler.errors import CchcError, ContentChangedError, InputError, OtherUnitError
-from scheduler.models import Announcement, AnnouncementStatus, Translation
+from scheduler.plans import province
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import Announcement, AnnouncementStatus, Translation
 from scheduler.web import forms
 from scheduler.web.actions import act_on, read_announcement
 from scheduler.web.deps import (

@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from scheduler import announcements, queries
-from scheduler.db import read_session, write_session
 from scheduler.errors import ContentChangedError
+from scheduler.record.db import read_session, write_session
 from scheduler.web import forms
 from scheduler.web.actions import act_on, log_filters, read_announcement
 from scheduler.web.deps import (

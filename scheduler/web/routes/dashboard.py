@@ -12,12 +12,12 @@ from sqlmodel import col, func, select
 from scheduler import notify, queries
 from scheduler.app import App
 from scheduler.clock import LOCAL_TZ, show, show_vn
-from scheduler.db import read_session
 from scheduler.errors import CchcError
-from scheduler.holds import holds
-from scheduler.models import HEARTBEAT, STOPPED, Announcement, AnnouncementStatus, Delivery, ServiceState
-from scheduler.models import DeliveryState as S
-from scheduler.periods import span_at
+from scheduler.outbox.holds import holds
+from scheduler.plans.periods import span_at
+from scheduler.record.db import read_session
+from scheduler.record.models import HEARTBEAT, STOPPED, Announcement, AnnouncementStatus, Delivery, ServiceState
+from scheduler.record.models import DeliveryState as S
 from scheduler.web import forms
 from scheduler.web.actions import token_warnings
 from scheduler.web.deps import (
@@ -38,7 +38,7 @@ def dashboard(request: Request, core: CoreDep, who: StaffDep) -> HTMLResponse:
 
 def overview(core: App, unit: str) -> dict[str, Any]:
     """What the dashboard shows of ``unit``: its schedule, slots, quotas and what needs a person."""
-    from scheduler.compliance import evaluate
+    from scheduler.plans.compliance import evaluate
 
     now = core.now()
     day = now.astimezone(LOCAL_TZ).replace(hour=0, minute=0, second=0, microsecond=0)

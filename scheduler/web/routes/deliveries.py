@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from scheduler import labels, queries
-from scheduler.db import read_session, write_session
-from scheduler.models import DeliveryState as S
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import DeliveryState as S
 from scheduler.text import csv_text
 from scheduler.web.actions import log_filters
 from scheduler.web.deps import (
@@ -60,7 +60,7 @@ def delivery_csv(core: CoreDep, unit: UnitDep, channel: str = "", state: str = "
 @router.post("/deliveries/{delivery_id}/settle", include_in_schema=False)
 async def settle(core: CoreDep, who: ApproverDep, values: FormDep, delivery_id: RowId) -> Response:
     """A person looked on the platform and says whether the post is there (needs_person): approvers only."""
-    from scheduler import deliveries
+    from scheduler.outbox import deliveries
 
     posted = str(values.get("posted") or "") == "1"
     url = str(values.get("url") or "").strip() or None

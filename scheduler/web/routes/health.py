@@ -10,10 +10,10 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import col, func, select
 
 from scheduler.clock import LOCAL_TZ, show_vn
-from scheduler.db import read_session
 from scheduler.errors import DatabaseNotReadyError
-from scheduler.holds import holds
-from scheduler.models import HEARTBEAT, STOPPED, AsRun, AsRunStatus, ServiceState
+from scheduler.outbox.holds import holds
+from scheduler.record.db import read_session
+from scheduler.record.models import HEARTBEAT, STOPPED, AsRun, AsRunStatus, ServiceState
 from scheduler.web.deps import CoreDep
 
 router = APIRouter()

@@ -8,9 +8,9 @@ import secrets
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from scheduler import users
-from scheduler.db import write_session
 from scheduler.errors import CchcError
+from scheduler.record import users
+from scheduler.record.db import write_session
 from scheduler.web.deps import (
     COOKIE,
     FONT_DIR,

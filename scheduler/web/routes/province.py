@@ -9,12 +9,12 @@ from datetime import timedelta
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from scheduler import province as provinces
 from scheduler.app import App
 from scheduler.clock import LOCAL_TZ
-from scheduler.compliance import STATUS_TEXT, Status
-from scheduler.db import read_session
-from scheduler.periods import parse_period, span_of
+from scheduler.plans import province as provinces
+from scheduler.plans.compliance import STATUS_TEXT, Status
+from scheduler.plans.periods import parse_period, span_of
+from scheduler.record.db import read_session
 from scheduler.text import csv_text, spreadsheet_cell
 from scheduler.web.deps import STAFF, CoreDep, ProvinceDep, Staff, page
 

@@ -11,12 +11,13 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from scheduler import queries, station
+from scheduler import queries
 from scheduler.clock import LOCAL_TZ, local_midnight, parse_local_date, show_vn
-from scheduler.db import read_session, write_session
 from scheduler.errors import InputError
-from scheduler.holds import holds
-from scheduler.periods import parse_period, span_of
+from scheduler.loudspeaker import station
+from scheduler.outbox.holds import holds
+from scheduler.plans.periods import parse_period, span_of
+from scheduler.record.db import read_session, write_session
 from scheduler.web import forms
 from scheduler.web.actions import token_warnings
 from scheduler.web.deps import (
@@ -77,7 +78,7 @@ def reports_page(request: Request, core: CoreDep, who: StaffDep) -> HTMLResponse
 @router.get("/reports/download", include_in_schema=False)
 def report_download(core: CoreDep, unit: UnitDep, period: str, fmt: str = "docx") -> Response:
     """The report to the Department of Home Affairs for ``period``, as the CLI's ``cchc report`` writes it."""
-    from scheduler import report as reports
+    from scheduler.plans import report as reports
 
     if fmt not in ("docx", "xlsx"):
         raise HTTPException(400, "Hãy chọn định dạng DOCX (Word) hoặc XLSX (Excel).")

@@ -5,7 +5,7 @@ contests, coverage in the press (Báo Sơn La) and on radio-TV (Đài PT-TH). Ea
 date, unit, place, participants, a note and an evidence file: a photo (JPEG, PNG, WebP) or a PDF,
 checked by what it holds, not by its name, and kept in the data folder (``activities/<unit>/``, so
 a backup carries it). A target with ``activity = "<kind>"`` counts them by the day they took place
-(``scheduler.compliance``); the report lists them.
+(``scheduler.plans.compliance``); the report lists them.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from pathlib import Path
 
 from sqlmodel import Session, col, func, select
 
-from scheduler import audit, scope
 from scheduler.announcements import copy_recording
 from scheduler.codes import ACTIVITY_KIND, activity_kind_problem
 from scheduler.config import Config
 from scheduler.errors import InputError
-from scheduler.models import Activity
+from scheduler.record import audit, scope
+from scheduler.record.models import Activity
 from scheduler.text import MAX_TITLE, clean_text
 
 KINDS = ACTIVITY_KIND

@@ -15,15 +15,15 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from scheduler import audit
 from scheduler.announcements import current_approval, delivery_count, new_delivery
 from scheduler.clock import LOCAL_TZ, show
-from scheduler.compliance import FILL_ORIGIN, Row, Status, evaluate, plan_for, target_channels
 from scheduler.config import Config, PlanFile
 from scheduler.errors import InputError
-from scheduler.models import Announcement, AnnouncementStatus, Delivery, DeliveryState
-from scheduler.periods import day_span, span_at
-from scheduler.states import CLAIMABLE
+from scheduler.outbox.states import CLAIMABLE
+from scheduler.plans.compliance import FILL_ORIGIN, Row, Status, evaluate, plan_for, target_channels
+from scheduler.plans.periods import day_span, span_at
+from scheduler.record import audit
+from scheduler.record.models import Announcement, AnnouncementStatus, Delivery, DeliveryState
 
 log = logging.getLogger(__name__)
 ACTOR = "cchc-fill"

@@ -1,5 +1,5 @@
 """Loudspeaker slots: prepare the programme ahead and start it on time (the as-run log they keep is
-``scheduler.asrun``).
+``scheduler.loudspeaker.asrun``).
 
 For each loudspeaker channel and daily slot:
 
@@ -38,18 +38,18 @@ from channels.loudspeaker.playout import Playout, PlayoutError, playlist, playou
 from channels.loudspeaker.programme import LANGUAGE_ORDER, Item, Layout, Piece, assemble, export_mp3, fit, fixed_ms
 from channels.loudspeaker.tts import Clip, NoVoice, Voices, voice_post
 from channels.secrets import redact
-from scheduler import asrun, station
 from scheduler.clock import LOCAL_TZ, next_slot, show, show_vn, slot_times
 from scheduler.config import Config
-from scheduler.db import read_session, write_session
-from scheduler.deliveries import move
-from scheduler.fill import due_in_slot, fill_slot
 from scheduler.labels import AS_RUN_STATUS
-from scheduler.models import PRIORITY_RANK, AsRun, AsRunStatus, Attempt, Delivery, Priority
-from scheduler.models import DeliveryState as S
-from scheduler.posts import approval_problem, post_or_cancel
-from scheduler.states import CLAIMABLE
-from scheduler.workers import owner_alive, worker_name
+from scheduler.loudspeaker import asrun, station
+from scheduler.loudspeaker.fill import due_in_slot, fill_slot
+from scheduler.outbox.deliveries import move
+from scheduler.outbox.posts import approval_problem, post_or_cancel
+from scheduler.outbox.states import CLAIMABLE
+from scheduler.outbox.workers import owner_alive, worker_name
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import PRIORITY_RANK, AsRun, AsRunStatus, Attempt, Delivery, Priority
+from scheduler.record.models import DeliveryState as S
 
 log = logging.getLogger("cchc.broadcast")
 EMERGENCY_RANK = PRIORITY_RANK[Priority.EMERGENCY]
@@ -287,7 +287,7 @@ class Broadcaster:
                        languages: set[str]) -> tuple[Clip | None, list[Clip], list[Clip]]:
         """The jingle (the station's own, or None for the chime), and the station ID and outro: the
         station's recording in Vietnamese or else the voiced text, then its recording in each other
-        language of this programme (``scheduler.station``)."""
+        language of this programme (``scheduler.loudspeaker.station``)."""
         tune = self._own_clip(voices, own.get(("jingle", "")), "vi")
         others = sorted(languages - {"vi"}, key=lambda lang: LANGUAGE_ORDER.get(lang, 9))
         spoken: list[list[Clip]] = []

@@ -8,8 +8,8 @@ One ``AsRun`` row per (channel, slot, kind), unique, so a slot can never play tw
                             ├──nothing due at the start──> skipped
     (none) / prepared ──the slot's grace passed unplayed──> missed
 
-This module is the slot bookkeeping; ``scheduler.broadcast`` builds the programmes and decides when
-to call it. A part's delivery moves only through ``scheduler.deliveries`` (fenced by the attempt id
+This module is the slot bookkeeping; ``scheduler.loudspeaker.broadcast`` builds the programmes and decides when
+to call it. A part's delivery moves only through ``scheduler.outbox.deliveries`` (fenced by the attempt id
 the start gave it), so a delivery changed meanwhile is left as it is.
 """
 
@@ -25,11 +25,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from scheduler.clock import show, show_vn
-from scheduler.db import read_session, write_session
-from scheduler.deliveries import move
-from scheduler.deliveries import played as played_part
-from scheduler.models import AsRun, AsRunStatus, Attempt, Delivery, ServiceState
-from scheduler.models import DeliveryState as S
+from scheduler.outbox.deliveries import move
+from scheduler.outbox.deliveries import played as played_part
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import AsRun, AsRunStatus, Attempt, Delivery, ServiceState
+from scheduler.record.models import DeliveryState as S
 
 log = logging.getLogger("cchc.broadcast")
 SWEEP_KEY = "broadcast_swept_until"

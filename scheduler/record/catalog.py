@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session, SQLModel, col, select
 
 from scheduler.config import Config
-from scheduler.models import Channel, Plan, Target, Topic, Unit, User
+from scheduler.record.models import Channel, Plan, Target, Topic, Unit, User
 
 
 def sync(session: Session, config: Config) -> list[str]:

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from scheduler.config import Config
 from scheduler.errors import InputError, OtherUnitError, RuleError
-from scheduler.models import Role, Unit, User
+from scheduler.record.models import Role, Unit, User
 
 
 def below(config: Config, unit: str) -> list[str]:
@@ -176,7 +176,7 @@ class Actor:
     def person(self, action: str) -> str:
         """The name to act under for ``action`` (an ``InputError`` without one, or when the account's role
         may not: approving needs an approver)."""
-        from scheduler.users import APPROVER_ACTIONS, APPROVERS
+        from scheduler.record.users import APPROVER_ACTIONS, APPROVERS
 
         if not self.name:
             raise InputError("--user", "hãy cho biết bạn là ai: thêm --user TÊN hoặc đặt biến CCHC_USER")

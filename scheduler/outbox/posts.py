@@ -1,20 +1,23 @@
 """What a delivery sends: its post, built from the approved item in the delivery's language, after checking
-once more that the approval still holds for the content as it is now (an item edited since is cancelled,
-never sent). One query a table for a whole claim."""
+once more that the approval still holds for the content as it is now (``content_hash_of``: an item edited
+since is cancelled, never sent), and the website article a social post links to. One query a table for a
+whole claim."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
 from channels.base import Post
-from scheduler.announcements import content_hash_of
-from scheduler.deliveries import move
-from scheduler.models import Announcement, AnnouncementStatus, Approval, Attempt, Delivery, Translation, Unit
-from scheduler.models import DeliveryState as S
-from scheduler.states import CLAIMABLE
+from scheduler.outbox.deliveries import move
+from scheduler.outbox.states import CLAIMABLE
+from scheduler.record.models import Announcement, AnnouncementStatus, Approval, Attempt, Delivery, Translation, Unit
+from scheduler.record.models import DeliveryState as S
 
 log = logging.getLogger("cchc.dispatch")
 
@@ -106,3 +109,32 @@ def _older_remote_ids(session: Session, channel: str, first_sent: datetime, coun
         Delivery.channel_id == channel, Delivery.state == S.DELIVERED, col(Delivery.remote_id).is_not(None),
         col(Delivery.finished_at) < first_sent - OLDER_MARGIN)
         .order_by(col(Delivery.finished_at).desc()).limit(count)).all())
+
+
+def content_hash_of(ann: Announcement, translations: list[Translation]) -> str:
+    """``content_hash`` with the announcement's translations already loaded (in any order)."""
+    translations = sorted(translations, key=lambda t: t.lang)
+    document = {
+        "title": ann.title, "body": ann.body, "topics": ann.topics, "channels": ann.channels,
+        "languages": ann.languages, "priority": ann.priority, "next_slot": ann.next_slot,
+        "first_at": _iso(ann.first_at), "repeat": ann.repeat, "until": _iso(ann.repeat_until),
+        "expires_at": _iso(ann.expires_at), "evergreen": ann.evergreen,
+        "translations": [[t.lang, t.title, t.body, t.audio_sha256] for t in translations],
+    }
+    encoded = json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def website_links(session: Session, websites: Collection[str], announcement_id: int, lang: str) -> dict[str, str]:
+    """Where the announcement is already on one of the ``websites`` channels (same language first):
+    social posts link to it."""
+    rows = session.exec(select(Delivery.lang, Delivery.remote_url).where(
+        Delivery.announcement_id == announcement_id, Delivery.state == S.DELIVERED,
+        col(Delivery.remote_url).is_not(None), col(Delivery.channel_id).in_(sorted(websites)))
+        .order_by(col(Delivery.finished_at))).all()
+    url = next((u for code, u in rows if code == lang), None) or next((u for code, u in rows if code == "vi"), None)
+    return {"website_url": url} if url else {}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

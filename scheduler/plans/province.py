@@ -16,13 +16,13 @@ from datetime import datetime
 from sqlmodel import Session, col, func, select
 
 from channels.languages import LANGUAGE_NAMES
-from scheduler.compliance import STATUS_TEXT, Status, evaluate_many
 from scheduler.config import Config
 from scheduler.errors import InputError
-from scheduler.models import Delivery, DeliveryState
-from scheduler.periods import Span
-from scheduler.scope import below
-from scheduler.states import OPEN
+from scheduler.outbox.states import OPEN
+from scheduler.plans.compliance import STATUS_TEXT, Status, evaluate_many
+from scheduler.plans.periods import Span
+from scheduler.record.models import Delivery, DeliveryState
+from scheduler.record.scope import below
 from scheduler.text import sort_key
 
 WORST_FIRST = (Status.MISSED, Status.AT_RISK, Status.ON_TRACK, Status.MET, Status.NOT_APPLICABLE)

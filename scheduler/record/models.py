@@ -303,7 +303,7 @@ class Activity(SQLModel, table=True):
 
 
 class Lease(SQLModel, table=True):
-    """A job only one service node may do at a time (``scheduler.lease``): the loudspeaker slots.
+    """A job only one service node may do at a time (``scheduler.record.lease``): the loudspeaker slots.
     ``holder`` is the node's worker name; the lease ends at ``until`` on the database's clock unless
     renewed, and then another node takes it."""
 
@@ -366,7 +366,7 @@ class User(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=60)
     role: str = Field(max_length=12)
-    # The unit the account belongs to (``scheduler.scope``): a commune account works on its commune, a
+    # The unit the account belongs to (``scheduler.record.scope``): a commune account works on its commune, a
     # province account also reads the communes below it. Accounts made before units had accounts are
     # given the default unit by ``cchc init``.
     unit_id: str | None = Field(default=None, foreign_key="unit.id", max_length=40, index=True)
@@ -401,7 +401,7 @@ class LoginAttempt(SQLModel, table=True):
 
 
 class StationSound(SQLModel, table=True):
-    """The station's own recording of a part every programme has (``scheduler.station``): the jingle
+    """The station's own recording of a part every programme has (``scheduler.loudspeaker.station``): the jingle
     (nhạc hiệu, one for all languages: ``lang`` is empty) or the station ID or outro in one language.
     Without a row the programme uses the generated chime and the voiced ``station_id``/``outro`` text."""
 

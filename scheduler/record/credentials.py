@@ -29,8 +29,8 @@ from channels.base import Outcome, Receipt
 from channels.secrets import read_secret, remember
 from channels.tokens import TokenProblem, Tokens, VaultError
 from scheduler.clock import utc_now
-from scheduler.db import read_session, write_session
-from scheduler.models import Credential
+from scheduler.record.db import read_session, write_session
+from scheduler.record.models import Credential
 
 KEY_ENV = "CCHC_SECRET_KEY"
 KEY_FILE_ENV = "CCHC_SECRET_KEY_FILE"

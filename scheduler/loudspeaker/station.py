@@ -17,12 +17,12 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from scheduler import audit, scope
+from channels.languages import LANGUAGE_NAMES
 from scheduler.announcements import check_recording, copy_recording
 from scheduler.config import Config
 from scheduler.errors import InputError
-from scheduler.models import StationSound
-from scheduler.text import LANGUAGE_NAMES
+from scheduler.record import audit, scope
+from scheduler.record.models import StationSound
 
 KINDS = {"jingle": "nhạc hiệu", "station_id": "lời giới thiệu đài", "outro": "lời kết"}
 MAX_SECONDS = {"jingle": 30, "station_id": 120, "outro": 120}  # every programme carries them twice or once

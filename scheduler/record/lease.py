@@ -18,8 +18,8 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from scheduler.db import database_now, read_session, write_session
-from scheduler.models import Lease
+from scheduler.record.db import database_now, read_session, write_session
+from scheduler.record.models import Lease
 
 log = logging.getLogger(__name__)
 

@@ -31,13 +31,14 @@ from sqlmodel import Session, col, select
 
 from channels.base import CATEGORIES
 from channels.languages import LANGUAGE_NAMES
-from scheduler import activities, audit
 from scheduler.clock import LOCAL_TZ, slot_times
 from scheduler.config import Config, PlanFile, TargetConfig
 from scheduler.errors import InputError
-from scheduler.models import Announcement, AuditEvent, Channel, Delivery, DeliveryState
-from scheduler.periods import Span, span_of, spans_in
-from scheduler.states import COMING
+from scheduler.outbox.states import COMING
+from scheduler.plans import activities
+from scheduler.plans.periods import Span, span_of, spans_in
+from scheduler.record import audit
+from scheduler.record.models import Announcement, AuditEvent, Channel, Delivery, DeliveryState
 
 log = logging.getLogger(__name__)
 

@@ -72,14 +72,10 @@ from channels.http import describe
 from channels.preview import preview_reconcile, preview_send
 from channels.secrets import redact
 from scheduler.clock import show_vn
-from scheduler.db import database_clock, database_now, read_session, write_session
-from scheduler.deliveries import BulkUpdate, move, release_unsent, start_claims, write_results
-from scheduler.holds import FAILURES_KEY, clear_failures, count_failure, held_channels, hold_channel, set_wait
-from scheduler.models import Attempt, Delivery, ServiceState
-from scheduler.models import DeliveryState as S
-from scheduler.posts import approval_problem, load_posts
-from scheduler.queries import website_links
-from scheduler.states import (
+from scheduler.outbox.deliveries import BulkUpdate, move, release_unsent, start_claims, write_results
+from scheduler.outbox.holds import FAILURES_KEY, clear_failures, count_failure, held_channels, hold_channel, set_wait
+from scheduler.outbox.posts import approval_problem, load_posts, website_links
+from scheduler.outbox.states import (
     CLAIMABLE,
     Decision,
     RetryPolicy,
@@ -87,7 +83,10 @@ from scheduler.states import (
     after_retract,
     after_send,
 )
-from scheduler.workers import owner_alive, worker_name
+from scheduler.outbox.workers import owner_alive, worker_name
+from scheduler.record.db import database_clock, database_now, read_session, write_session
+from scheduler.record.models import Attempt, Delivery, ServiceState
+from scheduler.record.models import DeliveryState as S
 
 log = logging.getLogger("cchc.dispatch")
 
@@ -185,7 +184,7 @@ class Dispatcher:
         self.ahead = ahead or {}  # channel -> how long before the due time its posts are sent
         # channel -> sends in flight at once (the wave's share of the channel)
         self.in_flight = {name: (in_flight or {}).get(name, DEFAULT_IN_FLIGHT) for name in channels}
-        # Loudspeaker deliveries go out in slot programmes (scheduler.broadcast), not one by one.
+        # Loudspeaker deliveries go out in slot programmes (scheduler.loudspeaker.broadcast), not one by one.
         self.slotted = sorted(name for name, channel in channels.items() if channel.slotted)
         self.lease = timedelta(seconds=self.policy.lease_seconds)
         # Longer than any single request of any channel: a live worker's send is never rescued.

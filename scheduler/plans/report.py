@@ -22,14 +22,14 @@ from sqlmodel import Session, col, func, select
 from channels.languages import LANGUAGE_NAMES
 from scheduler.clock import show_vn
 from scheduler.codes import ACTIVITY_KIND
-from scheduler.compliance import STATUS_TEXT, Compliance, Status, evaluate
 from scheduler.config import Config
-from scheduler.models import Announcement, AsRun, AsRunStatus, Delivery, DeliveryState
-from scheduler.periods import Span
+from scheduler.plans.compliance import STATUS_TEXT, Compliance, Status, evaluate
+from scheduler.plans.periods import Span
+from scheduler.record.models import Announcement, AsRun, AsRunStatus, Delivery, DeliveryState
 from scheduler.text import spreadsheet_cell
 
 if TYPE_CHECKING:
-    from scheduler.province import ProvinceView
+    from scheduler.plans.province import ProvinceView
 
 FORMATS = ("docx", "xlsx", "csv")
 FAILED_STATES = (DeliveryState.FAILED, DeliveryState.EXPIRED)
@@ -52,7 +52,7 @@ class Report:
     problem_total: int = 0
     items: list[dict] = field(default_factory=list)
     activities: list[dict] = field(default_factory=list)  # the register's activities held in the period
-    communes: ProvinceView | None = None  # a province's report rolls up its communes (``scheduler.province``)
+    communes: ProvinceView | None = None  # a province's report rolls up its communes (``scheduler.plans.province``)
 
     @property
     def title(self) -> str:
@@ -133,14 +133,14 @@ def gather(session: Session, config: Config, *, unit: str, span: Span, now: date
     report.problem_total = sum(c[2] for c in per.values())
     _problems(session, report, names, lo, hi, channels)
     _items(session, report, names, lo, hi, channels)
-    from scheduler import activities
+    from scheduler.plans import activities
 
     report.activities = [{"date": f"{a.held_on:%d/%m/%Y}", "kind": ACTIVITY_KIND[a.kind], "title": a.title,
                           "place": a.place, "participants": "" if a.participants is None else a.participants,
                           "evidence": a.evidence}
                          for a in reversed(activities.listed(session, unit=unit, since=span.start, until=span.end))]
     if info.level == "province":
-        from scheduler import province
+        from scheduler.plans import province
 
         report.communes = province.gather(session, config, province=unit, span=span, now=now)
     return report

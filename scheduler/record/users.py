@@ -16,9 +16,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, delete, func, select
 
-from scheduler import audit
 from scheduler.errors import InputError, RuleError
-from scheduler.models import LoginAttempt, Role, Unit, User, WebSession
+from scheduler.record import audit
+from scheduler.record.models import LoginAttempt, Role, Unit, User, WebSession
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
 SYSTEM = "cchc-"  # names of the service's own automatic actions (cchc-fill, cchc-service): never a person
@@ -44,7 +44,7 @@ class Login:
 
 def add_user(session: Session, *, name: str, role: str, password: str, unit: str, actor: str,
              now: datetime) -> User:
-    """A new account of ``unit`` (``scheduler.scope``: a commune's account works on its commune only)."""
+    """A new account of ``unit`` (``scheduler.record.scope``: a commune's account works on its commune only)."""
     name = name.strip().lower()
     if not NAME.match(name):
         raise InputError("NAME", "tên đăng nhập gồm 2–60 chữ thường không dấu, số, dấu chấm, gạch dưới hoặc "

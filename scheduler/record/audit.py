@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, or_, select
 
-from scheduler.models import AuditEvent
+from scheduler.record.models import AuditEvent
 
 
 def record(session: Session, *, unit: str | None, actor: str, action: str, subject: str, at: datetime,

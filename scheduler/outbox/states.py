@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from channels.base import Found, Outcome, Receipt, Reconciled
-from scheduler.models import DeliveryState as S
+from scheduler.record.models import DeliveryState as S
 
 ALLOWED: dict[S, frozenset[S]] = {
     S.PENDING: frozenset({S.SENDING, S.EXPIRED, S.CANCELLED, S.FAILED}),
@@ -79,7 +79,7 @@ def check_transition(old: str, new: str) -> None:
 class RetryPolicy:
     """How hard to try. Backoff is exponential with "equal jitter": half fixed, half random.
 
-    Leases count on the database's clock (``scheduler.dispatch``): ``lease_seconds`` is how long a
+    Leases count on the database's clock (``scheduler.outbox.dispatch``): ``lease_seconds`` is how long a
     started send holds its row; another worker may rescue it only ``rescue_margin_seconds`` after
     that, a margin longer than any single request a channel makes (the dispatcher raises it to the
     channels' own timeouts).

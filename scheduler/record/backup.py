@@ -36,10 +36,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from scheduler.clock import LOCAL_TZ, show_vn
-from scheduler.db import is_sqlite, make_engine, migrate
 from scheduler.errors import CchcError, InputError, RuleError
-from scheduler.models import HEARTBEAT, STOPPED, ServiceState
-from scheduler.scratch import copy_rows
+from scheduler.record.db import is_sqlite, make_engine, migrate
+from scheduler.record.models import HEARTBEAT, STOPPED, ServiceState
+from scheduler.record.scratch import copy_rows
 
 FORMAT, VERSION = "cchc-backup", 1
 NOT_KEPT = frozenset({"web_session", "login_attempt"})  # live sessions and the login limiter's counts

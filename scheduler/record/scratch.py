@@ -25,9 +25,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 from scheduler.config import Config
-from scheduler.db import ensure_ready, is_sqlite, make_engine, migrate
 from scheduler.errors import DatabaseNotReadyError, InputError
-from scheduler.models import ServiceState
+from scheduler.record.db import ensure_ready, is_sqlite, make_engine, migrate
+from scheduler.record.models import ServiceState
 from scheduler.settings import Settings
 
 PRACTICE_KEY = "practice"

@@ -4,7 +4,7 @@ Every change of ``Delivery.state`` goes through ``move`` (one row the caller hol
 (a claim's results from the dispatcher, fenced by attempt), ``start_claims`` (the claim itself),
 ``release_unsent`` (claimed sends whose
 request never left, fenced the same way) or ``played`` (a part of a loudspeaker
-programme, fenced the same way): each is checked against the state machine of ``scheduler.states``
+programme, fenced the same way): each is checked against the state machine of ``scheduler.outbox.states``
 and stamps ``updated_at``. The dispatcher, the broadcaster, announcements, the simulation and the
 faces call these; ``tests/test_layers.py`` fails if any other module sets a state.
 
@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import bindparam, delete, func, update
 from sqlmodel import Session, col, select
 
-from scheduler import audit, scope
 from scheduler.errors import InputError, NotFoundError, RuleError
-from scheduler.models import Attempt, Channel, Delivery
-from scheduler.models import DeliveryState as S
-from scheduler.states import RELEASED_TO, IllegalTransitionError, check_transition
+from scheduler.outbox.states import RELEASED_TO, IllegalTransitionError, check_transition
+from scheduler.record import audit, scope
+from scheduler.record.models import Attempt, Channel, Delivery
+from scheduler.record.models import DeliveryState as S
 
 SETTLEABLE = (S.NEEDS_PERSON, S.NEEDS_RECONCILE)
 

@@ -3,7 +3,7 @@
 SQLite is the embedded default and is tuned for a queue that must not lose a "delivered" mark: WAL,
 ``synchronous=FULL``, a 5 s busy timeout, foreign keys on, and ``BEGIN IMMEDIATE`` for every write
 transaction so a read-then-write never fails half-way with "database is locked". PostgreSQL needs
-none of this; its claims use ``FOR UPDATE SKIP LOCKED`` (see ``scheduler.dispatch``).
+none of this; its claims use ``FOR UPDATE SKIP LOCKED`` (see ``scheduler.outbox.dispatch``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from scheduler.errors import DatabaseNotReadyError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",

@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from scheduler import audit
 from scheduler.clock import show_vn, utc_now
-from scheduler.models import Channel as ChannelRow
-from scheduler.models import ServiceState
+from scheduler.record import audit
+from scheduler.record.models import Channel as ChannelRow
+from scheduler.record.models import ServiceState
 
 log = logging.getLogger("cchc.dispatch")
 REAUTH_KEY = "reauth:"  # held until a person renews the channel's credentials

@@ -10,9 +10,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from channels.base import Post
-from scheduler.db import database_now, write_session
-from scheduler.models import Delivery
-from scheduler.models import DeliveryState as S
+from scheduler.record.db import database_now, write_session
+from scheduler.record.models import Delivery
+from scheduler.record.models import DeliveryState as S
 
 
 class Progress:
