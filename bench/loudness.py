@@ -62,8 +62,8 @@ def rms_levelled(audio: AudioSegment, target_dbfs: float = -18.0) -> AudioSegmen
 
 def programme(app, folder: Path) -> None:
     broadcaster = app.broadcaster()
-    s = broadcaster.channel(CHANNEL).settings
-    voices = broadcaster.voices(s.sample_rate)
+    s = broadcaster.programmes.channel(CHANNEL).settings
+    voices = broadcaster.programmes.voices(s.sample_rate)
     loud = app.config.speech.loudness
     items, sources = [], []
     for n in range(10):
@@ -99,7 +99,7 @@ def programme(app, folder: Path) -> None:
 
 def three_minutes(app, folder: Path, runs: int) -> None:
     source = recording(folder / "ba-phut.m4a", 180, -24, 440, click=True)
-    s = app.broadcaster().channel(CHANNEL).settings
+    s = app.broadcaster().programmes.channel(CHANNEL).settings
     levelled, plain = [], []
     for run in range(runs):
         voices = Voices(app.config.speech, folder / f"cache-{run}", s.sample_rate)

@@ -57,8 +57,8 @@ def make_app(folder: Path) -> App:
 
 def assembly(app: App, folder: Path, runs: int) -> None:
     broadcaster = app.broadcaster()
-    s = broadcaster.channel(CHANNEL).settings
-    voices = broadcaster.voices(s.sample_rate)
+    s = broadcaster.programmes.channel(CHANNEL).settings
+    voices = broadcaster.programmes.voices(s.sample_rate)
     recordings = []
     for index, frequency in enumerate((330, 440)):
         path = folder / f"rec{index}.m4a"
@@ -129,7 +129,7 @@ def start_delay(app: App, slots: int, pending: int) -> None:
                 # Real slots are hours apart; here they are a second apart, so each item must belong
                 # to its own slot only (otherwise every programme would also carry the later items).
                 due_at=slot_at, next_attempt_at=slot_at, expires_at=slot_at + timedelta(milliseconds=900)))
-        broadcaster.prepare(CHANNEL, slot_at)
+        broadcaster.programmes.prepare(CHANNEL, slot_at)
     late = sum(1 for slot_at in times if slot_at <= datetime.now(UTC))
     if late:
         print(f"  ({late} slots were already due when preparation ended: their delay is preparation time)")

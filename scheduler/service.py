@@ -196,7 +196,7 @@ def _slot_at(broadcaster: Broadcaster, hour: int, minute: int, *, upcoming: bool
 def _prepare_slot(broadcaster: Broadcaster, name: str, hour: int, minute: int, owner: SlotOwner | None = None
                   ) -> None:
     if owner is None or owner.held:
-        broadcaster.prepare(name, _slot_at(broadcaster, hour, minute, upcoming=True))
+        broadcaster.programmes.prepare(name, _slot_at(broadcaster, hour, minute, upcoming=True))
 
 
 def _play_slot(broadcaster: Broadcaster, name: str, hour: int, minute: int, owner: SlotOwner | None = None

@@ -72,7 +72,7 @@ def test_a_slot_plays_each_item_in_vi_then_blt_then_hmn_levelled_and_logged(loa,
 
     broadcaster = loa.broadcaster()
     clock.advance(SLOT - timedelta(minutes=10) - clock.now())
-    prepared = broadcaster.prepare("muong-la-loa", SLOT)
+    prepared = broadcaster.programmes.prepare("muong-la-loa", SLOT)
     assert [p["lang"] for p in prepared.parts] == ["vi", "blt", "hmn"]
     assert [p["engine"] for p in prepared.parts] == ["espeak-ng", "recording", "recording"]
     assert prepared.path.exists() and prepared.path.with_suffix(".m3u").exists()
@@ -116,16 +116,16 @@ def test_the_as_run_start_is_stamped_when_the_claim_is_committed_not_when_it_beg
     approved(loa, channels=LOA, body="Thông báo lịch tiếp công dân.")
     broadcaster = loa.broadcaster()
     clock.advance(SLOT - timedelta(minutes=10) - clock.now())
-    broadcaster.prepare("muong-la-loa", SLOT)
+    broadcaster.programmes.prepare("muong-la-loa", SLOT)
     clock.advance(timedelta(minutes=10))
-    real_due = broadcaster._due
+    real_due = broadcaster.programmes.due
 
     def slow_claim(*args, **kwargs):  # reading the slot's rows inside the claim takes 400 ms
         rows = real_due(*args, **kwargs)
         clock.advance(timedelta(milliseconds=400))
         return rows
 
-    monkeypatch.setattr(broadcaster, "_due", slow_claim)
+    monkeypatch.setattr(broadcaster.programmes, "due", slow_claim)
     run = broadcaster.play("muong-la-loa", SLOT)
     with read_session(loa.engine) as session:
         [attempt] = session.exec(select(Attempt)).all()
@@ -136,11 +136,11 @@ def test_the_as_run_start_is_stamped_when_the_claim_is_committed_not_when_it_beg
 def test_clips_are_cached_and_a_new_programme_is_built_from_them(loa, clock):
     approved(loa, channels=LOA, languages=["vi"])
     broadcaster = loa.broadcaster()
-    broadcaster.prepare("muong-la-loa", SLOT, dry_run=True)
+    broadcaster.programmes.prepare("muong-la-loa", SLOT, dry_run=True)
     cached = sorted((loa.settings.data_dir / "cache" / "tts").glob("*.wav"))
     assert len(cached) == 3  # the item, the station ID and the outro
     stamps = [p.stat().st_mtime_ns for p in cached]
-    preview = broadcaster.prepare("muong-la-loa", SLOT, dry_run=True)
+    preview = broadcaster.programmes.prepare("muong-la-loa", SLOT, dry_run=True)
     assert [p.stat().st_mtime_ns for p in cached] == stamps
     assert as_runs(loa) == [] and preview.parts  # a preview records nothing
 
@@ -150,7 +150,7 @@ def test_priority_first_and_what_does_not_fit_rolls_over_to_the_next_slot(short_
     app = make_app(settings, clock)
     normal = approved(app, channels=LOA, title="Tin thường", body=LONG)
     urgent = approved(app, channels=LOA, title="Tin ưu tiên", body="Họp dân bản Nà Lốc.", priority="priority")
-    prepared = app.broadcaster().prepare("muong-la-loa", SLOT)
+    prepared = app.broadcaster().programmes.prepare("muong-la-loa", SLOT)
     assert [p["ref_code"] for p in prepared.parts] == [f"{urgent.ref_code}.1"]
     assert any(normal.ref_code in note and "dời sang" in note for note in prepared.notes)
     moved = deliveries(app)[f"{normal.ref_code}.1"]
@@ -164,7 +164,7 @@ def test_items_that_cannot_be_voiced_are_held_with_a_reason_and_the_rest_plays(l
     good = approved(loa, channels=LOA, languages=["vi", "blt", "hmn"], translations={
         "blt": ("Bản dịch tiếng Thái", not_audio), "hmn": "Txhais lus Hmoob (chưa ghi âm)"})
     symbols = approved(loa, channels=LOA, title="📢📢📢", body="★★★ 👉👉")
-    prepared = loa.broadcaster().prepare("muong-la-loa", SLOT)
+    prepared = loa.broadcaster().programmes.prepare("muong-la-loa", SLOT)
     assert [(p["ref_code"], p["lang"]) for p in prepared.parts] == [(f"{good.ref_code}.1", "vi")]
     rows = deliveries(loa)
     assert "không phải âm thanh" in rows[f"{good.ref_code}.2"].last_error
@@ -213,7 +213,7 @@ def test_an_edit_after_preparation_rebuilds_the_programme_without_the_old_text(l
 
     ann = approved(loa, channels=LOA, body="Nội dung cũ.")
     broadcaster = loa.broadcaster()
-    broadcaster.prepare("muong-la-loa", SLOT)
+    broadcaster.programmes.prepare("muong-la-loa", SLOT)
     with write_session(loa.engine) as session:  # the approval is voided: its delivery is cancelled
         announcements.edit(session, config=loa.config, ann=announcements.get(session, ann.id),
                            draft=Draft(body="Nội dung mới.", changed=["body"]), actor="lan", now=clock.now())
@@ -353,7 +353,7 @@ def test_a_bad_recording_is_refused_with_what_is_wrong(loa, tmp_path, make, reas
     path = tmp_path / "ghi-am.mp3"
     make(path)
     with pytest.raises(NoVoice, match=reason):
-        loa.broadcaster().voices(44100).voice("Txhais lus Hmoob", "hmn", path)
+        loa.broadcaster().programmes.voices(44100).voice("Txhais lus Hmoob", "hmn", path)
 
 
 # -- playout backends -----------------------------------------------------------------------------
@@ -444,13 +444,13 @@ def test_a_loudspeaker_stays_connected_across_two_slots_on_the_silence_the_servi
         listener.start()
         time.sleep(2)  # before the first slot: silence
         clock.advance(SLOT - clock.now())
-        first = broadcaster.prepare(LOA[0], SLOT)
+        first = broadcaster.programmes.prepare(LOA[0], SLOT)
         runs = [broadcaster.play(LOA[0], SLOT)]
         time.sleep(2)  # between the slots: silence again, on the same connection
         approved(app, channels=LOA, title="Tin thứ hai", body="Họp dân bản Nà Lốc lúc 19 giờ.")
         later = SLOT + timedelta(hours=13)  # 06:00 the next morning
         clock.advance(later - clock.now())
-        second = broadcaster.prepare(LOA[0], later)
+        second = broadcaster.programmes.prepare(LOA[0], later)
         runs.append(broadcaster.play(LOA[0], later))
         time.sleep(1.5)
     finally:
@@ -499,7 +499,7 @@ def test_icecast_pushes_only_what_is_still_approved_at_slot_time(short_station, 
                                                                  "phát, nên không được phát lên loa.")
     broadcaster = app.broadcaster()
     clock.advance(SLOT - timedelta(minutes=10) - clock.now())
-    prepared = broadcaster.prepare("muong-la-loa", SLOT)
+    prepared = broadcaster.programmes.prepare("muong-la-loa", SLOT)
     assert len(prepared.parts) == 2
     cancel(app, dropped, clock)
     clock.advance(SLOT - clock.now())
@@ -556,7 +556,7 @@ def test_http_playout_uploads_ahead_with_the_configured_fields(short_station, se
     monkeypatch.setenv("CCHC_RADIO_TOKEN", radio.token)
     app = make_app(settings, clock)
     approved(app, channels=LOA)
-    app.broadcaster().prepare("muong-la-loa", SLOT)
+    app.broadcaster().programmes.prepare("muong-la-loa", SLOT)
     (upload,) = radio.uploads
     assert upload["fields"]["play_at"] == "2025-09-01T17:00:00+07:00"
     assert upload["fields"]["client_ref"] == "muong-la-loa/2025-09-01T17:00:00"
@@ -596,7 +596,7 @@ def test_http_playout_refused_fails_the_slot_and_says_why(short_station, setting
     app = make_app(settings, clock)
     ann = approved(app, channels=LOA)
     broadcaster = app.broadcaster()
-    broadcaster.prepare("muong-la-loa", SLOT)
+    broadcaster.programmes.prepare("muong-la-loa", SLOT)
     clock.advance(SLOT - clock.now())
     run = broadcaster.play("muong-la-loa", SLOT)
     assert run.status == "failed" and radio.uploads == []
@@ -616,9 +616,9 @@ def test_a_silent_slot_plays_an_evergreen_item_marked_automatic(short_station, s
     item = evergreen(app, "Hướng dẫn nộp hồ sơ trực tuyến")
     broadcaster = app.broadcaster()
     clock.advance(SLOT - timedelta(minutes=10) - clock.now())
-    assert broadcaster.prepare("muong-la-loa", SLOT, dry_run=True).parts  # a preview shows the fill...
+    assert broadcaster.programmes.prepare("muong-la-loa", SLOT, dry_run=True).parts  # a preview shows the fill...
     assert deliveries(app) == {}  # ...and records nothing
-    prepared = broadcaster.prepare("muong-la-loa", SLOT)
+    prepared = broadcaster.programmes.prepare("muong-la-loa", SLOT)
     assert [(p["ref_code"], p["lang"]) for p in prepared.parts] == [(f"{item.ref_code}.1", "vi")]
     assert [d.origin for d in deliveries(app).values()] == ["fill"]
     clock.advance(timedelta(minutes=10))
@@ -682,14 +682,14 @@ def test_a_vendor_playout_declared_in_one_class_gets_its_table_checked_and_its_p
     app = make_app(settings, clock)
     ann = approved(app, channels=LOA)
     broadcaster = app.broadcaster()
-    broadcaster.prepare("muong-la-loa", SLOT)
+    broadcaster.programmes.prepare("muong-la-loa", SLOT)
     [(name, values)] = VendorPlayout.handed
     assert name == "0000.mp3" or name.endswith(".mp3")
     assert values["external_id"] == "muong-la-loa/2025-09-01T17:00:00"
     assert (settings.data_dir / "programmes" / "muong-la-loa").exists()
     cancel(app, ann, clock)
     clock.advance(timedelta(minutes=1))
-    broadcaster.refresh_prepared()
+    broadcaster.programmes.refresh_prepared()
     assert VendorPlayout.withdrawn == ["muong-la-loa/2025-09-01T17:00:00"]
 
 
@@ -708,7 +708,7 @@ def test_a_quiet_recording_with_one_click_plays_as_loud_as_a_clean_one(loa, cloc
     approved(loa, channels=LOA, languages=["vi", "blt", "hmn"], body="Thông báo lịch tiêm chủng.",
              translations={"blt": ("Bản dịch tiếng Thái", clicked), "hmn": ("Txhais lus Hmoob", clean)})
     clock.advance(SLOT - timedelta(minutes=10) - clock.now())
-    prepared = loa.broadcaster().prepare("muong-la-loa", SLOT)
+    prepared = loa.broadcaster().programmes.prepare("muong-la-loa", SLOT)
     target = loa.config.speech.loudness.target_lufs
     levels = {part["lang"]: loudness_of(prepared.path, part, tmp_path) for part in prepared.parts}
     assert all(abs(level - target) <= 1.0 for level in levels.values()), levels

@@ -21,7 +21,7 @@ GAP_MS = 300  # the short_station fixture's gap between languages
 def test_the_station_s_jingle_and_its_thai_station_id_open_the_programmes_that_carry_thai(loa, settings, clock,
                                                                                            tmp_path):
     approved(loa, channels=LOA, languages=["vi"], body="Lịch tiếp công dân tháng 12.")
-    before = loa.broadcaster().prepare(LOA[0], SLOT, dry_run=True)
+    before = loa.broadcaster().programmes.prepare(LOA[0], SLOT, dry_run=True)
     jingle = tone(tmp_path / "nhac-hieu.mp3", seconds=4, volume_db=-3, frequency=660)
     thai = tone(tmp_path / "gioi-thieu-thai.m4a", seconds=2.5, volume_db=-28, frequency=300)
     for args in (["jingle", str(jingle)], ["station_id", str(thai), "--lang", "blt"]):
@@ -30,7 +30,7 @@ def test_the_station_s_jingle_and_its_thai_station_id_open_the_programmes_that_c
     assert "Đã đặt nhạc hiệu của kênh muong-la-loa" in invoke(settings, "station", "set", "jingle", str(jingle),
                                                               "--user", "hung").stdout
 
-    vi_only = loa.broadcaster().prepare(LOA[0], SLOT, dry_run=True)
+    vi_only = loa.broadcaster().programmes.prepare(LOA[0], SLOT, dry_run=True)
     shift = vi_only.parts[0]["start_ms"] - before.parts[0]["start_ms"]
     assert shift == pytest.approx(4000 - CHIME_MS, abs=30)  # the jingle changed; no Thai station ID
     assert vi_only.duration_ms - before.duration_ms == pytest.approx(2 * (4000 - CHIME_MS), abs=60)
@@ -39,7 +39,7 @@ def test_the_station_s_jingle_and_its_thai_station_id_open_the_programmes_that_c
 
     approved(loa, channels=LOA, languages=["vi", "blt"], title="Tin có tiếng Thái",
              translations={"blt": ("Bản dịch", tone(tmp_path / "thai-item.wav", seconds=2, volume_db=-12))})
-    with_thai = loa.broadcaster().prepare(LOA[0], SLOT, dry_run=True)
+    with_thai = loa.broadcaster().programmes.prepare(LOA[0], SLOT, dry_run=True)
     opening = with_thai.parts[0]["start_ms"] - vi_only.parts[0]["start_ms"]
     assert opening == pytest.approx(GAP_MS + 2500, abs=30)  # the Thai station ID after the Vietnamese one
     thai_id = {"start_ms": with_thai.parts[0]["start_ms"] - 500 - 2500, "duration_ms": 2500}
@@ -53,7 +53,7 @@ def test_the_station_s_jingle_and_its_thai_station_id_open_the_programmes_that_c
 
     cleared = invoke(settings, "station", "clear", "jingle", "--user", "hung")
     assert cleared.returncode == 0 and "dùng mặc định" in cleared.stdout
-    back = loa.broadcaster().prepare(LOA[0], SLOT, dry_run=True)
+    back = loa.broadcaster().programmes.prepare(LOA[0], SLOT, dry_run=True)
     assert back.parts[0]["start_ms"] == pytest.approx(with_thai.parts[0]["start_ms"] - (4000 - CHIME_MS), abs=30)
     with read_session(loa.engine) as session:
         events = session.exec(select(AuditEvent).where(AuditEvent.subject == "channel:muong-la-loa")).all()
@@ -143,19 +143,19 @@ def test_a_thai_item_rolled_over_to_the_next_slot_takes_its_thai_station_id_with
     from tests.helpers import make_app, set_channel
 
     approved(loa, channels=LOA, languages=["vi"], body="Lịch tiếp công dân.")
-    vi_only = loa.broadcaster().prepare(LOA[0], SLOT, dry_run=True)
+    vi_only = loa.broadcaster().programmes.prepare(LOA[0], SLOT, dry_run=True)
     thai_id = tone(tmp_path / "gioi-thieu-thai.m4a", seconds=2.5, volume_db=-12, frequency=300)
     assert invoke(settings, "station", "set", "station_id", str(thai_id), "--lang", "blt", "--user", "hung"
                   ).returncode == 0
     approved(loa, channels=LOA, languages=["vi", "blt"], title="Tin có tiếng Thái",
              body="Thông báo về lịch tiêm phòng cho đàn gia súc của các bản trong toàn xã.",
              translations={"blt": ("Bản dịch", tone(tmp_path / "thai-item.wav", seconds=4, volume_db=-12))})
-    both = loa.broadcaster().prepare(LOA[0], SLOT, dry_run=True)
+    both = loa.broadcaster().programmes.prepare(LOA[0], SLOT, dry_run=True)
     assert len(both.parts) == 3 and both.parts[0]["start_ms"] > vi_only.parts[0]["start_ms"]  # the Thai ID
     # A slot just too short for the Thai item: it rolls over, and the Thai station ID goes with it.
     set_channel(settings.config_dir, LOA[0], max_minutes=f"{(both.duration_ms - 1500) / 60_000:.4f}")
     short = make_app(settings, clock)
-    rolled = short.broadcaster().prepare(LOA[0], SLOT, dry_run=True)
+    rolled = short.broadcaster().programmes.prepare(LOA[0], SLOT, dry_run=True)
     assert [p["lang"] for p in rolled.parts] == ["vi"] and len(rolled.rolled) == 2
     assert rolled.parts[0]["start_ms"] == vi_only.parts[0]["start_ms"]
     short.engine.dispose()

@@ -1,12 +1,14 @@
-"""The one writer of a delivery's state.
+"""The one writer of a delivery: its state and the columns that say when and by whom it goes out.
 
-Every change of ``Delivery.state`` goes through ``move`` (one row the caller holds), ``write_results``
-(a claim's results from the dispatcher, fenced by attempt), ``start_claims`` (the claim itself),
-``release_unsent`` (claimed sends whose
-request never left, fenced the same way) or ``played`` (a part of a loudspeaker
-programme, fenced the same way): each is checked against the state machine of ``scheduler.outbox.states``
-and stamps ``updated_at``. The dispatcher, the broadcaster, announcements, the simulation and the
-faces call these; ``tests/test_layers.py`` fails if any other module sets a state.
+Every change of ``Delivery.state`` goes through ``move`` (one row the caller holds), ``write_results`` (a
+claim's results from the dispatcher, fenced by attempt), ``start_claims`` (the claim itself),
+``release_unsent`` (claimed sends whose request never left, fenced the same way) or ``played`` (a part of a
+loudspeaker programme, fenced the same way): each is checked against the state machine of
+``scheduler.outbox.states`` and stamps ``updated_at``. The times and the lease of a waiting or sending row
+change here too: ``reschedule`` (a loudspeaker part rolled over to the next slot), ``free`` (a dead owner's
+row), ``keep_remote_id`` and ``extend_lease`` (what a channel says while its send runs). The dispatcher, the
+loudspeaker's programmes and slots, announcements, the simulation and the faces call these;
+``tests/test_layers.py`` fails if any other module sets a state.
 
 What a person decides (``settle``: a post the platform cannot answer about) is also audited here.
 """
@@ -24,7 +26,7 @@ from sqlalchemy import bindparam, delete, func, update
 from sqlmodel import Session, col, select
 
 from scheduler.errors import InputError, NotFoundError, RuleError
-from scheduler.outbox.states import RELEASED_TO, IllegalTransitionError, check_transition
+from scheduler.outbox.states import CLAIMABLE, RELEASED_TO, IllegalTransitionError, check_transition
 from scheduler.record import audit, scope
 from scheduler.record.models import Attempt, Channel, Delivery
 from scheduler.record.models import DeliveryState as S
@@ -39,6 +41,34 @@ def move(d: Delivery, new: S, now: datetime, **changes: Any) -> None:
     d.state, d.updated_at = new, now
     for name, value in changes.items():
         setattr(d, name, value)
+
+
+def reschedule(d: Delivery, due_at: datetime, expires_at: datetime, now: datetime, *, why: str) -> None:
+    """Give ``d`` (a waiting row the caller holds) a new due time and deadline, saying why: a loudspeaker part
+    that did not fit its slot waits for the next one. Its state does not change."""
+    if d.state not in CLAIMABLE:
+        raise IllegalTransitionError(d.state, d.state)
+    d.due_at, d.next_attempt_at, d.expires_at, d.last_error, d.updated_at = due_at, due_at, expires_at, why, now
+
+
+def free(d: Delivery, now: datetime) -> None:
+    """Let another worker take ``d`` (a row the caller holds) at once: the process that held it is dead."""
+    d.lease_until, d.updated_at = None, now
+
+
+def keep_remote_id(session: Session, delivery_id: int, attempt_id: str, remote_id: str) -> None:
+    """The platform's id of a post whose send still runs (``outbox.progress``): kept at once, for a reconcile
+    after a crash; only while the send's own attempt holds the row."""
+    session.execute(update(Delivery).where(*_held_by(delivery_id, attempt_id)).values(remote_id=remote_id))
+
+
+def extend_lease(session: Session, delivery_id: int, attempt_id: str, until: datetime) -> None:
+    """A long send still runs: its lease now ends at ``until`` (database clock); only while its attempt holds it."""
+    session.execute(update(Delivery).where(*_held_by(delivery_id, attempt_id)).values(lease_until=until))
+
+
+def _held_by(delivery_id: int, attempt_id: str) -> tuple:
+    return col(Delivery.id) == delivery_id, col(Delivery.state) == S.SENDING, col(Delivery.attempt_id) == attempt_id
 
 
 class BulkUpdate:

@@ -72,7 +72,7 @@ from channels.http import describe
 from channels.preview import preview_reconcile, preview_send
 from channels.secrets import redact
 from scheduler.clock import show_vn
-from scheduler.outbox.deliveries import BulkUpdate, move, release_unsent, start_claims, write_results
+from scheduler.outbox.deliveries import BulkUpdate, free, move, release_unsent, start_claims, write_results
 from scheduler.outbox.holds import FAILURES_KEY, clear_failures, count_failure, held_channels, hold_channel, set_wait
 from scheduler.outbox.posts import approval_problem, load_posts, website_links
 from scheduler.outbox.states import (
@@ -258,7 +258,7 @@ class Dispatcher:
                 .with_for_update(skip_locked=True)).all()
             for d in held:
                 if not owner_alive(d.claimed_by):
-                    d.lease_until = None
+                    free(d, now)
         return rescued
 
     def publish_scheduled(self) -> int:

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import col
 
 from channels.base import Post
+from scheduler.outbox.deliveries import extend_lease, keep_remote_id
 from scheduler.record.db import database_now, write_session
-from scheduler.record.models import Delivery
-from scheduler.record.models import DeliveryState as S
 
 
 class Progress:
     """The outbox's ``SendHooks``: what a channel says while one send still runs, written on the delivery only
-    while the send's own claim holds it (found by ``post.attempt_id``). Built once by the composition root
-    and given to every channel it builds; a post without a claim (a preview) changes nothing."""
+    while the send's own claim holds it (found by ``post.attempt_id``; ``deliveries`` writes it). Built once by
+    the composition root and given to every channel it builds; a post without a claim (a preview) changes
+    nothing."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -28,7 +26,7 @@ class Progress:
         if not post.attempt_id:
             return
         with write_session(self.engine) as session:
-            session.execute(update(Delivery).where(*self._held(post)).values(remote_id=remote_id))
+            keep_remote_id(session, post.delivery_id, post.attempt_id, remote_id)
         self.progress(post)
 
     def progress(self, post: Post) -> None:
@@ -36,10 +34,5 @@ class Progress:
         if not post.attempt_id:
             return
         with write_session(self.engine) as session:
-            until = database_now(session) + timedelta(seconds=post.lease_seconds)
-            session.execute(update(Delivery).where(*self._held(post)).values(lease_until=until))
-
-    @staticmethod
-    def _held(post: Post) -> tuple:
-        return (col(Delivery.id) == post.delivery_id, col(Delivery.state) == S.SENDING,
-                col(Delivery.attempt_id) == post.attempt_id)
+            extend_lease(session, post.delivery_id, post.attempt_id,
+                         database_now(session) + timedelta(seconds=post.lease_seconds))

@@ -83,7 +83,7 @@ def render(app: App, actor: Actor, announcement_id: int | None, text: str | None
             actor.scope.item(app.config, queries.announcement(session, announcement_id))
             text, recording = queries.spoken_version(session, announcement_id, lang)
     try:
-        clip = app.broadcaster().listen(name, text or "", lang, recording, out)
+        clip = app.broadcaster().programmes.listen(name, text or "", lang, recording, out)
     except NoVoice as exc:
         raise InputError("--lang" if recording is None and lang != "vi" else "TEXT", str(exc)) from None
     click.echo(f"Voiced by: {clip.engine} ({clip.voice}){' [from cache]' if clip.cached else ''}")
@@ -121,7 +121,7 @@ def programme(app: App, actor: Actor, channel: str | None, slot_text: str, out: 
     from channels.loudspeaker.playout import PlayoutError
 
     try:
-        prepared = broadcaster.prepare(name, slot_at, dry_run=not build, out=out)
+        prepared = broadcaster.programmes.prepare(name, slot_at, dry_run=not build, out=out)
     except PlayoutError as exc:  # e.g. --build for a slot that has already played
         raise RuleError(str(exc)) from None
     rows = [{"at": queries.minutes(p["start_ms"]), "ref": p["ref_code"], "lang": p["lang"], "engine": p["engine"],

@@ -269,7 +269,7 @@ def listen(request: Request, core: CoreDep, who: StaffDep, announcement_id: RowI
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
             try:
-                core.broadcaster().listen(name, text, lang, recording, Path(tmp) / "nghe-thu.mp3")
+                core.broadcaster().programmes.listen(name, text, lang, recording, Path(tmp) / "nghe-thu.mp3")
             except NoVoice as exc:
                 raise HTTPException(409, f"Chưa nghe thử được: {exc}") from None
             os.replace(Path(tmp) / "nghe-thu.mp3", cached)
