@@ -3,7 +3,7 @@
     .venv/bin/python bench/dispatch.py [--deliveries 2000] [--runs 5] [--db sqlite,postgresql]
                                        [--history 1000,10000,100000] [--latency-ms 50]
 
-A local server in its own process answers the webhook contract (tests/fakes.py's FakeReceiver does
+A local server in its own process answers the webhook contract (tests/fakes/webhook.py's FakeReceiver does
 the same, slower) at once, or after ``--latency-ms``. For each database it prints:
 
 1. draining ``--deliveries`` due webhook deliveries with ``Dispatcher.run_once`` against posting the

@@ -5,7 +5,7 @@
 
 Two ``cchc run`` services share one database; the second one's clock runs five minutes ahead, and it
 is killed with SIGKILL (then started again) ``--kills`` times while it works. Items go out on three
-live channels, each against a local fake that misbehaves at random (tests/fakes.py):
+live channels, each against a local fake that misbehaves at random (tests/fakes/):
 
 - webhook: HTTP 500, the item stored and then the answer stalled past the client's timeout, 429
   with ``Retry-After: 0``, 429 without it;
@@ -55,7 +55,9 @@ from scheduler.clock import Clock, show  # noqa: E402
 from scheduler.record.credentials import KEY_ENV, new_key  # noqa: E402
 from scheduler.settings import Settings  # noqa: E402
 from tests.cli import environment  # noqa: E402
-from tests.fakes import FakeGraph, FakeReceiver, FakeZalo  # noqa: E402
+from tests.fakes.facebook import FakeGraph  # noqa: E402
+from tests.fakes.webhook import FakeReceiver  # noqa: E402
+from tests.fakes.zalo import FakeZalo  # noqa: E402
 from tests.helpers import approved, make_app, set_channel  # noqa: E402
 from tests.pg import PostgresServer  # noqa: E402
 

@@ -33,7 +33,7 @@ from scheduler import announcements  # noqa: E402
 from scheduler.announcements import Draft  # noqa: E402
 from scheduler.app import App  # noqa: E402
 from scheduler.clock import FrozenClock, slot_times  # noqa: E402
-from scheduler.record import catalog, lease
+from scheduler.record import catalog, lease  # noqa: E402
 from scheduler.record.db import migrate, write_session  # noqa: E402
 from scheduler.service import SlotOwner  # noqa: E402
 from scheduler.settings import Settings  # noqa: E402

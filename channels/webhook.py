@@ -4,7 +4,7 @@ Kind ``webhook``. Settings: ``url``; ``reconcile_url`` (optional); ``token_env``
 name of the environment variable holding a bearer token); ``timeout_seconds``; ``id_field`` and
 ``url_field`` (where the answer puts the new item's id and address).
 
-The contract, which a receiving system implements (and ``tests/fakes.py`` follows):
+The contract, which a receiving system implements (and ``tests/fakes/webhook.py`` follows):
 
 - ``POST url`` with JSON ``{ref, announcement_id, lang, title, body, priority, topics, due_at,
   unit}``, headers ``Authorization: Bearer <token>`` (when configured) and ``Idempotency-Key: <ref>``.

@@ -57,13 +57,18 @@ def sqlite_template(tmp_path_factory):
     return path
 
 
+def sqlite_copy(template: Path, folder: Path) -> str:
+    """The URL of a new, migrated, empty SQLite database in ``folder`` (a copy of the session's template)."""
+    path = folder / "cchc.db"
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path):
     """The URL of a new, migrated, empty database of each kind."""
     if request.param == "sqlite":
-        path = tmp_path / "cchc.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        yield f"sqlite:///{path}"
+        yield sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
         return
     server: PostgresServer = request.getfixturevalue("postgres")
     name = f"t{next(_counter)}"

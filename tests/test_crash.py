@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.cli import CCHC, environment, run
-from tests.fakes import FakeReceiver
+from tests.fakes.webhook import FakeReceiver
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ from scheduler.record.models import Attempt, AuditEvent
 from scheduler.record.models import DeliveryState as S
 from tests.cli import CCHC, environment, invoke, run
 from tests.conftest import START
-from tests.fakes import FakeReceiver
+from tests.fakes.webhook import FakeReceiver
 from tests.helpers import ScriptedChannel, all_deliveries, approved, make_app, set_channel
 
 HOOK = "muong-la-webhook"
@@ -174,7 +174,7 @@ def test_reconcile_looks_back_past_the_first_page_on_zalo(za, clock, zalo):
 def za(config_dir, settings, clock, monkeypatch):
     from channels.tokens import Tokens
     from scheduler.record.credentials import KEY_ENV
-    from tests.fakes import FakeZalo
+    from tests.fakes.zalo import FakeZalo
     from tests.test_zalo import APP_ID, APP_SECRET, FIRST_REFRESH, KEY, live
 
     fake = FakeZalo(APP_ID, APP_SECRET, FIRST_REFRESH)
@@ -196,7 +196,7 @@ def zalo(za):
 
 @pytest.fixture
 def fb(config_dir, settings, clock, monkeypatch):
-    from tests.fakes import FakeGraph
+    from tests.fakes.facebook import FakeGraph
     from tests.test_facebook import PAGE, SECRET, TOKEN
 
     fake = FakeGraph(PAGE, TOKEN, app_secret=SECRET)

@@ -1,4 +1,4 @@
-"""The Facebook Page channel against a local fake of the Graph API (tests/fakes.FakeGraph), through
+"""The Facebook Page channel against a local fake of the Graph API (tests/fakes/facebook.py), through
 the real dispatcher on both databases: success, each error class, rate limits from the usage
 header, an expired token holding the channel, a timeout after Facebook stored the post, length
 limits in Vietnamese and Tai Viet, markup in the title, and a token that never shows."""
@@ -21,15 +21,26 @@ from scheduler import announcements
 from scheduler.record.db import read_session, write_session
 from scheduler.record.models import Attempt, ServiceState
 from scheduler.record.models import DeliveryState as S
+from tests import contract
 from tests.cli import invoke as run  # in process: these test the command, not the entry point
 from tests.conftest import START
-from tests.fakes import FakeGraph
+from tests.fakes.facebook import FakeGraph
 from tests.helpers import all_deliveries, approved, dispatch, make_app, set_channel
-from tests.test_channels import post
+from tests.posts import post
 
 PAGE, TOKEN, SECRET = "100000000000001", "EAAGtokenVALUE0123456789abcdef", "app-secret-value-42"
 FB = ["muong-la-facebook"]
 TAI_VIET = "ꪁꪫꪱꪣ ꪼꪕ ꪹꪏꪉ ꪀꪱꪙ"  # Tai Viet script, as Thái is written in Sơn La
+
+
+FB_TOKEN, FB_SECRET, FB_PAGE = "EAAGcontractPageToken0001", "contract-fb-secret-0001", "100000000000001"
+CONTRACT = contract.Contract(
+    "facebook", lambda url: {"page_id": FB_PAGE, "token_env": "CONTRACT_FB_TOKEN",
+                             "app_secret_env": "CONTRACT_FB_SECRET", "graph_url": url, "timeout_seconds": 1},
+    lambda: FakeGraph(FB_PAGE, FB_TOKEN, app_secret=FB_SECRET),
+    secrets={"CONTRACT_FB_TOKEN": FB_TOKEN, "CONTRACT_FB_SECRET": FB_SECRET})
+test_each_answer_of_the_platform_gets_its_outcome_and_no_secret_shows = contract.cases(CONTRACT)
+
 
 
 @pytest.fixture

@@ -30,12 +30,15 @@ from scheduler.record.models import AsRun, Attempt, Delivery
 from scheduler.record.models import DeliveryState as S
 from tests.cli import invoke
 from tests.conftest import START
-from tests.fakes import FakeGoogleTTS, FakeRadioPlatform
+from tests.fakes.google_tts import FakeGoogleTTS
+from tests.fakes.radio import FakeRadioPlatform
 from tests.helpers import approved, make_app, set_channel, tone
 from tests.icecast import IcecastServer
 
 SLOT = START.replace(hour=10)  # 17:00 on 1 September 2025 in Vietnam: the first slot after START
 LOA = ["muong-la-loa"]
+CONTRACT = ("waits for a slot; its playout is tested below against a real Icecast and a fake smart-radio "
+            "platform (tests/contract.py is for kinds that answer each post)")
 
 
 def deliveries(app) -> dict[str, Delivery]:

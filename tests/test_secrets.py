@@ -20,7 +20,12 @@ from channels.tokens import Tokens
 from scheduler.record.credentials import KEY_ENV, new_key
 from tests.cli import invoke
 from tests.conftest import START
-from tests.fakes import FakeGraph, FakeRadioPlatform, FakeReceiver, FakeTikTok, FakeWordPress, FakeZalo
+from tests.fakes.facebook import FakeGraph
+from tests.fakes.radio import FakeRadioPlatform
+from tests.fakes.tiktok import FakeTikTok
+from tests.fakes.webhook import FakeReceiver
+from tests.fakes.wordpress import FakeWordPress
+from tests.fakes.zalo import FakeZalo
 from tests.helpers import approved, make_app, set_channel
 from tests.web import add_staff, logged_in
 

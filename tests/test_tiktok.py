@@ -1,4 +1,4 @@
-"""The TikTok channel against a local fake of the Content Posting API (tests/fakes.FakeTikTok),
+"""The TikTok channel against a local fake of the Content Posting API (tests/fakes/tiktok.py),
 through the real dispatcher: the video it makes (checked with ffprobe), init → upload in chunks →
 status, the publish id kept from the moment it is returned, each error class, the per-minute limit,
 token renewal with rotating refresh tokens, a lost answer to the last chunk, captions at TikTok's
@@ -23,11 +23,12 @@ from scheduler.record.credentials import KEY_ENV, new_key
 from scheduler.record.db import read_session
 from scheduler.record.models import Attempt, Credential, ServiceState
 from scheduler.record.models import DeliveryState as S
+from tests import contract
 from tests.cli import invoke as run  # in process: these test the command, not the entry point
-from tests.conftest import START
-from tests.fakes import FakeTikTok
+from tests.conftest import START, sqlite_copy
+from tests.fakes.tiktok import FakeTikTok
 from tests.helpers import all_deliveries, approved, dispatch, make_app, set_channel
-from tests.test_channels import post
+from tests.posts import post
 
 CLIENT_KEY, CLIENT_SECRET, FIRST_REFRESH = "awcchcmuongla2025", "tiktok-client-secret-31", "rft.portalFirst"
 TT = ["muong-la-tiktok"]
@@ -35,8 +36,33 @@ TAI_VIET = "ꪁꪫꪱꪣ ꪼꪕ ꪹꪏꪉ ꪀꪱꪙ"
 KEY = new_key()
 ENV = {KEY_ENV: KEY, "CCHC_TIKTOK_CLIENT_SECRET": CLIENT_SECRET}
 
-# Once, on SQLite: the database plays no part in making or uploading a video (test_zalo covers both).
-pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+def tiktok_for_contract() -> FakeTikTok:
+    fake = FakeTikTok("contractclientkey", "contract-tiktok-secret-0001", contract.REFRESH)
+    fake.access_tokens.add(contract.ACCESS)
+    return fake
+
+
+def a_made_video(channel, folder: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The contract is about the platform's answers: the video to upload is made beforehand."""
+    clip = folder / "clip.mp4"
+    clip.write_bytes(b"\x00" * 4096)
+    monkeypatch.setattr(channel, "make_video", lambda post: Path(clip))
+
+
+CONTRACT = contract.Contract(
+    "tiktok", lambda url: {"client_key": "contractclientkey", "client_secret_env": "CONTRACT_TT_SECRET",
+                           "api_url": url, "status_wait_seconds": 0, "timeout_seconds": 1,
+                           "upload_timeout_seconds": 1},
+    tiktok_for_contract, secrets={"CONTRACT_TT_SECRET": "contract-tiktok-secret-0001"}, ready=a_made_video)
+test_each_answer_of_the_platform_gets_its_outcome_and_no_secret_shows = contract.cases(CONTRACT)
+
+
+@pytest.fixture
+def db_url(sqlite_template, tmp_path) -> str:
+    """Once, on SQLite: the database plays no part in making or uploading a video (test_zalo covers both)."""
+    return sqlite_copy(sqlite_template, tmp_path)
 
 
 @pytest.fixture

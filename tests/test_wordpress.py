@@ -1,4 +1,4 @@
-"""The WordPress channel against a local fake of the REST API (tests/fakes.FakeWordPress): posts
+"""The WordPress channel against a local fake of the REST API (tests/fakes/wordpress.py): posts
 with terms and slugs, the future rule, reconcile by slug after a timeout, each error class, markup
 in the title, long Vietnamese and Tai Viet text, and an Application Password that never shows."""
 
@@ -20,13 +20,29 @@ from scheduler.announcements import Draft
 from scheduler.record.db import read_session, write_session
 from scheduler.record.models import Attempt, Delivery, ServiceState
 from scheduler.record.models import DeliveryState as S
+from tests import contract
 from tests.conftest import START
-from tests.fakes import FakeWordPress
+from tests.fakes.wordpress import FakeWordPress
 from tests.helpers import all_deliveries, approved, dispatch, make_app, set_channel
 
 USER, PASSWORD = "bientap", "abcd EFGH 1234 ijkl MNOP 5678"
 WP = ["muong-la-wordpress"]
 TAI_VIET = "ꪁꪫꪱꪣ ꪼꪕ ꪹꪏꪉ ꪀꪱꪙ"
+
+
+
+def wordpress_for_contract() -> FakeWordPress:
+    fake = FakeWordPress("bientap", "cont ract pass word 0001")
+    fake.terms["categories"]["Cải cách hành chính"] = 2
+    return fake
+
+
+CONTRACT = contract.Contract(
+    "wordpress", lambda url: {"url": url, "user": "bientap", "password_env": "CONTRACT_WP_PASSWORD", "audio": False,
+                              "timeout_seconds": 1},
+    wordpress_for_contract, secrets={"CONTRACT_WP_PASSWORD": "cont ract pass word 0001"})
+test_each_answer_of_the_platform_gets_its_outcome_and_no_secret_shows = contract.cases(CONTRACT)
+
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The Zalo OA channel against a local fake of the OA Open API (tests/fakes.FakeZalo), through the
+"""The Zalo OA channel against a local fake of the OA Open API (tests/fakes/zalo.py), through the
 real dispatcher on both databases: article create → verify (with Zalo still processing), the
 follower broadcast and its night ban, each error class sent with HTTP 200, renewal of the 25-hour
 token with single-use refresh tokens kept sealed, one renewal at a time across processes, a timeout
@@ -21,15 +21,32 @@ from scheduler.record.credentials import KEY_ENV, CredentialStore, new_key
 from scheduler.record.db import read_session, write_session
 from scheduler.record.models import Attempt, Credential, ServiceState
 from scheduler.record.models import DeliveryState as S
+from tests import contract
 from tests.cli import invoke as run  # in process: these test the command, not the entry point
 from tests.conftest import START
-from tests.fakes import FakeZalo
+from tests.fakes.zalo import FakeZalo
 from tests.helpers import all_deliveries, approved, dispatch, make_app, set_channel
 
 APP_ID, APP_SECRET, FIRST_REFRESH = "1234567890123456789", "zalo-app-secret-77", "zref-0-FirstFromPortal"
 ZA = ["muong-la-zalo"]
 TAI_VIET = "ꪁꪫꪱꪣ ꪼꪕ ꪹꪏꪉ ꪀꪱꪙ"
 KEY = new_key()
+
+
+
+def zalo_for_contract() -> FakeZalo:
+    fake = FakeZalo("1234567890123456789", "contract-zalo-secret-0001", contract.REFRESH)
+    fake.access_tokens.add(contract.ACCESS)
+    return fake
+
+
+CONTRACT = contract.Contract(
+    "zalo", lambda url: {"app_id": "1234567890123456789", "secret_key_env": "CONTRACT_ZALO_SECRET", "api_url": url,
+                         "oauth_url": url, "cover_url": "https://example.org/bia.jpg", "verify_wait_seconds": 0,
+                         "timeout_seconds": 1},
+    zalo_for_contract, secrets={"CONTRACT_ZALO_SECRET": "contract-zalo-secret-0001"})
+test_each_answer_of_the_platform_gets_its_outcome_and_no_secret_shows = contract.cases(CONTRACT)
+
 
 
 @pytest.fixture
