@@ -170,7 +170,7 @@ def test_the_commands_back_up_and_restore_with_clear_messages(app, tmp_path):
     out = tmp_path / "lenh.tar.gz"
     made = invoke(app.settings, "backup", "--out", str(out))
     assert made.returncode == 0, made.stderr
-    assert "Backup written" in made.stdout and "lượt phát" in made.stdout and "CCHC_SECRET_KEY" in made.stdout
+    assert "Đã sao lưu" in made.stdout and "lượt phát" in made.stdout and "CCHC_SECRET_KEY" in made.stdout
     refused = invoke(app.settings, "restore", str(out))
     assert refused.returncode == 1 and "--replace" in refused.stderr and "Traceback" not in refused.stderr
     missing = invoke(app.settings, "restore", str(tmp_path / "khong-co.tar.gz"))
@@ -178,7 +178,7 @@ def test_the_commands_back_up_and_restore_with_clear_messages(app, tmp_path):
     target = fresh(tmp_path, "moi")
     restored = invoke(target, "restore", str(out))
     assert restored.returncode == 0, restored.stderr
-    assert "Restored" in restored.stdout
+    assert "Đã khôi phục" in restored.stdout
     engine = make_engine(target.url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM auditevent WHERE action = 'restore'")).scalar() == 1

@@ -27,7 +27,7 @@ def queue_id(settings, *args):
 def test_init_twice_changes_nothing(ready):
     before = snapshot(ready.url)
     again = invoke(ready, "init")
-    assert again.returncode == 0 and "0 change(s)" in again.stdout
+    assert again.returncode == 0 and "0 thay đổi" in again.stdout
     assert snapshot(ready.url) == before
 
 
@@ -41,9 +41,9 @@ def test_queue_approve_and_publish_on_schedule_with_every_attempt_logged(ready):
     approved = run(ready, "approve", ann, "--user", "hung", "--now", "2025-09-01 07:10")
     assert approved.returncode == 0 and "2 lượt phát" in approved.stdout
     early = run(ready, "dispatch", "--once", "--now", "2025-09-02 05:59")
-    assert "sent: 0" in early.stdout
+    assert "đã gửi: 0" in early.stdout
     on_time = run(ready, "dispatch", "--once", "--now", "2025-09-02 06:00")
-    assert "delivered=1, previewed=1" in on_time.stdout, on_time.stderr  # the webhook is in preview mode
+    assert "đã đăng/phát 1, xem trước (không đăng) 1" in on_time.stdout, on_time.stderr  # the webhook is in preview mode
     page = next((ready.data_dir / "site/muong-la-website/posts").glob("*.html")).read_text()
     assert "Lịch tiếp công dân tháng 9" in page
     table = run(ready, "logs")
@@ -177,7 +177,7 @@ def test_loudspeaker_commands_speak_render_preview_and_log(ready, tmp_path):
     assert spoken.stdout.strip() == "Ngày mùng một tháng tám năm hai nghìn không trăm hai mươi lăm, Ủy ban nhân dân xã"
     out = tmp_path / "nghe.mp3"
     rendered = invoke(ready, "render", "--text", "Kính thưa bà con, CCHC.", "--out", str(out))
-    assert rendered.returncode == 0 and "Voiced by: espeak-ng" in rendered.stdout and out.stat().st_size > 1000
+    assert rendered.returncode == 0 and "Giọng đọc: espeak-ng" in rendered.stdout and out.stat().st_size > 1000
     assert "cải cách hành chính" in rendered.stdout
     symbols = invoke(ready, "render", "--text", "📢📢", "--out", str(out))
     assert symbols.returncode == 2 and "không có chữ nào để đọc" in symbols.stderr and "Traceback" not in symbols.stderr

@@ -65,7 +65,7 @@ def test_killed_after_the_platform_stored_the_post_is_reconciled_not_resent(live
     receiver.script = [("hang",)]
     kill_mid_send(live_hook, receiver)
     again = run(live_hook, "dispatch", "--once", "--now", "2025-09-02 06:01")
-    assert again.returncode == 0 and "rescued: 1" in again.stdout, again.stderr
+    assert again.returncode == 0 and "lấy lại từ tiến trình đã dừng: 1" in again.stdout, again.stderr
     ref, state, remote_id = delivery(live_hook)
     assert (state, remote_id) == ("delivered", "item-1")
     assert receiver.posts_for(ref) == 1 and len(receiver.ledger) == 1

@@ -125,7 +125,7 @@ def test_the_units_exec_start_runs_as_the_service_user(installed):
     out = state / "backups" / "sau-khi-chay.tar.gz"  # an operator's command, run as the service runs
     saved = subprocess.run(as_root("env", f"CCHC_DATA_DIR={state}", str(place / "bin" / "cchc-admin"), "backup",
                                    "--out", str(out)), capture_output=True, text=True, timeout=120, check=False)
-    assert saved.returncode == 0 and "Backup written" in saved.stdout, saved.stderr[-2000:]
+    assert saved.returncode == 0 and "Đã sao lưu" in saved.stdout, saved.stderr[-2000:]
     assert out.stat().st_uid == database.stat().st_uid  # written by the service user, not root
     assert "CCHC_SECRET_KEY=" not in saved.stdout + saved.stderr
 

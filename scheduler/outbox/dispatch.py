@@ -111,6 +111,19 @@ class PassReport:
                 ", ".join(f"{k}={v}" for k, v in sorted(self.retracted.items())) or "0")
         return summary
 
+    def text(self) -> str:
+        """The pass in Vietnamese, for staff at the command line (``summary`` is the log's)."""
+        from scheduler.labels import DELIVERY_STATE
+
+        def counted(found: dict[str, int]) -> str:
+            return ", ".join(f"{DELIVERY_STATE[S(state)].lower()} {n}" for state, n in sorted(found.items())) or "0"
+
+        text = (f"đã gửi: {counted(self.sent)}; kiểm tra lại trên nền tảng: {counted(self.reconciled)}; "
+                f"quá hạn: {self.expired}; lấy lại từ tiến trình đã dừng: {self.rescued}")
+        if self.published or self.retracted:
+            text += f"; nền tảng tự đăng theo giờ hẹn: {self.published}; gỡ khỏi nền tảng: {counted(self.retracted)}"
+        return text
+
 
 @dataclass
 class Claim:

@@ -86,10 +86,10 @@ def render(app: App, actor: Actor, announcement_id: int | None, text: str | None
         clip = app.broadcaster().programmes.listen(name, text or "", lang, recording, out)
     except NoVoice as exc:
         raise InputError("--lang" if recording is None and lang != "vi" else "TEXT", str(exc)) from None
-    click.echo(f"Voiced by: {clip.engine} ({clip.voice}){' [from cache]' if clip.cached else ''}")
-    click.echo(f"Length: {clip.duration_ms / 1000:.1f} s -> {out}")
+    click.echo(f"Giọng đọc: {clip.engine} ({clip.voice}){' [lấy từ bộ nhớ đệm]' if clip.cached else ''}")
+    click.echo(f"Độ dài: {clip.duration_ms / 1000:.1f} giây -> {out}")
     if lang == "vi":
-        click.echo(f"Speech text: {clip.speech_text}")
+        click.echo(f"Văn bản được đọc: {clip.speech_text}")
 
 
 @cli.command()
@@ -131,11 +131,11 @@ def programme(app: App, actor: Actor, channel: str | None, slot_text: str, out: 
         click.echo(to_json({"channel": name, "slot": show(slot_at), "length": queries.minutes(prepared.duration_ms),
                             "file": str(prepared.path or ""), "parts": rows, "notes": prepared.notes}))
         return
-    click.echo(f"Programme {name} {show(slot_at)} ({'built' if build else 'preview'}): "
-               f"{queries.minutes(prepared.duration_ms)}, {len(rows)} parts")
+    click.echo(f"Chương trình {name} {show(slot_at)} ({'đã dựng' if build else 'xem trước'}): "
+               f"{queries.minutes(prepared.duration_ms)}, {len(rows)} phần")
     if rows:
         click.echo(table(rows, ["at", "ref", "lang", "engine", "length", "lufs", "title"]))
-        click.echo(f"File: {prepared.path}")
+        click.echo(f"Tệp: {prepared.path}")
     else:
         click.echo("Không có tin nào đến hạn trong khung giờ này.")
     for note in prepared.notes:

@@ -264,7 +264,7 @@ def dispatch(app: App, actor: Actor, once: bool) -> None:
     if not once:
         raise InputError("--once", "hãy thêm --once (hoặc dùng 'cchc run' để chạy dịch vụ liên tục)")
     report = app.dispatcher().run_once()
-    click.echo(f"Dispatch at {show(app.now())}: {report.summary()}")
+    click.echo(f"Lượt gửi lúc {show(app.now())}: {report.text()}")
     if any(ch.slotted for ch in app.channels.values()):
         app.broadcaster().run_due()
     from scheduler.service import check_quotas

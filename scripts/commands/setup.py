@@ -60,10 +60,10 @@ def init(app: App, user: str | None, with_samples: bool, practice: bool) -> None
     for line in changes:
         click.echo(f"  {line}")
     for ann in created:
-        click.echo(f"  sample announcement {ann.id} ({ann.ref_code}) queued and submitted: {ann.title}")
-    kind = " (practice: --now allowed)" if practice or app.scratch else ""
-    click.echo(f"Database ready at {app.engine.url.render_as_string(hide_password=True)}{kind}; "
-               f"{len(changes) + len(created)} change(s).")
+        click.echo(f"  thông báo mẫu {ann.id} ({ann.ref_code}) đã tạo và gửi duyệt: {ann.title}")
+    kind = " (bản thử: nhận --now)" if practice or app.scratch else ""
+    click.echo(f"Cơ sở dữ liệu sẵn sàng tại {app.engine.url.render_as_string(hide_password=True)}{kind}; "
+               f"{len(changes) + len(created)} thay đổi.")
 
 
 @cli.command("scratch")
@@ -99,7 +99,7 @@ def backup_cmd(app: App, actor: Actor, out: Path | None) -> None:
     if out is None:
         out = app.settings.data_dir / "backups" / f"cchc-{now.astimezone(LOCAL_TZ):%Y%m%d-%H%M%S}.tar.gz"
     done = backup.backup(app.ready_engine(), app.settings.data_dir, out, now=now)
-    click.echo(f"Backup written: {done.line()}")
+    click.echo(f"Đã sao lưu: {done.line()}")
     click.echo("Giữ khoá CCHC_SECRET_KEY ở nơi khác: bản sao lưu không chứa khoá, "
                "các mã truy cập trong đó vẫn được mã hoá.")
 
@@ -120,7 +120,7 @@ def restore_cmd(app: App, actor: Actor, file: Path, replace: bool) -> None:
     with write_session(app.engine) as session:
         audit.record(session, unit=None, actor=actor.name or "cli", action="restore", subject=f"backup:{file.name}",
                      at=now, created_at=done.created_at, before=str(before) if before else None)
-    click.echo(f"Restored: {done.line()} (sao lưu lúc {done.created_at})")
+    click.echo(f"Đã khôi phục: {done.line()} (sao lưu lúc {done.created_at})")
     if before:
         click.echo(f"Dữ liệu trước khi khôi phục đã được sao lưu vào {before}")
 
