@@ -43,7 +43,8 @@ def test_queue_approve_and_publish_on_schedule_with_every_attempt_logged(ready):
     early = run(ready, "dispatch", "--once", "--now", "2025-09-02 05:59")
     assert "đã gửi: 0" in early.stdout
     on_time = run(ready, "dispatch", "--once", "--now", "2025-09-02 06:00")
-    assert "đã đăng/phát 1, xem trước (không đăng) 1" in on_time.stdout, on_time.stderr  # the webhook is in preview mode
+    # the webhook is in preview mode
+    assert "đã đăng/phát 1, xem trước (không đăng) 1" in on_time.stdout, on_time.stderr
     page = next((ready.data_dir / "site/muong-la-website/posts").glob("*.html")).read_text()
     assert "Lịch tiếp công dân tháng 9" in page
     table = run(ready, "logs")
