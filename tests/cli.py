@@ -43,12 +43,27 @@ def invoke(settings, *args: str, input_text: str | None = None, extra_env: dict 
     return subprocess.CompletedProcess(["cchc", *args], result.exit_code, result.stdout, result.stderr)
 
 
+class Rows:
+    """Every row of every table, to prove a refused command changed nothing; the tables are read once, so a walk
+    can take a snapshot before and after each of many cases."""
+
+    def __init__(self, url: str):
+        self.engine = sa.create_engine(url)
+        self.meta = sa.MetaData()
+        self.meta.reflect(self.engine)
+
+    def __call__(self) -> dict[str, list]:
+        with self.engine.connect() as conn:
+            return {name: sorted(map(repr, conn.execute(table.select()))) for name, table in self.meta.tables.items()}
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
 def snapshot(url: str) -> dict[str, list]:
-    """Every row of every table, to prove a refused command changed nothing."""
-    engine = sa.create_engine(url)
-    meta = sa.MetaData()
-    meta.reflect(engine)
-    with engine.connect() as conn:
-        data = {name: sorted(map(repr, conn.execute(table.select()))) for name, table in meta.tables.items()}
-    engine.dispose()
-    return data
+    """Every row of every table, once."""
+    rows = Rows(url)
+    try:
+        return rows()
+    finally:
+        rows.close()

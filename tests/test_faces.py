@@ -17,7 +17,6 @@ from pathlib import Path
 
 import click
 import pytest
-import sqlalchemy as sa
 from sqlmodel import select
 
 from scheduler import announcements
@@ -29,7 +28,7 @@ from scheduler.record import backup, users
 from scheduler.record.db import read_session, write_session
 from scheduler.record.models import Delivery, Notice
 from scripts.cli import cli
-from tests.cli import invoke
+from tests.cli import Rows, invoke
 from tests.conftest import START
 from tests.helpers import add_commune, approved, dispatch, make_app, tone
 from tests.web import add_staff, logged_in
@@ -99,23 +98,6 @@ def offices(config_dir, settings, clock, tmp_path):
              "plan": str(write(tmp_path / "ke-hoach.txt", "KẾ HOẠCH Tuyên truyền CCHC năm 2025\n"))}
     yield app, files
     app.engine.dispose()
-
-
-class Rows:
-    """Every row of every table, to prove a refused command or request changed nothing (``tests.cli.snapshot``,
-    with the tables read once: the walks take a snapshot before and after each case)."""
-
-    def __init__(self, url: str):
-        self.engine = sa.create_engine(url)
-        self.meta = sa.MetaData()
-        self.meta.reflect(self.engine)
-
-    def __call__(self) -> dict[str, list]:
-        with self.engine.connect() as conn:
-            return {name: sorted(map(repr, conn.execute(table.select()))) for name, table in self.meta.tables.items()}
-
-    def close(self) -> None:
-        self.engine.dispose()
 
 
 def png(path: Path) -> Path:

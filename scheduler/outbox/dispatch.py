@@ -27,9 +27,9 @@ The rules that keep a post from going out twice, whatever the timing:
 - **Held, on the database's clock, before every request leaves.** The machine's monotonic clock
   does not count a suspend (a desktop PC that sleeps, a paused VM), so it cannot say how old a
   claim is. Before each wave, and before each request of a wave sent one after the other, the
-  database says whether the rows still carry this worker's attempt with their lease not over
-  (``_still_held``); what it no longer holds is never sent. The rescue margin, longer than any
-  request, is the room a request that starts within the lease has to finish.
+  database's clock must still be inside the claim's lease (``_still_held``; while the lease runs no
+  other worker may take the row); a request whose lease is over is never sent. The rescue margin,
+  longer than any request, is the room a request that starts within the lease has to finish.
 - **Rescue waits for the lease plus a margin.** Another worker takes a ``sending`` row only once
   ``lease_until`` plus the rescue margin has passed on the database's clock (the margin is longer
   than any single request a channel makes; channels that make many, like uploads, renew the lease

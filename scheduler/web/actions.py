@@ -17,7 +17,7 @@ from scheduler.errors import InputError
 from scheduler.record import users
 from scheduler.record.db import read_session, write_session
 from scheduler.record.models import DeliveryState as S
-from scheduler.web.deps import LANG_TEXT, Staff
+from scheduler.web.deps import LANG_TEXT, Staff, approver_only
 
 
 def read_announcement(core: App, who: Staff, announcement_id: int) -> dict[str, Any]:
@@ -30,8 +30,8 @@ def read_announcement(core: App, who: Staff, announcement_id: int) -> dict[str, 
 def act_on(core: App, who: Staff, announcement_id: int, action: str, reason: str, shown_hash: str = "") -> str:
     """``action`` (submit, approve with the hash of the version read, reject with a reason, cancel) on an item of
     the account's unit; what it did, in a sentence for the page."""
-    if action in users.APPROVER_ACTIONS and not who.approver:
-        raise HTTPException(403, "Chỉ người có vai trò Thẩm định hoặc Quản trị mới làm được việc này.")
+    if action in users.APPROVER_ACTIONS:
+        approver_only(who)  # the same refusal as every approver-only route
     actor, now = who.user.name, core.now()
     with write_session(core.ready_engine()) as session:
         ann = announcements.get(session, announcement_id)
