@@ -18,7 +18,13 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+)
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlmodel import func, select
 
@@ -212,24 +218,38 @@ def send_notices(app: App) -> None:
     notify.run(app.engine, app.config, app.now())
 
 
-def _on_event(event: JobEvent) -> None:
-    if event.code == EVENT_JOB_ERROR:
-        log.error("job %s failed: %s", event.job_id, getattr(event, "exception", ""))
-    elif event.code == EVENT_JOB_MISSED:
-        log.error("job %s missed its run time", event.job_id)
-    else:
-        log.warning("job %s still running; this run skipped", event.job_id)
+class JobLog:
+    """What the scheduler's jobs did that the log must say: an error, a missed run, and a run that outlasted
+    its interval, once for that run (a dispatch pass on a slow platform often does, and a line at every
+    skipped tick would bury the rest of the log)."""
+
+    def __init__(self) -> None:
+        self.long: set[str] = set()  # jobs whose current run has outlasted its interval
+
+    def __call__(self, event: JobEvent) -> None:
+        if event.code == EVENT_JOB_ERROR:
+            log.error("job %s failed: %s", event.job_id, getattr(event, "exception", ""))
+        elif event.code == EVENT_JOB_MISSED:
+            log.error("job %s missed its run time", event.job_id)
+        elif event.code == EVENT_JOB_MAX_INSTANCES:
+            if event.job_id not in self.long:
+                self.long.add(event.job_id)
+                log.warning("job %s still running after its interval; it runs again when it ends", event.job_id)
+        if event.code in (EVENT_JOB_ERROR, EVENT_JOB_EXECUTED):
+            self.long.discard(event.job_id)
 
 
 def run(app: App, stop: threading.Event | None = None) -> None:
     """Run until SIGTERM, SIGINT (Ctrl-C) or ``stop`` is set; shut down after the current tick."""
     app.ready_engine()
     stop = stop or threading.Event()
+    quiet = logging.getLogger("cchc.service.scheduler")  # its one warning, a skipped run, is JobLog's to say
+    quiet.setLevel(logging.ERROR)
     scheduler = BackgroundScheduler(
-        timezone=LOCAL_TZ,
+        timezone=LOCAL_TZ, logger=quiet,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
-    scheduler.add_listener(_on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+    scheduler.add_listener(JobLog(), EVENT_JOB_ERROR | EVENT_JOB_EXECUTED | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
     started = datetime.now(LOCAL_TZ)
     scheduler.add_job(tick, "interval", args=[app.dispatcher()], id="tick", replace_existing=True,
                       seconds=app.settings.tick_seconds, next_run_time=started)

@@ -265,7 +265,8 @@ def test_a_reconcile_killed_half_way_does_not_park_its_delivery_for_the_whole_le
 
 
 @pytest.mark.slow
-def test_two_services_with_clocks_six_minutes_apart_and_slow_sends_post_each_item_once(settings, config_dir):
+def test_two_services_with_clocks_six_minutes_apart_and_slow_sends_post_each_item_once(settings, config_dir,
+                                                                                        tmp_path):
     """The fault: a service whose clock ran ahead took the other's claimed rows for abandoned while they
     were still being sent, and both sent them. Leases now run on the database's clock."""
     receiver = FakeReceiver()
@@ -279,7 +280,8 @@ def test_two_services_with_clocks_six_minutes_apart_and_slow_sends_post_each_ite
     for n in range(12):
         approved(app, channels=[HOOK], at=due, title=f"Tin {n}", body=f"Nội dung {n}.")
     env = environment(settings) | {"CCHC_TICK_SECONDS": "0.5", "CCHC_WEBHOOK_TOKEN": receiver.token}
-    services = [subprocess.Popen([CCHC, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)]
+    logs = [(tmp_path / f"service-{n}.log").open("w+") for n in (1, 2)]  # a pipe nobody reads fills, and stops it
+    services = [subprocess.Popen([CCHC, "run"], env=env, stdout=subprocess.DEVNULL, stderr=logs[0])]
     engine = sa.create_engine(settings.url)
     try:
         started = time.monotonic() + 30
@@ -287,7 +289,7 @@ def test_two_services_with_clocks_six_minutes_apart_and_slow_sends_post_each_ite
             time.sleep(0.1)
         ahead = show(datetime.now(UTC) + timedelta(minutes=6))  # the second's clock runs six minutes ahead
         services.append(subprocess.Popen([CCHC, "run", "--now", ahead], env=env, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.PIPE))
+                                         stderr=logs[1]))
         deadline = time.monotonic() + 60
         states: list[str] = []
         while time.monotonic() < deadline:
@@ -299,8 +301,12 @@ def test_two_services_with_clocks_six_minutes_apart_and_slow_sends_post_each_ite
     finally:
         for service in services:
             service.terminate()
-        for service in services:
+        for service, written in zip(services, logs, strict=False):
             service.wait(30)
+            written.seek(0)
+            assert service.returncode == 0, written.read()[-3000:]
+        for written in logs:
+            written.close()
         engine.dispose()
         receiver.close()
     posts = {}

@@ -1,8 +1,10 @@
 """``cchc run``: the APScheduler clock ticks, publishes what is due, records a heartbeat, serves the
 site, and stops cleanly on SIGTERM."""
 
+import logging
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 
@@ -15,6 +17,33 @@ from tests.pg import _free_port
 pytestmark = pytest.mark.slow
 
 
+def test_a_pass_longer_than_the_tick_is_logged_once_not_at_every_tick(app, monkeypatch, caplog):
+    """The fault: every tick that found the last pass still running wrote two warning lines, so a slow
+    platform filled the log (and a pipe nobody read stopped the service at its next line)."""
+    from scheduler import service
+
+    passes = []
+
+    def slow(dispatcher):
+        passes.append(time.monotonic())
+        time.sleep(1.5)
+
+    monkeypatch.setattr(service, "tick", slow)
+    monkeypatch.setattr(app.settings, "tick_seconds", 0.1)
+    stop = threading.Event()
+    running = threading.Thread(target=service.run, args=(app, stop))
+    with caplog.at_level(logging.INFO):
+        running.start()
+        deadline = time.monotonic() + 20
+        while len(passes) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the second pass outlasts a few ticks too
+        stop.set()
+        running.join(10)
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "tick" in r.getMessage()]
+    assert not running.is_alive() and len(passes) == 2
+    assert len(said) == 2, said  # one line for each pass that outlasted its tick
+    assert "vẫn chạy" in said[0] or "still running" in said[0]
 
 
 def test_run_publishes_on_schedule_and_stops_on_sigterm(settings):

@@ -173,7 +173,7 @@ def test_two_hundred_megabytes_sent_in_chunks_leave_the_servers_memory_flat(sett
     assert run(settings, "init").returncode == 0
     port = _free_port()
     server = subprocess.Popen([CCHC, "web", "--port", str(port)], env=environment(settings),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
