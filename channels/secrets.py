@@ -23,10 +23,12 @@ _LOCK = threading.Lock()
 _ORDERED: list[str] = []  # longest first, so a secret inside another is not half-replaced
 MIN_LENGTH = 6  # shorter values would redact ordinary words; no real secret is that short
 ENV_NAME = r"^[A-Z][A-Z0-9_]*$"  # how a setting names the environment variable that holds a secret
+# A key on its own (not the tail of a name such as CCHC_FB_TOKEN) and a value of printable ASCII up to a
+# separator: a secret never holds Vietnamese letters, so "password: mật khẩu cần…" is prose, left whole.
 _PATTERNS = re.compile(
-    r"(?i)((?:access_token|refresh_token|appsecret_proof|client_secret|password|secret_key|token)"
-    r"[\"']?\s*[=:]\s*[\"']?)([^\s&\"',;]+)|(Authorization[\"']?\s*[:=]\s*[\"']?)(Bearer\s+|Basic\s+)?"
-    r"([^\s\"',;]+)"
+    r"(?i)((?<![\w-])(?:access_token|refresh_token|appsecret_proof|client_secret|password|secret_key|token)"
+    r"[\"']?\s*[=:]\s*[\"']?)([!-~]+?)(?=[\s&\"',;]|$)|(Authorization[\"']?\s*[:=]\s*[\"']?)(Bearer\s+|Basic\s+)?"
+    r"([!-~]+?)(?=[\s\"',;]|$)"
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 

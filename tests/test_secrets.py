@@ -205,3 +205,20 @@ def test_a_secret_with_a_stray_newline_is_refused_by_name_and_never_echoed(confi
         app.engine.dispose()
     finally:
         receiver.close()
+
+
+def test_redaction_hides_secret_shaped_pairs_and_leaves_vietnamese_prose_whole():
+    """The fault: "password: mật khẩu cần…" became "password: [REDACTED] khẩu cần…" and an env name ending
+    in TOKEN ate the first word of its message."""
+    from channels.secrets import redact
+
+    prose = ["Lỗi: password: mật khẩu cần ít nhất 10 ký tự",
+             "CCHC_FB_MUONG_LA_TOKEN: chưa đặt mã truy cập Trang",
+             "token: thiếu; hãy đặt lại"]
+    assert [redact(line) for line in prose] == prose
+    shaped = {"GET /v21.0/me?access_token=EAAGm0PX4ZCps&fields=id": "GET /v21.0/me?access_token=[REDACTED]&fields=id",
+              '{"access_token": "abc123xyz789", "expires_in": 90}': '{"access_token": "[REDACTED]", "expires_in": 90}',
+              "Authorization: Bearer s3cr3t-t0ken": "Authorization: Bearer [REDACTED]",
+              "password=hunter22;": "password=[REDACTED];",
+              "refresh_token: 9f8e7d6c5b4a": "refresh_token: [REDACTED]"}
+    assert {line: redact(line) for line in shaped} == shaped
