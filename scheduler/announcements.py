@@ -446,12 +446,18 @@ def _check_complete(session: Session, ann: Announcement, *, now: datetime) -> No
     langs = {t.lang for t in session.exec(select(Translation).where(Translation.announcement_id == ann.id))}
     missing = [lang for lang in ann.languages if lang != "vi" and lang not in langs]
     if missing:
-        raise RuleError("thiếu bản dịch " + ", ".join(f"{LANGUAGE_NAMES[m]} ({m})" for m in missing)
-                        + f"; hãy thêm bằng: cchc translate {ann.id} --lang {missing[0]} --body-file TỆP")
+        names = ", ".join(f"{LANGUAGE_NAMES[m]} ({m})" for m in missing)
+        first = LANGUAGE_NAMES[missing[0]]
+        raise RuleError(f"thiếu bản dịch {names}; hãy thêm bằng: cchc translate {ann.id} --lang {missing[0]} "
+                        "--body-file TỆP",
+                        web=f"thiếu bản dịch {names}; hãy nhập nội dung vào ô Bản {first} (hoặc tải ghi âm lên), "
+                            f"hoặc bỏ chọn {first} nếu không phát bằng tiếng này")
     if not ann.evergreen and not ann.next_slot and not ann.first_at:
-        raise RuleError(f"thông báo {ann.id} chưa có lịch phát; hãy sửa bằng: cchc edit {ann.id} --at ...")
+        raise RuleError(f"thông báo {ann.id} chưa có lịch phát; hãy sửa bằng: cchc edit {ann.id} --at ...",
+                        web="thông báo chưa có lịch phát; hãy chọn giờ phát hoặc đánh dấu phát ở khung giờ kế tiếp")
     if not ann.next_slot and ann.first_at and ann.repeat == Repeat.NONE and ann.first_at <= now:
-        raise RuleError(f"giờ phát {show(ann.first_at)} đã qua; hãy sửa bằng: cchc edit {ann.id} --at ...")
+        raise RuleError(f"giờ phát {show(ann.first_at)} đã qua; hãy sửa bằng: cchc edit {ann.id} --at ...",
+                        web=f"giờ phát {show(ann.first_at)} đã qua; hãy chọn giờ phát muộn hơn")
 
 
 def _check_reviewer(session: Session, ann: Announcement, reviewer: str, verb: str) -> None:

@@ -2,9 +2,14 @@
 
 
 class CchcError(Exception):
-    """Base of every error the command line and web turn into a clean message."""
+    """Base of every error the command line and web turn into a clean message. ``web``: the same, worded
+    for a page (what to fill in or press) where the message itself names a command."""
 
     exit_code = 1
+
+    def __init__(self, *args: object, web: str | None = None):
+        super().__init__(*args)
+        self.web = web
 
 
 class InputError(CchcError):

@@ -31,6 +31,21 @@ def test_init_twice_changes_nothing(ready):
     assert snapshot(ready.url) == before
 
 
+def test_queue_submit_refused_keeps_the_draft_and_names_its_real_id(ready):
+    """The fault: the whole item was rolled back, yet the hint said "cchc translate 1 …", an id the next
+    item queued would get."""
+    refused = invoke(ready, "queue", "--user", "lan", "--now", "2025-09-01 07:00", "--title", "Lịch tiếp dân",
+                     "--body", "Ủy ban xã tiếp dân sáng thứ Hai.", "--channel", "muong-la-loa", "--lang", "vi",
+                     "--lang", "blt", "--next-slot", "--submit")
+    assert refused.returncode == 1
+    kept = refused.stdout.strip()
+    assert f"cchc translate {kept} --lang blt" in refused.stderr and f"cchc submit {kept}" in refused.stderr
+    shown = json.loads(invoke(ready, "show", kept, "--user", "lan", "--json").stdout)
+    assert (shown["title"], shown["status"]) == ("Lịch tiếp dân", "draft")
+    assert queue_id(ready, "--title", "Tin khác", "--body", "Nội dung.", "--channel", "web",
+                    "--at", "2025-09-02 09:00") != kept
+
+
 def test_queue_approve_and_publish_on_schedule_with_every_attempt_logged(ready):
     ann = queue_id(ready, "--title", "Lịch tiếp công dân tháng 9", "--body", "Chủ tịch UBND xã tiếp công dân.",
                    "--channel", "web", "--channel", "muong-la-webhook", "--lang", "vi", "--topic", "a",

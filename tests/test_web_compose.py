@@ -84,6 +84,17 @@ def test_a_wrong_or_oversize_upload_is_refused_and_nothing_is_stored(staff, name
     assert not uploads.exists() or list(uploads.iterdir()) == []
 
 
+def test_submitting_without_a_translation_says_what_to_fill_in_on_the_page_not_a_command(staff):
+    """The fault: the web showed "hãy thêm bằng: cchc translate 1 --lang blt …", a command staff never run,
+    naming an id that was not kept."""
+    lan, csrf = logged_in(staff, "lan")
+    answer = lan.post("/announcements", data=form(csrf, body_hmn=HMONG, title="Tin thiếu bản Thái", submit="1"))
+    assert answer.status_code in (400, 409) and "thiếu bản dịch tiếng Thái" in answer.text
+    assert "cchc" not in answer.text and "ô Bản tiếng Thái" in answer.text
+    with read_session(staff.engine) as session:
+        assert session.exec(select(Announcement)).all() == []
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_form_larger_than_two_recordings_is_refused_before_it_is_read(staff):
     lan, csrf = logged_in(staff, "lan")

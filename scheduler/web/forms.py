@@ -38,7 +38,7 @@ def message(exc: Exception) -> str:
     """The error as a person on the web should read it: the box's label instead of a CLI flag."""
     if isinstance(exc, InputError):
         return f"{FIELD_TEXT.get(exc.field, exc.field)}: {str(exc).removeprefix(exc.field + ': ')}"
-    return str(exc)
+    return getattr(exc, "web", None) or str(exc)
 
 
 def draft_from(values: dict[str, Any], current: Announcement | None = None) -> Draft:

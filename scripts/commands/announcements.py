@@ -84,15 +84,23 @@ def _draft(body: str | None, body_file: str | None, at_text: str | None, until_t
 def queue(app: App, actor: Actor, submit_now: bool, **fields: Any) -> None:
     """Tạo một thông báo mới (in ra mã số của nó)."""
     from scheduler import announcements
+    from scheduler.errors import RuleError
     from scheduler.record.db import write_session
+    from scheduler.record.models import Announcement
     author = actor.person("queue")
     fields["unit"] = actor.unit(app.config, fields.get("unit"))
     draft = _draft(**fields)
-    with write_session(app.ready_engine()) as session:
+    with write_session(app.ready_engine()) as session:  # the draft is kept even if submitting it is refused
         ann = announcements.create(session, config=app.config, draft=draft, author=author, now=app.now())
-        if submit_now:
-            announcements.submit(session, ann=ann, actor=author, now=app.now())
     click.echo(ann.id)
+    if submit_now:
+        try:
+            with write_session(app.engine) as session:
+                announcements.submit(session, ann=session.get(Announcement, ann.id), actor=author, now=app.now())
+        except RuleError as refused:
+            click.echo(f"Đã lưu bản nháp {ann.id} ({ann.ref_code}) nhưng chưa gửi duyệt được: {refused}; "
+                       f"sau đó gửi duyệt bằng: cchc submit {ann.id}", err=True)
+            raise SystemExit(1) from None
     hint = "đã gửi duyệt" if submit_now else f"nháp; gửi duyệt bằng: cchc submit {ann.id}"
     click.echo(f"Đã tạo thông báo {ann.id} ({ann.ref_code}): {hint}", err=True)
 
