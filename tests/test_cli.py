@@ -229,6 +229,20 @@ def test_approve_prints_the_hash_it_approved_and_can_pin_the_version_read(ready)
     assert done.returncode == 0 and f"Nội dung đã phê duyệt: {current}" in done.stdout
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_password_asked_without_a_terminal_says_how_to_give_it(ready):
+    """The fault: ``cchc user add`` from a script stopped on Python's GetPassWarning and "Đã dừng"."""
+    assert run(ready, "user", "add", "mai", "--role", "admin", "--password-stdin",
+               input_text="mat-khau-dai-2025\n").returncode == 0
+    before = snapshot(ready.url)
+    for args in (["user", "add", "thu", "--role", "editor", "--user", "mai"],
+                 ["user", "passwd", "mai", "--user", "mai"]):
+        asked = run(ready, *args, input_text="")
+        assert asked.returncode == 2, asked.stderr
+        assert "--password-stdin" in asked.stderr and "Warning" not in asked.stderr, asked.stderr
+    assert snapshot(ready.url) == before
+
+
 def test_once_accounts_exist_a_name_must_be_a_person_whose_role_allows_the_action(ready):
     for name, role in (("lan", "editor"), ("hung", "approver")):
         made = invoke(ready, "user", "add", name, "--role", role, "--password-stdin", input_text="mat-khau-dai-2025\n")

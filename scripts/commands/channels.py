@@ -14,6 +14,7 @@ from scripts.commands.common import (
     ROW_ID,
     CchcGroup,
     Commands,
+    hidden_input,
     with_app,
 )
 
@@ -122,7 +123,8 @@ def channel_token(app: App, actor: Actor, name: str, from_stdin: bool) -> None:
         raise InputError("NAME", f"kênh {name} ({target.kind}) không dùng mã làm mới; thông tin xác thực của kênh "
                                  "này đặt trong biến môi trường ghi ở config/channels.toml")
     app.ready_engine()
-    text = sys.stdin.readline() if from_stdin else click.prompt("Mã làm mới (refresh token)", hide_input=True)
+    text = sys.stdin.readline() if from_stdin else hidden_input(
+        "Mã làm mới (refresh token)", "--refresh-token-stdin", f"cchc channel token {name} --refresh-token-stdin < TỆP")
     if not text.strip():
         raise InputError("--refresh-token-stdin", "không nhận được mã nào; hãy dán mã làm mới rồi nhấn Enter")
     try:

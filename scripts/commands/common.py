@@ -204,6 +204,15 @@ def _scratch_app(settings: Settings, clock: Clock) -> App:
     return App(scratch.scratch_settings(settings), clock, scratch=True)
 
 
+def hidden_input(label: str, flag: str, example: str, *, confirm: str | None = None) -> str:
+    """A secret typed at the terminal without showing it; without a terminal (a script, a pipe), a clear
+    error naming ``flag``, the way to hand it over there, instead of Python's echo warning."""
+    if not sys.stdin.isatty():
+        raise InputError(flag, f"không có cửa sổ dòng lệnh để gõ {label.lower()}; hãy chạy lệnh trong cửa sổ dòng "
+                               f"lệnh, hoặc đưa qua đầu vào chuẩn với {flag}, ví dụ: {example}")
+    return click.prompt(label, hide_input=True, confirmation_prompt=confirm or False)
+
+
 def fmt_option(func: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="In ra dạng JSON.")(func)
 

@@ -17,6 +17,7 @@ from scripts.commands.common import (
     CchcGroup,
     Commands,
     fmt_option,
+    hidden_input,
     moment,
     with_app,
 )
@@ -62,7 +63,8 @@ def user_group() -> None:
 def _password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    return click.prompt("Mật khẩu", hide_input=True, confirmation_prompt="Nhập lại mật khẩu")
+    return hidden_input("Mật khẩu", "--password-stdin", "echo 'Mật-khẩu-dài' | cchc user add TÊN --role editor "
+                        "--password-stdin", confirm="Nhập lại mật khẩu")
 
 
 def _manager(app: App, actor: Actor, name: str | None = None) -> str:
