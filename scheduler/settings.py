@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -17,7 +18,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CCHC_", env_ignore_empty=True, extra="ignore")
 
     data_dir: Path = Field(default=PROJECT_ROOT / "data")
-    config_dir: Path = Field(default=PROJECT_ROOT / "config")
+    # The install's own configuration, which commands change (units, a new year's plan): by default
+    # data_dir/config, copied from the project's config/ (defaults and samples, never written) the first
+    # time; a server sets /etc/cchc/config (scripts/install.sh).
+    config_dir: Path | None = None
     database_url: str | None = None
     user: str | None = None
     tick_seconds: float = 15.0
@@ -31,6 +35,14 @@ class Settings(BaseSettings):
     # Addresses of reverse proxies (nginx) whose X-Forwarded-For / X-Forwarded-Proto are believed;
     # from anyone else those headers are ignored (the per-address login limit cannot be dodged).
     trusted_proxies: str = ""
+
+    @model_validator(mode="after")
+    def _own_configuration(self) -> Settings:
+        if self.config_dir is None:
+            self.config_dir = self.data_dir / "config"
+            if not self.config_dir.exists():
+                shutil.copytree(PROJECT_ROOT / "config", self.config_dir)
+        return self
 
     @property
     def url(self) -> str:

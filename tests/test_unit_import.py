@@ -109,3 +109,28 @@ def test_a_configuration_it_may_not_write_is_said_plainly_and_both_files_stay(se
     monkeypatch.undo()
     assert result.returncode == 1 and "không có quyền ghi" in result.stderr and "channels.toml" in result.stderr
     assert "Traceback" not in result.stderr and files(settings) == before  # units.toml was put back
+
+
+def test_the_readme_tour_on_the_embedded_default_leaves_the_projects_files_as_they_are(tmp_path):
+    """The fault: without CCHC_CONFIG_DIR (scripts/start.sh, the README's tours), ``unit import`` and
+    ``plan new`` rewrote the tracked files in config/, and the tests then failed on them. The install's own
+    configuration is now a copy in the data folder, made from config/ the first time."""
+    import hashlib
+    import os
+    import subprocess
+
+    from tests.cli import CCHC
+
+    def tracked() -> dict[str, str]:
+        return {str(p.relative_to(PROJECT_ROOT)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted((PROJECT_ROOT / "config").rglob("*")) if p.is_file()}
+
+    before = tracked()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")} | {"CCHC_DATA_DIR": str(tmp_path)}
+    sample = str(PROJECT_ROOT / "config" / "samples" / "don-vi-son-la.csv")
+    for args in (["init"], ["unit", "import", sample], ["plan", "new", "--year", "2026", "--from", "muong-la-2025"]):
+        done = subprocess.run([CCHC, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+    assert tracked() == before
+    own = load_config(tmp_path / "config")
+    assert "it-ong" in own.units and any(plan.year == 2026 for plan in own.plans.values())
