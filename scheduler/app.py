@@ -5,14 +5,17 @@ Nothing is built at import time; every command and test builds its own ``App``.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from scheduler.clock import Clock
-from scheduler.config import Config, load_config
-from scheduler.errors import InputError
+from scheduler.config import Config, fingerprint, load_config
+from scheduler.errors import ConfigError, InputError
 from scheduler.record.db import ensure_ready, make_engine
+
+log = logging.getLogger("cchc.app")
 
 if TYPE_CHECKING:  # built on first use, so a command that only reads loads no channel or dispatcher
     from sqlalchemy.engine import Engine
@@ -49,12 +52,45 @@ class App:
 
     @cached_property
     def config(self) -> Config:
+        self._config_mark = fingerprint(self.settings.config_dir)
         config = load_config(self.settings.config_dir)
         if self.scratch:
             from scheduler.record.scratch import safe_config
 
             config = safe_config(config)
         return config
+
+    def refresh_config(self) -> bool:
+        """Read the configuration again if its files changed since it was read (units imported, a new year's
+        plan, by a page of this process or a command of another) and bring the database's catalogue in line,
+        so pages and counts use it at once. A configuration that no longer loads is logged and the one in
+        use kept. Channels are built once: one added or changed takes effect at the next start (logged)."""
+        from scheduler.record import catalog
+        from scheduler.record.db import write_session
+
+        if "config" not in self.__dict__:
+            return False  # never read: the first use reads the current files
+        mark = fingerprint(self.settings.config_dir)
+        if mark == self._config_mark:
+            return False
+        self._config_mark = mark
+        old = self.config
+        try:
+            config = load_config(self.settings.config_dir)
+        except ConfigError as exc:
+            log.error("the configuration changed but does not load; the one in use is kept:\n%s", exc)
+            return False
+        if self.scratch:
+            from scheduler.record.scratch import safe_config
+
+            config = safe_config(config)
+        with write_session(self.ready_engine()) as session:
+            catalog.sync(session, config)
+        self.__dict__["config"] = config
+        if config.channels != old.channels:
+            log.warning("channels changed in the configuration: they take effect when the service restarts")
+        log.info("configuration read again: %d units, %d plans", len(config.units), len(config.plans))
+        return True
 
     @cached_property
     def engine(self) -> Engine:

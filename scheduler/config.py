@@ -301,6 +301,12 @@ class Config:
                 if (unit is None or ch.unit == unit) and ch.category == category]
 
 
+def fingerprint(directory: Path) -> tuple:
+    """What changes when any configuration file under ``directory`` is written, added or removed."""
+    return tuple(sorted((str(path.relative_to(directory)), stat.st_mtime_ns, stat.st_size)
+                        for path in directory.rglob("*.toml") if (stat := path.stat())))
+
+
 def load_config(directory: Path) -> Config:
     """Load and validate ``directory``; raise ``ConfigError`` listing every problem found."""
     problems: list[str] = []

@@ -17,9 +17,9 @@ class InputError(CchcError):
 
     exit_code = 2
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, *, web: str | None = None):
         self.field = field
-        super().__init__(f"{field}: {message}")
+        super().__init__(f"{field}: {message}", web=web)
 
 
 class ConfigError(CchcError):

@@ -255,6 +255,9 @@ def run(app: App, stop: threading.Event | None = None) -> None:
                       seconds=app.settings.tick_seconds, next_run_time=started)
     scheduler.add_job(heartbeat, "interval", args=[app], id="heartbeat", replace_existing=True,
                       seconds=app.settings.heartbeat_seconds, next_run_time=started)
+    # units imported or a year's plan made (a page, or a command in another process): in use within a tick
+    scheduler.add_job(app.refresh_config, "interval", id="config", replace_existing=True,
+                      seconds=app.settings.tick_seconds)
     scheduler.add_job(check_quotas, "interval", args=[app], id="quotas", replace_existing=True,
                       minutes=30, next_run_time=started)
     scheduler.add_job(refresh_tokens, "interval", args=[app], id="tokens", replace_existing=True,

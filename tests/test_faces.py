@@ -290,6 +290,7 @@ ROUTES = [
     ("POST", "/users", {"name": "io.moi", "role": "editor", "password": PASSWORD, "unit": "muong-la"}, "refused"),
     ("POST", "/users/lan/passwd", {"password": "Mat-khau-moi-2026!!"}, "refused"),
     ("POST", "/users/lan/disable", {}, "refused"),
+    ("POST", "/plans/new-year", {"unit": "muong-la", "year": "2027"}, "refused"),
     ("GET", "/audit", None, "clean"),
     ("GET", "/api/me", None, "clean"),
     ("GET", "/api/announcements", None, "clean"),

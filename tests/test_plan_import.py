@@ -141,3 +141,21 @@ def test_a_commune_gets_the_template_plan_of_another_and_all_communes_at_once(se
     assert plan.unit == "it-ong" and plan.title.endswith("xã Ít Ong năm 2025") and "Mường La" not in plan.title
     every = run(settings, "plan", "new", "--year", "2025", "--from", "muong-la-2025", "--unit", "all")
     assert every.returncode == 0 and every.stdout.count("Đã tạo kế hoạch") == 1 and "chieng-lao-2025" in every.stdout
+
+
+def test_a_plan_made_by_another_process_counts_in_the_running_service_without_a_restart(app):
+    """The fault: ``cchc plan new`` (or ``unit import``) said the service used the change only after a
+    restart. The service reads its configuration again when its files change (``App.refresh_config``)."""
+    from scheduler.record.db import read_session
+    from scheduler.record.models import Plan
+
+    assert "muong-la-2026" not in app.config.plans and not app.refresh_config()  # nothing changed yet
+    assert run(app.settings, "plan", "new", "--year", "2026", "--from", "muong-la-2025").returncode == 0
+    assert app.refresh_config() and "muong-la-2026" in app.config.plans
+    with read_session(app.engine) as session:
+        assert session.get(Plan, "muong-la-2026").year == 2026  # in the catalogue the pages and counts read
+    units = app.settings.config_dir / "units.toml"
+    kept = units.read_text(encoding="utf-8")
+    units.write_text(kept + "\n[units.hong]\nname = 1\n", encoding="utf-8")  # a broken edit
+    assert not app.refresh_config() and "muong-la-2026" in app.config.plans  # the working one stays
+    units.write_text(kept, encoding="utf-8")

@@ -46,6 +46,25 @@ def test_a_pass_longer_than_the_tick_is_logged_once_not_at_every_tick(app, monke
     assert "vẫn chạy" in said[0] or "still running" in said[0]
 
 
+def test_the_running_service_reads_a_changed_configuration_without_a_restart(app, monkeypatch):
+    from scheduler import service
+    from tests.cli import invoke
+
+    monkeypatch.setattr(app.settings, "tick_seconds", 0.2)
+    stop = threading.Event()
+    running = threading.Thread(target=service.run, args=(app, stop))
+    running.start()
+    try:
+        assert invoke(app.settings, "plan", "new", "--year", "2026", "--from", "muong-la-2025").returncode == 0
+        deadline = time.monotonic() + 10
+        while "muong-la-2026" not in app.config.plans and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        running.join(10)
+    assert "muong-la-2026" in app.config.plans
+
+
 def test_run_publishes_on_schedule_and_stops_on_sigterm(settings):
     assert run(settings, "init", "--practice").returncode == 0
     ann = run(settings, "queue", "--user", "lan", "--now", "2025-09-01 07:00", "--title", "Thông báo lịch họp",

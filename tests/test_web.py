@@ -59,7 +59,9 @@ def test_the_dashboard_shows_a_year_without_a_plan_instead_of_failing(staff, clo
     lan, _ = logged_in(staff, "lan")
     page = lan.get("/")
     assert page.status_code == 200 and "Cần chú ý" in page.text
-    assert "chưa có kế hoạch năm 2026" in page.text and "cchc plan new --year 2026 --from muong-la-2025" in page.text
+    assert "chưa có kế hoạch năm 2026" in page.text
+    assert "nhờ quản trị viên của đơn vị tạo kế hoạch năm 2026" in page.text
+    assert "cchc" not in page.text  # no command for staff (an admin gets a button: tests/test_web_pages.py)
     assert "config/" not in page.text and ".toml" not in page.text  # no file paths for staff
 
 

@@ -17,7 +17,7 @@ from scheduler.record.credentials import KEY_ENV, new_key
 from scheduler.record.db import write_session
 from tests.conftest import START
 from tests.helpers import approved, dispatch
-from tests.web import logged_in
+from tests.web import csrf_of, logged_in
 
 
 def test_the_calendar_shows_deliveries_by_day_in_week_and_month(repeating_website, staff, clock):
@@ -131,3 +131,31 @@ def test_a_preview_is_never_counted_or_shown_as_published(staff, clock):
     assert "muong-la-facebook, xem trước (không đăng)" in compose
     assert "muong-la-website, xem trước" not in compose
     assert "Lặp lại chỉ phát lại trên: Hệ thống truyền thanh xã Mường La." in compose  # websites post once
+
+
+def test_a_new_year_without_a_plan_is_one_button_for_the_admin_and_counts_at_once(staff, clock):
+    """The fault: at the real date (2026) the dashboard's Chỉ tiêu card was a red box holding a command to
+    run (cchc plan new …), and the plan it made counted only after the service restarted."""
+    from datetime import UTC, datetime
+
+    from scheduler.config import load_config
+
+    clock.moment = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+    lan, _ = logged_in(staff, "lan")
+    told = lan.get("/").text
+    assert "chưa có kế hoạch năm 2026" in told and "cchc" not in told and "/plans/new-year" not in told
+    mai, csrf = logged_in(staff, "mai")
+    offered = mai.get("/").text
+    assert "/plans/new-year" in offered and "Tạo kế hoạch năm 2026 từ kế hoạch năm 2025" in offered
+    made = mai.post("/plans/new-year", data={"csrf": csrf, "unit": "muong-la", "year": "2026"})
+    assert made.status_code == 303, made.text
+    shown = mai.get(made.headers["location"]).text
+    assert "Đã tạo kế hoạch muong-la-2026" in shown and "Chỉ tiêu tháng 12/2026" in shown
+    assert "chưa có kế hoạch năm 2026" not in shown
+    assert "muong-la-2026" in load_config(staff.settings.config_dir).plans
+    again = mai.post("/plans/new-year", data={"csrf": csrf, "unit": "muong-la", "year": "2026"})
+    assert again.status_code == 400 and "đã có kế hoạch năm 2026" in again.text
+    refused = lan.post("/plans/new-year", data={"csrf": csrf_of(told), "unit": "muong-la", "year": "2026"})
+    assert refused.status_code == 403
+    audit = mai.get("/audit").text
+    assert "plan_new" in audit or "Tạo kế hoạch" in audit

@@ -154,11 +154,14 @@ def plan_for(config: Config, unit: str, year: int) -> PlanFile:
             return plan
     have = sorted((p for p in config.plans.values() if p.unit == unit), key=lambda p: p.year)
     if have:
-        raise InputError("--unit", f"{config.units[unit].name} chưa có kế hoạch năm {year} (kế hoạch tuyên truyền "
-                         f"CCHC; đã có: {', '.join(f'năm {p.year}' for p in have)}); tạo kế hoạch năm {year} từ kế "
-                         f"hoạch năm {have[-1].year} bằng lệnh: cchc plan new --year {year} --from {have[-1].id}")
+        missing = (f"{config.units[unit].name} chưa có kế hoạch năm {year} (kế hoạch tuyên truyền CCHC; đã có: "
+                   f"{', '.join(f'năm {p.year}' for p in have)})")
+        raise InputError("--unit", f"{missing}; tạo kế hoạch năm {year} từ kế hoạch năm {have[-1].year} bằng lệnh: "
+                                   f"cchc plan new --year {year} --from {have[-1].id}", web=missing)
     raise InputError("--unit", f"{config.units[unit].name} chưa có kế hoạch tuyên truyền CCHC nào; đọc văn bản kế "
-                     "hoạch thành đề xuất bằng lệnh: cchc plan import TỆP.txt")
+                     "hoạch thành đề xuất bằng lệnh: cchc plan import TỆP.txt",
+                     web=f"{config.units[unit].name} chưa có kế hoạch tuyên truyền CCHC nào; hãy nhờ quản trị máy "
+                         "chủ nhập văn bản kế hoạch")
 
 
 def target_channels(config: Config, unit: str, target: TargetConfig) -> list[str]:

@@ -18,8 +18,9 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from scheduler.config import Config
+from scheduler.config import Config, PlanFile
 from scheduler.errors import InputError
 
 LETTERS = "a b c d đ e g h i k l m n o p q r s t u v x y".split()
@@ -282,7 +283,6 @@ def copy_for_year(config_dir, config: Config, source_id: str, year: int,  # noqa
     keep their years), the decision it implements and its signing and start dates cleared for the
     clerk to fill. Returns the new plan's id and its TOML text; nothing is written."""
     import tomllib
-    from pathlib import Path
 
     source = config.plans.get(source_id)
     if source is None:
@@ -326,3 +326,37 @@ def copy_for_year(config_dir, config: Config, source_id: str, year: int,  # noqa
                 line = line.replace(before, after)
         lines.append(line)
     return plan_id, "\n".join(lines) + "\n"
+
+
+def new_year(config_dir: Path, config: Config, source_id: str, year: int, units: list[str | None],
+             plan_id: str | None = None) -> list[str]:
+    """Write a copy of plan ``source_id`` for ``year`` for each of ``units`` (None: the plan's own unit) into
+    the install's configuration (``copy_for_year``); every copy is checked with the rest before any is kept,
+    so a refusal leaves the folder as it was. Returns the new plans' ids."""
+    from scheduler.config import load_config
+
+    if not 2000 <= year <= 2100:
+        raise InputError("--year", f"năm {year} không hợp lệ; ví dụ: --year 2026")
+    if plan_id and len(units) > 1:
+        raise InputError("--id", "--id chỉ dùng khi tạo một kế hoạch")
+    made: list[tuple[str, Path]] = []
+    try:
+        for unit in units:
+            new_id, text = copy_for_year(config_dir, config, source_id, year, plan_id, unit)
+            target = Path(config_dir) / "plans" / f"{new_id}.toml"
+            if target.exists():
+                raise InputError("--id", f"đã có tệp kế hoạch tên '{new_id}'; hãy chọn mã khác bằng --id")
+            target.write_text(text, encoding="utf-8")
+            made.append((new_id, target))
+        load_config(config_dir)  # the copies must load with the rest, or none is kept
+    except Exception:
+        for _, target in made:
+            target.unlink(missing_ok=True)
+        raise
+    return [new_id for new_id, _ in made]
+
+
+def latest_plan(config: Config, unit: str, before: int) -> PlanFile | None:
+    """The unit's most recent plan of a year before ``before``: what a new year's plan is copied from."""
+    earlier = [p for p in config.plans.values() if p.unit == unit and p.year < before]
+    return max(earlier, key=lambda p: p.year) if earlier else None

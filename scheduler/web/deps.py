@@ -129,9 +129,9 @@ def approver_only(who: StaffDep) -> Staff:
 
 
 def admin_only(who: StaffDep) -> Staff:
-    """Admins only (accounts)."""
+    """Admins only (accounts, the year's plan)."""
     if not who.admin:
-        raise HTTPException(403, "Chỉ người có vai trò Quản trị mới quản lý tài khoản.")
+        raise HTTPException(403, "Chỉ người có vai trò Quản trị mới làm được việc này (tài khoản, kế hoạch năm).")
     return who
 
 

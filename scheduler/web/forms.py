@@ -35,10 +35,13 @@ FIELD_TEXT = {"--title": "Tiêu đề", "--body": "Nội dung", "--topic": "Nộ
 
 
 def message(exc: Exception) -> str:
-    """The error as a person on the web should read it: the box's label instead of a CLI flag."""
+    """The error as a person on the web should read it: its page wording if it has one, the box's label
+    instead of a CLI flag."""
+    if getattr(exc, "web", None):
+        return exc.web
     if isinstance(exc, InputError):
         return f"{FIELD_TEXT.get(exc.field, exc.field)}: {str(exc).removeprefix(exc.field + ': ')}"
-    return getattr(exc, "web", None) or str(exc)
+    return str(exc)
 
 
 def draft_from(values: dict[str, Any], current: Announcement | None = None) -> Draft:

@@ -193,13 +193,10 @@ def _day(iso: str | None) -> str:
 @with_app()
 def plan_new(app: App, actor: Actor, year: int, source: str, plan_id: str | None, units: tuple[str, ...]) -> None:
     """Tạo kế hoạch năm mới từ kế hoạch năm trước (hoặc cho xã khác): cùng nội dung và chỉ tiêu, để xem lại."""
-    from scheduler.config import load_config
-    from scheduler.plans.plan_import import copy_for_year
+    from scheduler.plans.plan_import import new_year
     from scheduler.record.scope import below
 
     actor.check_install(app.config, "cchc plan new")  # it writes the installation's config/plans
-    if not 2000 <= year <= 2100:
-        raise InputError("--year", f"năm {year} không hợp lệ; ví dụ: --year 2026")
     plan = app.config.plans.get(source)
     targets = list(units) or [None]
     if "all" in targets and plan is not None:
@@ -207,24 +204,9 @@ def plan_new(app: App, actor: Actor, year: int, source: str, plan_id: str | None
         having = {p.unit for p in app.config.plans.values() if p.year == year}
         targets = [u for u in below(app.config, province)[1:] if app.config.units[u].level == "commune"
                    and u not in having]
-    if plan_id and len(targets) > 1:
-        raise InputError("--id", "--id chỉ dùng khi tạo một kế hoạch")
-    made: list = []
-    try:
-        for unit in targets:
-            new_id, text = copy_for_year(app.settings.config_dir, app.config, source, year, plan_id, unit)
-            target = app.settings.config_dir / "plans" / f"{new_id}.toml"
-            if target.exists():
-                raise InputError("--id", f"đã có tệp kế hoạch tên '{new_id}'; hãy chọn mã khác bằng --id")
-            target.write_text(text, encoding="utf-8")
-            made.append((new_id, target))
-        load_config(app.settings.config_dir)  # the copies must load with the rest, or none is kept
-    except Exception:
-        for _, target in made:
-            target.unlink(missing_ok=True)
-        raise
+    made = new_year(app.settings.config_dir, app.config, source, year, targets, plan_id)
     plan = app.config.plans[source]
-    for new_id, _ in made:
+    for new_id in made:
         click.echo(f"Đã tạo kế hoạch {new_id} (năm {year}) từ {source}: {len(plan.topics)} nội dung, "
                    f"{len(plan.targets)} chỉ tiêu.")
     if not made:
@@ -232,7 +214,7 @@ def plan_new(app: App, actor: Actor, year: int, source: str, plan_id: str | None
         return
     which = (targets[0] or plan.unit) if len(made) == 1 else "ĐƠN_VỊ"
     click.echo(f"Hãy xem lại với văn bản kế hoạch năm {year}: cchc plan show --unit {which}; "
-               "dịch vụ đang chạy dùng kế hoạch mới sau khi khởi động lại.")
+               "dịch vụ đang chạy dùng kế hoạch mới sau một lượt (không cần khởi động lại).")
 
 
 @plan_group.command("import")
@@ -298,8 +280,9 @@ def unit_import(app: App, actor: Actor, file: Path, dry_run: bool) -> None:
         catalog.sync(session, load_config(app.settings.config_dir))
     for line in changes:
         click.echo(f"  {line}")
-    click.echo(f"Đã nhập {len(rows)} đơn vị từ {file.name}: {len(changes)} thay đổi trong config/units.toml và "
-               "config/channels.toml; dịch vụ đang chạy dùng cấu hình mới sau khi khởi động lại.")
+    click.echo(f"Đã nhập {len(rows)} đơn vị từ {file.name}: {len(changes)} thay đổi trong units.toml và "
+               f"channels.toml ({app.settings.config_dir}). Dịch vụ đang chạy dùng các đơn vị mới sau một lượt; "
+               "kênh mới bắt đầu gửi khi dịch vụ khởi động lại.")
 
 
 @unit_group.command("list")

@@ -15,6 +15,7 @@ from scheduler.clock import LOCAL_TZ, show, show_vn
 from scheduler.errors import CchcError
 from scheduler.outbox.holds import holds
 from scheduler.plans.periods import span_at
+from scheduler.plans.plan_import import latest_plan
 from scheduler.record.db import read_session
 from scheduler.record.models import HEARTBEAT, STOPPED, Announcement, AnnouncementStatus, Delivery, ServiceState
 from scheduler.record.models import DeliveryState as S
@@ -32,8 +33,8 @@ router = APIRouter(dependencies=STAFF)
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def dashboard(request: Request, core: CoreDep, who: StaffDep) -> HTMLResponse:
-    return page(request, "dashboard.html", who, **overview(core, who.unit))
+def dashboard(request: Request, core: CoreDep, who: StaffDep, note: str = "") -> HTMLResponse:
+    return page(request, "dashboard.html", who, note=note, **overview(core, who.unit))
 
 
 def overview(core: App, unit: str) -> dict[str, Any]:
@@ -64,10 +65,12 @@ def overview(core: App, unit: str) -> dict[str, Any]:
         waiting = session.exec(select(func.count()).select_from(Announcement).where(
             Announcement.status == AnnouncementStatus.SUBMITTED, Announcement.unit_id == unit)).one()
         notices = notify.waiting(session, unit, now)
+    year = now.astimezone(LOCAL_TZ).year
+    last = latest_plan(core.config, unit, year) if plan_problem else None
     return {
         "unit": core.config.units[unit].name, "today": today, "slots": slots,
         "loudspeaker_today": [r for r in today if r["channel"] in loudspeakers],
-        "quotas": quotas, "plan_problem": plan_problem,
+        "quotas": quotas, "plan_problem": plan_problem, "plan_year": year, "last_plan": last,
         "attention": [queries.delivery_row(d) for d in attention],
         "held": [{"channel": h.channel, "why": h.reason, "since": show_vn(h.since),
                   "until": show_vn(h.until) if h.until else None} for h in held],
