@@ -17,7 +17,7 @@ from scheduler.record.credentials import KEY_ENV, new_key
 from scheduler.record.db import write_session
 from tests.conftest import START
 from tests.helpers import approved, dispatch
-from tests.web import csrf_of, logged_in
+from tests.web import client, csrf_of, logged_in
 
 
 def test_the_calendar_shows_deliveries_by_day_in_week_and_month(repeating_website, staff, clock):
@@ -64,6 +64,20 @@ def test_reports_download_as_word_and_excel(staff, clock):
     wrong = lan.get("/reports/download?period=quy-3&fmt=docx")
     assert wrong.status_code == 400 and "Kỳ báo cáo" in wrong.text and "2025-Q3" in wrong.text
     assert lan.get("/reports/download?period=2025-Q3&fmt=pdf").status_code == 400
+
+
+def test_reports_in_a_year_without_a_plan_offer_the_years_that_have_one(staff, clock):
+    """The fault: at the real date (2026) the page offered 2026's periods first, each answering 400 "chưa có
+    kế hoạch năm 2026", offered 2025 only as a year, and named a command for other periods."""
+    from datetime import UTC, datetime
+
+    clock.moment = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+    lan, _ = logged_in(staff, "lan")
+    page = lan.get("/reports").text
+    offered = re.findall(r'<option value="(\d{4}[^"]*)"', page)
+    assert offered[0] == "2025" and {"2025-Q3", "2025-H2", "2025-12"} <= set(offered)
+    assert not [label for label in offered if label.startswith("2026")] and "cchc" not in page
+    assert lan.get(f"/reports/download?period={offered[0]}&fmt=docx").status_code == 200
 
 
 def test_the_channels_page_shows_health_held_channels_and_expiring_tokens(staff, clock, monkeypatch):
@@ -159,3 +173,20 @@ def test_a_new_year_without_a_plan_is_one_button_for_the_admin_and_counts_at_onc
     assert refused.status_code == 403
     audit = mai.get("/audit").text
     assert "plan_new" in audit or "Tạo kế hoạch" in audit
+
+
+def test_no_page_asks_staff_to_run_a_command_or_edit_a_file(staff, clock):
+    """Staff work from pages: a page names no ``cchc`` command and no configuration file."""
+    from html import unescape
+
+    approved(staff, channels=["muong-la-website", "muong-la-loa"], at=START + timedelta(hours=2))
+    dispatch(staff, clock, START + timedelta(hours=3))
+    mai, _ = logged_in(staff, "mai")
+    found: dict[str, list[str]] = {}
+    for path in ("/", "/announcements", "/approvals", "/announcements/new", "/announcements/1", "/calendar",
+                 "/reports", "/channels", "/deliveries", "/activities", "/users", "/audit"):
+        text = unescape(re.sub(r"<[^>]+>", " ", mai.get(path).text))
+        found[path] = re.findall(r"cchc [a-z-]+|\S*config/\S*|\S+\.toml", text)
+    anonymous = unescape(re.sub(r"<[^>]+>", " ", client(staff).get("/login").text))
+    found["/login"] = re.findall(r"cchc [a-z-]+", anonymous)
+    assert {path: hits for path, hits in found.items() if hits} == {}
