@@ -123,3 +123,18 @@ def test_the_provinces_report_rolls_up_its_communes(communes, tmp_path):
         own = report.gather(session, communes.config, unit="muong-la", span=parse_period("2025-Q3"),
                             now=communes.now())
     assert own.communes is None and len(report.tables(own)) == 7
+
+
+def test_in_a_year_without_plans_the_page_opens_on_the_last_year_with_one_and_counts_the_communes_without(communes,
+                                                                                                          clock):
+    """The fault: at the real date (2026) every commune was a long red banner naming a command, the summary
+    said "0 đơn vị có chỉ tiêu không đạt", and the picker offered 2026 only."""
+    import re
+    from datetime import UTC, datetime
+
+    clock.moment = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+    browser, _ = logged_in(communes, "tinh", PASSWORD)
+    text = browser.get("/province").text
+    offered = re.findall(r'<option value="(\d{4}[^"]*)"', text)
+    assert offered[0] == "2025-Q4" and "2025-09" in offered and not [o for o in offered if o.startswith("2026")]
+    assert "quý IV năm 2025" in text and "1 xã chưa có kế hoạch" in text and "cchc" not in text

@@ -145,6 +145,11 @@ class Compliance:
                 "uncovered": self.uncovered}
 
 
+def plan_years(config: Config, units: list[str], until: int) -> list[int]:
+    """The years up to ``until`` for which any of ``units`` has a plan, most recent first."""
+    return sorted({p.year for p in config.plans.values() if p.unit in units and p.year <= until}, reverse=True)
+
+
 def plan_for(config: Config, unit: str, year: int) -> PlanFile:
     """The unit's plan for ``year``; a clear error when it has none."""
     if unit not in config.units:

@@ -144,3 +144,21 @@ def span_at(kind: str, moment: datetime) -> Span:
 def _add_months(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
+
+
+def offered(years: list[int], today: date, kinds: tuple[tuple[str, int], ...],
+            past: tuple[tuple[str, int], ...]) -> list[tuple[str, str]]:
+    """The periods a page offers, as (label, title), for each of ``years`` (most recent first): this year's
+    by ``kinds`` (kind, how many) counted back from today; a past year's by ``past``, from its last day."""
+    options = []
+    for year in years:
+        last = min(today, date(year, 12, 31))
+        for kind, count in kinds if year == today.year else past:
+            day = last
+            for _ in range(count):
+                span = span_of(kind, day)
+                if span.start.year != year:
+                    break
+                options.append((span.label, span.title[:1].upper() + span.title[1:]))
+                day = span.start - timedelta(days=1)
+    return options

@@ -78,6 +78,10 @@ class ProvinceView:
     def missed(self) -> list[CommuneResult]:
         return [c for c in self.communes if c.count(Status.MISSED)]
 
+    @property
+    def without_plan(self) -> list[CommuneResult]:
+        return [c for c in self.communes if c.problem]
+
     def totals(self, key: str) -> dict[Status, int]:
         """How many communes reached each status on target ``key``."""
         counts: dict[Status, int] = defaultdict(int)
@@ -114,7 +118,7 @@ def gather(session: Session, config: Config, *, province: str, span: Span, now: 
         result = CommuneResult(unit, config.units[unit].name)
         compliance = judged[unit]
         if isinstance(compliance, InputError):
-            result.problem = str(compliance).removeprefix(f"{compliance.field}: ")
+            result.problem = compliance.web or str(compliance).removeprefix(f"{compliance.field}: ")
             results.append(result)
             continue
         for summary in compliance.summaries:

@@ -4,7 +4,6 @@ quarter, the totals per kind of channel and language, every commune's warnings; 
 from __future__ import annotations
 
 import io
-from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
@@ -12,30 +11,33 @@ from fastapi.responses import HTMLResponse, Response
 from scheduler.app import App
 from scheduler.clock import LOCAL_TZ
 from scheduler.plans import province as provinces
-from scheduler.plans.compliance import STATUS_TEXT, Status
-from scheduler.plans.periods import parse_period, span_of
+from scheduler.plans.compliance import STATUS_TEXT, Status, plan_years
+from scheduler.plans.periods import offered, parse_period, span_of
 from scheduler.record.db import read_session
+from scheduler.record.scope import below
 from scheduler.text import csv_text, spreadsheet_cell
 from scheduler.web.deps import STAFF, CoreDep, ProvinceDep, Staff, page
 
 router = APIRouter(dependencies=STAFF)
 
 
-def _options(core: App) -> list[tuple[str, str]]:
-    """This quarter and month and the ones before: the periods the page offers."""
+def _options(core: App, who: Staff) -> list[tuple[str, str]]:
+    """The quarters and months of the last two years any commune has a plan for (this year's up to today)."""
     today = core.now().astimezone(LOCAL_TZ).date()
-    options = []
-    for kind, count in (("quarter", 4), ("month", 6)):
-        day = today
-        for _ in range(count):
-            span = span_of(kind, day)
-            options.append((span.label, span.title[:1].upper() + span.title[1:]))
-            day = span.start - timedelta(days=1)
-    return options
+    years = plan_years(core.config, below(core.config, who.scope.home), today.year)[:2]
+    return offered(years, today, (("quarter", 4), ("month", 6)), (("quarter", 4), ("month", 6)))
 
 
 def _view(core: App, who: Staff, period: str) -> provinces.ProvinceView:
-    span = parse_period(period, "Kỳ") if period else span_of("quarter", core.now().astimezone(LOCAL_TZ).date())
+    """``period``'s view; by default the first period offered (this quarter, or the last quarter of the
+    latest year with plans, when this year has none yet)."""
+    options = _options(core, who)
+    if period:
+        span = parse_period(period, "Kỳ")
+    elif options:
+        span = parse_period(options[0][0], "Kỳ")
+    else:
+        span = span_of("quarter", core.now().astimezone(LOCAL_TZ).date())
     with read_session(core.ready_engine()) as session:
         return provinces.gather(session, core.config, province=who.scope.home, span=span, now=core.now())
 
@@ -46,7 +48,7 @@ def province_page(request: Request, core: CoreDep, who: ProvinceDep, period: str
     view = _view(core, who, period)
     order = "name" if order == "name" else "worst"
     return page(request, "province.html", who, view=view, communes=view.sorted(order), order=order,
-                period=view.span.label, options=_options(core), status_text=STATUS_TEXT)
+                period=view.span.label, options=_options(core, who), status_text=STATUS_TEXT)
 
 
 @router.get("/province/export", include_in_schema=False)

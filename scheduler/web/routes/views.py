@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import tempfile
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
@@ -16,7 +16,8 @@ from scheduler.clock import LOCAL_TZ, local_midnight, parse_local_date, show_vn
 from scheduler.errors import InputError
 from scheduler.loudspeaker import station
 from scheduler.outbox.holds import holds
-from scheduler.plans.periods import parse_period, span_of
+from scheduler.plans.compliance import plan_years
+from scheduler.plans.periods import offered, parse_period, span_of
 from scheduler.record.db import read_session, write_session
 from scheduler.web import forms
 from scheduler.web.actions import token_warnings
@@ -65,29 +66,11 @@ def calendar(request: Request, core: CoreDep, who: StaffDep, view: str = "week",
 @router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
 def reports_page(request: Request, core: CoreDep, who: StaffDep) -> HTMLResponse:
     today = core.now().astimezone(LOCAL_TZ).date()
-    years = sorted({p.year for p in core.config.plans.values() if p.unit == who.unit and p.year <= today.year},
-                   reverse=True)[:2]
-    options = [option for year in years for option in report_periods(year, today)]
+    years = plan_years(core.config, [who.unit], today.year)[:2]  # a past year: the yearly report first
+    options = offered(years, today, (("quarter", 4), ("half", 2), ("year", 1), ("month", 3)),
+                      (("year", 1), ("half", 2), ("quarter", 4), ("month", 12)))
     return page(request, "reports.html", who, options=options, unit=core.config.units[who.unit].name,
                 plan_year=today.year in years)
-
-
-def report_periods(year: int, today: date) -> list[tuple[str, str]]:
-    """The periods of ``year`` a report can cover by ``today``, as (label, title): this year's from the
-    current quarter back; a past year's from the whole year (the yearly report is the one then due)."""
-    last = min(today, date(year, 12, 31))
-    kinds = (("quarter", 4), ("half", 2), ("year", 1), ("month", 3)) if year == today.year else \
-        (("year", 1), ("half", 2), ("quarter", 4), ("month", 12))
-    options = []
-    for kind, count in kinds:
-        day = last
-        for _ in range(count):
-            span = span_of(kind, day)
-            if span.start.year != year:
-                break
-            options.append((span.label, span.title[:1].upper() + span.title[1:]))
-            day = span.start - timedelta(days=1)
-    return options
 
 
 @router.get("/reports/download", include_in_schema=False)
