@@ -293,9 +293,11 @@ def show_cmd(app: App, actor: Actor, announcement_id: int, as_json: bool) -> Non
 @cli.command()
 @click.option("--days", type=click.IntRange(1, 366), default=7, show_default=True)
 @click.option("--unit")
+@click.option("--next", "first", is_flag=True,
+              help='In ra giờ của lượt phát sắp tới nhất (YYYY-MM-DD HH:MM), để dùng trong lệnh khác: --now "$(...)".')
 @fmt_option
 @with_app(writes=False)
-def schedule(app: App, actor: Actor, days: int, unit: str | None, as_json: bool) -> None:
+def schedule(app: App, actor: Actor, days: int, unit: str | None, first: bool, as_json: bool) -> None:
     """Các lượt phát sắp tới (và những lượt đang chờ gửi lại hay kiểm tra lại)."""
     from scheduler import queries
     from scheduler.record.db import read_session
@@ -303,5 +305,11 @@ def schedule(app: App, actor: Actor, days: int, unit: str | None, as_json: bool)
     unit = actor.unit(app.config, unit, every=True)
     with read_session(app.ready_engine()) as session:
         rows = queries.schedule(session, since=now, until=now + timedelta(days=days), unit=unit)
+    if first:
+        if not rows:
+            click.echo(f"Không có lượt phát nào trong {days} ngày tới.", err=True)
+            raise SystemExit(1)
+        click.echo(rows[0]["due"])
+        return
     emit(rows, SCHEDULE_COLUMNS, fmt="json" if as_json else "table",
          empty=f"Không có lượt phát nào trong {days} ngày tới.")
