@@ -44,6 +44,23 @@ NOTICE_KIND = {"approval": "tin chờ duyệt", "rejected": "tin bị trả lạ
 NOTICE_STATUS = {"pending": "chờ gửi", "sent": "đã gửi", "failed": "không gửi được", "dropped": "đã bỏ (không còn cần)"}
 
 
+PERIOD = {"day": "ngày", "week": "tuần", "month": "tháng", "quarter": "quý", "half": "6 tháng", "year": "năm"}
+CATEGORY = {"website": "trang thông tin điện tử", "social": "mạng xã hội", "loudspeaker": "hệ thống truyền thanh"}
+
+
+def target(minimum: int, period: str, channel: str | None, languages: list[str]) -> str:
+    """A plan's target as staff read it: "ít nhất 4 lượt mỗi tháng trên trang thông tin điện tử (tiếng Việt)";
+    ``channel`` a category, a group or channel name, or ``activity:KIND`` (a register of activities)."""
+    from channels.languages import LANGUAGE_NAMES
+
+    every = PERIOD.get(period, period)
+    said = ", ".join(LANGUAGE_NAMES.get(lang, lang) for lang in languages)
+    if channel and channel.startswith("activity:"):
+        kind = channel.removeprefix("activity:")
+        return f"ít nhất {minimum} lần mỗi {every}: {ACTIVITY_KIND.get(kind, kind)} ({said})"
+    return f"ít nhất {minimum} lượt mỗi {every} trên {CATEGORY.get(channel or '', channel or '?')} ({said})"
+
+
 def actor(name: str) -> str:
     """A person's name as it is, the service's own actions by what they are."""
     return SYSTEM_ACTORS.get(name, name)

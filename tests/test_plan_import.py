@@ -88,7 +88,7 @@ def test_the_command_prints_the_proposal_and_never_overwrites(settings, tmp_path
     result = run(settings, "plan", "import", str(MUONG_LA), "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert PlanFile.model_validate(tomllib.loads(out.read_text(encoding="utf-8"))).id == "muong-la-2025"
-    assert "bulletin: [II.2.d] ít nhất 4/month" in result.stderr and "mất dấu" in result.stderr
+    assert "bulletin: [II.2.d] ít nhất 4 lượt mỗi tháng" in result.stderr and "mất dấu" in result.stderr
     again = run(settings, "plan", "import", str(MUONG_LA), "--out", str(out))
     assert again.returncode == 2 and "đã có" in again.stderr
     empty = tmp_path / "empty.txt"
@@ -159,3 +159,18 @@ def test_a_plan_made_by_another_process_counts_in_the_running_service_without_a_
     units.write_text(kept + "\n[units.hong]\nname = 1\n", encoding="utf-8")  # a broken edit
     assert not app.refresh_config() and "muong-la-2026" in app.config.plans  # the working one stays
     units.write_text(kept, encoding="utf-8")
+
+
+def test_plans_and_proposals_read_in_vietnamese_not_codes(settings, tmp_path):
+    """The fault: "ít nhất 4 / month trên website", "2/year trên  (vi)" with the channel blank."""
+    import re
+
+    assert run(settings, "init").returncode == 0
+    shown = run(settings, "plan", "show").stdout
+    proposed = run(settings, "plan", "import", str(PROJECT_ROOT / "config" / "samples" / "plans"
+                                                    / "muong-la-2025-ban-quet.txt"), "--out", str(tmp_path / "p.toml"))
+    for text in (shown, proposed.stderr):
+        assert "ít nhất 4 lượt mỗi tháng trên trang thông tin điện tử (tiếng Việt" in text, text
+        assert "ít nhất 2 lần mỗi năm: đối thoại với doanh nghiệp (tiếng Việt)" in text, text
+        assert not re.search(r"/ ?(month|week|year)|trên (website|loudspeaker|social)|activity:|trên  ", text), text
+    assert "config/plans/" not in proposed.stderr and str(settings.config_dir / "plans") in proposed.stderr

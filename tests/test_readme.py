@@ -107,10 +107,10 @@ def test_every_tour_of_the_readme_runs_as_written(tmp_path):
             Path(path).unlink(missing_ok=True)
     assert code == 0, output[-6000:]
     assert "Traceback" not in output, output[-6000:]
-    for said in ("Đã tạo tài khoản quantri (admin, Tỉnh Sơn La)",  # what the tours say each step shows
+    for said in ("Đã tạo tài khoản quantri (quản trị, Tỉnh Sơn La)",  # what the tours say each step shows
                  "đã đăng/phát 1",  # the first item, sent at its slot on the practice copy
                  "Đã ghi báo cáo quý III năm 2025", "Đã ghi /tmp/de-xuat.toml",
-                 "Tệp hợp lệ: 76 đơn vị", "Đã tạo tài khoản hoa (approver, Xã Ít Ong)",
+                 "Tệp hợp lệ: 76 đơn vị", "Đã tạo tài khoản hoa (thẩm định, Xã Ít Ong)",
                  "Đã tạo kế hoạch it-ong-2025", "Đã ghi hoạt động 1 (đối thoại với doanh nghiệp"):
         assert said in output, said
     assert re.search(r"khung giờ\s+Đã phát\s+\d\d:\d\d:\d\d .* 2/2", output)  # the slot, both parts played

@@ -58,7 +58,7 @@ def _print_compliance(result: Any) -> None:
     click.echo(f"{result.plan.title}\nKỳ: {result.span.title} (tính đến {show(result.now)})\n")
     rows = [{**row.as_dict(), "period": row.span.label, "warn": "CẢNH BÁO" if row.warning else ""}
             for row in result.rows]
-    click.echo(table(rows, COMPLIANCE_COLUMNS, {"status_text": "status", "filled": "auto"}))
+    click.echo(table(rows, COMPLIANCE_COLUMNS))
     click.echo("\nNội dung của kế hoạch (số lượt đã phát / số tin):")
     for code, info in result.topics.items():
         click.echo(f"  {code}) [{info['clause']}] {info['deliveries']} lượt / {info['announcements']} tin"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from scheduler import labels
 from scheduler.errors import ConfigError, InputError, RuleError
 from scheduler.text import read_text_file
 from scripts.commands.common import (
@@ -175,8 +176,8 @@ def plan_show(app: App, actor: Actor, unit: str | None, as_json: bool) -> None:
         for t in p["targets"]:
             about = f"; chỉ mục {', '.join(t['topics'])}" if t["topics"] else ""
             about += f"; không tính mục {', '.join(t['exclude_topics'])}" if t["exclude_topics"] else ""
-            click.echo(f"  [{t['clause']}] ít nhất {t['minimum']} / {t['period']} trên {t['channel']} "
-                       f"({', '.join(t['languages'])}{about}): {t['description']}")
+            said = labels.target(t["minimum"], t["period"], t["channel"], t["languages"])
+            click.echo(f"  [{t['clause']}] {said[:-1]}{about}): {t['description']}")
 
 
 def _day(iso: str | None) -> str:
@@ -242,12 +243,14 @@ def plan_import(app: App, actor: Actor, file: Path, unit: str | None, plan_id: s
         out.write_text(text, encoding="utf-8")
     click.echo(f"Đề xuất {len(proposal.topics)} mục nội dung, {len(proposal.targets)} chỉ tiêu:", err=True)
     for key, t in proposal.targets.items():
-        click.echo(f"  {key}: [{t['clause']}] ít nhất {t['minimum']}/{t['period']} trên {t['channel']} "
-                   f"({', '.join(t['languages'])})", err=True)
+        where = f"activity:{t['activity']}" if t.get("activity") else t["channel"]
+        click.echo(f"  {key}: [{t['clause']}] {labels.target(t['minimum'], t['period'], where, t['languages'])}",
+                   err=True)
     for note in proposal.notes:
         click.echo(f"  Lưu ý: {note}", err=True)
     if out is not None:
-        click.echo(f"Đã ghi {out}. Hãy đọc lại với văn bản gốc, đặt vào config/plans/ rồi chạy: cchc config check",
+        click.echo(f"Đã ghi {out}. Hãy đọc lại với văn bản gốc, đặt vào {app.settings.config_dir / 'plans'} rồi "
+                   "chạy: cchc config check",
                    err=True)
 
 
