@@ -389,3 +389,14 @@ def test_json_log_lines_carry_no_secret():
         logger.removeHandler(handler)
     line = json.loads(out.getvalue())
     assert "EAAGm0PX4ZCpsBAKZAlongsecretvalue" not in out.getvalue() and line["message"].endswith("for page")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_help_is_in_vietnamese(settings):
+    """The fault: every --help said "Usage:", "Options:", "Show this message and exit.", "[default: 7]"."""
+    import re
+
+    for args in (["--help"], ["schedule", "--help"], ["user", "--help"], ["user", "add", "--help"]):
+        shown = invoke(settings, *args).stdout
+        assert "Cách dùng: cchc" in shown and "Xem hướng dẫn này rồi thoát." in shown, shown
+        assert not re.search(r"Usage|Options|Commands|Show this message|default:|required\]", shown), shown

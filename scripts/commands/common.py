@@ -35,12 +35,48 @@ LOG_COLUMNS = ["time", "ref", "channel", "lang", "origin", "action", "outcome", 
 ROW_ID = click.IntRange(1, 2**63 - 1)  # what a database row id can be: a larger number names nothing
 
 
+class VietnameseHelp(click.HelpFormatter):
+    """``--help`` in Vietnamese: click writes its own words (usage, sections, the help option, defaults) in
+    English; they are said here once for every command."""
+
+    WORDS = {"Options": "Tùy chọn", "Commands": "Lệnh", "Show this message and exit.": "Xem hướng dẫn này rồi thoát.",
+             "[default: ": "[mặc định: ", "default: ": "mặc định: ", "[required]": "[bắt buộc]",
+             "; required]": "; bắt buộc]"}
+
+    def _said(self, text: str) -> str:
+        for english, vietnamese in self.WORDS.items():
+            text = text.replace(english, vietnamese)
+        return text
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        args = args.replace("[OPTIONS]", "[TÙY CHỌN]").replace("COMMAND [ARGS]...", "LỆNH [...]")
+        super().write_usage(prog, args, prefix or "Cách dùng: ")
+
+    def write_heading(self, heading: str) -> None:
+        super().write_heading(self._said(heading))
+
+    def write_dl(self, rows: Any, *args: Any, **kwargs: Any) -> None:
+        super().write_dl([(term, self._said(text)) for term, text in rows], *args, **kwargs)
+
+
+class CchcContext(click.Context):
+    formatter_class = VietnameseHelp
+
+
+class CchcCommand(click.Command):
+    context_class = CchcContext
+
+
 class CchcGroup(click.Group):
     """Maps domain errors to a clean message and exit code; never shows a traceback for them.
 
     Usage errors (an unknown command, a missing option, a value of the wrong kind) are said in
-    Vietnamese on one line, exit code 2, instead of click's English usage block.
+    Vietnamese on one line, exit code 2, instead of click's English usage block; ``--help`` is in
+    Vietnamese too (``VietnameseHelp``), for the group and every command made from it.
     """
+
+    context_class = CchcContext
+    command_class = CchcCommand
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         if not standalone_mode:
@@ -226,7 +262,7 @@ class Commands:
 
     def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable], click.Command]:
         def decorate(func: Callable) -> click.Command:
-            made = click.command(*args, **kwargs)(func)
+            made = click.command(*args, **{"cls": CchcCommand, **kwargs})(func)
             self.items.append(made)
             return made
 
@@ -234,7 +270,7 @@ class Commands:
 
     def group(self, *args: Any, **kwargs: Any) -> Callable[[Callable], click.Group]:
         def decorate(func: Callable) -> click.Group:
-            made = click.group(*args, **kwargs)(func)
+            made = click.group(*args, **{"cls": CchcGroup, **kwargs})(func)
             self.items.append(made)
             return made
 
