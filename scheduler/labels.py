@@ -35,7 +35,7 @@ AUDIT_ACTION = {"station-sound": "đặt âm thanh của đài", "station-sound-
                 "user-disable": "khóa tài khoản", "user-enable": "mở khóa tài khoản",
                 "user-sessions-revoked": "chấm dứt các phiên đăng nhập", "channel-hold": "tạm dừng kênh",
                 "channel-release": "mở lại kênh", "settle": "xác nhận lượt phát",
-                "activity": "ghi hoạt động"}
+                "activity": "ghi hoạt động", "plan_new": "tạo kế hoạch năm", "restore": "khôi phục bản sao lưu"}
 PREVIEW_MODE = "xem trước (không đăng)"
 
 DECISION = {"approved": "Đã duyệt", "rejected": "Trả lại"}  # an approver's decision on an announcement
@@ -59,6 +59,42 @@ def target(minimum: int, period: str, channel: str | None, languages: list[str])
         kind = channel.removeprefix("activity:")
         return f"ít nhất {minimum} lần mỗi {every}: {ACTIVITY_KIND.get(kind, kind)} ({said})"
     return f"ít nhất {minimum} lượt mỗi {every} trên {CATEGORY.get(channel or '', channel or '?')} ({said})"
+
+
+AUDIT_SUBJECT = {"announcement": "thông báo số", "user": "tài khoản", "activity": "hoạt động số", "plan": "kế hoạch",
+                 "channel": "kênh", "delivery": "lượt phát số", "backup": "bản sao lưu", "target": "chỉ tiêu"}
+AUDIT_DETAIL = {"address": "địa chỉ", "audio": "kèm ghi âm", "before": "trước đó", "changed": "đã sửa",
+                "channel": "kênh", "content_hash": "mã nội dung", "deliveries": "số lượt xếp lịch",
+                "deliveries_cancelled": "số lượt hủy", "duration_ms": "thời gian (ms)", "held_on": "ngày",
+                "kind": "loại", "lang": "tiếng", "languages": "tiếng", "message": "ghi chú", "posted": "đã đăng",
+                "reason": "lý do", "ref": "mã", "role": "vai trò", "sessions_ended": "số phiên kết thúc",
+                "slot": "khung giờ", "source": "sao từ", "title": "tiêu đề", "until": "đến", "url": "địa chỉ bài",
+                "year": "năm", "target": "chỉ tiêu", "period": "kỳ", "needed": "còn thiếu"}
+
+
+def audit_subject(subject: str) -> str:
+    """``announcement:12`` as "thông báo số 12", ``user:mai`` as "tài khoản mai"."""
+    kind, _, name = subject.partition(":")
+    return f"{AUDIT_SUBJECT[kind]} {name}" if name and kind in AUDIT_SUBJECT else subject
+
+
+def audit_detail(detail: dict) -> str:
+    """An audit event's details in words: "vai trò: quản trị; mã nội dung: 3f2a…"."""
+    def value(key: str, item: object) -> str:
+        if key == "role" and item in ROLE:
+            return ROLE[item].lower()
+        if key in ("lang", "languages"):
+            from channels.languages import LANGUAGE_NAMES
+
+            codes = item if isinstance(item, list) else [item]
+            return ", ".join(LANGUAGE_NAMES.get(str(code), str(code)) for code in codes)
+        if isinstance(item, bool):
+            return "có" if item else "không"
+        if isinstance(item, list):
+            return ", ".join(map(str, item))
+        return str(item)
+
+    return "; ".join(f"{AUDIT_DETAIL.get(key, key)}: {value(key, item)}" for key, item in detail.items())
 
 
 def actor(name: str) -> str:

@@ -190,3 +190,25 @@ def test_no_page_asks_staff_to_run_a_command_or_edit_a_file(staff, clock):
     anonymous = unescape(re.sub(r"<[^>]+>", " ", client(staff).get("/login").text))
     found["/login"] = re.findall(r"cchc [a-z-]+", anonymous)
     assert {path: hits for path, hits in found.items() if hits} == {}
+
+
+def test_the_channels_and_audit_pages_say_what_things_are_not_their_codes(staff, clock):
+    """The fault: the Channels page's kinds read "website", "loudspeaker", "zalo", and a channel in preview a
+    green "hoạt động"; the audit page read "user:mai", "announcement:1", "content_hash:", "role: admin"."""
+    from html import unescape
+
+    approved(staff, channels=["muong-la-website"], at=START + timedelta(hours=2))
+    mai, _ = logged_in(staff, "mai")
+
+    def words(path: str) -> str:
+        html = mai.get(path).text
+        return unescape(re.sub(r"<[^>]+>", " ", html[html.find("<main"):html.find("</main>")]))
+
+    channels = words("/channels")
+    assert not re.search(r"\s(website|loudspeaker|webhook|facebook|wordpress|zalo|tiktok)\s", channels), channels
+    assert "Hệ thống truyền thanh" in channels and "Zalo OA" in channels
+    zalo = mai.get("/channels").text.split("muong-la-zalo")[1].split("</tr>")[0]
+    assert 'class="ok">hoạt động' not in zalo  # it posts nothing: not shown as working
+    audit = words("/audit")
+    assert not re.search(r"user:|announcement:|content_hash|role:|address:|deliveries:", audit), audit
+    assert "tài khoản mai" in audit and "vai trò: quản trị" in audit and "thông báo số 1" in audit

@@ -292,7 +292,7 @@ def test_the_audit_trail_is_readable_on_its_page_and_from_the_command_line(staff
     hung, _ = logged_in(staff, "hung")
     page = hung.get("/audit").text
     for words in ("phê duyệt", "tạo thông báo", "đăng nhập sai", "tạm dừng kênh", "cảnh báo chỉ tiêu",
-                  "channel:muong-la-zalo", 'href="/announcements/1"'):
+                  "kênh muong-la-zalo", 'href="/announcements/1"'):
         assert words in page, words
     only = hung.get("/audit?action=approve").text
     assert "phê duyệt" in only and "đăng nhập sai" not in only.split("<tbody>")[1]

@@ -51,7 +51,8 @@ def create_web(core: App) -> FastAPI:
                                  ROLE_TEXT=ROLE_TEXT, OUTCOME_TEXT=labels.OUTCOME, PREVIEW_MODE=labels.PREVIEW_MODE,
                                  ASRUN_TEXT=labels.AS_RUN_STATUS, AUDIT_TEXT=labels.AUDIT_ACTION,
                                  ACTION_TEXT=labels.ATTEMPT_KIND, DECISION_TEXT=labels.DECISION,
-                                 actor_text=labels.actor, show_vn=show_vn,
+                                 actor_text=labels.actor, show_vn=show_vn, audit_subject=labels.audit_subject,
+                                 audit_detail=labels.audit_detail,
                                  show=show)
     templates.env.filters["web_link"] = web_link
     templates.env.filters["vn_input"] = vn_input  # dates typed and shown dd/mm/yyyy, whatever the browser's language

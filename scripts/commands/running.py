@@ -228,7 +228,8 @@ def audit(app: App, actor: Actor, since_text: str | None, until_text: str | None
         return
     shown = [{**row, "actor": labels.actor(row["actor"]), "action": labels.AUDIT_ACTION.get(row["action"],
                                                                                             row["action"]),
-              "detail": ", ".join(f"{k}={v}" for k, v in row["detail"].items())} for row in data]
+              "subject": labels.audit_subject(row["subject"]), "detail": labels.audit_detail(row["detail"])}
+             for row in data]
     emit(shown, ["at", "unit", "actor", "action", "subject", "detail"], fmt="table", empty="Không có thao tác nào.")
 
 

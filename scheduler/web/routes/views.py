@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from channels import REGISTRY
 from scheduler import queries
 from scheduler.clock import LOCAL_TZ, local_midnight, parse_local_date, show_vn
 from scheduler.errors import InputError
@@ -103,7 +104,7 @@ def channels_page(request: Request, core: CoreDep, who: StaffDep, note: str = ""
         own = core.config.channels_of(who.unit)
         loudspeakers = [n for n, ch in own.items() if ch.slotted]
         sounds = station.overview(session, core.config, loudspeakers)
-    rows = [{"name": name, "title": ch.title, "kind": ch.kind, "unit": core.config.units[ch.unit].name,
+    rows = [{"name": name, "title": ch.title, "kind": REGISTRY[ch.kind].label, "unit": core.config.units[ch.unit].name,
              "mode": ch.mode, "enabled": ch.enabled, "languages": ch.languages,
              "ahead": ch.send_ahead_minutes, "held": held[name].reason if name in held else None,
              "held_until": show_vn(held[name].until) if name in held and held[name].until else None,
