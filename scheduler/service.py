@@ -290,7 +290,8 @@ def run(app: App, stop: threading.Event | None = None) -> None:
         signal.signal(signal.SIGINT, _stop)
     site = web = None
     if app.settings.site_port:
-        site = sitehttp.serve(app.settings.data_dir / "site", app.settings.site_host, app.settings.site_port)
+        site = sitehttp.serve(app.settings.data_dir / "site", app.settings.site_host, app.settings.site_port,
+                              {name: channel.title for name, channel in app.config.channels.items()})
     if app.settings.web_port:
         from scheduler.web.server import start_in_thread
 

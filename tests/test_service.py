@@ -100,3 +100,18 @@ def test_run_publishes_on_schedule_and_stops_on_sigterm(settings):
     assert service.returncode == 0
     assert "heartbeat: alive" in output and "received SIGTERM" in output and "service stopped" in output
     assert "Traceback" not in output
+
+
+def test_the_built_in_websites_root_lists_the_sites_in_vietnamese(tmp_path):
+    """The fault: the README's address answered Python's English "Directory listing for /"."""
+    from scheduler import sitehttp
+
+    (tmp_path / "muong-la-website").mkdir()
+    (tmp_path / "muong-la-website" / "index.html").write_text("<h1>Tin</h1>", encoding="utf-8")
+    server = sitehttp.serve(tmp_path, "127.0.0.1", 0, {"muong-la-website": "Trang thông tin điện tử xã Mường La"})
+    try:
+        root = urllib.request.urlopen(f"http://127.0.0.1:{server.server_address[1]}/", timeout=5).read().decode()
+    finally:
+        server.shutdown()
+    assert "Directory listing" not in root and "Các trang thông tin đã đăng" in root
+    assert '<a href="muong-la-website/">Trang thông tin điện tử xã Mường La</a>' in root
