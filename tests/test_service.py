@@ -115,3 +115,20 @@ def test_the_built_in_websites_root_lists_the_sites_in_vietnamese(tmp_path):
         server.shutdown()
     assert "Directory listing" not in root and "Các trang thông tin đã đăng" in root
     assert '<a href="muong-la-website/">Trang thông tin điện tử xã Mường La</a>' in root
+
+
+def test_a_lease_taken_at_start_is_news_a_lease_taken_over_is_a_warning(app, caplog):
+    """The fault: every start logged "now owns it" as a WARNING, so the one that matters (a takeover) did
+    not stand out."""
+    from datetime import timedelta
+
+    from scheduler.record import lease
+
+    first = lease.Owner(app.engine, "thu-nghiem", "node-a:1", ttl=timedelta(seconds=30))
+    second = lease.Owner(app.engine, "thu-nghiem", "node-b:1", ttl=timedelta(seconds=30))
+    with caplog.at_level(logging.INFO):
+        assert first.renew() and not second.renew()
+        first.release()
+        assert second.renew()
+    said = [(r.levelname, r.getMessage().split(":")[1].strip()) for r in caplog.records if "now owns" in r.getMessage()]
+    assert said == [("INFO", "this node (node-a"), ("WARNING", "this node (node-b")]

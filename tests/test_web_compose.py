@@ -143,6 +143,7 @@ def test_the_live_preview_shows_each_channel_before_saving(staff):
     facebook = previews[("muong-la-facebook", "vi")]
     assert facebook["limit"] == 5000 and facebook["length"] <= 5000  # Facebook's text is cut to its limit
     assert TAI_VIET in previews[("muong-la-website", "blt")]["text"]
+    assert "XEM-TRUOC" not in answer.text and "ML-2025-" in facebook["text"]  # the unit's numbering, not a code
     empty = lan.post("/api/preview", data={"channels": "muong-la-website"}, headers={"X-CSRF-Token": csrf})
     assert [(p["channel"], p["lang"], p["text"]) for p in empty.json()["previews"]] == [("muong-la-website", "vi", "")]
     with read_session(staff.engine) as session:

@@ -26,6 +26,8 @@ def test_the_calendar_shows_deliveries_by_day_in_week_and_month(repeating_websit
     dispatch(staff, clock, START + timedelta(hours=3))  # the first one goes out
     lan, _ = logged_in(staff, "lan")
     week = lan.get("/calendar").text  # the week of Monday 1 September 2025
+    legend = re.search(r'<p class="legend[^"]*">(.*?)</p>', week).group(1)
+    assert re.findall(r'<span class="(\w+)">', legend) == ["delivered", "scheduled", "failed", "pending"]  # coloured
     assert "Tuần 01/09 – 07/09/2025" in week
     assert week.count("ML-2025-0001.") == 7 and '<li class="delivered"' in week and '<li class="pending"' in week
     assert "09:00 ML-2025-0001.1 · muong-la-website · vi" in week  # Vietnam time

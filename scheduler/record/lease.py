@@ -68,6 +68,7 @@ class Owner:
     def __init__(self, engine: Engine, name: str, holder: str, ttl: timedelta = TTL):
         self.engine, self.name, self.holder, self.ttl = engine, name, holder, ttl
         self._renewed_at: float | None = None  # monotonic time of the last successful renewal
+        self._seen_other = False  # another node held it once: gaining it now is a takeover
 
     @property
     def held(self) -> bool:
@@ -83,10 +84,12 @@ class Owner:
                 self._renewed_at = started
             else:  # another node holds it: at once, not when our last renewal runs out
                 self._renewed_at = None
+                self._seen_other = True
         except Exception:  # the database is away: keep what we had until it runs out, then stop
             log.exception("lease %s: could not renew", self.name)
-        if self.held and not before:
-            log.warning("lease %s: this node (%s) now owns it", self.name, self.holder)
+        if self.held and not before:  # at start, news; taken over from another node, a warning
+            log.log(logging.WARNING if self._seen_other else logging.INFO, "lease %s: this node (%s) now owns it",
+                    self.name, self.holder)
         elif before and not self.held:
             log.warning("lease %s: this node (%s) no longer owns it", self.name, self.holder)
         return self.held

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from scheduler import announcements, queries
 from scheduler.app import App
+from scheduler.clock import LOCAL_TZ
 from scheduler.errors import CchcError, ContentChangedError, InputError, OtherUnitError
 from scheduler.plans import province
 from scheduler.record.db import read_session, write_session
@@ -244,7 +245,8 @@ async def api_preview(core: CoreDep, who: StaffDep, values: FormDep) -> dict[str
             posts[lang] = f"chưa nhập bản t{LANG_TEXT[lang][1:]}"  # "bản tiếng Mông"
             continue
         heading = title if lang == "vi" else str(values.get(f"title_{lang}") or "") or title
-        posts[lang] = queries.draft_post(core.config, unit=unit, ref="XEM-TRUOC", announcement_id=0, lang=lang,
+        ref = f"{core.config.units[unit].ref_prefix}-{core.now().astimezone(LOCAL_TZ).year}-mới"  # numbered on saving
+        posts[lang] = queries.draft_post(core.config, unit=unit, ref=ref, announcement_id=0, lang=lang,
                                          title=heading, body=body, priority=str(values.get("priority") or "normal"),
                                          topics=[], now=core.now())
     return {"previews": previews(core, posts, names)}
