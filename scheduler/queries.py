@@ -15,7 +15,7 @@ from sqlmodel import Session, col, func, or_, select
 
 from channels.base import Outcome, Post
 from scheduler.announcements import content_hash, writers
-from scheduler.clock import LOCAL_TZ, show
+from scheduler.clock import LOCAL_TZ, next_slot, show
 from scheduler.config import Config
 from scheduler.errors import InputError, NotFoundError
 from scheduler.outbox.posts import website_links
@@ -30,11 +30,13 @@ from scheduler.record.models import (
     Delivery,
     DeliveryState,
     Translation,
+    Unit,
 )
 from scheduler.text import check_language
 
 
-def announcements(session: Session, *, status: str | None = None, unit: str | None = None) -> list[dict]:
+def announcements(session: Session, *, status: str | None = None, unit: str | None = None,
+                  now: datetime | None = None) -> list[dict]:
     query = select(Announcement).order_by(col(Announcement.id).desc())
     if status:
         query = query.where(Announcement.status == status)
@@ -43,16 +45,35 @@ def announcements(session: Session, *, status: str | None = None, unit: str | No
     counts = dict(session.exec(select(Delivery.announcement_id, func.count())
                                .where(Delivery.state == DeliveryState.DELIVERED)
                                .group_by(Delivery.announcement_id)).all())
+    rows = session.exec(query).all()
+    firsts = dict(session.exec(select(Delivery.announcement_id, func.min(Delivery.due_at))
+                               .where(col(Delivery.announcement_id).in_([a.id for a in rows if a.next_slot]))
+                               .group_by(Delivery.announcement_id)).all())
+    slots = {u.id: u.slots for u in session.exec(select(Unit))}
     return [
         {"id": a.id, "ref": a.ref_code, "status": a.status, "priority": a.priority, "title": a.title,
          "author": a.author, "channels": a.channels, "languages": a.languages,
-         "when": "tin dùng lại" if a.evergreen else "khung giờ kế tiếp" if a.next_slot else show(a.first_at),
+         "when": when(a, firsts.get(a.id), slots.get(a.unit_id) or [], now),
          "repeat": a.repeat, "delivered": counts.get(a.id, 0)}
-        for a in session.exec(query)
+        for a in rows
     ]
 
 
-def announcement(session: Session, announcement_id: int) -> dict[str, Any]:
+def when(ann: Announcement, first_due: datetime | None, slots: list[str], now: datetime | None) -> str:
+    """When an item goes out, in words: its time; for "the next slot", the slot its deliveries took, or before
+    approval the slot it would take if approved at ``now``."""
+    if ann.evergreen:
+        return "tin dùng lại"
+    if not ann.next_slot:
+        return show(ann.first_at)
+    if first_due is not None:
+        return show(first_due)
+    if now is not None and slots:
+        return f"khung giờ kế tiếp (nếu duyệt lúc này: {show(next_slot(slots, now))})"
+    return "khung giờ kế tiếp"
+
+
+def announcement(session: Session, announcement_id: int, now: datetime | None = None) -> dict[str, Any]:
     a = session.get(Announcement, announcement_id)
     if a is None:
         raise NotFoundError("thông báo", announcement_id)
@@ -68,6 +89,8 @@ def announcement(session: Session, announcement_id: int) -> dict[str, Any]:
         "languages": a.languages, "author": a.author, "writers": sorted(writers(session, a)),
         "content_hash": content_hash(session, a),
         "schedule": {"next_slot": a.next_slot, "at": show(a.first_at), "repeat": a.repeat,
+                     "when": when(a, min((d.due_at for d in deliveries), default=None),
+                                  (session.get(Unit, a.unit_id).slots or []), now),
                      "until": show(a.repeat_until)[:10], "expires": show(a.expires_at)},
         "translations": [{"lang": t.lang, "title": t.title, "body": t.body, "translator": t.translator,
                           "audio": t.audio_path} for t in translations],

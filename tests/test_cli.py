@@ -400,3 +400,18 @@ def test_help_is_in_vietnamese(settings):
         shown = invoke(settings, *args).stdout
         assert "Cách dùng: cchc" in shown and "Xem hướng dẫn này rồi thoát." in shown, shown
         assert not re.search(r"Usage|Options|Commands|Show this message|default:|required\]", shown), shown
+
+
+def test_show_and_list_say_where_and_when_before_approval(ready):
+    """The fault: ``cchc show`` (what the approver reads) listed no channel and no time before approval, and
+    lists said "khung giờ kế tiếp" instead of the time."""
+    ann = queue_id(ready, "--title", "Lịch tiêm chủng", "--body", "Tiêm chủng tại trạm y tế xã.", "--channel", "loa",
+                   "--channel", "web", "--lang", "vi", "--next-slot", "--submit")
+    shown = invoke(ready, "show", ann, "--user", "hung", "--now", "2025-09-01 07:05").stdout
+    assert "Kênh: muong-la-loa, muong-la-website" in shown and "Tiếng: tiếng Việt" in shown, shown
+    assert "Giờ phát: khung giờ kế tiếp (nếu duyệt lúc này: 2025-09-01 17:00)" in shown, shown
+    listed = invoke(ready, "list", "--user", "hung", "--now", "2025-09-01 07:05").stdout
+    assert "khung giờ kế tiếp (nếu duyệt lúc này: 2025-09-01 17:00)" in listed, listed
+    assert invoke(ready, "approve", ann, "--user", "hung", "--now", "2025-09-01 07:06").returncode == 0
+    listed = invoke(ready, "list", "--user", "hung", "--now", "2025-09-01 07:07").stdout
+    assert "01/09/2025 17:00" in listed and "nếu duyệt" not in listed, listed

@@ -152,15 +152,15 @@ def test_the_audit_trail_shows_the_chosen_units_events_only(units):
     ann = submitted(units, title="Tin riêng của Mường La")  # lan's create and submit, both of Mường La
     commune, _ = logged_in(units, "hoa", PASSWORD)
     trail = commune.get("/audit")
-    assert trail.status_code == 200 and f"announcement:{ann.id}" not in trail.text and "user:lan" not in trail.text
-    assert "user:hoa" in trail.text  # its own login is there
+    assert trail.status_code == 200 and f"thông báo số {ann.id}" not in trail.text and "tài khoản lan" not in trail.text
+    assert "tài khoản hoa" in trail.text  # its own login is there
     assert commune.get("/audit", params={"actor": "lan"}).text.count("<tr>") == 1  # the header row only
     own, _ = logged_in(units, "hung")
-    assert f"announcement:{ann.id}" in own.get("/audit").text and "user:hoa" not in own.get("/audit").text
+    assert f"thông báo số {ann.id}" in own.get("/audit").text and "tài khoản hoa" not in own.get("/audit").text
     province, csrf = logged_in(units, "tinh", PASSWORD)
-    assert f"announcement:{ann.id}" not in province.get("/audit").text  # the unit shown: the province's own
+    assert f"thông báo số {ann.id}" not in province.get("/audit").text  # the unit shown: the province's own
     province.post("/unit", data={"csrf": csrf, "unit": "muong-la", "next": "/audit"})
-    assert f"announcement:{ann.id}" in province.get("/audit").text
+    assert f"thông báo số {ann.id}" in province.get("/audit").text
     listed = invoke(units.settings, "audit", "--unit", "it-ong", "--json")
     assert listed.returncode == 0 and {row["unit"] for row in json.loads(listed.stdout)} == {"it-ong"}
     refused = invoke(units.settings, "audit", "--unit", "ha-noi")

@@ -24,7 +24,7 @@ def read_announcement(core: App, who: Staff, announcement_id: int) -> dict[str, 
     """The announcement as pages show it to this account (``Scope.item``: 403 for another unit's; a province item
     read by a commune shows that commune's channels and deliveries only)."""
     with read_session(core.ready_engine()) as session:
-        return who.scope.item(core.config, queries.announcement(session, announcement_id))
+        return who.scope.item(core.config, queries.announcement(session, announcement_id, core.now()))
 
 
 def act_on(core: App, who: Staff, announcement_id: int, action: str, reason: str, shown_hash: str = "") -> str:

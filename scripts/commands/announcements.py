@@ -244,7 +244,7 @@ def list_(app: App, actor: Actor, status: str | None, unit: str | None, as_json:
     from scheduler.record.db import read_session
     unit = actor.unit(app.config, unit, every=True)
     with read_session(app.ready_engine()) as session:
-        rows = queries.announcements(session, status=status, unit=unit)
+        rows = queries.announcements(session, status=status, unit=unit, now=app.now())
     emit(rows, ANNOUNCEMENT_COLUMNS, fmt="json" if as_json else "table", empty="Chưa có thông báo nào.")
 
 
@@ -257,7 +257,7 @@ def show_cmd(app: App, actor: Actor, announcement_id: int, as_json: bool) -> Non
     from scheduler import queries
     from scheduler.record.db import read_session
     with read_session(app.ready_engine()) as session:
-        data = actor.scope.item(app.config, queries.announcement(session, announcement_id))
+        data = actor.scope.item(app.config, queries.announcement(session, announcement_id, app.now()))
     if as_json:
         click.echo(to_json(data))
         return
@@ -269,6 +269,12 @@ def show_cmd(app: App, actor: Actor, announcement_id: int, as_json: bool) -> Non
                f"người viết: {data['author']}")
     click.echo(f"Người viết, sửa, dịch: {', '.join(data['writers'])}")
     click.echo(f"Mã nội dung (phê duyệt đúng bản này: cchc approve {data['id']} --content {data['content_hash']})")
+    from channels.languages import LANGUAGE_NAMES
+
+    repeat = f", lặp {labels.REPEAT[data['schedule']['repeat']]}" if data["schedule"]["repeat"] != "none" else ""
+    click.echo(f"Kênh: {', '.join(data['channels'])} · Tiếng: "
+               f"{', '.join(LANGUAGE_NAMES.get(lang, lang) for lang in data['languages'])}\n"
+               f"Giờ phát: {data['schedule']['when']}{repeat}")
     click.echo(f"Tiêu đề: {data['title']}\n\n{data['body']}\n")
     for t in data["translations"]:
         click.echo(f"[{t['lang']}] {t['title']}\n{t['body']}\n" + (f"(ghi âm: {t['audio']})\n" if t["audio"] else ""))

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from scheduler import labels
 from scheduler.clock import show, show_vn
 from scheduler.codes import DeliveryState, Role
 from scheduler.errors import InputError
@@ -100,7 +99,9 @@ def user_add(app: App, actor: Actor, name: str, role: str, unit: str | None, fro
     with write_session(app.ready_engine()) as session:
         added = users.add_user(session, name=name, role=role, password=password, unit=unit, actor=manager,
                                now=app.now())
-    click.echo(f"Đã tạo tài khoản {added.name} ({labels.ROLE[Role(role)].lower()}, {app.config.units[unit].name}).")
+    from scheduler.labels import ROLE
+
+    click.echo(f"Đã tạo tài khoản {added.name} ({ROLE[Role(role)].lower()}, {app.config.units[unit].name}).")
 
 
 @user_group.command("unit")

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from scheduler import labels
 from scheduler.errors import ConfigError, InputError, RuleError
 from scheduler.text import read_text_file
 from scripts.commands.common import (
@@ -157,6 +156,7 @@ def plan_group() -> None:
 def plan_show(app: App, actor: Actor, unit: str | None, as_json: bool) -> None:
     """Xem kế hoạch của đơn vị: các nội dung (mục a, b, ...) và chỉ tiêu."""
     from scheduler import queries
+    from scheduler.labels import target as target_text
     unit = actor.unit(app.config, unit)
     plans = queries.plan(app.config, unit)
     if not plans:
@@ -176,7 +176,7 @@ def plan_show(app: App, actor: Actor, unit: str | None, as_json: bool) -> None:
         for t in p["targets"]:
             about = f"; chỉ mục {', '.join(t['topics'])}" if t["topics"] else ""
             about += f"; không tính mục {', '.join(t['exclude_topics'])}" if t["exclude_topics"] else ""
-            said = labels.target(t["minimum"], t["period"], t["channel"], t["languages"])
+            said = target_text(t["minimum"], t["period"], t["channel"], t["languages"])
             click.echo(f"  [{t['clause']}] {said[:-1]}{about}): {t['description']}")
 
 
@@ -228,6 +228,7 @@ def plan_new(app: App, actor: Actor, year: int, source: str, plan_id: str | None
 def plan_import(app: App, actor: Actor, file: Path, unit: str | None, plan_id: str | None,
                 out: Path | None) -> None:
     """Đọc văn bản kế hoạch (tệp .txt) và đề xuất tệp cấu hình kế hoạch: các mục nội dung và chỉ tiêu."""
+    from scheduler.labels import target as target_text
     from scheduler.plans.plan_import import propose, to_toml
 
     unit = actor.unit(app.config, unit)
@@ -244,7 +245,7 @@ def plan_import(app: App, actor: Actor, file: Path, unit: str | None, plan_id: s
     click.echo(f"Đề xuất {len(proposal.topics)} mục nội dung, {len(proposal.targets)} chỉ tiêu:", err=True)
     for key, t in proposal.targets.items():
         where = f"activity:{t['activity']}" if t.get("activity") else t["channel"]
-        click.echo(f"  {key}: [{t['clause']}] {labels.target(t['minimum'], t['period'], where, t['languages'])}",
+        click.echo(f"  {key}: [{t['clause']}] {target_text(t['minimum'], t['period'], where, t['languages'])}",
                    err=True)
     for note in proposal.notes:
         click.echo(f"  Lưu ý: {note}", err=True)

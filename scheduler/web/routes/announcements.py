@@ -45,14 +45,14 @@ def announcement_list(request: Request, core: CoreDep, who: StaffDep, status: st
     if status and status not in STATUS_TEXT:
         raise InputError("Trạng thái", "hãy chọn trạng thái trong danh sách")
     with read_session(core.ready_engine()) as session:
-        rows = queries.announcements(session, status=status or None, unit=who.unit)
+        rows = queries.announcements(session, status=status or None, unit=who.unit, now=core.now())
     return page(request, "announcements.html", who, rows=rows, status=status or "", note=note)
 
 
 @router.get("/approvals", response_class=HTMLResponse, include_in_schema=False)
 def approvals(request: Request, core: CoreDep, who: StaffDep, note: str = "") -> HTMLResponse:
     with read_session(core.ready_engine()) as session:
-        rows = queries.announcements(session, status="submitted", unit=who.unit)
+        rows = queries.announcements(session, status="submitted", unit=who.unit, now=core.now())
     return page(request, "announcements.html", who, rows=rows, status="submitted", note=note, approvals=True)
 
 

@@ -40,7 +40,7 @@ def api_announcements(core: CoreDep, who: StaffDep, status: str | None = None, u
     """The announcements of ``unit`` (default: the account's own; a province account may name its communes)."""
     shown = who.scope.pick(core.config, unit or who.unit, "unit")
     with read_session(core.ready_engine()) as session:
-        return queries.announcements(session, status=status, unit=shown)
+        return queries.announcements(session, status=status, unit=shown, now=core.now())
 
 
 @router.post("/api/announcements", status_code=201, dependencies=[ApiCsrf], openapi_extra={"requestBody": {
