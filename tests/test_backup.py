@@ -246,3 +246,39 @@ def test_restore_right_after_a_clean_stop_of_the_service_is_not_refused(settings
             service.kill()
     restored = run(settings, "restore", str(saved), "--replace")
     assert restored.returncode == 0 and "dịch vụ đang chạy" not in restored.stderr, restored.stderr
+
+
+def test_a_backup_from_a_newer_version_is_refused_with_a_clear_message(app, tmp_path):
+    """A backup made by a later release (a database schema this one does not know): said plainly, nothing
+    changed, instead of Alembic's "Can't locate revision"."""
+    import hashlib
+    import sqlite3
+
+    from tests.cli import invoke
+
+    approved(app, title="Tin đã có")
+    good = tmp_path / "good.tar.gz"
+    backup.backup(app.engine, app.settings.data_dir, good, now=app.now())
+    newer = tmp_path / "moi-hon.tar.gz"
+    with tarfile.open(good) as source, tarfile.open(newer, "w:gz") as archive:
+        manifest = json.loads(source.extractfile("manifest.json").read())
+        database = tmp_path / "db.sqlite"
+        database.write_bytes(source.extractfile("database.sqlite").read())
+        conn = sqlite3.connect(database)
+        conn.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+        conn.commit()
+        conn.execute("PRAGMA journal_mode=DELETE")  # into the file itself, not a -wal beside it
+        conn.close()
+        data = database.read_bytes()
+        manifest["sha256"]["database.sqlite"] = hashlib.sha256(data).hexdigest()
+        manifest["revision"] = "0099_from_the_future"
+        for member in source.getmembers():
+            content = data if member.name == "database.sqlite" else \
+                json.dumps(manifest).encode() if member.name == "manifest.json" else source.extractfile(member).read()
+            member.size = len(content)
+            archive.addfile(member, io.BytesIO(content))
+    have = ids(app.engine)
+    said = invoke(app.settings, "restore", str(newer), "--replace")
+    assert said.returncode == 1 and "Traceback" not in said.stderr, said.stderr
+    assert "phiên bản mới hơn" in said.stderr and "Hãy cập nhật phần mềm" in said.stderr, said.stderr
+    assert ids(app.engine) == have

@@ -59,6 +59,18 @@ def test_migrations_reach_head_and_are_idempotent(db_url):
     engine.dispose()
 
 
+def test_a_database_of_a_newer_release_is_called_newer_not_older(tmp_path):
+    """The fault: a database a later release had upgraded was said to be "cũ hơn phần mềm; hãy chạy cchc
+    init", and init cannot go back."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'moi.db'}")
+    migrate(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+    with pytest.raises(DatabaseNotReadyError, match="phiên bản mới hơn.*Hãy cập nhật phần mềm"):
+        ensure_ready(engine)
+    engine.dispose()
+
+
 def test_an_empty_database_is_refused_with_the_fix(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     with pytest.raises(DatabaseNotReadyError, match="cchc init"):

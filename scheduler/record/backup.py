@@ -37,7 +37,7 @@ from sqlmodel import SQLModel
 
 from scheduler.clock import LOCAL_TZ, show_vn
 from scheduler.errors import CchcError, InputError, RuleError
-from scheduler.record.db import is_sqlite, make_engine, migrate
+from scheduler.record.db import NEWER, is_sqlite, make_engine, migrate, newer_than_this_release
 from scheduler.record.models import HEARTBEAT, STOPPED, ServiceState
 from scheduler.record.scratch import copy_rows
 
@@ -101,6 +101,9 @@ def restore(engine: Engine, data_dir: Path, archive_path: Path, *, now: datetime
     with tempfile.TemporaryDirectory(prefix="cchc-restore-") as tmp:
         folder = Path(tmp)
         manifest = _unpack_checked(archive_path, folder)
+        made_by = _revision(folder / "database.sqlite")
+        if newer_than_this_release(made_by):
+            raise BackupError(f"bản sao lưu {archive_path.name} " + NEWER.format(revision=made_by) + " rồi khôi phục")
         copy = _engine_for(folder / "database.sqlite")
         try:
             migrate(copy)  # a backup of an older release: brought to this one's schema

@@ -204,15 +204,30 @@ def head_revision(engine: Engine) -> str | None:
 _REVISION = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
 
 
-def quick_head() -> str | None:
-    """The newest migration, read from the files without loading alembic: the one revision that no
-    other names as its ``down_revision`` (None if that is not exactly one; alembic then decides)."""
+def _revisions() -> tuple[set[str], set[str]]:
+    """Every migration's revision and every revision named as a ``down_revision``, read from the files."""
     revisions, parents = set(), set()
     for path in (MIGRATIONS / "versions").glob("*.py"):
         for key, value in _REVISION.findall(path.read_text(encoding="utf-8")):
             (revisions if key == "revision" else parents).add(value)
+    return revisions, parents
+
+
+def quick_head() -> str | None:
+    """The newest migration, read from the files without loading alembic: the one revision that no
+    other names as its ``down_revision`` (None if that is not exactly one; alembic then decides)."""
+    revisions, parents = _revisions()
     heads = revisions - parents
     return next(iter(heads)) if len(heads) == 1 else None
+
+
+def newer_than_this_release(revision: str | None) -> bool:
+    """A database at a migration this release does not have: made by a later release."""
+    return revision is not None and revision not in _revisions()[0]
+
+
+NEWER = ("do một phiên bản mới hơn của phần mềm tạo (lược đồ {revision}); phiên bản này không đọc được. Hãy cập "
+         "nhật phần mềm lên phiên bản đó (hoặc mới hơn)")
 
 
 def _stored_revision(engine: Engine) -> str | None:
@@ -234,5 +249,7 @@ def ensure_ready(engine: Engine) -> None:
         ) from exc
     if current is None:
         raise DatabaseNotReadyError("cơ sở dữ liệu chưa được tạo; hãy chạy: cchc init")
+    if current != quick_head() and newer_than_this_release(current):
+        raise DatabaseNotReadyError("cơ sở dữ liệu " + NEWER.format(revision=current))
     if current != quick_head() and current != head_revision(engine):
         raise DatabaseNotReadyError("cơ sở dữ liệu cũ hơn phần mềm; hãy chạy: cchc init")
