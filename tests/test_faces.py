@@ -250,7 +250,7 @@ def split(line: str) -> list[str]:
 
 # Each route: a request of Ít Ong's administrator aimed at Mường La, and what must happen ("refused": 400 or 403,
 # nothing shown or changed; "clean": it answers about Ít Ong only). Public routes need no session.
-PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/fonts/{name}"),
+PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/setup"), ("POST", "/logout"), ("GET", "/fonts/{name}"),
           ("GET", "/healthz"), ("GET", "/api/docs"), ("GET", "/api/openapi.json")}
 ROUTES = [
     ("POST", "/unit", {"unit": "muong-la"}, "refused"),

@@ -302,3 +302,34 @@ def test_the_audit_trail_is_readable_on_its_page_and_from_the_command_line(staff
     assert [(e["actor"], e["action"], e["subject"]) for e in approvals] == [("hung", "approve", "announcement:1")]
     table = invoke(staff.settings, "audit", "--since", "2025-09-01").stdout
     assert "hệ thống (gửi tin)" in table and "đăng nhập sai" in table
+
+
+def test_the_first_administrator_is_made_on_the_web_at_the_server_once(app):
+    """A new install has no account: the login page offers the first administrator, to a browser on the
+    server itself only, once; a second try is refused plainly and changes nothing."""
+    from fastapi.testclient import TestClient
+
+    from scheduler.web.app import create_web
+    from scheduler.web.deps import LOGIN_COOKIE
+    from tests.cli import snapshot
+
+    here = TestClient(create_web(app), follow_redirects=False, client=("127.0.0.1", 50000))
+    away = TestClient(create_web(app), follow_redirects=False, client=("192.168.1.20", 50000))
+    offered = here.get("/login").text
+    assert "Tạo tài khoản quản trị đầu tiên" in offered and 'action="/setup"' in offered
+    assert 'action="/setup"' not in away.get("/login").text and "trên chính máy chủ" in away.get("/login").text
+    fields = {"csrf": csrf_of(offered), "name": "quantri", "password": "Mat-khau-dau-tien-2026", "again":
+              "Mat-khau-dau-tien-2026", "unit": "son-la"}
+    assert away.post("/setup", data={**fields, "csrf": away.cookies.get(LOGIN_COOKIE)}).status_code == 403
+    mismatch = here.post("/setup", data={**fields, "again": "khac-hoan-toan-2026"})
+    assert mismatch.status_code == 400 and "hai lần nhập mật khẩu không giống nhau" in mismatch.text
+    made = here.post("/setup", data={**fields, "csrf": csrf_of(here.get("/login").text)})
+    assert made.status_code == 303 and made.headers["location"] == "/"
+    assert "Tổng quan" in here.get("/").text or here.get("/").status_code == 200  # signed in as quantri
+    before = snapshot(app.settings.url)
+    again = TestClient(create_web(app), follow_redirects=False, client=("127.0.0.1", 50001))
+    token = csrf_of(again.get("/login").text)
+    second = again.post("/setup", data={**fields, "csrf": token, "name": "keokhac"})
+    assert second.status_code == 409 and "đã có tài khoản" in second.text
+    assert snapshot(app.settings.url) == before
+    assert 'action="/setup"' not in again.get("/login").text

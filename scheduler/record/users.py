@@ -81,6 +81,20 @@ def _check_unit(session: Session, unit: str) -> None:
         raise InputError("--unit", f"không có đơn vị '{unit}'; các đơn vị: {known}")
 
 
+def no_account_yet(session: Session) -> bool:
+    """A new install: nobody can log in yet."""
+    return session.exec(select(User.name).limit(1)).first() is None
+
+
+def first_admin(session: Session, *, name: str, password: str, unit: str, now: datetime) -> User:
+    """The install's first administrator, made from the web (``routes/login.py``) while no account exists;
+    once one does, accounts are made by an administrator (a second first administrator is refused)."""
+    if not no_account_yet(session):
+        raise RuleError("đã có tài khoản quản trị; hãy đăng nhập, hoặc nhờ quản trị viên tạo tài khoản cho bạn")
+    return add_user(session, name=name, role=Role.ADMIN, password=password, unit=unit, actor="thiết lập ban đầu",
+                    now=now)
+
+
 def managing(session: Session, name: str | None) -> str:
     """Who may manage accounts from the command line: anyone while no active admin exists (the first
     accounts of an install), then only an active admin named by ``--user``."""
