@@ -35,7 +35,8 @@ AUDIT_ACTION = {"station-sound": "đặt âm thanh của đài", "station-sound-
                 "user-disable": "khóa tài khoản", "user-enable": "mở khóa tài khoản",
                 "user-sessions-revoked": "chấm dứt các phiên đăng nhập", "channel-hold": "tạm dừng kênh",
                 "channel-release": "mở lại kênh", "settle": "xác nhận lượt phát",
-                "activity": "ghi hoạt động", "plan_new": "tạo kế hoạch năm", "restore": "khôi phục bản sao lưu"}
+                "activity": "ghi hoạt động", "plan_new": "tạo kế hoạch năm", "restore": "khôi phục bản sao lưu",
+                "unit_import": "nhập đơn vị từ tệp"}
 PREVIEW_MODE = "xem trước (không đăng)"
 
 DECISION = {"approved": "Đã duyệt", "rejected": "Trả lại"}  # an approver's decision on an announcement
@@ -62,14 +63,16 @@ def target(minimum: int, period: str, channel: str | None, languages: list[str])
 
 
 AUDIT_SUBJECT = {"announcement": "thông báo số", "user": "tài khoản", "activity": "hoạt động số", "plan": "kế hoạch",
-                 "channel": "kênh", "delivery": "lượt phát số", "backup": "bản sao lưu", "target": "chỉ tiêu"}
+                 "channel": "kênh", "delivery": "lượt phát số", "backup": "bản sao lưu", "target": "chỉ tiêu",
+                 "file": "tệp"}
 AUDIT_DETAIL = {"address": "địa chỉ", "audio": "kèm ghi âm", "before": "trước đó", "changed": "đã sửa",
                 "channel": "kênh", "content_hash": "mã nội dung", "deliveries": "số lượt xếp lịch",
                 "deliveries_cancelled": "số lượt hủy", "duration_ms": "thời gian (ms)", "held_on": "ngày",
                 "kind": "loại", "lang": "tiếng", "languages": "tiếng", "message": "ghi chú", "posted": "đã đăng",
                 "reason": "lý do", "ref": "mã", "role": "vai trò", "sessions_ended": "số phiên kết thúc",
                 "slot": "khung giờ", "source": "sao từ", "title": "tiêu đề", "until": "đến", "url": "địa chỉ bài",
-                "year": "năm", "target": "chỉ tiêu", "period": "kỳ", "needed": "còn thiếu"}
+                "year": "năm", "target": "chỉ tiêu", "period": "kỳ", "needed": "còn thiếu", "units": "số đơn vị",
+                "changes": "số thay đổi"}
 
 
 def audit_subject(subject: str) -> str:

@@ -61,13 +61,19 @@ def read_text_file(path: str | Path, field: str) -> str:
         raw = file.read_bytes()
     except OSError as exc:
         raise InputError(field, f"không đọc được tệp '{file}': {exc.strerror}") from exc
+    return decode_text(raw, str(file), field)
+
+
+def decode_text(raw: bytes, name: str, field: str) -> str:
+    """Bytes of a text file (a path read, or an upload) as text; a wrong encoding is explained."""
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(
             field,
-            f"tệp '{file}' không phải văn bản UTF-8 (byte lạ ở vị trí {exc.start}); "
-            "hãy lưu lại tệp với bảng mã UTF-8 (trong Notepad/Word: Lưu thành... > Mã hóa UTF-8)",
+            f"tệp '{name}' không phải văn bản UTF-8 (byte lạ ở vị trí {exc.start}); "
+            "hãy lưu lại tệp với bảng mã UTF-8 (trong Excel: Lưu thành... > CSV UTF-8; trong Notepad/Word: "
+            "Lưu thành... > Mã hóa UTF-8)",
         ) from exc
 
 

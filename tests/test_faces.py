@@ -291,6 +291,8 @@ ROUTES = [
     ("POST", "/users/lan/passwd", {"password": "Mat-khau-moi-2026!!"}, "refused"),
     ("POST", "/users/lan/disable", {}, "refused"),
     ("POST", "/plans/new-year", {"unit": "muong-la", "year": "2027"}, "refused"),
+    ("GET", "/units", {}, "clean"),
+    ("POST", "/units/import", {}, "refused"),
     ("GET", "/audit", None, "clean"),
     ("GET", "/api/me", None, "clean"),
     ("GET", "/api/announcements", None, "clean"),

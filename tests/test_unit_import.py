@@ -134,3 +134,34 @@ def test_the_readme_tour_on_the_embedded_default_leaves_the_projects_files_as_th
     assert tracked() == before
     own = load_config(tmp_path / "config")
     assert "it-ong" in own.units and any(plan.year == 2026 for plan in own.plans.values())
+
+
+def test_the_provinces_administrator_imports_units_from_the_web(staff):
+    """Units by CSV upload on the page Đơn vị: checked first, written on confirmation, in use at once; a file
+    in another encoding is explained; a commune's administrator may not."""
+    from scheduler.record import users
+    from scheduler.record.db import write_session
+    from tests.web import logged_in
+
+    with write_session(staff.engine) as session:
+        users.add_user(session, name="quantri", role="admin", password="Mat-khau-quan-tri-2026", unit="son-la",
+                       actor="test", now=staff.now())
+    admin, csrf = logged_in(staff, "quantri", "Mat-khau-quan-tri-2026")
+    page = admin.get("/units").text
+    assert "Xã Mường La" in page and 'action="/units/import"' in page
+    sheet = (PROJECT_ROOT / "config" / "samples" / "don-vi-son-la.csv").read_bytes()
+    before = files(staff.settings)
+    checked = admin.post("/units/import", data={"csrf": csrf, "dry_run": "1"},
+                         files={"file": ("don-vi.csv", sheet, "text/csv")})
+    assert checked.status_code == 200 and "Tệp hợp lệ: 76 đơn vị (74 mới, 2 đã có)" in checked.text
+    assert files(staff.settings) == before
+    wide = admin.post("/units/import", data={"csrf": csrf}, files={"file": ("don-vi.csv", sheet.decode().encode(
+        "utf-16"), "text/csv")})
+    assert wide.status_code == 400 and "không phải văn bản UTF-8" in wide.text and files(staff.settings) == before
+    done = admin.post("/units/import", data={"csrf": csrf}, files={"file": ("don-vi.csv", sheet, "text/csv")})
+    assert done.status_code == 303 and "it-ong" in staff.config.units  # in use at once, no restart
+    assert "Đã nhập 76 đơn vị" in admin.get(done.headers["location"]).text
+    commune, commune_csrf = logged_in(staff, "mai")
+    refused = commune.post("/units/import", data={"csrf": commune_csrf},
+                           files={"file": ("don-vi.csv", sheet, "text/csv")})
+    assert refused.status_code == 403

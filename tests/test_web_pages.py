@@ -186,7 +186,7 @@ def test_no_page_asks_staff_to_run_a_command_or_edit_a_file(staff, clock):
     mai, _ = logged_in(staff, "mai")
     found: dict[str, list[str]] = {}
     for path in ("/", "/announcements", "/approvals", "/announcements/new", "/announcements/1", "/calendar",
-                 "/reports", "/channels", "/deliveries", "/activities", "/users", "/audit"):
+                 "/reports", "/channels", "/deliveries", "/activities", "/users", "/units", "/audit"):
         text = unescape(re.sub(r"<[^>]+>", " ", mai.get(path).text))
         found[path] = re.findall(r"cchc [a-z-]+|\S*config/\S*|\S+\.toml", text)
     anonymous = unescape(re.sub(r"<[^>]+>", " ", client(staff).get("/login").text))

@@ -12,10 +12,11 @@ from scheduler.web.routes import (
            login,
            plans,
            province,
+           units,
            views,
 )
 
 PUBLIC = [login.router, health.router]  # no session: the login form, the fonts, /healthz
 # Every other router is declared with STAFF (scheduler/web/deps.py): each of its routes needs a session.
 ROUTERS = [*PUBLIC, login.session_router, dashboard.router, announcements.router, deliveries.router, views.router,
-           activities.router, plans.router, province.router, accounts.router, api.router]
+           activities.router, plans.router, units.router, province.router, accounts.router, api.router]
