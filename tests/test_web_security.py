@@ -323,6 +323,8 @@ def test_the_first_administrator_is_made_on_the_web_at_the_server_once(app):
     assert away.post("/setup", data={**fields, "csrf": away.cookies.get(LOGIN_COOKIE)}).status_code == 403
     mismatch = here.post("/setup", data={**fields, "again": "khac-hoan-toan-2026"})
     assert mismatch.status_code == 400 and "hai lần nhập mật khẩu không giống nhau" in mismatch.text
+    short = here.post("/setup", data={**fields, "csrf": csrf_of(mismatch.text), "password": "ngan", "again": "ngan"})
+    assert short.status_code == 400 and "Mật khẩu: mật khẩu cần ít nhất" in short.text and "password:" not in short.text
     made = here.post("/setup", data={**fields, "csrf": csrf_of(here.get("/login").text)})
     assert made.status_code == 303 and made.headers["location"] == "/"
     assert "Tổng quan" in here.get("/").text or here.get("/").status_code == 200  # signed in as quantri

@@ -31,7 +31,8 @@ FIELD_TEXT = {"--title": "Tiêu đề", "--body": "Nội dung", "--topic": "Nộ
               "title_blt": "Tiêu đề tiếng Thái", "body_blt": "Bản tiếng Thái", "audio_blt": "Ghi âm tiếng Thái",
               "title_hmn": "Tiêu đề tiếng Mông", "body_hmn": "Bản tiếng Mông", "audio_hmn": "Ghi âm tiếng Mông",
               "--evidence": "Minh chứng", "--date": "Ngày diễn ra", "--kind": "Loại hoạt động", "--place": "Địa điểm",
-              "--participants": "Số người tham dự", "--note": "Ghi chú"}
+              "--participants": "Số người tham dự", "--note": "Ghi chú", "password": "Mật khẩu",
+              "NAME": "Tên đăng nhập", "role": "Vai trò"}
 
 
 def message(exc: Exception) -> str:

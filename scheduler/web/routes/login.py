@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from scheduler.errors import CchcError, InputError
 from scheduler.record import users
 from scheduler.record.db import read_session, write_session
+from scheduler.web import forms
 from scheduler.web.deps import (
     COOKIE,
     FONT_DIR,
@@ -89,7 +90,7 @@ async def first_administrator(request: Request, core: CoreDep) -> Response:
         with write_session(core.ready_engine()) as session:
             users.first_admin(session, name=name, password=password, unit=unit, now=core.now())
     except InputError as exc:
-        return _login_page(request, core, code=400, next="/", error=str(exc).removeprefix("NAME: "), name=name)
+        return _login_page(request, core, code=400, next="/", error=forms.message(exc), name=name)
     address = request.client.host if request.client else "?"
     with write_session(core.ready_engine()) as session:
         opened = users.log_in(session, name=name, password=password, address=address, now=core.now())
