@@ -332,7 +332,7 @@ def test_when_gtts_fails_the_chain_falls_back_to_espeak_and_rests_gtts(config_di
     started = time.monotonic()
     clip = voices.voice("Thông báo lịch tiếp công dân.", "vi")
     assert clip.engine == "espeak-ng" and clip.duration_ms > 500
-    assert time.monotonic() - started < 2.5  # the slow answer was cut by the timeout
+    assert time.monotonic() - started < 5  # the slow answer (6 s) was cut by the 1-second timeout
     calls = len(google.requests)
     assert voices.voice("Một thông báo khác.", "vi").engine == "espeak-ng"
     assert len(google.requests) == calls  # gTTS is resting after its failure: no call

@@ -43,7 +43,7 @@ class FakeGoogleTTS(FakeServer):
                     self._send(fake.mode, "error", {"Retry-After": "30"} if fake.mode == 429 else None)
                     return
                 if fake.mode == "slow":
-                    time.sleep(3)
+                    time.sleep(6)  # far past the client's timeout: a cut request shows however busy the machine
                 if fake.mode == "empty":
                     self._send(200, ")]}'\n\n27\n[[\"e\",4,null,null,5662]\n]\n")
                     return
