@@ -53,6 +53,9 @@ class App:
     @cached_property
     def config(self) -> Config:
         self._config_mark = fingerprint(self.settings.config_dir)
+        return self._read_config()
+
+    def _read_config(self) -> Config:
         config = load_config(self.settings.config_dir)
         if self.scratch:
             from scheduler.record.scratch import safe_config
@@ -76,14 +79,10 @@ class App:
         self._config_mark = mark
         old = self.config
         try:
-            config = load_config(self.settings.config_dir)
+            config = self._read_config()
         except ConfigError as exc:
             log.error("the configuration changed but does not load; the one in use is kept:\n%s", exc)
             return False
-        if self.scratch:
-            from scheduler.record.scratch import safe_config
-
-            config = safe_config(config)
         with write_session(self.ready_engine()) as session:
             catalog.sync(session, config)
         self.__dict__["config"] = config
