@@ -42,6 +42,10 @@ class Scope:
     home: str
     readable: tuple[str, ...]
 
+    def reads_all(self, config: Config) -> bool:
+        """Every unit of the install: the top unit's view (its administrator works on the installation)."""
+        return set(self.readable) >= set(config.units)
+
     def reads(self, unit: str) -> bool:
         return unit in self.readable
 
@@ -195,7 +199,7 @@ class Actor:
     def check_install(self, config: Config, what: str) -> None:
         """Commands that work on the whole installation (the service, the database, backups, the shared
         configuration) are the operator's, or an administrator's of the top unit, which reads every unit."""
-        if not self.account or (self.role == Role.ADMIN and set(self.scope.readable) >= set(config.units)):
+        if not self.account or (self.role == Role.ADMIN and self.scope.reads_all(config)):
             return
         raise OtherUnitError(f"{what} làm việc với cả hệ thống (mọi đơn vị); tài khoản {self.name} của "
                              f"{_name(config, self.scope.home)} không dùng được lệnh này. Hãy nhờ người quản trị "

@@ -18,8 +18,8 @@ MAX_SHEET = 2 * 2**20  # a province's list is tens of kilobytes
 
 
 def _installs(core: CoreDep, who: Staff) -> bool:
-    """The top unit's administrator: who may add units to the install (as ``Actor.check_install``)."""
-    return who.admin and core.config.units[who.scope.home].parent is None
+    """The top unit's administrator: who may add units to the install (the rule of ``Actor.check_install``)."""
+    return who.admin and who.scope.reads_all(core.config)
 
 
 @router.get("/units", response_class=HTMLResponse, include_in_schema=False)
