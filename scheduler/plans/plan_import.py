@@ -292,12 +292,13 @@ def copy_for_year(config_dir, config: Config, source_id: str, year: int,  # noqa
     if unit not in config.units:
         raise InputError("--unit", f"không có đơn vị '{unit}'; xem các đơn vị: cchc unit list")
     plan_id = plan_id or f"{unit}-{year}"
-    if plan_id in config.plans:
-        raise InputError("--id", f"đã có kế hoạch '{plan_id}'; hãy chọn mã khác")
     taken = [p.id for p in config.plans.values() if p.unit == unit and p.year == year]
     if taken:
         raise InputError("--year", f"đơn vị '{unit}' đã có kế hoạch năm {year} ({taken[0]}); "
-                                   "xem bằng: cchc plan show")
+                                   "xem bằng: cchc plan show",
+                         web=f"{config.units[unit].name} đã có kế hoạch năm {year} ({taken[0]}); không tạo thêm")
+    if plan_id in config.plans:
+        raise InputError("--id", f"đã có kế hoạch '{plan_id}'; hãy chọn mã khác")
     # Another commune's copy speaks of that commune: "xã Mường La" -> "xã Ít Ong".
     places = [(_place(config.units[source.unit].name), _place(config.units[unit].name))] if unit != source.unit else []
     path = next(p for p in sorted(Path(config_dir, "plans").glob("*.toml"))

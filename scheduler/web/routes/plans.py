@@ -23,9 +23,6 @@ async def plan_new_year(core: CoreDep, who: AdminDep, values: FormDep) -> Respon
     if not text.isdigit():
         raise InputError("Năm", f"'{text}' không phải một năm; ví dụ: 2026")
     year, name = int(text), core.config.units[unit].name
-    taken = [p for p in core.config.plans.values() if p.unit == unit and p.year == year]
-    if taken:
-        raise InputError("Năm", f"{name} đã có kế hoạch năm {year} ({taken[0].id}); không tạo thêm")
     source = latest_plan(core.config, unit, year)
     if source is None:
         raise InputError("Năm", f"{name} chưa có kế hoạch năm nào trước năm {year} để sao; hãy nhờ quản trị máy "
