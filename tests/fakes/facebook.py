@@ -41,7 +41,8 @@ class FakeGraph(FakeServer):
         fake = self
 
         class Handler(JsonHandler):
-            def _fields(self) -> tuple[str, dict[str, str]]:
+            def _received(self) -> tuple[str, dict[str, str]]:
+                """The request's path and fields (query, form or multipart), kept in ``fake.requests``."""
                 url = urlparse(self.path)
                 fields = {k: v[0] for k, v in parse_qs(url.query).items()}
                 if self.command == "POST":
@@ -56,6 +57,8 @@ class FakeGraph(FakeServer):
                             fields[name] = payload if part.get_filename() else payload.decode()
                     else:
                         fields.update({k: v[0] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()})
+                fake.requests.append({"method": self.command, "path": url.path, "fields": fields,
+                                      "at": time.monotonic(), "headers": dict(self.headers)})
                 return url.path, fields
 
             def _error(self, code: int, message: str, sub: int | None = None, status: int = 400) -> None:
@@ -88,9 +91,7 @@ class FakeGraph(FakeServer):
                 return True
 
             def do_GET(self):  # noqa: N802
-                path, fields = self._fields()
-                fake.requests.append({"method": "GET", "path": path, "fields": fields,
-                                      "headers": dict(self.headers)})
+                path, fields = self._received()
                 if not self._authorised(fields):
                     return
                 if path.endswith("/debug_token"):
@@ -110,9 +111,7 @@ class FakeGraph(FakeServer):
                     self._error(100, "Unknown path components", status=404)
 
             def do_DELETE(self):  # noqa: N802
-                path, fields = self._fields()
-                fake.requests.append({"method": "DELETE", "path": path, "fields": fields,
-                                      "headers": dict(self.headers)})
+                path, fields = self._received()
                 if not self._authorised(fields):
                     return
                 post_id = path.rsplit("/", 1)[-1]
@@ -126,9 +125,7 @@ class FakeGraph(FakeServer):
                 self._reply(200, {"success": True}, self._usage())
 
             def do_POST(self):  # noqa: N802
-                path, fields = self._fields()
-                fake.requests.append({"method": "POST", "path": path, "fields": fields, "at": time.monotonic(),
-                                      "headers": dict(self.headers)})
+                path, fields = self._received()
                 edge = path.rsplit("/", 1)[-1]
                 if not path.endswith((f"/{fake.page_id}/feed", f"/{fake.page_id}/photos")):
                     self._error(100, "Unknown path components", status=404)
