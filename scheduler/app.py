@@ -67,7 +67,8 @@ class App:
         """Read the configuration again if its files changed since it was read (units imported, a new year's
         plan, by a page of this process or a command of another) and bring the database's catalogue in line,
         so pages and counts use it at once. A configuration that no longer loads is logged and the one in
-        use kept. Channels are built once: one added or changed takes effect at the next start (logged)."""
+        use kept. When channels changed (a page's settings, units imported), they are built again at their next
+        use; the service then builds its dispatcher and slots again (``service.Reload``)."""
         from scheduler.record import catalog
         from scheduler.record.db import write_session
 
@@ -87,7 +88,8 @@ class App:
             catalog.sync(session, config)
         self.__dict__["config"] = config
         if config.channels != old.channels:
-            log.warning("channels changed in the configuration: they take effect when the service restarts")
+            self.__dict__.pop("channels", None)
+            log.info("channels changed in the configuration: built again")
         log.info("configuration read again: %d units, %d plans", len(config.units), len(config.plans))
         return True
 

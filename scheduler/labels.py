@@ -36,8 +36,29 @@ AUDIT_ACTION = {"station-sound": "đặt âm thanh của đài", "station-sound-
                 "user-sessions-revoked": "chấm dứt các phiên đăng nhập", "channel-hold": "tạm dừng kênh",
                 "channel-release": "mở lại kênh", "settle": "xác nhận lượt phát",
                 "activity": "ghi hoạt động", "plan_new": "tạo kế hoạch năm", "restore": "khôi phục bản sao lưu",
-                "unit_import": "nhập đơn vị từ tệp"}
+                "unit_import": "nhập đơn vị từ tệp", "channel-settings": "sửa cài đặt kênh",
+                "channel-token": "nhập mã làm mới của kênh"}
 PREVIEW_MODE = "xem trước (không đăng)"
+MODE = {"preview": "Xem trước (chưa đăng lên nền tảng)", "live": "Đăng thật"}
+# What an office sets up itself on a channel's page (scheduler.channel_setup): the label, and a hint under it.
+CHANNEL_FIELD = {
+    "title": ("Tên kênh", ""), "mode": ("Chế độ", ""), "enabled": ("Đang bật", "Tắt kênh: không gửi gì lên kênh này."),
+    "grace_minutes": ("Trễ tối đa (phút)", "Quá giờ hẹn chừng này phút mà chưa gửi được thì bỏ, không gửi muộn."),
+    "site_title": ("Tên trang", ""), "base_url": ("Địa chỉ trang", "Bắt đầu bằng http:// hoặc https://"),
+    "slots": ("Khung giờ phát", "Giờ:phút, cách nhau bằng dấu phẩy, ví dụ 06:00, 17:00"),
+    "max_minutes": ("Độ dài tối đa một chương trình (phút)", ""),
+    "station_id": ("Lời giới thiệu đài", "Đọc ở đầu mỗi chương trình."),
+    "outro": ("Lời kết", "Đọc ở cuối mỗi chương trình."),
+    "page_id": ("Mã số Trang Facebook (Page ID)", "Chỉ gồm chữ số."),
+    "hashtags": ("Thẻ (hashtag)", "Cách nhau bằng dấu phẩy, không cần dấu #."),
+    "app_id": ("Mã ứng dụng Zalo (App ID)", "Chỉ gồm chữ số."), "author": ("Tác giả bài viết", ""),
+    "cover_url": ("Ảnh bìa bài viết (địa chỉ)", "Bắt đầu bằng http:// hoặc https://"),
+    "broadcast": ("Gửi thông báo bài mới tới người quan tâm", ""),
+    "client_key": ("Mã ứng dụng TikTok (client key)", ""),
+    "url": ("Địa chỉ", "Bắt đầu bằng http:// hoặc https://"),
+    "reconcile_url": ("Địa chỉ kiểm tra lại", "Bắt đầu bằng http:// hoặc https://"),
+    "user": ("Tài khoản đăng bài", ""), "category": ("Chuyên mục", ""),
+}
 
 DECISION = {"approved": "Đã duyệt", "rejected": "Trả lại"}  # an approver's decision on an announcement
 NOTICE_KIND = {"approval": "tin chờ duyệt", "rejected": "tin bị trả lại", "channel_held": "kênh tạm dừng",

@@ -189,6 +189,72 @@ def schedule_slots(scheduler: BackgroundScheduler, app: App, broadcaster: Broadc
     return count
 
 
+class Slots:
+    """The loudspeaker side of a node: its slot owner (lease, carriers) and one cron job per slot, built at the
+    start and again when the loudspeaker channels change (``Reload``)."""
+
+    def __init__(self, app: App, scheduler: BackgroundScheduler, stop: threading.Event):
+        self.app, self.scheduler, self.stop = app, scheduler, stop
+        self.owner: SlotOwner | None = None
+        self.channels: dict = {}  # the loudspeakers' configuration the jobs were built from
+
+    def build(self) -> int:
+        """(Re)build the owner and the slot jobs for the loudspeaker channels now configured; the number of
+        slots a day."""
+        from scheduler.record import lease
+
+        self.close()
+        for job in self.scheduler.get_jobs():
+            if job.id.split(":")[0] in ("prepare", "play"):
+                job.remove()
+        self.channels = {name: ch for name, ch in self.app.config.channels.items() if ch.slotted and ch.enabled}
+        if not any(channel.slotted for channel in self.app.channels.values()):
+            for job_id in ("slot-lease", "broadcast"):
+                if self.scheduler.get_job(job_id):
+                    self.scheduler.remove_job(job_id)
+            return 0
+        broadcaster = self.app.broadcaster()  # one for the process: it keeps the TTS engines' cool-downs
+        self.owner = SlotOwner(self.app, broadcaster, self.stop)
+        self.owner.renew()  # before the first slot job: a single node owns its slots from the start
+        count = schedule_slots(self.scheduler, self.app, broadcaster, self.owner)
+        self.scheduler.add_job(self.owner.renew, "interval", id="slot-lease", replace_existing=True,
+                               seconds=lease.RENEW.total_seconds())
+        self.scheduler.add_job(self.owner.run_due, "interval", id="broadcast", replace_existing=True,
+                               seconds=self.app.settings.tick_seconds, next_run_time=datetime.now(LOCAL_TZ))
+        return count
+
+    def changed(self) -> bool:
+        return self.channels != {name: ch for name, ch in self.app.config.channels.items()
+                                 if ch.slotted and ch.enabled}
+
+    def close(self) -> None:
+        if self.owner is not None:
+            self.owner.close()
+            self.owner = None
+
+
+class Reload:
+    """The ``config`` job: read the configuration again when its files changed (``App.refresh_config``).
+    When channels changed (read by this job or by a page of this process), the next dispatch pass uses a
+    dispatcher built for them (a pass running keeps its own to its end: the job never runs twice at once),
+    and when loudspeakers changed, the slots are built again (a programme playing on Icecast is cut:
+    change them between slots)."""
+
+    def __init__(self, app: App, scheduler: BackgroundScheduler, slots: Slots):
+        self.app, self.scheduler, self.slots = app, scheduler, slots
+        self.channels = app.config.channels  # what the dispatcher in use was built for
+
+    def __call__(self) -> None:
+        self.app.refresh_config()  # or a page of this process already did
+        if self.app.config.channels == self.channels:
+            return
+        self.channels = self.app.config.channels
+        self.scheduler.modify_job("tick", args=[self.app.dispatcher()])
+        if self.slots.changed():
+            count = self.slots.build()
+            log.info("loudspeaker slots built again: %d a day", count)
+
+
 def _slot_at(broadcaster: Broadcaster, hour: int, minute: int, *, upcoming: bool) -> datetime:
     local = broadcaster.now().astimezone(LOCAL_TZ)
     moment = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
@@ -255,9 +321,6 @@ def run(app: App, stop: threading.Event | None = None) -> None:
                       seconds=app.settings.tick_seconds, next_run_time=started)
     scheduler.add_job(heartbeat, "interval", args=[app], id="heartbeat", replace_existing=True,
                       seconds=app.settings.heartbeat_seconds, next_run_time=started)
-    # units imported or a year's plan made (a page, or a command in another process): in use within a tick
-    scheduler.add_job(app.refresh_config, "interval", id="config", replace_existing=True,
-                      seconds=app.settings.tick_seconds)
     scheduler.add_job(check_quotas, "interval", args=[app], id="quotas", replace_existing=True,
                       minutes=30, next_run_time=started)
     scheduler.add_job(refresh_tokens, "interval", args=[app], id="tokens", replace_existing=True,
@@ -267,19 +330,12 @@ def run(app: App, stop: threading.Event | None = None) -> None:
 
         scheduler.add_job(send_notices, "interval", args=[app], id="notices", replace_existing=True,
                           seconds=notify.INTERVAL.total_seconds(), next_run_time=started)
-    slots = 0
-    owner = None
-    if any(channel.slotted for channel in app.channels.values()):
-        from scheduler.record import lease
-
-        broadcaster = app.broadcaster()  # one for the process: it keeps the TTS engines' cool-downs
-        owner = SlotOwner(app, broadcaster, stop)
-        owner.renew()  # before the first slot job: a single node owns its slots from the start
-        slots = schedule_slots(scheduler, app, broadcaster, owner)
-        scheduler.add_job(owner.renew, "interval", id="slot-lease", replace_existing=True,
-                          seconds=lease.RENEW.total_seconds())
-        scheduler.add_job(owner.run_due, "interval", id="broadcast", replace_existing=True,
-                          seconds=app.settings.tick_seconds, next_run_time=started)
+    slots = Slots(app, scheduler, stop)
+    count = slots.build()
+    # units imported, a year's plan made, a channel's settings changed (a page, or a command in another
+    # process): in use within a tick
+    scheduler.add_job(Reload(app, scheduler, slots), "interval", id="config", replace_existing=True,
+                      seconds=app.settings.tick_seconds)
 
     def _stop(signum: int, _frame: object) -> None:
         log.info("received %s: stopping after the current tick", signal.Signals(signum).name)
@@ -298,14 +354,13 @@ def run(app: App, stop: threading.Event | None = None) -> None:
         web = start_in_thread(app, app.settings.web_host, app.settings.web_port)
     scheduler.start()
     log.info("service started (tick every %ss, %d channels, %d loudspeaker slots a day)",
-             app.settings.tick_seconds, len(app.channels), slots)
+             app.settings.tick_seconds, len(app.channels), count)
     try:
         while not stop.wait(0.5):
             pass
     finally:
         scheduler.shutdown(wait=True)
-        if owner is not None:
-            owner.close()  # carriers end, and the lease is given up so another node takes the slots at once
+        slots.close()  # carriers end, and the lease is given up so another node takes the slots at once
         if site is not None:
             site.shutdown()
         if web is not None:

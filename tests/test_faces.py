@@ -280,6 +280,10 @@ ROUTES = [
     ("POST", "/channels/muong-la-loa/station", {"kind": "jingle", "lang": ""}, "refused"),
     ("POST", "/channels/muong-la-loa/station/clear", {"kind": "jingle", "lang": ""}, "refused"),
     ("GET", "/channels/muong-la-loa/station/jingle/-", None, "refused"),
+    ("GET", "/channels/muong-la-loa", None, "refused"),
+    ("POST", "/channels/muong-la-loa", {"title": "Sửa trộm", "grace_minutes": "1"}, "refused"),
+    ("POST", "/channels/muong-la-loa/check", {}, "refused"),
+    ("POST", "/channels/muong-la-zalo/token", {"token": "ma-lay-trom"}, "refused"),
     ("GET", "/activities", None, "clean"),
     ("POST", "/activities", {"kind": "conference", "held_on": "2025-09-01", "title": "Họp", "unit": "muong-la"},
      "refused"),
@@ -314,7 +318,8 @@ def test_every_route_has_its_unit_rule_here():
     covered = {(method, path.split("?")[0].replace("{ann}", "{announcement_id}")
                 .replace("{prov}", "{announcement_id}").replace("{delivery}", "{delivery_id}"))
                for method, path, _, _ in ROUTES}
-    named = {(m, p.replace("/muong-la-loa/", "/{name}/").replace("/lan/", "/{name}/")
+    named = {(m, p.replace("/channels/muong-la-loa", "/channels/{name}").replace("/muong-la-zalo/", "/{name}/")
+              .replace("/lan/", "/{name}/")
               .replace("/1/evidence", "/{activity_id}/evidence")
               .replace("/jingle/-", "/{kind}/{lang}").replace("/approve", "/{action}").replace("/cancel", "/{action}")
               .replace("/passwd", "/{action}").replace("/disable", "/{action}").replace("/audio/blt", "/audio/{lang}"))
@@ -326,6 +331,7 @@ def test_a_commune_administrator_reads_and_changes_nothing_of_another_commune_on
     app, files = offices
     browser, csrf = logged_in(app, OTHER, PASSWORD)
     snapshot, failures = Rows(app.settings.url), []
+    channels_file = (app.settings.config_dir / "channels.toml").read_bytes()
     for method, path, data, expect in ROUTES:
         address = path.format(**files)
         before = snapshot()
@@ -342,6 +348,7 @@ def test_a_commune_administrator_reads_and_changes_nothing_of_another_commune_on
             failures.append(f"{method} {path}: {answer.status_code}, changed={changed}: {text[:300]}")
         elif expect == "clean" and (answer.status_code != 200 or leaked or changed):
             failures.append(f"{method} {path}: {answer.status_code}, shows {leaked}: {text[:300]}")
+    assert (app.settings.config_dir / "channels.toml").read_bytes() == channels_file
     snapshot.close()
     assert not failures, "\n".join(failures)
 

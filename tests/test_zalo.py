@@ -19,7 +19,7 @@ from channels.base import Outcome
 from channels.tokens import TokenProblem, Tokens
 from scheduler.record.credentials import KEY_ENV, CredentialStore, new_key
 from scheduler.record.db import read_session, write_session
-from scheduler.record.models import Attempt, Credential, ServiceState
+from scheduler.record.models import Attempt, AuditEvent, Credential, ServiceState
 from scheduler.record.models import DeliveryState as S
 from tests import contract
 from tests.cli import invoke as run  # in process: these test the command, not the entry point
@@ -329,7 +329,7 @@ def test_channel_check_and_token_entry_from_the_command_line(za, settings, zalo,
     assert checked.returncode == 0 and "đều ổn" in checked.stdout, checked.stdout
     again = run(settings, "channel", "token", "muong-la-zalo", "--refresh-token-stdin",
                 input_text=FIRST_REFRESH + "\n", extra_env=env)  # already used: Zalo refuses it
-    assert again.returncode == 1 and "Invalid refresh token" in again.stderr
+    assert again.returncode == 2 and "Invalid refresh token" in again.stderr  # input the platform refused
     no_key = run(settings, "channel", "token", "muong-la-zalo", "--refresh-token-stdin", input_text="x\n",
                  extra_env={"CCHC_ZALO_SECRET_KEY": APP_SECRET})
     assert no_key.returncode == 2 and "cchc channel key" in no_key.stderr
@@ -337,6 +337,26 @@ def test_channel_check_and_token_entry_from_the_command_line(za, settings, zalo,
     assert website.returncode == 2 and "không dùng mã làm mới" in website.stderr
     key = run(settings, "channel", "key")
     assert key.returncode == 0 and len(key.stdout.strip()) == 44
+
+
+def test_token_entry_and_connection_check_from_the_channel_s_page(za, zalo):
+    from tests.web import add_staff, logged_in
+
+    add_staff(za)
+    hung, _ = logged_in(za, "hung")
+    assert "Mã làm mới" not in hung.get("/channels/muong-la-zalo").text  # the unit's administrator enters it
+    mai, csrf = logged_in(za, "mai")
+    entered = mai.post("/channels/muong-la-zalo/token", data={"csrf": csrf, "token": FIRST_REFRESH})
+    assert entered.status_code == 303, entered.text
+    page = mai.get(entered.headers["location"]).text
+    assert "Đã lưu mã (mã hoá)" in page and FIRST_REFRESH not in page
+    checked = mai.get(mai.post("/channels/muong-la-zalo/check", data={"csrf": csrf}).headers["location"]).text
+    assert "Kết nối tốt" in checked
+    again = mai.post("/channels/muong-la-zalo/token", data={"csrf": csrf, "token": FIRST_REFRESH})  # used: refused
+    assert again.status_code == 400 and "nền tảng không nhận" in again.text and FIRST_REFRESH not in again.text
+    with read_session(za.engine) as session:
+        events = [e for e in session.exec(select(AuditEvent)) if e.action == "channel-token"]
+    assert [e.actor for e in events] == ["mai"] and FIRST_REFRESH not in str(events[0].detail)
 
 
 def test_check_flags_a_refresh_token_near_the_end_of_its_three_months(za, clock, zalo):

@@ -49,7 +49,7 @@ def create_web(core: App) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(STATUS_TEXT=STATUS_TEXT, STATE_TEXT=STATE_TEXT, LANG_TEXT=LANG_TEXT,
                                  ROLE_TEXT=ROLE_TEXT, OUTCOME_TEXT=labels.OUTCOME, PREVIEW_MODE=labels.PREVIEW_MODE,
-                                 ASRUN_TEXT=labels.AS_RUN_STATUS, AUDIT_TEXT=labels.AUDIT_ACTION,
+                                 MODE_TEXT=labels.MODE, ASRUN_TEXT=labels.AS_RUN_STATUS, AUDIT_TEXT=labels.AUDIT_ACTION,
                                  ACTION_TEXT=labels.ATTEMPT_KIND, DECISION_TEXT=labels.DECISION,
                                  actor_text=labels.actor, show_vn=show_vn, audit_subject=labels.audit_subject,
                                  audit_detail=labels.audit_detail,

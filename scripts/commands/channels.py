@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from channels.secrets import redact
 from scheduler.clock import show
 from scheduler.errors import InputError
 from scripts.commands.common import (
@@ -62,33 +61,27 @@ def channel_group() -> None:
 @with_app()  # a check that passes releases the channel's hold and may store renewed tokens
 def channel_check(app: App, actor: Actor, name: str) -> None:
     """Kiểm tra thông tin xác thực và quyền của một kênh trên nền tảng; nói rõ cần sửa gì."""
-    from scheduler.outbox.holds import holds, release_channel
-    from scheduler.record.db import write_session
+    from scheduler.channel_setup import check
+    from scheduler.labels import MODE
 
     unit = app.config.channels[actor.scope.channel(app.config, name, "NAME")].unit
     actor.scope.check_act(app.config, unit, f"kênh {name}")
-    target = app.channels.get(name)
-    if target is None:
-        raise InputError("NAME", f"kênh '{name}' đang tắt (enabled = false trong config/channels.toml)")
-    problems = [redact(p) for p in target.secret_problems() or target.check()]
-    with write_session(app.ready_engine()) as session:
-        reason = next((hold.reason for hold in holds(session, app.now()) if hold.channel == name), None)
-        if not problems:
-            release_channel(session, name, actor=actor.name or "cli", now=app.now())
-    mode = app.config.channels[name].mode
-    if problems:
-        click.echo(f"Kênh {name} ({target.kind}, {mode}) chưa sẵn sàng:")
-        for problem in problems:
+    checked = check(app, name, actor=actor.name or "cli")
+    target = app.channels[name]
+    said = f"Kênh {name} ({target.label}, {MODE[app.config.channels[name].mode].lower()})"
+    if checked.problems:
+        click.echo(f"{said} chưa sẵn sàng:")
+        for problem in checked.problems:
             click.echo(f"  - {problem}")
-        if reason:
-            click.echo(f"  Kênh đang tạm dừng gửi vì: {reason}")
-        for note in target.notes():
-            click.echo(f"  Lưu ý: {redact(note)}")
+        if checked.held:
+            click.echo(f"  Kênh đang tạm dừng gửi vì: {checked.held}")
+        for note in checked.notes:
+            click.echo(f"  Lưu ý: {note}")
         raise SystemExit(1)
-    click.echo(f"Kênh {name} ({target.kind}, {mode}): thông tin xác thực và quyền đều ổn.")
-    if reason:
+    click.echo(f"{said}: thông tin xác thực và quyền đều ổn.")
+    if checked.released:
         click.echo("  Kênh đã được mở lại: các lượt đang chờ sẽ được gửi (nếu còn trong hạn).")
-    for note in target.notes():
+    for note in checked.notes:
         click.echo(f"  Lưu ý: {note}")
 
 
@@ -108,7 +101,7 @@ def channel_key() -> None:
 def channel_token(app: App, actor: Actor, name: str, from_stdin: bool) -> None:
     """Nhập mã làm mới (refresh token) của kênh Zalo hoặc TikTok: mã được mã hoá rồi mới lưu, và đổi
     ngay lấy mã truy cập để biết mã dùng được."""
-    from channels.tokens import TokenChannel, TokenProblem, Tokens, VaultError
+    from scheduler.channel_setup import enter_token, token_channel
     from scheduler.record.models import Role
 
     unit = app.config.channels[actor.scope.channel(app.config, name, "NAME")].unit
@@ -116,26 +109,10 @@ def channel_token(app: App, actor: Actor, name: str, from_stdin: bool) -> None:
     if actor.account and actor.role != Role.ADMIN:
         raise InputError("--user", f"tài khoản {actor.name} không phải quản trị; mã truy cập của kênh do quản trị "
                                    "đơn vị nhập")
-    target = app.channels.get(name)
-    if target is None:
-        raise InputError("NAME", f"kênh '{name}' đang tắt (enabled = false trong config/channels.toml)")
-    if not isinstance(target, TokenChannel) or target.tokens is None:
-        raise InputError("NAME", f"kênh {name} ({target.kind}) không dùng mã làm mới; thông tin xác thực của kênh "
-                                 "này đặt trong biến môi trường ghi ở config/channels.toml")
-    app.ready_engine()
+    token_channel(app, name, field="NAME")  # before asking for a token the channel has no use for
     text = sys.stdin.readline() if from_stdin else hidden_input(
         "Mã làm mới (refresh token)", "--refresh-token-stdin", f"cchc channel token {name} --refresh-token-stdin < TỆP")
-    if not text.strip():
-        raise InputError("--refresh-token-stdin", "không nhận được mã nào; hãy dán mã làm mới rồi nhấn Enter")
-    try:
-        stored = target.tokens.save(Tokens(access_token="", refresh_token=text.strip()))
-    except VaultError as exc:
-        raise InputError("CCHC_SECRET_KEY", str(exc)) from None
-    try:
-        fresh = target.current_tokens(force=stored)  # one renewal: proves the token, gets an access token
-    except TokenProblem as exc:
-        click.echo(f"Đã lưu mã nhưng nền tảng không nhận: {exc.receipt.message}", err=True)
-        raise SystemExit(1) from None
-    until = show(fresh.access_expires_at) if fresh.access_expires_at else "không rõ"
+    expires = enter_token(app, name, text, field="--refresh-token-stdin")
+    until = show(expires) if expires else "không rõ"
     click.echo(f"Đã lưu mã (mã hoá) của kênh {name}; mã truy cập mới dùng được đến {until}.")
     click.echo(f"Tiếp theo: cchc channel check {name}")

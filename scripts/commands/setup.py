@@ -285,8 +285,8 @@ def unit_import(app: App, actor: Actor, file: Path, dry_run: bool) -> None:
     for line in changes:
         click.echo(f"  {line}")
     click.echo(f"Đã nhập {len(rows)} đơn vị từ {file.name}: {len(changes)} thay đổi trong units.toml và "
-               f"channels.toml ({app.settings.config_dir}). Dịch vụ đang chạy dùng các đơn vị mới sau một lượt; "
-               "kênh mới bắt đầu gửi khi dịch vụ khởi động lại.")
+               f"channels.toml ({app.settings.config_dir}). Dịch vụ đang chạy dùng các đơn vị "
+               "và kênh mới sau một lượt (không cần khởi động lại).")
 
 
 @unit_group.command("list")

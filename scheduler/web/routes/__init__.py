@@ -6,6 +6,7 @@ from scheduler.web.routes import (
            activities,
            announcements,
            api,
+           channels,
            dashboard,
            deliveries,
            health,
@@ -19,4 +20,5 @@ from scheduler.web.routes import (
 PUBLIC = [login.router, health.router]  # no session: the login form, the fonts, /healthz
 # Every other router is declared with STAFF (scheduler/web/deps.py): each of its routes needs a session.
 ROUTERS = [*PUBLIC, login.session_router, dashboard.router, announcements.router, deliveries.router, views.router,
-           activities.router, plans.router, units.router, province.router, accounts.router, api.router]
+           channels.router, activities.router, plans.router, units.router, province.router, accounts.router,
+           api.router]

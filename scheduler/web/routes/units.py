@@ -51,5 +51,5 @@ async def units_import(request: Request, core: CoreDep, who: AdminDep, values: F
     with write_session(core.ready_engine()) as session:
         audit.record(session, unit=who.scope.home, actor=who.user.name, action="unit_import",
                      subject=f"file:{upload.filename}", at=core.now(), units=len(rows), changes=len(changes))
-    return back("/units", f"Đã nhập {len(rows)} đơn vị từ {upload.filename}: {len(changes)} thay đổi, áp dụng ngay; "
-                          "kênh mới của các xã bắt đầu gửi khi dịch vụ khởi động lại.")
+    return back("/units", f"Đã nhập {len(rows)} đơn vị từ {upload.filename}: {len(changes)} thay đổi, áp dụng ngay "
+                          "(kênh mới của các xã bắt đầu gửi từ lượt gửi sau).")
