@@ -105,21 +105,20 @@ async def channel_settings(request: Request, core: CoreDep, who: AdminDep, value
     return back(f"/channels/{name}", "Đã lưu: " + "; ".join(changed) + ". Dịch vụ dùng cài đặt mới từ lượt gửi sau.")
 
 
-@router.post("/channels/{name}/check", include_in_schema=False)
-async def channel_check(core: CoreDep, who: ApproverDep, values: FormDep, name: str) -> Response:
+@router.post("/channels/{name}/check", response_class=HTMLResponse, include_in_schema=False)
+async def channel_check(request: Request, core: CoreDep, who: ApproverDep, values: FormDep, name: str) -> Response:
     """Ask the platform whether the channel's credentials and rights work (approvers and admins of its unit)."""
     unit = core.config.channels[who.scope.channel(core.config, name, "Kênh")].unit
     who.scope.check_act(core.config, unit, f"kênh {name}")
     checked = await run_in_threadpool(channel_setup.check, core, name, actor=who.user.name, field="Kênh")
-    if checked.problems:
-        note = "Kết nối chưa được: " + "; ".join(checked.problems)
-    else:
-        note = "Kết nối tốt: thông tin xác thực và quyền đều ổn."
-        if checked.released:
-            note += " Kênh đã được mở lại: các lượt đang chờ sẽ được gửi (nếu còn trong hạn)."
-    if checked.notes:
-        note += " Lưu ý: " + "; ".join(checked.notes)
-    return back(f"/channels/{name}", note)
+    notes = (" Lưu ý: " + "; ".join(checked.notes)) if checked.notes else ""
+    if checked.problems:  # said on the page, as a problem; nothing changed
+        return _channel_page(request, core, who, name, error="Kết nối chưa được: " + "; ".join(checked.problems)
+                             + ". Thông tin xác thực do quản trị máy chủ đặt: hãy gửi họ thông báo này." + notes)
+    note = "Kết nối tốt: thông tin xác thực và quyền đều ổn."
+    if checked.released:
+        note += " Kênh đã được mở lại: các lượt đang chờ sẽ được gửi (nếu còn trong hạn)."
+    return back(f"/channels/{name}", note + notes)
 
 
 @router.post("/channels/{name}/token", include_in_schema=False)
