@@ -27,10 +27,11 @@ fi
 # LibreOffice and poppler render the DOCX report to PDF and PNG; Liberation Serif is metric-compatible
 # with Times New Roman, the font of Vietnamese administrative documents. The web app's browser tests
 # drive Debian's Chromium headless through its chromedriver (Selenium).
-# systemd-analyze checks the service's unit (scripts/install.sh).
+# systemd-analyze checks the service's unit (scripts/install.sh). libfaketime runs the README's tours
+# on a clock set to a date in another year.
 [ "$with_test" = 1 ] && packages+=(postgresql icecast2 libreoffice-writer-nogui poppler-utils fonts-liberation2
                                    wordpress wordpress-theme-twentytwentythree mariadb-server apache2
-                                   libapache2-mod-php php-mysql chromium chromium-driver systemd)
+                                   libapache2-mod-php php-mysql chromium chromium-driver systemd faketime)
 
 missing=()
 for package in "${packages[@]}"; do
