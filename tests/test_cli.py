@@ -92,6 +92,31 @@ def test_listing_commands_speak_json(ready):
     assert "áp dụng từ 01/08/2025" in shown and "không tính mục ban-tin" in shown
 
 
+def test_schedule_next_answers_the_next_time_not_a_retry_waiting_since_earlier(ready):
+    from datetime import UTC, datetime
+
+    from sqlmodel import select
+
+    from scheduler.outbox.deliveries import move
+    from scheduler.record.db import make_engine, write_session
+    from scheduler.record.models import Delivery
+    from scheduler.record.models import DeliveryState as S
+
+    for at in ("2025-09-02 09:00", "2025-09-03 17:00"):
+        ann = queue_id(ready, "--title", f"Tin {at}", "--body", "Nội dung", "--channel", "muong-la-website",
+                       "--at", at, "--submit")
+        invoke(ready, "approve", ann, "--user", "hung", "--now", "2025-09-01 08:00")
+    engine = make_engine(ready.url)
+    with write_session(engine) as session:  # the first failed at its time and waits to be sent again
+        first = session.exec(select(Delivery).order_by(Delivery.due_at)).first()
+        move(first, S.SENDING, first.due_at)
+        move(first, S.RETRY_WAIT, first.due_at, next_attempt_at=datetime(2025, 9, 2, 6, tzinfo=UTC))
+    engine.dispose()
+    listed = json.loads(invoke(ready, "schedule", "--json", "--now", "2025-09-02 12:00").stdout)
+    assert [r["due"] for r in listed] == ["2025-09-02 09:00", "2025-09-03 17:00"]  # the retry is listed first
+    assert invoke(ready, "schedule", "--next", "--now", "2025-09-02 12:00").stdout.strip() == "2025-09-03 17:00"
+
+
 def test_translation_edit_and_cancel_through_the_cli(ready, tmp_path):
     ann = queue_id(ready, "--title", "Tin", "--body", "Nội dung", "--channel", "muong-la-website",
                    "--at", "2025-09-03 17:00")

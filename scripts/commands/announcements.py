@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from scheduler.clock import parse_local, parse_local_date
+from scheduler.clock import parse_local, parse_local_date, show
 from scheduler.codes import DeliveryState
 from scheduler.errors import InputError
 from scheduler.text import check_language, read_text_file
@@ -311,11 +311,12 @@ def schedule(app: App, actor: Actor, days: int, unit: str | None, first: bool, a
     unit = actor.unit(app.config, unit, every=True)
     with read_session(app.ready_engine()) as session:
         rows = queries.schedule(session, since=now, until=now + timedelta(days=days), unit=unit)
-    if first:
-        if not rows:
+    if first:  # a retry waiting since an earlier time is listed first, but its time is not what comes next
+        coming = [row["due"] for row in rows if row["due"] >= show(now)]
+        if not coming:
             click.echo(f"Không có lượt phát nào trong {days} ngày tới.", err=True)
             raise SystemExit(1)
-        click.echo(rows[0]["due"])
+        click.echo(coming[0])
         return
     emit(rows, SCHEDULE_COLUMNS, fmt="json" if as_json else "table",
          empty=f"Không có lượt phát nào trong {days} ngày tới.")
