@@ -221,6 +221,19 @@ def test_the_docx_can_be_signed_as_it_comes_out(long_september, tmp_path):
     assert next(tmp_path.glob("page*.png")).stat().st_size > 5000
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_docx_pages_are_numbered_at_the_top_from_page_two(long_september, tmp_path):
+    """As Nghị định 30/2020/NĐ-CP numbers a document's pages: centred in the top margin, none on the first page;
+    the national motto on one line above its underline."""
+    docx = reports.write(long_september, "docx", tmp_path / "bao-cao.docx")
+    pages = pdf_pages(soffice(docx, tmp_path))
+    tops = [next(line.strip() for line in page.splitlines() if line.strip()) for page in pages]
+    assert len(pages) >= 3 and "ỦY BAN NHÂN DÂN" in tops[0]  # no number on the first page
+    assert tops[1:] == [str(n) for n in range(2, len(pages) + 1)]
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in pages[0] and "Độc lập - Tự do - Hạnh phúc" in pages[0]
+
+
 def test_the_xlsx_sheet_names_are_whole_words(september, tmp_path):
     book = load_workbook(reports.write(september, "xlsx", tmp_path / "bao-cao.xlsx"))
     assert book.sheetnames == ["Báo cáo", "1. Chỉ tiêu", "2. Theo kênh", "3. Theo ngôn ngữ", "4. Nội dung tuyên truyền",

@@ -312,7 +312,6 @@ def write_xlsx(report: Report, out: Path) -> None:
 
 def write_docx(report: Report, out: Path) -> None:
     from docx import Document
-    from docx.enum.section import WD_ORIENT
     from docx.enum.style import WD_STYLE_TYPE
     from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -320,10 +319,8 @@ def write_docx(report: Report, out: Path) -> None:
 
     doc = Document()
     section = doc.sections[0]
-    section.orientation = WD_ORIENT.LANDSCAPE
-    section.page_width, section.page_height = Cm(29.7), Cm(21.0)
-    section.left_margin, section.right_margin = Cm(3.0), Cm(2.0)
-    section.top_margin = section.bottom_margin = Cm(2.0)
+    _page(section)
+    _number_pages(section)
     style = doc.styles["Normal"]
     style.font.name, style.font.size = "Times New Roman", Pt(13)
     small = doc.styles.add_style("Bảng", WD_STYLE_TYPE.PARAGRAPH)
@@ -379,7 +376,7 @@ def write_docx(report: Report, out: Path) -> None:
         grid.style = "Table Grid"
         grid.alignment = WD_TABLE_ALIGNMENT.CENTER
         grid.autofit = False
-        widths = [Cm(w) for w in _widths(headers, rows, 24.7)]
+        widths = [Cm(w) for w in _widths(headers, rows, TEXT_CM)]
         for column, width in zip(grid.columns, widths, strict=True):
             column.width = width  # the grid LibreOffice reads; Word reads each cell's width
         for cell, header, width in zip(grid.rows[0].cells, headers, widths, strict=True):
@@ -410,6 +407,40 @@ def write_docx(report: Report, out: Path) -> None:
         line.paragraph_format.keep_with_next = True
     _keep_rows(sign.rows[0])
     doc.save(out)
+
+
+TEXT_CM = 24.7  # the text's width on a lying A4 page with the decree's margins
+
+
+def _page(section) -> None:  # noqa: ANN001
+    """A lying A4 page with the margins of Nghị định 30/2020/NĐ-CP (3 cm left, 2 cm right, 2 cm top and
+    bottom): the target and item tables have eight columns, which a standing page breaks inside words."""
+    from docx.enum.section import WD_ORIENT
+    from docx.shared import Cm
+
+    section.orientation = WD_ORIENT.LANDSCAPE
+    section.page_width, section.page_height = Cm(29.7), Cm(21.0)
+    section.left_margin, section.right_margin = Cm(3.0), Cm(2.0)
+    section.top_margin = section.bottom_margin = Cm(2.0)
+    section.header_distance = Cm(1.0)
+
+
+def _number_pages(section) -> None:  # noqa: ANN001
+    """The page number centred in the top margin, from the second page on (Nghị định 30/2020/NĐ-CP): a PAGE
+    field, which Word and LibreOffice fill in."""
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    section.different_first_page_header_footer = True
+    line = section.header.paragraphs[0]
+    line.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    field, run, text = OxmlElement("w:fldSimple"), OxmlElement("w:r"), OxmlElement("w:t")
+    field.set(qn("w:instr"), "PAGE")
+    text.text = "2"  # shown until the field is updated
+    run.append(text)
+    field.append(run)
+    line._p.append(field)
 
 
 def _copy_row(grid, template, texts: list[str]) -> None:  # noqa: ANN001
