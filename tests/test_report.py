@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from scheduler import queries
 from scheduler.plans import report as reports
 from scheduler.plans.periods import parse_period
 from scheduler.record.db import read_session
@@ -141,12 +142,12 @@ def test_the_commands_write_the_report_and_refuse_bad_input(settings, tmp_path):
         assert message in refused.stderr
 
 
-def test_a_slot_with_nothing_due_is_not_a_failure_but_a_missed_slot_with_items_is(app, clock):
+def test_a_slot_skipped_with_nothing_due_is_not_a_failure_but_a_missed_slot_is(app, clock):
     approved(app, title="Thông báo về dịch vụ bưu chính công ích", channels=["muong-la-loa"], at=SLOT)
     broadcaster = app.broadcaster()
     broadcaster.mark_missed("muong-la-loa", SLOT, SLOT + timedelta(hours=1))  # it had an item: a failure
     empty = SLOT + timedelta(hours=13)  # 06:00 on 2 September, nothing due
-    broadcaster.mark_missed("muong-la-loa", empty, empty + timedelta(hours=1))  # the service was down
+    broadcaster.mark_missed("muong-la-loa", empty, empty + timedelta(hours=1))  # the service was down: silent
     skipped = SLOT + timedelta(days=1)  # 17:00 on 2 September, nothing due, the service ran
     clock.moment = skipped
     assert broadcaster.play("muong-la-loa", skipped).status == "skipped"
@@ -154,8 +155,28 @@ def test_a_slot_with_nothing_due_is_not_a_failure_but_a_missed_slot_with_items_i
     with read_session(app.engine) as session:
         data = reports.gather(session, app.config, unit="muong-la", span=SEPTEMBER, now=clock.now())
     slots = [p for p in data.problems if p["state"] == "khung giờ bị lỡ"]
-    assert [p["at"] for p in slots] == ["01/09/2025 17:00"]
-    assert data.problem_total == 2  # the missed slot and its item, which expired
+    assert [p["at"] for p in slots] == ["01/09/2025 17:00", "02/09/2025 06:00"]  # not the one skipped
+    assert data.problem_total == 3  # the missed slots and the item of the first, which expired
+
+
+def test_slots_missed_while_the_service_was_down_are_in_the_report_as_asrun_shows_them(app, clock):
+    """Found by the sweep when the service comes back: with an item waiting (it expired) and without one (the
+    station was silent at its time all the same); both read "Bị lỡ" in cchc asrun, both are failures here."""
+    approved(app, title="Thông báo về dịch vụ bưu chính công ích", channels=["muong-la-loa"], at=SLOT)
+    broadcaster = app.broadcaster()
+    broadcaster.sweep_missed()  # the service ran at 07:00 on 1 September, then stopped
+    clock.moment = SLOT + timedelta(hours=16)  # back at 09:00 on 2 September: 17:00 and 06:00 passed unplayed
+    broadcaster.sweep_missed()
+    with read_session(app.engine) as session:
+        shown = [(row["slot"], row["status"]) for row in queries.as_run(
+            session, since=START, until=clock.moment, channel="muong-la-loa")]
+    assert shown == [("2025-09-01 17:00", "missed"), ("2025-09-02 06:00", "missed")]  # "Bị lỡ" in cchc asrun
+    clock.moment = START + timedelta(days=31, hours=1)
+    with read_session(app.engine) as session:
+        data = reports.gather(session, app.config, unit="muong-la", span=SEPTEMBER, now=clock.now())
+    slots = [(p["at"], p["reason"]) for p in data.problems if p["state"] == "khung giờ bị lỡ"]
+    assert [at for at, _ in slots] == ["01/09/2025 17:00", "02/09/2025 06:00"]
+    assert "không có tin chờ phát" in slots[1][1]
 
 
 def pdf_pages(pdf: Path) -> list[str]:

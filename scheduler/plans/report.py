@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, func, or_, select
 
 from channels.languages import LANGUAGE_NAMES
 from scheduler.clock import show_vn
@@ -159,12 +159,15 @@ def _problems(session: Session, report: Report, names: list[str], lo: datetime, 
             for at, ch, ref, lang, state, reason in failed]
     slot_text = {AsRunStatus.MISSED: "khung giờ bị lỡ", AsRunStatus.FAILED: "khung giờ không phát được",
                  AsRunStatus.INTERRUPTED: "chương trình bị ngắt"}
-    # A slot with nothing due that was missed or skipped kept nothing off the air: not a failure.
+    # A missed slot is a failure even with nothing due: the service was not running and the station was silent
+    # at its time (cchc asrun says "Bị lỡ" too). One skipped, or failed with nothing due, kept nothing off the air.
     runs = session.exec(select(AsRun).where(col(AsRun.channel_id).in_(names), AsRun.slot_at >= lo, AsRun.slot_at < hi,
-                                            col(AsRun.status).in_(list(slot_text)), AsRun.items > 0)
+                                            col(AsRun.status).in_(list(slot_text)),
+                                            or_(AsRun.items > 0, AsRun.status == AsRunStatus.MISSED))
                         .order_by(col(AsRun.slot_at)).limit(MAX_PROBLEMS)).all()
     rows += [{"at": run.slot_at, "channel": channels[run.channel_id].title, "ref": "", "lang": "",
-              "state": slot_text[AsRunStatus(run.status)], "reason": run.message or ""} for run in runs]
+              "state": slot_text[AsRunStatus(run.status)],
+              "reason": (run.message or "") + ("" if run.items else "; không có tin chờ phát")} for run in runs]
     report.problem_total += len(runs)
     report.problems = [{**row, "at": show_vn(row["at"])} for row in sorted(rows, key=lambda r: r["at"])]
 
