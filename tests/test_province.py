@@ -93,6 +93,19 @@ def test_the_page_is_for_province_accounts_and_exports_the_same_table(communes):
     assert 'href="/province"' not in commune.get("/").text
 
 
+def test_the_page_offers_the_half_year_and_the_year_the_province_reports_on(communes):
+    """The seeds require roll-ups every 6 months and every year: the picker offers them, and they open."""
+    import re
+
+    browser, _ = logged_in(communes, "tinh", PASSWORD)
+    offered = re.findall(r'<option value="([^"]+)"', browser.get("/province").text)
+    assert {"2025", "2025-H2", "2025-H1", "2025-Q3", "2025-09"} <= set(offered), offered
+    for period in ("2025-H2", "2025"):
+        answer = browser.get("/province", params={"period": period})
+        assert answer.status_code == 200 and "Xã Mường La" in answer.text
+        assert browser.get("/province/export", params={"period": period}).status_code == 200
+
+
 def test_the_provinces_report_rolls_up_its_communes(communes, tmp_path):
     with read_session(communes.engine) as session:
         data = report.gather(session, communes.config, unit="son-la", span=parse_period("2025-Q3"),

@@ -22,10 +22,12 @@ router = APIRouter(dependencies=STAFF)
 
 
 def _options(core: App, who: Staff) -> list[tuple[str, str]]:
-    """The quarters and months of the last two years any commune has a plan for (this year's up to today)."""
+    """The quarters, halves, years and months of the last two years any commune has a plan for (this year's up to
+    today): the seeds roll the communes up every quarter, 6 months and year."""
     today = core.now().astimezone(LOCAL_TZ).date()
     years = plan_years(core.config, below(core.config, who.scope.home), today.year)[:2]
-    return offered(years, today, (("quarter", 4), ("month", 6)), (("quarter", 4), ("month", 6)))
+    kinds = (("quarter", 4), ("half", 2), ("year", 1), ("month", 6))
+    return offered(years, today, kinds, kinds)
 
 
 def _view(core: App, who: Staff, period: str) -> provinces.ProvinceView:
