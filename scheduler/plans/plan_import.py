@@ -144,9 +144,8 @@ def propose(text: str, *, config: Config | None = None, unit: str | None = None)
         every = _EVERY.search(folded)
         if _count(folded) is None and every and _is_website(folded) and "portal-articles" not in proposal.targets:
             period = _PERIODS[every.group(1)]
-            minimum, why = _inherited(config, unit, period)
-            _target(proposal, "portal-articles", block, "website", minimum, period,
-                    note=f"Kế hoạch ghi '{every.group(0)}' nhưng không ghi số lượng; {why}")
+            _target(proposal, "portal-articles", block, "website", 1, period,
+                    note=f"Kế hoạch ghi '{every.group(0)}' nhưng không ghi số lượng; {_assumed(config, unit, period)}")
     loud = next((b for b in blocks if b.clause.startswith("II.2.") and _is_loudspeaker(b.folded)), None)
     if loud is not None:
         languages, clause = ["vi"], loud.clause
@@ -204,15 +203,17 @@ def _is_social(folded: str) -> bool:
     return bool(re.search(r"\b(zalo|facebook|tiktok)\b", folded))
 
 
-def _inherited(config: Config | None, unit: str | None, period: str) -> tuple[int, str]:
-    """The parent unit's minimum for portal articles over the same period, if its plan has one."""
+def _assumed(config: Config | None, unit: str | None, period: str) -> str:
+    """Why a website item without a number is "at least 01": the least that meets "every period"; the parent
+    unit's figure for the same period is named, not taken over (it is for the parent's own portal)."""
     parent = config.units[unit].parent if config and unit in config.units else None
+    said = "đã giả định tối thiểu 01 (mức thấp nhất thỏa 'hằng kỳ')"
     for plan in (config.plans.values() if config and parent else []):
         target = plan.targets.get("portal-articles")
         if plan.unit == parent and target and target.period == period:
-            return target.minimum, (f"lấy mức tối thiểu {target.minimum:02d} của kế hoạch cấp trên "
-                                    f"({plan.id}, mục {target.clause}) mà kế hoạch này thực hiện.")
-    return 1, "đề xuất tối thiểu 01 (mức thấp nhất thỏa 'hằng kỳ'); hãy sửa nếu kế hoạch cấp trên yêu cầu hơn."
+            return (f"{said}; kế hoạch cấp trên ({plan.id}, mục {target.clause}) yêu cầu {target.minimum:02d} cho "
+                    "cổng thông tin của cấp trên: hãy sửa nếu đơn vị cũng thực hiện theo mức đó.")
+    return f"{said}; hãy sửa nếu kế hoạch cấp trên yêu cầu nhiều hơn."
 
 
 def _target(proposal: Proposal, key: str, block: Block, channel: str, minimum: int, period: str, *,
