@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import time
 from datetime import timedelta
 
@@ -233,6 +234,27 @@ def test_preview_shows_the_exact_request_with_the_token_masked(settings, monkeyp
     assert request["url"].endswith(f"/{PAGE}/feed") and request["body"]["message"].startswith("Tin mới")
     assert TOKEN not in shown.stdout and request["body"]["access_token"] == "E***f"
     assert "Độ dài:" in shown.stderr
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_preview_file_is_the_request_a_live_send_would_make_link_included(app, clock, settings, monkeypatch):
+    """The Page is in preview mode (config/channels.toml); its item is on the website first. The file the
+    dispatcher writes carries the article's link and the "Xem đầy đủ" line, as cchc preview shows it."""
+    monkeypatch.setenv("CCHC_FB_MUONG_LA_TOKEN", TOKEN)
+    at = START + timedelta(hours=1)
+    ann = approved(app, channels=["muong-la-website", *FB], at=at, title="Lịch tiếp công dân tháng 9")
+    dispatch(app, clock, at)
+    dispatch(app, clock, at + timedelta(minutes=1))  # the social post waits for its article, then goes
+    [written] = (settings.data_dir / "outbox" / "muong-la-facebook").glob("*.json")
+    request = json.loads(written.read_text(encoding="utf-8"))
+    assert request["body"]["link"].startswith("http") and "Xem đầy đủ: http" in request["body"]["message"]
+    shown = run(settings, "preview", str(ann.id), "--channel", "muong-la-facebook",
+                extra_env={"CCHC_FB_MUONG_LA_TOKEN": TOKEN})
+    assert shown.returncode == 0, shown.stderr
+    previewed = json.loads(shown.stdout)  # the same request but for the reference: the delivery's is numbered
+    for body in (previewed["body"], request["body"]):
+        body["message"] = re.sub(r"\[ML-2025-\d+(\.\d+)?\]", "[mã]", body["message"])
+    assert previewed == request
 
 
 def test_a_photo_post_carries_the_title_card_and_the_text_as_caption(fb, clock, graph, config_dir, settings):

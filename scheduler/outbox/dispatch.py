@@ -483,8 +483,6 @@ class Dispatcher:
         channel = self.channels.get(claim.channel_id)
         if channel is None:
             return Receipt(Outcome.PERMANENT, message=f"kênh '{claim.channel_id}' không còn trong cấu hình")
-        if self.modes.get(claim.channel_id) == "preview":
-            return preview_send(channel, claim.post)
         post = claim.post
         try:
             if channel.links_to_website:  # looked up now: the website may have published it in this pass
@@ -492,6 +490,8 @@ class Dispatcher:
                     post = replace(post, extra={**post.extra,
                                                 **website_links(session, self.websites, post.announcement_id,
                                                                   post.lang)})
+            if self.modes.get(claim.channel_id) == "preview":  # the request a live send would make, link and all
+                return preview_send(channel, post)
             return channel.send(post)
         except Exception as exc:  # a channel bug: the post may or may not be out
             log.exception("channel %s raised while sending %s", claim.channel_id, claim.post.ref_code)
