@@ -144,13 +144,3 @@ def loa(short_station, settings, clock):
     app = make_app(settings, clock)
     yield app
     app.engine.dispose()
-
-
-# Files holding a test of minutes (two nodes over real slots, the README's tours twice) and the largest file
-# go to the workers first, so they run beside the rest instead of after it: scripts/test.sh hands out a
-# file per worker (--dist loadfile) in the order collected.
-LONG_FIRST = ("test_two_nodes.py", "test_readme.py", "test_loudspeaker.py")
-
-
-def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: item.path.name not in LONG_FIRST)  # stable: the rest keep their order
