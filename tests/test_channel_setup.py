@@ -38,7 +38,7 @@ def test_an_administrator_changes_a_channel_s_settings_on_its_page(staff):
     assert table["title"] == "Đài truyền thanh xã Mường La" and table["grace_minutes"] == 45
     assert table["settings"]["slots"] == ["06:30", "17:00"] and table["settings"]["max_minutes"] == 15
     text = (app.settings.config_dir / "channels.toml").read_text(encoding="utf-8")
-    assert "# The commune loudspeaker system." in text  # the file's comments stay
+    assert "# Hệ thống truyền thanh của xã." in text  # the file's comments stay
     # in use at once by this process, and in the audit trail with the change in words
     assert app.config.channels["muong-la-loa"].settings["slots"] == ["06:30", "17:00"]
     with read_session(app.engine) as session:
