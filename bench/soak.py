@@ -109,6 +109,8 @@ def main() -> None:
         receiver.token = HOOK_TOKEN
         set_channel(config, "muong-la-webhook", mode="live", url=f'"{receiver.url}"',
                     reconcile_url=f'"{receiver.url}"', timeout_seconds="3")
+        # the website's public address as an office sets it: live posts never link to this machine's own
+        set_channel(config, "muong-la-website", base_url='"https://muongla.example.vn/"')
         set_channel(config, "muong-la-facebook", mode="live", graph_url=f'"{graph.url}"', timeout_seconds="5")
         set_channel(config, "muong-la-zalo", mode="live", api_url=f'"{zalo.url}"', oauth_url=f'"{zalo.url}"',
                     verify_wait_seconds="0", timeout_seconds="5")

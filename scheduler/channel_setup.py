@@ -13,16 +13,21 @@ check, and the refresh token of the channels that renew their own (Zalo, TikTok)
   (``App.refresh_config``, ``service.Reload``).
 - **The check** (``check``, also ``cchc channel check``) asks the platform whether the credentials and
   rights work; when they do, the channel's hold is released and what waited goes out.
+- **No link that opens nowhere** (``loopback_links``): a live social channel links each post to its
+  article on the unit's website, so it does not go live, and the service does not start, while that
+  website's public address is this machine's own (the default ``127.0.0.1``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -157,13 +162,45 @@ def change(config_dir: Path, config: Config, name: str, values: dict[str, Any]) 
             where[key] = value
     _replace(path, tomlkit.dumps(doc))
     try:
-        load_config(config_dir)
+        loaded = load_config(config_dir)
     except ConfigError as exc:
         _replace(path, text)
         problems = "; ".join(line.rsplit(": ", 1)[-1] for line in str(exc).splitlines() if ": " in line)
         raise InputError("Cài đặt", f"không dùng được cài đặt này ({problems}); chưa đổi gì") from None
+    new = set(loopback_links(loaded, channel.unit)) - set(loopback_links(config, channel.unit))
+    if new:
+        _replace(path, text)
+        raise InputError("Cài đặt", "; ".join(sorted(new)) + "; chưa đổi gì")
     return [f"{found[key].label}: {redact(found[key].shown) or '(trống)'} → {redact(_shown(value)) or '(trống)'}"
             for key, value in changed.items()]
+
+
+def loopback_links(config: Config, unit: str | None = None) -> list[str]:
+    """A line for each live channel (of ``unit``, or of every unit) whose posts would link to a website whose
+    public address is this machine's own: nobody who reads the post could open it."""
+    problems = []
+    for channel in config.channels.values():
+        if (unit and channel.unit != unit) or channel.mode != "live" or not channel.enabled \
+                or not channel.channel_class.links_to_website:
+            continue
+        for site in config.in_category("website", channel.unit):
+            address = config.channels[site].settings.get("base_url") or config.channels[site].settings.get("url")
+            if address and _loopback(address):
+                problems.append(f"kênh {channel.title} đăng thật nhưng địa chỉ công khai của "
+                                f"{config.channels[site].title} ({address}) là địa chỉ trong máy chủ: liên kết trong "
+                                "bài sẽ không mở được; hãy đặt địa chỉ thật của trang (Các kênh → trang đó → Địa "
+                                "chỉ trang) hoặc để kênh ở chế độ xem trước")
+    return problems
+
+
+def _loopback(address: str) -> bool:
+    host = (urlsplit(address).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check(found: dict[str, Field], validate: Any) -> None:  # noqa: ANN401

@@ -31,6 +31,7 @@ from sqlmodel import func, select
 from scheduler import sitehttp
 from scheduler.app import App
 from scheduler.clock import LOCAL_TZ
+from scheduler.errors import InputError
 from scheduler.outbox.states import CLAIMABLE
 from scheduler.outbox.workers import worker_name
 from scheduler.plans.periods import day_span
@@ -306,7 +307,13 @@ class JobLog:
 
 
 def run(app: App, stop: threading.Event | None = None) -> None:
-    """Run until SIGTERM, SIGINT (Ctrl-C) or ``stop`` is set; shut down after the current tick."""
+    """Run until SIGTERM, SIGINT (Ctrl-C) or ``stop`` is set; shut down after the current tick. A live channel
+    whose posts would link to this machine's own address stops it before it starts (``InputError``)."""
+    from scheduler.channel_setup import loopback_links
+
+    problems = loopback_links(app.config)
+    if problems:
+        raise InputError("base_url", "; ".join(problems))
     app.ready_engine()
     stop = stop or threading.Event()
     quiet = logging.getLogger("cchc.service.scheduler")  # its one warning, a skipped run, is JobLog's to say

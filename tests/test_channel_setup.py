@@ -7,19 +7,29 @@ from __future__ import annotations
 import threading
 import tomllib
 
+import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlmodel import select
 
 from scheduler import service
+from scheduler.errors import InputError
 from scheduler.outbox.holds import hold_channel, holds
 from scheduler.record.db import read_session, write_session
 from scheduler.record.models import AuditEvent
+from tests.helpers import make_app, set_channel
 from tests.web import logged_in
 
 
 def channel_table(app, name: str) -> dict:
     with open(app.settings.config_dir / "channels.toml", "rb") as handle:
         return tomllib.load(handle)["channels"][name]
+
+
+def public_site(browser, csrf, address: str = "https://muongla.sonla.gov.vn/"):
+    """Give the commune's website its public address on its page."""
+    return browser.post("/channels/muong-la-website", data={
+        "csrf": csrf, "title": "Trang thông tin điện tử xã Mường La", "enabled": "on", "grace_minutes": "1440",
+        "site_title": "Trang thông tin điện tử xã Mường La", "base_url": address})
 
 
 def test_an_administrator_changes_a_channel_s_settings_on_its_page(staff):
@@ -105,6 +115,7 @@ def test_the_running_service_builds_its_dispatcher_and_slots_again_when_a_channe
     first = scheduler.get_job("tick").args[0]
     mai, csrf = logged_in(app, "mai")  # the page of this process reads the change first
     facebook = channel_table(app, "muong-la-facebook")
+    public_site(mai, csrf)
     mai.post("/channels/muong-la-facebook", data={"csrf": csrf, "title": facebook["title"], "mode": "live",
                                                   "enabled": "on", "grace_minutes": "720",
                                                   "page_id": facebook["settings"]["page_id"], "hashtags": "CCHC"})
@@ -118,3 +129,30 @@ def test_the_running_service_builds_its_dispatcher_and_slots_again_when_a_channe
     assert scheduler.get_job("play:muong-la-loa:06:30") is not None
     assert slots.owner is not None and slots.owner.held
     slots.close()
+
+
+def test_a_social_channel_does_not_go_live_while_its_website_has_this_machine_s_address(staff):
+    """Its posts link to the article on the website: with 127.0.0.1 in them, nobody could open the link."""
+    app = staff
+    mai, csrf = logged_in(app, "mai")
+    facebook = channel_table(app, "muong-la-facebook")
+    live = {"csrf": csrf, "title": facebook["title"], "mode": "live", "enabled": "on", "grace_minutes": "720",
+            "page_id": facebook["settings"]["page_id"], "hashtags": "CCHC"}
+    refused = mai.post("/channels/muong-la-facebook", data=live)
+    assert refused.status_code == 400 and "http://127.0.0.1:8080/muong-la-website/" in refused.text
+    assert "Địa chỉ trang" in refused.text and channel_table(app, "muong-la-facebook")["mode"] == "preview"
+    assert public_site(mai, csrf).status_code == 303
+    assert mai.post("/channels/muong-la-facebook", data=live).status_code == 303
+    assert channel_table(app, "muong-la-facebook")["mode"] == "live"
+    back = public_site(mai, csrf, "http://localhost:8080/muong-la-website/")  # not while the Page is live
+    assert back.status_code == 400 and channel_table(app, "muong-la-website")["settings"]["base_url"] == \
+        "https://muongla.sonla.gov.vn/"
+
+
+def test_the_service_does_not_start_while_live_posts_would_link_to_this_machine(config_dir, settings, clock):
+    set_channel(config_dir, "muong-la-zalo", mode="live")
+    app = make_app(settings, clock)
+    with pytest.raises(InputError) as refused:
+        service.run(app, threading.Event())
+    assert "127.0.0.1" in str(refused.value) and "Zalo" in str(refused.value)
+    app.engine.dispose()
